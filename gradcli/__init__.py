@@ -1,0 +1,42 @@
+"""gradcli: see every number of the chain rule, from the shell or from Python.
+
+    >>> import gradcli
+    >>> gradcli.evaluate("(x + y) * z", x=-2, y=5, z=-4).gradients
+    {'x': -4.0, 'y': -4.0, 'z': 3.0}
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from .errors import (
+    DomainError,
+    GradcliError,
+    GradcliSyntaxError,
+    MissingValueError,
+    ShapeError,
+    UnknownFunctionError,
+    ValueFormatError,
+)
+from .graph import Graph, Node
+from .parser import parse
+from .trace import Diagnostic, Edge, NodeTrace, Result
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "evaluate", "parse", "Graph", "Node", "Result", "NodeTrace", "Edge", "Diagnostic",
+    "GradcliError", "GradcliSyntaxError", "UnknownFunctionError", "MissingValueError",
+    "ValueFormatError", "ShapeError", "DomainError", "__version__",
+]
+
+
+def evaluate(source: str, values: Mapping[str, object] | None = None, /, **more_values: object) -> Result:
+    """Parse `source`, run the forward and backward pass, and return the Result.
+
+    Values come as a mapping, as keywords, or both (keywords win); each is a number,
+    a nested list or a NumPy array.
+    """
+    merged = dict(values or {})
+    merged.update(more_values)
+    return parse(source).evaluate(merged)

@@ -1,0 +1,152 @@
+"""The command line. The only module that knows about exit codes, stdout/stderr and colours.
+
+Exit codes: 0 success; 1 bad input (syntax, names, values, shapes) or, with --strict, a
+nan/inf; 2 a usage error of the command line itself (unknown option, missing argument).
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import sys
+from typing import Annotated, List, Optional
+
+import typer
+
+from . import __version__
+from .errors import DomainError, GradcliError
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 1
+EXIT_USAGE = 2
+
+
+class Format(str, enum.Enum):
+    table = "table"
+    json = "json"
+
+
+app = typer.Typer(
+    name="gradcli",
+    help="See every number of backpropagation: forward values, local and upstream gradients, ∂f/∂v.",
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"gradcli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """gradcli: a command-line gradient calculator that shows its work (CS231n style)."""
+
+
+# Options shared by every command that evaluates an expression.
+SetOption = Annotated[Optional[List[str]], typer.Option(
+    "--set", "-s", metavar="NAME=VALUE",
+    help="A variable's value: a number (-2.5, 1e-3, pi) or a nested list ([1,2,3], [[1,2],[3,4]]). "
+         "Repeat for each variable. --set pi=… or --set e=… replaces that constant by a variable.")]
+FormatOption = Annotated[Format, typer.Option(
+    "--format", "-f", help="table: the backward pass for people; json: one JSON document for programs.")]
+DigitsOption = Annotated[int, typer.Option(
+    "--digits", min=1, max=17, help="Significant digits of the numbers in the table.")]
+StrictOption = Annotated[bool, typer.Option(
+    "--strict", help="Exit 1 when a nan or inf appears (log(-1), 1/0, exp(1000), ...).")]
+AllOption = Annotated[bool, typer.Option(
+    "--all", help="Show every row of the table (by default at most 100).")]
+
+
+@app.command("eval", context_settings={"ignore_unknown_options": True})
+def eval_command(
+    expression: Annotated[str, typer.Argument(
+        metavar="EXPRESSION",
+        help='An expression or a program: "(x + y) * z", "q = x + y; f = q * z".')],
+    set_: SetOption = None,
+    format: FormatOption = Format.table,
+    digits: DigitsOption = 6,
+    strict: StrictOption = False,
+    all_rows: AllOption = False,
+) -> None:
+    """Evaluate EXPRESSION, backpropagate, and show each gate's value, local gradient,
+    upstream gradient and result, then ∂f/∂v for every variable.
+
+    Example: gradcli eval "(x + y) * z" --set x=-2 --set y=5 --set z=-4
+    """
+    with _user_errors():
+        from .parser import parse
+        from .values import parse_assignment, parse_value_text
+
+        values = {}
+        for item in set_ or []:
+            name, text = parse_assignment(item)
+            if name in values:
+                raise GradcliError(f"--set {name} is given twice", hint="give each variable one value")
+            values[name] = parse_value_text(text, f"--set {item}")
+        result = parse(expression).evaluate(values)
+        _warn(result)
+        if format is Format.json:
+            from .render import jsondoc
+
+            sys.stdout.write(jsondoc.render(result) + "\n")
+        else:
+            from .render import table
+
+            table.render(result, _console(), digits=digits, all_rows=all_rows)
+        if strict and any(d.kind == "domain" for d in result.diagnostics):
+            raise DomainError("a nan or inf appeared and --strict is on (see the warnings above)")
+
+
+class _user_errors:
+    """Turn gradcli's errors into one message on stderr and exit code 1."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if exc is None or not isinstance(exc, (GradcliError, RecursionError, MemoryError)):
+            return False
+        if isinstance(exc, GradcliError):
+            message = exc.render()
+        elif isinstance(exc, MemoryError):
+            message = "not enough memory for this input"
+        else:
+            message = "the input is nested too deeply"
+        sys.stderr.write(f"error: {message}\n")
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _warn(result) -> None:
+    for diagnostic in result.diagnostics:
+        sys.stderr.write(f"warning: {diagnostic.message}\n")
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False, no_color="NO_COLOR" in os.environ)
+
+
+def main() -> None:
+    """Console-script entry point: never a traceback, even for an internal error."""
+    try:
+        app()
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(EXIT_BAD_INPUT)
+    except Exception as exc:  # a bug of ours: say so plainly, with a way to see the details
+        if os.environ.get("GRADCLI_DEBUG"):
+            raise
+        sys.stderr.write(f"error: internal error ({type(exc).__name__}: {exc}); "
+                         "rerun with GRADCLI_DEBUG=1 for the traceback and please report it\n")
+        sys.exit(EXIT_BAD_INPUT)

@@ -1,0 +1,231 @@
+"""Forward and reverse-mode backward pass over a Graph, in NumPy float64.
+
+Backward seeds ∂f/∂f = 1 at the output and visits gates in reverse topological order. For each
+edge: local (∂gate/∂input, from forward values) × upstream (∂f/∂gate) = result, which is summed
+back to the input's shape and *added* to the input's gradient (gradients add at forks).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import MissingValueError, ShapeError, did_you_mean
+from .graph import Graph, Node
+from .trace import Diagnostic, Edge, NodeTrace, Result
+from .values import to_arrays
+
+
+def unbroadcast(result, shape: tuple[int, ...], full_shape: tuple[int, ...]):
+    """Sum a gradient over the axes that broadcasting added or stretched, back to `shape`.
+
+    `full_shape` is the gate's output shape; `result` may be smaller (a scalar seed, or a local
+    gradient that did not depend on every input) and then stands for its broadcast to it.
+    """
+    rshape = np.shape(result)
+    if rshape == shape:
+        return result
+    if rshape != full_shape:
+        result = np.broadcast_to(result, full_shape)
+        rshape = full_shape
+        if rshape == shape:
+            return result
+    extra = len(rshape) - len(shape)
+    if extra > 0:
+        result = np.sum(result, axis=tuple(range(extra)))
+        rshape = rshape[extra:]
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and rshape[i] != 1)
+    if stretched:
+        result = np.sum(result, axis=stretched, keepdims=True)
+    return result
+
+
+def _times(local, upstream):
+    """local × upstream, skipping the multiplication where one side is ±1."""
+    if isinstance(local, float):
+        if local == 1.0:
+            return upstream
+        if local == -1.0:
+            return np.negative(upstream)
+    if isinstance(upstream, float) and upstream == 1.0:
+        return local
+    return local * upstream
+
+
+class _FloatingPointFlag:
+    """NumPy calls this on a floating-point error; the engine then checks the gate's output."""
+
+    def __init__(self) -> None:
+        self.raised = False
+
+    def __call__(self, kind: str, flag: int) -> None:
+        self.raised = True
+
+
+def _describe(array) -> str:
+    kinds = []
+    if np.isnan(array).any():
+        kinds.append("nan")
+    if np.isposinf(array).any():
+        kinds.append("inf")
+    if np.isneginf(array).any():
+        kinds.append("-inf")
+    return "/".join(kinds)
+
+
+def _at(node: Node) -> str:
+    return f"{node.label!r} ({node.op_name}, {node.span.where()})"
+
+
+def bind_values(graph: Graph, values: dict) -> tuple[dict[str, np.ndarray], list[Diagnostic]]:
+    """Check the given values against the graph's variables and convert them to arrays."""
+    diagnostics = []
+    arrays = to_arrays(values)
+    for name in arrays:
+        if name not in graph.variables:
+            hint = did_you_mean(name, graph.variables) if graph.variables else None
+            diagnostics.append(Diagnostic(
+                "input", f"a value was given for {name!r}, which the expression does not use"
+                + (f"; {hint}" if hint else "")))
+    missing = [name for name in graph.required if name not in arrays]
+    if missing:
+        raise MissingValueError(missing)
+    for name, array in arrays.items():
+        if name in graph.variables and not np.isfinite(array).all():
+            diagnostics.append(Diagnostic(
+                "domain", f"the value of {name!r} holds {_describe(array)}", graph.variables[name]))
+    return arrays, diagnostics
+
+
+def run(graph: Graph, values: dict, *, trace: bool = True) -> Result:
+    arrays, diagnostics = bind_values(graph, values)
+    nodes = graph.nodes
+    count = len(nodes)
+    out_id = graph.output.id
+
+    # Which nodes carry a gradient: variables with a value, and every gate fed by one.
+    needs = [False] * count
+    for node in nodes:
+        if node.kind == "var":
+            needs[node.id] = node.name in arrays
+        elif node.kind == "gate":
+            needs[node.id] = any(needs[i.id] for i in node.inputs)
+
+    # Without a trace, a forward value is freed after its last use unless the backward pass reads it.
+    keep = [True] * count
+    last_use = list(range(count))
+    if not trace:
+        keep = [False] * count
+        keep[out_id] = True
+        for node in nodes:
+            if node.kind != "gate" or not needs[node.id]:
+                for i in node.inputs:
+                    last_use[i.id] = node.id
+                continue
+            op = node.op
+            if op.uses_output:
+                keep[node.id] = True
+            for i in node.inputs:
+                last_use[i.id] = node.id
+                if op.uses_inputs:
+                    keep[i.id] = True
+
+    flag = _FloatingPointFlag()
+    values_of: list = [None] * count
+    with np.errstate(all="call", under="ignore", call=flag):
+        # -- forward ---------------------------------------------------------------------
+        for node in nodes:
+            if node.kind == "var":
+                value = arrays.get(node.name)
+                values_of[node.id] = np.float64(node.default) if value is None else value
+                continue
+            if node.kind == "const":
+                values_of[node.id] = np.float64(node.default)
+                continue
+            args = [values_of[i.id] for i in node.inputs]
+            if len(args) == 2:
+                _check_broadcast(node, args)
+            flag.raised = False
+            value = node.op.forward(*args)
+            if flag.raised and not np.isfinite(value).all():
+                diagnostics.append(Diagnostic(
+                    "domain", f"gate {_at(node)} produced {_describe(value)} from finite inputs"
+                    if all(np.isfinite(a).all() for a in args) else
+                    f"gate {_at(node)} produced new {_describe(value)}", node))
+            values_of[node.id] = value
+            if not trace:
+                for i in node.inputs:
+                    if last_use[i.id] == node.id and not keep[i.id]:
+                        values_of[i.id] = None
+
+        output_value = values_of[out_id]
+
+        # -- backward --------------------------------------------------------------------
+        grads: list = [None] * count
+        records = [NodeTrace(node, values_of[node.id], None) for node in nodes] if trace else None
+        if needs[out_id]:
+            grads[out_id] = 1.0  # ∂f/∂f; for an array f, the gradient of sum(f)
+        for k in range(count - 1, -1, -1):
+            node = nodes[k]
+            upstream = grads[k]
+            if upstream is None:
+                continue
+            if records is not None:
+                records[k].gradient = upstream
+            if node.kind != "gate":
+                continue
+            op = node.op
+            args = [values_of[i.id] for i in node.inputs]
+            ans = values_of[k]
+            if op.kink is not None and op.kink(*args):
+                diagnostics.append(Diagnostic(
+                    "kink", f"gate {_at(node)} is at its kink; using the convention {op.kink_rule}", node))
+            for index, inp in enumerate(node.inputs):
+                j = inp.id
+                if not needs[j]:
+                    continue
+                flag.raised = False
+                local = op.locals[index](ans, *args)
+                result = unbroadcast(_times(local, upstream), np.shape(values_of[j]), np.shape(ans))
+                if flag.raised and not np.isfinite(result).all():
+                    diagnostics.append(Diagnostic(
+                        "domain", f"the gradient from gate {_at(node)} to its input {inp.label!r} is "
+                        f"{_describe(result)}", node))
+                grads[j] = result if grads[j] is None else grads[j] + result
+                if records is not None:
+                    edge = Edge(node, index, np.float64(local) if isinstance(local, float) else local,
+                                upstream, result)
+                    records[k].edges.append(edge)
+                    records[j].arrivals.append(edge)
+            if not trace:  # every consumer of this gate is done: free what it held
+                grads[k] = None
+                if k != out_id:
+                    values_of[k] = None
+
+    gradients = {}
+    for name, node in graph.variables.items():
+        if name not in arrays:
+            continue
+        grad = grads[node.id]
+        shape = np.shape(arrays[name])
+        if grad is None:
+            grad = np.zeros(shape)
+        # a copy the caller owns, in the variable's shape (the seed of sum(f) may be a scalar)
+        gradients[name] = float(grad) if shape == () else np.array(np.broadcast_to(grad, shape), dtype=np.float64)
+    if np.ndim(output_value) == 0:
+        output_value = float(output_value)
+    return Result(graph, output_value, gradients, records, diagnostics)
+
+
+def _check_broadcast(node: Node, args: list) -> None:
+    a, b = args
+    sa, sb = np.shape(a), np.shape(b)
+    if sa == sb or not sa or not sb:
+        return
+    try:
+        np.broadcast_shapes(sa, sb)
+    except ValueError:
+        left, right = node.inputs
+        raise ShapeError(
+            f"shapes {sa} of {left.label!r} and {sb} of {right.label!r} do not broadcast "
+            f"at gate {node.label!r} ({node.op_name})", span=node.span,
+            hint="NumPy broadcasting: trailing dimensions must be equal or 1") from None

@@ -1,0 +1,83 @@
+"""One exception family. Only the CLI turns these into exit codes."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Iterable
+
+from .source import Span
+
+
+class GradcliError(Exception):
+    """Any problem with the user's input: text, values or shapes.
+
+    `span` points at the user's text when the problem has a place; `hint` says what to do.
+    """
+
+    def __init__(self, message: str, *, span: Span | None = None, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.span = span
+        self.hint = hint
+
+    @property
+    def line(self) -> int | None:
+        return self.span.line if self.span else None
+
+    @property
+    def column(self) -> int | None:
+        return self.span.column if self.span else None
+
+    def render(self) -> str:
+        """The full message for a person: what, where (with a caret) and the hint."""
+        parts = []
+        if self.span is not None:
+            parts.append(f"{self.message} (at {self.span.where()})")
+            parts.append(self.span.source.caret(self.span.start))
+        else:
+            parts.append(self.message)
+        if self.hint:
+            parts.append(f"hint: {self.hint}")
+        return "\n".join(parts)
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+class GradcliSyntaxError(GradcliError):
+    """The text is not in the gradcli language."""
+
+
+class UnknownFunctionError(GradcliError):
+    """A call of a function the registry does not have, or with the wrong argument count."""
+
+
+class MissingValueError(GradcliError):
+    """Variables used by the expression that were given no value."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        listed = ", ".join(names)
+        flags = " ".join(f"--set {n}=VALUE" for n in names)
+        super().__init__(
+            f"no value for {'variable' if len(names) == 1 else 'variables'} {listed}",
+            hint=f"add {flags}",
+        )
+
+
+class ValueFormatError(GradcliError):
+    """A value given for a variable is not a number or a rectangular array of numbers."""
+
+
+class ShapeError(GradcliError):
+    """Arrays that do not broadcast together at a gate."""
+
+
+class DomainError(GradcliError):
+    """A non-finite number appeared and the caller asked for strictness."""
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
+    """The closest candidate to a probable typo, as a hint, or None."""
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else None

@@ -1,0 +1,95 @@
+"""The computational graph: gates, variables and constants, in topological order."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Mapping
+
+from .ops import Op
+from .source import Source, Span
+
+if TYPE_CHECKING:
+    from .engine import Result
+
+
+class Node:
+    """One gate (an op applied to inputs), one variable, or one constant.
+
+    A variable used several times is one node: its gradient is the sum of what comes back.
+    `default` is a constant's value, or a named constant's (`pi`, `e`) until a value replaces it.
+    """
+
+    __slots__ = ("id", "kind", "op", "inputs", "name", "span", "default")
+
+    def __init__(self, kind: str, span: Span, *, op: Op | None = None,
+                 inputs: tuple[Node, ...] = (), name: str | None = None,
+                 default: float | None = None) -> None:
+        self.id = -1
+        self.kind = kind  # "var", "const" or "gate"
+        self.op = op
+        self.inputs = inputs
+        self.name = name
+        self.span = span
+        self.default = default
+
+    @property
+    def op_name(self) -> str:
+        return self.op.name if self.op is not None else self.kind
+
+    @property
+    def label(self) -> str:
+        """How the node is called in tables and messages: its name, else its source text."""
+        return self.name if self.name is not None else self.span.short_text()
+
+    def __repr__(self) -> str:
+        return f"Node({self.id}, {self.op_name}, {self.label!r})"
+
+
+class Graph:
+    """Nodes in topological order (every input before its gate) and the output node.
+
+    Only what the output depends on is kept. A graph can be evaluated many times with new values.
+    """
+
+    def __init__(self, created: list[Node], output: Node, source: Source,
+                 notes: list[str] | None = None) -> None:
+        self.source = source
+        self.output = output
+        self.nodes = _reachable_in_order(created, output)
+        for i, node in enumerate(self.nodes):
+            node.id = i
+        # Free variables, in first-use order; named constants count once a value is given.
+        self.variables: dict[str, Node] = {
+            n.name: n for n in self.nodes if n.kind == "var" and n.name is not None
+        }
+        self.notes = notes or []  # remarks from parsing, such as unused statements
+
+    @property
+    def required(self) -> list[str]:
+        """Names that need a value (variables other than the named constants)."""
+        return [name for name, n in self.variables.items() if n.default is None]
+
+    def evaluate(self, values: Mapping[str, object] | None = None, *, trace: bool = True) -> Result:
+        """Forward and backward pass. With trace=False, per-edge records are skipped (faster)."""
+        from .engine import run
+
+        return run(self, dict(values or {}), trace=trace)
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+
+def _reachable_in_order(created: list[Node], output: Node) -> list[Node]:
+    """The nodes the output depends on, in creation order.
+
+    The builder creates every input before its gate, so creation order is already topological;
+    reachability is found with an explicit stack (graphs 100,000 deep are normal input).
+    """
+    seen = {id(output)}
+    stack = [output]
+    while stack:
+        node = stack.pop()
+        for child in node.inputs:
+            if id(child) not in seen:
+                seen.add(id(child))
+                stack.append(child)
+    return [n for n in created if id(n) in seen]

@@ -1,0 +1,109 @@
+"""The op registry: every gate's forward rule, local gradients and teaching facts, one entry each.
+
+Local-gradient functions always take the same arguments, HIPS-autograd style: `ans` (the gate's
+forward output) and the inputs `x` (and `y`). They return ∂ans/∂input, elementwise, in the
+broadcast shape or as a Python float when it is a constant. The engine multiplies by the upstream
+gradient and sums broadcast axes away; nothing here knows about upstream gradients.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+Local = Callable[..., object]
+
+
+@dataclass(frozen=True)
+class Op:
+    name: str
+    arity: int
+    forward: Callable[..., object]
+    locals: tuple[Local, ...]  # one per input: (ans, *inputs) -> ∂ans/∂input
+    symbol: str  # how the gate is drawn: "+", "*", "exp"
+    role: str  # what the gate does to the gradient flowing back (the lecture's patterns)
+    formulas: tuple[str, ...]  # each local gradient as a formula, for people
+    uses_inputs: bool = False  # the local gradients read the inputs' forward values
+    uses_output: bool = False  # the local gradients read the gate's own output
+    callable: bool = True  # can be called by name in the language
+    kink: Callable[..., object] | None = None  # (*inputs) -> true where the gate is not differentiable
+    kink_rule: str = ""  # the convention used at a kink, for the warning
+
+
+def _at_kink_unary(x):
+    return np.any(x == 0)
+
+
+def _at_tie(x, y):
+    return np.any(x == y)
+
+
+def _max_local(mine, other):
+    return np.where(mine > other, 1.0, np.where(mine == other, 0.5, 0.0))
+
+
+def _pow_local_exponent(ans, x, y):
+    # d(x^y)/dy = x^y·ln x; where x^y is 0 the product is 0 (and ln 0 = -inf must not turn it into nan)
+    safe = np.where(ans == 0, 1.0, x)
+    return np.where(ans == 0, 0.0, ans * np.log(safe))
+
+
+def _sigmoid(x):
+    # exp(-log(1 + e^-x)) never overflows, unlike 1/(1 + exp(-x)) at x = -1000
+    return np.exp(-np.logaddexp(0.0, -x))
+
+
+_OPS = [
+    Op("add", 2, np.add, (lambda ans, x, y: 1.0, lambda ans, x, y: 1.0),
+       "+", "distributes", ("1", "1"), callable=False),
+    Op("sub", 2, np.subtract, (lambda ans, x, y: 1.0, lambda ans, x, y: -1.0),
+       "-", "distributes", ("1", "-1"), callable=False),
+    Op("mul", 2, np.multiply, (lambda ans, x, y: y, lambda ans, x, y: x),
+       "*", "swaps", ("y", "x"), uses_inputs=True, callable=False),
+    Op("div", 2, np.divide, (lambda ans, x, y: 1.0 / y, lambda ans, x, y: -ans / y),
+       "/", "scales", ("1/y", "-x/y²"), uses_inputs=True, uses_output=True, callable=False),
+    Op("neg", 1, np.negative, (lambda ans, x: -1.0,),
+       "-", "scales", ("-1",), callable=False),
+    Op("pow", 2, np.power, (lambda ans, x, y: y * np.power(x, y - 1.0), _pow_local_exponent),
+       "**", "scales", ("y·x^(y-1)", "x^y·ln x"), uses_inputs=True, uses_output=True),
+    Op("exp", 1, np.exp, (lambda ans, x: ans,),
+       "exp", "scales by local slope", ("e^x",), uses_output=True),
+    Op("log", 1, np.log, (lambda ans, x: 1.0 / x,),
+       "log", "scales by local slope", ("1/x",), uses_inputs=True),
+    Op("sqrt", 1, np.sqrt, (lambda ans, x: 0.5 / ans,),
+       "sqrt", "scales by local slope", ("1/(2√x)",), uses_output=True),
+    Op("sin", 1, np.sin, (lambda ans, x: np.cos(x),),
+       "sin", "scales by local slope", ("cos x",), uses_inputs=True),
+    Op("cos", 1, np.cos, (lambda ans, x: -np.sin(x),),
+       "cos", "scales by local slope", ("-sin x",), uses_inputs=True),
+    Op("tan", 1, np.tan, (lambda ans, x: 1.0 + ans * ans,),
+       "tan", "scales by local slope", ("1 + tan²x",), uses_output=True),
+    Op("tanh", 1, np.tanh, (lambda ans, x: 1.0 - ans * ans,),
+       "tanh", "scales by local slope", ("1 - tanh²x",), uses_output=True),
+    Op("sigmoid", 1, _sigmoid, (lambda ans, x: ans * (1.0 - ans),),
+       "σ", "scales by local slope", ("(1-σ)σ",), uses_output=True),
+    Op("relu", 1, lambda x: np.maximum(x, 0.0), (lambda ans, x: np.where(x > 0, 1.0, 0.0),),
+       "relu", "scales by local slope", ("1 if x > 0 else 0",), uses_inputs=True,
+       kink=_at_kink_unary, kink_rule="relu'(0) = 0"),
+    Op("abs", 1, np.abs, (lambda ans, x: np.sign(x),),
+       "abs", "scales by local slope", ("sign x",), uses_inputs=True,
+       kink=_at_kink_unary, kink_rule="abs'(0) = 0"),
+    Op("max", 2, np.maximum,
+       (lambda ans, x, y: _max_local(x, y), lambda ans, x, y: _max_local(y, x)),
+       "max", "routes", ("1 if x > y, ½ if x = y, else 0", "1 if y > x, ½ if x = y, else 0"),
+       uses_inputs=True, kink=_at_tie, kink_rule="a tie splits the gradient equally"),
+    Op("min", 2, np.minimum,
+       (lambda ans, x, y: _max_local(y, x), lambda ans, x, y: _max_local(x, y)),
+       "min", "routes", ("1 if x < y, ½ if x = y, else 0", "1 if y < x, ½ if x = y, else 0"),
+       uses_inputs=True, kink=_at_tie, kink_rule="a tie splits the gradient equally"),
+]
+
+OPS: dict[str, Op] = {op.name: op for op in _OPS}
+
+# The names a program can call: `exp(x)`, `max(a, b)`, `pow(x, 2)`.
+FUNCTIONS: dict[str, Op] = {op.name: op for op in _OPS if op.callable}
+
+# Named constants; a value given for the same name replaces the constant (see README).
+CONSTANTS: dict[str, float] = {"pi": float(np.pi), "e": float(np.e)}

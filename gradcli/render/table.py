@@ -1,0 +1,70 @@
+"""The default view: the lecture's backward pass as a Rich table, one row per edge, output first."""
+
+from __future__ import annotations
+
+from ..trace import Result
+from . import numbers
+
+# Rows shown unless --all: a 100,000-gate graph must not print 200,000 rows by default.
+DEFAULT_ROWS = 100
+
+
+def render(result: Result, console, *, digits: int = 6, all_rows: bool = False) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    def num(value) -> str:
+        return numbers.number(value, digits)
+
+    graph = result.graph
+    output = graph.output
+    edges = result.edges
+    limit = len(edges) if all_rows else DEFAULT_ROWS
+
+    rows = []
+    for edge in edges[:limit]:
+        gate = edge.gate
+        rows.append((gate.label, gate.op_name, edge.input.label, num(result.trace[gate.id].value),
+                     num(edge.local), num(edge.upstream), num(edge.result)))
+    headers = ("gate", "op", "input", "value", "local", "upstream", "result")
+    widths = [max([len(h)] + [len(row[i]) for row in rows]) for i, h in enumerate(headers)]
+    # Numbers are never cut; the two label columns share what width is left, cut with "…".
+    fixed = sum(widths[1:2] + widths[3:]) + 3 * (len(headers) - 1)
+    if console.is_terminal:
+        label_width = max(8, (console.width - fixed) // 2)
+    else:  # a pipe or a file has no width to respect: never crop a number
+        label_width = min(40, max([5] + [max(len(r[0]), len(r[2])) for r in rows]))
+        console.width = max(80, fixed + 2 * label_width)
+
+    table = Table(title=f"Backward pass of f = {output.span.short_text(60)}", title_justify="left",
+                  show_edge=False, pad_edge=False)
+    for i, header in enumerate(headers):
+        if i in (0, 2):
+            table.add_column(header, max_width=label_width, no_wrap=True, overflow="ellipsis")
+        else:
+            table.add_column(header, justify="left" if i == 1 else "right", no_wrap=True,
+                             min_width=widths[i])
+    for row in rows:
+        table.add_row(Text(row[0]), row[1], Text(row[2]), *row[3:])
+    if edges:
+        console.print(table)
+        if len(edges) > limit:
+            console.print(f"… {len(edges) - limit} more rows not shown; --all shows every row",
+                          style="dim", highlight=False)
+        console.print()
+
+    lines = [f"f = {num(result.value)}"]
+    if result.gradient_of == "sum(f)":
+        lines.append(f"f is an array of shape {tuple(result.value.shape)}: "
+                     "the gradients below are those of sum(f)")
+    for name, grad in result.gradients.items():
+        lines.append(f"∂f/∂{name} = {num(grad)}")
+    if result.trace is not None:
+        forks = [record for record in result.trace if record.is_fork]
+        if forks:
+            lines.append("")
+            lines.append("gradients added at forks (a value feeding several gates):")
+            for record in forks:
+                terms = " + ".join(num(edge.result) for edge in record.arrivals)
+                lines.append(f"  ∂f/∂{record.node.label} = {terms} = {num(record.gradient)}")
+    console.print("\n".join(lines), highlight=False, markup=False)
