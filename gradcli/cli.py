@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import enum
 import os
+import re
 import sys
 from typing import Annotated, List, Optional
 
+import click
 import typer
+import typer.core
 
 from . import __version__
 from .errors import DomainError, GradcliError
@@ -65,7 +68,33 @@ AllOption = Annotated[bool, typer.Option(
     "--all", help="Show every row of the table (by default at most 100).")]
 
 
-@app.command("eval", context_settings={"ignore_unknown_options": True})
+class _ExpressionCommand(typer.core.TyperCommand):
+    """A command whose EXPRESSION may start with "-" ("-x**2"), so unknown options are let through
+    to it; an unknown *long* option (`--fromat`) is still a usage error that names it."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        known = {opt for param in self.get_params(ctx) for opt in param.opts + param.secondary_opts}
+        takes_value = {opt for param in self.params if isinstance(param, click.Option)
+                       and not param.is_flag for opt in param.opts}
+        args_iter = iter(args)
+        for arg in args_iter:
+            if arg == "--":
+                break
+            if arg in takes_value:
+                next(args_iter, None)
+                continue
+            name = arg.split("=", 1)[0]
+            if name not in known and re.fullmatch(r"--[A-Za-z][A-Za-z0-9_-]*", name):
+                raise click.NoSuchOption(name, possibilities=sorted(o for o in known if o.startswith("--")),
+                                         ctx=ctx)
+        return super().parse_args(ctx, args)
+
+
+EXIT_CODES = "Exit codes: 0 success; 1 bad input (or a nan/inf under --strict); 2 command-line usage error."
+
+
+@app.command("eval", cls=_ExpressionCommand, context_settings={"ignore_unknown_options": True},
+             epilog=EXIT_CODES)
 def eval_command(
     expression: Annotated[str, typer.Argument(
         metavar="EXPRESSION",
@@ -76,8 +105,7 @@ def eval_command(
     strict: StrictOption = False,
     all_rows: AllOption = False,
 ) -> None:
-    """Evaluate EXPRESSION, backpropagate, and show each gate's value, local gradient,
-    upstream gradient and result, then ∂f/∂v for every variable.
+    """Evaluate EXPRESSION, backpropagate, and show each gate's value, local gradient, upstream gradient and result, then ∂f/∂v for every variable.
 
     Example: gradcli eval "(x + y) * z" --set x=-2 --set y=5 --set z=-4
     """

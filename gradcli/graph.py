@@ -8,7 +8,7 @@ from .ops import Op
 from .source import Source, Span
 
 if TYPE_CHECKING:
-    from .engine import Result
+    from .trace import Diagnostic, Result
 
 
 class Node:
@@ -51,7 +51,7 @@ class Graph:
     """
 
     def __init__(self, created: list[Node], output: Node, source: Source,
-                 notes: list[str] | None = None) -> None:
+                 notes: list[Diagnostic] | None = None) -> None:
         self.source = source
         self.output = output
         self.nodes = _reachable_in_order(created, output)

@@ -18,6 +18,7 @@ from .errors import GradcliSyntaxError, UnknownFunctionError, did_you_mean
 from .graph import Graph, Node
 from .ops import CONSTANTS, FUNCTIONS, OPS
 from .source import Source, Span
+from .trace import Diagnostic
 
 _GRAMMAR_NAME = "gradcli.lark"
 
@@ -64,7 +65,7 @@ class GraphBuilder:
         self.created: list[Node] = []
         self.bindings: dict[str, Node] = {}  # names assigned so far
         self.free: dict[str, Node] = {}  # variables and named constants, one node per name
-        self.notes: list[str] = []
+        self.notes: list[Diagnostic] = []
 
     # -- helpers -------------------------------------------------------------------------
     def _span(self, start: int, end: int) -> Span:
@@ -88,8 +89,9 @@ class GraphBuilder:
         (tok,) = children
         value = float(tok.value)
         if value == float("inf"):
-            self.notes.append(f"the number {tok.value[:30]} at {self._span(tok.start_pos, tok.end_pos).where()} "
-                              "is too large for float64 and becomes inf")
+            self.notes.append(Diagnostic(
+                "domain", f"the number {tok.value[:30]} at {self._span(tok.start_pos, tok.end_pos).where()} "
+                "is too large for float64 and becomes inf"))
         return Expr(self._node("const", tok.start_pos, tok.end_pos, default=value), tok.start_pos, tok.end_pos)
 
     def name(self, children: list) -> Expr:
@@ -187,8 +189,9 @@ class GraphBuilder:
         for stmt in statements[:-1]:
             if stmt.target is None:
                 where = self._span(stmt.expr.start, stmt.expr.end).where()
-                self.notes.append(f"the expression at {where} is not assigned or used; only the last "
-                                  "statement is the output")
+                self.notes.append(Diagnostic(
+                    "input", f"the expression at {where} is not assigned or used; only the last "
+                    "statement is the output"))
         output = statements[-1].expr.node
         return Graph(self.created, output, self.source, self.notes)
 
@@ -326,8 +329,8 @@ def _juxtaposition_hint(text: str, pos: int) -> str | None:
     """`3x` means 3*x to a person; say so."""
     match = _NUMBER_BEFORE.search(text[max(0, pos - 64):pos])
     if match and pos < len(text) and (text[pos].isalpha() or text[pos] in "_("):
-        rest = re.match(r"[A-Za-z_][A-Za-z0-9_]*|\(", text[pos:])
-        token = rest.group(0) if rest else text[pos]
+        name = re.match(r"[A-Za-z_][A-Za-z0-9_]*", text[pos:])
+        token = name.group(0) if name else "(…)"
         return f"write {match.group(0)}*{token} to multiply"
     return None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..source import Span
 from ..trace import Result
 from . import numbers
 
@@ -17,7 +18,6 @@ def render(result: Result, console, *, digits: int = 6, all_rows: bool = False) 
         return numbers.number(value, digits)
 
     graph = result.graph
-    output = graph.output
     edges = result.edges
     limit = len(edges) if all_rows else DEFAULT_ROWS
 
@@ -36,7 +36,8 @@ def render(result: Result, console, *, digits: int = 6, all_rows: bool = False) 
         label_width = min(40, max([5] + [max(len(r[0]), len(r[2])) for r in rows]))
         console.width = max(80, fixed + 2 * label_width)
 
-    table = Table(title=f"Backward pass of f = {output.span.short_text(60)}", title_justify="left",
+    source = Span(graph.source, 0, len(graph.source.text)).short_text(60)
+    table = Table(title=f"Backward pass of {source}", title_justify="left",
                   show_edge=False, pad_edge=False)
     for i, header in enumerate(headers):
         if i in (0, 2):
