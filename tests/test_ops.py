@@ -1,0 +1,250 @@
+"""The op registry, driven by one SPEC table (JAX's op-test style).
+
+Every op in gradcli.ops.OPS needs a SPEC row saying where its inputs may be drawn from; each local
+gradient is then checked against central differences of the op's own forward function, at random
+points (fixed seeds) for scalars, arrays and broadcast arrays. Adding an op without a SPEC row
+fails `test_every_op_has_a_spec_row`.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+import gradcli
+from gradcli.ops import CONSTANTS, FUNCTIONS, OPS
+
+from conftest import numeric_gradients
+
+# -- where inputs are drawn from: one or more intervals -----------------------------------------
+ANY = ((-3.0, 3.0),)
+POSITIVE = ((0.1, 5.0),)
+AWAY_FROM_0 = ((-3.0, -0.1), (0.1, 3.0))  # kinks (relu, abs) and poles (1/y) at 0
+
+
+@dataclass(frozen=True)
+class Spec:
+    domains: tuple  # one per input: a tuple of (low, high) intervals
+    distinct: bool = False  # the inputs must differ by at least 0.1 (a tie is max/min's kink)
+
+
+SPEC: dict[str, Spec] = {
+    "add": Spec((ANY, ANY)),
+    "sub": Spec((ANY, ANY)),
+    "mul": Spec((ANY, ANY)),
+    "div": Spec((ANY, AWAY_FROM_0)),
+    "neg": Spec((ANY,)),
+    "pow": Spec((((0.2, 3.0),), ((-2.5, 2.5),))),  # base positive: x^y·ln x needs x > 0
+    "exp": Spec((ANY,)),
+    "log": Spec((POSITIVE,)),
+    "sqrt": Spec((POSITIVE,)),
+    "sin": Spec((ANY,)),
+    "cos": Spec((ANY,)),
+    "tan": Spec((((-1.3, 1.3),),)),  # poles at ±π/2
+    "tanh": Spec((ANY,)),
+    "sigmoid": Spec((((-6.0, 6.0),),)),
+    "relu": Spec((AWAY_FROM_0,)),
+    "abs": Spec((AWAY_FROM_0,)),
+    "max": Spec((ANY, ANY), distinct=True),
+    "min": Spec((ANY, ANY), distinct=True),
+}
+
+# Input shapes tried for each arity; the binary ones include broadcasting.
+SHAPES = {
+    1: [((),), ((5,),), ((2, 3),)],
+    2: [((), ()), ((4,), (4,)), ((), (3,)), ((3,), ()), ((3,), (2, 1)), ((2, 1, 3), (4, 1))],
+}
+POINTS = 4  # random points per shape
+H = 1e-6
+RTOL = 1e-6
+ATOL = 1e-8
+
+
+def test_every_op_has_a_spec_row():
+    missing = sorted(set(OPS) - set(SPEC))
+    assert not missing, f"ops without a SPEC row in tests/test_ops.py (add one): {missing}"
+
+
+def test_every_spec_row_names_an_op():
+    unknown = sorted(set(SPEC) - set(OPS))
+    assert not unknown, f"SPEC rows for ops that gradcli.ops.OPS does not have: {unknown}"
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_registry_entry_is_consistent(name):
+    op = OPS[name]
+    assert op.name == name
+    assert op.arity in (1, 2)
+    assert len(op.locals) == op.arity
+    assert len(op.formulas) == op.arity
+    assert op.symbol and op.role
+    if name in SPEC:
+        assert len(SPEC[name].domains) == op.arity, "the SPEC row has one domain per input"
+    if op.callable:
+        assert FUNCTIONS[name] is op
+    else:
+        assert name not in FUNCTIONS
+    if op.kink is not None:
+        assert op.kink_rule, "an op with a kink states its convention"
+
+
+def test_functions_are_callable_ops():
+    for name, op in FUNCTIONS.items():
+        assert OPS[name] is op and op.callable
+    assert CONSTANTS["pi"] == pytest.approx(np.pi, rel=1e-15)
+    assert CONSTANTS["e"] == pytest.approx(np.e, rel=1e-15)
+
+
+def _draw(rng, domain, shape):
+    """Uniform draws from a union of intervals (each element picks an interval at random)."""
+    lows = np.array([lo for lo, _ in domain])
+    highs = np.array([hi for _, hi in domain])
+    which = rng.integers(0, len(domain), size=shape)
+    return lows[which] + (highs[which] - lows[which]) * rng.random(shape)
+
+
+def _points(name, shapes):
+    spec = SPEC[name]
+    rng = np.random.default_rng(zlib.crc32(f"{name}{shapes}".encode()))
+    for _ in range(POINTS):
+        for _attempt in range(1000):
+            inputs = [_draw(rng, domain, shape) for domain, shape in zip(spec.domains, shapes)]
+            if not spec.distinct or np.all(np.abs(np.subtract(*inputs)) >= 0.1):
+                break
+        else:  # pragma: no cover - the domains leave plenty of room
+            raise AssertionError("could not draw distinct inputs")
+        yield [x if x.shape else np.float64(x) for x in inputs]
+
+
+def _cases():
+    for name in sorted(OPS):
+        if name not in SPEC:
+            continue  # reported by test_every_op_has_a_spec_row
+        for shapes in SHAPES[OPS[name].arity]:
+            yield pytest.param(name, shapes, id=f"{name}-{'-'.join(str(s) for s in shapes)}")
+
+
+@pytest.mark.parametrize("name, shapes", list(_cases()))
+def test_local_gradients_match_finite_differences(name, shapes):
+    op = OPS[name]
+    for inputs in _points(name, shapes):
+        ans = op.forward(*inputs)
+        full = np.broadcast_shapes(*(np.shape(x) for x in inputs))
+        assert np.shape(ans) == full
+        assert np.all(np.isfinite(ans))
+        for index in range(op.arity):
+            plus = list(inputs)
+            minus = list(inputs)
+            plus[index] = inputs[index] + H
+            minus[index] = inputs[index] - H
+            # elementwise ops: shifting every element at once gives each element's derivative
+            numeric = (op.forward(*plus) - op.forward(*minus)) / (2 * H)
+            local = op.locals[index](ans, *inputs)
+            assert np.shape(local) in ((), np.shape(ans)) or \
+                np.broadcast_shapes(np.shape(local), full) == full
+            np.testing.assert_allclose(
+                np.broadcast_to(local, full), numeric, rtol=RTOL, atol=ATOL,
+                err_msg=f"{name}: local gradient {index} ({op.formulas[index]}) at inputs {inputs}")
+
+
+@pytest.mark.parametrize("name", sorted(n for n in OPS if OPS[n].kink is not None))
+def test_kink_detection(name):
+    op = OPS[name]
+    if op.arity == 1:
+        assert op.kink(np.float64(0.0))
+        assert not op.kink(np.float64(0.5))
+        assert op.kink(np.array([1.0, 0.0, -1.0]))
+        assert not op.kink(np.array([1.0, -1.0]))
+    else:
+        assert op.kink(np.float64(1.5), np.float64(1.5))
+        assert not op.kink(np.float64(1.5), np.float64(2.5))
+        assert op.kink(np.array([1.0, 2.0]), np.array([3.0, 2.0]))
+
+
+def test_smooth_ops_have_no_kink():
+    for name in ("add", "sub", "mul", "div", "neg", "exp", "log", "sqrt", "sin", "cos", "tanh",
+                 "sigmoid"):
+        assert OPS[name].kink is None, name
+
+
+def test_sigmoid_is_stable_far_out():
+    result = gradcli.evaluate("sigmoid(x)", x=[-1000.0, -40.0, 0.0, 40.0, 1000.0])
+    np.testing.assert_allclose(result.value, [0.0, np.exp(-40.0), 0.5, 1.0, 1.0], rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(result.gradients["x"], [0.0, np.exp(-40.0), 0.25, 0.0, 0.0],
+                               rtol=1e-9, atol=1e-17)
+    assert result.diagnostics == []
+
+
+def test_pow_exponent_gradient_at_zero_base():
+    # d(x^y)/dy = x^y ln x -> 0 as x -> 0+ (y > 0); no nan from 0 · ln 0
+    result = gradcli.evaluate("x ** y", x=0.0, y=2.0)
+    assert result.value == 0.0
+    assert result.gradients["x"] == pytest.approx(0.0, abs=1e-300)
+    assert result.gradients["y"] == pytest.approx(0.0, abs=1e-300)
+
+
+def test_pow_negative_base_integer_exponent():
+    result = gradcli.evaluate("x ** 3", x=-2.0)
+    assert result.value == pytest.approx(-8.0)
+    assert result.gradients["x"] == pytest.approx(12.0)  # 3 x²
+
+
+# -- end to end: evaluate()'s gradients against central differences of evaluate()'s values ------
+
+COMPOSITES = [
+    ("sigmoid(w0*x0 + w1*x1 + w2) * tanh(x0 - w1)",
+     {"w0": 0.7, "x0": -1.3, "w1": 0.4, "x1": 2.1, "w2": -0.2}),
+    ("log(1 + x**2) + sqrt(y*y + 1) - tan(x/4) * cos(y)", {"x": 1.1, "y": -0.7}),
+    ("exp(-x/2) * sin(3*y) / (2 + abs(x))", {"x": -0.9, "y": 0.35}),
+    ("relu(x - y) + max(x, y) * min(x, 2*y) - abs(y - 1) + relu(y - x)", {"x": 1.3, "y": 0.4}),
+    ("pow(x, 3) - pow(2, y) + x ** y / y ^ 2 - -x", {"x": 1.7, "y": 0.6}),
+    ("a = x * y\nb = a + exp(a)\nc = b / (1 + x*x)\nc -= sin(a)\nc *= sigmoid(y)\nc += c\nc",
+     {"x": 0.8, "y": -0.45}),
+    ("tanh(x * y) + log(1 + x*x) * y - max(x, y) / (2 + min(x, y))",
+     {"x": [0.3, -0.5, 1.2], "y": [[0.7], [-1.1]]}),
+    ("sqrt(x) * exp(-x) + pi * x - e ** x", {"x": [[0.5, 1.5], [2.5, 3.5]]}),
+    ("w * x + b", {"w": [[0.2, -0.4, 1.1], [0.6, 0.9, -1.3]], "x": [0.5, -1.0, 2.0], "b": 0.3}),
+]
+
+
+@pytest.mark.parametrize("source, values", COMPOSITES, ids=[c[0].split("\n")[0][:30] for c in COMPOSITES])
+def test_evaluate_matches_finite_differences(source, values):
+    result = gradcli.evaluate(source, values)
+    assert not [d for d in result.diagnostics if d.kind in ("kink", "domain")], result.warnings
+    numeric = numeric_gradients(source, values)
+    assert set(result.gradients) == set(values)
+    for name in values:
+        analytic = result.gradients[name]
+        assert np.shape(analytic) == np.shape(values[name])
+        np.testing.assert_allclose(analytic, numeric[name], rtol=1e-6, atol=1e-8, err_msg=name)
+
+
+def test_composites_use_every_op():
+    used = set()
+    for source, _ in COMPOSITES:
+        used |= {node.op.name for node in gradcli.parse(source).nodes if node.op is not None}
+    assert set(OPS) - used == set(), "add an expression using these ops to COMPOSITES"
+
+
+@pytest.mark.parametrize("source", ["exp(x + 1)", "sqrt(x * x)", "tanh(2 * x)", "sigmoid(x - 1) + x"])
+def test_trace_off_keeps_array_gradients_elementwise(source):
+    # trace=False frees forward values early; the gradient must still have one entry per element
+    values = {"x": [0.5, 1.0, 2.0]}
+    graph = gradcli.parse(source)
+    traced = graph.evaluate(values).gradients["x"]
+    untraced = graph.evaluate(values, trace=False).gradients["x"]
+    np.testing.assert_allclose(untraced, traced, rtol=1e-15)
+    np.testing.assert_allclose(traced, numeric_gradients(source, values)["x"], rtol=1e-6, atol=1e-8)
+
+
+def test_trace_off_gives_the_same_numbers():
+    for source, values in COMPOSITES:
+        graph = gradcli.parse(source)
+        traced = graph.evaluate(values, trace=True)
+        untraced = graph.evaluate(values, trace=False)
+        np.testing.assert_allclose(untraced.value, traced.value, rtol=1e-15)
+        for name in values:
+            np.testing.assert_allclose(untraced.gradients[name], traced.gradients[name], rtol=1e-15)
