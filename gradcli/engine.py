@@ -138,6 +138,10 @@ def run(graph: Graph, values: dict, *, trace: bool = True) -> Result:
     flag = _FloatingPointFlag()
     values_of: list = [None] * count
     shapes: list = [()] * count  # kept apart from values, which may be freed before backward
+    # Without a trace, arrays the engine allocated and that nothing else references are "owned":
+    # once dead they are overwritten in place instead of allocating (values_of: forward, grads: backward).
+    owned = [False] * count
+    grad_owned = [False] * count
     with np.errstate(all="call", under="ignore", call=flag):
         # -- forward ---------------------------------------------------------------------
         for node in nodes:
@@ -153,7 +157,9 @@ def run(graph: Graph, values: dict, *, trace: bool = True) -> Result:
             if len(args) == 2:
                 _check_broadcast(node, args)
             flag.raised = False
-            value = node.op.forward(*args)
+            buffer = _dead_buffer(node, args, owned, last_use, keep, shapes) if not trace else None
+            value = node.op.forward(*args) if buffer is None else node.op.ufunc(*args, out=buffer)
+            owned[node.id] = not trace and isinstance(value, np.ndarray) and value.ndim > 0
             if flag.raised and not np.isfinite(value).all():
                 diagnostics.append(Diagnostic(
                     "domain", f"gate {_at(node)} produced {_describe(value)} from finite inputs"
@@ -188,18 +194,30 @@ def run(graph: Graph, values: dict, *, trace: bool = True) -> Result:
             if op.kink is not None and op.kink(*args):
                 diagnostics.append(Diagnostic(
                     "kink", f"gate {_at(node)} is at its kink; using the convention {op.kink_rule}", node))
-            for index, inp in enumerate(node.inputs):
+            wanted = [index for index, inp in enumerate(node.inputs) if needs[inp.id]]
+            shared = False  # whether an earlier edge of this gate passed `upstream` on as it is
+            for index in wanted:
+                inp = node.inputs[index]
                 j = inp.id
-                if not needs[j]:
-                    continue
                 flag.raised = False
                 local = op.locals[index](ans, *args)
-                result = unbroadcast(_times(local, upstream), shapes[j], shapes[k])
+                # the last edge may overwrite an upstream buffer that only this gate holds
+                reuse = grad_owned[k] and not shared and index == wanted[-1]
+                result, result_owned = _edge_result(local, upstream, shapes[j], shapes[k], reuse)
+                shared = shared or result is upstream
                 if flag.raised and not np.isfinite(result).all():
                     diagnostics.append(Diagnostic(
                         "domain", f"the gradient from gate {_at(node)} to its input {inp.label!r} is "
                         f"{_describe(result)}", node))
-                grads[j] = result if grads[j] is None else grads[j] + result
+                if trace:
+                    grads[j] = result if grads[j] is None else grads[j] + result
+                elif grads[j] is None:
+                    grads[j], grad_owned[j] = result, result_owned
+                elif grad_owned[j]:
+                    np.add(grads[j], result, out=grads[j])
+                else:
+                    total = grads[j] + result
+                    grads[j], grad_owned[j] = total, isinstance(total, np.ndarray) and total.ndim > 0
                 if records is not None:
                     edge = Edge(node, index, np.float64(local) if isinstance(local, float) else local,
                                 upstream, result)
@@ -218,11 +236,54 @@ def run(graph: Graph, values: dict, *, trace: bool = True) -> Result:
         shape = np.shape(arrays[name])
         if grad is None:
             grad = np.zeros(shape)
-        # a copy the caller owns, in the variable's shape (the seed of sum(f) may be a scalar)
-        gradients[name] = float(grad) if shape == () else np.array(np.broadcast_to(grad, shape), dtype=np.float64)
+        if shape == ():
+            gradients[name] = float(grad)
+        elif grad_owned[node.id] and grad.shape == shape:
+            gradients[name] = grad  # allocated for this variable alone: no copy needed
+        else:  # a copy the caller owns, in the variable's shape (the seed of sum(f) may be a scalar)
+            gradients[name] = np.array(np.broadcast_to(grad, shape), dtype=np.float64)
     if np.ndim(output_value) == 0:
         output_value = float(output_value)
     return Result(graph, output_value, gradients, records, diagnostics)
+
+
+def _dead_buffer(node: Node, args: list, owned: list, last_use: list, keep: list, shapes: list):
+    """An input's array that dies at this gate and has the output's shape, to write into."""
+    if node.op.ufunc is None:
+        return None
+    out_shape = shapes[node.inputs[0].id]
+    if len(args) == 2 and shapes[node.inputs[1].id] != out_shape:
+        out_shape = np.broadcast_shapes(out_shape, shapes[node.inputs[1].id])
+    for inp in node.inputs:
+        i = inp.id
+        if owned[i] and last_use[i] == node.id and not keep[i] and shapes[i] == out_shape:
+            return args[node.inputs.index(inp)]
+    return None
+
+
+def _edge_result(local, upstream, shape, full_shape, reuse: bool):
+    """local × upstream summed back to the input's `shape`, and whether the result is a fresh
+    array no one else holds. With `reuse`, the upstream array may be overwritten."""
+    is_array = isinstance(upstream, np.ndarray)
+    if (shape == () and full_shape != () and is_array and isinstance(local, np.ndarray)
+            and local.shape == full_shape == upstream.shape):
+        return np.vdot(local, upstream), False  # sum(local * upstream) without the product array
+    if isinstance(local, float) and is_array:
+        if local == 1.0:
+            product, fresh = upstream, reuse  # passed on as it is: handed over only if ours alone
+        elif reuse:
+            product, fresh = np.multiply(upstream, local, out=upstream), True
+        else:
+            product, fresh = upstream * local, True
+    elif reuse and is_array and _shape(local) in (full_shape, ()):
+        product, fresh = np.multiply(local, upstream, out=upstream), True
+    else:
+        product = _times(local, upstream)
+        fresh = product is not local and product is not upstream
+    result = unbroadcast(product, shape, full_shape)
+    if result is not product:  # summed (a new array) or a read-only broadcast view
+        fresh = isinstance(result, np.ndarray) and result.flags.writeable
+    return result, fresh and isinstance(result, np.ndarray) and result.ndim > 0
 
 
 def _check_broadcast(node: Node, args: list) -> None:

@@ -31,6 +31,7 @@ class Op:
     callable: bool = True  # can be called by name in the language
     kink: Callable[..., object] | None = None  # (*inputs) -> true where the gate is not differentiable
     kink_rule: str = ""  # the convention used at a kink, for the warning
+    ufunc: np.ufunc | None = None  # the same forward as a ufunc, to write into a dead buffer (out=)
 
 
 def _at_kink_unary(x):
@@ -60,31 +61,31 @@ def _sigmoid(x):
 # ufuncs (np.add & co.), and on arrays they are the same ufuncs.
 _OPS = [
     Op("add", 2, operator.add, (lambda ans, x, y: 1.0, lambda ans, x, y: 1.0),
-       "+", "distributes", ("1", "1"), callable=False),
+       "+", "distributes", ("1", "1"), callable=False, ufunc=np.add),
     Op("sub", 2, operator.sub, (lambda ans, x, y: 1.0, lambda ans, x, y: -1.0),
-       "-", "distributes", ("1", "-1"), callable=False),
+       "-", "distributes", ("1", "-1"), callable=False, ufunc=np.subtract),
     Op("mul", 2, operator.mul, (lambda ans, x, y: y, lambda ans, x, y: x),
-       "*", "swaps", ("y", "x"), uses_inputs=True, callable=False),
-    Op("div", 2, operator.truediv, (lambda ans, x, y: 1.0 / y, lambda ans, x, y: -ans / y),
-       "/", "scales", ("1/y", "-x/y²"), uses_inputs=True, uses_output=True, callable=False),
+       "*", "swaps", ("y", "x"), uses_inputs=True, callable=False, ufunc=np.multiply),
+    Op("div", 2, operator.truediv, (lambda ans, x, y: 1.0 / y, lambda ans, x, y: -(ans / y)),
+       "/", "scales", ("1/y", "-x/y²"), uses_inputs=True, uses_output=True, callable=False, ufunc=np.divide),
     Op("neg", 1, operator.neg, (lambda ans, x: -1.0,),
-       "-", "scales", ("-1",), callable=False),
+       "-", "scales", ("-1",), callable=False, ufunc=np.negative),
     Op("pow", 2, operator.pow, (lambda ans, x, y: y * np.power(x, y - 1.0), _pow_local_exponent),
-       "**", "scales", ("y·x^(y-1)", "x^y·ln x"), uses_inputs=True, uses_output=True),
+       "**", "scales", ("y·x^(y-1)", "x^y·ln x"), uses_inputs=True, uses_output=True, ufunc=np.power),
     Op("exp", 1, np.exp, (lambda ans, x: ans,),
-       "exp", "scales by local slope", ("e^x",), uses_output=True),
+       "exp", "scales by local slope", ("e^x",), uses_output=True, ufunc=np.exp),
     Op("log", 1, np.log, (lambda ans, x: 1.0 / x,),
-       "log", "scales by local slope", ("1/x",), uses_inputs=True),
+       "log", "scales by local slope", ("1/x",), uses_inputs=True, ufunc=np.log),
     Op("sqrt", 1, np.sqrt, (lambda ans, x: 0.5 / ans,),
-       "sqrt", "scales by local slope", ("1/(2√x)",), uses_output=True),
+       "sqrt", "scales by local slope", ("1/(2√x)",), uses_output=True, ufunc=np.sqrt),
     Op("sin", 1, np.sin, (lambda ans, x: np.cos(x),),
-       "sin", "scales by local slope", ("cos x",), uses_inputs=True),
+       "sin", "scales by local slope", ("cos x",), uses_inputs=True, ufunc=np.sin),
     Op("cos", 1, np.cos, (lambda ans, x: -np.sin(x),),
-       "cos", "scales by local slope", ("-sin x",), uses_inputs=True),
+       "cos", "scales by local slope", ("-sin x",), uses_inputs=True, ufunc=np.cos),
     Op("tan", 1, np.tan, (lambda ans, x: 1.0 + ans * ans,),
-       "tan", "scales by local slope", ("1 + tan²x",), uses_output=True),
+       "tan", "scales by local slope", ("1 + tan²x",), uses_output=True, ufunc=np.tan),
     Op("tanh", 1, np.tanh, (lambda ans, x: 1.0 - ans * ans,),
-       "tanh", "scales by local slope", ("1 - tanh²x",), uses_output=True),
+       "tanh", "scales by local slope", ("1 - tanh²x",), uses_output=True, ufunc=np.tanh),
     Op("sigmoid", 1, _sigmoid, (lambda ans, x: ans * (1.0 - ans),),
        "σ", "scales by local slope", ("(1-σ)σ",), uses_output=True),
     Op("relu", 1, lambda x: np.maximum(x, 0.0), (lambda ans, x: np.where(x > 0, 1.0, 0.0),),
@@ -92,15 +93,15 @@ _OPS = [
        kink=_at_kink_unary, kink_rule="relu'(0) = 0"),
     Op("abs", 1, np.abs, (lambda ans, x: np.sign(x),),
        "abs", "scales by local slope", ("sign x",), uses_inputs=True,
-       kink=_at_kink_unary, kink_rule="abs'(0) = 0"),
+       kink=_at_kink_unary, kink_rule="abs'(0) = 0", ufunc=np.abs),
     Op("max", 2, np.maximum,
        (lambda ans, x, y: _max_local(x, y), lambda ans, x, y: _max_local(y, x)),
        "max", "routes", ("1 if x > y, ½ if x = y, else 0", "1 if y > x, ½ if x = y, else 0"),
-       uses_inputs=True, kink=_at_tie, kink_rule="a tie splits the gradient equally"),
+       uses_inputs=True, kink=_at_tie, kink_rule="a tie splits the gradient equally", ufunc=np.maximum),
     Op("min", 2, np.minimum,
        (lambda ans, x, y: _max_local(y, x), lambda ans, x, y: _max_local(x, y)),
        "min", "routes", ("1 if x < y, ½ if x = y, else 0", "1 if y < x, ½ if x = y, else 0"),
-       uses_inputs=True, kink=_at_tie, kink_rule="a tie splits the gradient equally"),
+       uses_inputs=True, kink=_at_tie, kink_rule="a tie splits the gradient equally", ufunc=np.minimum),
 ]
 
 OPS: dict[str, Op] = {op.name: op for op in _OPS}
