@@ -44,6 +44,10 @@ def unbroadcast(result, shape: tuple[int, ...], full_shape: tuple[int, ...]):
     return result
 
 
+def _is_one(value) -> bool:
+    return isinstance(value, float) and value == 1.0
+
+
 def _times(local, upstream):
     """local × upstream, skipping the multiplication where one side is ±1."""
     if isinstance(local, float):
@@ -51,7 +55,7 @@ def _times(local, upstream):
             return upstream
         if local == -1.0:
             return np.negative(upstream)
-    if isinstance(upstream, float) and upstream == 1.0:
+    if _is_one(upstream):
         return local
     return local * upstream
 
@@ -203,7 +207,9 @@ def run(graph: Graph, values: dict, *, trace: bool = True) -> Result:
                 local = op.locals[index](ans, *args)
                 # the last edge may overwrite an upstream buffer that only this gate holds
                 reuse = grad_owned[k] and not shared and index == wanted[-1]
-                result, result_owned = _edge_result(local, upstream, shapes[j], shapes[k], reuse)
+                # a local gradient is a new array unless it is a forward value (mul's y); a trace keeps it
+                fresh_local = not trace and local is not ans and all(local is not a for a in args)
+                result, result_owned = _edge_result(local, upstream, shapes[j], shapes[k], reuse, fresh_local)
                 shared = shared or result is upstream
                 if flag.raised and not np.isfinite(result).all():
                     diagnostics.append(Diagnostic(
@@ -261,9 +267,10 @@ def _dead_buffer(node: Node, args: list, owned: list, last_use: list, keep: list
     return None
 
 
-def _edge_result(local, upstream, shape, full_shape, reuse: bool):
+def _edge_result(local, upstream, shape, full_shape, reuse: bool, fresh_local: bool):
     """local × upstream summed back to the input's `shape`, and whether the result is a fresh
-    array no one else holds. With `reuse`, the upstream array may be overwritten."""
+    array no one else holds. With `reuse`, the upstream array may be overwritten; with
+    `fresh_local`, the local gradient was computed for this edge alone and may be too."""
     is_array = isinstance(upstream, np.ndarray)
     if (shape == () and full_shape != () and is_array and isinstance(local, np.ndarray)
             and local.shape == full_shape == upstream.shape):
@@ -277,6 +284,9 @@ def _edge_result(local, upstream, shape, full_shape, reuse: bool):
             product, fresh = upstream * local, True
     elif reuse and is_array and _shape(local) in (full_shape, ()):
         product, fresh = np.multiply(local, upstream, out=upstream), True
+    elif fresh_local and isinstance(local, np.ndarray) and local.shape == full_shape:
+        product = local if _is_one(upstream) else np.multiply(local, upstream, out=local)
+        fresh = True
     else:
         product = _times(local, upstream)
         fresh = product is not local and product is not upstream
