@@ -165,10 +165,11 @@ def run(graph: Graph, values: dict, *, trace: bool = True) -> Result:
             value = node.op.forward(*args) if buffer is None else node.op.ufunc(*args, out=buffer)
             owned[node.id] = not trace and isinstance(value, np.ndarray) and value.ndim > 0
             if flag.raised and not np.isfinite(value).all():
+                # an input overwritten in place (buffer) can no longer be inspected
+                inputs_finite = buffer is None and all(np.isfinite(a).all() for a in args)
                 diagnostics.append(Diagnostic(
-                    "domain", f"gate {_at(node)} produced {_describe(value)} from finite inputs"
-                    if all(np.isfinite(a).all() for a in args) else
-                    f"gate {_at(node)} produced new {_describe(value)}", node))
+                    "domain", f"gate {_at(node)} produced {_describe(value)}"
+                    + (" from finite inputs" if inputs_finite else ""), node))
             values_of[node.id] = value
             shapes[node.id] = _shape(value)
             if not trace:
@@ -260,10 +261,10 @@ def _dead_buffer(node: Node, args: list, owned: list, last_use: list, keep: list
     out_shape = shapes[node.inputs[0].id]
     if len(args) == 2 and shapes[node.inputs[1].id] != out_shape:
         out_shape = np.broadcast_shapes(out_shape, shapes[node.inputs[1].id])
-    for inp in node.inputs:
+    for inp, arg in zip(node.inputs, args):
         i = inp.id
         if owned[i] and last_use[i] == node.id and not keep[i] and shapes[i] == out_shape:
-            return args[node.inputs.index(inp)]
+            return arg
     return None
 
 
@@ -276,7 +277,7 @@ def _edge_result(local, upstream, shape, full_shape, reuse: bool, fresh_local: b
             and local.shape == full_shape == upstream.shape):
         return np.vdot(local, upstream), False  # sum(local * upstream) without the product array
     if isinstance(local, float) and is_array:
-        if local == 1.0:
+        if _is_one(local):
             product, fresh = upstream, reuse  # passed on as it is: handed over only if ours alone
         elif reuse:
             product, fresh = np.multiply(upstream, local, out=upstream), True
