@@ -68,11 +68,13 @@ class Graph:
         """Names that need a value (variables other than the named constants)."""
         return [name for name, n in self.variables.items() if n.default is None]
 
-    def evaluate(self, values: Mapping[str, object] | None = None, *, trace: bool = True) -> Result:
-        """Forward and backward pass. With trace=False, per-edge records are skipped (faster)."""
+    def evaluate(self, values: Mapping[str, object] | None = None, *, trace: bool = True,
+                 max_memory: int | None = None) -> Result:
+        """Forward and backward pass. With trace=False, per-edge records are skipped (faster).
+        With max_memory (bytes), a run estimated to need more raises ResourceError first."""
         from .engine import run
 
-        return run(self, dict(values or {}), trace=trace)
+        return run(self, dict(values or {}), trace=trace, max_memory=max_memory)
 
     def __len__(self) -> int:
         return len(self.nodes)
