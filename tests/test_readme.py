@@ -15,18 +15,36 @@ from typer.testing import CliRunner
 from gradcli.cli import app
 from gradcli.ops import FUNCTIONS
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+README_PATH = Path(__file__).resolve().parent.parent / "README.md"
+README = README_PATH.read_text(encoding="utf-8")
+_CONSOLE_BLOCK = re.compile(r"^( *)```console\n(.*?)^\1```", flags=re.S | re.M)
 
 
 def console_examples():
     """(command, expected stdout) for each ```console block: `$ gradcli …` then its output."""
     examples = []
-    for block in re.findall(r"^( *)```console\n(.*?)^\1```", README, flags=re.S | re.M):
+    for block in _CONSOLE_BLOCK.findall(README):
         indent, body = block
         lines = [line[len(indent):] for line in body.splitlines()]
         assert lines and lines[0].startswith("$ gradcli "), lines[:1]
         examples.append((lines[0][2:], "\n".join(lines[1:])))
     return examples
+
+
+def run_example(command: str):
+    return CliRunner().invoke(app, shlex.split(command)[1:])
+
+
+def update_readme() -> None:
+    """`python tests/test_readme.py --update` rewrites each console block with the real output."""
+    def fill(match):
+        indent, body = match.group(1), match.group(2)
+        command = body.splitlines()[0][len(indent) + 2:]
+        output = "\n".join(line.rstrip() for line in run_example(command).stdout.strip("\n").splitlines())
+        lines = [f"$ {command}"] + output.splitlines()
+        return "".join(f"{indent}{line}".rstrip() + "\n" for line in [f"```console"] + lines) + f"{indent}```"
+
+    README_PATH.write_text(_CONSOLE_BLOCK.sub(fill, README), encoding="utf-8")
 
 
 def _normal(text: str) -> str:
@@ -35,8 +53,7 @@ def _normal(text: str) -> str:
 
 @pytest.mark.parametrize("command, expected", console_examples(), ids=lambda v: v[:50])
 def test_console_example_prints_what_the_readme_shows(command, expected):
-    args = shlex.split(command)[1:]
-    result = CliRunner().invoke(app, args)
+    result = run_example(command)
     assert result.exit_code == 0, result.output
     assert _normal(result.stdout) == _normal(expected)
 
@@ -69,3 +86,10 @@ def test_ci_runs_the_readme_test_command():
     assert "pytest" in command and command.startswith("python3 -m venv .venv")
     ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text(encoding="utf-8")
     assert "ci-test-command" in ci and 'eval "$cmd"' in ci
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] == ["--update"]:
+        update_readme()
