@@ -78,6 +78,9 @@ WrtOption = Annotated[Optional[str], typer.Option(
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Do not print warnings.")]
 NoColorOption = Annotated[bool, typer.Option(
     "--no-color", help="No colour in the table (also when NO_COLOR is set).")]
+StableOption = Annotated[bool, typer.Option(
+    "--stable", help="Rewrite 1/(1+exp(-u)) into sigmoid(u) and log(1+exp(u)) into softplus(u): "
+                     "same gradients, no overflow.")]
 DEFAULT_MAX_MEMORY = "4GiB"
 MaxMemoryOption = Annotated[str, typer.Option(
     "--max-memory", metavar="SIZE",
@@ -126,6 +129,7 @@ def eval_command(
     quiet: QuietOption = False,
     no_color: NoColorOption = False,
     max_memory: MaxMemoryOption = DEFAULT_MAX_MEMORY,
+    stable: StableOption = False,
 ) -> None:
     """Evaluate EXPRESSION, backpropagate, and show each gate's value, local gradient, upstream gradient and result, then ∂f/∂v for every variable.
 
@@ -133,16 +137,22 @@ def eval_command(
     """
     with _user_errors():
         from .parser import parse
+        from .rewrite import stabilize
 
         source, pairs = _read_source(arguments or [], file)
         values = _gather_values(set_ or [], pairs)
         limit = _parse_size(max_memory)
+        graph = parse(source)
+        if stable:
+            graph = stabilize(graph)
         # plain output needs no per-edge records: skip them (faster, far less memory)
-        result = parse(source).evaluate(values, trace=format is not Format.plain, max_memory=limit or None)
+        result = graph.evaluate(values, trace=format is not Format.plain, max_memory=limit or None)
         if wrt is not None:
             result.gradients = _select(result, wrt)
         if not quiet:
             _warn(result)
+            if not stable:
+                _suggest_stable(result)
         _render(result, format, digits=digits, all_rows=all_rows, no_color=no_color)
         if strict and any(d.kind == "domain" for d in result.diagnostics):
             raise DomainError("a nan or inf appeared and --strict is on (see the warnings)")
@@ -266,6 +276,17 @@ class _user_errors:
 def _warn(result) -> None:
     for diagnostic in result.diagnostics:
         sys.stderr.write(f"warning: {diagnostic.message}\n")
+
+
+def _suggest_stable(result) -> None:
+    """Where a nan/inf comes from a pattern --stable would rewrite, say so."""
+    if not any(d.kind == "domain" for d in result.diagnostics):
+        return
+    from .rewrite import unstable_patterns
+
+    for node, pattern in unstable_patterns(result.graph):
+        sys.stderr.write(f"hint: {pattern} at {node.span.where()} overflows for large |u|; "
+                         "--stable computes it as one stable gate with the same gradients\n")
 
 
 def _console(no_color: bool = False):

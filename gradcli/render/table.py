@@ -28,7 +28,8 @@ def render(result: Result, console, *, digits: int = 6, all_rows: bool = False,
     rows = []
     for edge in edges[:limit]:
         gate = edge.gate
-        rows.append((gate.label, gate.op_name, edge.input.label, num(result.trace[gate.id].value),
+        op = gate.op_name if gate.rewrite is None else f"{gate.op_name} (stable)"
+        rows.append((gate.label, op, edge.input.label, num(result.trace[gate.id].value),
                      num(edge.local), num(edge.upstream), num(edge.result)))
     headers = ("gate", "op", "input", "value", "local", "upstream", "result")
     widths = [max([len(h)] + [len(row[i]) for row in rows]) for i, h in enumerate(headers)]
