@@ -111,16 +111,10 @@ def eval_command(
     """
     with _user_errors():
         from .parser import parse
-        from .values import parse_assignment, parse_value_text
 
-        values = {}
-        for item in set_ or []:
-            name, text = parse_assignment(item)
-            if name in values:
-                raise GradcliError(f"--set {name} is given twice", hint="give each variable one value")
-            values[name] = parse_value_text(text, f"--set {item}")
+        values = _read_assignments(set_, "--set")
         result = parse(expression).evaluate(values)
-        _warn(result)
+        _warn(result.diagnostics)
         if format is Format.json:
             from .render import jsondoc
 
@@ -131,6 +125,68 @@ def eval_command(
             table.render(result, _console(), digits=digits, all_rows=all_rows)
         if strict and any(d.kind == "domain" for d in result.diagnostics):
             raise DomainError("a nan or inf appeared and --strict is on (see the warnings above)")
+
+
+CHECK_EXIT_CODES = ("Exit codes: 0 every gradient passes; 1 a gradient is wrong or non-finite, or bad input; "
+                    "2 command-line usage error.")
+
+
+@app.command("check", cls=_ExpressionCommand, context_settings={"ignore_unknown_options": True},
+             epilog=CHECK_EXIT_CODES)
+def check_command(
+    expression: Annotated[str, typer.Argument(
+        metavar="EXPRESSION", help='An expression or a program, as for eval: "x**3", "q = x + y; f = q * z".')],
+    set_: SetOption = None,
+    expect: Annotated[Optional[List[str]], typer.Option(
+        "--expect", "-e", metavar="NAME=VALUE",
+        help="Your own (hand-derived) gradient of f with respect to NAME, judged against the analytic "
+             "and the numeric one. A number, or an array in NAME's shape. Repeat for each variable.")] = None,
+    h: Annotated[float, typer.Option("--h", help="The step of the centered difference (f(v+h) - f(v-h)) / 2h.")]
+        = 1e-5,
+    rtol: Annotated[float, typer.Option(
+        "--rtol", help="The relative error from which a gradient is wrong (CS231n: 1e-2).")] = 1e-2,
+    atol: Annotated[float, typer.Option(
+        "--atol", help="An absolute difference |analytic - numeric| up to which a gradient is good "
+                       "whatever its relative error (for gradients near 0).")] = 1e-8,
+    format: FormatOption = Format.table,
+    digits: DigitsOption = 6,
+) -> None:
+    """Check every gradient of EXPRESSION (every element of an array) against a centered difference, and say good, ok with kinks, suspicious or wrong.
+
+    Example: gradcli check "x**3" --set x=2 --expect x=12
+    """
+    with _user_errors():
+        from .check import check
+        from .parser import parse
+
+        values = _read_assignments(set_, "--set")
+        expected = _read_assignments(expect, "--expect")
+        report = check(parse(expression), values, expected=expected, h=h, rtol=rtol, atol=atol)
+        _warn(report.diagnostics)
+        if format is Format.json:
+            from .render import jsondoc
+
+            sys.stdout.write(jsondoc.render_check(report) + "\n")
+        else:
+            from .render import checktable
+
+            checktable.render(report, _console(), digits=digits)
+        sys.stderr.write(report.summary() + "\n")
+        if not report.passed:
+            raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _read_assignments(items: list[str] | None, flag: str) -> dict:
+    """Repeated `flag NAME=VALUE` options → name → float64 array; a name given twice is an error."""
+    from .values import parse_assignment, parse_value_text
+
+    values = {}
+    for item in items or []:
+        name, text = parse_assignment(item, flag)
+        if name in values:
+            raise GradcliError(f"{flag} {name} is given twice", hint="give each variable one value")
+        values[name] = parse_value_text(text, f"{flag} {item}")
+    return values
 
 
 class _user_errors:
@@ -152,8 +208,8 @@ class _user_errors:
         raise typer.Exit(EXIT_BAD_INPUT)
 
 
-def _warn(result) -> None:
-    for diagnostic in result.diagnostics:
+def _warn(diagnostics) -> None:
+    for diagnostic in diagnostics:
         sys.stderr.write(f"warning: {diagnostic.message}\n")
 
 
