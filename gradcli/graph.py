@@ -74,6 +74,12 @@ class Graph:
 
         return run(self, dict(values or {}), trace=trace)
 
+    def to_source(self) -> str:
+        """Source text that parses back to this graph (see gradcli.printer)."""
+        from .printer import to_source
+
+        return to_source(self)
+
     def __len__(self) -> int:
         return len(self.nodes)
 
