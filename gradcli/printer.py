@@ -1,8 +1,8 @@
 """Graph → source text that parses back to the same graph: the same gates with the same inputs,
 constants and variables. Parentheses only where the grammar's precedence needs them.
 
-A gate that is named (`q = x + y`) or feeds several gates becomes a statement, so shared nodes stay
-shared. Built without recursion and in linear time: 10,000-deep graphs are normal input.
+A gate that is named (`q = x + y`), or a gate or constant that feeds several gates, becomes a
+statement, so shared nodes stay shared. Built without recursion and in linear time: 10,000-deep graphs are normal input.
 """
 
 from __future__ import annotations
@@ -57,10 +57,10 @@ def to_source(graph: Graph) -> str:
         if node.kind == "var":
             pieces[k] = [node.name]
             continue
-        if node.kind == "const":
+        if node.kind == "const":  # shared only when a name was bound to it: `a = 0.5; a + a`
             pieces[k] = [number_text(node.default)]
-            continue
-        pieces[k], strength[k] = _gate_pieces(node, strength)
+        else:
+            pieces[k], strength[k] = _gate_pieces(node, strength)
         if node.name is None and uses[k] < 2:
             continue
         name = node.name

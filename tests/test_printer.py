@@ -36,6 +36,9 @@ from exprtrees import structure
     # a name that would be shadowed while still needed gets a fresh one
     ("x = x + 1; x * y", "t0 = x + 1\nt0 * y"),
     ("c = a + b; k = c; c = c + 1; f = k * c", "c = a + b\nt0 = c + 1\nf = c * t0"),
+    # a constant bound to a name is one node feeding two gates; it stays one node
+    ("a = 0.5; a + a", "t0 = 0.5\nt0 + t0"),
+    ("a = 2; b = x * a; b / a", "t0 = 2\nb = x * t0\nb / t0"),
 ])
 def test_printed_text(source, printed):
     graph = gradcli.parse(source)
