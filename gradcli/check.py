@@ -46,8 +46,9 @@ class Tolerances:
     atol: float = DEFAULT_ATOL
 
     def __post_init__(self) -> None:
-        for flag, value, positive in (("--h", self.h, True), ("--rtol", self.rtol, True),
-                                      ("--atol", self.atol, False)):
+        for flag, value, default, positive in (("--h", self.h, DEFAULT_H, True),
+                                               ("--rtol", self.rtol, DEFAULT_RTOL, True),
+                                               ("--atol", self.atol, DEFAULT_ATOL, False)):
             try:
                 number = float(value)
             except (TypeError, ValueError):
@@ -55,7 +56,7 @@ class Tolerances:
             if not math.isfinite(number) or number < 0 or (positive and number == 0):
                 need = "a positive" if positive else "a non-negative"
                 raise ValueFormatError(f"{flag} must be {need} finite number, not {value!r}",
-                                       hint=f"for example {flag} {getattr(Tolerances, flag[2:])}")
+                                       hint=f"for example {flag} {default:g}")
 
 
 def relative_error(a: float, b: float) -> float:
