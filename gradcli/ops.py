@@ -29,17 +29,23 @@ class Op:
     uses_inputs: bool = False  # the local gradients read the inputs' forward values
     uses_output: bool = False  # the local gradients read the gate's own output
     callable: bool = True  # can be called by name in the language
-    kink: Callable[..., object] | None = None  # (*inputs) -> true where the gate is not differentiable
+    # (*inputs) -> signed offset from the kink, elementwise: 0 at it, its sign tells the side.
+    # A sign that changes between two evaluations means the kink lies between them.
+    kink_offset: Callable[..., object] | None = None
     kink_rule: str = ""  # the convention used at a kink, for the warning
     ufunc: np.ufunc | None = None  # the same forward as a ufunc, to write into a dead buffer (out=)
 
+    def at_kink(self, *inputs) -> bool:
+        """Whether any element of the inputs sits exactly at the kink."""
+        return self.kink_offset is not None and bool(np.any(self.kink_offset(*inputs) == 0))
 
-def _at_kink_unary(x):
-    return np.any(x == 0)
+
+def _offset_from_0(x):
+    return x
 
 
-def _at_tie(x, y):
-    return np.any(x == y)
+def _offset_from_tie(x, y):
+    return x - y
 
 
 def _max_local(mine, other):
@@ -92,18 +98,18 @@ _OPS = [
        "softplus", "scales by local slope", ("σ(x)",), uses_inputs=True),
     Op("relu", 1, lambda x: np.maximum(x, 0.0), (lambda ans, x: np.where(x > 0, 1.0, 0.0),),
        "relu", "scales by local slope", ("1 if x > 0 else 0",), uses_inputs=True,
-       kink=_at_kink_unary, kink_rule="relu'(0) = 0"),
+       kink_offset=_offset_from_0, kink_rule="relu'(0) = 0"),
     Op("abs", 1, np.abs, (lambda ans, x: np.sign(x),),
        "abs", "scales by local slope", ("sign x",), uses_inputs=True,
-       kink=_at_kink_unary, kink_rule="abs'(0) = 0", ufunc=np.abs),
+       kink_offset=_offset_from_0, kink_rule="abs'(0) = 0", ufunc=np.abs),
     Op("max", 2, np.maximum,
        (lambda ans, x, y: _max_local(x, y), lambda ans, x, y: _max_local(y, x)),
        "max", "routes", ("1 if x > y, ½ if x = y, else 0", "1 if y > x, ½ if x = y, else 0"),
-       uses_inputs=True, kink=_at_tie, kink_rule="a tie splits the gradient equally", ufunc=np.maximum),
+       uses_inputs=True, kink_offset=_offset_from_tie, kink_rule="a tie splits the gradient equally", ufunc=np.maximum),
     Op("min", 2, np.minimum,
        (lambda ans, x, y: _max_local(y, x), lambda ans, x, y: _max_local(x, y)),
        "min", "routes", ("1 if x < y, ½ if x = y, else 0", "1 if y < x, ½ if x = y, else 0"),
-       uses_inputs=True, kink=_at_tie, kink_rule="a tie splits the gradient equally", ufunc=np.minimum),
+       uses_inputs=True, kink_offset=_offset_from_tie, kink_rule="a tie splits the gradient equally", ufunc=np.minimum),
 ]
 
 OPS: dict[str, Op] = {op.name: op for op in _OPS}

@@ -88,7 +88,7 @@ def test_registry_entry_is_consistent(name):
         assert FUNCTIONS[name] is op
     else:
         assert name not in FUNCTIONS
-    if op.kink is not None:
+    if op.kink_offset is not None:
         assert op.kink_rule, "an op with a kink states its convention"
 
 
@@ -151,24 +151,30 @@ def test_local_gradients_match_finite_differences(name, shapes):
                 err_msg=f"{name}: local gradient {index} ({op.formulas[index]}) at inputs {inputs}")
 
 
-@pytest.mark.parametrize("name", sorted(n for n in OPS if OPS[n].kink is not None))
+@pytest.mark.parametrize("name", sorted(n for n in OPS if OPS[n].kink_offset is not None))
 def test_kink_detection(name):
     op = OPS[name]
     if op.arity == 1:
-        assert op.kink(np.float64(0.0))
-        assert not op.kink(np.float64(0.5))
-        assert op.kink(np.array([1.0, 0.0, -1.0]))
-        assert not op.kink(np.array([1.0, -1.0]))
+        assert op.at_kink(np.float64(0.0))
+        assert not op.at_kink(np.float64(0.5))
+        assert op.at_kink(np.array([1.0, 0.0, -1.0]))
+        assert not op.at_kink(np.array([1.0, -1.0]))
+        # the offset's sign tells the side: it changes from just below the kink to just above
+        below, above = op.kink_offset(np.float64(-1e-5)), op.kink_offset(np.float64(1e-5))
     else:
-        assert op.kink(np.float64(1.5), np.float64(1.5))
-        assert not op.kink(np.float64(1.5), np.float64(2.5))
-        assert op.kink(np.array([1.0, 2.0]), np.array([3.0, 2.0]))
+        assert op.at_kink(np.float64(1.5), np.float64(1.5))
+        assert not op.at_kink(np.float64(1.5), np.float64(2.5))
+        assert op.at_kink(np.array([1.0, 2.0]), np.array([3.0, 2.0]))
+        below = op.kink_offset(np.float64(2.0 - 1e-5), np.float64(2.0))
+        above = op.kink_offset(np.float64(2.0 + 1e-5), np.float64(2.0))
+    assert np.sign(below) == -1 and np.sign(above) == 1
 
 
 def test_smooth_ops_have_no_kink():
     for name in ("add", "sub", "mul", "div", "neg", "exp", "log", "sqrt", "sin", "cos", "tanh",
                  "sigmoid"):
-        assert OPS[name].kink is None, name
+        assert OPS[name].kink_offset is None, name
+        assert not OPS[name].at_kink(*[np.float64(0.0)] * OPS[name].arity)
 
 
 def test_sigmoid_is_stable_far_out():
