@@ -18,11 +18,11 @@ class Node:
     `default` is a constant's value, or a named constant's (`pi`, `e`) until a value replaces it.
     """
 
-    __slots__ = ("id", "kind", "op", "inputs", "name", "span", "default")
+    __slots__ = ("id", "kind", "op", "inputs", "name", "span", "default", "params")
 
     def __init__(self, kind: str, span: Span, *, op: Op | None = None,
                  inputs: tuple[Node, ...] = (), name: str | None = None,
-                 default: float | None = None) -> None:
+                 default: float | None = None, params: dict | None = None) -> None:
         self.id = -1
         self.kind = kind  # "var", "const" or "gate"
         self.op = op
@@ -30,6 +30,7 @@ class Node:
         self.name = name
         self.span = span
         self.default = default
+        self.params = params or {}  # a gate's keyword arguments, fixed in the text: {"axis": 0}
 
     @property
     def op_name(self) -> str:
