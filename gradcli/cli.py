@@ -56,8 +56,12 @@ def _main(
 # Options shared by every command that evaluates an expression.
 SetOption = Annotated[Optional[List[str]], typer.Option(
     "--set", "-s", metavar="NAME=VALUE",
-    help="A variable's value: a number (-2.5, 1e-3, pi) or a nested list ([1,2,3], [[1,2],[3,4]]). "
+    help="A variable's value: a number (-2.5, 1e-3, pi) or a nested list ([1,2,3], [[1,2],[3,4]]), "
+         "or @FILE for a .npy, .csv or .json file (@- reads stdin). "
          "Repeat for each variable. --set pi=… or --set e=… replaces that constant by a variable.")]
+ValuesOption = Annotated[Optional[str], typer.Option(
+    "--values", metavar="FILE.json",
+    help='Several values from one JSON object: {"x": 1.5, "W": [[1, 2], [3, 4]]} ("-" reads stdin).')]
 FormatOption = Annotated[Format, typer.Option(
     "--format", "-f", help="table: the backward pass for people; json: one JSON document for programs.")]
 DigitsOption = Annotated[int, typer.Option(
@@ -100,6 +104,7 @@ def eval_command(
         metavar="EXPRESSION",
         help='An expression or a program: "(x + y) * z", "q = x + y; f = q * z".')],
     set_: SetOption = None,
+    values_file: ValuesOption = None,
     format: FormatOption = Format.table,
     digits: DigitsOption = 6,
     strict: StrictOption = False,
@@ -111,14 +116,9 @@ def eval_command(
     """
     with _user_errors():
         from .parser import parse
-        from .values import parse_assignment, parse_value_text
+        from .values import collect_values
 
-        values = {}
-        for item in set_ or []:
-            name, text = parse_assignment(item)
-            if name in values:
-                raise GradcliError(f"--set {name} is given twice", hint="give each variable one value")
-            values[name] = parse_value_text(text, f"--set {item}")
+        values = collect_values(set_ or [], values_file)
         result = parse(expression).evaluate(values)
         _warn(result)
         if format is Format.json:

@@ -1,7 +1,8 @@
 """Values for variables: `NAME=VALUE` text and Python objects → float64 arrays.
 
 Value text is a number (`-2`, `.5`, `1e-3`, `nan`, `inf`, `pi`, `e`) or a nested list of them
-(`[1,2,3]`, `[[1,2],[3,4]]`). It is read by a small tokenizer, never by `eval`.
+(`[1,2,3]`, `[[1,2],[3,4]]`). It is read by a small tokenizer, never by `eval`. Text starting with
+`@` names a file (`@data.npy`, `@points.csv`, `@values.json`) or stdin (`@-`): see datafiles.py.
 """
 
 from __future__ import annotations
@@ -35,6 +36,44 @@ def parse_assignment(text: str, flag: str = "--set") -> tuple[str, str]:
     if not value.strip():
         raise ValueFormatError(f"{flag} {text!r}: no value after '='", hint=f"write {flag} {name}=1.5")
     return name, value
+
+
+def parse_set_value(text: str, where: str, stdin=None) -> np.ndarray:
+    """The VALUE of `--set NAME=VALUE`: value text, or `@FILE` / `@-` for a file or stdin."""
+    stripped = text.strip()
+    if stripped.startswith("@"):
+        from .datafiles import load_value
+
+        return load_value(stripped[1:].strip(), where, stdin)
+    return parse_value_text(text, where)
+
+
+def collect_values(assignments: list[str], values_file: str | None = None, stdin=None) -> dict:
+    """`--set NAME=VALUE`... and `--values FILE.json` → name → array. A name given twice, or stdin
+    asked for twice, is an error."""
+    values: dict[str, np.ndarray] = {}
+    from_file: set[str] = set()
+    stdin_users = []
+    if values_file is not None:
+        from .datafiles import load_values
+
+        values = load_values(values_file, stdin)
+        from_file = set(values)
+        if values_file == "-":
+            stdin_users.append("--values -")
+    for item in assignments:
+        name, text = parse_assignment(item)
+        if text.strip().replace(" ", "") == "@-":
+            stdin_users.append(f"--set {item}")
+            if len(stdin_users) > 1:
+                raise ValueFormatError(f"{stdin_users[0]} and {stdin_users[1]} both read stdin",
+                                       hint="stdin can be read once; put the other value in a file")
+        if name in values:
+            message = (f"{name} is given twice: in --values {values_file} and by --set {item}"
+                       if name in from_file else f"--set {name} is given twice")
+            raise ValueFormatError(message, hint="give each variable one value")
+        values[name] = parse_set_value(text, f"--set {item}", stdin)
+    return values
 
 
 def parse_value_text(text: str, where: str) -> np.ndarray:
