@@ -133,6 +133,137 @@ def eval_command(
             raise DomainError("a nan or inf appeared and --strict is on (see the warnings above)")
 
 
+class BatchFormat(str, enum.Enum):
+    csv = "csv"
+    ndjson = "ndjson"
+
+
+@app.command("batch", cls=_ExpressionCommand, context_settings={"ignore_unknown_options": True},
+             epilog="Exit codes: 0 every row done; 1 bad input or a failed row (reported with its line "
+                    "number); 2 command-line usage error.")
+def batch_command(
+    expression: Annotated[str, typer.Argument(
+        metavar="EXPRESSION", help='An expression of the columns: "sigmoid(w0*x0 + w1*x1 + w2)".')],
+    input: Annotated[str, typer.Option(
+        "--input", "-i", metavar="FILE.csv",
+        help="The points: a CSV whose header row names the variables, one point per row ('-' is stdin).")],
+    output: Annotated[str, typer.Option(
+        "--output", "-o", metavar="FILE",
+        help="Where to write the inputs, f and df/d<name> per row ('-', the default, is stdout).")] = "-",
+    set_: SetOption = None,
+    values_file: ValuesOption = None,
+    chunk_size: Annotated[int, typer.Option(
+        "--chunk-size", min=1, help="Rows evaluated together; memory grows with it, not with the input.")] = 65536,
+    format: Annotated[BatchFormat, typer.Option(
+        "--format", "-f", help="csv: a header and one line per row; ndjson: one JSON object per row.")
+    ] = BatchFormat.csv,
+    fail_fast: Annotated[bool, typer.Option(
+        "--fail-fast", help="Stop at the first failed row (by default its output row is left empty "
+                            "and the run goes on).")] = False,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="A row whose f or gradient is nan or inf fails.")] = False,
+) -> None:
+    """Evaluate EXPRESSION at every row of a CSV: per row, f and the gradient with respect to each column variable (one point per row, not the gradient of a sum).
+
+    Example: gradcli batch "sigmoid(w0*x0 + w1*x1 + w2)" --input points.csv --output grads.csv
+    """
+    with _user_errors():
+        from . import batch
+        from .datafiles import open_text, source_name
+        from .parser import parse
+        from .values import collect_values
+
+        if input == "-" and ("-" == values_file or any(
+                s.partition("=")[2].replace(" ", "") == "@-" for s in set_ or [])):
+            raise GradcliError("--input - and a value from @- or --values - both read stdin",
+                               hint="stdin can be read once; put the values in a file")
+        constants = collect_values(set_ or [], values_file)
+        graph = parse(expression)
+        stream = open_text(input)
+        source = source_name(input)
+        out = _LazyOutput(output)
+        progress = _progress(batch.input_size(input))
+
+        def report(row) -> None:
+            sys.stderr.write(f"error: {source}, {row.message}\n")
+
+        try:
+            summary = batch.run(graph, stream, out, constants, source=source, fmt=format.value,
+                                chunk_size=chunk_size, fail_fast=fail_fast, strict=strict,
+                                on_failure=report, on_progress=progress.update if progress else None)
+        except BrokenPipeError:  # the reader stopped (| head): nothing more to say
+            sys.stderr.close()
+            raise typer.Exit(EXIT_OK)
+        finally:
+            if progress:
+                progress.close()
+            if stream is not sys.stdin:
+                stream.close()
+            out.close()
+        for message in summary.warnings:
+            sys.stderr.write(f"warning: {message}\n")
+        if summary.non_finite:
+            sys.stderr.write(f"warning: {summary.non_finite} row{'s have' if summary.non_finite > 1 else ' has'} "
+                             "nan or inf in f or a gradient (--strict makes that a failure)\n")
+        if summary.failed_count:
+            hidden = summary.failed_count - len(summary.failed)
+            if hidden:
+                sys.stderr.write(f"error: … and {hidden} more failed rows\n")
+            if summary.stopped:
+                sys.stderr.write("error: stopped at the first failed row (--fail-fast)\n")
+            else:
+                sys.stderr.write(f"error: {summary.failed_count} of {summary.rows} rows failed; "
+                                 "their output rows have empty values\n")
+            raise typer.Exit(EXIT_BAD_INPUT)
+
+
+class _LazyOutput:
+    """The output file, created at the first write (so a bad input leaves no empty file)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.handle = sys.stdout if path == "-" else None
+
+    def write(self, text: str) -> None:
+        if self.handle is None:
+            try:
+                self.handle = open(self.path, "w", encoding="utf-8", newline="")
+            except OSError as exc:
+                raise GradcliError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+        self.handle.write(text)
+
+    def close(self) -> None:
+        if self.handle is not None and self.handle is not sys.stdout:
+            self.handle.close()
+        elif self.handle is sys.stdout:
+            sys.stdout.flush()
+
+
+class _progress:
+    """A progress bar on stderr, over the characters read, for large inputs on a terminal."""
+
+    def __new__(cls, size):
+        from . import batch
+
+        if not batch.wants_progress(size, sys.stderr.isatty()):
+            return None
+        return super().__new__(cls)
+
+    def __init__(self, size) -> None:
+        from rich.console import Console
+        from rich.progress import Progress
+
+        self.bar = Progress(console=Console(stderr=True), transient=True)
+        self.task = self.bar.add_task("batch", total=size)
+        self.bar.start()
+
+    def update(self, done: int) -> None:
+        self.bar.update(self.task, completed=done)
+
+    def close(self) -> None:
+        self.bar.stop()
+
+
 class _user_errors:
     """Turn gradcli's errors into one message on stderr and exit code 1."""
 

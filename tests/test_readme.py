@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 from gradcli.cli import app
 from gradcli.ops import FUNCTIONS
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+README_PATH = Path(__file__).resolve().parent.parent / "README.md"
+README = README_PATH.read_text(encoding="utf-8")
 
 
 def console_examples():
@@ -34,7 +35,8 @@ def _normal(text: str) -> str:
 
 
 @pytest.mark.parametrize("command, expected", console_examples(), ids=lambda v: v[:50])
-def test_console_example_prints_what_the_readme_shows(command, expected):
+def test_console_example_prints_what_the_readme_shows(command, expected, monkeypatch):
+    monkeypatch.chdir(README_PATH.parent)  # examples name files such as examples/points.csv
     args = shlex.split(command)[1:]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
