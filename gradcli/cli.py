@@ -188,18 +188,19 @@ def batch_command(
             sys.stderr.write(f"error: {source}, {row.message}\n")
 
         try:
-            summary = batch.run(graph, stream, out, constants, source=source, fmt=format.value,
-                                chunk_size=chunk_size, fail_fast=fail_fast, strict=strict,
-                                on_failure=report, on_progress=progress.update if progress else None)
-        except BrokenPipeError:  # the reader stopped (| head): nothing more to say
-            sys.stderr.close()
-            raise typer.Exit(EXIT_OK)
-        finally:
-            if progress:
-                progress.close()
-            if stream is not sys.stdin:
-                stream.close()
-            out.close()
+            try:
+                summary = batch.run(graph, stream, out, constants, source=source, fmt=format.value,
+                                    chunk_size=chunk_size, fail_fast=fail_fast, strict=strict,
+                                    on_failure=report, on_progress=progress.update if progress else None)
+            finally:
+                if progress:
+                    progress.close()
+                if stream is not sys.stdin:
+                    stream.close()
+                out.close()
+        except BrokenPipeError:  # the reader stopped early (| head): not an error of the input
+            _silence_stdout()
+            raise typer.Exit(EXIT_OK) from None
         for message in summary.warnings:
             sys.stderr.write(f"warning: {message}\n")
         if summary.non_finite:
@@ -215,6 +216,15 @@ def batch_command(
                 sys.stderr.write(f"error: {summary.failed_count} of {summary.rows} rows failed; "
                                  "their output rows have empty values\n")
             raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that Python's final flush does not fail on a closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 class _LazyOutput:
@@ -239,23 +249,24 @@ class _LazyOutput:
             sys.stdout.flush()
 
 
-class _progress:
-    """A progress bar on stderr, over the characters read, for large inputs on a terminal."""
+def _progress(size: int | None):
+    """A progress bar on stderr over the characters read, for a large input when stderr is a
+    terminal; else None."""
+    from . import batch
 
-    def __new__(cls, size):
-        from . import batch
+    if not batch.wants_progress(size, sys.stderr.isatty()):
+        return None
+    from rich.console import Console
+    from rich.progress import Progress
 
-        if not batch.wants_progress(size, sys.stderr.isatty()):
-            return None
-        return super().__new__(cls)
+    return _ProgressBar(Progress(console=Console(stderr=True), transient=True), size)
 
-    def __init__(self, size) -> None:
-        from rich.console import Console
-        from rich.progress import Progress
 
-        self.bar = Progress(console=Console(stderr=True), transient=True)
-        self.task = self.bar.add_task("batch", total=size)
-        self.bar.start()
+class _ProgressBar:
+    def __init__(self, bar, size: int) -> None:
+        self.bar = bar
+        self.task = bar.add_task("batch", total=size)
+        bar.start()
 
     def update(self, done: int) -> None:
         self.bar.update(self.task, completed=done)
