@@ -253,3 +253,22 @@ def test_progress_only_for_large_inputs_on_a_terminal():
     assert not batch.wants_progress(batch.PROGRESS_BYTES, False)
     assert not batch.wants_progress(1000, True)
     assert not batch.wants_progress(None, True)  # stdin: size unknown
+
+
+def test_constants_from_values_file_and_at_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "w.json").write_text('{"w": 3}')
+    (tmp_path / "b.json").write_text("-1")
+    result = run("w * x + b", "--input", "-", "--values", "w.json", "--set", "b=@b.json", stdin="x\n2\n0.5\n")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "x,f,df/dx\n2,5.0,3.0\n0.5,0.5,3.0\n"
+
+
+def test_many_failures_are_counted_not_all_listed():
+    rows = "".join("x\n" if i % 2 else f"{i}\n" for i in range(60))
+    result = run("x * 2", "--input", "-", stdin="x\n" + rows)
+    assert result.exit_code == 1
+    assert len(result.stdout.splitlines()) == 61
+    assert result.stderr.count("is not a number") == batch.MAX_REPORTED
+    assert f"and {30 - batch.MAX_REPORTED} more failed rows" in result.stderr
+    assert "30 of 60 rows failed" in result.stderr
