@@ -77,8 +77,9 @@ SPEC: dict[str, Spec] = {
 
 # Input shapes tried for each arity; the binary ones include broadcasting.
 SHAPES = {
-    1: [((),), ((5,),), ((2, 3),)],
-    2: [((), ()), ((4,), (4,)), ((), (3,)), ((3,), ()), ((3,), (2, 1)), ((2, 1, 3), (4, 1))],
+    1: [((),), ((5,),), ((2, 3),), ((1, 4),)],
+    2: [((), ()), ((4,), (4,)), ((), (3,)), ((3,), ()), ((3,), (2, 1)), ((2, 1, 3), (4, 1)),
+        ((1, 4), (3, 4)), ((2, 3), (1, 3))],  # a (1, n) row broadcast over a matrix, both sides
 }
 POINTS = 4  # random points per shape
 H = 1e-6
