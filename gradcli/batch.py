@@ -59,10 +59,12 @@ class Plan:
         self.header = header
         self.source = source
         for index, name in enumerate(header):
-            if not NAME.fullmatch(name):
-                raise ValueFormatError(
-                    f"{source}: header cell {index + 1} {name!r} is not a variable name",
-                    hint="the header row names the variables: letters, digits and _, like x0,x1,w")
+            if not name:
+                raise ValueFormatError(f"{source}: header cell {index + 1} is empty",
+                                       hint="the header row names the variables, like x0,x1,w")
+            if name == "f" or name.startswith("df/d"):
+                raise ValueFormatError(f"{source}: a column is named {name!r}, as an output column is",
+                                       hint="rename that column")
         seen = set()
         for name in header:
             if name in seen:
@@ -83,10 +85,11 @@ class Plan:
             error.hint = f"add a column {missing[0]!r} to {source}, or --set {missing[0]}=VALUE"
             raise error
         self.constants = {name: v for name, v in constants.items() if name in graph.variables}
-        self.unused = [name for name in header if name not in graph.variables]
+        # a header cell that is not a variable name (`point id`) can only be copied through
+        self.unused = [name for name in header if name not in graph.variables or not NAME.fullmatch(name)]
         self.unused_constants = [name for name in constants if name not in graph.variables]
         # the columns that are variables, in the header's order: each gets a gradient column
-        self.row_names = [name for name in header if name in graph.variables]
+        self.row_names = [name for name in header if name in graph.variables and NAME.fullmatch(name)]
         self.column_of = {name: header.index(name) for name in self.row_names}
         self._check_elementwise()
 
@@ -125,7 +128,7 @@ class Writer:
             self.template = "%s" + ",%s" * len(self.outputs) + "\n"
             self.empty_inputs = "," * (self.width - 1)
         else:
-            keys = [json.dumps(name) for name in plan.header + self.outputs]
+            keys = [json.dumps(name).replace("%", "%%") for name in plan.header + self.outputs]
             self.template = "{" + ", ".join(f"{key}: %s" for key in keys) + "}\n"
 
     def header(self) -> str:

@@ -160,7 +160,8 @@ def test_ndjson_writes_non_finite_as_strings():
     (["x"], "1,2\n", ["only numbers", "header row"]),
     (["x"], "", ["input is empty"]),
     (["x"], "x,x\n1,2\n", ["column 'x' twice"]),
-    (["x"], "x,1y\n1,2\n", ["'1y' is not a variable name"]),
+    (["x"], "x,\n1,2\n", ["header cell 2 is empty"]),
+    (["x"], "x,f\n1,2\n", ["a column is named 'f'", "rename"]),
     (["x * w"], "x\n1\n", ["no value for variable w", "add a column 'w'", "--set w="]),
     (["x * y", "--set", "y=1"], "x,y\n1,2\n", ["y is both a column"]),
     (["x * w", "--set", "w=[1,2]"], "x\n1\n", ["--set w", "not an array of shape (2,)"]),
@@ -191,6 +192,13 @@ def test_missing_input_file_and_no_output_file_on_error(tmp_path, monkeypatch):
 def test_bad_options_are_usage_errors(args):
     result = run("x", *(["--input", "-"] if args else []), *args, stdin="x\n1\n")
     assert result.exit_code == 2
+
+
+def test_any_header_text_is_copied_through():
+    result = run("2 * x", "--input", "-", "--format", "ndjson", stdin="point id,x,100%\n7,1.5,3\n")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == {"point id": 7.0, "x": 1.5, "100%": 3.0, "f": 3.0, "df/dx": 2.0}
+    assert "'point id'" in result.stderr and "'100%'" in result.stderr
 
 
 def test_unused_column_is_copied_with_a_warning():
