@@ -64,8 +64,12 @@ def _main(
 # Options shared by every command that evaluates an expression.
 SetOption = Annotated[Optional[List[str]], typer.Option(
     "--set", "-s", metavar="NAME=VALUE",
-    help="A variable's value: a number (-2.5, 1e-3, pi) or a nested list ([1,2,3], [[1,2],[3,4]]). "
+    help="A variable's value: a number (-2.5, 1e-3, pi) or a nested list ([1,2,3], [[1,2],[3,4]]), "
+         "or @FILE for a .npy, .csv or .json file (@- reads stdin). "
          "Repeat for each variable. --set pi=… or --set e=… replaces that constant by a variable.")]
+ValuesOption = Annotated[Optional[str], typer.Option(
+    "--values", metavar="FILE.json",
+    help='Several values from one JSON object: {"x": 1.5, "W": [[1, 2], [3, 4]]} ("-" reads stdin).')]
 FormatOption = Annotated[Format, typer.Option(
     "--format", "-f", help="table: the backward pass for people; json: one JSON document; "
                            "csv: the per-edge table with a header; plain: 'name value' lines, f first.")]
@@ -129,6 +133,7 @@ def eval_command(
     arguments: ArgumentsArgument = None,
     set_: SetOption = None,
     file: FileOption = None,
+    values_file: ValuesOption = None,
     format: FormatOption = Format.table,
     wrt: WrtOption = None,
     digits: DigitsOption = 6,
@@ -146,9 +151,10 @@ def eval_command(
     with _user_errors():
         from .parser import parse
         from .rewrite import stabilize
+        from .values import collect_values
 
-        source, pairs = _read_source(arguments or [], file)
-        values = _gather_values(set_ or [], pairs)
+        source, pairs, stdin_taken = _read_source(arguments or [], file)
+        values = collect_values(set_ or [], pairs, values_file, stdin_taken=stdin_taken)
         limit = _parse_size(max_memory)
         graph = parse(source)
         if stable:
@@ -166,20 +172,23 @@ def eval_command(
             raise DomainError("a nan or inf appeared and --strict is on (see the warnings)")
 
 
-def _read_source(arguments: list[str], file: Path | None) -> tuple[str, list[str]]:
-    """The program text (from the first argument, --file, or stdin for "-") and the NAME=VALUE pairs."""
+def _read_source(arguments: list[str], file: Path | None) -> tuple[str, list[str], str | None]:
+    """The program text (from the first argument, --file, or stdin for "-"), the NAME=VALUE pairs,
+    and how stdin was used for the program, if it was (stdin can be read once)."""
     if file is not None:
         if str(file) == "-":
-            return _read_stdin(), arguments
+            return _read_stdin(), arguments, "--file -"
         try:
             data = file.read_bytes()
         except OSError as exc:
             raise GradcliError(f"--file {file}: {exc.strerror or exc}") from None
-        return _decode(data, f"--file {file}"), arguments
+        return _decode(data, f"--file {file}"), arguments, None
     if not arguments:
         raise click.UsageError("give an EXPRESSION, - to read it from stdin, or --file PROGRAM.grad")
     expression, pairs = arguments[0], arguments[1:]
-    return (_read_stdin() if expression == "-" else expression), pairs
+    if expression == "-":
+        return _read_stdin(), pairs, "the program (-)"
+    return expression, pairs, None
 
 
 def _read_stdin() -> str:
@@ -192,24 +201,6 @@ def _decode(data: bytes, where: str) -> str:
         return data.decode("utf-8-sig")  # a byte-order mark from a Windows editor is not text
     except UnicodeDecodeError as exc:
         raise GradcliError(f"{where} is not UTF-8 text (byte {exc.start})") from None
-
-
-def _gather_values(options: list[str], pairs: list[str], flag: str = "--set") -> dict:
-    """`flag NAME=VALUE` options and positional NAME=VALUE; a name given twice, by either, is an error."""
-    from .values import parse_assignment, parse_value_text
-
-    values: dict = {}
-    given: dict = {}  # name -> how it was written, for the message about a conflict
-    for where, items in ((flag, options), ("argument", pairs)):
-        for item in items:
-            name, text = parse_assignment(item, where)
-            written = f"{where} {item}" if where == flag else item
-            if name in values:
-                raise GradcliError(f"{name} is given a value twice: {given[name]} and {written}",
-                                   hint=f"give each variable one value{' (--set or NAME=VALUE)' if flag == '--set' else ''}")
-            values[name] = parse_value_text(text, f"{where} {item}")
-            given[name] = written
-    return values
 
 
 def _select(result, wrt: str) -> dict:
@@ -271,6 +262,7 @@ def check_command(
     arguments: ArgumentsArgument = None,
     set_: SetOption = None,
     file: FileOption = None,
+    values_file: ValuesOption = None,
     expect: Annotated[Optional[List[str]], typer.Option(
         "--expect", "-e", metavar="NAME=VALUE",
         help="Your own (hand-derived) gradient of f with respect to NAME, judged against the analytic "
@@ -294,10 +286,11 @@ def check_command(
     with _user_errors():
         from .check import check
         from .parser import parse
+        from .values import collect_values
 
-        source, pairs = _read_source(arguments or [], file)
-        values = _gather_values(set_ or [], pairs)
-        expected = _gather_values(expect or [], [], flag="--expect")
+        source, pairs, stdin_taken = _read_source(arguments or [], file)
+        values = collect_values(set_ or [], pairs, values_file, stdin_taken=stdin_taken)
+        expected = collect_values(expect or [], flag="--expect")
         report = check(parse(source), values, expected=expected, h=h, rtol=rtol, atol=atol)
         if not quiet:
             _warn(report.diagnostics)
@@ -312,6 +305,145 @@ def check_command(
         sys.stderr.write(report.summary() + "\n")
         if not report.passed:
             raise typer.Exit(EXIT_BAD_INPUT)
+
+
+class BatchFormat(str, enum.Enum):
+    csv = "csv"
+    ndjson = "ndjson"
+
+
+@app.command("batch", cls=_ExpressionCommand, context_settings={"ignore_unknown_options": True},
+             epilog="Exit codes: 0 every row done; 1 bad input or a failed row (reported with its line "
+                    "number); 2 command-line usage error.")
+def batch_command(
+    expression: Annotated[str, typer.Argument(
+        metavar="EXPRESSION", help='An expression of the columns: "sigmoid(w0*x0 + w1*x1 + w2)".')],
+    input: Annotated[str, typer.Option(
+        "--input", "-i", metavar="FILE.csv",
+        help="The points: a CSV whose header row names the variables, one point per row ('-' is stdin).")],
+    output: Annotated[str, typer.Option(
+        "--output", "-o", metavar="FILE",
+        help="Where to write the inputs, f and df/d<name> per row ('-', the default, is stdout).")] = "-",
+    set_: SetOption = None,
+    values_file: ValuesOption = None,
+    chunk_size: Annotated[int, typer.Option(
+        "--chunk-size", min=1, help="Rows evaluated together; memory grows with it, not with the input.")] = 65536,
+    format: Annotated[BatchFormat, typer.Option(
+        "--format", "-f", help="csv: a header and one line per row; ndjson: one JSON object per row.")
+    ] = BatchFormat.csv,
+    fail_fast: Annotated[bool, typer.Option(
+        "--fail-fast", help="Stop at the first failed row (by default its output row is left empty "
+                            "and the run goes on).")] = False,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="A row whose f or gradient is nan or inf fails.")] = False,
+) -> None:
+    """Evaluate EXPRESSION at every row of a CSV: per row, f and the gradient with respect to each column variable (one point per row, not the gradient of a sum).
+
+    Example: gradcli batch "sigmoid(w0*x0 + w1*x1 + w2)" --input points.csv --output grads.csv
+    """
+    with _user_errors():
+        from . import batch
+        from .datafiles import open_text, source_name
+        from .parser import parse
+        from .values import collect_values
+
+        constants = collect_values(set_ or [], values_file=values_file,
+                                   stdin_taken="--input -" if input == "-" else None)
+        graph = parse(expression)
+        stream = open_text(input)
+        source = source_name(input)
+        out = _LazyOutput(output)
+        progress = _progress(batch.input_size(input))
+
+        def report(row) -> None:
+            sys.stderr.write(f"error: {source}, {row.message}\n")
+
+        try:
+            try:
+                summary = batch.run(graph, stream, out, constants, source=source, fmt=format.value,
+                                    chunk_size=chunk_size, fail_fast=fail_fast, strict=strict,
+                                    on_failure=report, on_progress=progress.update if progress else None)
+            finally:
+                if progress:
+                    progress.close()
+                if stream is not sys.stdin:
+                    stream.close()
+                out.close()
+        except BrokenPipeError:  # the reader stopped early (| head): not an error of the input
+            _silence_stdout()
+            raise typer.Exit(EXIT_OK) from None
+        for message in summary.warnings:
+            sys.stderr.write(f"warning: {message}\n")
+        if summary.non_finite:
+            sys.stderr.write(f"warning: {summary.non_finite} row{'s have' if summary.non_finite > 1 else ' has'} "
+                             "nan or inf in f or a gradient (--strict makes that a failure)\n")
+        if summary.failed_count:
+            hidden = summary.failed_count - len(summary.failed)
+            if hidden:
+                sys.stderr.write(f"error: … and {hidden} more failed rows\n")
+            if summary.stopped:
+                sys.stderr.write("error: stopped at the first failed row (--fail-fast)\n")
+            else:
+                sys.stderr.write(f"error: {summary.failed_count} of {summary.rows} rows failed; "
+                                 "their output rows have empty values\n")
+            raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that Python's final flush does not fail on a closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+class _LazyOutput:
+    """The output file, created at the first write (so a bad input leaves no empty file)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.handle = sys.stdout if path == "-" else None
+
+    def write(self, text: str) -> None:
+        if self.handle is None:
+            try:
+                self.handle = open(self.path, "w", encoding="utf-8", newline="")
+            except OSError as exc:
+                raise GradcliError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+        self.handle.write(text)
+
+    def close(self) -> None:
+        if self.handle is not None and self.handle is not sys.stdout:
+            self.handle.close()
+        elif self.handle is sys.stdout:
+            sys.stdout.flush()
+
+
+def _progress(size: int | None):
+    """A progress bar on stderr over the characters read, for a large input when stderr is a
+    terminal; else None."""
+    from . import batch
+
+    if not batch.wants_progress(size, sys.stderr.isatty()):
+        return None
+    from rich.console import Console
+    from rich.progress import Progress
+
+    return _ProgressBar(Progress(console=Console(stderr=True), transient=True), size)
+
+
+class _ProgressBar:
+    def __init__(self, bar, size: int) -> None:
+        self.bar = bar
+        self.task = bar.add_task("batch", total=size)
+        bar.start()
+
+    def update(self, done: int) -> None:
+        self.bar.update(self.task, completed=done)
+
+    def close(self) -> None:
+        self.bar.stop()
 
 
 class _user_errors:

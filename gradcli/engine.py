@@ -3,6 +3,8 @@
 Backward seeds ∂f/∂f = 1 at the output and visits gates in reverse topological order. For each
 edge: local (∂gate/∂input, from forward values) × upstream (∂f/∂gate) = result, which is summed
 back to the input's shape and *added* to the input's gradient (gradients add at forks).
+An op that is not elementwise (a reduction, a matrix product) gives its vector-Jacobian product
+instead (`Op.vjp`), and the trace records the op's formula as the edge's local gradient.
 """
 
 from __future__ import annotations
@@ -161,12 +163,21 @@ def run(graph: Graph, values: dict, *, trace: bool = True, max_memory: int | Non
                 values_of[node.id] = np.float64(node.default)
                 continue
             args = [values_of[i.id] for i in node.inputs]
-            if len(args) == 2:
-                _check_broadcast(node, args)
             flag.raised = False
-            buffer = _dead_buffer(node, args, owned, last_use, keep, shapes) if not trace else None
-            value = node.op.forward(*args) if buffer is None else node.op.ufunc(*args, out=buffer)
-            owned[node.id] = not trace and isinstance(value, np.ndarray) and value.ndim > 0
+            if node.op.vjp is not None:
+                buffer = None
+                value = _forward_array_op(node, args)
+                if not trace:  # a view of an input (the transpose) must not be written into later
+                    for inp, arg in zip(node.inputs, args):
+                        if owned[inp.id] and np.may_share_memory(value, arg):
+                            owned[inp.id] = False
+            else:
+                if len(args) == 2:
+                    _check_broadcast(node, args)
+                buffer = _dead_buffer(node, args, owned, last_use, keep, shapes) if not trace else None
+                value = node.op.forward(*args) if buffer is None else node.op.ufunc(*args, out=buffer)
+            owned[node.id] = (not trace and isinstance(value, np.ndarray) and value.ndim > 0
+                              and (node.op.vjp is None or value.flags.owndata))
             if flag.raised and not np.isfinite(value).all():
                 # an input overwritten in place (buffer) can no longer be inspected
                 inputs_finite = buffer is None and all(np.isfinite(a).all() for a in args)
@@ -199,7 +210,7 @@ def run(graph: Graph, values: dict, *, trace: bool = True, max_memory: int | Non
             op = node.op
             args = [values_of[i.id] for i in node.inputs]
             ans = values_of[k]
-            if op.kink_offset is not None and op.at_kink(*args):
+            if op.at_kink(*args, **node.params):
                 diagnostics.append(Diagnostic(
                     "kink", f"gate {_at(node)} is at its kink; using the convention {op.kink_rule}", node))
             wanted = [index for index, inp in enumerate(node.inputs) if needs[inp.id]]
@@ -208,12 +219,16 @@ def run(graph: Graph, values: dict, *, trace: bool = True, max_memory: int | Non
                 inp = node.inputs[index]
                 j = inp.id
                 flag.raised = False
-                local = op.locals[index](ans, *args)
-                # the last edge may overwrite an upstream buffer that only this gate holds
-                reuse = grad_owned[k] and not shared and index == wanted[-1]
-                # a local gradient is a new array unless it is a forward value (mul's y); a trace keeps it
-                fresh_local = not trace and local is not ans and all(local is not a for a in args)
-                result, result_owned = _edge_result(local, upstream, shapes[j], shapes[k], reuse, fresh_local)
+                if op.vjp is not None:
+                    local = op.formulas[index]  # the Jacobian is not elementwise: describe it
+                    result, result_owned = _vjp_result(op, node, index, upstream, ans, args, shapes, trace)
+                else:
+                    local = op.locals[index](ans, *args)
+                    # the last edge may overwrite an upstream buffer that only this gate holds
+                    reuse = grad_owned[k] and not shared and index == wanted[-1]
+                    # a local gradient is a new array unless it is a forward value (mul's y); a trace keeps it
+                    fresh_local = not trace and local is not ans and all(local is not a for a in args)
+                    result, result_owned = _edge_result(local, upstream, shapes[j], shapes[k], reuse, fresh_local)
                 shared = shared or result is upstream
                 if flag.raised and not np.isfinite(result).all():
                     diagnostics.append(Diagnostic(
@@ -255,6 +270,36 @@ def run(graph: Graph, values: dict, *, trace: bool = True, max_memory: int | Non
     if np.ndim(output_value) == 0:
         output_value = float(output_value)
     return Result(graph, output_value, gradients, records, diagnostics)
+
+
+def _forward_array_op(node: Node, args: list):
+    """Forward of an op that is not elementwise; its shape errors name the gate."""
+    try:
+        return node.op.forward(*args, **node.params)
+    except ValueError as exc:  # NumPy's AxisError is a ValueError too
+        shapes = " and ".join(f"{_shape(a)} of {inp.label!r}" for inp, a in zip(node.inputs, args))
+        raise ShapeError(f"{exc} at gate {node.label!r} ({node.op_name}); the shapes are {shapes}",
+                         span=node.span) from None
+
+
+def _vjp_result(op, node: Node, index: int, upstream, ans, args: list, shapes: list, trace: bool):
+    """The gradient of input `index` of an op that is not elementwise, and whether the engine
+    owns it (a fresh array sharing memory with nothing else, so it may be written into).
+
+    Without a trace, inputs the op does not read (sum needs only their shape) were freed: they
+    are passed as a zero-stride array of the right shape."""
+    out_shape = shapes[node.id]
+    g = upstream if _shape(upstream) == out_shape else np.broadcast_to(upstream, out_shape)
+    if any(a is None for a in args):
+        args = [np.broadcast_to(np.float64(0.0), shapes[inp.id]) if a is None else a
+                for inp, a in zip(node.inputs, args)]
+    result = op.vjp(g, ans, *args, index=index, **node.params)
+    if not isinstance(result, np.ndarray) or result.ndim == 0:
+        return np.float64(result), False
+    owned = (not trace and result.flags.writeable and result.flags.owndata
+             and not any(isinstance(a, np.ndarray) and np.may_share_memory(result, a)
+                         for a in (upstream, ans, *args)))
+    return result, owned
 
 
 def _dead_buffer(node: Node, args: list, owned: list, last_use: list, keep: list, shapes: list):

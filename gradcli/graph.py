@@ -18,11 +18,12 @@ class Node:
     `default` is a constant's value, or a named constant's (`pi`, `e`) until a value replaces it.
     """
 
-    __slots__ = ("id", "kind", "op", "inputs", "name", "span", "default", "rewrite")
+    __slots__ = ("id", "kind", "op", "inputs", "name", "span", "default", "params", "rewrite")
 
     def __init__(self, kind: str, span: Span, *, op: Op | None = None,
                  inputs: tuple[Node, ...] = (), name: str | None = None,
-                 default: float | None = None, rewrite: str | None = None) -> None:
+                 default: float | None = None, params: dict | None = None,
+                 rewrite: str | None = None) -> None:
         self.id = -1
         self.kind = kind  # "var", "const" or "gate"
         self.op = op
@@ -31,6 +32,7 @@ class Node:
         self.span = span
         self.default = default
         self.rewrite = rewrite  # the pattern this gate replaced (--stable), e.g. "1/(1+exp(-u))"
+        self.params = params or {}  # a gate's keyword arguments, fixed in the text: {"axis": 0}
 
     @property
     def op_name(self) -> str:

@@ -4,6 +4,14 @@ Local-gradient functions always take the same arguments, HIPS-autograd style: `a
 forward output) and the inputs `x` (and `y`). They return ∂ans/∂input, elementwise, in the
 broadcast shape or as a Python float when it is a constant. The engine multiplies by the upstream
 gradient and sums broadcast axes away; nothing here knows about upstream gradients.
+
+Ops that are not elementwise (reductions, matrix products, the transpose) have no elementwise local
+gradient: they give a vector-Jacobian product instead, `vjp(g, ans, *inputs, index=i, **params)`,
+which maps the upstream gradient `g` (in the output's shape) to the gradient of input i (in that
+input's shape). The engine calls it in place of local × upstream; the trace's "local" column then
+shows the op's formula (a description of the Jacobian), since the Jacobian itself is not a
+number of the gate's shape. `params` are keyword arguments fixed when the gate is written,
+such as `axis` in `sum(X, axis=0)`.
 """
 
 from __future__ import annotations
@@ -32,11 +40,28 @@ class Op:
     # (*inputs) -> signed offset from the kink, elementwise: 0 at it, its sign tells the side.
     # A sign that changes between two evaluations means the kink lies between them.
     kink_offset: Callable[..., object] | None = None
+    # (*inputs, **params) -> whether the gate sits on a kink, for gates whose kink is not an
+    # elementwise offset (a tie inside a max reduction, the norm at 0)
+    kink: Callable[..., object] | None = None
     kink_rule: str = ""  # the convention used at a kink, for the warning
     ufunc: np.ufunc | None = None  # the same forward as a ufunc, to write into a dead buffer (out=)
+    vjp: Callable[..., object] | None = None  # (g, ans, *inputs, index, **params) -> input's gradient
+    params: tuple[str, ...] = ()  # keyword arguments the language accepts: ("axis",)
+    call: str = ""  # the name the language calls it by, when not `name` (one-argument max is "amax")
 
-    def at_kink(self, *inputs) -> bool:
-        """Whether any element of the inputs sits exactly at the kink."""
+    @property
+    def elementwise(self) -> bool:
+        """Whether each output element depends on the same-index input elements only."""
+        return self.vjp is None
+
+    @property
+    def call_name(self) -> str:
+        return self.call or self.name
+
+    def at_kink(self, *inputs, **params) -> bool:
+        """Whether the gate sits exactly at a kink (any element)."""
+        if self.kink is not None:
+            return bool(self.kink(*inputs, **params))
         return self.kink_offset is not None and bool(np.any(self.kink_offset(*inputs) == 0))
 
 
@@ -61,6 +86,112 @@ def _pow_local_exponent(ans, x, y):
 def _sigmoid(x):
     # exp(-log(1 + e^-x)) never overflows, unlike 1/(1 + exp(-x)) at x = -1000
     return np.exp(-np.logaddexp(0.0, -x))
+
+
+# -- ops that are not elementwise: each has a vector-Jacobian product ----------------------------
+
+def _spread(g, x, axis):
+    """The upstream gradient of a reduction spread back over the reduced input's shape (a view)."""
+    if axis is not None:
+        g = np.expand_dims(g, axis)
+    return np.broadcast_to(g, np.shape(x))
+
+
+def _sum_vjp(g, ans, x, *, index, axis=None):
+    return np.array(_spread(g, x, axis), dtype=np.float64)
+
+
+def _mean(x, axis=None):
+    return np.mean(x, axis=axis)
+
+
+def _mean_vjp(g, ans, x, *, index, axis=None):
+    count = np.size(x) if axis is None else np.shape(x)[axis]
+    return _spread(g, x, axis) / count
+
+
+def _extreme_vjp(g, ans, x, *, index, axis=None):
+    # the gradient goes to the element(s) holding the max (min); a tie splits it equally
+    hit = np.asarray(x) == _spread(ans, x, axis)
+    count = np.sum(hit, axis=axis, keepdims=axis is not None)
+    return _spread(g, x, axis) * hit / count
+
+
+def _extreme_tie(x, axis=None, *, pick=np.max):
+    hits = np.sum(np.asarray(x) == _spread(pick(x, axis=axis), x, axis), axis=axis)
+    return np.any(hits > 1)
+
+
+def _norm(x, axis=None):
+    return np.sqrt(np.sum(np.square(x), axis=axis))
+
+
+def _norm_vjp(g, ans, x, *, index, axis=None):
+    norm = _spread(ans, x, axis)
+    safe = np.where(norm == 0, 1.0, norm)
+    return np.where(norm == 0, 0.0, _spread(g, x, axis) * x / safe)
+
+
+def _norm_zero(x, axis=None):
+    return np.any(_norm(x, axis) == 0)
+
+
+def _check_product(name, a, b):
+    sa, sb = np.shape(a), np.shape(b)
+    if not (1 <= len(sa) <= 2 and 1 <= len(sb) <= 2):
+        raise ValueError(f"{name} needs vectors or matrices (1 or 2 dimensions), got shapes {sa} and {sb}")
+    inner_a, inner_b = sa[-1], sb[0]
+    if inner_a != inner_b:
+        raise ValueError(f"{name}: shapes {sa} and {sb} do not align ({inner_a} ≠ {inner_b})")
+
+
+def _matmul(a, b):
+    _check_product("@", a, b)
+    return np.matmul(a, b)
+
+
+def _dot(a, b):
+    _check_product("dot", a, b)
+    return np.dot(a, b)
+
+
+def _product_vjp(g, ans, a, b, *, index):
+    # work with matrices: a vector a is a row (1, k), a vector b a column (k, 1)
+    a2 = a.reshape(1, -1) if a.ndim == 1 else a
+    b2 = b.reshape(-1, 1) if b.ndim == 1 else b
+    g2 = np.reshape(g, (a2.shape[0], b2.shape[1]))
+    if index == 0:
+        return (g2 @ b2.T).reshape(a.shape)
+    return (a2.T @ g2).reshape(b.shape)
+
+
+def _transpose_vjp(g, ans, x, *, index):
+    return np.transpose(g)
+
+
+def _array_ops() -> list[Op]:
+    axis = ("axis",)
+    return [
+        Op("sum", 1, np.sum, (), "sum", "copies g to every element", ("1 for each element",),
+           vjp=_sum_vjp, params=axis),
+        Op("mean", 1, _mean, (), "mean", "shares g equally", ("1/n for each element",),
+           vjp=_mean_vjp, params=axis),
+        Op("amax", 1, np.max, (), "max", "routes to the largest", ("1 at the max, 0 elsewhere (ties split)",),
+           uses_inputs=True, uses_output=True, vjp=_extreme_vjp, params=axis, call="max",
+           kink=_extreme_tie, kink_rule="a tie splits the gradient equally"),
+        Op("amin", 1, np.min, (), "min", "routes to the smallest", ("1 at the min, 0 elsewhere (ties split)",),
+           uses_inputs=True, uses_output=True, vjp=_extreme_vjp, params=axis, call="min",
+           kink=lambda x, axis=None: _extreme_tie(x, axis, pick=np.min),
+           kink_rule="a tie splits the gradient equally"),
+        Op("norm", 1, _norm, (), "‖·‖", "scales by x/‖x‖", ("x/‖x‖",),
+           uses_inputs=True, uses_output=True, vjp=_norm_vjp, params=axis,
+           kink=_norm_zero, kink_rule="the gradient of norm at 0 is 0"),
+        Op("dot", 2, _dot, (), "dot", "swaps (as matrices)", ("vjp: g·bᵀ", "vjp: aᵀ·g"),
+           uses_inputs=True, vjp=_product_vjp),
+        Op("matmul", 2, _matmul, (), "@", "swaps (as matrices)", ("vjp: g·bᵀ", "vjp: aᵀ·g"),
+           uses_inputs=True, callable=False, vjp=_product_vjp),
+        Op("T", 1, np.transpose, (), "T", "transposes g", ("vjp: gᵀ",), vjp=_transpose_vjp),
+    ]
 
 
 # Arithmetic uses Python's operators: on NumPy scalars they are ten times faster than the
@@ -112,10 +243,19 @@ _OPS = [
        uses_inputs=True, kink_offset=_offset_from_tie, kink_rule="a tie splits the gradient equally", ufunc=np.minimum),
 ]
 
+_OPS += _array_ops()
+
 OPS: dict[str, Op] = {op.name: op for op in _OPS}
 
-# The names a program can call: `exp(x)`, `max(a, b)`, `pow(x, 2)`.
-FUNCTIONS: dict[str, Op] = {op.name: op for op in _OPS if op.callable}
+# The names a program can call: `exp(x)`, `max(a, b)`, `pow(x, 2)`, `sum(X, axis=0)`.
+FUNCTIONS: dict[str, Op] = {op.name: op for op in _OPS if op.callable and not op.call}
+
+# Every callable op by its name in the language and its number of arguments: `max(x)` is the
+# reduction amax, `max(x, y)` the elementwise max.
+OVERLOADS: dict[str, dict[int, Op]] = {}
+for _op in _OPS:
+    if _op.callable:
+        OVERLOADS.setdefault(_op.call_name, {})[_op.arity] = _op
 
 # Named constants; a value given for the same name replaces the constant (see README).
 CONSTANTS: dict[str, float] = {"pi": float(np.pi), "e": float(np.e)}

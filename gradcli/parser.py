@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .errors import GradcliSyntaxError, ResourceError, UnknownFunctionError, did_you_mean
 from .graph import Graph, Node
-from .ops import CONSTANTS, FUNCTIONS, OPS
+from .ops import CONSTANTS, OPS, OVERLOADS
 from .source import Source, Span
 from .trace import Diagnostic
 
@@ -47,6 +47,16 @@ class Expr:
         self.node = node
         self.start = start
         self.end = end
+
+
+class Keyword:
+    """A keyword argument of a call, `axis=0`: its name token and its value."""
+
+    __slots__ = ("token", "expr")
+
+    def __init__(self, token, expr: Expr) -> None:
+        self.token = token
+        self.expr = expr
 
 
 class Statement:
@@ -109,19 +119,56 @@ class GraphBuilder:
         tok, _, args, rpar = children
         name = str(tok.value)
         span = self._span(tok.start_pos, tok.end_pos)
-        op = FUNCTIONS.get(name)
-        if op is None:
+        overloads = OVERLOADS.get(name)
+        if overloads is None:
             raise UnknownFunctionError(
                 f"unknown function {name!r}", span=span,
-                hint=did_you_mean(name, FUNCTIONS) or f"functions are: {', '.join(sorted(FUNCTIONS))}",
+                hint=did_you_mean(name, OVERLOADS) or f"functions are: {', '.join(sorted(OVERLOADS))}",
             )
-        if len(args) != op.arity:
-            plural = "argument" if op.arity == 1 else "arguments"
+        positional = [a for a in args if isinstance(a, Expr)]
+        keywords = [a for a in args if isinstance(a, Keyword)]
+        op = overloads.get(len(positional))
+        if op is None:
+            counts = sorted(overloads)
+            wanted = " or ".join(str(n) for n in counts)
+            plural = "argument" if counts == [1] else "arguments"
             raise UnknownFunctionError(
-                f"{name} takes {op.arity} {plural}, got {len(args)}", span=span,
-                hint=f"write {name}({', '.join('xyz'[i] for i in range(op.arity))})",
+                f"{name} takes {wanted} {plural}, got {len(positional)}", span=span,
+                hint="write " + " or ".join(f"{name}({', '.join('xyz'[i] for i in range(n))})" for n in counts),
             )
-        return self._gate(name, args, tok.start_pos, rpar.end_pos)
+        if keywords and args.index(keywords[0]) < len(positional):
+            raise GradcliSyntaxError(
+                f"a positional argument follows the keyword argument {keywords[0].token.value!s}",
+                span=self._span(keywords[0].token.start_pos, keywords[0].token.end_pos),
+                hint="put keyword arguments last")
+        params = {}
+        for kw in keywords:
+            params.update(self._keyword(op, name, kw, params))
+        expr = self._gate(op.name, positional, tok.start_pos, rpar.end_pos)
+        expr.node.params = params
+        return expr
+
+    def _keyword(self, op, name: str, kw: Keyword, given: dict) -> dict:
+        key = str(kw.token.value)
+        span = self._span(kw.token.start_pos, kw.token.end_pos)
+        if key not in op.params:
+            accepted = ", ".join(f"{p}=" for p in op.params)
+            raise UnknownFunctionError(
+                f"{name}() with {op.arity} argument{'s' if op.arity > 1 else ''} has no keyword argument {key!r}",
+                span=span, hint=f"it accepts {accepted}" if accepted else "it takes no keyword arguments")
+        if key in given:
+            raise GradcliSyntaxError(f"{key}= is given twice", span=span)
+        node = kw.expr.node
+        value = node.default if node.kind == "const" else None
+        if value is None or not float(value).is_integer():
+            raise GradcliSyntaxError(
+                f"{key}= needs a whole number written in the text, like {key}=0 or {key}=-1",
+                span=self._span(kw.expr.start, kw.expr.end), hint=f"write {name}(x, {key}=0)")
+        return {key: int(value)}
+
+    def keyword(self, children: list) -> Keyword:
+        tok, expr = children
+        return Keyword(tok, expr)
 
     def arguments(self, children: list) -> list[Expr]:
         return children
@@ -142,6 +189,9 @@ class GraphBuilder:
 
     def div(self, children: list) -> Expr:
         return self._binary("div", children)
+
+    def matmul(self, children: list) -> Expr:
+        return self._binary("matmul", children)
 
     def power(self, children: list) -> Expr:
         return self._binary("pow", children)

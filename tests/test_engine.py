@@ -11,7 +11,9 @@ import pytest
 import gradcli
 from gradcli.engine import unbroadcast
 
-UNARY = ["exp({})", "tanh({})", "sin({})", "-({})", "sigmoid({})", "relu({})", "abs({})", "sqrt(abs({}) + 1)"]
+UNARY = ["exp({})", "tanh({})", "sin({})", "-({})", "sigmoid({})", "relu({})", "abs({})", "sqrt(abs({}) + 1)",
+         # ops with a vjp: full reductions (any shape to a scalar) and a double transpose (views)
+         "sum({})", "mean({})", "max({})", "min({})", "norm({})", "T(T({}))"]
 BINARY = ["({} + {})", "({} - {})", "({} * {})", "({} / (abs({}) + 1))", "max({}, {})", "min({}, {})"]
 SHAPES = {"a": (3,), "b": (2, 3), "c": (1, 3), "d": (), "m": (2, 1)}
 
@@ -43,11 +45,27 @@ def test_untraced_equals_traced_on_random_graphs(seed):
         assert np.shape(untraced.gradients[name]) == np.shape(used[name])
 
 
+@pytest.mark.parametrize("program", [
+    "t = T(2 * M); u = exp(2 * M); sum(t @ u) + sum(T(u) * t)",    # a view of a dead buffer stays intact
+    "a = M * 3; b = T(a); c = a + 1; sum(b @ c) + norm(T(c))",
+    "p = M @ T(M); q = p * p; sum(q, axis=0) @ sum(p, axis=1) + max(q) - min(T(p))",
+    "s = sum(M, axis=0); dot(s, s) + mean(M * s) + sum(T(M) @ M, axis=-1) @ s",
+])
+def test_untraced_equals_traced_with_matrix_ops(program):
+    values = {"M": np.random.default_rng(7).uniform(-1, 1, size=(3, 3))}
+    graph = gradcli.parse(program)
+    traced = graph.evaluate(values, trace=True)
+    untraced = graph.evaluate(values, trace=False)
+    np.testing.assert_allclose(untraced.value, traced.value, rtol=1e-12)
+    np.testing.assert_allclose(untraced.gradients["M"], traced.gradients["M"], rtol=1e-12, atol=1e-12)
+
+
 def test_untraced_does_not_touch_the_callers_arrays():
     x = np.array([0.5, 1.0, 2.0])
     y = np.array([1.0, -1.0, 3.0])
     before = (x.copy(), y.copy())
     gradcli.parse("exp(x * y) + x * x - y").evaluate({"x": x, "y": y}, trace=False)
+    gradcli.parse("sum(exp(T(x)) + T(y) * 2) + norm(-T(x))").evaluate({"x": x, "y": y}, trace=False)
     np.testing.assert_array_equal(x, before[0])
     np.testing.assert_array_equal(y, before[1])
 

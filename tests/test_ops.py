@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import gradcli
-from gradcli.ops import CONSTANTS, FUNCTIONS, OPS
+from gradcli.ops import CONSTANTS, FUNCTIONS, OPS, OVERLOADS
 
 from conftest import numeric_gradients
 
@@ -29,6 +29,21 @@ AWAY_FROM_0 = ((-3.0, -0.1), (0.1, 3.0))  # kinks (relu, abs) and poles (1/y) at
 class Spec:
     domains: tuple  # one per input: a tuple of (low, high) intervals
     distinct: bool = False  # the inputs must differ by at least 0.1 (a tie is max/min's kink)
+    # ops that are not elementwise: (input shapes, keyword params) to check the vjp at
+    cases: tuple = ()
+
+
+# Shapes for the ops that are not elementwise: vectors, matrices, a (1, n) row, every axis.
+REDUCTION_CASES = (
+    (((),), {}), (((5,),), {}), (((2, 3),), {}), (((1, 4),), {}),
+    (((5,),), {"axis": 0}), (((2, 3),), {"axis": 0}), (((2, 3),), {"axis": 1}),
+    (((2, 3),), {"axis": -1}), (((1, 4),), {"axis": 0}), (((2, 3, 2),), {"axis": 1}),
+)
+PRODUCT_CASES = (
+    (((3,), (3,)), {}), (((2, 3), (3,)), {}), (((3,), (3, 2)), {}), (((2, 3), (3, 4)), {}),
+    (((1, 3), (3, 1)), {}), (((4, 1), (1, 3)), {}),
+)
+TRANSPOSE_CASES = ((((),), {}), (((4,),), {}), (((2, 3),), {}), (((1, 4),), {}))
 
 
 SPEC: dict[str, Spec] = {
@@ -51,12 +66,21 @@ SPEC: dict[str, Spec] = {
     "abs": Spec((AWAY_FROM_0,)),
     "max": Spec((ANY, ANY), distinct=True),
     "min": Spec((ANY, ANY), distinct=True),
+    "sum": Spec((ANY,), cases=REDUCTION_CASES),
+    "mean": Spec((ANY,), cases=REDUCTION_CASES),
+    "amax": Spec((ANY,), cases=REDUCTION_CASES),  # continuous draws: no ties (the kink)
+    "amin": Spec((ANY,), cases=REDUCTION_CASES),
+    "norm": Spec((AWAY_FROM_0,), cases=REDUCTION_CASES),
+    "dot": Spec((ANY, ANY), cases=PRODUCT_CASES),
+    "matmul": Spec((ANY, ANY), cases=PRODUCT_CASES),
+    "T": Spec((ANY,), cases=TRANSPOSE_CASES),
 }
 
 # Input shapes tried for each arity; the binary ones include broadcasting.
 SHAPES = {
-    1: [((),), ((5,),), ((2, 3),)],
-    2: [((), ()), ((4,), (4,)), ((), (3,)), ((3,), ()), ((3,), (2, 1)), ((2, 1, 3), (4, 1))],
+    1: [((),), ((5,),), ((2, 3),), ((1, 4),)],
+    2: [((), ()), ((4,), (4,)), ((), (3,)), ((3,), ()), ((3,), (2, 1)), ((2, 1, 3), (4, 1)),
+        ((1, 4), (3, 4)), ((2, 3), (1, 3))],  # a (1, n) row broadcast over a matrix, both sides
 }
 POINTS = 4  # random points per shape
 H = 1e-6
@@ -79,13 +103,20 @@ def test_registry_entry_is_consistent(name):
     op = OPS[name]
     assert op.name == name
     assert op.arity in (1, 2)
-    assert len(op.locals) == op.arity
+    if op.elementwise:
+        assert len(op.locals) == op.arity
+        assert not op.params, "keyword params are for ops with a vjp"
+    else:
+        assert op.locals == (), "an op with a vjp has no elementwise local gradients"
     assert len(op.formulas) == op.arity
     assert op.symbol and op.role
     if name in SPEC:
         assert len(SPEC[name].domains) == op.arity, "the SPEC row has one domain per input"
+        assert bool(SPEC[name].cases) == (not op.elementwise), "ops with a vjp list their shape cases"
     if op.callable:
-        assert FUNCTIONS[name] is op
+        assert OVERLOADS[op.call_name][op.arity] is op
+        if not op.call:
+            assert FUNCTIONS[name] is op
     else:
         assert name not in FUNCTIONS
     if op.kink_offset is not None:
@@ -122,7 +153,7 @@ def _points(name, shapes):
 
 def _cases():
     for name in sorted(OPS):
-        if name not in SPEC:
+        if name not in SPEC or not OPS[name].elementwise:
             continue  # reported by test_every_op_has_a_spec_row
         for shapes in SHAPES[OPS[name].arity]:
             yield pytest.param(name, shapes, id=f"{name}-{'-'.join(str(s) for s in shapes)}")
@@ -149,6 +180,51 @@ def test_local_gradients_match_finite_differences(name, shapes):
             np.testing.assert_allclose(
                 np.broadcast_to(local, full), numeric, rtol=RTOL, atol=ATOL,
                 err_msg=f"{name}: local gradient {index} ({op.formulas[index]}) at inputs {inputs}")
+
+
+def _vjp_cases():
+    for name in sorted(OPS):
+        if name in SPEC and not OPS[name].elementwise:
+            for shapes, params in SPEC[name].cases:
+                label = "-".join(str(s) for s in shapes) + "".join(f"-{k}={v}" for k, v in params.items())
+                yield pytest.param(name, shapes, params, id=f"{name}-{label}")
+
+
+@pytest.mark.parametrize("name, shapes, params", list(_vjp_cases()))
+def test_vjp_matches_finite_differences(name, shapes, params):
+    """vjp(g) is the gradient of sum(g · forward(inputs)): check it element by element."""
+    op = OPS[name]
+    rng = np.random.default_rng(zlib.crc32(f"vjp{name}{shapes}{params}".encode()))
+    for inputs in _points(name, shapes):
+        inputs = [np.asarray(x, dtype=np.float64) for x in inputs]
+        ans = op.forward(*inputs, **params)
+        assert np.all(np.isfinite(ans))
+        g = rng.uniform(-2.0, 2.0, size=np.shape(ans))
+        for index in range(op.arity):
+            numeric = np.zeros(inputs[index].shape)
+            for element in np.ndindex(inputs[index].shape):
+                plus = [x.copy() for x in inputs]
+                minus = [x.copy() for x in inputs]
+                plus[index][element] += H
+                minus[index][element] -= H
+                numeric[element] = np.sum(g * (op.forward(*plus, **params) - op.forward(*minus, **params))) / (2 * H)
+            analytic = op.vjp(g, ans, *inputs, index=index, **params)
+            assert np.shape(analytic) == inputs[index].shape
+            np.testing.assert_allclose(analytic, numeric, rtol=RTOL, atol=1e-7,
+                                       err_msg=f"{name}: vjp {index} ({op.formulas[index]}) at {inputs}")
+
+
+def test_reduction_ties_split_the_gradient():
+    x = np.array([[1.0, 3.0, 3.0], [2.0, 0.0, 0.0]])
+    assert OPS["amax"].kink(x) and OPS["amin"].kink(x, axis=1)
+    assert not OPS["amax"].kink(x, axis=0) and not OPS["amin"].kink(x, axis=0)
+    g = np.array([1.0, 2.0])
+    np.testing.assert_allclose(OPS["amax"].vjp(g, np.max(x, axis=1), x, index=0, axis=1),
+                               [[0, 0.5, 0.5], [2, 0, 0]])
+    np.testing.assert_allclose(OPS["amin"].vjp(g, np.min(x, axis=1), x, index=0, axis=1),
+                               [[1, 0, 0], [0, 1, 1]])
+    assert OPS["norm"].kink(np.zeros(3)) and not OPS["norm"].kink(np.ones(3))
+    np.testing.assert_array_equal(OPS["norm"].vjp(1.0, 0.0, np.zeros(3), index=0), [0.0, 0.0, 0.0])
 
 
 @pytest.mark.parametrize("name", sorted(n for n in OPS if OPS[n].kink_offset is not None))
@@ -215,6 +291,14 @@ COMPOSITES = [
     ("sqrt(x) * exp(-x) + pi * x - e ** x", {"x": [[0.5, 1.5], [2.5, 3.5]]}),
     ("w * x + b", {"w": [[0.2, -0.4, 1.1], [0.6, 0.9, -1.3]], "x": [0.5, -1.0, 2.0], "b": 0.3}),
     ("softplus(x * y) - softplus(-y) * x", {"x": [0.4, -1.7], "y": 0.9}),
+    # arrays: reductions, products and the transpose, mixed with broadcasting
+    ("h = tanh(W @ x + b); mean((h - y)**2) + 0.1 * norm(W) + sum(T(W) @ h)",
+     {"W": [[0.2, -0.4, 1.1], [0.6, 0.9, -1.3]], "x": [0.5, -1.0, 2.0], "b": [0.1, -0.2],
+      "y": [0.3, -0.7]}),
+    ("sum(max(X, axis=1) + dot(r, T(X))) * sum(min(X, axis=-1)) - max(norm(X, axis=0))",
+     {"X": [[0.3, -1.2, 0.8], [1.5, 0.1, -0.6]], "r": [[0.7, -0.3, 1.1]]}),
+    ("sum(exp(X) * r, axis=1) @ x * dot(v, v) + min(x) * mean(X)",
+     {"X": [[0.1, 0.4], [-0.3, 0.9], [0.5, -0.8]], "r": [[1.0, -2.0]], "v": [0.3, -0.4], "x": [2.0, -1.0, 0.5]}),
 ]
 
 

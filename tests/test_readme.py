@@ -3,6 +3,7 @@ every command, option and function."""
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 from pathlib import Path
@@ -44,6 +45,7 @@ def update_readme() -> None:
         lines = [f"$ {command}"] + output.splitlines()
         return "".join(f"{indent}{line}".rstrip() + "\n" for line in [f"```console"] + lines) + f"{indent}```"
 
+    os.chdir(README_PATH.parent)  # examples name files such as examples/points.csv
     README_PATH.write_text(_CONSOLE_BLOCK.sub(fill, README), encoding="utf-8")
 
 
@@ -52,7 +54,8 @@ def _normal(text: str) -> str:
 
 
 @pytest.mark.parametrize("command, expected", console_examples(), ids=lambda v: v[:50])
-def test_console_example_prints_what_the_readme_shows(command, expected):
+def test_console_example_prints_what_the_readme_shows(command, expected, monkeypatch):
+    monkeypatch.chdir(README_PATH.parent)  # examples name files such as examples/points.csv
     result = run_example(command)
     assert result.exit_code == 0, result.output
     assert _normal(result.stdout) == _normal(expected)

@@ -20,8 +20,8 @@ _NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 
 def jsonable(value):
     """A number or array as JSON data: floats, nested lists, and "NaN"/"Infinity"/"-Infinity"."""
-    if value is None:
-        return None
+    if value is None or isinstance(value, str):  # a str: the formula of a non-elementwise Jacobian
+        return value
     array = np.asarray(value, dtype=np.float64)
     finite = np.isfinite(array)
     if finite.all():

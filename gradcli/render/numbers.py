@@ -18,7 +18,10 @@ def scalar(value, digits: int) -> str:
 
 
 def number(value, digits: int) -> str:
-    """A scalar as `scalar`; an array as its shape and a compact preview: (2, 2) [[1, 2], [3, 4]]."""
+    """A scalar as `scalar`; an array as its shape and a compact preview: (2, 2) [[1, 2], [3, 4]].
+    A text (the formula standing for a Jacobian that is not elementwise) is shown as it is."""
+    if isinstance(value, str):
+        return value
     if np.ndim(value) == 0:
         return scalar(value, digits)
     array = np.asarray(value)
