@@ -1,7 +1,8 @@
 """The command line. The only module that knows about exit codes, stdout/stderr and colours.
 
 Exit codes: 0 success; 1 bad input (syntax, names, values, shapes) or, with --strict, a
-nan/inf; 2 a usage error of the command line itself (unknown option, missing argument).
+nan/inf, or a gradient that `check` finds wrong or non-finite; 2 a usage error of the command line
+itself (unknown option, missing argument).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from .errors import DomainError, GradcliError
 EXIT_OK = 0
 EXIT_BAD_INPUT = 1
 EXIT_USAGE = 2
+EXIT_CHECK_FAILED = 1  # `check` works as a test in a script: failing is 1, like bad input
 
 
 class CheckFormat(str, enum.Enum):
@@ -304,7 +306,7 @@ def check_command(
             checktable.render(report, _console(no_color), digits=digits, ascii_only=_dumb_terminal())
         sys.stderr.write(report.summary() + "\n")
         if not report.passed:
-            raise typer.Exit(EXIT_BAD_INPUT)
+            raise typer.Exit(EXIT_CHECK_FAILED)
 
 
 class BatchFormat(str, enum.Enum):

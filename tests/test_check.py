@@ -162,6 +162,14 @@ def test_a_kink_crossed_is_not_called_wrong_and_names_the_gate():
     assert report.passed
 
 
+def test_a_kink_crossed_twice_within_the_step_is_found():
+    # |x² − 1e-12| at x = 1e-6: x² − 1e-12 is positive at x ± h but 0 at x, so the two ends alone
+    # would miss the kink and call the numeric 2e-6 against the analytic 0 wrong
+    (entry,) = run_check("abs(x*x - 1e-12)", {"x": 1e-6}).entries
+    assert entry.analytic == 0 and entry.numeric == pytest.approx(2e-6, rel=1e-6)
+    assert entry.verdict == "kink crossed" and entry.kinks[0].op_name == "abs"
+
+
 def test_a_tie_that_never_splits_is_not_a_kink_crossed():
     # max(x, x) is x: moving x moves both inputs, so they never change sides
     (entry,) = run_check("max(x, x)", {"x": 1.0}).entries
