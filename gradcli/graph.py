@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Mapping
 
-from .ops import Op
+from .ops import GateView, Op, gate_view
 from .source import Source, Span
 
 if TYPE_CHECKING:
@@ -39,6 +39,12 @@ class Node:
     def label(self) -> str:
         """How the node is called in tables and messages: its name, else its source text."""
         return self.name if self.name is not None else self.span.short_text()
+
+    @property
+    def view(self) -> GateView:
+        """The gate's symbol, role and formulas for people, its constant inputs folded in."""
+        return gate_view(self.op, tuple(i.default if i.kind == "const" else None for i in self.inputs),
+                         tuple(i.label for i in self.inputs))
 
     def __repr__(self) -> str:
         return f"Node({self.id}, {self.op_name}, {self.label!r})"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..source import Span
 from ..trace import Result
-from . import numbers
+from . import gates, numbers
 
 # Rows shown unless --all: a 100,000-gate graph must not print 200,000 rows by default.
 DEFAULT_ROWS = 100
@@ -24,29 +24,29 @@ def render(result: Result, console, *, digits: int = 6, all_rows: bool = False) 
     rows = []
     for edge in edges[:limit]:
         gate = edge.gate
-        rows.append((gate.label, gate.op_name, edge.input.label, num(result.trace[gate.id].value),
+        rows.append((gate.label, gate.op_name, gates.role(edge), edge.input.label, num(result.trace[gate.id].value),
                      num(edge.local), num(edge.upstream), num(edge.result)))
-    headers = ("gate", "op", "input", "value", "local", "upstream", "result")
+    headers = ("gate", "op", "role", "input", "value", "local", "upstream", "result")
     widths = [max([len(h)] + [len(row[i]) for row in rows]) for i, h in enumerate(headers)]
     # Numbers are never cut; the two label columns share what width is left, cut with "…".
-    fixed = sum(widths[1:2] + widths[3:]) + 3 * (len(headers) - 1)
+    fixed = sum(widths[1:3] + widths[4:]) + 3 * (len(headers) - 1)
     if console.is_terminal:
         label_width = max(8, (console.width - fixed) // 2)
     else:  # a pipe or a file has no width to respect: never crop a number
-        label_width = min(40, max([5] + [max(len(r[0]), len(r[2])) for r in rows]))
+        label_width = min(40, max([5] + [max(len(r[0]), len(r[3])) for r in rows]))
         console.width = max(80, fixed + 2 * label_width)
 
     source = Span(graph.source, 0, len(graph.source.text)).short_text(60)
     table = Table(title=f"Backward pass of {source}", title_justify="left",
                   show_edge=False, pad_edge=False)
     for i, header in enumerate(headers):
-        if i in (0, 2):
+        if i in (0, 3):
             table.add_column(header, max_width=label_width, no_wrap=True, overflow="ellipsis")
         else:
-            table.add_column(header, justify="left" if i == 1 else "right", no_wrap=True,
+            table.add_column(header, justify="left" if i in (1, 2) else "right", no_wrap=True,
                              min_width=widths[i])
     for row in rows:
-        table.add_row(Text(row[0]), row[1], Text(row[2]), *row[3:])
+        table.add_row(Text(row[0]), row[1], row[2], Text(row[3]), *row[4:])
     if edges:
         console.print(table)
         if len(edges) > limit:
