@@ -66,6 +66,9 @@ StrictOption = Annotated[bool, typer.Option(
     "--strict", help="Exit 1 when a nan or inf appears (log(-1), 1/0, exp(1000), ...).")]
 AllOption = Annotated[bool, typer.Option(
     "--all", help="Show every row of the table (by default at most 100).")]
+StepsOption = Annotated[bool, typer.Option(
+    "--steps", help="Narrate the backward pass one gate at a time: local gradient as formula and "
+                    "number, × upstream, = result; sums at forks. With --format json: a list of steps.")]
 
 
 class _ExpressionCommand(typer.core.TyperCommand):
@@ -104,11 +107,14 @@ def eval_command(
     digits: DigitsOption = 6,
     strict: StrictOption = False,
     all_rows: AllOption = False,
+    steps: StepsOption = False,
 ) -> None:
     """Evaluate EXPRESSION, backpropagate, and show each gate's value, local gradient, upstream gradient and result, then ∂f/∂v for every variable.
 
     Example: gradcli eval "(x + y) * z" --set x=-2 --set y=5 --set z=-4
     """
+    if steps and format not in (Format.table, Format.json):
+        raise click.UsageError(f"--steps works with --format table or json, not {format.value}")
     with _user_errors():
         from .parser import parse
         from .values import parse_assignment, parse_value_text
@@ -121,7 +127,15 @@ def eval_command(
             values[name] = parse_value_text(text, f"--set {item}")
         result = parse(expression).evaluate(values)
         _warn(result)
-        if format is Format.json:
+        if steps and format is Format.json:
+            from .render import jsondoc, steps as steps_view
+
+            sys.stdout.write(jsondoc.dumps(steps_view.document(result)) + "\n")
+        elif steps:
+            from .render import steps as steps_view
+
+            sys.stdout.write(steps_view.text(result, digits=digits) + "\n")
+        elif format is Format.json:
             from .render import jsondoc
 
             sys.stdout.write(jsondoc.render(result) + "\n")

@@ -75,5 +75,9 @@ def document(result: Result) -> dict:
     return doc
 
 
+def dumps(data) -> str:
+    return json.dumps(data, allow_nan=False, indent=2, ensure_ascii=False)
+
+
 def render(result: Result) -> str:
     return json.dumps(document(result), allow_nan=False, indent=2)
