@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Mapping
 
 from .errors import (
+    DefinitionError,
     DomainError,
     GradcliError,
     GradcliSyntaxError,
@@ -27,7 +28,7 @@ __version__ = "0.1.0"
 __all__ = [
     "evaluate", "parse", "Graph", "Node", "Result", "NodeTrace", "Edge", "Diagnostic",
     "GradcliError", "GradcliSyntaxError", "UnknownFunctionError", "MissingValueError",
-    "ValueFormatError", "ShapeError", "DomainError", "__version__",
+    "ValueFormatError", "ShapeError", "DomainError", "DefinitionError", "__version__",
 ]
 
 

@@ -66,6 +66,9 @@ StrictOption = Annotated[bool, typer.Option(
     "--strict", help="Exit 1 when a nan or inf appears (log(-1), 1/0, exp(1000), ...).")]
 AllOption = Annotated[bool, typer.Option(
     "--all", help="Show every row of the table (by default at most 100).")]
+ExpandOption = Annotated[bool, typer.Option(
+    "--expand", help="Show the primitive gates inside every call of a user function or of sigmoid "
+                     "(by default such a call is one gate).")]
 StepsOption = Annotated[bool, typer.Option(
     "--steps", help="Narrate the backward pass one gate at a time: local gradient as formula and "
                     "number, × upstream, = result; sums at forks. With --format json: a list of steps.")]
@@ -108,6 +111,7 @@ def eval_command(
     strict: StrictOption = False,
     all_rows: AllOption = False,
     steps: StepsOption = False,
+    expand: ExpandOption = False,
 ) -> None:
     """Evaluate EXPRESSION, backpropagate, and show each gate's value, local gradient, upstream gradient and result, then ∂f/∂v for every variable.
 
@@ -125,7 +129,7 @@ def eval_command(
             if name in values:
                 raise GradcliError(f"--set {name} is given twice", hint="give each variable one value")
             values[name] = parse_value_text(text, f"--set {item}")
-        result = parse(expression).evaluate(values)
+        result = parse(expression, expand=expand).evaluate(values)
         _warn(result)
         if steps and format is Format.json:
             from .render import jsondoc, steps as steps_view

@@ -18,11 +18,11 @@ class Node:
     `default` is a constant's value, or a named constant's (`pi`, `e`) until a value replaces it.
     """
 
-    __slots__ = ("id", "kind", "op", "inputs", "name", "span", "default")
+    __slots__ = ("id", "kind", "op", "inputs", "name", "span", "default", "scope")
 
     def __init__(self, kind: str, span: Span, *, op: Op | None = None,
                  inputs: tuple[Node, ...] = (), name: str | None = None,
-                 default: float | None = None) -> None:
+                 default: float | None = None, scope: str | None = None) -> None:
         self.id = -1
         self.kind = kind  # "var", "const" or "gate"
         self.op = op
@@ -30,6 +30,7 @@ class Node:
         self.name = name
         self.span = span
         self.default = default
+        self.scope = scope  # the function whose body this gate was inlined from (--expand)
 
     @property
     def op_name(self) -> str:
@@ -38,7 +39,9 @@ class Node:
     @property
     def label(self) -> str:
         """How the node is called in tables and messages: its name, else its source text."""
-        return self.name if self.name is not None else self.span.short_text()
+        if self.name is not None:
+            return self.name
+        return f"{self.scope}: {self.span.short_text()}" if self.scope else self.span.short_text()
 
     @property
     def view(self) -> GateView:

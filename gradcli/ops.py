@@ -33,7 +33,8 @@ class Op:
     kink: Callable[..., object] | None = None  # (*inputs) -> true where the gate is not differentiable
     kink_rule: str = ""  # the convention used at a kink, for the warning
     ufunc: np.ufunc | None = None  # the same forward as a ufunc, to write into a dead buffer (out=)
-    expansion: str = ""  # a composite's body in primitive gates of x, shown by --expand
+    expansion: str = ""  # a built-in composite's body in primitive gates of x, for --expand
+    body: object = None  # a user function's gradcli.composite.Function; formulas name its parameters
 
 
 def _at_kink_unary(x):
@@ -147,6 +148,8 @@ def number_text(value: float) -> str:
 def gate_view(op: Op, constants: tuple, labels: tuple) -> GateView:
     """`constants`: per input its value if it is a constant, else None; `labels`: per input how
     it is called. Formulas name an input by its label when that is short, else by x (and y)."""
+    if op.body is not None:
+        return GateView(op.symbol, op.role, op.formulas)
     const_x, const_y = (tuple(constants) + (None, None))[:2]
     if op.name == "div" and const_x is not None and const_y is None:
         c = "" if const_x == 1 else number_text(const_x)

@@ -14,9 +14,10 @@ import sys
 import threading
 from pathlib import Path
 
-from .errors import GradcliSyntaxError, UnknownFunctionError, did_you_mean
+from .composite import Function, expand as expand_graph, function_op
+from .errors import DefinitionError, GradcliSyntaxError, UnknownFunctionError, did_you_mean
 from .graph import Graph, Node
-from .ops import CONSTANTS, FUNCTIONS, OPS
+from .ops import CONSTANTS, FUNCTIONS, OPS, Op
 from .source import Source, Span
 from .trace import Diagnostic
 
@@ -52,9 +53,19 @@ class Expr:
 class Statement:
     __slots__ = ("target", "expr")
 
-    def __init__(self, target: str | None, expr: Expr) -> None:
+    def __init__(self, target: str | None, expr: Expr | None) -> None:
         self.target = target
-        self.expr = expr
+        self.expr = expr  # None for a function definition
+
+
+class _Definition:
+    """A function definition being parsed: its head is known, its body not yet."""
+
+    def __init__(self, name: str, params: dict[str, Node], start: int, mark: int) -> None:
+        self.name = name
+        self.params = params
+        self.start = start
+        self.mark = mark  # where the body's nodes begin in GraphBuilder.created
 
 
 class GraphBuilder:
@@ -66,6 +77,8 @@ class GraphBuilder:
         self.bindings: dict[str, Node] = {}  # names assigned so far
         self.free: dict[str, Node] = {}  # variables and named constants, one node per name
         self.notes: list[Diagnostic] = []
+        self.functions: dict[str, tuple[Op, Span]] = {}  # user functions defined so far
+        self.defining: _Definition | None = None
 
     # -- helpers -------------------------------------------------------------------------
     def _span(self, start: int, end: int) -> Span:
@@ -97,6 +110,8 @@ class GraphBuilder:
     def name(self, children: list) -> Expr:
         (tok,) = children
         name = str(tok.value)
+        if self.defining is not None:
+            return self._body_name(tok, name)
         node = self.bindings.get(name)
         if node is None:
             node = self.free.get(name)
@@ -105,15 +120,35 @@ class GraphBuilder:
             self.free[name] = node
         return Expr(node, tok.start_pos, tok.end_pos)
 
+    def _body_name(self, tok, name: str) -> Expr:
+        """A name inside a function's body: a parameter, or a named constant."""
+        definition = self.defining
+        node = definition.params.get(name)
+        if node is None and name in CONSTANTS:
+            node = self._node("const", tok.start_pos, tok.end_pos, default=CONSTANTS[name])
+        if node is None:
+            params = ", ".join(definition.params)
+            raise DefinitionError(
+                f"the body of {definition.name}({params}) uses {name!r}, which is not one of its "
+                "parameters", span=self._span(tok.start_pos, tok.end_pos),
+                hint=f"add it as a parameter: {definition.name}({', '.join([*definition.params, name])}) = …")
+        return Expr(node, tok.start_pos, tok.end_pos)
+
     def call(self, children: list) -> Expr:
         tok, _, args, rpar = children
         name = str(tok.value)
         span = self._span(tok.start_pos, tok.end_pos)
-        op = FUNCTIONS.get(name)
+        if self.defining is not None and name == self.defining.name:
+            raise DefinitionError(
+                f"{name} calls itself: a function cannot be recursive", span=span,
+                hint="a function's body may call only built-in functions and functions defined before it")
+        user = self.functions.get(name)
+        op = user[0] if user else FUNCTIONS.get(name)
         if op is None:
+            known = [*FUNCTIONS, *self.functions]
             raise UnknownFunctionError(
                 f"unknown function {name!r}", span=span,
-                hint=did_you_mean(name, FUNCTIONS) or f"functions are: {', '.join(sorted(FUNCTIONS))}",
+                hint=did_you_mean(name, known) or f"functions are: {', '.join(sorted(known))}",
             )
         if len(args) != op.arity:
             plural = "argument" if op.arity == 1 else "arguments"
@@ -121,7 +156,8 @@ class GraphBuilder:
                 f"{name} takes {op.arity} {plural}, got {len(args)}", span=span,
                 hint=f"write {name}({', '.join('xyz'[i] for i in range(op.arity))})",
             )
-        return self._gate(name, args, tok.start_pos, rpar.end_pos)
+        node = self._node("gate", tok.start_pos, rpar.end_pos, op=op, inputs=tuple(a.node for a in args))
+        return Expr(node, tok.start_pos, rpar.end_pos)
 
     def arguments(self, children: list) -> list[Expr]:
         return children
@@ -174,6 +210,49 @@ class GraphBuilder:
         combined = self._gate(op_name, [current, expr], tok.start_pos, expr.end)
         return self._bind(target, combined)
 
+    def define_head(self, children: list) -> _Definition:
+        tok, _, args, _ = children
+        name = str(tok.value)
+        span = self._span(tok.start_pos, tok.end_pos)
+        if self.defining is not None:  # pragma: no cover - the grammar has no nested definitions
+            raise DefinitionError("a function cannot be defined inside another", span=span)
+        if name in FUNCTIONS:
+            raise DefinitionError(f"{name} is a built-in function and cannot be redefined", span=span,
+                                  hint=f"choose another name, e.g. my_{name}")
+        if name in self.functions:
+            raise DefinitionError(f"{name} is already defined, on line {self.functions[name][1].line}",
+                                  span=span, hint="give each function one definition")
+        params: dict[str, Node] = {}
+        for arg in args:
+            text = self.source.text[arg.start:arg.end]
+            arg_span = self._span(arg.start, arg.end)
+            if not _PARAMETER.fullmatch(text):
+                raise DefinitionError(f"a parameter of {name} must be a name, not {text!r}", span=arg_span,
+                                      hint=f"write {name}(t) = … and use t in the body")
+            if text in params:
+                raise DefinitionError(f"{name} has two parameters called {text}", span=arg_span,
+                                      hint="give each parameter its own name")
+            node = arg.node  # the argument was read as a use of the name: take that back
+            if node.kind == "var" and node.span.start == arg.start and self.free.get(text) is node:
+                del self.free[text]
+            params[text] = Node("var", arg_span, name=text)
+        if not params:
+            raise DefinitionError(f"{name} has no parameters", span=span,
+                                  hint=f"write {name}(t) = … with at least one parameter")
+        self.defining = _Definition(name, params, tok.start_pos, len(self.created))
+        return self.defining
+
+    def define(self, children: list) -> Statement:
+        definition, body = children
+        self.defining = None
+        nodes = self.created[definition.mark:]
+        del self.created[definition.mark:]  # the body is not part of the program's graph
+        graph = Graph([*definition.params.values(), *nodes], body.node, self.source)
+        function = Function(definition.name, tuple(definition.params), graph)
+        self.functions[definition.name] = (function_op(function),
+                                           self._span(definition.start, definition.start + 1))
+        return Statement(None, None)
+
     def _bind(self, target: str, expr: Expr) -> Statement:
         node = expr.node
         if node.kind == "gate" and node.name is None:
@@ -186,8 +265,11 @@ class GraphBuilder:
         if not statements:
             raise GradcliSyntaxError("nothing to evaluate: the program has no statements",
                                      hint='write an expression, e.g. "x * y"')
+        if statements[-1].expr is None:
+            raise GradcliSyntaxError("the program ends with a function definition: nothing to evaluate",
+                                     hint="add a last line that calls it, e.g. sig(x)")
         for stmt in statements[:-1]:
-            if stmt.target is None:
+            if stmt.target is None and stmt.expr is not None:
                 where = self._span(stmt.expr.start, stmt.expr.end).where()
                 self.notes.append(Diagnostic(
                     "input", f"the expression at {where} is not assigned or used; only the last "
@@ -242,8 +324,11 @@ def _lark():
     return _LARK
 
 
-def parse(text: str) -> Graph:
-    """Parse a gradcli expression or program into a Graph."""
+def parse(text: str, *, expand: bool = False) -> Graph:
+    """Parse a gradcli expression or program into a Graph.
+
+    A call of a user function or of a built-in composite (sigmoid) is one gate; with `expand`,
+    it is replaced by the primitive gates of its body."""
     if not isinstance(text, str):
         raise TypeError(f"parse() needs a str, not {type(text).__name__}")
     from lark.exceptions import UnexpectedInput
@@ -256,7 +341,7 @@ def parse(text: str) -> Graph:
         with _LOCK:
             _BUILDER.reset(source)
             try:
-                return lark.parse(text)
+                graph = lark.parse(text)
             except UnexpectedInput as exc:
                 raise _syntax_error(exc, source, lark) from None
             finally:
@@ -264,6 +349,7 @@ def parse(text: str) -> Graph:
     finally:
         if gc_was_on:
             gc.enable()
+    return expand_graph(graph) if expand else graph
 
 
 def _syntax_error(exc, source: Source, lark) -> GradcliSyntaxError:
@@ -322,6 +408,7 @@ def _expected_words(expected, lark) -> str:
     return "".join(words)
 
 
+_PARAMETER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NUMBER_BEFORE = re.compile(r"(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
