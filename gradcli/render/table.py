@@ -37,8 +37,7 @@ def render(result: Result, console, *, digits: int = 6, all_rows: bool = False) 
         console.width = max(80, fixed + 2 * label_width)
 
     source = Span(graph.source, 0, len(graph.source.text)).short_text(60)
-    table = Table(title=f"Backward pass of {source}", title_justify="left",
-                  show_edge=False, pad_edge=False)
+    table = Table(show_edge=False, pad_edge=False)
     for i, header in enumerate(headers):
         if i in (0, 3):
             table.add_column(header, max_width=label_width, no_wrap=True, overflow="ellipsis")
@@ -48,6 +47,8 @@ def render(result: Result, console, *, digits: int = 6, all_rows: bool = False) 
     for row in rows:
         table.add_row(Text(row[0]), row[1], row[2], Text(row[3]), *row[4:])
     if edges:
+        # a line of its own: a table title would wrap at the (possibly narrow) table's width
+        console.print(Text(f"Backward pass of {source}"), no_wrap=True, overflow="ellipsis")
         console.print(table)
         if len(edges) > limit:
             console.print(f"… {len(edges) - limit} more rows not shown; --all shows every row",
