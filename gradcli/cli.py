@@ -27,6 +27,8 @@ EXIT_USAGE = 2
 class Format(str, enum.Enum):
     table = "table"
     json = "json"
+    dot = "dot"
+    tree = "tree"
 
 
 app = typer.Typer(
@@ -58,17 +60,32 @@ SetOption = Annotated[Optional[List[str]], typer.Option(
     "--set", "-s", metavar="NAME=VALUE",
     help="A variable's value: a number (-2.5, 1e-3, pi) or a nested list ([1,2,3], [[1,2],[3,4]]). "
          "Repeat for each variable. --set pi=… or --set e=… replaces that constant by a variable.")]
-FormatOption = Annotated[Format, typer.Option(
-    "--format", "-f", help="table: the backward pass for people; json: one JSON document for programs.")]
+FormatOption = Annotated[Optional[Format], typer.Option(
+    "--format", "-f", show_default=False,
+    help="table (default): the backward pass for people; json: one JSON document for programs; "
+         "dot: the circuit in Graphviz DOT; tree: the circuit as a tree in the terminal.")]
 DigitsOption = Annotated[int, typer.Option(
     "--digits", min=1, max=17, help="Significant digits of the numbers in the table.")]
 StrictOption = Annotated[bool, typer.Option(
     "--strict", help="Exit 1 when a nan or inf appears (log(-1), 1/0, exp(1000), ...).")]
 AllOption = Annotated[bool, typer.Option(
-    "--all", help="Show every row of the table (by default at most 100).")]
+    "--all", help="Show every row of the table or node of the tree (by default at most 100).")]
 ExpandOption = Annotated[bool, typer.Option(
     "--expand", help="Show the primitive gates inside every call of a user function or of sigmoid "
                      "(by default such a call is one gate).")]
+def _output_path(value: Optional[str]) -> Optional[str]:
+    from pathlib import Path
+
+    from .render.graphviz import SUFFIXES
+
+    if value is not None and Path(value).suffix.lower() not in SUFFIXES:
+        raise typer.BadParameter(f"{value!r} should end in {', '.join(SUFFIXES)}")
+    return value
+
+
+OutputOption = Annotated[Optional[str], typer.Option(
+    "--output", "-o", metavar="FILE", callback=_output_path,
+    help="Draw the circuit into FILE (.svg, .png, .pdf with Graphviz's dot; .dot for the DOT text).")]
 StepsOption = Annotated[bool, typer.Option(
     "--steps", help="Narrate the backward pass one gate at a time: local gradient as formula and "
                     "number, × upstream, = result; sums at forks. With --format json: a list of steps.")]
@@ -106,19 +123,24 @@ def eval_command(
         metavar="EXPRESSION",
         help='An expression or a program: "(x + y) * z", "q = x + y; f = q * z".')],
     set_: SetOption = None,
-    format: FormatOption = Format.table,
+    format: FormatOption = None,
     digits: DigitsOption = 6,
     strict: StrictOption = False,
     all_rows: AllOption = False,
     steps: StepsOption = False,
     expand: ExpandOption = False,
+    output: OutputOption = None,
 ) -> None:
     """Evaluate EXPRESSION, backpropagate, and show each gate's value, local gradient, upstream gradient and result, then ∂f/∂v for every variable.
 
     Example: gradcli eval "(x + y) * z" --set x=-2 --set y=5 --set z=-4
     """
-    if steps and format not in (Format.table, Format.json):
+    if steps and format not in (None, Format.table, Format.json):
         raise click.UsageError(f"--steps works with --format table or json, not {format.value}")
+    if output is not None and (steps or format not in (None, Format.dot)):
+        flag = "--steps" if steps else f"--format {format.value}"
+        raise click.UsageError(f"--output draws the circuit diagram; it does not go with {flag}")
+    format = format or (Format.dot if output is not None else Format.table)
     with _user_errors():
         from .parser import parse
         from .values import parse_assignment, parse_value_text
@@ -131,24 +153,43 @@ def eval_command(
             values[name] = parse_value_text(text, f"--set {item}")
         result = parse(expression, expand=expand).evaluate(values)
         _warn(result)
-        if steps and format is Format.json:
-            from .render import jsondoc, steps as steps_view
-
-            sys.stdout.write(jsondoc.dumps(steps_view.document(result)) + "\n")
-        elif steps:
-            from .render import steps as steps_view
-
-            sys.stdout.write(steps_view.text(result, digits=digits) + "\n")
-        elif format is Format.json:
-            from .render import jsondoc
-
-            sys.stdout.write(jsondoc.render(result) + "\n")
-        else:
-            from .render import table
-
-            table.render(result, _console(), digits=digits, all_rows=all_rows)
+        _show(result, format, steps=steps, output=output, digits=digits, all_rows=all_rows)
         if strict and any(d.kind == "domain" for d in result.diagnostics):
             raise DomainError("a nan or inf appeared and --strict is on (see the warnings above)")
+
+
+def _show(result, format: Format, *, steps: bool, output: str | None, digits: int, all_rows: bool) -> None:
+    """Hand the result to the renderer the options ask for."""
+    if steps:
+        from .render import jsondoc, steps as steps_view
+
+        text = (jsondoc.dumps(steps_view.document(result)) if format is Format.json
+                else steps_view.text(result, digits=digits))
+        sys.stdout.write(text + "\n")
+    elif format is Format.json:
+        from .render import jsondoc
+
+        sys.stdout.write(jsondoc.render(result) + "\n")
+    elif format is Format.dot:
+        from .render import dot
+
+        text = dot.render(result, digits=digits)
+        if output is None:
+            sys.stdout.write(text + "\n")
+        else:
+            from pathlib import Path
+
+            from .render import graphviz
+
+            graphviz.write(text, Path(output))
+    elif format is Format.tree:
+        from .render import tree
+
+        tree.render(result, _console(), digits=digits, all_nodes=all_rows)
+    else:
+        from .render import table
+
+        table.render(result, _console(), digits=digits, all_rows=all_rows)
 
 
 class _user_errors:

@@ -133,7 +133,10 @@ class GateView:
 
     symbol: str
     role: str
-    formulas: tuple[str, ...]
+    formulas: tuple[str, ...]  # "" for a constant input folded into the symbol (the 1 of 1/x)
+
+    def folded(self, index: int) -> bool:
+        return self.formulas[index] == ""
 
 
 _PLACEHOLDER = re.compile(r"(?<![A-Za-z0-9_])[xy](?![A-Za-z0-9_])")
