@@ -69,7 +69,7 @@ DigitsOption = Annotated[int, typer.Option(
 StrictOption = Annotated[bool, typer.Option(
     "--strict", help="Exit 1 when a nan or inf appears (log(-1), 1/0, exp(1000), ...).")]
 AllOption = Annotated[bool, typer.Option(
-    "--all", help="Show every row of the table or node of the tree (by default at most 100).")]
+    "--all", help="Show every row of the table, step of --steps or node of the tree (by default at most 100).")]
 ExpandOption = Annotated[bool, typer.Option(
     "--expand", help="Show the primitive gates inside every call of a user function or of sigmoid "
                      "(by default such a call is one gate).")]
@@ -164,7 +164,7 @@ def _show(result, format: Format, *, steps: bool, output: str | None, digits: in
         from .render import jsondoc, steps as steps_view
 
         text = (jsondoc.dumps(steps_view.document(result)) if format is Format.json
-                else steps_view.text(result, digits=digits))
+                else steps_view.text(result, digits=digits, all_steps=all_rows))
         sys.stdout.write(text + "\n")
     elif format is Format.json:
         from .render import jsondoc

@@ -44,14 +44,18 @@ class _Body:
         if np.shape(value) != full:  # a body that ignores its inputs: still one value per element
             value = np.array(np.broadcast_to(value, full))
         locals_ = tuple(result.gradients.get(p, 0.0) for p in self.function.params)
-        self._last = (inputs, (value, locals_))
-        return value, locals_
+        kink = any(d.kind == "kink" for d in result.diagnostics)
+        self._last = (inputs, (value, locals_, kink))
+        return value, locals_, kink
 
     def forward(self, *inputs):
         return self.run(inputs)[0]
 
     def local(self, index: int):
         return lambda ans, *inputs: self.run(inputs)[1][index]
+
+    def kink(self, *inputs) -> bool:
+        return self.run(inputs)[2]
 
 
 def function_op(function: Function) -> Op:
@@ -61,7 +65,8 @@ def function_op(function: Function) -> Op:
     return Op(name, len(function.params), body.forward,
               tuple(body.local(i) for i in range(len(function.params))),
               name, "slope", tuple(f"∂{name}/∂{p}" for p in function.params),
-              uses_inputs=True, uses_output=True, body=function)
+              uses_inputs=True, uses_output=True, body=function, kink=body.kink,
+              kink_rule="of each gate in its body (--expand shows which)")
 
 
 _BUILTIN_BODIES: dict[str, Function] = {}

@@ -125,3 +125,14 @@ def test_cli_expand_shows_the_primitive_gates(cli):
     assert "│ sig " in grouped and "│ exp " not in grouped
     assert "sig: exp(-t)" in expanded and "│ exp " in expanded
     assert grouped.split("f = ")[1] == expanded.split("f = ")[1]  # the same f and gradients
+
+
+def test_warnings_from_inside_a_function_reach_its_gate(cli):
+    nan = cli("eval", "f(t) = log(t); f(x)", "--set", "x=-1")
+    assert nan.exit_code == 0
+    assert "warning: gate 'f(x)' (f, line 1, column 16) produced nan from finite inputs" in nan.stderr
+    kink = cli("eval", "f(t) = relu(t) + 1; f(x)", "--set", "x=0")
+    assert "warning: gate 'f(x)' (f, line 1, column 21) is at its kink; using the convention of each " \
+           "gate in its body (--expand shows which)" in kink.stderr
+    assert cli("eval", "f(t) = relu(t) + 1; f(x)", "--set", "x=0", "--strict").exit_code == 0
+    assert cli("eval", "f(t) = log(t); f(x)", "--set", "x=-1", "--strict").exit_code == 1

@@ -118,3 +118,20 @@ def test_json_fork_terms(cli):
     doc = _json_steps(cli, "q = x + y; f = q*z + 2*q", "--set", "x=-2", "--set", "y=5", "--set", "z=-4")
     (q,) = [s for s in doc["steps"] if s["gate"] == "q"]
     assert q["upstream_terms"] == [-4.0, 2.0] and q["upstream"] == -2.0
+
+
+def test_long_narrations_are_cut_unless_all(cli):
+    source = "+".join(["x"] * 150)
+    out = cli("eval", source, "--set", "x=1", "--steps").stdout
+    assert "… 49 more steps not shown; --all shows every step" in out
+    assert "100. " in out and "101. " not in out
+    assert "149. " in cli("eval", source, "--set", "x=1", "--steps", "--all").stdout
+    assert "∂f/∂x = " + " + ".join(["1"] * 150) + " = 150" in out  # the sum is still complete
+
+
+def test_arrays_and_constant_outputs_are_narrated_plainly(cli):
+    out = cli("eval", "x*w", "--set", "x=[1,2]", "--set", "w=3", "--steps").stdout
+    assert "f is an array of shape (2,): the gradients are those of sum(f)" in out
+    assert "∂f/∂w = [local x = (2,) [1, 2]] × [upstream 1] = 3" in out
+    out = cli("eval", "2*3", "--steps").stdout
+    assert "no gradient flows back: the output depends on no variable" in out

@@ -45,7 +45,11 @@ def _terms(record) -> list:
     return [edge.result for edge in sorted(record.arrivals, key=lambda e: (e.gate.id, e.index))]
 
 
-def text(result: Result, *, digits: int = 6) -> str:
+# Steps shown unless --all, as for the table's rows.
+DEFAULT_STEPS = 100
+
+
+def text(result: Result, *, digits: int = 6, all_steps: bool = False) -> str:
     def num(value) -> str:
         return numbers.number(value, digits)
 
@@ -54,8 +58,13 @@ def text(result: Result, *, digits: int = 6) -> str:
     steps, totals = build(result)
     source = Span(graph.source, 0, len(graph.source.text)).short_text(60)
     lines = [f"Backward pass of {source}, one gate per step, output first", ""]
+    if result.gradient_of == "sum(f)":
+        lines[1:1] = [f"f is an array of shape {tuple(result.value.shape)}: the gradients are those of sum(f)"]
+    if not steps:
+        lines.append("no gradient flows back: the output depends on no variable")
     roles_used = []
-    for number, step in enumerate(steps, 1):
+    limit = len(steps) if all_steps else DEFAULT_STEPS
+    for number, step in enumerate(steps[:limit], 1):
         node = step["gate"]
         name = f"f = {node.label}" if node is output and node.label != "f" else node.label
         lines.append(f"{number}. {name} = {num(step['value'])}    [{step['symbol']} gate: {step['role']}]")
@@ -76,6 +85,8 @@ def text(result: Result, *, digits: int = 6) -> str:
             lines.append(f"   {gates.wrt(item['input'], output)} = [local {local_text}] × "
                          f"[upstream {num(edge.upstream)}] = {num(edge.result)}"
                          + (f"    {route}" if route else ""))
+    if len(steps) > limit:
+        lines.append(f"… {len(steps) - limit} more steps not shown; --all shows every step")
     if totals:
         lines.append("")
         lines.append("gradients of the variables (complete once every gate they feed is done):")
