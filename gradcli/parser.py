@@ -55,7 +55,7 @@ class Statement:
 
     def __init__(self, target: str | None, expr: Expr | None) -> None:
         self.target = target
-        self.expr = expr  # None for a function definition
+        self.expr = expr  # None for a function definition (whose name is the target)
 
 
 class _Definition:
@@ -251,7 +251,7 @@ class GraphBuilder:
         function = Function(definition.name, tuple(definition.params), graph)
         self.functions[definition.name] = (function_op(function),
                                            self._span(definition.start, definition.start + 1))
-        return Statement(None, None)
+        return Statement(definition.name, None)
 
     def _bind(self, target: str, expr: Expr) -> Statement:
         node = expr.node
@@ -265,11 +265,12 @@ class GraphBuilder:
         if not statements:
             raise GradcliSyntaxError("nothing to evaluate: the program has no statements",
                                      hint='write an expression, e.g. "x * y"')
-        if statements[-1].expr is None:
+        last = statements[-1]
+        if last.expr is None:
             raise GradcliSyntaxError("the program ends with a function definition: nothing to evaluate",
-                                     hint="add a last line that calls it, e.g. sig(x)")
+                                     hint=f"add a last statement that calls it, e.g. {last.target}(x)")
         for stmt in statements[:-1]:
-            if stmt.target is None and stmt.expr is not None:
+            if stmt.target is None:
                 where = self._span(stmt.expr.start, stmt.expr.end).where()
                 self.notes.append(Diagnostic(
                     "input", f"the expression at {where} is not assigned or used; only the last "
