@@ -46,3 +46,12 @@ def test_table_names_roles_and_the_route_winner(cli):
     assert ("x*y", "mul", "swaps", "x") in rows
     assert ("2*(x*y + max(z, w))", "mul", "scales", "x*y + max(z, w)") in rows
     assert ("x*y + max(z, w)", "add", "distributes", "x*y") in rows
+
+
+def test_json_nodes_carry_symbol_and_role(cli_json):
+    doc = cli_json("eval", "1/(1 + exp(-x)) * max(x, y)", "--set", "x=1", "--set", "y=2")
+    by_op = {node["op"]: node for node in doc["nodes"]}
+    assert (by_op["div"]["symbol"], by_op["div"]["role"]) == ("1/x", "slope")
+    assert (by_op["max"]["symbol"], by_op["max"]["role"]) == ("max", "routes")
+    assert (by_op["mul"]["symbol"], by_op["mul"]["role"]) == ("*", "swaps")
+    assert by_op["var"]["symbol"] is None and by_op["var"]["role"] is None

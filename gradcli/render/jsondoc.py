@@ -45,6 +45,7 @@ def document(result: Result) -> dict:
             node = record.node
             line, column = node.span.source.line_col(node.span.start)
             by_index = {edge.index: edge for edge in record.edges}
+            view = node.view if node.kind == "gate" else None
             inputs = []
             for index, inp in enumerate(node.inputs):
                 edge = by_index.get(index)
@@ -57,6 +58,8 @@ def document(result: Result) -> dict:
             nodes.append({
                 "id": node.id,
                 "op": node.op_name,
+                "symbol": view.symbol if view else None,
+                "role": view.role if view else None,
                 "name": node.name,
                 "text": node.span.short_text(TEXT_LIMIT),
                 "span": {"start": node.span.start, "end": node.span.end, "line": line, "column": column},
