@@ -136,3 +136,15 @@ def test_warnings_from_inside_a_function_reach_its_gate(cli):
            "gate in its body (--expand shows which)" in kink.stderr
     assert cli("eval", "f(t) = relu(t) + 1; f(x)", "--set", "x=0", "--strict").exit_code == 0
     assert cli("eval", "f(t) = log(t); f(x)", "--set", "x=-1", "--strict").exit_code == 1
+
+
+def test_expand_reaches_sigmoid_inside_a_user_function():
+    source = "f(t) = sigmoid(t)*2 + t; s = f(x); s*s"
+    expanded = gradcli.parse(source, expand=True)
+    assert _ops(expanded) == ["neg", "exp", "add", "div", "mul", "add", "mul"]
+    s = 2 / (1 + math.exp(-0.3)) + 0.3
+    ds = 2 * (1 / (1 + math.exp(-0.3))) * (1 - 1 / (1 + math.exp(-0.3))) + 1
+    for graph in (expanded, gradcli.parse(source)):
+        result = graph.evaluate({"x": 0.3})
+        assert result.value == pytest.approx(s * s, rel=1e-14)
+        assert result.gradients["x"] == pytest.approx(2 * s * ds, rel=1e-13)
