@@ -65,7 +65,8 @@ FormatOption = Annotated[Optional[Format], typer.Option(
     help="table (default): the backward pass for people; json: one JSON document for programs; "
          "dot: the circuit in Graphviz DOT; tree: the circuit as a tree in the terminal.")]
 DigitsOption = Annotated[int, typer.Option(
-    "--digits", min=1, max=17, help="Significant digits of the numbers in the table.")]
+    "--digits", min=1, max=17,
+    help="Significant digits of the numbers shown (table, steps, tree, diagram); JSON keeps them all.")]
 StrictOption = Annotated[bool, typer.Option(
     "--strict", help="Exit 1 when a nan or inf appears (log(-1), 1/0, exp(1000), ...).")]
 AllOption = Annotated[bool, typer.Option(
