@@ -31,7 +31,7 @@ class _Body:
     def run(self, inputs: tuple):
         last = self._last
         if last is not None and len(last[0]) == len(inputs) and all(a is b for a, b in zip(last[0], inputs)):
-            return last[1]
+            return _copies(last[1])  # the engine may write into arrays it was given
         body = self.function.body
         # Every gate is elementwise: with the inputs spread to the output's shape and the seed 1,
         # each element's gradient is that element's local derivative.
@@ -45,7 +45,7 @@ class _Body:
             value = np.array(np.broadcast_to(value, full))
         locals_ = tuple(result.gradients.get(p, 0.0) for p in self.function.params)
         kink = any(d.kind == "kink" for d in result.diagnostics)
-        self._last = (inputs, (value, locals_, kink))
+        self._last = (inputs, _copies((value, locals_, kink)))
         return value, locals_, kink
 
     def forward(self, *inputs):
@@ -56,6 +56,15 @@ class _Body:
 
     def kink(self, *inputs) -> bool:
         return self.run(inputs)[2]
+
+
+def _fresh(x):
+    return np.array(x) if isinstance(x, np.ndarray) else x
+
+
+def _copies(run: tuple) -> tuple:
+    value, locals_, kink = run
+    return _fresh(value), tuple(_fresh(g) for g in locals_), kink
 
 
 def function_op(function: Function) -> Op:

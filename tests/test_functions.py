@@ -148,3 +148,15 @@ def test_expand_reaches_sigmoid_inside_a_user_function():
         result = graph.evaluate({"x": 0.3})
         assert result.value == pytest.approx(s * s, rel=1e-14)
         assert result.gradients["x"] == pytest.approx(2 * s * ds, rel=1e-13)
+
+
+@pytest.mark.parametrize("source", ["f(t) = t*t; f(x) * f(x)", "f(t) = exp(t); f(x) * f(x) * f(x)",
+                                    "f(a, b) = a*b; f(x, x) + f(x, x) * x"])
+def test_repeated_calls_with_the_same_arrays_without_trace(source):
+    # the engine writes into arrays it was handed (trace=False): a call must not see another's
+    values = {"x": [0.5, 1.0, 2.0]}
+    graph = gradcli.parse(source)
+    untraced = graph.evaluate(values, trace=False).gradients["x"]
+    traced = graph.evaluate(values).gradients["x"]
+    np.testing.assert_allclose(untraced, traced, rtol=1e-15)
+    np.testing.assert_allclose(traced, numeric_gradients(source, values)["x"], rtol=1e-6)
