@@ -43,6 +43,8 @@ class _Body:
         value = np.float64(value) if np.ndim(value) == 0 else value
         if np.shape(value) != full:  # a body that ignores its inputs: still one value per element
             value = np.array(np.broadcast_to(value, full))
+        elif isinstance(value, np.ndarray) and not value.flags.writeable:  # `id(t) = t`: a view of an input
+            value = np.array(value)
         locals_ = tuple(result.gradients.get(p, 0.0) for p in self.function.params)
         kink = any(d.kind == "kink" for d in result.diagnostics)
         self._last = (inputs, _copies((value, locals_, kink)))
