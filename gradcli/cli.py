@@ -37,6 +37,8 @@ class Format(str, enum.Enum):
     json = "json"
     csv = "csv"
     plain = "plain"
+    dot = "dot"
+    tree = "tree"
 
 
 app = typer.Typer(
@@ -72,17 +74,20 @@ SetOption = Annotated[Optional[List[str]], typer.Option(
 ValuesOption = Annotated[Optional[str], typer.Option(
     "--values", metavar="FILE.json",
     help='Several values from one JSON object: {"x": 1.5, "W": [[1, 2], [3, 4]]} ("-" reads stdin).')]
-FormatOption = Annotated[Format, typer.Option(
-    "--format", "-f", help="table: the backward pass for people; json: one JSON document; "
-                           "csv: the per-edge table with a header; plain: 'name value' lines, f first.")]
+FormatOption = Annotated[Optional[Format], typer.Option(
+    "--format", "-f", show_default=False,
+    help="table (default): the backward pass for people; json: one JSON document; csv: the per-edge "
+         "table with a header; plain: 'name value' lines, f first; dot: the circuit in Graphviz DOT; "
+         "tree: the circuit as a tree in the terminal.")]
 CheckFormatOption = Annotated[CheckFormat, typer.Option(
     "--format", "-f", help="table: one row per variable (per element of an array); json: one JSON document.")]
 DigitsOption = Annotated[int, typer.Option(
-    "--digits", min=1, max=17, help="Significant digits of the numbers in the table.")]
+    "--digits", min=1, max=17,
+    help="Significant digits of the numbers shown (table, steps, tree, diagram); JSON keeps them all.")]
 StrictOption = Annotated[bool, typer.Option(
     "--strict", help="Exit 1 when a nan or inf appears (log(-1), 1/0, exp(1000), ...).")]
 AllOption = Annotated[bool, typer.Option(
-    "--all", help="Show every row of the table (by default at most 100).")]
+    "--all", help="Show every row of the table, step of --steps or node of the tree (by default at most 100).")]
 ArgumentsArgument = Annotated[Optional[List[str]], typer.Argument(
     metavar="EXPRESSION [NAME=VALUE]...",
     help='An expression or a program ("(x + y) * z", "q = x + y; f = q * z"; - reads stdin), '
@@ -102,6 +107,27 @@ DEFAULT_MAX_MEMORY = "4GiB"
 MaxMemoryOption = Annotated[str, typer.Option(
     "--max-memory", metavar="SIZE",
     help="Refuse inputs whose evaluation is estimated to need more memory (e.g. 512MB, 8GiB; 0: no limit).")]
+ExpandOption = Annotated[bool, typer.Option(
+    "--expand", help="Show the primitive gates inside every call of a user function or of sigmoid "
+                     "(by default such a call is one gate).")]
+
+
+def _output_path(value: Optional[str]) -> Optional[str]:
+    from pathlib import Path
+
+    from .render.graphviz import SUFFIXES
+
+    if value is not None and Path(value).suffix.lower() not in SUFFIXES:
+        raise typer.BadParameter(f"{value!r} should end in {', '.join(SUFFIXES)}")
+    return value
+
+
+OutputOption = Annotated[Optional[str], typer.Option(
+    "--output", "-o", metavar="FILE", callback=_output_path,
+    help="Draw the circuit into FILE (.svg, .png, .pdf with Graphviz's dot; .dot for the DOT text).")]
+StepsOption = Annotated[bool, typer.Option(
+    "--steps", help="Narrate the backward pass one gate at a time: local gradient as formula and "
+                    "number, × upstream, = result; sums at forks. With --format json: a list of steps.")]
 
 
 class _ExpressionCommand(typer.core.TyperCommand):
@@ -136,11 +162,14 @@ def eval_command(
     set_: SetOption = None,
     file: FileOption = None,
     values_file: ValuesOption = None,
-    format: FormatOption = Format.table,
+    format: FormatOption = None,
     wrt: WrtOption = None,
     digits: DigitsOption = 6,
     strict: StrictOption = False,
     all_rows: AllOption = False,
+    steps: StepsOption = False,
+    expand: ExpandOption = False,
+    output: OutputOption = None,
     quiet: QuietOption = False,
     no_color: NoColorOption = False,
     max_memory: MaxMemoryOption = DEFAULT_MAX_MEMORY,
@@ -150,6 +179,18 @@ def eval_command(
 
     Example: gradcli eval "(x + y) * z" x=-2 y=5 z=-4 --format plain | awk '$1 == "x"'
     """
+    if steps and format not in (None, Format.table, Format.json):
+        raise click.UsageError(f"--steps works with --format table or json, not {format.value}")
+    if output is not None and (steps or format not in (None, Format.dot)):
+        flag = "--steps" if steps else f"--format {format.value}"
+        raise click.UsageError(f"--output draws the circuit diagram; it does not go with {flag}")
+    format = format or (Format.dot if output is not None else Format.table)
+    if steps and format not in (None, Format.table, Format.json):
+        raise click.UsageError(f"--steps works with --format table or json, not {format.value}")
+    if output is not None and (steps or format not in (None, Format.dot)):
+        flag = "--steps" if steps else f"--format {format.value}"
+        raise click.UsageError(f"--output draws the circuit diagram; it does not go with {flag}")
+    format = format or (Format.dot if output is not None else Format.table)
     with _user_errors():
         from .parser import parse
         from .rewrite import stabilize
@@ -158,18 +199,20 @@ def eval_command(
         source, pairs, stdin_taken = _read_source(arguments or [], file)
         values = collect_values(set_ or [], pairs, values_file, stdin_taken=stdin_taken)
         limit = _parse_size(max_memory)
-        graph = parse(source)
+        graph = parse(source, expand=expand)
         if stable:
             graph = stabilize(graph)
         # plain output needs no per-edge records: skip them (faster, far less memory)
-        result = graph.evaluate(values, trace=format is not Format.plain, max_memory=limit or None)
+        traced = steps or format is not Format.plain
+        result = graph.evaluate(values, trace=traced, max_memory=limit or None)
         if wrt is not None:
             result.gradients = _select(result, wrt)
         if not quiet:
             _warn(result.diagnostics)
             if not stable:
                 _suggest_stable(result)
-        _render(result, format, digits=digits, all_rows=all_rows, no_color=no_color)
+        _render(result, format, steps=steps, output=output, digits=digits, all_rows=all_rows,
+                no_color=no_color)
         if strict and any(d.kind == "domain" for d in result.diagnostics):
             raise DomainError("a nan or inf appeared and --strict is on (see the warnings)")
 
@@ -234,8 +277,16 @@ def _parse_size(text: str) -> int:
     return int(float(match.group(1)) * _UNITS[unit])
 
 
-def _render(result, format: Format, *, digits: int, all_rows: bool, no_color: bool) -> None:
-    if format is Format.json:
+def _render(result, format: Format, *, steps: bool, output: str | None, digits: int, all_rows: bool,
+            no_color: bool) -> None:
+    """Hand the result to the renderer the options ask for."""
+    if steps:
+        from .render import jsondoc, steps as steps_view
+
+        text = (jsondoc.dumps(steps_view.document(result)) if format is Format.json
+                else steps_view.text(result, digits=digits, all_steps=all_rows))
+        sys.stdout.write(text + "\n")
+    elif format is Format.json:
         from .render import jsondoc
 
         sys.stdout.write(jsondoc.render(result) + "\n")
@@ -247,11 +298,25 @@ def _render(result, format: Format, *, digits: int, all_rows: bool, no_color: bo
         from .render import plain
 
         plain.render(result, sys.stdout)
+    elif format is Format.dot:
+        from .render import dot
+
+        text = dot.render(result, digits=digits)
+        if output is None:
+            sys.stdout.write(text + "\n")
+        else:
+            from .render import graphviz
+
+            graphviz.write(text, Path(output))
+    elif format is Format.tree:
+        from .render import tree
+
+        tree.render(result, _console(no_color), digits=digits, all_nodes=all_rows)
     else:
         from .render import table
 
-        console = _console(no_color)
-        table.render(result, console, digits=digits, all_rows=all_rows, ascii_only=_dumb_terminal())
+        table.render(result, _console(no_color), digits=digits, all_rows=all_rows,
+                     ascii_only=_dumb_terminal())
 
 
 CHECK_EXIT_CODES = ("Exit codes: 0 every gradient passes; 1 a gradient is wrong or non-finite, or bad input; "

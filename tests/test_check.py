@@ -11,7 +11,7 @@ import pytest
 
 import gradcli
 from gradcli import check as chk
-from gradcli.ops import FUNCTIONS, OPS
+from gradcli.ops import FUNCTIONS, OPS, OVERLOADS
 
 NEURON = "1/(1+exp(-(w0*x0+w1*x1+w2)))"
 NEURON_VALUES = dict(w0=2, x0=-1, w1=-3, x1=-2, w2=-3)
@@ -109,6 +109,7 @@ def test_a_wrong_local_gradient_in_the_registry_is_caught(monkeypatch):
     bad = dataclasses.replace(OPS["sin"], locals=(lambda ans, x: np.sin(x),))
     monkeypatch.setitem(OPS, "sin", bad)
     monkeypatch.setitem(FUNCTIONS, "sin", bad)
+    monkeypatch.setitem(OVERLOADS["sin"], 1, bad)  # the parser looks calls up by name and arity
     report = run_check("sin(x) * y", {"x": 0.5, "y": 2.0})
     x, y = report.entries
     assert x.analytic == pytest.approx(2 * math.sin(0.5)) and x.numeric == pytest.approx(2 * math.cos(0.5))
