@@ -113,6 +113,19 @@ def _mean_vjp(g, ans, x, *, index, axis=None):
     return _spread(g, x, axis) / count
 
 
+def _logsumexp(x, axis=None):
+    # shifted by the max, so that exp never overflows: log Σ e^x = m + log Σ e^(x-m)
+    peak = np.max(x, axis=axis, keepdims=True)
+    peak = np.where(np.isfinite(peak), peak, 0.0)
+    total = np.log(np.sum(np.exp(x - peak), axis=axis, keepdims=True)) + peak
+    return total.reshape(np.shape(np.sum(x, axis=axis)))
+
+
+def _logsumexp_vjp(g, ans, x, *, index, axis=None):
+    # ∂/∂x_i log Σ e^x = softmax(x)_i = e^(x_i - logsumexp(x))
+    return _spread(g, x, axis) * np.exp(np.asarray(x) - _spread(ans, x, axis))
+
+
 def _extreme_vjp(g, ans, x, *, index, axis=None):
     # the gradient goes to the element(s) holding the max (min); a tie splits it equally
     hit = np.asarray(x) == _spread(ans, x, axis)
@@ -186,6 +199,8 @@ def _array_ops() -> list[Op]:
            uses_inputs=True, uses_output=True, vjp=_extreme_vjp, params=axis, call="min",
            kink=lambda x, axis=None: _extreme_tie(x, axis, pick=np.min),
            kink_rule="a tie splits the gradient equally"),
+        Op("logsumexp", 1, _logsumexp, (), "logsumexp", "slope", ("softmax(x)",),
+           uses_inputs=True, uses_output=True, vjp=_logsumexp_vjp, params=axis),
         Op("norm", 1, _norm, (), "‖·‖", "slope", ("x/‖x‖",),
            uses_inputs=True, uses_output=True, vjp=_norm_vjp, params=axis,
            kink=_norm_zero, kink_rule="the gradient of norm at 0 is 0"),

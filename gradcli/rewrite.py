@@ -2,6 +2,7 @@
 
     1/(1+exp(-u))  (also 1/(exp(-u)+1))  →  sigmoid(u)
     log(1+exp(u))  (also log(exp(u)+1))  →  softplus(u)
+    log(sum(exp(u)))  (any axis)          →  logsumexp(u) (same axis)
 
 A rewrite makes a new graph and leaves the parsed one as it was; a pattern's inner gates stay
 when something else uses them too.
@@ -29,7 +30,8 @@ def _exp_plus_one(node: Node) -> Node | None:
 
 
 def _match(node: Node) -> tuple[str, Node, str] | None:
-    """(stable op, its input, the pattern) where `node` is the root of an unstable pattern."""
+    """(stable op, its input, the pattern) where `node` is the root of an unstable pattern.
+    The stable gate takes the keyword arguments (axis) of the pattern's reduction."""
     if node.kind != "gate":
         return None
     if node.op.name == "div" and _is_one(node.inputs[0]):
@@ -40,6 +42,11 @@ def _match(node: Node) -> tuple[str, Node, str] | None:
         v = _exp_plus_one(node.inputs[0])
         if v is not None:
             return "softplus", v, "log(1+exp(u))"
+        inner = node.inputs[0]
+        if inner.kind == "gate" and inner.op.name == "sum":
+            e = inner.inputs[0]
+            if e.kind == "gate" and e.op.name == "exp":
+                return "logsumexp", e.inputs[0], "log(sum(exp(u)))"
     return None
 
 
@@ -59,8 +66,9 @@ def stabilize(graph: Graph) -> Graph:
         found = _match(node)
         if found is not None:
             op_name, operand, pattern = found
+            reduction = node.inputs[0].params if op_name == "logsumexp" else {}
             copy = Node("gate", node.span, op=OPS[op_name], inputs=(copies[id(operand)],),
-                        name=node.name, rewrite=pattern)
+                        name=node.name, rewrite=pattern, params=dict(reduction))
         else:
             copy = Node(node.kind, node.span, op=node.op, name=node.name, default=node.default,
                         params=node.params, inputs=tuple(copies[id(i)] for i in node.inputs),

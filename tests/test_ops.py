@@ -71,6 +71,7 @@ SPEC: dict[str, Spec] = {
     "amax": Spec((ANY,), cases=REDUCTION_CASES),  # continuous draws: no ties (the kink)
     "amin": Spec((ANY,), cases=REDUCTION_CASES),
     "norm": Spec((AWAY_FROM_0,), cases=REDUCTION_CASES),
+    "logsumexp": Spec((ANY,), cases=REDUCTION_CASES),
     "dot": Spec((ANY, ANY), cases=PRODUCT_CASES),
     "matmul": Spec((ANY, ANY), cases=PRODUCT_CASES),
     "T": Spec((ANY,), cases=TRANSPOSE_CASES),
@@ -291,6 +292,7 @@ COMPOSITES = [
     ("sqrt(x) * exp(-x) + pi * x - e ** x", {"x": [[0.5, 1.5], [2.5, 3.5]]}),
     ("w * x + b", {"w": [[0.2, -0.4, 1.1], [0.6, 0.9, -1.3]], "x": [0.5, -1.0, 2.0], "b": 0.3}),
     ("softplus(x * y) - softplus(-y) * x", {"x": [0.4, -1.7], "y": 0.9}),
+    ("sum(logsumexp(X * y, axis=1)) + logsumexp(X) * y", {"X": [[0.3, -1.2, 0.8], [1.5, 0.1, -0.6]], "y": 0.7}),
     # arrays: reductions, products and the transpose, mixed with broadcasting
     ("h = tanh(W @ x + b); mean((h - y)**2) + 0.1 * norm(W) + sum(T(W) @ h)",
      {"W": [[0.2, -0.4, 1.1], [0.6, 0.9, -1.3]], "x": [0.5, -1.0, 2.0], "b": [0.1, -0.2],

@@ -80,3 +80,27 @@ def test_a_shared_inner_gate_stays():
     plain = gradcli.evaluate("e1 = exp(-(w*x)); 1/(1+e1) + e1", w=0.7, x=1.1)
     stable = graph.evaluate({"w": 0.7, "x": 1.1})
     assert stable.gradients["w"] == pytest.approx(plain.gradients["w"], rel=1e-12)
+
+
+@pytest.mark.parametrize("axis", [None, 0, 1])
+def test_log_sum_exp_becomes_logsumexp_with_its_axis(axis):
+    X = np.array([[0.3, -1.2, 0.8], [1.5, 0.1, -0.6]])
+    reduce = "sum(exp(X))" if axis is None else f"sum(exp(X), axis={axis})"
+    source = f"sum(log({reduce}) * w)"
+    plain = gradcli.evaluate(source, X=X, w=0.5)
+    graph = stabilize(gradcli.parse(source))
+    assert "logsumexp" in {n.op_name for n in graph.nodes}
+    stable = graph.evaluate({"X": X, "w": 0.5})
+    assert stable.value == pytest.approx(plain.value, rel=1e-12)
+    np.testing.assert_allclose(stable.gradients["X"], plain.gradients["X"], rtol=1e-12)
+
+
+def test_logsumexp_far_out_is_finite_and_is_the_softmax():
+    X = np.array([1000.0, 999.0, -1000.0])
+    source = "log(sum(exp(X)))"
+    assert np.isnan(gradcli.evaluate(source, X=X).gradients["X"]).any() or \
+        not np.isfinite(gradcli.evaluate(source, X=X).value)
+    result = stabilize(gradcli.parse(source)).evaluate({"X": X})
+    softmax = np.exp(X - X.max()) / np.exp(X - X.max()).sum()
+    assert result.value == pytest.approx(1000.0 + math.log1p(math.exp(-1.0)), rel=1e-15)
+    np.testing.assert_allclose(result.gradients["X"], softmax, rtol=1e-12, atol=1e-300)
