@@ -14,6 +14,7 @@ from .errors import (
     GradcliError,
     GradcliSyntaxError,
     MissingValueError,
+    ResourceError,
     ShapeError,
     UnknownFunctionError,
     ValueFormatError,
@@ -27,7 +28,7 @@ __version__ = "0.1.0"
 __all__ = [
     "evaluate", "parse", "Graph", "Node", "Result", "NodeTrace", "Edge", "Diagnostic",
     "GradcliError", "GradcliSyntaxError", "UnknownFunctionError", "MissingValueError",
-    "ValueFormatError", "ShapeError", "DomainError", "__version__",
+    "ValueFormatError", "ShapeError", "DomainError", "ResourceError", "__version__",
 ]
 
 

@@ -10,6 +10,7 @@ import enum
 import os
 import re
 import sys
+from pathlib import Path
 from typing import Annotated, List, Optional
 
 import click
@@ -27,12 +28,14 @@ EXIT_USAGE = 2
 class Format(str, enum.Enum):
     table = "table"
     json = "json"
+    csv = "csv"
+    plain = "plain"
 
 
 app = typer.Typer(
     name="gradcli",
     help="See every number of backpropagation: forward values, local and upstream gradients, ∂f/∂v.",
-    add_completion=False,
+    epilog="Exit codes: 0 success; 1 bad input or a failed check; 2 command-line usage error.",
     pretty_exceptions_enable=False,
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -63,13 +66,29 @@ ValuesOption = Annotated[Optional[str], typer.Option(
     "--values", metavar="FILE.json",
     help='Several values from one JSON object: {"x": 1.5, "W": [[1, 2], [3, 4]]} ("-" reads stdin).')]
 FormatOption = Annotated[Format, typer.Option(
-    "--format", "-f", help="table: the backward pass for people; json: one JSON document for programs.")]
+    "--format", "-f", help="table: the backward pass for people; json: one JSON document; "
+                           "csv: the per-edge table with a header; plain: 'name value' lines, f first.")]
 DigitsOption = Annotated[int, typer.Option(
     "--digits", min=1, max=17, help="Significant digits of the numbers in the table.")]
 StrictOption = Annotated[bool, typer.Option(
     "--strict", help="Exit 1 when a nan or inf appears (log(-1), 1/0, exp(1000), ...).")]
 AllOption = Annotated[bool, typer.Option(
     "--all", help="Show every row of the table (by default at most 100).")]
+FileOption = Annotated[Optional[Path], typer.Option(
+    "--file", metavar="PROGRAM.grad", dir_okay=False,
+    help="Read the program from a file (- for stdin); then every argument is a NAME=VALUE.")]
+WrtOption = Annotated[Optional[str], typer.Option(
+    "--wrt", metavar="NAME,NAME", help="Report only these gradients (the whole graph still runs).")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Do not print warnings.")]
+NoColorOption = Annotated[bool, typer.Option(
+    "--no-color", help="No colour in the table (also when NO_COLOR is set).")]
+StableOption = Annotated[bool, typer.Option(
+    "--stable", help="Rewrite 1/(1+exp(-u)) into sigmoid(u) and log(1+exp(u)) into softplus(u): "
+                     "same gradients, no overflow.")]
+DEFAULT_MAX_MEMORY = "4GiB"
+MaxMemoryOption = Annotated[str, typer.Option(
+    "--max-memory", metavar="SIZE",
+    help="Refuse inputs whose evaluation is estimated to need more memory (e.g. 512MB, 8GiB; 0: no limit).")]
 
 
 class _ExpressionCommand(typer.core.TyperCommand):
@@ -100,37 +119,163 @@ EXIT_CODES = "Exit codes: 0 success; 1 bad input (or a nan/inf under --strict); 
 @app.command("eval", cls=_ExpressionCommand, context_settings={"ignore_unknown_options": True},
              epilog=EXIT_CODES)
 def eval_command(
-    expression: Annotated[str, typer.Argument(
-        metavar="EXPRESSION",
-        help='An expression or a program: "(x + y) * z", "q = x + y; f = q * z".')],
+    arguments: Annotated[Optional[List[str]], typer.Argument(
+        metavar="EXPRESSION [NAME=VALUE]...",
+        help='An expression or a program ("(x + y) * z", "q = x + y; f = q * z"; - reads stdin), '
+             "then optional NAME=VALUE pairs, the same as --set.")] = None,
     set_: SetOption = None,
+    file: FileOption = None,
     values_file: ValuesOption = None,
     format: FormatOption = Format.table,
+    wrt: WrtOption = None,
     digits: DigitsOption = 6,
     strict: StrictOption = False,
     all_rows: AllOption = False,
+    quiet: QuietOption = False,
+    no_color: NoColorOption = False,
+    max_memory: MaxMemoryOption = DEFAULT_MAX_MEMORY,
+    stable: StableOption = False,
 ) -> None:
     """Evaluate EXPRESSION, backpropagate, and show each gate's value, local gradient, upstream gradient and result, then ∂f/∂v for every variable.
 
-    Example: gradcli eval "(x + y) * z" --set x=-2 --set y=5 --set z=-4
+    Example: gradcli eval "(x + y) * z" x=-2 y=5 z=-4 --format plain | awk '$1 == "x"'
     """
     with _user_errors():
         from .parser import parse
-        from .values import collect_values
+        from .rewrite import stabilize
 
-        values = collect_values(set_ or [], values_file)
-        result = parse(expression).evaluate(values)
-        _warn(result)
-        if format is Format.json:
-            from .render import jsondoc
-
-            sys.stdout.write(jsondoc.render(result) + "\n")
-        else:
-            from .render import table
-
-            table.render(result, _console(), digits=digits, all_rows=all_rows)
+        source, pairs = _read_source(arguments or [], file)
+        program_from_stdin = (file is not None and str(file) == "-") or (file is None and arguments[0] == "-")
+        values = _gather_values(set_ or [], pairs, values_file,
+                                stdin_taken="the program (-)" if program_from_stdin else None)
+        limit = _parse_size(max_memory)
+        graph = parse(source)
+        if stable:
+            graph = stabilize(graph)
+        # plain output needs no per-edge records: skip them (faster, far less memory)
+        result = graph.evaluate(values, trace=format is not Format.plain, max_memory=limit or None)
+        if wrt is not None:
+            result.gradients = _select(result, wrt)
+        if not quiet:
+            _warn(result)
+            if not stable:
+                _suggest_stable(result)
+        _render(result, format, digits=digits, all_rows=all_rows, no_color=no_color)
         if strict and any(d.kind == "domain" for d in result.diagnostics):
-            raise DomainError("a nan or inf appeared and --strict is on (see the warnings above)")
+            raise DomainError("a nan or inf appeared and --strict is on (see the warnings)")
+
+
+def _read_source(arguments: list[str], file: Path | None) -> tuple[str, list[str]]:
+    """The program text (from the first argument, --file, or stdin for "-") and the NAME=VALUE pairs."""
+    if file is not None:
+        if str(file) == "-":
+            return _read_stdin(), arguments
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            raise GradcliError(f"--file {file}: {exc.strerror or exc}") from None
+        return _decode(data, f"--file {file}"), arguments
+    if not arguments:
+        raise click.UsageError("give an EXPRESSION, - to read it from stdin, or --file PROGRAM.grad")
+    expression, pairs = arguments[0], arguments[1:]
+    return (_read_stdin() if expression == "-" else expression), pairs
+
+
+def _read_stdin() -> str:
+    return _decode(sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode(),
+                   "standard input")
+
+
+def _decode(data: bytes, where: str) -> str:
+    try:
+        return data.decode("utf-8-sig")  # a byte-order mark from a Windows editor is not text
+    except UnicodeDecodeError as exc:
+        raise GradcliError(f"{where} is not UTF-8 text (byte {exc.start})") from None
+
+
+def _gather_values(sets: list[str], pairs: list[str], values_file: str | None = None,
+                   stdin_taken: str | None = None) -> dict:
+    """--values FILE.json, --set NAME=VALUE and positional NAME=VALUE; a name given twice, by
+    any of them, is an error. A VALUE may be @FILE or @- (see datafiles.py); stdin can be read
+    once, and `stdin_taken` says what already reads it."""
+    from .values import parse_assignment, parse_set_value
+
+    values: dict = {}
+    given: dict = {}  # name -> how it was written, for the message about a conflict
+    if values_file is not None:
+        from .datafiles import load_values
+
+        if values_file == "-" and stdin_taken:
+            raise GradcliError(f"{stdin_taken} and --values - both read stdin",
+                               hint="stdin can be read once; put the values in a file")
+        values = load_values(values_file)
+        given = {name: f"--values {values_file}" for name in values}
+        stdin_taken = stdin_taken or ("--values -" if values_file == "-" else None)
+    for flag, items in (("--set", sets), ("argument", pairs)):
+        for item in items:
+            name, text = parse_assignment(item, flag)
+            written = f"{flag} {item}" if flag == "--set" else item
+            if name in values:
+                raise GradcliError(f"{name} is given a value twice: {given[name]} and {written}",
+                                   hint="give each variable one value, with --set or as NAME=VALUE")
+            if text.replace(" ", "") == "@-":
+                if stdin_taken:
+                    raise GradcliError(f"{stdin_taken} and {written} both read stdin",
+                                       hint="stdin can be read once; put the other value in a file")
+                stdin_taken = written
+            values[name] = parse_set_value(text, f"{flag} {item}")
+            given[name] = written
+    return values
+
+
+def _select(result, wrt: str) -> dict:
+    """The gradients named by --wrt, in that order."""
+    from .errors import did_you_mean
+
+    names = [name.strip() for name in wrt.split(",") if name.strip()]
+    if not names:
+        raise GradcliError("--wrt needs at least one variable name", hint="write --wrt x,y")
+    chosen = {}
+    for name in names:
+        if name not in result.gradients:
+            hint = did_you_mean(name, result.gradients) or f"variables: {', '.join(result.gradients) or 'none'}"
+            raise GradcliError(f"--wrt {name}: not a variable with a gradient", hint=hint)
+        chosen[name] = result.gradients[name]
+    return chosen
+
+
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*", re.IGNORECASE)
+_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "kib": 2**10, "m": 10**6, "mb": 10**6, "mib": 2**20,
+          "g": 10**9, "gb": 10**9, "gib": 2**30, "t": 10**12, "tb": 10**12, "tib": 2**40}
+
+
+def _parse_size(text: str) -> int:
+    match = _SIZE.fullmatch(text)
+    unit = (match.group(2) or "").lower() if match else None
+    if not match or unit not in _UNITS:
+        raise GradcliError(f"--max-memory {text!r}: not a size", hint="write e.g. 512MB, 8GiB, or 0 for no limit")
+    return int(float(match.group(1)) * _UNITS[unit])
+
+
+def _render(result, format: Format, *, digits: int, all_rows: bool, no_color: bool) -> None:
+    if format is Format.json:
+        from .render import jsondoc
+
+        sys.stdout.write(jsondoc.render(result) + "\n")
+    elif format is Format.csv:
+        from .render import csvtable
+
+        csvtable.render(result, sys.stdout)
+    elif format is Format.plain:
+        from .render import plain
+
+        plain.render(result, sys.stdout)
+    else:
+        from .render import table
+
+        console = _console(no_color)
+        table.render(result, console, digits=digits, all_rows=all_rows,
+                     ascii_only=os.environ.get("TERM") == "dumb")
 
 
 class BatchFormat(str, enum.Enum):
@@ -171,13 +316,9 @@ def batch_command(
         from . import batch
         from .datafiles import open_text, source_name
         from .parser import parse
-        from .values import collect_values
 
-        if input == "-" and ("-" == values_file or any(
-                s.partition("=")[2].replace(" ", "") == "@-" for s in set_ or [])):
-            raise GradcliError("--input - and a value from @- or --values - both read stdin",
-                               hint="stdin can be read once; put the values in a file")
-        constants = collect_values(set_ or [], values_file)
+        constants = _gather_values(set_ or [], [], values_file,
+                                   stdin_taken="--input -" if input == "-" else None)
         graph = parse(expression)
         stream = open_text(input)
         source = source_name(input)
@@ -299,10 +440,21 @@ def _warn(result) -> None:
         sys.stderr.write(f"warning: {diagnostic.message}\n")
 
 
-def _console():
+def _suggest_stable(result) -> None:
+    """Where a nan/inf comes from a pattern --stable would rewrite, say so."""
+    if not any(d.kind == "domain" for d in result.diagnostics):
+        return
+    from .rewrite import unstable_patterns
+
+    for node, pattern in unstable_patterns(result.graph):
+        sys.stderr.write(f"hint: {pattern} at {node.span.where()} overflows for large |u|; "
+                         "--stable computes it as one stable gate with the same gradients\n")
+
+
+def _console(no_color: bool = False):
     from rich.console import Console
 
-    return Console(highlight=False, no_color="NO_COLOR" in os.environ)
+    return Console(highlight=False, no_color=no_color or "NO_COLOR" in os.environ)
 
 
 def main() -> None:

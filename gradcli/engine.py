@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import MissingValueError, ShapeError, did_you_mean
+from .errors import MissingValueError, ResourceError, ShapeError, did_you_mean, shorten
 from .graph import Graph, Node
 from .trace import Diagnostic, Edge, NodeTrace, Result
 from .values import to_arrays
@@ -95,7 +95,7 @@ def bind_values(graph: Graph, values: dict) -> tuple[dict[str, np.ndarray], list
         if name not in graph.variables:
             hint = did_you_mean(name, graph.variables) if graph.variables else None
             diagnostics.append(Diagnostic(
-                "input", f"a value was given for {name!r}, which the expression does not use"
+                "input", f"a value was given for {shorten(name)!r}, which the expression does not use"
                 + (f"; {hint}" if hint else "")))
     missing = [name for name in graph.required if name not in arrays]
     if missing:
@@ -107,7 +107,7 @@ def bind_values(graph: Graph, values: dict) -> tuple[dict[str, np.ndarray], list
     return arrays, diagnostics
 
 
-def run(graph: Graph, values: dict, *, trace: bool = True) -> Result:
+def run(graph: Graph, values: dict, *, trace: bool = True, max_memory: int | None = None) -> Result:
     arrays, diagnostics = bind_values(graph, values)
     diagnostics[:0] = graph.notes
     nodes = graph.nodes
@@ -140,6 +140,9 @@ def run(graph: Graph, values: dict, *, trace: bool = True) -> Result:
                 last_use[i.id] = node.id
                 if op.uses_inputs:
                     keep[i.id] = True
+
+    if max_memory is not None:
+        _check_memory(graph, arrays, keep, trace, max_memory)
 
     flag = _FloatingPointFlag()
     values_of: list = [None] * count
@@ -340,6 +343,39 @@ def _edge_result(local, upstream, shape, full_shape, reuse: bool, fresh_local: b
     if result is not product:  # summed (a new array) or a read-only broadcast view
         fresh = isinstance(result, np.ndarray) and result.flags.writeable
     return result, fresh and isinstance(result, np.ndarray) and result.ndim > 0
+
+
+def _check_memory(graph: Graph, arrays: dict, keep: list, trace: bool, limit: int) -> None:
+    """Refuse, before any work, a run estimated to need more than `limit` bytes.
+
+    Every gate's value is taken to have the broadcast shape of all inputs (exact for elementwise
+    gates). A trace holds each gate's value plus a local gradient and a result per edge; without
+    one, the values the backward pass reads plus a few working arrays are alive at once.
+    """
+    if not arrays:
+        return
+    try:
+        size = int(np.prod(np.broadcast_shapes(*(a.shape for a in arrays.values()))))
+    except ValueError:
+        size = max(a.size for a in arrays.values())
+    gates = [n for n in graph.nodes if n.kind == "gate"]
+    if trace:
+        count = len(gates) + 2 * sum(len(n.inputs) for n in gates)
+    else:
+        count = sum(keep[n.id] for n in gates) + 3
+    need = count * size * 8
+    if need > limit:
+        raise ResourceError(
+            f"this evaluation needs about {_bytes(need)} ({count} arrays of {size:,} numbers), "
+            f"more than the memory limit of {_bytes(limit)}",
+            hint="raise --max-memory (0: no limit), or use --format plain, which keeps no per-edge records")
+
+
+def _bytes(n: int) -> str:
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
 
 
 def _check_broadcast(node: Node, args: list) -> None:

@@ -57,8 +57,8 @@ class MissingValueError(GradcliError):
 
     def __init__(self, names: list[str]) -> None:
         self.names = names
-        listed = ", ".join(names)
-        flags = " ".join(f"--set {n}=VALUE" for n in names)
+        listed = ", ".join(shorten(n) for n in names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
+        flags = " ".join(f"--set {shorten(n)}=VALUE" for n in names[:5]) + (" ..." if len(names) > 5 else "")
         super().__init__(
             f"no value for {'variable' if len(names) == 1 else 'variables'} {listed}",
             hint=f"add {flags}",
@@ -73,11 +73,22 @@ class ShapeError(GradcliError):
     """Arrays that do not broadcast together at a gate."""
 
 
+class ResourceError(GradcliError):
+    """The input is too large: longer than the size limit, or needing more memory than allowed."""
+
+
 class DomainError(GradcliError):
     """A non-finite number appeared and the caller asked for strictness."""
 
 
+def shorten(name: str, limit: int = 40) -> str:
+    """A name as messages show it: a 100,000-character name must not flood the terminal."""
+    return name if len(name) <= limit else f"{name[:limit - 1]}…"
+
+
 def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
     """The closest candidate to a probable typo, as a hint, or None."""
-    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    if len(word) > 100:  # difflib is quadratic; a name this long is no typo
+        return None
+    close = difflib.get_close_matches(word, [c for c in candidates if len(c) <= 100], n=1, cutoff=0.6)
     return f"did you mean {close[0]!r}?" if close else None

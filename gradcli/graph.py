@@ -18,11 +18,12 @@ class Node:
     `default` is a constant's value, or a named constant's (`pi`, `e`) until a value replaces it.
     """
 
-    __slots__ = ("id", "kind", "op", "inputs", "name", "span", "default", "params")
+    __slots__ = ("id", "kind", "op", "inputs", "name", "span", "default", "rewrite", "params")
 
     def __init__(self, kind: str, span: Span, *, op: Op | None = None,
                  inputs: tuple[Node, ...] = (), name: str | None = None,
-                 default: float | None = None, params: dict | None = None) -> None:
+                 default: float | None = None, rewrite: str | None = None,
+                 params: dict | None = None) -> None:
         self.id = -1
         self.kind = kind  # "var", "const" or "gate"
         self.op = op
@@ -30,6 +31,7 @@ class Node:
         self.name = name
         self.span = span
         self.default = default
+        self.rewrite = rewrite  # the pattern this gate replaced (--stable), e.g. "1/(1+exp(-u))"
         self.params = params or {}  # a gate's keyword arguments, fixed in the text: {"axis": 0}
 
     @property
@@ -69,11 +71,13 @@ class Graph:
         """Names that need a value (variables other than the named constants)."""
         return [name for name, n in self.variables.items() if n.default is None]
 
-    def evaluate(self, values: Mapping[str, object] | None = None, *, trace: bool = True) -> Result:
-        """Forward and backward pass. With trace=False, per-edge records are skipped (faster)."""
+    def evaluate(self, values: Mapping[str, object] | None = None, *, trace: bool = True,
+                 max_memory: int | None = None) -> Result:
+        """Forward and backward pass. With trace=False, per-edge records are skipped (faster).
+        With max_memory (bytes), a run estimated to need more raises ResourceError first."""
         from .engine import run
 
-        return run(self, dict(values or {}), trace=trace)
+        return run(self, dict(values or {}), trace=trace, max_memory=max_memory)
 
     def __len__(self) -> int:
         return len(self.nodes)

@@ -214,6 +214,8 @@ _OPS = [
        "tanh", "scales by local slope", ("1 - tanh²x",), uses_output=True, ufunc=np.tanh),
     Op("sigmoid", 1, _sigmoid, (lambda ans, x: ans * (1.0 - ans),),
        "σ", "scales by local slope", ("(1-σ)σ",), uses_output=True),
+    Op("softplus", 1, lambda x: np.logaddexp(0.0, x), (lambda ans, x: _sigmoid(x),),
+       "softplus", "scales by local slope", ("σ(x)",), uses_inputs=True),
     Op("relu", 1, lambda x: np.maximum(x, 0.0), (lambda ans, x: np.where(x > 0, 1.0, 0.0),),
        "relu", "scales by local slope", ("1 if x > 0 else 0",), uses_inputs=True,
        kink=_at_kink_unary, kink_rule="relu'(0) = 0"),

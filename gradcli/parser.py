@@ -14,7 +14,7 @@ import sys
 import threading
 from pathlib import Path
 
-from .errors import GradcliSyntaxError, UnknownFunctionError, did_you_mean
+from .errors import GradcliSyntaxError, ResourceError, UnknownFunctionError, did_you_mean
 from .graph import Graph, Node
 from .ops import CONSTANTS, OPS, OVERLOADS
 from .source import Source, Span
@@ -292,10 +292,17 @@ def _lark():
     return _LARK
 
 
-def parse(text: str) -> Graph:
-    """Parse a gradcli expression or program into a Graph."""
+# Parsing costs a few microseconds a character: past this, refuse rather than seem to hang.
+MAX_SOURCE_CHARS = 2_000_000
+
+
+def parse(text: str, *, max_chars: int | None = MAX_SOURCE_CHARS) -> Graph:
+    """Parse a gradcli expression or program into a Graph (max_chars=None lifts the size limit)."""
     if not isinstance(text, str):
         raise TypeError(f"parse() needs a str, not {type(text).__name__}")
+    if max_chars is not None and len(text) > max_chars:
+        raise ResourceError(f"the program is {len(text):,} characters long; the limit is {max_chars:,}",
+                            hint="split the work, or call gradcli.parse(text, max_chars=None) from Python")
     from lark.exceptions import UnexpectedInput
 
     source = Source(text)
@@ -343,7 +350,7 @@ def _syntax_error(exc, source: Source, lark) -> GradcliSyntaxError:
         expected = getattr(exc, "expected", ())
     pos = min(pos, max(len(text) - 1, 0)) if text else 0
     words = _expected_words(expected or (), lark)
-    hint = _juxtaposition_hint(text, pos) or _unclosed_hint(text, what)
+    hint = _juxtaposition_hint(text, pos) or _unclosed_hint(text, what) or _dunder_hint(text, pos)
     message = what + (f"; expected {words}" if words else "")
     return GradcliSyntaxError(message, span=Span(source, pos, pos + 1), hint=hint)
 
@@ -382,6 +389,12 @@ def _juxtaposition_hint(text: str, pos: int) -> str | None:
         name = re.match(r"[A-Za-z_][A-Za-z0-9_]*", text[pos:])
         token = name.group(0) if name else "(…)"
         return f"write {match.group(0)}*{token} to multiply"
+    return None
+
+
+def _dunder_hint(text: str, pos: int) -> str | None:
+    if text.startswith("__", pos) or text.startswith("__", max(pos - 1, 0)):
+        return "names may not start with '__' (gradcli is not Python: nothing is ever executed)"
     return None
 
 

@@ -48,34 +48,6 @@ def parse_set_value(text: str, where: str, stdin=None) -> np.ndarray:
     return parse_value_text(text, where)
 
 
-def collect_values(assignments: list[str], values_file: str | None = None, stdin=None) -> dict:
-    """`--set NAME=VALUE`... and `--values FILE.json` → name → array. A name given twice, or stdin
-    asked for twice, is an error."""
-    values: dict[str, np.ndarray] = {}
-    from_file: set[str] = set()
-    stdin_users = []
-    if values_file is not None:
-        from .datafiles import load_values
-
-        values = load_values(values_file, stdin)
-        from_file = set(values)
-        if values_file == "-":
-            stdin_users.append("--values -")
-    for item in assignments:
-        name, text = parse_assignment(item)
-        if text.strip().replace(" ", "") == "@-":
-            stdin_users.append(f"--set {item}")
-            if len(stdin_users) > 1:
-                raise ValueFormatError(f"{stdin_users[0]} and {stdin_users[1]} both read stdin",
-                                       hint="stdin can be read once; put the other value in a file")
-        if name in values:
-            message = (f"{name} is given twice: in --values {values_file} and by --set {item}"
-                       if name in from_file else f"--set {name} is given twice")
-            raise ValueFormatError(message, hint="give each variable one value")
-        values[name] = parse_set_value(text, f"--set {item}", stdin)
-    return values
-
-
 def parse_value_text(text: str, where: str) -> np.ndarray:
     """A number or a rectangular nested list → float64 array. `where` names the value in messages."""
     pos, length = 0, len(text)

@@ -61,6 +61,7 @@ SPEC: dict[str, Spec] = {
     "tan": Spec((((-1.3, 1.3),),)),  # poles at ±π/2
     "tanh": Spec((ANY,)),
     "sigmoid": Spec((((-6.0, 6.0),),)),
+    "softplus": Spec((((-6.0, 6.0),),)),
     "relu": Spec((AWAY_FROM_0,)),
     "abs": Spec((AWAY_FROM_0,)),
     "max": Spec((ANY, ANY), distinct=True),
@@ -283,6 +284,7 @@ COMPOSITES = [
      {"x": [0.3, -0.5, 1.2], "y": [[0.7], [-1.1]]}),
     ("sqrt(x) * exp(-x) + pi * x - e ** x", {"x": [[0.5, 1.5], [2.5, 3.5]]}),
     ("w * x + b", {"w": [[0.2, -0.4, 1.1], [0.6, 0.9, -1.3]], "x": [0.5, -1.0, 2.0], "b": 0.3}),
+    ("softplus(x * y) - softplus(-y) * x", {"x": [0.4, -1.7], "y": 0.9}),
     # arrays: reductions, products and the transpose, mixed with broadcasting
     ("h = tanh(W @ x + b); mean((h - y)**2) + 0.1 * norm(W) + sum(T(W) @ h)",
      {"W": [[0.2, -0.4, 1.1], [0.6, 0.9, -1.3]], "x": [0.5, -1.0, 2.0], "b": [0.1, -0.2],

@@ -3,6 +3,7 @@ every command, option and function."""
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 from pathlib import Path
@@ -17,12 +18,13 @@ from gradcli.ops import FUNCTIONS
 
 README_PATH = Path(__file__).resolve().parent.parent / "README.md"
 README = README_PATH.read_text(encoding="utf-8")
+_CONSOLE_BLOCK = re.compile(r"^( *)```console\n(.*?)^\1```", flags=re.S | re.M)
 
 
 def console_examples():
     """(command, expected stdout) for each ```console block: `$ gradcli …` then its output."""
     examples = []
-    for block in re.findall(r"^( *)```console\n(.*?)^\1```", README, flags=re.S | re.M):
+    for block in _CONSOLE_BLOCK.findall(README):
         indent, body = block
         lines = [line[len(indent):] for line in body.splitlines()]
         assert lines and lines[0].startswith("$ gradcli "), lines[:1]
@@ -30,15 +32,36 @@ def console_examples():
     return examples
 
 
+def run_example(command: str):
+    """Run one example from the repository's top folder (examples name files such as
+    examples/points.csv)."""
+    here = os.getcwd()
+    os.chdir(README_PATH.parent)
+    try:
+        return CliRunner().invoke(app, shlex.split(command)[1:])
+    finally:
+        os.chdir(here)
+
+
+def update_readme() -> None:
+    """`python tests/test_readme.py --update` rewrites each console block with the real output."""
+    def fill(match):
+        indent, body = match.group(1), match.group(2)
+        command = body.splitlines()[0][len(indent) + 2:]
+        output = "\n".join(line.rstrip() for line in run_example(command).stdout.strip("\n").splitlines())
+        lines = [f"$ {command}"] + output.splitlines()
+        return "".join(f"{indent}{line}".rstrip() + "\n" for line in [f"```console"] + lines) + f"{indent}```"
+
+    README_PATH.write_text(_CONSOLE_BLOCK.sub(fill, README), encoding="utf-8")
+
+
 def _normal(text: str) -> str:
     return "\n".join(line.rstrip() for line in text.strip("\n").splitlines())
 
 
 @pytest.mark.parametrize("command, expected", console_examples(), ids=lambda v: v[:50])
-def test_console_example_prints_what_the_readme_shows(command, expected, monkeypatch):
-    monkeypatch.chdir(README_PATH.parent)  # examples name files such as examples/points.csv
-    args = shlex.split(command)[1:]
-    result = CliRunner().invoke(app, args)
+def test_console_example_prints_what_the_readme_shows(command, expected):
+    result = run_example(command)
     assert result.exit_code == 0, result.output
     assert _normal(result.stdout) == _normal(expected)
 
@@ -71,3 +94,10 @@ def test_ci_runs_the_readme_test_command():
     assert "pytest" in command and command.startswith("python3 -m venv .venv")
     ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text(encoding="utf-8")
     assert "ci-test-command" in ci and 'eval "$cmd"' in ci
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] == ["--update"]:
+        update_readme()

@@ -58,6 +58,7 @@ def document(result: Result) -> dict:
                 "id": node.id,
                 "op": node.op_name,
                 "name": node.name,
+                "rewrite": node.rewrite,
                 "text": node.span.short_text(TEXT_LIMIT),
                 "span": {"start": node.span.start, "end": node.span.end, "line": line, "column": column},
                 "value": jsonable(record.value),

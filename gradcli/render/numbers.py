@@ -30,3 +30,17 @@ def number(value, digits: int) -> str:
         formatter={"float_kind": lambda v: scalar(v, digits)},
     )
     return f"{array.shape} {' '.join(preview.split())}"
+
+
+def exact(value) -> str:
+    """Full precision for machine formats: 0.19661193324148188, NaN, Infinity, [1.0,2.0] (one field)."""
+    import json
+
+    from .jsondoc import jsonable
+
+    if isinstance(value, str):  # the rule standing for a Jacobian that is not elementwise
+        return value
+    data = jsonable(value)
+    if isinstance(data, float):
+        return repr(data)
+    return json.dumps(data, separators=(",", ":")).strip('"')

@@ -10,7 +10,11 @@ from . import numbers
 DEFAULT_ROWS = 100
 
 
-def render(result: Result, console, *, digits: int = 6, all_rows: bool = False) -> None:
+def render(result: Result, console, *, digits: int = 6, all_rows: bool = False,
+           ascii_only: bool = False) -> None:
+    """Print the table. Box-drawing only on a terminal; `ascii_only` (TERM=dumb) avoids every
+    non-ASCII character (∂ becomes d, … becomes ...)."""
+    from rich import box
     from rich.table import Table
     from rich.text import Text
 
@@ -24,7 +28,8 @@ def render(result: Result, console, *, digits: int = 6, all_rows: bool = False) 
     rows = []
     for edge in edges[:limit]:
         gate = edge.gate
-        rows.append((gate.label, gate.op_name, edge.input.label, num(result.trace[gate.id].value),
+        op = gate.op_name if gate.rewrite is None else f"{gate.op_name} (stable)"
+        rows.append((gate.label, op, edge.input.label, num(result.trace[gate.id].value),
                      num(edge.local), num(edge.upstream), num(edge.result)))
     headers = ("gate", "op", "input", "value", "local", "upstream", "result")
     widths = [max([len(h)] + [len(row[i]) for row in rows]) for i, h in enumerate(headers)]
@@ -37,11 +42,15 @@ def render(result: Result, console, *, digits: int = 6, all_rows: bool = False) 
         console.width = max(80, fixed + 2 * label_width)
 
     source = Span(graph.source, 0, len(graph.source.text)).short_text(60)
-    table = Table(title=f"Backward pass of {source}", title_justify="left",
-                  show_edge=False, pad_edge=False)
+    if ascii_only:
+        source = source.replace("…", "...")
+        rows = [tuple(cell.replace("…", "...") for cell in row) for row in rows]
+    table = Table(title=f"Backward pass of {source}", title_justify="left", show_edge=False,
+                  pad_edge=False, box=box.HEAVY_HEAD if console.is_terminal and not ascii_only else box.ASCII)
     for i, header in enumerate(headers):
         if i in (0, 2):
-            table.add_column(header, max_width=label_width, no_wrap=True, overflow="ellipsis")
+            table.add_column(header, max_width=label_width, no_wrap=True,
+                             overflow="crop" if ascii_only else "ellipsis")
         else:
             table.add_column(header, justify="left" if i == 1 else "right", no_wrap=True,
                              min_width=widths[i])
@@ -50,7 +59,7 @@ def render(result: Result, console, *, digits: int = 6, all_rows: bool = False) 
     if edges:
         console.print(table)
         if len(edges) > limit:
-            console.print(f"… {len(edges) - limit} more rows not shown; --all shows every row",
+            console.print(f"... {len(edges) - limit} more rows not shown; --all shows every row",
                           style="dim", highlight=False)
         console.print()
 
@@ -68,4 +77,7 @@ def render(result: Result, console, *, digits: int = 6, all_rows: bool = False) 
             for record in forks:
                 terms = " + ".join(num(edge.result) for edge in record.arrivals)
                 lines.append(f"  ∂f/∂{record.node.label} = {terms} = {num(record.gradient)}")
-    console.print("\n".join(lines), highlight=False, markup=False)
+    text = "\n".join(lines)
+    if ascii_only:
+        text = text.replace("∂", "d").replace("…", "...")
+    console.print(text, highlight=False, markup=False)

@@ -1,0 +1,12 @@
+"""`--format plain`: `name value` lines, f first, for awk and `read` (full precision)."""
+
+from __future__ import annotations
+
+from ..trace import Result
+from .numbers import exact
+
+
+def render(result: Result, out) -> None:
+    lines = [f"f {exact(result.value)}"]
+    lines += [f"{name} {exact(grad)}" for name, grad in result.gradients.items()]
+    out.write("\n".join(lines) + "\n")
