@@ -25,6 +25,11 @@ EXIT_BAD_INPUT = 1
 EXIT_USAGE = 2
 
 
+class CheckFormat(str, enum.Enum):
+    table = "table"
+    json = "json"
+
+
 class Format(str, enum.Enum):
     table = "table"
     json = "json"
@@ -68,12 +73,18 @@ ValuesOption = Annotated[Optional[str], typer.Option(
 FormatOption = Annotated[Format, typer.Option(
     "--format", "-f", help="table: the backward pass for people; json: one JSON document; "
                            "csv: the per-edge table with a header; plain: 'name value' lines, f first.")]
+CheckFormatOption = Annotated[CheckFormat, typer.Option(
+    "--format", "-f", help="table: one row per variable (per element of an array); json: one JSON document.")]
 DigitsOption = Annotated[int, typer.Option(
     "--digits", min=1, max=17, help="Significant digits of the numbers in the table.")]
 StrictOption = Annotated[bool, typer.Option(
     "--strict", help="Exit 1 when a nan or inf appears (log(-1), 1/0, exp(1000), ...).")]
 AllOption = Annotated[bool, typer.Option(
     "--all", help="Show every row of the table (by default at most 100).")]
+ArgumentsArgument = Annotated[Optional[List[str]], typer.Argument(
+    metavar="EXPRESSION [NAME=VALUE]...",
+    help='An expression or a program ("(x + y) * z", "q = x + y; f = q * z"; - reads stdin), '
+         "then optional NAME=VALUE pairs, the same as --set.")]
 FileOption = Annotated[Optional[Path], typer.Option(
     "--file", metavar="PROGRAM.grad", dir_okay=False,
     help="Read the program from a file (- for stdin); then every argument is a NAME=VALUE.")]
@@ -119,10 +130,7 @@ EXIT_CODES = "Exit codes: 0 success; 1 bad input (or a nan/inf under --strict); 
 @app.command("eval", cls=_ExpressionCommand, context_settings={"ignore_unknown_options": True},
              epilog=EXIT_CODES)
 def eval_command(
-    arguments: Annotated[Optional[List[str]], typer.Argument(
-        metavar="EXPRESSION [NAME=VALUE]...",
-        help='An expression or a program ("(x + y) * z", "q = x + y; f = q * z"; - reads stdin), '
-             "then optional NAME=VALUE pairs, the same as --set.")] = None,
+    arguments: ArgumentsArgument = None,
     set_: SetOption = None,
     file: FileOption = None,
     values_file: ValuesOption = None,
@@ -146,7 +154,7 @@ def eval_command(
 
         source, pairs = _read_source(arguments or [], file)
         program_from_stdin = (file is not None and str(file) == "-") or (file is None and arguments[0] == "-")
-        values = _gather_values(set_ or [], pairs, values_file,
+        values = _gather_values(set_ or [], pairs, values_file=values_file,
                                 stdin_taken="the program (-)" if program_from_stdin else None)
         limit = _parse_size(max_memory)
         graph = parse(source)
@@ -157,7 +165,7 @@ def eval_command(
         if wrt is not None:
             result.gradients = _select(result, wrt)
         if not quiet:
-            _warn(result)
+            _warn(result.diagnostics)
             if not stable:
                 _suggest_stable(result)
         _render(result, format, digits=digits, all_rows=all_rows, no_color=no_color)
@@ -193,11 +201,11 @@ def _decode(data: bytes, where: str) -> str:
         raise GradcliError(f"{where} is not UTF-8 text (byte {exc.start})") from None
 
 
-def _gather_values(sets: list[str], pairs: list[str], values_file: str | None = None,
-                   stdin_taken: str | None = None) -> dict:
-    """--values FILE.json, --set NAME=VALUE and positional NAME=VALUE; a name given twice, by
-    any of them, is an error. A VALUE may be @FILE or @- (see datafiles.py); stdin can be read
-    once, and `stdin_taken` says what already reads it."""
+def _gather_values(options: list[str], pairs: list[str], flag: str = "--set", *,
+                   values_file: str | None = None, stdin_taken: str | None = None) -> dict:
+    """`flag NAME=VALUE` options, positional NAME=VALUE and --values FILE.json; a name given
+    twice, by any of them, is an error. A VALUE may be @FILE or @- (see datafiles.py); stdin can
+    be read once, and `stdin_taken` says what already reads it."""
     from .values import parse_assignment, parse_set_value
 
     values: dict = {}
@@ -211,19 +219,19 @@ def _gather_values(sets: list[str], pairs: list[str], values_file: str | None = 
         values = load_values(values_file)
         given = {name: f"--values {values_file}" for name in values}
         stdin_taken = stdin_taken or ("--values -" if values_file == "-" else None)
-    for flag, items in (("--set", sets), ("argument", pairs)):
+    for where, items in ((flag, options), ("argument", pairs)):
         for item in items:
-            name, text = parse_assignment(item, flag)
-            written = f"{flag} {item}" if flag == "--set" else item
+            name, text = parse_assignment(item, where)
+            written = f"{where} {item}" if where == flag else item
             if name in values:
                 raise GradcliError(f"{name} is given a value twice: {given[name]} and {written}",
-                                   hint="give each variable one value, with --set or as NAME=VALUE")
+                                   hint=f"give each variable one value{' (--set or NAME=VALUE)' if flag == '--set' else ''}")
             if text.replace(" ", "") == "@-":
                 if stdin_taken:
                     raise GradcliError(f"{stdin_taken} and {written} both read stdin",
                                        hint="stdin can be read once; put the other value in a file")
                 stdin_taken = written
-            values[name] = parse_set_value(text, f"{flag} {item}")
+            values[name] = parse_set_value(text, f"{where} {item}")
             given[name] = written
     return values
 
@@ -274,8 +282,60 @@ def _render(result, format: Format, *, digits: int, all_rows: bool, no_color: bo
         from .render import table
 
         console = _console(no_color)
-        table.render(result, console, digits=digits, all_rows=all_rows,
-                     ascii_only=os.environ.get("TERM") == "dumb")
+        table.render(result, console, digits=digits, all_rows=all_rows, ascii_only=_dumb_terminal())
+
+
+CHECK_EXIT_CODES = ("Exit codes: 0 every gradient passes; 1 a gradient is wrong or non-finite, or bad input; "
+                    "2 command-line usage error.")
+
+
+@app.command("check", cls=_ExpressionCommand, context_settings={"ignore_unknown_options": True},
+             epilog=CHECK_EXIT_CODES)
+def check_command(
+    arguments: ArgumentsArgument = None,
+    set_: SetOption = None,
+    file: FileOption = None,
+    expect: Annotated[Optional[List[str]], typer.Option(
+        "--expect", "-e", metavar="NAME=VALUE",
+        help="Your own (hand-derived) gradient of f with respect to NAME, judged against the analytic "
+             "and the numeric one. A number, or an array in NAME's shape. Repeat for each variable.")] = None,
+    h: Annotated[float, typer.Option("--h", help="The step of the centered difference (f(v+h) - f(v-h)) / 2h.")]
+        = 1e-5,
+    rtol: Annotated[float, typer.Option(
+        "--rtol", help="The relative error from which a gradient is wrong (CS231n: 1e-2).")] = 1e-2,
+    atol: Annotated[float, typer.Option(
+        "--atol", help="An absolute difference |analytic - numeric| up to which a gradient is good "
+                       "whatever its relative error (for gradients near 0).")] = 1e-8,
+    format: CheckFormatOption = CheckFormat.table,
+    digits: DigitsOption = 6,
+    quiet: QuietOption = False,
+    no_color: NoColorOption = False,
+) -> None:
+    """Check every gradient of EXPRESSION (every element of an array) against a centered difference, and say good, ok with kinks, suspicious or wrong.
+
+    Example: gradcli check "x**3" --set x=2 --expect x=12
+    """
+    with _user_errors():
+        from .check import check
+        from .parser import parse
+
+        source, pairs = _read_source(arguments or [], file)
+        values = _gather_values(set_ or [], pairs)
+        expected = _gather_values(expect or [], [], flag="--expect")
+        report = check(parse(source), values, expected=expected, h=h, rtol=rtol, atol=atol)
+        if not quiet:
+            _warn(report.diagnostics)
+        if format is CheckFormat.json:
+            from .render import jsondoc
+
+            sys.stdout.write(jsondoc.render_check(report) + "\n")
+        else:
+            from .render import checktable
+
+            checktable.render(report, _console(no_color), digits=digits, ascii_only=_dumb_terminal())
+        sys.stderr.write(report.summary() + "\n")
+        if not report.passed:
+            raise typer.Exit(EXIT_BAD_INPUT)
 
 
 class BatchFormat(str, enum.Enum):
@@ -317,7 +377,7 @@ def batch_command(
         from .datafiles import open_text, source_name
         from .parser import parse
 
-        constants = _gather_values(set_ or [], [], values_file,
+        constants = _gather_values(set_ or [], [], values_file=values_file,
                                    stdin_taken="--input -" if input == "-" else None)
         graph = parse(expression)
         stream = open_text(input)
@@ -435,8 +495,8 @@ class _user_errors:
         raise typer.Exit(EXIT_BAD_INPUT)
 
 
-def _warn(result) -> None:
-    for diagnostic in result.diagnostics:
+def _warn(diagnostics) -> None:
+    for diagnostic in diagnostics:
         sys.stderr.write(f"warning: {diagnostic.message}\n")
 
 
@@ -449,6 +509,10 @@ def _suggest_stable(result) -> None:
     for node, pattern in unstable_patterns(result.graph):
         sys.stderr.write(f"hint: {pattern} at {node.span.where()} overflows for large |u|; "
                          "--stable computes it as one stable gate with the same gradients\n")
+
+
+def _dumb_terminal() -> bool:
+    return os.environ.get("TERM") == "dumb"
 
 
 def _console(no_color: bool = False):

@@ -210,7 +210,7 @@ def run(graph: Graph, values: dict, *, trace: bool = True, max_memory: int | Non
             op = node.op
             args = [values_of[i.id] for i in node.inputs]
             ans = values_of[k]
-            if op.kink is not None and op.kink(*args, **node.params):
+            if op.kink_offset is not None and op.at_kink(*args, **node.params):
                 diagnostics.append(Diagnostic(
                     "kink", f"gate {_at(node)} is at its kink; using the convention {op.kink_rule}", node))
             wanted = [index for index, inp in enumerate(node.inputs) if needs[inp.id]]

@@ -79,6 +79,12 @@ class Graph:
 
         return run(self, dict(values or {}), trace=trace, max_memory=max_memory)
 
+    def to_source(self) -> str:
+        """Source text that parses back to this graph (see gradcli.printer)."""
+        from .printer import to_source
+
+        return to_source(self)
+
     def __len__(self) -> int:
         return len(self.nodes)
 

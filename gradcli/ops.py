@@ -37,7 +37,9 @@ class Op:
     uses_inputs: bool = False  # the local gradients read the inputs' forward values
     uses_output: bool = False  # the local gradients read the gate's own output
     callable: bool = True  # can be called by name in the language
-    kink: Callable[..., object] | None = None  # (*inputs) -> true where the gate is not differentiable
+    # (*inputs) -> signed offset from the kink, elementwise: 0 at it, its sign tells the side.
+    # A sign that changes between two evaluations means the kink lies between them.
+    kink_offset: Callable[..., object] | None = None
     kink_rule: str = ""  # the convention used at a kink, for the warning
     ufunc: np.ufunc | None = None  # the same forward as a ufunc, to write into a dead buffer (out=)
     vjp: Callable[..., object] | None = None  # (g, ans, *inputs, index, **params) -> input's gradient
@@ -53,13 +55,17 @@ class Op:
     def call_name(self) -> str:
         return self.call or self.name
 
+    def at_kink(self, *inputs, **params) -> bool:
+        """Whether any element of the inputs sits exactly at the kink."""
+        return self.kink_offset is not None and bool(np.any(self.kink_offset(*inputs, **params) == 0))
 
-def _at_kink_unary(x):
-    return np.any(x == 0)
+
+def _offset_from_0(x):
+    return x
 
 
-def _at_tie(x, y):
-    return np.any(x == y)
+def _offset_from_tie(x, y):
+    return x - y
 
 
 def _max_local(mine, other):
@@ -106,9 +112,18 @@ def _extreme_vjp(g, ans, x, *, index, axis=None):
     return _spread(g, x, axis) * hit / count
 
 
-def _extreme_tie(x, axis=None, *, pick=np.max):
-    hits = np.sum(np.asarray(x) == _spread(pick(x, axis=axis), x, axis), axis=axis)
-    return np.any(hits > 1)
+def _extreme_offset(x, axis=None, *, largest=True):
+    """Each element's distance to the largest (smallest) of the others along the axis: 0 at a
+    tie, and its sign changes where the max (min) moves from one element to another."""
+    v = np.asarray(x, dtype=np.float64)
+    if not largest:
+        v = -v
+    top = np.max(v, axis=axis, keepdims=True)
+    hit = v == top
+    ties = np.sum(hit, axis=axis, keepdims=True) > 1
+    second = np.max(np.where(hit, -np.inf, v), axis=axis, keepdims=True)
+    second = np.where(ties, top, second)
+    return v - np.where(hit, second, top)
 
 
 def _norm(x, axis=None):
@@ -121,8 +136,6 @@ def _norm_vjp(g, ans, x, *, index, axis=None):
     return np.where(norm == 0, 0.0, _spread(g, x, axis) * x / safe)
 
 
-def _norm_zero(x, axis=None):
-    return np.any(_norm(x, axis) == 0)
 
 
 def _check_product(name, a, b):
@@ -167,14 +180,14 @@ def _array_ops() -> list[Op]:
            vjp=_mean_vjp, params=axis),
         Op("amax", 1, np.max, (), "max", "routes to the largest", ("1 at the max, 0 elsewhere (ties split)",),
            uses_inputs=True, uses_output=True, vjp=_extreme_vjp, params=axis, call="max",
-           kink=_extreme_tie, kink_rule="a tie splits the gradient equally"),
+           kink_offset=_extreme_offset, kink_rule="a tie splits the gradient equally"),
         Op("amin", 1, np.min, (), "min", "routes to the smallest", ("1 at the min, 0 elsewhere (ties split)",),
            uses_inputs=True, uses_output=True, vjp=_extreme_vjp, params=axis, call="min",
-           kink=lambda x, axis=None: _extreme_tie(x, axis, pick=np.min),
+           kink_offset=lambda x, axis=None: _extreme_offset(x, axis, largest=False),
            kink_rule="a tie splits the gradient equally"),
         Op("norm", 1, _norm, (), "‖·‖", "scales by x/‖x‖", ("x/‖x‖",),
            uses_inputs=True, uses_output=True, vjp=_norm_vjp, params=axis,
-           kink=_norm_zero, kink_rule="the gradient of norm at 0 is 0"),
+           kink_offset=_norm, kink_rule="the gradient of norm at 0 is 0"),
         Op("dot", 2, _dot, (), "dot", "swaps (as matrices)", ("vjp: g·bᵀ", "vjp: aᵀ·g"),
            uses_inputs=True, vjp=_product_vjp),
         Op("matmul", 2, _matmul, (), "@", "swaps (as matrices)", ("vjp: g·bᵀ", "vjp: aᵀ·g"),
@@ -218,18 +231,18 @@ _OPS = [
        "softplus", "scales by local slope", ("σ(x)",), uses_inputs=True),
     Op("relu", 1, lambda x: np.maximum(x, 0.0), (lambda ans, x: np.where(x > 0, 1.0, 0.0),),
        "relu", "scales by local slope", ("1 if x > 0 else 0",), uses_inputs=True,
-       kink=_at_kink_unary, kink_rule="relu'(0) = 0"),
+       kink_offset=_offset_from_0, kink_rule="relu'(0) = 0"),
     Op("abs", 1, np.abs, (lambda ans, x: np.sign(x),),
        "abs", "scales by local slope", ("sign x",), uses_inputs=True,
-       kink=_at_kink_unary, kink_rule="abs'(0) = 0", ufunc=np.abs),
+       kink_offset=_offset_from_0, kink_rule="abs'(0) = 0", ufunc=np.abs),
     Op("max", 2, np.maximum,
        (lambda ans, x, y: _max_local(x, y), lambda ans, x, y: _max_local(y, x)),
        "max", "routes", ("1 if x > y, ½ if x = y, else 0", "1 if y > x, ½ if x = y, else 0"),
-       uses_inputs=True, kink=_at_tie, kink_rule="a tie splits the gradient equally", ufunc=np.maximum),
+       uses_inputs=True, kink_offset=_offset_from_tie, kink_rule="a tie splits the gradient equally", ufunc=np.maximum),
     Op("min", 2, np.minimum,
        (lambda ans, x, y: _max_local(y, x), lambda ans, x, y: _max_local(x, y)),
        "min", "routes", ("1 if x < y, ½ if x = y, else 0", "1 if y < x, ½ if x = y, else 0"),
-       uses_inputs=True, kink=_at_tie, kink_rule="a tie splits the gradient equally", ufunc=np.minimum),
+       uses_inputs=True, kink_offset=_offset_from_tie, kink_rule="a tie splits the gradient equally", ufunc=np.minimum),
 ]
 
 _OPS += _array_ops()

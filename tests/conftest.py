@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 
+import os
+
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
 from typer.testing import CliRunner
 
 import gradcli
@@ -21,6 +24,13 @@ def _check_no_traceback(result) -> None:
         ) from result.exception
     assert "Traceback" not in result.stdout
     assert "Traceback" not in result.stderr
+
+# Hypothesis: a quick, reproducible profile by default (CI); GRADCLI_HYPOTHESIS=deep for a long run.
+settings.register_profile("ci", max_examples=150, derandomize=True, deadline=None, database=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+settings.register_profile("deep", max_examples=3000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+settings.load_profile(os.environ.get("GRADCLI_HYPOTHESIS", "ci"))
 
 
 @pytest.fixture(scope="session")

@@ -119,7 +119,7 @@ def test_registry_entry_is_consistent(name):
             assert FUNCTIONS[name] is op
     else:
         assert name not in FUNCTIONS
-    if op.kink is not None:
+    if op.kink_offset is not None:
         assert op.kink_rule, "an op with a kink states its convention"
 
 
@@ -216,35 +216,45 @@ def test_vjp_matches_finite_differences(name, shapes, params):
 
 def test_reduction_ties_split_the_gradient():
     x = np.array([[1.0, 3.0, 3.0], [2.0, 0.0, 0.0]])
-    assert OPS["amax"].kink(x) and OPS["amin"].kink(x, axis=1)
-    assert not OPS["amax"].kink(x, axis=0) and not OPS["amin"].kink(x, axis=0)
+    assert OPS["amax"].at_kink(x) and OPS["amin"].at_kink(x, axis=1)
+    assert not OPS["amax"].at_kink(x, axis=0) and not OPS["amin"].at_kink(x, axis=0)
+    # the offset changes sign where the max moves from one element to another
+    below = OPS["amax"].kink_offset(np.array([1.0, 1.0 - 1e-6]))
+    above = OPS["amax"].kink_offset(np.array([1.0, 1.0 + 1e-6]))
+    assert np.all(np.sign(below) != np.sign(above))
     g = np.array([1.0, 2.0])
     np.testing.assert_allclose(OPS["amax"].vjp(g, np.max(x, axis=1), x, index=0, axis=1),
                                [[0, 0.5, 0.5], [2, 0, 0]])
     np.testing.assert_allclose(OPS["amin"].vjp(g, np.min(x, axis=1), x, index=0, axis=1),
                                [[1, 0, 0], [0, 1, 1]])
-    assert OPS["norm"].kink(np.zeros(3)) and not OPS["norm"].kink(np.ones(3))
+    assert OPS["norm"].at_kink(np.zeros(3)) and not OPS["norm"].at_kink(np.ones(3))
     np.testing.assert_array_equal(OPS["norm"].vjp(1.0, 0.0, np.zeros(3), index=0), [0.0, 0.0, 0.0])
 
 
-@pytest.mark.parametrize("name", sorted(n for n in OPS if OPS[n].kink is not None and OPS[n].elementwise))
+@pytest.mark.parametrize("name", sorted(n for n in OPS if OPS[n].kink_offset is not None and OPS[n].elementwise))
 def test_kink_detection(name):
     op = OPS[name]
     if op.arity == 1:
-        assert op.kink(np.float64(0.0))
-        assert not op.kink(np.float64(0.5))
-        assert op.kink(np.array([1.0, 0.0, -1.0]))
-        assert not op.kink(np.array([1.0, -1.0]))
+        assert op.at_kink(np.float64(0.0))
+        assert not op.at_kink(np.float64(0.5))
+        assert op.at_kink(np.array([1.0, 0.0, -1.0]))
+        assert not op.at_kink(np.array([1.0, -1.0]))
+        # the offset's sign tells the side: it changes from just below the kink to just above
+        below, above = op.kink_offset(np.float64(-1e-5)), op.kink_offset(np.float64(1e-5))
     else:
-        assert op.kink(np.float64(1.5), np.float64(1.5))
-        assert not op.kink(np.float64(1.5), np.float64(2.5))
-        assert op.kink(np.array([1.0, 2.0]), np.array([3.0, 2.0]))
+        assert op.at_kink(np.float64(1.5), np.float64(1.5))
+        assert not op.at_kink(np.float64(1.5), np.float64(2.5))
+        assert op.at_kink(np.array([1.0, 2.0]), np.array([3.0, 2.0]))
+        below = op.kink_offset(np.float64(2.0 - 1e-5), np.float64(2.0))
+        above = op.kink_offset(np.float64(2.0 + 1e-5), np.float64(2.0))
+    assert np.sign(below) == -1 and np.sign(above) == 1
 
 
 def test_smooth_ops_have_no_kink():
     for name in ("add", "sub", "mul", "div", "neg", "exp", "log", "sqrt", "sin", "cos", "tanh",
                  "sigmoid"):
-        assert OPS[name].kink is None, name
+        assert OPS[name].kink_offset is None, name
+        assert not OPS[name].at_kink(*[np.float64(0.0)] * OPS[name].arity)
 
 
 def test_sigmoid_is_stable_far_out():

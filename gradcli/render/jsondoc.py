@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..trace import Result
+
+if TYPE_CHECKING:
+    from ..check import CheckReport
 
 # How long a node's source text may be in the document; `span` locates the rest.
 TEXT_LIMIT = 200
@@ -78,3 +82,40 @@ def document(result: Result) -> dict:
 
 def render(result: Result) -> str:
     return json.dumps(document(result), allow_nan=False, indent=2)
+
+
+def check_document(report: CheckReport) -> dict:
+    """`gradcli check --format json`: the settings, the verdict and one record per element."""
+    tol = report.tolerances
+    checks = []
+    for e in report.entries:
+        checks.append({
+            "variable": e.variable,
+            "index": list(e.index),
+            "label": e.label,
+            "analytic": jsonable(e.analytic),
+            "numeric": jsonable(e.numeric),
+            "error": jsonable(e.error),
+            "verdict": e.verdict,
+            "kinks": [{"gate": n.label, "op": n.op_name, "line": n.span.line, "column": n.span.column}
+                      for n in e.kinks],
+            "expected": jsonable(e.expected),
+            "expected_error": jsonable(e.expected_error),
+            "expected_verdict": e.expected_verdict,
+            "passed": e.passed,
+        })
+    return {
+        "value": jsonable(report.value),
+        "gradient_of": report.gradient_of,
+        "h": tol.h,
+        "rtol": tol.rtol,
+        "atol": tol.atol,
+        "passed": report.passed,
+        "summary": report.summary(),
+        "counts": report.counts(),
+        "checks": checks,
+    }
+
+
+def render_check(report: CheckReport) -> str:
+    return json.dumps(check_document(report), allow_nan=False, indent=2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..source import Span
 from ..trace import Result
 from . import numbers
+from .style import plain_ascii, table_box
 
 # Rows shown unless --all: a 100,000-gate graph must not print 200,000 rows by default.
 DEFAULT_ROWS = 100
@@ -14,7 +15,6 @@ def render(result: Result, console, *, digits: int = 6, all_rows: bool = False,
            ascii_only: bool = False) -> None:
     """Print the table. Box-drawing only on a terminal; `ascii_only` (TERM=dumb) avoids every
     non-ASCII character (∂ becomes d, … becomes ...)."""
-    from rich import box
     from rich.table import Table
     from rich.text import Text
 
@@ -43,10 +43,10 @@ def render(result: Result, console, *, digits: int = 6, all_rows: bool = False,
 
     source = Span(graph.source, 0, len(graph.source.text)).short_text(60)
     if ascii_only:
-        source = source.replace("…", "...")
-        rows = [tuple(cell.replace("…", "...") for cell in row) for row in rows]
+        source = plain_ascii(source)
+        rows = [tuple(plain_ascii(cell) for cell in row) for row in rows]
     table = Table(title=f"Backward pass of {source}", title_justify="left", show_edge=False,
-                  pad_edge=False, box=box.HEAVY_HEAD if console.is_terminal and not ascii_only else box.ASCII)
+                  pad_edge=False, box=table_box(console, ascii_only))
     for i, header in enumerate(headers):
         if i in (0, 2):
             table.add_column(header, max_width=label_width, no_wrap=True,
@@ -79,5 +79,5 @@ def render(result: Result, console, *, digits: int = 6, all_rows: bool = False,
                 lines.append(f"  ∂f/∂{record.node.label} = {terms} = {num(record.gradient)}")
     text = "\n".join(lines)
     if ascii_only:
-        text = text.replace("∂", "d").replace("…", "...")
+        text = plain_ascii(text)
     console.print(text, highlight=False, markup=False)
