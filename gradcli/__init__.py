@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Mapping
 
 from .errors import (
+    DefinitionError,
     DomainError,
     GradcliError,
     GradcliSyntaxError,
@@ -28,7 +29,7 @@ __version__ = "0.1.0"
 __all__ = [
     "evaluate", "parse", "Graph", "Node", "Result", "NodeTrace", "Edge", "Diagnostic",
     "GradcliError", "GradcliSyntaxError", "UnknownFunctionError", "MissingValueError",
-    "ValueFormatError", "ShapeError", "DomainError", "ResourceError", "__version__",
+    "ValueFormatError", "ShapeError", "DomainError", "ResourceError", "DefinitionError", "__version__",
 ]
 
 

@@ -164,7 +164,7 @@ def check(graph: Graph, values: Mapping[str, object], *, expected: Mapping[str, 
     arrays = to_arrays(values)
     kink_gates = [n for n in graph.nodes if n.kind == "gate" and n.op.kink_offset is not None]
     trace = bool(kink_gates)  # node values are needed to see which side of a kink a pass is on
-    base = graph.evaluate(arrays, trace=False)
+    base = graph.evaluate(arrays, trace=trace)
     if not base.gradients:
         raise GradcliError("nothing to check: the expression has no variables",
                            hint='check an expression of variables, e.g. "x**3" --set x=2')
@@ -184,7 +184,7 @@ def check(graph: Graph, values: Mapping[str, object], *, expected: Mapping[str, 
             plus, minus = passes
             with np.errstate(all="ignore"):
                 numeric = float((np.sum(plus.value) - np.sum(minus.value)) / (2 * h))
-            crossed = tuple(node for node in kink_gates if _crossed(node, plus, minus))
+            crossed = tuple(node for node in kink_gates if _crossed(node, (minus, base, plus)))
             a = float(analytic[index])
             error, verdict = judge(a, numeric, tolerances, kink=bool(crossed))
             entry = Entry(name, index, a, numeric, error, verdict, crossed)
@@ -194,15 +194,23 @@ def check(graph: Graph, values: Mapping[str, object], *, expected: Mapping[str, 
     return CheckReport(graph, base.value, tolerances, entries, base.diagnostics)
 
 
-def _crossed(node: Node, plus, minus) -> bool:
-    """Whether the gate's inputs are on different sides of its kink in the two passes."""
+def _crossed(node: Node, passes) -> bool:
+    """Whether the gate's inputs are not all on one side of its kink in the passes at v − h, v, v + h.
+
+    The pass at v also catches a kink crossed twice (|x² − c| with both roots inside the step).
+    """
     sides = []
-    for result in (plus, minus):
+    for result in passes:
         inputs = [result.trace[i.id].value for i in node.inputs]
         with np.errstate(all="ignore"):
-            sides.append(np.sign(node.op.kink_offset(*inputs, **node.params)))
-    changed = (sides[0] != sides[1]) & np.isfinite(sides[0]) & np.isfinite(sides[1])
-    return bool(np.any(changed))
+            sides.append(np.sign(node.op.kink_offset(*inputs)))
+    first = sides[0]
+    finite = np.isfinite(first)
+    changed = np.zeros(np.shape(first), dtype=bool)
+    for side in sides[1:]:
+        finite = finite & np.isfinite(side)
+        changed = changed | (side != first)
+    return bool(np.any(changed & finite))
 
 
 def _judge_expected(entry: Entry, expected: float, tolerances: Tolerances) -> None:

@@ -1,7 +1,8 @@
 """The command line. The only module that knows about exit codes, stdout/stderr and colours.
 
 Exit codes: 0 success; 1 bad input (syntax, names, values, shapes) or, with --strict, a
-nan/inf; 2 a usage error of the command line itself (unknown option, missing argument).
+nan/inf, or a gradient that `check` finds wrong or non-finite; 2 a usage error of the command line
+itself (unknown option, missing argument).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from .errors import DomainError, GradcliError
 EXIT_OK = 0
 EXIT_BAD_INPUT = 1
 EXIT_USAGE = 2
+EXIT_CHECK_FAILED = 1  # `check` works as a test in a script: failing is 1, like bad input
 
 
 class CheckFormat(str, enum.Enum):
@@ -35,6 +37,8 @@ class Format(str, enum.Enum):
     json = "json"
     csv = "csv"
     plain = "plain"
+    dot = "dot"
+    tree = "tree"
 
 
 app = typer.Typer(
@@ -70,17 +74,20 @@ SetOption = Annotated[Optional[List[str]], typer.Option(
 ValuesOption = Annotated[Optional[str], typer.Option(
     "--values", metavar="FILE.json",
     help='Several values from one JSON object: {"x": 1.5, "W": [[1, 2], [3, 4]]} ("-" reads stdin).')]
-FormatOption = Annotated[Format, typer.Option(
-    "--format", "-f", help="table: the backward pass for people; json: one JSON document; "
-                           "csv: the per-edge table with a header; plain: 'name value' lines, f first.")]
+FormatOption = Annotated[Optional[Format], typer.Option(
+    "--format", "-f", show_default=False,
+    help="table (default): the backward pass for people; json: one JSON document; csv: the per-edge "
+         "table with a header; plain: 'name value' lines, f first; dot: the circuit in Graphviz DOT; "
+         "tree: the circuit as a tree in the terminal.")]
 CheckFormatOption = Annotated[CheckFormat, typer.Option(
     "--format", "-f", help="table: one row per variable (per element of an array); json: one JSON document.")]
 DigitsOption = Annotated[int, typer.Option(
-    "--digits", min=1, max=17, help="Significant digits of the numbers in the table.")]
+    "--digits", min=1, max=17,
+    help="Significant digits of the numbers shown (table, steps, tree, diagram); JSON keeps them all.")]
 StrictOption = Annotated[bool, typer.Option(
     "--strict", help="Exit 1 when a nan or inf appears (log(-1), 1/0, exp(1000), ...).")]
 AllOption = Annotated[bool, typer.Option(
-    "--all", help="Show every row of the table (by default at most 100).")]
+    "--all", help="Show every row of the table, step of --steps or node of the tree (by default at most 100).")]
 ArgumentsArgument = Annotated[Optional[List[str]], typer.Argument(
     metavar="EXPRESSION [NAME=VALUE]...",
     help='An expression or a program ("(x + y) * z", "q = x + y; f = q * z"; - reads stdin), '
@@ -100,6 +107,27 @@ DEFAULT_MAX_MEMORY = "4GiB"
 MaxMemoryOption = Annotated[str, typer.Option(
     "--max-memory", metavar="SIZE",
     help="Refuse inputs whose evaluation is estimated to need more memory (e.g. 512MB, 8GiB; 0: no limit).")]
+ExpandOption = Annotated[bool, typer.Option(
+    "--expand", help="Show the primitive gates inside every call of a user function or of sigmoid "
+                     "(by default such a call is one gate).")]
+
+
+def _output_path(value: Optional[str]) -> Optional[str]:
+    from pathlib import Path
+
+    from .render.graphviz import SUFFIXES
+
+    if value is not None and Path(value).suffix.lower() not in SUFFIXES:
+        raise typer.BadParameter(f"{value!r} should end in {', '.join(SUFFIXES)}")
+    return value
+
+
+OutputOption = Annotated[Optional[str], typer.Option(
+    "--output", "-o", metavar="FILE", callback=_output_path,
+    help="Draw the circuit into FILE (.svg, .png, .pdf with Graphviz's dot; .dot for the DOT text).")]
+StepsOption = Annotated[bool, typer.Option(
+    "--steps", help="Narrate the backward pass one gate at a time: local gradient as formula and "
+                    "number, × upstream, = result; sums at forks. With --format json: a list of steps.")]
 
 
 class _ExpressionCommand(typer.core.TyperCommand):
@@ -134,11 +162,14 @@ def eval_command(
     set_: SetOption = None,
     file: FileOption = None,
     values_file: ValuesOption = None,
-    format: FormatOption = Format.table,
+    format: FormatOption = None,
     wrt: WrtOption = None,
     digits: DigitsOption = 6,
     strict: StrictOption = False,
     all_rows: AllOption = False,
+    steps: StepsOption = False,
+    expand: ExpandOption = False,
+    output: OutputOption = None,
     quiet: QuietOption = False,
     no_color: NoColorOption = False,
     max_memory: MaxMemoryOption = DEFAULT_MAX_MEMORY,
@@ -148,45 +179,61 @@ def eval_command(
 
     Example: gradcli eval "(x + y) * z" x=-2 y=5 z=-4 --format plain | awk '$1 == "x"'
     """
+    if steps and format not in (None, Format.table, Format.json):
+        raise click.UsageError(f"--steps works with --format table or json, not {format.value}")
+    if output is not None and (steps or format not in (None, Format.dot)):
+        flag = "--steps" if steps else f"--format {format.value}"
+        raise click.UsageError(f"--output draws the circuit diagram; it does not go with {flag}")
+    format = format or (Format.dot if output is not None else Format.table)
+    if steps and format not in (None, Format.table, Format.json):
+        raise click.UsageError(f"--steps works with --format table or json, not {format.value}")
+    if output is not None and (steps or format not in (None, Format.dot)):
+        flag = "--steps" if steps else f"--format {format.value}"
+        raise click.UsageError(f"--output draws the circuit diagram; it does not go with {flag}")
+    format = format or (Format.dot if output is not None else Format.table)
     with _user_errors():
         from .parser import parse
         from .rewrite import stabilize
+        from .values import collect_values
 
-        source, pairs = _read_source(arguments or [], file)
-        program_from_stdin = (file is not None and str(file) == "-") or (file is None and arguments[0] == "-")
-        values = _gather_values(set_ or [], pairs, values_file=values_file,
-                                stdin_taken="the program (-)" if program_from_stdin else None)
+        source, pairs, stdin_taken = _read_source(arguments or [], file)
+        values = collect_values(set_ or [], pairs, values_file, stdin_taken=stdin_taken)
         limit = _parse_size(max_memory)
-        graph = parse(source)
+        graph = parse(source, expand=expand)
         if stable:
             graph = stabilize(graph)
         # plain output needs no per-edge records: skip them (faster, far less memory)
-        result = graph.evaluate(values, trace=format is not Format.plain, max_memory=limit or None)
+        traced = steps or format is not Format.plain
+        result = graph.evaluate(values, trace=traced, max_memory=limit or None)
         if wrt is not None:
             result.gradients = _select(result, wrt)
         if not quiet:
             _warn(result.diagnostics)
             if not stable:
                 _suggest_stable(result)
-        _render(result, format, digits=digits, all_rows=all_rows, no_color=no_color)
+        _render(result, format, steps=steps, output=output, digits=digits, all_rows=all_rows,
+                no_color=no_color)
         if strict and any(d.kind == "domain" for d in result.diagnostics):
             raise DomainError("a nan or inf appeared and --strict is on (see the warnings)")
 
 
-def _read_source(arguments: list[str], file: Path | None) -> tuple[str, list[str]]:
-    """The program text (from the first argument, --file, or stdin for "-") and the NAME=VALUE pairs."""
+def _read_source(arguments: list[str], file: Path | None) -> tuple[str, list[str], str | None]:
+    """The program text (from the first argument, --file, or stdin for "-"), the NAME=VALUE pairs,
+    and how stdin was used for the program, if it was (stdin can be read once)."""
     if file is not None:
         if str(file) == "-":
-            return _read_stdin(), arguments
+            return _read_stdin(), arguments, "--file -"
         try:
             data = file.read_bytes()
         except OSError as exc:
             raise GradcliError(f"--file {file}: {exc.strerror or exc}") from None
-        return _decode(data, f"--file {file}"), arguments
+        return _decode(data, f"--file {file}"), arguments, None
     if not arguments:
         raise click.UsageError("give an EXPRESSION, - to read it from stdin, or --file PROGRAM.grad")
     expression, pairs = arguments[0], arguments[1:]
-    return (_read_stdin() if expression == "-" else expression), pairs
+    if expression == "-":
+        return _read_stdin(), pairs, "the program (-)"
+    return expression, pairs, None
 
 
 def _read_stdin() -> str:
@@ -199,41 +246,6 @@ def _decode(data: bytes, where: str) -> str:
         return data.decode("utf-8-sig")  # a byte-order mark from a Windows editor is not text
     except UnicodeDecodeError as exc:
         raise GradcliError(f"{where} is not UTF-8 text (byte {exc.start})") from None
-
-
-def _gather_values(options: list[str], pairs: list[str], flag: str = "--set", *,
-                   values_file: str | None = None, stdin_taken: str | None = None) -> dict:
-    """`flag NAME=VALUE` options, positional NAME=VALUE and --values FILE.json; a name given
-    twice, by any of them, is an error. A VALUE may be @FILE or @- (see datafiles.py); stdin can
-    be read once, and `stdin_taken` says what already reads it."""
-    from .values import parse_assignment, parse_set_value
-
-    values: dict = {}
-    given: dict = {}  # name -> how it was written, for the message about a conflict
-    if values_file is not None:
-        from .datafiles import load_values
-
-        if values_file == "-" and stdin_taken:
-            raise GradcliError(f"{stdin_taken} and --values - both read stdin",
-                               hint="stdin can be read once; put the values in a file")
-        values = load_values(values_file)
-        given = {name: f"--values {values_file}" for name in values}
-        stdin_taken = stdin_taken or ("--values -" if values_file == "-" else None)
-    for where, items in ((flag, options), ("argument", pairs)):
-        for item in items:
-            name, text = parse_assignment(item, where)
-            written = f"{where} {item}" if where == flag else item
-            if name in values:
-                raise GradcliError(f"{name} is given a value twice: {given[name]} and {written}",
-                                   hint=f"give each variable one value{' (--set or NAME=VALUE)' if flag == '--set' else ''}")
-            if text.replace(" ", "") == "@-":
-                if stdin_taken:
-                    raise GradcliError(f"{stdin_taken} and {written} both read stdin",
-                                       hint="stdin can be read once; put the other value in a file")
-                stdin_taken = written
-            values[name] = parse_set_value(text, f"{where} {item}")
-            given[name] = written
-    return values
 
 
 def _select(result, wrt: str) -> dict:
@@ -265,8 +277,16 @@ def _parse_size(text: str) -> int:
     return int(float(match.group(1)) * _UNITS[unit])
 
 
-def _render(result, format: Format, *, digits: int, all_rows: bool, no_color: bool) -> None:
-    if format is Format.json:
+def _render(result, format: Format, *, steps: bool, output: str | None, digits: int, all_rows: bool,
+            no_color: bool) -> None:
+    """Hand the result to the renderer the options ask for."""
+    if steps:
+        from .render import jsondoc, steps as steps_view
+
+        text = (jsondoc.dumps(steps_view.document(result)) if format is Format.json
+                else steps_view.text(result, digits=digits, all_steps=all_rows))
+        sys.stdout.write(text + "\n")
+    elif format is Format.json:
         from .render import jsondoc
 
         sys.stdout.write(jsondoc.render(result) + "\n")
@@ -278,11 +298,25 @@ def _render(result, format: Format, *, digits: int, all_rows: bool, no_color: bo
         from .render import plain
 
         plain.render(result, sys.stdout)
+    elif format is Format.dot:
+        from .render import dot
+
+        text = dot.render(result, digits=digits)
+        if output is None:
+            sys.stdout.write(text + "\n")
+        else:
+            from .render import graphviz
+
+            graphviz.write(text, Path(output))
+    elif format is Format.tree:
+        from .render import tree
+
+        tree.render(result, _console(no_color), digits=digits, all_nodes=all_rows)
     else:
         from .render import table
 
-        console = _console(no_color)
-        table.render(result, console, digits=digits, all_rows=all_rows, ascii_only=_dumb_terminal())
+        table.render(result, _console(no_color), digits=digits, all_rows=all_rows,
+                     ascii_only=_dumb_terminal())
 
 
 CHECK_EXIT_CODES = ("Exit codes: 0 every gradient passes; 1 a gradient is wrong or non-finite, or bad input; "
@@ -295,6 +329,7 @@ def check_command(
     arguments: ArgumentsArgument = None,
     set_: SetOption = None,
     file: FileOption = None,
+    values_file: ValuesOption = None,
     expect: Annotated[Optional[List[str]], typer.Option(
         "--expect", "-e", metavar="NAME=VALUE",
         help="Your own (hand-derived) gradient of f with respect to NAME, judged against the analytic "
@@ -318,10 +353,11 @@ def check_command(
     with _user_errors():
         from .check import check
         from .parser import parse
+        from .values import collect_values
 
-        source, pairs = _read_source(arguments or [], file)
-        values = _gather_values(set_ or [], pairs)
-        expected = _gather_values(expect or [], [], flag="--expect")
+        source, pairs, stdin_taken = _read_source(arguments or [], file)
+        values = collect_values(set_ or [], pairs, values_file, stdin_taken=stdin_taken)
+        expected = collect_values(expect or [], flag="--expect")
         report = check(parse(source), values, expected=expected, h=h, rtol=rtol, atol=atol)
         if not quiet:
             _warn(report.diagnostics)
@@ -335,7 +371,7 @@ def check_command(
             checktable.render(report, _console(no_color), digits=digits, ascii_only=_dumb_terminal())
         sys.stderr.write(report.summary() + "\n")
         if not report.passed:
-            raise typer.Exit(EXIT_BAD_INPUT)
+            raise typer.Exit(EXIT_CHECK_FAILED)
 
 
 class BatchFormat(str, enum.Enum):
@@ -380,9 +416,10 @@ def batch_command(
         from . import batch
         from .datafiles import open_text, source_name
         from .parser import parse
+        from .values import collect_values
 
         expression, pairs = arguments[0], arguments[1:]
-        constants = _gather_values(set_ or [], pairs, values_file=values_file,
+        constants = collect_values(set_ or [], pairs, values_file=values_file,
                                    stdin_taken="--input -" if input == "-" else None)
         graph = parse(expression)
         stream = open_text(input)

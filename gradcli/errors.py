@@ -52,6 +52,11 @@ class UnknownFunctionError(GradcliError):
     """A call of a function the registry does not have, or with the wrong argument count."""
 
 
+class DefinitionError(GradcliError):
+    """A function definition that cannot stand: recursion, a parameter that is not a name, a body
+    using a name that is not a parameter, or a clash with another function's name."""
+
+
 class MissingValueError(GradcliError):
     """Variables used by the expression that were given no value."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Mapping
 
-from .ops import Op
+from .ops import GateView, Op, gate_view
 from .source import Source, Span
 
 if TYPE_CHECKING:
@@ -18,12 +18,12 @@ class Node:
     `default` is a constant's value, or a named constant's (`pi`, `e`) until a value replaces it.
     """
 
-    __slots__ = ("id", "kind", "op", "inputs", "name", "span", "default", "rewrite", "params")
+    __slots__ = ("id", "kind", "op", "inputs", "name", "span", "default", "params", "rewrite", "scope")
 
     def __init__(self, kind: str, span: Span, *, op: Op | None = None,
                  inputs: tuple[Node, ...] = (), name: str | None = None,
-                 default: float | None = None, rewrite: str | None = None,
-                 params: dict | None = None) -> None:
+                 default: float | None = None, params: dict | None = None,
+                 rewrite: str | None = None, scope: str | None = None) -> None:
         self.id = -1
         self.kind = kind  # "var", "const" or "gate"
         self.op = op
@@ -33,6 +33,7 @@ class Node:
         self.default = default
         self.rewrite = rewrite  # the pattern this gate replaced (--stable), e.g. "1/(1+exp(-u))"
         self.params = params or {}  # a gate's keyword arguments, fixed in the text: {"axis": 0}
+        self.scope = scope  # the function whose body this gate was inlined from (--expand)
 
     @property
     def op_name(self) -> str:
@@ -41,7 +42,15 @@ class Node:
     @property
     def label(self) -> str:
         """How the node is called in tables and messages: its name, else its source text."""
-        return self.name if self.name is not None else self.span.short_text()
+        if self.name is not None:
+            return self.name
+        return f"{self.scope}: {self.span.short_text()}" if self.scope else self.span.short_text()
+
+    @property
+    def view(self) -> GateView:
+        """The gate's symbol, role and formulas for people, its constant inputs folded in."""
+        return gate_view(self.op, tuple(i.default if i.kind == "const" else None for i in self.inputs),
+                         tuple(i.label for i in self.inputs))
 
     def __repr__(self) -> str:
         return f"Node({self.id}, {self.op_name}, {self.label!r})"

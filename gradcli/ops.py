@@ -17,6 +17,7 @@ such as `axis` in `sum(X, axis=0)`.
 from __future__ import annotations
 
 import operator
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -32,16 +33,21 @@ class Op:
     forward: Callable[..., object]
     locals: tuple[Local, ...]  # one per input: (ans, *inputs) -> ∂ans/∂input
     symbol: str  # how the gate is drawn: "+", "*", "exp"
-    role: str  # what the gate does to the gradient flowing back (the lecture's patterns)
-    formulas: tuple[str, ...]  # each local gradient as a formula, for people
+    role: str  # one word of ROLES: what the gate does to the gradient flowing back
+    formulas: tuple[str, ...]  # each local gradient as a formula in the inputs x (and y), for people
     uses_inputs: bool = False  # the local gradients read the inputs' forward values
     uses_output: bool = False  # the local gradients read the gate's own output
     callable: bool = True  # can be called by name in the language
     # (*inputs) -> signed offset from the kink, elementwise: 0 at it, its sign tells the side.
     # A sign that changes between two evaluations means the kink lies between them.
     kink_offset: Callable[..., object] | None = None
+    # (*inputs, **params) -> whether the gate sits on a kink, for gates whose kink is not an
+    # elementwise offset (a tie inside a max reduction, the norm at 0)
+    kink: Callable[..., object] | None = None
     kink_rule: str = ""  # the convention used at a kink, for the warning
     ufunc: np.ufunc | None = None  # the same forward as a ufunc, to write into a dead buffer (out=)
+    expansion: str = ""  # a built-in composite's body in primitive gates of x, for --expand
+    body: object = None  # a user function's gradcli.composite.Function; formulas name its parameters
     vjp: Callable[..., object] | None = None  # (g, ans, *inputs, index, **params) -> input's gradient
     params: tuple[str, ...] = ()  # keyword arguments the language accepts: ("axis",)
     call: str = ""  # the name the language calls it by, when not `name` (one-argument max is "amax")
@@ -56,8 +62,10 @@ class Op:
         return self.call or self.name
 
     def at_kink(self, *inputs, **params) -> bool:
-        """Whether any element of the inputs sits exactly at the kink."""
-        return self.kink_offset is not None and bool(np.any(self.kink_offset(*inputs, **params) == 0))
+        """Whether the gate sits exactly at a kink (any element)."""
+        if self.kink is not None:
+            return bool(self.kink(*inputs, **params))
+        return self.kink_offset is not None and bool(np.any(self.kink_offset(*inputs) == 0))
 
 
 def _offset_from_0(x):
@@ -112,18 +120,9 @@ def _extreme_vjp(g, ans, x, *, index, axis=None):
     return _spread(g, x, axis) * hit / count
 
 
-def _extreme_offset(x, axis=None, *, largest=True):
-    """Each element's distance to the largest (smallest) of the others along the axis: 0 at a
-    tie, and its sign changes where the max (min) moves from one element to another."""
-    v = np.asarray(x, dtype=np.float64)
-    if not largest:
-        v = -v
-    top = np.max(v, axis=axis, keepdims=True)
-    hit = v == top
-    ties = np.sum(hit, axis=axis, keepdims=True) > 1
-    second = np.max(np.where(hit, -np.inf, v), axis=axis, keepdims=True)
-    second = np.where(ties, top, second)
-    return v - np.where(hit, second, top)
+def _extreme_tie(x, axis=None, *, pick=np.max):
+    hits = np.sum(np.asarray(x) == _spread(pick(x, axis=axis), x, axis), axis=axis)
+    return np.any(hits > 1)
 
 
 def _norm(x, axis=None):
@@ -136,6 +135,8 @@ def _norm_vjp(g, ans, x, *, index, axis=None):
     return np.where(norm == 0, 0.0, _spread(g, x, axis) * x / safe)
 
 
+def _norm_zero(x, axis=None):
+    return np.any(_norm(x, axis) == 0)
 
 
 def _check_product(name, a, b):
@@ -174,25 +175,25 @@ def _transpose_vjp(g, ans, x, *, index):
 def _array_ops() -> list[Op]:
     axis = ("axis",)
     return [
-        Op("sum", 1, np.sum, (), "sum", "copies g to every element", ("1 for each element",),
+        Op("sum", 1, np.sum, (), "sum", "distributes", ("1 for each element",),
            vjp=_sum_vjp, params=axis),
-        Op("mean", 1, _mean, (), "mean", "shares g equally", ("1/n for each element",),
+        Op("mean", 1, _mean, (), "mean", "scales", ("1/n for each element",),
            vjp=_mean_vjp, params=axis),
-        Op("amax", 1, np.max, (), "max", "routes to the largest", ("1 at the max, 0 elsewhere (ties split)",),
+        Op("amax", 1, np.max, (), "max", "routes", ("1 at the max, 0 elsewhere (ties split)",),
            uses_inputs=True, uses_output=True, vjp=_extreme_vjp, params=axis, call="max",
-           kink_offset=_extreme_offset, kink_rule="a tie splits the gradient equally"),
-        Op("amin", 1, np.min, (), "min", "routes to the smallest", ("1 at the min, 0 elsewhere (ties split)",),
+           kink=_extreme_tie, kink_rule="a tie splits the gradient equally"),
+        Op("amin", 1, np.min, (), "min", "routes", ("1 at the min, 0 elsewhere (ties split)",),
            uses_inputs=True, uses_output=True, vjp=_extreme_vjp, params=axis, call="min",
-           kink_offset=lambda x, axis=None: _extreme_offset(x, axis, largest=False),
+           kink=lambda x, axis=None: _extreme_tie(x, axis, pick=np.min),
            kink_rule="a tie splits the gradient equally"),
-        Op("norm", 1, _norm, (), "‖·‖", "scales by x/‖x‖", ("x/‖x‖",),
+        Op("norm", 1, _norm, (), "‖·‖", "slope", ("x/‖x‖",),
            uses_inputs=True, uses_output=True, vjp=_norm_vjp, params=axis,
-           kink_offset=_norm, kink_rule="the gradient of norm at 0 is 0"),
-        Op("dot", 2, _dot, (), "dot", "swaps (as matrices)", ("vjp: g·bᵀ", "vjp: aᵀ·g"),
+           kink=_norm_zero, kink_rule="the gradient of norm at 0 is 0"),
+        Op("dot", 2, _dot, (), "dot", "swaps", ("vjp: g·bᵀ", "vjp: aᵀ·g"),
            uses_inputs=True, vjp=_product_vjp),
-        Op("matmul", 2, _matmul, (), "@", "swaps (as matrices)", ("vjp: g·bᵀ", "vjp: aᵀ·g"),
+        Op("matmul", 2, _matmul, (), "@", "swaps", ("vjp: g·bᵀ", "vjp: aᵀ·g"),
            uses_inputs=True, callable=False, vjp=_product_vjp),
-        Op("T", 1, np.transpose, (), "T", "transposes g", ("vjp: gᵀ",), vjp=_transpose_vjp),
+        Op("T", 1, np.transpose, (), "T", "rearranges", ("vjp: gᵀ",), vjp=_transpose_vjp),
     ]
 
 
@@ -206,34 +207,35 @@ _OPS = [
     Op("mul", 2, operator.mul, (lambda ans, x, y: y, lambda ans, x, y: x),
        "*", "swaps", ("y", "x"), uses_inputs=True, callable=False, ufunc=np.multiply),
     Op("div", 2, operator.truediv, (lambda ans, x, y: 1.0 / y, lambda ans, x, y: -(ans / y)),
-       "/", "scales", ("1/y", "-x/y²"), uses_inputs=True, uses_output=True, callable=False, ufunc=np.divide),
+       "/", "slope", ("1/y", "-x/y²"), uses_inputs=True, uses_output=True, callable=False, ufunc=np.divide),
     Op("neg", 1, operator.neg, (lambda ans, x: -1.0,),
        "-", "scales", ("-1",), callable=False, ufunc=np.negative),
     Op("pow", 2, operator.pow, (lambda ans, x, y: y * np.power(x, y - 1.0), _pow_local_exponent),
-       "**", "scales", ("y·x^(y-1)", "x^y·ln x"), uses_inputs=True, uses_output=True, ufunc=np.power),
+       "**", "slope", ("y·x^(y-1)", "x^y·ln x"), uses_inputs=True, uses_output=True, ufunc=np.power),
     Op("exp", 1, np.exp, (lambda ans, x: ans,),
-       "exp", "scales by local slope", ("e^x",), uses_output=True, ufunc=np.exp),
+       "exp", "slope", ("e^x",), uses_output=True, ufunc=np.exp),
     Op("log", 1, np.log, (lambda ans, x: 1.0 / x,),
-       "log", "scales by local slope", ("1/x",), uses_inputs=True, ufunc=np.log),
+       "log", "slope", ("1/x",), uses_inputs=True, ufunc=np.log),
     Op("sqrt", 1, np.sqrt, (lambda ans, x: 0.5 / ans,),
-       "sqrt", "scales by local slope", ("1/(2√x)",), uses_output=True, ufunc=np.sqrt),
+       "sqrt", "slope", ("1/(2√x)",), uses_output=True, ufunc=np.sqrt),
     Op("sin", 1, np.sin, (lambda ans, x: np.cos(x),),
-       "sin", "scales by local slope", ("cos x",), uses_inputs=True, ufunc=np.sin),
+       "sin", "slope", ("cos x",), uses_inputs=True, ufunc=np.sin),
     Op("cos", 1, np.cos, (lambda ans, x: -np.sin(x),),
-       "cos", "scales by local slope", ("-sin x",), uses_inputs=True, ufunc=np.cos),
+       "cos", "slope", ("-sin x",), uses_inputs=True, ufunc=np.cos),
     Op("tan", 1, np.tan, (lambda ans, x: 1.0 + ans * ans,),
-       "tan", "scales by local slope", ("1 + tan²x",), uses_output=True, ufunc=np.tan),
+       "tan", "slope", ("1 + tan²x",), uses_output=True, ufunc=np.tan),
     Op("tanh", 1, np.tanh, (lambda ans, x: 1.0 - ans * ans,),
-       "tanh", "scales by local slope", ("1 - tanh²x",), uses_output=True, ufunc=np.tanh),
+       "tanh", "slope", ("1 - tanh²x",), uses_output=True, ufunc=np.tanh),
     Op("sigmoid", 1, _sigmoid, (lambda ans, x: ans * (1.0 - ans),),
-       "σ", "scales by local slope", ("(1-σ)σ",), uses_output=True),
+       "σ", "slope", ("(1-σ)σ",), uses_output=True,
+       expansion="1/(1+exp(-x))"),
     Op("softplus", 1, lambda x: np.logaddexp(0.0, x), (lambda ans, x: _sigmoid(x),),
-       "softplus", "scales by local slope", ("σ(x)",), uses_inputs=True),
+       "softplus", "slope", ("σ(x)",), uses_inputs=True),
     Op("relu", 1, lambda x: np.maximum(x, 0.0), (lambda ans, x: np.where(x > 0, 1.0, 0.0),),
-       "relu", "scales by local slope", ("1 if x > 0 else 0",), uses_inputs=True,
+       "relu", "slope", ("1 if x > 0 else 0",), uses_inputs=True,
        kink_offset=_offset_from_0, kink_rule="relu'(0) = 0"),
     Op("abs", 1, np.abs, (lambda ans, x: np.sign(x),),
-       "abs", "scales by local slope", ("sign x",), uses_inputs=True,
+       "abs", "slope", ("sign x",), uses_inputs=True,
        kink_offset=_offset_from_0, kink_rule="abs'(0) = 0", ufunc=np.abs),
     Op("max", 2, np.maximum,
        (lambda ans, x, y: _max_local(x, y), lambda ans, x, y: _max_local(y, x)),
@@ -261,3 +263,63 @@ for _op in _OPS:
 
 # Named constants; a value given for the same name replaces the constant (see README).
 CONSTANTS: dict[str, float] = {"pi": float(np.pi), "e": float(np.e)}
+
+# What each role word means: the lecture's patterns in the backward flow.
+ROLES: dict[str, str] = {
+    "distributes": "passes the upstream gradient to every input unchanged",
+    "routes": "sends the upstream gradient to the input that won, 0 to the other",
+    "swaps": "scales each input's gradient by the other input's value",
+    "scales": "multiplies the upstream gradient by a constant factor",
+    "slope": "multiplies the upstream gradient by the gate's local slope",
+    "rearranges": "passes the upstream gradient on with its elements moved (a transpose)",
+}
+
+
+@dataclass(frozen=True)
+class GateView:
+    """How one gate reads for people: its symbol, role and local-gradient formulas, with the
+    gate's constant inputs folded in (`1/x` rather than `1/y` with x = 1; `2*x` scales)."""
+
+    symbol: str
+    role: str
+    formulas: tuple[str, ...]  # "" for a constant input folded into the symbol (the 1 of 1/x)
+
+    def folded(self, index: int) -> bool:
+        return self.formulas[index] == ""
+
+
+_PLACEHOLDER = re.compile(r"(?<![A-Za-z0-9_])[xy](?![A-Za-z0-9_])")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SHORT = 16  # a longer input is written as x or y in a formula
+
+
+def number_text(value: float) -> str:
+    return f"{value:g}"
+
+
+def gate_view(op: Op, constants: tuple, labels: tuple) -> GateView:
+    """`constants`: per input its value if it is a constant, else None; `labels`: per input how
+    it is called. Formulas name an input by its label when that is short, else by x (and y)."""
+    if op.body is not None:
+        return GateView(op.symbol, op.role, op.formulas)
+    const_x, const_y = (tuple(constants) + (None, None))[:2]
+    if op.name == "div" and const_x is not None and const_y is None:
+        c = "" if const_x == 1 else number_text(const_x)
+        return GateView(f"{c or 1}/x", "slope", ("", f"-{c or 1}/x²"))
+    if op.name == "pow" and const_y is not None and const_x is None:
+        c = const_y
+        slope = "2x" if c == 2 else f"{number_text(c)}·x^{number_text(c - 1)}"
+        return GateView(f"x^{number_text(c)}", "slope", (slope, ""))
+    role = op.role
+    if role in ("swaps", "slope") and op.arity == 2 and (const_x is not None or const_y is not None):
+        role = "scales"  # a constant factor (2*x, x/2)
+    names = {}
+    for letter, value, label in zip("xy", constants, labels):
+        if value is not None:
+            names[letter] = number_text(value)
+        elif label is not None and _IDENTIFIER.fullmatch(label):
+            names[letter] = label
+        elif op.arity == 2 and label is not None and len(label) <= _SHORT:
+            names[letter] = f"({label})"
+    formulas = tuple(_PLACEHOLDER.sub(lambda m: names.get(m.group(0), m.group(0)), f) for f in op.formulas)
+    return GateView(op.symbol, role, formulas)

@@ -14,9 +14,10 @@ import sys
 import threading
 from pathlib import Path
 
-from .errors import GradcliSyntaxError, ResourceError, UnknownFunctionError, did_you_mean
+from .composite import Function, expand as expand_graph, function_op
+from .errors import DefinitionError, GradcliSyntaxError, ResourceError, UnknownFunctionError, did_you_mean
 from .graph import Graph, Node
-from .ops import CONSTANTS, OPS, OVERLOADS
+from .ops import CONSTANTS, OPS, OVERLOADS, Op
 from .source import Source, Span
 from .trace import Diagnostic
 
@@ -62,9 +63,19 @@ class Keyword:
 class Statement:
     __slots__ = ("target", "expr")
 
-    def __init__(self, target: str | None, expr: Expr) -> None:
+    def __init__(self, target: str | None, expr: Expr | None) -> None:
         self.target = target
-        self.expr = expr
+        self.expr = expr  # None for a function definition (whose name is the target)
+
+
+class _Definition:
+    """A function definition being parsed: its head is known, its body not yet."""
+
+    def __init__(self, name: str, params: dict[str, Node], start: int, mark: int) -> None:
+        self.name = name
+        self.params = params
+        self.start = start
+        self.mark = mark  # where the body's nodes begin in GraphBuilder.created
 
 
 class GraphBuilder:
@@ -76,6 +87,8 @@ class GraphBuilder:
         self.bindings: dict[str, Node] = {}  # names assigned so far
         self.free: dict[str, Node] = {}  # variables and named constants, one node per name
         self.notes: list[Diagnostic] = []
+        self.functions: dict[str, tuple[Op, Span]] = {}  # user functions defined so far
+        self.defining: _Definition | None = None
 
     # -- helpers -------------------------------------------------------------------------
     def _span(self, start: int, end: int) -> Span:
@@ -107,6 +120,8 @@ class GraphBuilder:
     def name(self, children: list) -> Expr:
         (tok,) = children
         name = str(tok.value)
+        if self.defining is not None:
+            return self._body_name(tok, name)
         node = self.bindings.get(name)
         if node is None:
             node = self.free.get(name)
@@ -115,15 +130,35 @@ class GraphBuilder:
             self.free[name] = node
         return Expr(node, tok.start_pos, tok.end_pos)
 
+    def _body_name(self, tok, name: str) -> Expr:
+        """A name inside a function's body: a parameter, or a named constant."""
+        definition = self.defining
+        node = definition.params.get(name)
+        if node is None and name in CONSTANTS:
+            node = self._node("const", tok.start_pos, tok.end_pos, default=CONSTANTS[name])
+        if node is None:
+            params = ", ".join(definition.params)
+            raise DefinitionError(
+                f"the body of {definition.name}({params}) uses {name!r}, which is not one of its "
+                "parameters", span=self._span(tok.start_pos, tok.end_pos),
+                hint=f"add it as a parameter: {definition.name}({', '.join([*definition.params, name])}) = …")
+        return Expr(node, tok.start_pos, tok.end_pos)
+
     def call(self, children: list) -> Expr:
         tok, _, args, rpar = children
         name = str(tok.value)
         span = self._span(tok.start_pos, tok.end_pos)
-        overloads = OVERLOADS.get(name)
+        if self.defining is not None and name == self.defining.name:
+            raise DefinitionError(
+                f"{name} calls itself: a function cannot be recursive", span=span,
+                hint="a function's body may call only built-in functions and functions defined before it")
+        user = self.functions.get(name)
+        overloads = {user[0].arity: user[0]} if user else OVERLOADS.get(name)
         if overloads is None:
+            known = [*OVERLOADS, *self.functions]
             raise UnknownFunctionError(
                 f"unknown function {name!r}", span=span,
-                hint=did_you_mean(name, OVERLOADS) or f"functions are: {', '.join(sorted(OVERLOADS))}",
+                hint=did_you_mean(name, known) or f"functions are: {', '.join(sorted(known))}",
             )
         positional = [a for a in args if isinstance(a, Expr)]
         keywords = [a for a in args if isinstance(a, Keyword)]
@@ -144,9 +179,9 @@ class GraphBuilder:
         params = {}
         for kw in keywords:
             params.update(self._keyword(op, name, kw, params))
-        expr = self._gate(op.name, positional, tok.start_pos, rpar.end_pos)
-        expr.node.params = params
-        return expr
+        node = self._node("gate", tok.start_pos, rpar.end_pos, op=op, params=params,
+                          inputs=tuple(a.node for a in positional))
+        return Expr(node, tok.start_pos, rpar.end_pos)
 
     def _keyword(self, op, name: str, kw: Keyword, given: dict) -> dict:
         key = str(kw.token.value)
@@ -224,6 +259,53 @@ class GraphBuilder:
         combined = self._gate(op_name, [current, expr], tok.start_pos, expr.end)
         return self._bind(target, combined)
 
+    def define_head(self, children: list) -> _Definition:
+        tok, _, args, _ = children
+        name = str(tok.value)
+        span = self._span(tok.start_pos, tok.end_pos)
+        if self.defining is not None:  # pragma: no cover - the grammar has no nested definitions
+            raise DefinitionError("a function cannot be defined inside another", span=span)
+        if name in OVERLOADS:
+            raise DefinitionError(f"{name} is a built-in function and cannot be redefined", span=span,
+                                  hint=f"choose another name, e.g. my_{name}")
+        if name in self.functions:
+            raise DefinitionError(f"{name} is already defined, on line {self.functions[name][1].line}",
+                                  span=span, hint="give each function one definition")
+        params: dict[str, Node] = {}
+        for arg in args:
+            if isinstance(arg, Keyword):  # f(x, axis=0) = …: a keyword is no parameter
+                raise DefinitionError(f"a parameter of {name} must be a name, not {arg.token.value}=…",
+                                      span=self._span(arg.token.start_pos, arg.token.end_pos),
+                                      hint=f"write {name}(t) = … and use t in the body")
+            text = self.source.text[arg.start:arg.end]
+            arg_span = self._span(arg.start, arg.end)
+            if not _PARAMETER.fullmatch(text):
+                raise DefinitionError(f"a parameter of {name} must be a name, not {text!r}", span=arg_span,
+                                      hint=f"write {name}(t) = … and use t in the body")
+            if text in params:
+                raise DefinitionError(f"{name} has two parameters called {text}", span=arg_span,
+                                      hint="give each parameter its own name")
+            node = arg.node  # the argument was read as a use of the name: take that back
+            if node.kind == "var" and node.span.start == arg.start and self.free.get(text) is node:
+                del self.free[text]
+            params[text] = Node("var", arg_span, name=text)
+        if not params:
+            raise DefinitionError(f"{name} has no parameters", span=span,
+                                  hint=f"write {name}(t) = … with at least one parameter")
+        self.defining = _Definition(name, params, tok.start_pos, len(self.created))
+        return self.defining
+
+    def define(self, children: list) -> Statement:
+        definition, body = children
+        self.defining = None
+        nodes = self.created[definition.mark:]
+        del self.created[definition.mark:]  # the body is not part of the program's graph
+        graph = Graph([*definition.params.values(), *nodes], body.node, self.source)
+        function = Function(definition.name, tuple(definition.params), graph)
+        self.functions[definition.name] = (function_op(function),
+                                           self._span(definition.start, definition.start + 1))
+        return Statement(definition.name, None)
+
     def _bind(self, target: str, expr: Expr) -> Statement:
         node = expr.node
         if node.kind == "gate" and node.name is None:
@@ -236,6 +318,10 @@ class GraphBuilder:
         if not statements:
             raise GradcliSyntaxError("nothing to evaluate: the program has no statements",
                                      hint='write an expression, e.g. "x * y"')
+        last = statements[-1]
+        if last.expr is None:
+            raise GradcliSyntaxError("the program ends with a function definition: nothing to evaluate",
+                                     hint=f"add a last statement that calls it, e.g. {last.target}(x)")
         for stmt in statements[:-1]:
             if stmt.target is None:
                 where = self._span(stmt.expr.start, stmt.expr.end).where()
@@ -296,8 +382,11 @@ def _lark():
 MAX_SOURCE_CHARS = 2_000_000
 
 
-def parse(text: str, *, max_chars: int | None = MAX_SOURCE_CHARS) -> Graph:
-    """Parse a gradcli expression or program into a Graph (max_chars=None lifts the size limit)."""
+def parse(text: str, *, expand: bool = False, max_chars: int | None = MAX_SOURCE_CHARS) -> Graph:
+    """Parse a gradcli expression or program into a Graph (max_chars=None lifts the size limit).
+
+    A call of a user function or of a built-in composite (sigmoid) is one gate; with `expand`,
+    it is replaced by the primitive gates of its body."""
     if not isinstance(text, str):
         raise TypeError(f"parse() needs a str, not {type(text).__name__}")
     if max_chars is not None and len(text) > max_chars:
@@ -313,7 +402,7 @@ def parse(text: str, *, max_chars: int | None = MAX_SOURCE_CHARS) -> Graph:
         with _LOCK:
             _BUILDER.reset(source)
             try:
-                return lark.parse(text)
+                graph = lark.parse(text)
             except UnexpectedInput as exc:
                 raise _syntax_error(exc, source, lark) from None
             finally:
@@ -321,6 +410,7 @@ def parse(text: str, *, max_chars: int | None = MAX_SOURCE_CHARS) -> Graph:
     finally:
         if gc_was_on:
             gc.enable()
+    return expand_graph(graph) if expand else graph
 
 
 def _syntax_error(exc, source: Source, lark) -> GradcliSyntaxError:
@@ -379,6 +469,7 @@ def _expected_words(expected, lark) -> str:
     return "".join(words)
 
 
+_PARAMETER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NUMBER_BEFORE = re.compile(r"(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 

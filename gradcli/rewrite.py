@@ -63,7 +63,8 @@ def stabilize(graph: Graph) -> Graph:
                         name=node.name, rewrite=pattern)
         else:
             copy = Node(node.kind, node.span, op=node.op, name=node.name, default=node.default,
-                        inputs=tuple(copies[id(i)] for i in node.inputs), rewrite=node.rewrite)
+                        params=node.params, inputs=tuple(copies[id(i)] for i in node.inputs),
+                        rewrite=node.rewrite)
         copies[id(node)] = copy
         created.append(copy)
     return Graph(created, copies[id(graph.output)], graph.source, list(graph.notes))

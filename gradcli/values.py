@@ -48,6 +48,42 @@ def parse_set_value(text: str, where: str, stdin=None) -> np.ndarray:
     return parse_value_text(text, where)
 
 
+def collect_values(options: list[str], pairs: list[str] = (), values_file: str | None = None,
+                   stdin=None, *, flag: str = "--set", stdin_taken: str | None = None) -> dict:
+    """`flag NAME=VALUE` options, positional `NAME=VALUE` pairs and `--values FILE.json` → name →
+    array. A name given a value twice, in any of these ways, is an error naming both; so is stdin
+    asked for twice (`stdin_taken` says if the program itself came from it)."""
+    values: dict[str, np.ndarray] = {}
+    given: dict[str, str] = {}  # name -> how its value was written, for the message on a conflict
+    stdin_users = [stdin_taken] if stdin_taken else []
+
+    def uses_stdin(who: str) -> None:
+        stdin_users.append(who)
+        if len(stdin_users) > 1:
+            raise ValueFormatError(f"{stdin_users[0]} and {stdin_users[1]} both read stdin",
+                                   hint="stdin can be read once; put the other one in a file")
+
+    if values_file is not None:
+        from .datafiles import load_values
+
+        if values_file == "-":
+            uses_stdin("--values -")
+        values = load_values(values_file, stdin)
+        given = {name: f"--values {values_file}" for name in values}
+    for where, items in ((flag, options), ("argument", pairs)):
+        for item in items:
+            name, text = parse_assignment(item, where)
+            written = f"{where} {item}" if where == flag else item
+            if text.strip().replace(" ", "") == "@-":
+                uses_stdin(written)
+            if name in values:
+                raise ValueFormatError(f"{name} is given a value twice: {given[name]} and {written}",
+                                       hint="give each variable one value")
+            values[name] = parse_set_value(text, f"{where} {item}", stdin)
+            given[name] = written
+    return values
+
+
 def parse_value_text(text: str, where: str) -> np.ndarray:
     """A number or a rectangular nested list → float64 array. `where` names the value in messages."""
     pos, length = 0, len(text)

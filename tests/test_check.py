@@ -11,7 +11,7 @@ import pytest
 
 import gradcli
 from gradcli import check as chk
-from gradcli.ops import FUNCTIONS, OPS
+from gradcli.ops import FUNCTIONS, OPS, OVERLOADS
 
 NEURON = "1/(1+exp(-(w0*x0+w1*x1+w2)))"
 NEURON_VALUES = dict(w0=2, x0=-1, w1=-3, x1=-2, w2=-3)
@@ -109,6 +109,7 @@ def test_a_wrong_local_gradient_in_the_registry_is_caught(monkeypatch):
     bad = dataclasses.replace(OPS["sin"], locals=(lambda ans, x: np.sin(x),))
     monkeypatch.setitem(OPS, "sin", bad)
     monkeypatch.setitem(FUNCTIONS, "sin", bad)
+    monkeypatch.setitem(OVERLOADS["sin"], 1, bad)  # the parser looks calls up by name and arity
     report = run_check("sin(x) * y", {"x": 0.5, "y": 2.0})
     x, y = report.entries
     assert x.analytic == pytest.approx(2 * math.sin(0.5)) and x.numeric == pytest.approx(2 * math.cos(0.5))
@@ -160,6 +161,14 @@ def test_a_kink_crossed_is_not_called_wrong_and_names_the_gate():
     assert x.verdict == "kink crossed" and x.kinks[0].op_name == "relu"
     assert y.kinks == () and y.verdict == "good"  # moving y does not move relu's input
     assert report.passed
+
+
+def test_a_kink_crossed_twice_within_the_step_is_found():
+    # |x² − 1e-12| at x = 1e-6: x² − 1e-12 is positive at x ± h but 0 at x, so the two ends alone
+    # would miss the kink and call the numeric 2e-6 against the analytic 0 wrong
+    (entry,) = run_check("abs(x*x - 1e-12)", {"x": 1e-6}).entries
+    assert entry.analytic == 0 and entry.numeric == pytest.approx(2e-6, rel=1e-6)
+    assert entry.verdict == "kink crossed" and entry.kinks[0].op_name == "abs"
 
 
 def test_a_tie_that_never_splits_is_not_a_kink_crossed():

@@ -121,7 +121,7 @@ def test_stdin_json_and_csv(files):
     (["--values", "list.json"], ["--values list.json", "needs a JSON object"]),
     (["--set", "x=@data.txt"], ["cannot tell the format", ".npy, .csv or .json"]),
     (["--set", "x=@"], ["no file name after '@'"]),
-    (["--values", "vals.json", "--set", "x=1"], ["x is given a value twice", "--values vals.json"]),
+    (["--values", "vals.json", "--set", "x=1"], ["x is given a value twice: --values vals.json and --set x=1"]),
 ])
 def test_bad_files_are_one_message_and_exit_1(files, args, needles):
     result = run("eval", "sum(x)", *args)

@@ -49,8 +49,7 @@ def to_sympy(tree):
 def test_every_op_has_a_sympy_counterpart():
     from gradcli.ops import OPS
 
-    # the array ops (sum, dot, @, ...) are not scalar functions: test_ops checks each vjp against
-    # finite differences on vectors and matrices instead
+    # the scalar (elementwise) ops; array ops are checked by their vjp test in test_ops.py
     assert {name for name, op in OPS.items() if op.elementwise} == set(_UNARY) | set(_BINARY)
 
 

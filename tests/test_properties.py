@@ -9,7 +9,7 @@ from hypothesis import assume, given, note
 from hypothesis import strategies as st
 
 import gradcli
-from gradcli.check import GOOD, OK, check
+from gradcli.check import GOOD, KINK, OK, check
 from gradcli.values import parse_value_text
 
 from exprtrees import ALL_OPS, VARIABLES, any_tree, program, safe_tree, structure, text, well_conditioned
@@ -45,6 +45,25 @@ def test_gradients_agree_with_finite_differences(rng, values):
     report = check(graph, values, atol=1e-6)
     for entry in report.entries:
         assert entry.verdict in (GOOD, OK), (entry.label, entry.analytic, entry.numeric, entry.error)
+
+
+# values at and within h = 1e-5 of the kinks of relu, abs, max and min (0, or a tie)
+near_kinks = st.sampled_from([0.0, -0.0, 1e-6, -4e-6, 9e-6, 0.5, -1.5])
+
+
+@given(rng=st.randoms(use_true_random=False),
+       values=st.fixed_dictionaries({name: near_kinks for name in VARIABLES}))
+def test_near_kinks_a_right_gradient_is_never_called_wrong(rng, values):
+    source = text(safe_tree(rng, 3))
+    note(source)
+    graph = gradcli.parse(source)
+    values = {name: values[name] for name in graph.variables}
+    assume(values)
+    assume(well_conditioned(graph.evaluate(values), kink_margin=0.0))  # no poles
+    for entry in check(graph, values, atol=1e-6).entries:
+        assert entry.verdict in (GOOD, OK, KINK), (entry.label, entry.analytic, entry.numeric, entry.error)
+        if entry.verdict == KINK:
+            assert entry.kinks
 
 
 @given(rng=st.randoms(use_true_random=False))

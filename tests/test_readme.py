@@ -33,14 +33,7 @@ def console_examples():
 
 
 def run_example(command: str):
-    """Run one example from the repository's top folder (examples name files such as
-    examples/points.csv)."""
-    here = os.getcwd()
-    os.chdir(README_PATH.parent)
-    try:
-        return CliRunner().invoke(app, shlex.split(command)[1:])
-    finally:
-        os.chdir(here)
+    return CliRunner().invoke(app, shlex.split(command)[1:])
 
 
 def update_readme() -> None:
@@ -52,6 +45,7 @@ def update_readme() -> None:
         lines = [f"$ {command}"] + output.splitlines()
         return "".join(f"{indent}{line}".rstrip() + "\n" for line in [f"```console"] + lines) + f"{indent}```"
 
+    os.chdir(README_PATH.parent)  # examples name files such as examples/points.csv
     README_PATH.write_text(_CONSOLE_BLOCK.sub(fill, README), encoding="utf-8")
 
 
@@ -60,7 +54,8 @@ def _normal(text: str) -> str:
 
 
 @pytest.mark.parametrize("command, expected", console_examples(), ids=lambda v: v[:50])
-def test_console_example_prints_what_the_readme_shows(command, expected):
+def test_console_example_prints_what_the_readme_shows(command, expected, monkeypatch):
+    monkeypatch.chdir(README_PATH.parent)  # examples name files such as examples/points.csv
     result = run_example(command)
     assert result.exit_code == 0, result.output
     assert _normal(result.stdout) == _normal(expected)

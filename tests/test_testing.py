@@ -112,7 +112,8 @@ def test_a_failing_gradcheck_shows_the_table(pytester):
 
 
 def test_fixture_with_arrays(pytester):
-    pytester.makepyfile(test_arrays="""
+    # a name of its own: pytester runs in this process, beside tests/test_arrays.py
+    pytester.makepyfile(test_plugin_arrays="""
         import numpy as np
 
         def test_softmax_like(gradcheck):

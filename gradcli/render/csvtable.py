@@ -5,9 +5,10 @@ from __future__ import annotations
 import csv
 
 from ..trace import Result
+from . import gates
 from .numbers import exact
 
-HEADER = ["gate", "op", "input", "value", "local", "upstream", "result"]
+HEADER = ["gate", "op", "role", "input", "value", "local", "upstream", "result"]
 
 
 def render(result: Result, out) -> None:
@@ -15,5 +16,6 @@ def render(result: Result, out) -> None:
     writer.writerow(HEADER)
     for edge in result.edges:
         gate = edge.gate
-        writer.writerow([gate.label, gate.op_name, edge.input.label, exact(result.trace[gate.id].value),
+        writer.writerow([gate.label, gate.op_name, gates.role(edge), edge.input.label,
+                         exact(result.trace[gate.id].value),
                          exact(edge.local), exact(edge.upstream), exact(edge.result)])

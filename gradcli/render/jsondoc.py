@@ -49,6 +49,7 @@ def document(result: Result) -> dict:
             node = record.node
             line, column = node.span.source.line_col(node.span.start)
             by_index = {edge.index: edge for edge in record.edges}
+            view = node.view if node.kind == "gate" else None
             inputs = []
             for index, inp in enumerate(node.inputs):
                 edge = by_index.get(index)
@@ -61,6 +62,8 @@ def document(result: Result) -> dict:
             nodes.append({
                 "id": node.id,
                 "op": node.op_name,
+                "symbol": view.symbol if view else None,
+                "role": view.role if view else None,
                 "name": node.name,
                 "rewrite": node.rewrite,
                 "text": node.span.short_text(TEXT_LIMIT),
@@ -78,6 +81,10 @@ def document(result: Result) -> dict:
         doc["nodes"] = nodes
         doc["forks"] = forks
     return doc
+
+
+def dumps(data) -> str:
+    return json.dumps(data, allow_nan=False, indent=2, ensure_ascii=False)
 
 
 def render(result: Result) -> str:

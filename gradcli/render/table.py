@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..source import Span
 from ..trace import Result
-from . import numbers
+from . import gates, numbers
 from .style import plain_ascii, table_box
 
 # Rows shown unless --all: a 100,000-gate graph must not print 200,000 rows by default.
@@ -29,34 +29,35 @@ def render(result: Result, console, *, digits: int = 6, all_rows: bool = False,
     for edge in edges[:limit]:
         gate = edge.gate
         op = gate.op_name if gate.rewrite is None else f"{gate.op_name} (stable)"
-        rows.append((gate.label, op, edge.input.label, num(result.trace[gate.id].value),
+        rows.append((gate.label, op, gates.role(edge), edge.input.label, num(result.trace[gate.id].value),
                      num(edge.local), num(edge.upstream), num(edge.result)))
-    headers = ("gate", "op", "input", "value", "local", "upstream", "result")
+    headers = ("gate", "op", "role", "input", "value", "local", "upstream", "result")
     widths = [max([len(h)] + [len(row[i]) for row in rows]) for i, h in enumerate(headers)]
     # Numbers are never cut; the two label columns share what width is left, cut with "…".
-    fixed = sum(widths[1:2] + widths[3:]) + 3 * (len(headers) - 1)
+    fixed = sum(widths[1:3] + widths[4:]) + 3 * (len(headers) - 1)
     if console.is_terminal:
         label_width = max(8, (console.width - fixed) // 2)
     else:  # a pipe or a file has no width to respect: never crop a number
-        label_width = min(40, max([5] + [max(len(r[0]), len(r[2])) for r in rows]))
+        label_width = min(40, max([5] + [max(len(r[0]), len(r[3])) for r in rows]))
         console.width = max(80, fixed + 2 * label_width)
 
     source = Span(graph.source, 0, len(graph.source.text)).short_text(60)
     if ascii_only:
         source = plain_ascii(source)
         rows = [tuple(plain_ascii(cell) for cell in row) for row in rows]
-    table = Table(title=f"Backward pass of {source}", title_justify="left", show_edge=False,
-                  pad_edge=False, box=table_box(console, ascii_only))
+    table = Table(show_edge=False, pad_edge=False, box=table_box(console, ascii_only))
     for i, header in enumerate(headers):
-        if i in (0, 2):
+        if i in (0, 3):
             table.add_column(header, max_width=label_width, no_wrap=True,
                              overflow="crop" if ascii_only else "ellipsis")
         else:
-            table.add_column(header, justify="left" if i == 1 else "right", no_wrap=True,
+            table.add_column(header, justify="left" if i in (1, 2) else "right", no_wrap=True,
                              min_width=widths[i])
     for row in rows:
-        table.add_row(Text(row[0]), row[1], Text(row[2]), *row[3:])
+        table.add_row(Text(row[0]), row[1], row[2], Text(row[3]), *row[4:])
     if edges:
+        # a line of its own: a table title would wrap at the (possibly narrow) table's width
+        console.print(Text(f"Backward pass of {source}"), no_wrap=True, overflow="ellipsis")
         console.print(table)
         if len(edges) > limit:
             console.print(f"... {len(edges) - limit} more rows not shown; --all shows every row",

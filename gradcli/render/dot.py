@@ -1,0 +1,76 @@
+"""`--format dot`: the circuit as Graphviz DOT, drawn the lecture's way.
+
+One node per gate (its op symbol), per variable (marked as an input) and per constant; each wire
+carries its forward value above (green) and the gradient flowing back along it below (red); the
+output wire ends at a node `f`. Ids are the graph's node ids, so the text is stable to diff.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from ..source import Span
+from ..trace import Result
+from . import numbers
+
+VALUE_COLOR = "#1a7f37"  # forward values: green
+GRADIENT_COLOR = "#cf222e"  # gradients: red
+
+
+def _wire(value: str, gradient: str | None) -> str:
+    top = f'<font color="{VALUE_COLOR}">{escape(value)}</font>'
+    if gradient is None:
+        return f"<{top}>"
+    return f'<{top}<br/><font color="{GRADIENT_COLOR}">{escape(gradient)}</font>>'
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def render(result: Result, *, digits: int = 6) -> str:
+    def num(value) -> str:
+        return numbers.number(value, digits)
+
+    graph = result.graph
+    records = result.trace
+    source = Span(graph.source, 0, len(graph.source.text)).short_text(60)
+    lines = [
+        "digraph gradcli {",
+        f"  graph [rankdir=LR, labelloc=t, fontname=Helvetica, label={_quote('gradcli: ' + source)}];",
+        "  node [fontname=Helvetica];",
+        "  edge [fontname=Helvetica, fontsize=10];",
+    ]
+    # a constant folded into its gate's symbol (the 1 of 1/x) is not drawn again
+    folded = {inp.id for node in graph.nodes if node.kind == "gate"
+              for index, inp in enumerate(node.inputs) if inp.kind == "const" and node.view.folded(index)}
+    for node in graph.nodes:
+        nid = f"n{node.id}"
+        if node.id in folded:
+            continue
+        if node.kind == "var":
+            attrs = (f"label={_quote(node.name)}, shape=box, style=\"rounded,filled\", "
+                     f"fillcolor=\"#ddeeff\", tooltip={_quote('variable ' + node.name)}")
+        elif node.kind == "const":
+            attrs = f"label={_quote(num(node.default))}, shape=plaintext, tooltip=\"constant\""
+        else:
+            attrs = (f"label={_quote(node.view.symbol)}, shape=circle, "
+                     f"tooltip={_quote(node.label + ' (' + node.view.role + ')')}")
+        lines.append(f"  {nid} [{attrs}];")
+    for node in graph.nodes:
+        if node.kind != "gate":
+            continue
+        by_index = {edge.index: edge for edge in records[node.id].edges}
+        for index, inp in enumerate(node.inputs):
+            if inp.id in folded:
+                continue
+            edge = by_index.get(index)
+            label = _wire(num(records[inp.id].value), num(edge.result) if edge else None)
+            lines.append(f"  n{inp.id} -> n{node.id} [label={label}];")
+    out = graph.output
+    out_grad = records[out.id].gradient
+    lines.append("  f [label=\"f\", shape=doublecircle, style=filled, fillcolor=\"#fff4cc\", "
+                 "tooltip=\"the output\"];")
+    lines.append(f"  n{out.id} -> f [label={_wire(num(result.value), num(out_grad) if out_grad is not None else None)}];")
+    lines.append("}")
+    return "\n".join(lines)

@@ -1,0 +1,29 @@
+"""How gates, edges and gradients are named in text views (table, steps, tree, dot)."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from ..graph import Node
+from ..trace import Edge
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def role(edge: Edge) -> str:
+    """The gate's role word; a route also says whether this input won (read from the local)."""
+    word = edge.gate.view.role
+    if word == "routes" and np.ndim(edge.local) == 0:
+        local = float(edge.local)
+        word += " (won)" if local == 1 else " (tie)" if local == 0.5 else " (lost)"
+    return word
+
+
+def wrt(node: Node, output: Node) -> str:
+    """∂f/∂node, with a parenthesised label where it is not a name."""
+    if node is output:
+        return "∂f/∂f"
+    label = node.label
+    return f"∂f/∂{label}" if _IDENTIFIER.fullmatch(label) else f"∂f/∂({label})"
