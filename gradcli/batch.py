@@ -208,8 +208,12 @@ def run(graph: Graph, stream: TextIO, out: TextIO, constants: dict[str, np.ndarr
         raise ValueFormatError(f"{source}: the first line holds only numbers; batch needs a header row",
                                hint="the first line names the variables, e.g. x0,x1,w")
     plan = Plan(graph, header, constants, source)
-    summary.warnings += [f"column {name!r} of {source} is not used by the expression (it is copied "
-                         "to the output)" for name in plan.unused]
+    if plan.unused:
+        listed = ", ".join(repr(name) for name in plan.unused)
+        summary.warnings.append(
+            f"column {listed} of {source} is not used by the expression (it is copied to the output)"
+            if len(plan.unused) == 1 else
+            f"columns {listed} of {source} are not used by the expression (they are copied to the output)")
     summary.warnings += [f"--set {name} is not used by the expression" for name in plan.unused_constants]
     writer = Writer(plan, fmt)
     out.write(writer.header())

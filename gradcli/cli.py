@@ -383,8 +383,10 @@ class BatchFormat(str, enum.Enum):
              epilog="Exit codes: 0 every row done; 1 bad input or a failed row (reported with its line "
                     "number); 2 command-line usage error.")
 def batch_command(
-    expression: Annotated[str, typer.Argument(
-        metavar="EXPRESSION", help='An expression of the columns: "sigmoid(w0*x0 + w1*x1 + w2)".')],
+    arguments: Annotated[List[str], typer.Argument(
+        metavar="EXPRESSION [NAME=VALUE]...",
+        help='An expression of the columns ("sigmoid(w0*x0 + w1*x1 + w2)"), then optional NAME=VALUE '
+             "constants, the same as --set.")],
     input: Annotated[str, typer.Option(
         "--input", "-i", metavar="FILE.csv",
         help="The points: a CSV whose header row names the variables, one point per row ('-' is stdin).")],
@@ -407,6 +409,8 @@ def batch_command(
     """Evaluate EXPRESSION at every row of a CSV: per row, f and the gradient with respect to each column variable (one point per row, not the gradient of a sum).
 
     Example: gradcli batch "sigmoid(w0*x0 + w1*x1 + w2)" --input points.csv --output grads.csv
+
+    Example: cut -d, -f1,2 points.csv | gradcli batch "w * x0" w=0.5 --input - | head
     """
     with _user_errors():
         from . import batch
@@ -414,7 +418,8 @@ def batch_command(
         from .parser import parse
         from .values import collect_values
 
-        constants = collect_values(set_ or [], values_file=values_file,
+        expression, pairs = arguments[0], arguments[1:]
+        constants = collect_values(set_ or [], pairs, values_file=values_file,
                                    stdin_taken="--input -" if input == "-" else None)
         graph = parse(expression)
         stream = open_text(input)

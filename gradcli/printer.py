@@ -20,6 +20,7 @@ _INFIX = {
     "sub": ("-", SUM, SUM, PRODUCT),
     "mul": ("*", PRODUCT, PRODUCT, UNARY),
     "div": ("/", PRODUCT, PRODUCT, UNARY),
+    "matmul": ("@", PRODUCT, PRODUCT, UNARY),
     "pow": ("**", POWER, ATOM, UNARY),  # right-associative; a negative base needs parentheses
 }
 
@@ -89,11 +90,12 @@ def _gate_pieces(node: Node, strength: list[int]) -> tuple[list, int]:
         return [*_wrap(args[0], left, strength), sep, *_wrap(args[1], right, strength)], own
     if op.name == "neg":
         return ["-", *_wrap(args[0], UNARY, strength)], UNARY
-    parts: list = [op.name, "("]
+    parts: list = [op.call_name, "("]  # max(x) is the gate amax
     for i, arg in enumerate(args):
         if i:
             parts.append(", ")
         parts.append(arg)
+    parts.extend(f", {key}={value}" for key, value in node.params.items())  # sum(X, axis=0)
     parts.append(")")
     return parts, ATOM
 

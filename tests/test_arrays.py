@@ -119,3 +119,22 @@ def test_ties_and_zero_norm_warn_with_their_convention(cli):
     assert "the gradient of norm at 0 is 0" in result.stderr
     gradients = json.loads(result.stdout)["gradients"]
     assert gradients == {"x": [0.5, 0.5, 0.0], "y": [0.0, 0.0]}
+
+
+@pytest.mark.parametrize("source", [
+    "sum(X @ T(X), axis=-1) @ v + max(v) * min(X, axis=0) @ v - norm(X, axis=1) @ v + dot(v, v) * mean(X)",
+    "a = X @ X; b = T(a) @ a; sum(b * a, axis=0) @ v",
+])
+def test_array_programs_print_back_to_the_same_graph(source):
+    from gradcli.printer import to_source
+
+    values = {"X": [[0.5, -1.0], [2.0, 0.25]], "v": [1.5, -0.5]}
+    graph = gradcli.parse(source)
+    printed = to_source(graph)
+    again = gradcli.parse(printed)
+    assert [n.op_name for n in again.nodes] == [n.op_name for n in graph.nodes]
+    assert [n.params for n in again.nodes] == [n.params for n in graph.nodes]
+    first, second = graph.evaluate(values), again.evaluate(values)
+    assert second.value == pytest.approx(first.value, rel=1e-15)
+    for name in values:
+        np.testing.assert_allclose(second.gradients[name], first.gradients[name], rtol=1e-15)

@@ -280,3 +280,12 @@ def test_many_failures_are_counted_not_all_listed():
     assert result.stderr.count("is not a number") == batch.MAX_REPORTED
     assert f"and {30 - batch.MAX_REPORTED} more failed rows" in result.stderr
     assert "30 of 60 rows failed" in result.stderr
+
+
+def test_constants_as_name_value_arguments_and_unused_columns_in_one_warning():
+    result = run("w * x", "w=0.5", "--input", "-", stdin="id,x,note\n1,4,7\n")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "id,x,note,f,df/dx\n1,4,7,2.0,0.5\n"
+    assert result.stderr.count("warning:") == 1 and "columns 'id', 'note'" in result.stderr
+    result = run("w * x", "w=0.5", "--set", "w=1", "--input", "-", stdin="x\n1\n")
+    assert result.exit_code == 1 and "w is given a value twice" in result.stderr

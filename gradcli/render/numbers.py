@@ -38,6 +38,8 @@ def exact(value) -> str:
 
     from .jsondoc import jsonable
 
+    if isinstance(value, str):  # the rule standing for a Jacobian that is not elementwise
+        return value
     data = jsonable(value)
     if isinstance(data, float):
         return repr(data)
