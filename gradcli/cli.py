@@ -315,7 +315,7 @@ def _render(result, format: Format, *, steps: bool, output: str | None, digits: 
     else:
         from .render import table
 
-        table.render(result, _console(no_color), digits=digits, all_rows=all_rows,
+        table.render(result, _table_output(no_color), digits=digits, all_rows=all_rows,
                      ascii_only=_dumb_terminal())
 
 
@@ -368,7 +368,7 @@ def check_command(
         else:
             from .render import checktable
 
-            checktable.render(report, _console(no_color), digits=digits, ascii_only=_dumb_terminal())
+            checktable.render(report, _table_output(no_color), digits=digits, ascii_only=_dumb_terminal())
         sys.stderr.write(report.summary() + "\n")
         if not report.passed:
             raise typer.Exit(EXIT_CHECK_FAILED)
@@ -555,6 +555,13 @@ def _suggest_stable(result) -> None:
 
 def _dumb_terminal() -> bool:
     return os.environ.get("TERM") == "dumb"
+
+
+def _table_output(no_color: bool):
+    """A Rich console on a terminal; else stdout itself, for the plain ASCII layout (no Rich)."""
+    if sys.stdout.isatty() and not _dumb_terminal():
+        return _console(no_color)
+    return sys.stdout
 
 
 def _console(no_color: bool = False):

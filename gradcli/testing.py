@@ -37,13 +37,10 @@ def assert_gradients(source: str | Graph, values: Mapping[str, object] | None = 
 
 def format_report(report: CheckReport, digits: int = 10) -> str:
     """The summary line and the table as plain text (no colours), for a failure message."""
-    from rich.console import Console
-
     from .render import checktable
 
     buffer = io.StringIO()
-    console = Console(file=buffer, width=100, color_system=None, force_terminal=False, highlight=False)
-    checktable.render(report, console, digits=digits)
+    checktable.render(report, buffer, digits=digits)  # a text stream: the plain ASCII layout
     table = "\n".join(line.rstrip() for line in buffer.getvalue().splitlines())
     return f"{report.summary()}\n{table}"
 

@@ -7,7 +7,7 @@ import math
 from ..check import CheckReport
 from ..source import Span
 from . import numbers
-from .style import plain_ascii, table_box
+from .style import ascii_table, is_console, plain_ascii, write
 
 
 def error_text(error: float | None) -> str:
@@ -22,9 +22,8 @@ def gate_text(node) -> str:
     return f"{node.label!r} ({node.op_name}, {node.span.where()})"
 
 
-def render(report: CheckReport, console, *, digits: int = 6, ascii_only: bool = False) -> None:
-    from rich.table import Table
-    from rich.text import Text
+def render(report: CheckReport, out, *, digits: int = 6, ascii_only: bool = False) -> None:
+    """Print the check to a Rich console (a terminal) or a text stream (see style.py)."""
 
     def num(value) -> str:
         return "" if value is None else numbers.scalar(value, digits)
@@ -42,20 +41,16 @@ def render(report: CheckReport, console, *, digits: int = 6, ascii_only: bool = 
 
     graph = report.graph
     source = Span(graph.source, 0, len(graph.source.text)).short_text(60)
+    title = f"Gradient check of {source}"
     tol = report.tolerances
-    if ascii_only:
-        source = plain_ascii(source)
-        rows = [[plain_ascii(cell) for cell in row] for row in rows]
-    table = Table(title=f"Gradient check of {source}", title_justify="left", show_edge=False, pad_edge=False,
-                  box=table_box(console, ascii_only))
-    widths = [max([len(h)] + [len(row[i]) for row in rows]) for i, h in enumerate(headers)]
-    for i, header in enumerate(headers):
-        left = header in ("variable", "verdict")
-        table.add_column(header, justify="left" if left else "right", no_wrap=True, min_width=widths[i])
-    for row in rows:
-        table.add_row(Text(row[0]), *row[1:])
-    if not console.is_terminal:  # a pipe or a file: never wrap or crop a row
-        console.width = max(80, sum(widths) + 3 * (len(widths) - 1))
+    left = {i for i, header in enumerate(headers) if header in ("variable", "verdict")}
+    if rows:
+        if is_console(out):
+            _rich_table(out, title, headers, rows, left)
+        else:
+            text = title + "\n" + ascii_table(headers, rows, right=set(range(len(headers))) - left)
+            write(out, plain_ascii(text) if ascii_only else text)
+        write(out, "")
     lines = [f"f = {numbers.number(report.value, digits)}"]
     if report.gradient_of == "sum(f)":
         lines.append("f is an array: the gradients checked are those of sum(f)")
@@ -65,8 +60,19 @@ def render(report: CheckReport, console, *, digits: int = 6, ascii_only: bool = 
         if e.kinks:
             gates = ", ".join(gate_text(node) for node in e.kinks)
             lines.append(f"{e.label}: kink crossed at gate {gates}; the numeric gradient means nothing there")
-    if rows:
-        console.print(table)
-        console.print()
     text = "\n".join(lines)
-    console.print(plain_ascii(text) if ascii_only else text, highlight=False, markup=False, soft_wrap=True)
+    write(out, plain_ascii(text) if ascii_only else text)
+
+
+def _rich_table(console, title: str, headers, rows, left: set[int]) -> None:
+    from rich.box import HEAVY_HEAD
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False, box=HEAVY_HEAD)
+    widths = [max([len(h)] + [len(row[i]) for row in rows]) for i, h in enumerate(headers)]
+    for i, header in enumerate(headers):
+        table.add_column(header, justify="left" if i in left else "right", no_wrap=True, min_width=widths[i])
+    for row in rows:
+        table.add_row(Text(row[0]), *row[1:])
+    console.print(table)

@@ -5,18 +5,16 @@ from __future__ import annotations
 from ..source import Span
 from ..trace import Result
 from . import gates, numbers
-from .style import plain_ascii, table_box
+from .style import ascii_table, cut, is_console, plain_ascii, write
 
 # Rows shown unless --all: a 100,000-gate graph must not print 200,000 rows by default.
 DEFAULT_ROWS = 100
 
 
-def render(result: Result, console, *, digits: int = 6, all_rows: bool = False,
+def render(result: Result, out, *, digits: int = 6, all_rows: bool = False,
            ascii_only: bool = False) -> None:
-    """Print the table. Box-drawing only on a terminal; `ascii_only` (TERM=dumb) avoids every
-    non-ASCII character (∂ becomes d, … becomes ...)."""
-    from rich.table import Table
-    from rich.text import Text
+    """Print the table to a Rich console (a terminal) or a text stream (see style.py);
+    `ascii_only` (TERM=dumb) avoids every non-ASCII character (∂ becomes d, … becomes ...)."""
 
     def num(value) -> str:
         return numbers.number(value, digits)
@@ -32,37 +30,20 @@ def render(result: Result, console, *, digits: int = 6, all_rows: bool = False,
         rows.append((gate.label, op, gates.role(edge), edge.input.label, num(result.trace[gate.id].value),
                      num(edge.local), num(edge.upstream), num(edge.result)))
     headers = ("gate", "op", "role", "input", "value", "local", "upstream", "result")
-    widths = [max([len(h)] + [len(row[i]) for row in rows]) for i, h in enumerate(headers)]
-    # Numbers are never cut; the two label columns share what width is left, cut with "…".
-    fixed = sum(widths[1:3] + widths[4:]) + 3 * (len(headers) - 1)
-    if console.is_terminal:
-        label_width = max(8, (console.width - fixed) // 2)
-    else:  # a pipe or a file has no width to respect: never crop a number
-        label_width = min(40, max([5] + [max(len(r[0]), len(r[3])) for r in rows]))
-        console.width = max(80, fixed + 2 * label_width)
-
     source = Span(graph.source, 0, len(graph.source.text)).short_text(60)
-    if ascii_only:
-        source = plain_ascii(source)
-        rows = [tuple(plain_ascii(cell) for cell in row) for row in rows]
-    table = Table(show_edge=False, pad_edge=False, box=table_box(console, ascii_only))
-    for i, header in enumerate(headers):
-        if i in (0, 3):
-            table.add_column(header, max_width=label_width, no_wrap=True,
-                             overflow="crop" if ascii_only else "ellipsis")
-        else:
-            table.add_column(header, justify="left" if i in (1, 2) else "right", no_wrap=True,
-                             min_width=widths[i])
-    for row in rows:
-        table.add_row(Text(row[0]), row[1], row[2], Text(row[3]), *row[4:])
+    title = f"Backward pass of {source}"
     if edges:
-        # a line of its own: a table title would wrap at the (possibly narrow) table's width
-        console.print(Text(f"Backward pass of {source}"), no_wrap=True, overflow="ellipsis")
-        console.print(table)
+        if is_console(out):
+            _rich_table(out, title, headers, rows)
+        else:
+            # a pipe or a file has no width to respect: labels cut at 40, numbers never
+            ellipsis = "..." if ascii_only else "…"
+            rows = [(cut(r[0], 40, ellipsis), *r[1:3], cut(r[3], 40, ellipsis), *r[4:]) for r in rows]
+            text = title + "\n" + ascii_table(headers, rows, right={4, 5, 6, 7})
+            write(out, plain_ascii(text) if ascii_only else text)
         if len(edges) > limit:
-            console.print(f"... {len(edges) - limit} more rows not shown; --all shows every row",
-                          style="dim", highlight=False)
-        console.print()
+            write(out, f"... {len(edges) - limit} more rows not shown; --all shows every row")
+        write(out, "")
 
     lines = [f"f = {num(result.value)}"]
     if result.gradient_of == "sum(f)":
@@ -79,6 +60,27 @@ def render(result: Result, console, *, digits: int = 6, all_rows: bool = False,
                 terms = " + ".join(num(edge.result) for edge in record.arrivals)
                 lines.append(f"  ∂f/∂{record.node.label} = {terms} = {num(record.gradient)}")
     text = "\n".join(lines)
-    if ascii_only:
-        text = plain_ascii(text)
-    console.print(text, highlight=False, markup=False)
+    write(out, plain_ascii(text) if ascii_only else text)
+
+
+def _rich_table(console, title: str, headers, rows) -> None:
+    """On a terminal: numbers never cut, the two label columns share the width that is left."""
+    from rich.box import HEAVY_HEAD
+    from rich.table import Table
+    from rich.text import Text
+
+    widths = [max([len(h)] + [len(row[i]) for row in rows]) for i, h in enumerate(headers)]
+    fixed = sum(widths[1:3] + widths[4:]) + 3 * (len(headers) - 1)
+    label_width = max(8, (console.width - fixed) // 2)
+    table = Table(show_edge=False, pad_edge=False, box=HEAVY_HEAD)
+    for i, header in enumerate(headers):
+        if i in (0, 3):
+            table.add_column(header, max_width=label_width, no_wrap=True, overflow="ellipsis")
+        else:
+            table.add_column(header, justify="left" if i in (1, 2) else "right", no_wrap=True,
+                             min_width=widths[i])
+    for row in rows:
+        table.add_row(Text(row[0]), row[1], row[2], Text(row[3]), *row[4:])
+    # a line of its own: a table title would wrap at the (possibly narrow) table's width
+    console.print(Text(title), no_wrap=True, overflow="ellipsis")
+    console.print(table)
