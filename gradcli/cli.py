@@ -194,10 +194,8 @@ def eval_command(
     with _user_errors():
         from .parser import parse
         from .rewrite import stabilize
-        from .values import collect_values
 
-        source, pairs, stdin_taken = _read_source(arguments or [], file)
-        values = collect_values(set_ or [], pairs, values_file, stdin_taken=stdin_taken)
+        source, values = _program_and_values(arguments, file, set_, values_file)
         limit = _parse_size(max_memory)
         graph = parse(source, expand=expand)
         if stable:
@@ -215,6 +213,14 @@ def eval_command(
                 no_color=no_color)
         if strict and any(d.kind == "domain" for d in result.diagnostics):
             raise DomainError("a nan or inf appeared and --strict is on (see the warnings)")
+
+
+def _program_and_values(arguments, file, sets, values_file) -> tuple[str, dict]:
+    """The program text and the variables' values, read the same way by every command."""
+    from .values import collect_values
+
+    source, pairs, stdin_taken = _read_source(arguments or [], file)
+    return source, collect_values(sets or [], pairs, values_file, stdin_taken=stdin_taken)
 
 
 def _read_source(arguments: list[str], file: Path | None) -> tuple[str, list[str], str | None]:
@@ -355,8 +361,7 @@ def check_command(
         from .parser import parse
         from .values import collect_values
 
-        source, pairs, stdin_taken = _read_source(arguments or [], file)
-        values = collect_values(set_ or [], pairs, values_file, stdin_taken=stdin_taken)
+        source, values = _program_and_values(arguments, file, set_, values_file)
         expected = collect_values(expect or [], flag="--expect")
         report = check(parse(source), values, expected=expected, h=h, rtol=rtol, atol=atol)
         if not quiet:
