@@ -76,19 +76,32 @@ def generate(grammar: str, builder_class) -> dict:
     nonterminals = sorted({str(r.origin.name) for r in parser.rules})
     nt_code = {name: i for i, name in enumerate(nonterminals)}
 
+    # Lark numbers its states in an order that changes from run to run (it walks sets): number
+    # them by a breadth-first walk from the start state, symbols in name order.
+    start = "start"
+    number = {table.start_states[start]: 0}
+    queue = [table.start_states[start]]
+    for state in queue:
+        for symbol, (kind, arg) in sorted(table.states[state].items()):
+            if kind.name == "Shift" and arg not in number:
+                number[arg] = len(number)
+                queue.append(arg)
+    if len(number) != len(table.states):
+        raise GrammarNotSupported("unreachable parser states")
+
     actions, gotos, lexers, lexer_sets = [], [], [], {}
-    for state in range(len(table.states)):
+    for state in queue:
         row = table.states[state]
         action, goto = {}, {}
-        for symbol, (kind, arg) in row.items():
+        for symbol, (kind, arg) in sorted(row.items()):
             if symbol in code:
-                action[code[symbol]] = arg if kind.name == "Shift" else ~rule_code[arg]
+                action[code[symbol]] = number[arg] if kind.name == "Shift" else ~rule_code[arg]
             else:
                 if kind.name != "Shift":
                     raise GrammarNotSupported(f"a reduce on nonterminal {symbol}")
-                goto[nt_code[symbol]] = arg
-        actions.append(action)
-        gotos.append(goto)
+                goto[nt_code[symbol]] = number[arg]
+        actions.append(dict(sorted(action.items())))
+        gotos.append(dict(sorted(goto.items())))
         state_lexer = contextual.lexers[state]
         accepted = [t.name for t in state_lexer.terminals]
         if accepted != [n for n in order if n in accepted]:
@@ -98,8 +111,6 @@ def generate(grammar: str, builder_class) -> dict:
             raise GrammarNotSupported("terminal callbacks in a contextual lexer")
         key = tuple(sorted(code[n] for n in accepted))
         lexers.append(lexer_sets.setdefault(key, len(lexer_sets)))
-    if sorted(table.states) != list(range(len(table.states))):
-        raise GrammarNotSupported("parser states are not numbered 0..n-1")
 
     builder_methods = {name for name in dir(builder_class) if not name.startswith("__")}
     if builder_methods & set(order):
@@ -119,7 +130,6 @@ def generate(grammar: str, builder_class) -> dict:
             callback = None  # a `_`-rule (its parent splices its children in) or a lone child
         rule_data.append((nt_code[rule.origin.name], len(rule.expansion), callback, expand1, include))
 
-    start = "start"
     return {
         "grammar_sha256": grammar_hash(grammar),
         "lark_version": lark.__version__,
@@ -135,8 +145,8 @@ def generate(grammar: str, builder_class) -> dict:
         "rules": tuple(rule_data),
         "action": tuple(actions),
         "goto": tuple(gotos),
-        "start_state": table.start_states[start],
-        "end_state": table.end_states[start],
+        "start_state": number[table.start_states[start]],
+        "end_state": number[table.end_states[start]],
     }
 
 
