@@ -72,7 +72,11 @@ _PASS, _ALL, _PICK, _GENERAL = 0, 1, 2, 3
 
 
 class Parser:
-    """The tables bound to one builder: `parse(text)` returns what the builder's start rule returns."""
+    """The tables bound to one builder: `parse(text)` returns what the builder's start rule returns.
+
+    In the loop, a state is its row's offset in one flat table (state × stride): the action on
+    terminal t is table[state + t] (a shift: the next state's offset, ≥ 0; a reduce: ~rule;
+    None: an error), the goto on nonterminal A is table[state + first + A]."""
 
     def __init__(self, tables: dict, builder) -> None:
         names = tables["terminals"]
@@ -83,20 +87,35 @@ class Parser:
         self.plain = 3 + len(tables["ignored"])  # codes below this need the post-lexer's care
         self.literals = {names[code]: text for code, text in tables["literals"].items()}
         self.lexer = tables["lexer"]
-        self.regex = re.compile(self._alternatives(None))
+        self.regex = re.compile(self._alternatives(None))  # as Lark's root lexer
+        # the loop's: the same, after any whitespace and comments (see lalr_build._skippable)
+        self.fast_regex = re.compile(f"{tables['skip'] or ''}(?:{self._alternatives(None)})")
         group_code = [None] * (self.regex.groups + 1)
         for name, index in self.regex.groupindex.items():
             group_code[index] = names.index(name) if name in names else None
         group_code[self.regex.groups - 1] = self.err
         group_code[self.regex.groups] = self.end
         self.group_code = group_code
+        if [(n, i + self.fast_regex.groups - self.regex.groups) for n, i in self.regex.groupindex.items()] \
+                != list(self.fast_regex.groupindex.items()):  # pragma: no cover - a group in the skip
+            raise ValueError("the skip expression must not capture")
         self.lexer_sets = [frozenset(s) for s in tables["lexer_sets"]]
         self.state_lexer = tables["state_lexer"]
         self._state_regex: dict[int, re.Pattern] = {}
-        self.action = [dict(row) for row in tables["action"]]
-        self.goto = [dict(row) for row in tables["goto"]]
-        self.start_state = tables["start_state"]
-        self.end_state = tables["end_state"]
+        self.rows = [dict(row) for row in tables["action"]]  # per state: terminal → action
+
+        first = len(names) + 1  # nonterminal codes follow the terminals and the error code
+        stride = self.stride = first + len(tables["nonterminals"])
+        table: list = [None] * (len(self.rows) * stride)
+        for state, (row, gotos) in enumerate(zip(tables["action"], tables["goto"])):
+            base = state * stride
+            for code, act in row.items():
+                table[base + code] = act * stride if act >= 0 else act
+            for lhs, target in gotos.items():
+                table[base + first + lhs] = target * stride
+        self.table = table
+        self.start_state = tables["start_state"] * stride
+        self.end_state = tables["end_state"] * stride
 
         rules = []
         for lhs, size, callback, expand1, include in tables["rules"]:
@@ -110,10 +129,44 @@ class Parser:
                 kind, pick = _PICK, tuple(i - size for i, _ in include)
             else:
                 kind, pick = _GENERAL, (include, expand1)
-            rules.append((lhs, size, fn, kind, pick))
+            rules.append((first + lhs, size, fn, kind, pick))
         self.rules = rules
+        self._collapse_unit_chains()
         # Tokens of the terminals that no rule passes to the builder are not built (None).
         self.keep = [name in tables["kept"] for name in names] + [False]
+
+    def _collapse_unit_chains(self) -> None:
+        """Reductions by `?rule: child` only change the top state (atom → power → unary →
+        product → sum → expr), each over the same state below: given that state and the
+        lookahead, the whole chain comes to one lookup, chains[below][lhs * n + lookahead], the
+        top state after the chain. Such a rule's `pick` holds its lhs * n."""
+        n = self.err + 1
+        table, rules = self.table, self.rules
+
+        def unit(act):
+            return act is not None and act < 0 and rules[~act][3] == _PASS and rules[~act][1] == 1
+
+        chains: list = [None] * len(table)
+        states = range(0, len(table), self.stride)
+        for state in states:
+            for code in range(n):
+                act = table[state + code]
+                if not unit(act):
+                    continue
+                lhs = rules[~act][0]
+                for below in states:
+                    top = table[below + lhs]
+                    while top is not None:  # follow the chain over this state below
+                        nxt = table[top + code]
+                        if not unit(nxt):
+                            if chains[below] is None:
+                                chains[below] = {}
+                            chains[below][lhs * n + code] = top
+                            break
+                        top = table[below + rules[~nxt][0]]
+        self.chains = chains
+        self.rules = [(lhs, size, fn, kind, lhs * n if kind == _PASS and size == 1 else pick)
+                      for lhs, size, fn, kind, pick in rules]
 
     def _alternatives(self, accepted) -> str:
         """The lexer's expression: every terminal (accepted=None) or a state's, with the same
@@ -133,8 +186,8 @@ class Parser:
 
     # -- the loop --------------------------------------------------------------------------
     def parse(self, text: str):
-        action = self.action
-        goto = self.goto
+        table = self.table
+        chains = self.chains
         rules = self.rules
         group_code = self.group_code
         keep = self.keep
@@ -147,11 +200,12 @@ class Parser:
         append_state = states.append
         append_value = values.append
         depth = 0  # parentheses open: newlines inside them are whitespace
-        tokens = self.regex.finditer(text)
+        tokens = self.fast_regex.finditer(text)
         while True:
             try:
                 for m in tokens:
-                    code = group_code[m.lastindex]
+                    i = m.lastindex
+                    code = group_code[i]
                     if code < plain:  # what the newline post-lexer looks at
                         if code == 0:
                             depth += 1
@@ -165,20 +219,20 @@ class Parser:
                             continue
                     lex_state = state
                     while True:
-                        act = action[state].get(code)
+                        act = table[state + code]
                         if act is None:
                             if state == end_state:
                                 return values[-1]
                             self._fail(text, m, code, lex_state, state, states)
                         if act >= 0:  # shift
                             append_state(act)
-                            append_value(Token(names[code], m.group(), m.start(), m.end()) if keep[code] else None)
+                            append_value(Token(names[code], m.group(i), m.start(i), m.end(i)) if keep[code] else None)
                             state = act
                             break
                         lhs, size, fn, kind, pick = rules[~act]
                         if kind == _PASS:  # a ?rule's lone child: same value, new state
-                            if size == 1:
-                                state = goto[states[-2]][lhs]
+                            if size == 1:  # and the chain of such reductions that follows
+                                state = chains[states[-2]][pick + code]
                                 states[-1] = state
                                 continue
                             value = values[pick]
@@ -200,7 +254,7 @@ class Parser:
                             if size:
                                 del values[-size:]
                                 del states[-size:]
-                        state = goto[states[-1]][lhs]
+                        state = table[states[-1] + lhs]
                         append_state(state)
                         append_value(value)
                 raise AssertionError("the token stream ended without its end marker")  # pragma: no cover
@@ -210,23 +264,23 @@ class Parser:
     def _fail(self, text: str, m, code: int, lex_state: int, state: int, states: list):
         """The token `m` has no action in `state`: raise ParseFailure, or _Relex when Lark's
         contextual lexer would have read another token here."""
-        names = self.names
+        at, value = m.start(m.lastindex), m.group(m.lastindex)  # past any skipped whitespace
+        lex_state //= self.stride
+        state //= self.stride
+        lexer_set = self._names(self.lexer_sets[self.state_lexer[lex_state]])
         if code == self.err:  # the state's terminals do not match here: do any?
-            root = self.regex.match(text, m.start())
-            root_code = self.group_code[root.lastindex]
-            expected = self._names(self.lexer_sets[self.state_lexer[lex_state]])
-            if root_code == self.err:
-                raise ParseFailure("char", text[m.start()], m.start(), expected, self.literals)
-            raise ParseFailure("token", root.group(), root.start(), expected, self.literals)
-        if code in self.action[lex_state] or code == self.newline or code == self.end:
+            root = self.regex.match(text, at)
+            if self.group_code[root.lastindex] == self.err:
+                raise ParseFailure("char", text[at], at, lexer_set, self.literals)
+            raise ParseFailure("token", root.group(), root.start(), lexer_set, self.literals)
+        if code in self.rows[lex_state] or code == self.newline or code == self.end:
             # the parser's error: the token is what Lark's lexer reads too
             kind = "end" if code == self.end else "newline" if code == self.newline else "token"
-            raise ParseFailure(kind, m.group(), m.start(), self._names(self.action[state]), self.literals)
+            raise ParseFailure(kind, value, at, self._names(self.rows[state]), self.literals)
         # the root lexer's token is not accepted here: what does the state's own lexer read?
-        local = self.state_regex(lex_state).match(text, m.start())
+        local = self.state_regex(lex_state).match(text, at)
         if self.group_code[local.lastindex] == self.err:
-            raise ParseFailure("token", m.group(), m.start(),
-                               self._names(self.lexer_sets[self.state_lexer[lex_state]]), self.literals)
+            raise ParseFailure("token", value, at, lexer_set, self.literals)
         raise _Relex(self._contextual(text, local, states))
 
     def _contextual(self, text: str, first, states: list):
@@ -237,7 +291,7 @@ class Parser:
             yield m
             if m.lastindex == end_group:
                 return
-            m = self.state_regex(states[-1]).match(text, m.end())
+            m = self.state_regex(states[-1] // self.stride).match(text, m.end())
 
     def _names(self, codes) -> frozenset:
         return frozenset(self.names[c] for c in codes if c < len(self.names))

@@ -45,6 +45,110 @@ class GrammarNotSupported(Exception):
     """The grammar uses a Lark feature that the table-driven parser does not reproduce."""
 
 
+def _may_start(items, char: str) -> tuple[bool, bool]:
+    """Whether a parsed regular expression may match a text starting with `char`, and whether it
+    may match the empty string; when unsure, it says it may (the answer is used to prove that a
+    fold is safe, so erring that way only forgoes the fold)."""
+    c = _sre()[1]
+    for op, av in items:
+        if op is c.LITERAL:
+            may, empty = chr(av) == char, False
+        elif op is c.NOT_LITERAL:
+            may, empty = chr(av) != char, False
+        elif op is c.IN:
+            may, empty = _in_set(av, char), False
+        elif op is c.SUBPATTERN and not av[1] and not av[2]:  # a group without inline flags
+            may, empty = _may_start(av[3], char)
+        elif op is c.BRANCH:
+            results = [_may_start(branch, char) for branch in av[1]]
+            may, empty = any(r[0] for r in results), any(r[1] for r in results)
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", c.MAX_REPEAT)):
+            may, empty = _may_start(av[2], char)
+            empty = empty or av[0] == 0
+        elif op in (c.ASSERT, c.ASSERT_NOT, c.AT):  # zero width: look past it (a superset)
+            may, empty = False, True
+        else:  # anything else: assume the worst
+            return True, True
+        if may:
+            return True, empty
+        if not empty:
+            return False, False
+    return False, True
+
+
+def _in_set(items, char: str) -> bool:
+    import re
+
+    c = _sre()[1]
+    categories = {c.CATEGORY_DIGIT: r"\d", c.CATEGORY_NOT_DIGIT: r"\D", c.CATEGORY_SPACE: r"\s",
+                  c.CATEGORY_NOT_SPACE: r"\S", c.CATEGORY_WORD: r"\w", c.CATEGORY_NOT_WORD: r"\W"}
+    negate = False
+    found = False
+    for op, av in items:
+        if op is c.NEGATE:
+            negate = True
+        elif op is c.LITERAL:
+            found = found or chr(av) == char
+        elif op is c.RANGE:
+            found = found or av[0] <= ord(char) <= av[1]
+        elif op is c.CATEGORY and av in categories:
+            found = found or re.fullmatch(categories[av], char) is not None
+        else:
+            return True
+    return found != negate
+
+
+def _first_chars(items) -> set[str] | None:
+    """The characters a parsed expression must start with, when its first item is a plain,
+    small set of characters; else None."""
+    c = _sre()[1]
+    if not items:
+        return None
+    op, av = items[0]
+    if op is c.LITERAL:
+        return {chr(av)}
+    if op in (c.MAX_REPEAT, c.MIN_REPEAT) and av[0] >= 1:
+        return _first_chars(list(av[2]))
+    if op is c.SUBPATTERN and not av[1] and not av[2]:
+        return _first_chars(list(av[3]))
+    if op is c.IN and all(kind is c.LITERAL or (kind is c.RANGE and arg[1] - arg[0] < 256) for kind, arg in av):
+        chars = set()
+        for kind, arg in av:
+            chars.update([chr(arg)] if kind is c.LITERAL else map(chr, range(arg[0], arg[1] + 1)))
+        return chars
+    return None
+
+
+def _sre():
+    """Python's regular-expression parser and its constants."""
+    try:
+        from re import _constants, _parser
+    except ImportError:  # pragma: no cover - Python 3.10
+        import sre_constants as _constants
+        import sre_parse as _parser
+    return _parser, _constants
+
+
+def _skippable(lexer: tuple, ignored: list[str]) -> str | None:
+    """An expression the driver may consume before each token: the ignored terminals that Lark
+    would always choose wherever they can start. That holds for an ignored terminal when every
+    terminal tried before it cannot start with any character it starts with (then, wherever it
+    can start, Lark tries it first among those that match); folding it saves one turn of the
+    loop per run of spaces or comment. None when no terminal qualifies."""
+    sre_parse = _sre()[0]
+    folded = []
+    for position, (name, regexp) in enumerate(lexer):
+        if name not in ignored:
+            continue
+        first = _first_chars(list(sre_parse.parse(regexp)))
+        if not first:
+            continue
+        earlier = [list(sre_parse.parse(r)) for n, r in lexer[:position]]
+        if all(not _may_start(items, char)[0] for items in earlier for char in first):
+            folded.append(f"(?:{regexp})")
+    return f"(?:{'|'.join(folded)})*" if folded else None
+
+
 def generate(grammar: str, builder_class) -> dict:
     """The tables for `grammar`, as plain data (ints, strings, tuples, dicts)."""
     import lark
@@ -137,6 +241,7 @@ def generate(grammar: str, builder_class) -> dict:
         "literals": {code[t.name]: str(t.pattern.value) for t in root.terminals if t.pattern.type == "str"},
         "ignored": tuple(code[n] for n in ignored),
         "lexer": lexer,
+        "skip": _skippable(lexer, ignored),
         "kept": tuple(sorted({str(rule.expansion[i].name) for rule in rules for i, _ in
                               rule_data[rule_code[rule]][4] if rule.expansion[i].is_term})),
         "lexer_sets": tuple(lexer_sets),

@@ -252,6 +252,7 @@ TABLES = {
         (1, 2, None, False, ((1, False),)),
         (1, 3, None, False, ((0, True), (2, False))),
     ),
+    'skip': '(?:(?:[ \t\x0c\r]+)|(?:#[^\n]*))*',
     'start_state': 0,
     'state_lexer': (
         0,

@@ -80,6 +80,21 @@ class _Definition:
         self.mark = mark  # where the body's nodes begin in GraphBuilder.created
 
 
+def _binary(op_name: str):
+    """The builder's method for a binary operator: `left op right` (the operator token, if the
+    rule passes it, sits between them). One call per gate: these run for most of a long sum."""
+    op = OPS[op_name]
+
+    def method(self, children: list) -> Expr:
+        left, right = children[0], children[-1]
+        start, end = left.start, right.end
+        node = Node("gate", Span(self.source, start, end), op=op, inputs=(left.node, right.node))
+        self.created.append(node)
+        return Expr(node, start, end)
+
+    return method
+
+
 class GraphBuilder:
     """Lark's callbacks, one per rule alias of the grammar; state is per parse (see `parse`)."""
 
@@ -97,17 +112,13 @@ class GraphBuilder:
         return Span(self.source, start, end)
 
     def _node(self, kind: str, start: int, end: int, **fields) -> Node:
-        node = Node(kind, self._span(start, end), **fields)
+        node = Node(kind, Span(self.source, start, end), **fields)
         self.created.append(node)
         return node
 
     def _gate(self, op_name: str, args: list[Expr], start: int, end: int) -> Expr:
-        node = self._node("gate", start, end, op=OPS[op_name], inputs=tuple(a.node for a in args))
+        node = self._node("gate", start, end, op=OPS[op_name], inputs=tuple([a.node for a in args]))
         return Expr(node, start, end)
-
-    def _binary(self, op_name: str, children: list) -> Expr:
-        left, right = children[0], children[-1]
-        return self._gate(op_name, [left, right], left.start, right.end)
 
     # -- atoms ---------------------------------------------------------------------------
     def number(self, children: list) -> Expr:
@@ -127,10 +138,12 @@ class GraphBuilder:
         node = self.bindings.get(name)
         if node is None:
             node = self.free.get(name)
+        start, end = tok.start_pos, tok.end_pos
         if node is None:
-            node = self._node("var", tok.start_pos, tok.end_pos, name=name, default=CONSTANTS.get(name))
+            node = Node("var", Span(self.source, start, end), name=name, default=CONSTANTS.get(name))
+            self.created.append(node)
             self.free[name] = node
-        return Expr(node, tok.start_pos, tok.end_pos)
+        return Expr(node, start, end)
 
     def _body_name(self, tok, name: str) -> Expr:
         """A name inside a function's body: a parameter, or a named constant."""
@@ -163,7 +176,7 @@ class GraphBuilder:
                 hint=did_you_mean(name, known) or f"functions are: {', '.join(sorted(known))}",
             )
         positional = [a for a in args if isinstance(a, Expr)]
-        keywords = [a for a in args if isinstance(a, Keyword)]
+        keywords = [a for a in args if isinstance(a, Keyword)] if len(positional) < len(args) else []
         op = overloads.get(len(positional))
         if op is None:
             counts = sorted(overloads)
@@ -181,9 +194,11 @@ class GraphBuilder:
         params = {}
         for kw in keywords:
             params.update(self._keyword(op, name, kw, params))
-        node = self._node("gate", tok.start_pos, rpar.end_pos, op=op, params=params,
-                          inputs=tuple(a.node for a in positional))
-        return Expr(node, tok.start_pos, rpar.end_pos)
+        start, end = tok.start_pos, rpar.end_pos
+        node = Node("gate", Span(self.source, start, end), op=op, params=params,
+                    inputs=tuple([a.node for a in positional]))
+        self.created.append(node)
+        return Expr(node, start, end)
 
     def _keyword(self, op, name: str, kw: Keyword, given: dict) -> dict:
         key = str(kw.token.value)
@@ -215,23 +230,12 @@ class GraphBuilder:
         return Expr(inner.node, lpar.start_pos, rpar.end_pos)
 
     # -- operators -----------------------------------------------------------------------
-    def add(self, children: list) -> Expr:
-        return self._binary("add", children)
-
-    def sub(self, children: list) -> Expr:
-        return self._binary("sub", children)
-
-    def mul(self, children: list) -> Expr:
-        return self._binary("mul", children)
-
-    def div(self, children: list) -> Expr:
-        return self._binary("div", children)
-
-    def matmul(self, children: list) -> Expr:
-        return self._binary("matmul", children)
-
-    def power(self, children: list) -> Expr:
-        return self._binary("pow", children)
+    add = _binary("add")
+    sub = _binary("sub")
+    mul = _binary("mul")
+    div = _binary("div")
+    matmul = _binary("matmul")
+    power = _binary("pow")
 
     def neg(self, children: list) -> Expr:
         sign, operand = children

@@ -217,7 +217,7 @@ def test_the_same_grammar_with_other_line_endings_keeps_the_tables(grammar_file)
     from gradcli.lalr_tables import TABLES
 
     gradcli.parse("x")
-    assert isinstance(parser._PARSER, Parser) and parser._PARSER.action[0] == dict(TABLES["action"][0])
+    assert isinstance(parser._PARSER, Parser) and parser._PARSER.rows[0] == dict(TABLES["action"][0])
 
 
 def test_a_grammar_the_driver_cannot_reproduce_falls_back_to_lark(grammar_file):
