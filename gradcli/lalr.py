@@ -199,7 +199,7 @@ class Parser:
         values: list = []
         append_state = states.append
         append_value = values.append
-        depth = 0  # parentheses open: newlines inside them are whitespace
+        depth = before = 0  # parentheses open: newlines inside them are whitespace
         tokens = self.fast_regex.finditer(text)
         while True:
             try:
@@ -207,6 +207,7 @@ class Parser:
                     i = m.lastindex
                     code = group_code[i]
                     if code < plain:  # what the newline post-lexer looks at
+                        before = depth
                         if code == 0:
                             depth += 1
                         elif code == 1:
@@ -258,7 +259,9 @@ class Parser:
                         append_state(state)
                         append_value(value)
                 raise AssertionError("the token stream ended without its end marker")  # pragma: no cover
-            except _Relex as relex:
+            except _Relex as relex:  # the token was read otherwise: the post-lexer never saw it
+                if code < 2:
+                    depth = before
                 tokens = relex.tokens
 
     def _fail(self, text: str, m, code: int, lex_state: int, state: int, states: list):

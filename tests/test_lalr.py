@@ -231,3 +231,18 @@ def test_a_grammar_the_driver_cannot_reproduce_falls_back_to_lark(grammar_file):
     assert isinstance(parser._PARSER, LarkParser)
     with pytest.raises(gradcli.GradcliSyntaxError, match="unexpected end of input"):
         gradcli.parse("let a =")
+
+
+def test_whitespace_is_folded_only_where_lark_would_always_skip_it():
+    from gradcli.lalr_build import _skippable
+
+    assert _skippable((("NAME", r"[a-z]+"), ("WS", r"[ \t]+"), ("C", r"#[^\n]*")), ["WS", "C"]) \
+        == r"(?:(?:[ \t]+)|(?:#[^\n]*))*"
+    # a terminal tried before could start with the same character: no fold
+    assert _skippable((("A", r"\s+x"), ("WS", r"[ ]+")), ["WS"]) is None
+    assert _skippable((("A", r"x?\t"), ("WS", r"[ \t]+")), ["WS"]) is None
+    assert _skippable((("A", r"(?:a|(?=b) )"), ("WS", r"[ ]+")), ["WS"]) is None
+    assert _skippable((("A", r"[^a]"), ("WS", r"[ ]+")), ["WS"]) is None
+    # after the terminal, nothing to prove; a terminal that is not ignored is never folded
+    assert _skippable((("WS", r"[ ]+"), ("A", r" x")), ["WS"]) == r"(?:(?:[ ]+))*"
+    assert _skippable((("WS", r"[ ]+"),), []) is None
