@@ -247,7 +247,7 @@ class Parser:
                             else:
                                 value = fn([])
                         elif kind == _PICK:
-                            value = fn([values[i] for i in pick])
+                            value = fn([values[k] for k in pick])
                             del values[-size:]
                             del states[-size:]
                         else:
