@@ -151,7 +151,6 @@ def _skippable(lexer: tuple, ignored: list[str]) -> str | None:
 
 def generate(grammar: str, builder_class) -> dict:
     """The tables for `grammar`, as plain data (ints, strings, tuples, dicts)."""
-    import lark
 
     parser = build_lark(grammar)
     contextual = parser.parser.lexer.lexer  # PostLexConnector → ContextualLexer
@@ -236,7 +235,6 @@ def generate(grammar: str, builder_class) -> dict:
 
     return {
         "grammar_sha256": grammar_hash(grammar),
-        "lark_version": lark.__version__,
         "terminals": tuple(names),
         "literals": {code[t.name]: str(t.pattern.value) for t in root.terminals if t.pattern.type == "str"},
         "ignored": tuple(code[n] for n in ignored),

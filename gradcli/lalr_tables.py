@@ -150,7 +150,6 @@ TABLES = {
     'grammar_sha256': 'a5dfc4fdbdcca87357c08844135ef9d7cd815378dff23e71b533aa8e9d3fe44e',
     'ignored': (3, 4),
     'kept': ('AUGOP', 'LPAR', 'MINUS', 'NAME', 'NUMBER', 'PLUS', 'POW', 'RPAR'),
-    'lark_version': '1.3.1',
     'lexer': (
         ('NUMBER', '(\\d+\\.?\\d*|\\.\\d+)([eE][+-]?\\d+)?'),
         ('NAME', '(?!__)[A-Za-z_][A-Za-z0-9_]*'),
