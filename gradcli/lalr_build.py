@@ -151,7 +151,6 @@ def _skippable(lexer: tuple, ignored: list[str]) -> str | None:
 
 def generate(grammar: str, builder_class) -> dict:
     """The tables for `grammar`, as plain data (ints, strings, tuples, dicts)."""
-
     parser = build_lark(grammar)
     contextual = parser.parser.lexer.lexer  # PostLexConnector → ContextualLexer
     root = contextual.root_lexer
