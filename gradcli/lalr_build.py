@@ -17,7 +17,11 @@ What is reproduced, and how it is checked here rather than assumed:
   ignored ones and _NEWLINE); each state's list is recorded, and this module checks that it is
   the root list filtered, in the same order, which is what lets the driver use the root
   expression and fall back to the state's own list only when a token is not accepted;
-- the parser: Lark's action and goto tables, terminals and rules coded as integers;
+- runs of ignored terminals (spaces, comments) that Lark would read as such wherever they can
+  start (no terminal tried before them can start with their characters: proved from the parsed
+  expressions, see _skippable) are consumed before each token, saving a turn of the loop;
+- the parser: Lark's action and goto tables, terminals and rules coded as integers, states
+  numbered by a breadth-first walk (Lark's own numbering changes from run to run);
 - the children: per rule, the callback Lark would call (rule alias, else rule name: a method of
   GraphBuilder), which children it passes (Lark drops anonymous and `_`-named tokens, splices the
   children of `_`-rules into their parent, and passes the lone child of a `?rule` through).
