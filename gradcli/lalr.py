@@ -87,18 +87,20 @@ class Parser:
         self.plain = 3 + len(tables["ignored"])  # codes below this need the post-lexer's care
         self.literals = {names[code]: text for code, text in tables["literals"].items()}
         self.lexer = tables["lexer"]
-        self.regex = re.compile(self._alternatives(None))  # as Lark's root lexer
-        # the loop's: the same, after any whitespace and comments (see lalr_build._skippable)
-        self.fast_regex = re.compile(f"{tables['skip'] or ''}(?:{self._alternatives(None)})")
-        group_code = [None] * (self.regex.groups + 1)
-        for name, index in self.regex.groupindex.items():
-            group_code[index] = names.index(name) if name in names else None
-        group_code[self.regex.groups - 1] = self.err
-        group_code[self.regex.groups] = self.end
-        self.group_code = group_code
-        if [(n, i + self.fast_regex.groups - self.regex.groups) for n, i in self.regex.groupindex.items()] \
-                != list(self.fast_regex.groupindex.items()):  # pragma: no cover - a group in the skip
+        skip = tables["skip"] or ""
+        if skip and re.compile(skip).groups:  # pragma: no cover - lalr_build writes no groups there
             raise ValueError("the skip expression must not capture")
+        # The loop's expression: Lark's root lexer's, after any whitespace and comments (see
+        # lalr_build._skippable). Its groups are numbered as in the root lexer's and each state's.
+        self.fast_regex = re.compile(f"{skip}(?:{self._alternatives(None)})")
+        self._regex = None  # the root lexer's, for errors (see `regex`)
+        groups = self.fast_regex.groups
+        group_code = [None] * (groups + 1)
+        for name, index in self.fast_regex.groupindex.items():
+            group_code[index] = names.index(name)
+        group_code[groups - 1] = self.err
+        group_code[groups] = self.end
+        self.group_code = group_code
         self.lexer_sets = [frozenset(s) for s in tables["lexer_sets"]]
         self.state_lexer = tables["state_lexer"]
         self._state_regex: dict[int, re.Pattern] = {}
@@ -148,22 +150,19 @@ class Parser:
 
         chains: list = [None] * len(table)
         states = range(0, len(table), self.stride)
-        for state in states:
-            for code in range(n):
-                act = table[state + code]
-                if not unit(act):
-                    continue
-                lhs = rules[~act][0]
-                for below in states:
-                    top = table[below + lhs]
-                    while top is not None:  # follow the chain over this state below
-                        nxt = table[top + code]
-                        if not unit(nxt):
-                            if chains[below] is None:
-                                chains[below] = {}
-                            chains[below][lhs * n + code] = top
-                            break
-                        top = table[below + rules[~nxt][0]]
+        starts = {(rules[~table[state + code]][0], code) for state in states for code in range(n)
+                  if unit(table[state + code])}
+        for lhs, code in sorted(starts):
+            for below in states:
+                top = table[below + lhs]
+                while top is not None:  # follow the chain over this state below
+                    nxt = table[top + code]
+                    if not unit(nxt):
+                        if chains[below] is None:
+                            chains[below] = {}
+                        chains[below][lhs * n + code] = top
+                        break
+                    top = table[below + rules[~nxt][0]]
         self.chains = chains
         self.rules = [(lhs, size, fn, kind, lhs * n if kind == _PASS and size == 1 else pick)
                       for lhs, size, fn, kind, pick in rules]
@@ -176,6 +175,13 @@ class Parser:
             off = accepted is not None and self.names.index(name) not in accepted
             parts.append(f"(?P<{name}>{'(?!)' if off else ''}{regexp})")
         return "|".join(parts) + r"|((?s:.))|(\Z)"
+
+    @property
+    def regex(self) -> re.Pattern:
+        """Lark's root lexer: every terminal, no skipping (compiled when first needed)."""
+        if self._regex is None:
+            self._regex = re.compile(self._alternatives(None))
+        return self._regex
 
     def state_regex(self, state: int) -> re.Pattern:
         regex = self._state_regex.get(state)
@@ -289,7 +295,7 @@ class Parser:
     def _contextual(self, text: str, first, states: list):
         """Tokens as Lark's contextual lexer reads them: each with the current state's terminals."""
         m = first
-        end_group = self.regex.groups
+        end_group = self.fast_regex.groups
         while True:
             yield m
             if m.lastindex == end_group:
