@@ -20,11 +20,10 @@ from __future__ import annotations
 import re
 
 
-def grammar_hash(grammar: str) -> str:
-    """What the tables record of the grammar they come from (line endings do not count)."""
-    import hashlib
-
-    return hashlib.sha256(grammar.replace("\r\n", "\n").encode("utf-8")).hexdigest()
+def grammar_key(grammar: str) -> str:
+    """What the tables record of the grammar they come from: its text, line endings aside (a
+    comparison of 2 kB; a hash would first import hashlib, 5 ms of start-up)."""
+    return grammar.replace("\r\n", "\n")
 
 
 class Token:
@@ -87,9 +86,7 @@ class Parser:
         self.plain = 3 + len(tables["ignored"])  # codes below this need the post-lexer's care
         self.literals = {names[code]: text for code, text in tables["literals"].items()}
         self.lexer = tables["lexer"]
-        skip = tables["skip"] or ""
-        if skip and re.compile(skip).groups:  # pragma: no cover - lalr_build writes no groups there
-            raise ValueError("the skip expression must not capture")
+        skip = tables["skip"] or ""  # lalr_build folds no expression that has groups
         # The loop's expression: Lark's root lexer's, after any whitespace and comments (see
         # lalr_build._skippable). Its groups are numbered as in the root lexer's and each state's.
         self.fast_regex = re.compile(f"{skip}(?:{self._alternatives(None)})")

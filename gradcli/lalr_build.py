@@ -6,8 +6,8 @@ After editing the grammar, regenerate and commit the result:
     python -m gradcli.lalr_build
 
 (tests/test_lalr.py fails while the committed tables differ from what the installed Lark makes of
-the grammar; at run time, an edited grammar is noticed by its hash and the tables are rebuilt in
-memory through this module.)
+the grammar; at run time, an edited grammar is noticed and the tables are rebuilt in
+memory through this module: the tables carry the grammar's text to compare.)
 
 What is reproduced, and how it is checked here rather than assumed:
 
@@ -36,7 +36,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .lalr import grammar_hash
+from .lalr import grammar_key
 from .lalr_reference import ParenNewlines, build_lark
 
 TABLES_MODULE = Path(__file__).resolve().parent / "lalr_tables.py"
@@ -144,8 +144,9 @@ def _skippable(lexer: tuple, ignored: list[str]) -> str | None:
     for position, (name, regexp) in enumerate(lexer):
         if name not in ignored:
             continue
-        first = _first_chars(list(sre_parse.parse(regexp)))
-        if not first:
+        parsed = sre_parse.parse(regexp)
+        first = _first_chars(list(parsed))
+        if not first or parsed.state.groups > 1:  # the loop's groups must number as the lexer's
             continue
         earlier = [list(sre_parse.parse(r)) for n, r in lexer[:position]]
         if all(not _may_start(items, char)[0] for items in earlier for char in first):
@@ -237,7 +238,7 @@ def generate(grammar: str, builder_class) -> dict:
         rule_data.append((nt_code[rule.origin.name], len(rule.expansion), callback, expand1, include))
 
     return {
-        "grammar_sha256": grammar_hash(grammar),
+        "grammar": grammar_key(grammar),
         "terminals": tuple(names),
         "literals": {code[t.name]: str(t.pattern.value) for t in root.terminals if t.pattern.type == "str"},
         "ignored": tuple(code[n] for n in ignored),

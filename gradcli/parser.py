@@ -348,7 +348,7 @@ def _parser():
     global _PARSER
     if _PARSER is None:
         from .lalr import Parser
-        from .lalr import grammar_hash
+        from .lalr import grammar_key
         from .lalr_tables import TABLES
 
         tables = TABLES
@@ -356,7 +356,7 @@ def _parser():
             grammar = grammar_path().read_text(encoding="utf-8")
         except FileNotFoundError:  # the tables are the language; the grammar file is their source
             grammar = None
-        if grammar is not None and grammar_hash(grammar) != TABLES["grammar_sha256"]:
+        if grammar is not None and grammar_key(grammar) != TABLES["grammar"]:
             from .lalr_build import GrammarNotSupported, generate
 
             try:
