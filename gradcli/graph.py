@@ -104,12 +104,11 @@ def _reachable_in_order(created: list[Node], output: Node) -> list[Node]:
     The builder creates every input before its gate, so creation order is already topological;
     reachability is found with an explicit stack (graphs 100,000 deep are normal input).
     """
-    seen = {id(output)}
+    seen = {output}  # nodes hash by identity
     stack = [output]
     while stack:
-        node = stack.pop()
-        for child in node.inputs:
-            if id(child) not in seen:
-                seen.add(id(child))
+        for child in stack.pop().inputs:
+            if child not in seen:
+                seen.add(child)
                 stack.append(child)
-    return [n for n in created if id(n) in seen]
+    return [n for n in created if n in seen]

@@ -1,16 +1,17 @@
-"""Text → Graph: the Lark LALR parser calls GraphBuilder's methods as it reduces each rule.
+"""Text → Graph: an LALR parser calls GraphBuilder's methods as it reduces each rule.
 
-No parse tree is built and nothing recurses, so 10,000 nested parentheses and 100,000-term sums
-parse in linear time. Each node keeps its span in the user's text for later messages.
+The language is grammar/gradcli.lark (Lark, LALR(1)). The parser is gradcli.lalr's driver over
+tables generated from that grammar by Lark ahead of time (gradcli/lalr_tables.py), so a normal run
+never imports Lark; if the grammar file no longer matches the tables (it was edited), the first
+parse rebuilds them through Lark. No parse tree is built and nothing recurses, so 10,000 nested
+parentheses and 100,000-term sums parse in linear time. Each node keeps its span in the user's
+text for later messages. Importing this module does no work: the first parse loads the tables.
 """
 
 from __future__ import annotations
 
 import gc
-import hashlib
-import os
 import re
-import sys
 import threading
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from .graph import Graph, Node
 from .ops import CONSTANTS, OPS, OVERLOADS, Op
 from .source import Source, Span
 from .trace import Diagnostic
+
 
 _GRAMMAR_NAME = "gradcli.lark"
 
@@ -78,6 +80,21 @@ class _Definition:
         self.mark = mark  # where the body's nodes begin in GraphBuilder.created
 
 
+def _binary(op_name: str):
+    """The builder's method for a binary operator: `left op right` (the operator token, if the
+    rule passes it, sits between them). One call per gate: these run for most of a long sum."""
+    op = OPS[op_name]
+
+    def method(self, children: list) -> Expr:
+        left, right = children[0], children[-1]
+        start, end = left.start, right.end
+        node = Node("gate", Span(self.source, start, end), op=op, inputs=(left.node, right.node))
+        self.created.append(node)
+        return Expr(node, start, end)
+
+    return method
+
+
 class GraphBuilder:
     """Lark's callbacks, one per rule alias of the grammar; state is per parse (see `parse`)."""
 
@@ -95,17 +112,13 @@ class GraphBuilder:
         return Span(self.source, start, end)
 
     def _node(self, kind: str, start: int, end: int, **fields) -> Node:
-        node = Node(kind, self._span(start, end), **fields)
+        node = Node(kind, Span(self.source, start, end), **fields)
         self.created.append(node)
         return node
 
     def _gate(self, op_name: str, args: list[Expr], start: int, end: int) -> Expr:
-        node = self._node("gate", start, end, op=OPS[op_name], inputs=tuple(a.node for a in args))
+        node = self._node("gate", start, end, op=OPS[op_name], inputs=tuple([a.node for a in args]))
         return Expr(node, start, end)
-
-    def _binary(self, op_name: str, children: list) -> Expr:
-        left, right = children[0], children[-1]
-        return self._gate(op_name, [left, right], left.start, right.end)
 
     # -- atoms ---------------------------------------------------------------------------
     def number(self, children: list) -> Expr:
@@ -125,10 +138,12 @@ class GraphBuilder:
         node = self.bindings.get(name)
         if node is None:
             node = self.free.get(name)
+        start, end = tok.start_pos, tok.end_pos
         if node is None:
-            node = self._node("var", tok.start_pos, tok.end_pos, name=name, default=CONSTANTS.get(name))
+            node = Node("var", Span(self.source, start, end), name=name, default=CONSTANTS.get(name))
+            self.created.append(node)
             self.free[name] = node
-        return Expr(node, tok.start_pos, tok.end_pos)
+        return Expr(node, start, end)
 
     def _body_name(self, tok, name: str) -> Expr:
         """A name inside a function's body: a parameter, or a named constant."""
@@ -161,7 +176,7 @@ class GraphBuilder:
                 hint=did_you_mean(name, known) or f"functions are: {', '.join(sorted(known))}",
             )
         positional = [a for a in args if isinstance(a, Expr)]
-        keywords = [a for a in args if isinstance(a, Keyword)]
+        keywords = [a for a in args if isinstance(a, Keyword)] if len(positional) < len(args) else []
         op = overloads.get(len(positional))
         if op is None:
             counts = sorted(overloads)
@@ -179,9 +194,11 @@ class GraphBuilder:
         params = {}
         for kw in keywords:
             params.update(self._keyword(op, name, kw, params))
-        node = self._node("gate", tok.start_pos, rpar.end_pos, op=op, params=params,
-                          inputs=tuple(a.node for a in positional))
-        return Expr(node, tok.start_pos, rpar.end_pos)
+        start, end = tok.start_pos, rpar.end_pos
+        node = Node("gate", Span(self.source, start, end), op=op, params=params,
+                    inputs=tuple([a.node for a in positional]))
+        self.created.append(node)
+        return Expr(node, start, end)
 
     def _keyword(self, op, name: str, kw: Keyword, given: dict) -> dict:
         key = str(kw.token.value)
@@ -213,23 +230,12 @@ class GraphBuilder:
         return Expr(inner.node, lpar.start_pos, rpar.end_pos)
 
     # -- operators -----------------------------------------------------------------------
-    def add(self, children: list) -> Expr:
-        return self._binary("add", children)
-
-    def sub(self, children: list) -> Expr:
-        return self._binary("sub", children)
-
-    def mul(self, children: list) -> Expr:
-        return self._binary("mul", children)
-
-    def div(self, children: list) -> Expr:
-        return self._binary("div", children)
-
-    def matmul(self, children: list) -> Expr:
-        return self._binary("matmul", children)
-
-    def power(self, children: list) -> Expr:
-        return self._binary("pow", children)
+    add = _binary("add")
+    sub = _binary("sub")
+    mul = _binary("mul")
+    div = _binary("div")
+    matmul = _binary("matmul")
+    power = _binary("pow")
 
     def neg(self, children: list) -> Expr:
         sign, operand = children
@@ -332,53 +338,39 @@ class GraphBuilder:
         return Graph(self.created, output, self.source, self.notes)
 
 
-class _ParenNewlines:
-    """Post-lexer: newlines inside parentheses are whitespace, as in Python."""
-
-    always_accept = ("_NEWLINE",)
-
-    def process(self, stream):
-        depth = 0
-        for tok in stream:
-            kind = tok.type
-            if kind == "LPAR":
-                depth += 1
-            elif kind == "RPAR":
-                depth = max(depth - 1, 0)
-            elif kind == "_NEWLINE" and depth:
-                continue
-            yield tok
-
-
 _BUILDER = GraphBuilder()
 _LOCK = threading.Lock()
-_LARK = None
+_PARSER = None  # built by the first parse
 
 
-def _cache_file(grammar: str) -> str | bool:
-    """Where Lark keeps its analysed grammar (48 ms to build, 4 ms to load); False if nowhere."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    folder = os.path.join(base, "gradcli")
-    try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError:
-        return False
-    digest = hashlib.sha256(grammar.encode()).hexdigest()[:16]
-    return os.path.join(folder, f"grammar-{digest}-py{sys.version_info[0]}{sys.version_info[1]}.lark")
+def _parser():
+    """The table-driven parser; rebuilt through Lark if the grammar file differs from the tables."""
+    global _PARSER
+    if _PARSER is None:
+        from .lalr import Parser
+        from .lalr import grammar_key
+        from .lalr_tables import TABLES
+
+        tables = TABLES
+        try:
+            grammar = grammar_path().read_text(encoding="utf-8")
+        except FileNotFoundError:  # the tables are the language; the grammar file is their source
+            grammar = None
+        if grammar is not None and grammar_key(grammar) != TABLES["grammar"]:
+            from .lalr_build import GrammarNotSupported, generate
+
+            try:
+                tables = generate(grammar, GraphBuilder)
+            except GrammarNotSupported:
+                from .lalr_reference import LarkParser
+
+                _PARSER = LarkParser(grammar, _BUILDER)
+                return _PARSER
+        _PARSER = Parser(tables, _BUILDER)
+    return _PARSER
 
 
-def _lark():
-    global _LARK
-    if _LARK is None:
-        from lark import Lark
-
-        grammar = grammar_path().read_text(encoding="utf-8")
-        _LARK = Lark(grammar, parser="lalr", lexer="contextual", postlex=_ParenNewlines(),
-                     transformer=_BUILDER, cache=_cache_file(grammar))
-    return _LARK
-
-
-# Parsing costs a few microseconds a character: past this, refuse rather than seem to hang.
+# Parsing costs a microsecond or two a character: past this, refuse rather than seem to hang.
 MAX_SOURCE_CHARS = 2_000_000
 
 
@@ -392,60 +384,55 @@ def parse(text: str, *, expand: bool = False, max_chars: int | None = MAX_SOURCE
     if max_chars is not None and len(text) > max_chars:
         raise ResourceError(f"the program is {len(text):,} characters long; the limit is {max_chars:,}",
                             hint="split the work, or call gradcli.parse(text, max_chars=None) from Python")
-    from lark.exceptions import UnexpectedInput
-
-    source = Source(text)
-    lark = _lark()
-    gc_was_on = gc.isenabled()
-    gc.disable()  # building 100,000 nodes triggers many useless collections
-    try:
-        with _LOCK:
-            _BUILDER.reset(source)
-            try:
-                graph = lark.parse(text)
-            except UnexpectedInput as exc:
-                raise _syntax_error(exc, source, lark) from None
-            finally:
-                _BUILDER.reset(Source(""))  # drop references to this parse's nodes
-    finally:
-        if gc_was_on:
-            gc.enable()
+    with _LOCK:
+        graph = _parse_with(_parser(), text)
     return expand_graph(graph) if expand else graph
 
 
-def _syntax_error(exc, source: Source, lark) -> GradcliSyntaxError:
-    from lark.exceptions import UnexpectedCharacters, UnexpectedToken
+def _parse_with(parser, text: str) -> Graph:
+    """Run `parser` (gradcli.lalr.Parser, or gradcli.lalr_reference.LarkParser) with the builder."""
+    from .lalr import ParseFailure
 
+    source = Source(text)
+    gc_was_on = gc.isenabled()
+    gc.disable()  # building 100,000 nodes triggers many useless collections
+    try:
+        _BUILDER.reset(source)
+        try:
+            return parser.parse(text)
+        except ParseFailure as failure:
+            raise _syntax_error(failure, source) from None
+        finally:
+            _BUILDER.reset(Source(""))  # drop references to this parse's nodes
+    finally:
+        if gc_was_on:
+            gc.enable()
+
+
+def _syntax_error(failure, source: Source) -> GradcliSyntaxError:
     text = source.text
-    if isinstance(exc, UnexpectedCharacters):
-        pos = exc.pos_in_stream
+    kind = failure.kind
+    if kind == "char":
+        pos = failure.pos
         char = text[pos]
         what = f"unexpected character {char!r}" if char.isprintable() else \
             f"unexpected character U+{ord(char):04X}"
-        expected = exc.allowed
-    elif isinstance(exc, UnexpectedToken):
-        tok = exc.token
-        if tok.type == "$END":
-            pos = len(text.rstrip())
-            what = "unexpected end of input"
-        else:
-            pos = tok.start_pos
-            shown = str(tok.value)
-            shown = shown if len(shown) <= 20 else shown[:19] + "…"
-            what = "unexpected new line" if tok.type == "_NEWLINE" else f"unexpected {shown!r}"
-        expected = exc.expected
-    else:  # UnexpectedEOF and any future kind
-        pos = len(text)
+    elif kind == "end":
+        pos = len(text.rstrip())
         what = "unexpected end of input"
-        expected = getattr(exc, "expected", ())
+    else:
+        pos = failure.pos
+        shown = failure.value
+        shown = shown if len(shown) <= 20 else shown[:19] + "…"
+        what = "unexpected new line" if kind == "newline" else f"unexpected {shown!r}"
     pos = min(pos, max(len(text) - 1, 0)) if text else 0
-    words = _expected_words(expected or (), lark)
+    words = _expected_words(failure.expected, failure.literals)
     hint = _juxtaposition_hint(text, pos) or _unclosed_hint(text, what) or _dunder_hint(text, pos)
     message = what + (f"; expected {words}" if words else "")
     return GradcliSyntaxError(message, span=Span(source, pos, pos + 1), hint=hint)
 
 
-def _expected_words(expected, lark) -> str:
+def _expected_words(expected, literals: dict) -> str:
     words = []
     for name in sorted(expected):
         if name in ("_NEWLINE", "$END"):  # separators: listing them only adds noise
@@ -453,12 +440,8 @@ def _expected_words(expected, lark) -> str:
         if name in _TERMINAL_WORDS:
             words.append(_TERMINAL_WORDS[name])
             continue
-        try:
-            pattern = lark.get_terminal(name).pattern
-        except KeyError:
-            continue
-        if pattern.type == "str":
-            words.append(repr(pattern.value))
+        if name in literals:
+            words.append(repr(literals[name]))
         elif name == "POW":
             words.append("'**'")
         elif name == "AUGOP":
