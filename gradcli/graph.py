@@ -85,15 +85,14 @@ class Graph:
         """Forward and backward pass. With trace=False, per-edge records are skipped (faster).
         With max_memory (bytes), a run estimated to need more raises ResourceError first.
 
-        Without a trace, a graph of scalars runs on Python floats (gradcli.scalar_engine, with a
-        plan built at the first call and kept), else and whenever that path declines, in NumPy."""
-        values = dict(values or {})
-        if not trace:
-            from . import scalar_engine
+        A graph of scalars runs on Python floats (gradcli.scalar_engine, from a plan made at the
+        first call and kept); arrays, and anything unusual that path declines, run in NumPy."""
+        from . import scalar_engine
 
-            result = scalar_engine.run(self, values, max_memory=max_memory)
-            if result is not None:
-                return result
+        values = dict(values or {})
+        result = scalar_engine.run(self, values, trace=trace, max_memory=max_memory)
+        if result is not None:
+            return result
         from .engine import run
 
         return run(self, values, trace=trace, max_memory=max_memory)

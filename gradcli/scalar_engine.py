@@ -15,7 +15,11 @@ evaluation in the NumPy engine, so that every warning and error comes from one p
   - a floating-point error in any kernel (log of a negative, 1/0, overflow: NumPy is told to
     raise, Python raises anyway), or a nan/inf anywhere among the values or gradients;
   - a gate that needs a gradient sitting at its kink (relu(0), abs(0), a max/min tie);
-  - trace=True (the per-edge records are the engine's), or a max_memory that the run might need.
+  - a max_memory that the run might need.
+
+With trace=True it also records, as the engine does, each node's value and gradient and each edge's
+local gradient, upstream gradient and result (as Python floats, where the engine holds NumPy
+scalars or 0-d arrays of the same numbers).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import math
 import numpy as np
 
 from .graph import Graph
-from .trace import Result
+from .trace import Edge, NodeTrace, Result
 
 _INT_LIMIT = 2**53  # larger integers go through NumPy, which converts (or refuses) them its own way
 
@@ -33,11 +37,15 @@ _INT_LIMIT = 2**53  # larger integers go through NumPy, which converts (or refus
 class _Plan:
     """What a run of the graph reads, per node, in flat lists of node ids (topological order).
 
-    `forward`: per gate (k, f, i, j): vals[k] = f(vals[i]) or f(vals[i], vals[j]) (j = -1: unary).
-    `backward`: per gate that needs a gradient, in reverse order, (k, i, j, li, lj): the local
-    gradient toward input i (j) is li(ans, x[, y]), a float constant, or None if that input needs
-    no gradient. Which inputs need one depends on the named constants given a value (`pi` is a
-    constant unless given one), so a graph has a plan per set of such names (nearly always one).
+    Forward, per gate: vals[k] = f(vals[i]) or f(vals[i], vals[j]) (j = -1: unary), from the
+    lists `forward` = (ks, fs, is, js). Backward, per gate that needs a gradient, in reverse
+    order, `backward` = (ks, is, js, lis, ljs): the local gradient toward input i (j) is
+    li(ans, x[, y]), a float constant, or None if that input needs no gradient. Which inputs need
+    one depends on the named constants given a value (`pi` is a constant unless given one), so a
+    graph has a plan per set of such names (nearly always one).
+
+    Columns rather than a tuple per gate: a plan then holds a dozen objects that the garbage
+    collector tracks, not 100,000 (whose creation would set off full collections over the graph).
     """
 
     __slots__ = ("template", "forward", "backward", "kinks", "output", "output_needs", "gradients",
@@ -47,8 +55,9 @@ class _Plan:
         nodes = graph.nodes
         template = [0.0] * len(nodes)  # constants and named constants; variables are filled in
         needs = [False] * len(nodes)
-        forward, backward, kinks = [], [], []
-        add_forward, add_backward = forward.append, backward.append
+        fk, ff, fi, fj = [], [], [], []
+        bk, bi, bj, bli, blj = [], [], [], [], []
+        kinks = []
         required = edges = 0
         for node in nodes:
             k = node.id
@@ -74,24 +83,33 @@ class _Plan:
             else:
                 j, need_j = -1, False
                 edges += 1
-            add_forward((k, kernel.forward, i, j))
+            fk.append(k)
+            ff.append(kernel.forward)
+            fi.append(i)
+            fj.append(j)
             need_i = needs[i]
             if need_i or need_j:
                 needs[k] = True
                 if op.kink_offset is not None:
                     kinks.append((op.kink_offset, i, j))
                 local = kernel.locals
-                add_backward((k, i, j, local[0] if need_i else None, local[1] if need_j else None))
-        backward.reverse()
+                bk.append(k)
+                bi.append(i)
+                bj.append(j)
+                bli.append(local[0] if need_i else None)
+                blj.append(local[1] if need_j else None)
+        for column in (bk, bi, bj, bli, blj):
+            column.reverse()
         self.template = template
-        self.forward = forward
-        self.backward = backward
+        self.forward = (fk, ff, fi, fj)
+        self.backward = (bk, bi, bj, bli, blj)
         self.kinks = kinks
         self.output = graph.output.id
         self.output_needs = needs[self.output]
-        self.gradients = [(name, node.id) for name, node in graph.variables.items() if needs[node.id]]
+        self.gradients = ([name for name, node in graph.variables.items() if needs[node.id]],
+                          [node.id for node in graph.variables.values() if needs[node.id]])
         self.required = required
-        self.size = (len(forward) + 2 * edges + 3) * 8  # bytes: the NumPy engine's largest estimate
+        self.size = (len(fk) + 2 * edges + 3) * 8  # bytes: the NumPy engine's largest estimate
 
 
 class _NoKernel(Exception):
@@ -99,7 +117,7 @@ class _NoKernel(Exception):
 
 
 def _scalar(value) -> float | None:
-    """A finite real scalar as a float, else None (the NumPy engine handles it)."""
+    """A real scalar as a float, else None (the NumPy engine handles it)."""
     if type(value) is not float:
         if isinstance(value, (bool, np.bool_)):
             return None
@@ -112,77 +130,98 @@ def _scalar(value) -> float | None:
         elif not isinstance(value, (float, np.floating, np.integer)):
             return None
         value = float(value)
-    return value if -math.inf < value < math.inf else None
+    return value
+
+
+class _Plans:
+    """Cached on a Graph: what binding values needs, and a _Plan per set of named constants given."""
+
+    __slots__ = ("position", "named", "by_bound")
+
+    def __init__(self, graph: Graph) -> None:
+        self.position = {name: node.id for name, node in graph.variables.items()}
+        self.named = [name for name, node in graph.variables.items() if node.default is not None]
+        self.by_bound: dict[frozenset, _Plan] = {}
 
 
 def run(graph: Graph, values: dict, *, trace: bool = False, max_memory: int | None = None) -> Result | None:
     """The Result of the NumPy engine's `run`, computed on floats; None where that path does not
     apply or something unusual happened (the caller then runs the NumPy engine)."""
-    if trace:
-        return None
     plans = graph.__dict__.get("_scalar_plans")
     if plans is None:
-        plans = graph._scalar_plans = {}
+        plans = graph._scalar_plans = _Plans(graph)
     elif plans is _NO_PLAN:
         return None
-    variables = graph.variables
-    bound = []  # named constants given a value
-    given = []
-    for name, value in values.items():
-        node = variables.get(name)
-        if node is None:
-            return None  # the engine notes the unused value
-        if type(value) is not float or not -math.inf < value < math.inf:
-            value = _scalar(value)
-            if value is None:
-                return None
-        given.append((node.id, value))
-        if node.default is not None:
-            bound.append(name)
-    key = frozenset(bound)
-    plan = plans.get(key)
+    position = plans.position
+    try:
+        ids = [position[name] for name in values]
+    except KeyError:
+        return None  # the engine notes the unused value
+    floats = list(values.values())
+    if not all(value.__class__ is float for value in floats):
+        floats = [_scalar(value) for value in floats]
+        if any(value is None for value in floats):
+            return None
+    if not math.isfinite(sum(floats)):  # a nan or inf (or values adding up past 1e308)
+        return None
+    key = frozenset(name for name in plans.named if name in values)
+    plan = plans.by_bound.get(key)
     if plan is None:
         try:
-            plan = plans[key] = _Plan(graph, key)
+            plan = plans.by_bound[key] = _Plan(graph, key)
         except _NoKernel:
             graph._scalar_plans = _NO_PLAN
             return None
-    if len(given) - len(bound) < plan.required:
+    if len(ids) - len(key) < plan.required:
         return None  # the engine raises MissingValueError
-    if max_memory is not None and given and plan.size > max_memory:
+    if max_memory is not None and ids and plan.size > max_memory:
         return None  # the engine decides whether the run fits
 
     vals = plan.template[:]
-    for k, value in given:
+    for k, value in zip(ids, floats):
         vals[k] = value
     try:
         with np.errstate(all="raise", under="ignore"):
-            gradients = _forward_backward(plan, vals)
+            if not _forward(plan, vals):
+                return None
+            grads = _backward(plan, vals) if not trace else _backward_traced(plan, vals, graph.nodes)
     except (ArithmeticError, ValueError):  # FloatingPointError, ZeroDivisionError, OverflowError; math's domain errors
         return None
-    if gradients is None:
+    if grads is None:
         return None
-    return Result(graph, vals[plan.output], gradients, None, list(graph.notes))
+    records = None
+    if trace:
+        grads, records = grads
+    names, ids = plan.gradients
+    gradients = dict(zip(names, [grads[k] for k in ids]))
+    return Result(graph, vals[plan.output], gradients, records, list(graph.notes))
 
 
-_NO_PLAN: dict = {}  # a graph with a gate that has no scalar kernel
+_NO_PLAN = object()  # a graph with a gate that has no scalar kernel
 
 
-def _forward_backward(plan: _Plan, vals: list) -> dict[str, float] | None:
-    for k, f, i, j in plan.forward:
+def _forward(plan: _Plan, vals: list) -> bool:
+    """Every gate's value into vals; False if a value is nan or inf or a gate that needs a
+    gradient sits at its kink (the NumPy engine then reports it)."""
+    for k, f, i, j in zip(*plan.forward):
         vals[k] = f(vals[i]) if j < 0 else f(vals[i], vals[j])
     if not math.isfinite(sum(vals)):  # a nan or inf anywhere (or values adding up past 1e308)
-        return None
+        return False
     for offset, i, j in plan.kinks:
         if (offset(vals[i]) if j < 0 else offset(vals[i], vals[j])) == 0:
-            return None
+            return False
+    return True
 
-    # -0.0 is the identity of IEEE addition (-0.0 + r is r, also for r = -0.0), so every gradient
-    # is the sum of its arrivals in the engine's order, exactly as the engine adds them.
+
+def _backward(plan: _Plan, vals: list) -> list | None:
+    """Every node's gradient (-0.0 where none is needed); None if one is nan or inf.
+
+    -0.0 is the identity of IEEE addition (-0.0 + r is r, also for r = -0.0), so every gradient is
+    the sum of its arrivals in the engine's order, exactly as the engine adds them."""
     grads = [-0.0] * len(vals)
     if plan.output_needs:
         grads[plan.output] = 1.0
-    for k, i, j, li, lj in plan.backward:
+    for k, i, j, li, lj in zip(*plan.backward):
         g = grads[k]
         if j < 0:
             grads[i] += (li if li.__class__ is float else li(vals[k], vals[i])) * g
@@ -192,6 +231,35 @@ def _forward_backward(plan: _Plan, vals: list) -> dict[str, float] | None:
             grads[i] += (li if li.__class__ is float else li(vals[k], x, y)) * g
         if lj is not None:
             grads[j] += (lj if lj.__class__ is float else lj(vals[k], x, y)) * g
+    # an edge's nan or inf stays in the gradient it is added to (inf + -inf is nan)
+    return grads if math.isfinite(sum(grads)) else None
+
+
+def _backward_traced(plan: _Plan, vals: list, nodes: list) -> tuple[list, list] | None:
+    """As _backward, also recording every node and edge as the NumPy engine does."""
+    records = [NodeTrace(node, value, None) for node, value in zip(nodes, vals)]
+    grads = [-0.0] * len(vals)
+    if plan.output_needs:
+        grads[plan.output] = 1.0
+    for k, i, j, li, lj in zip(*plan.backward):
+        g = grads[k]
+        node = nodes[k]
+        record = records[k]
+        record.gradient = g
+        ans = vals[k]
+        args = (ans, vals[i]) if j < 0 else (ans, vals[i], vals[j])
+        for index, inp, local in ((0, i, li), (1, j, lj)):
+            if local is None:
+                continue
+            if local.__class__ is not float:
+                local = local(*args)
+            result = local * g
+            grads[inp] += result
+            edge = Edge(node, index, local, g, result)
+            record.edges.append(edge)
+            records[inp].arrivals.append(edge)
     if not math.isfinite(sum(grads)):
         return None
-    return {name: grads[k] for name, k in plan.gradients}
+    for name, k in zip(*plan.gradients):  # variables get theirs here: they are no gate
+        records[k].gradient = grads[k]
+    return grads, records

@@ -31,7 +31,9 @@ def both(graph, values, **options):
 
 
 def assert_same(fast, slow, rel=1e-12):
-    assert fast.trace is None and slow.trace is None
+    assert (fast.trace is None) == (slow.trace is None)
+    if fast.trace is not None:
+        assert_same_trace(fast.trace, slow.trace, rel)
     assert type(fast.value) is float and type(slow.value) is float
     assert fast.value == pytest.approx(slow.value, rel=rel, abs=1e-300)
     assert list(fast.gradients) == list(slow.gradients)
@@ -42,6 +44,31 @@ def assert_same(fast, slow, rel=1e-12):
             assert math.copysign(1, fast.gradients[name]) == math.copysign(1, grad), name
     assert [(d.kind, d.message, d.node) for d in fast.diagnostics] == \
         [(d.kind, d.message, d.node) for d in slow.diagnostics]
+
+
+def _same_number(a, b, rel):
+    if b is None:
+        return a is None
+    return type(a) is float and a == pytest.approx(float(b), rel=rel, abs=1e-300)
+
+
+def assert_same_trace(fast, slow, rel=1e-12):
+    """Every record and edge: same node, numbers, order (floats where the engine has NumPy scalars)."""
+    assert len(fast) == len(slow)
+    for mine, theirs in zip(fast, slow):
+        assert mine.node is theirs.node
+        assert _same_number(mine.value, theirs.value, rel), mine.node
+        assert _same_number(mine.gradient, theirs.gradient, rel), mine.node
+        for edges, their_edges in ((mine.edges, theirs.edges), (mine.arrivals, theirs.arrivals)):
+            assert [(e.gate, e.index) for e in edges] == [(e.gate, e.index) for e in their_edges]
+            for e, t in zip(edges, their_edges):
+                for field in ("local", "upstream", "result"):
+                    assert _same_number(getattr(e, field), getattr(t, field), rel), (mine.node, field)
+
+
+def both_traced(graph, values):
+    """(scalar engine's Result or None, NumPy engine's Result), trace=True."""
+    return scalar_engine.run(graph, dict(values), trace=True), engine.run(graph, dict(values), trace=True)
 
 
 # -- the registry: every elementwise op has a scalar kernel with the same numbers --------------------
@@ -114,6 +141,7 @@ def test_scalar_kernel_gives_the_numpy_numbers(name):
 def test_unusual_runs_decline_and_the_numpy_engine_reports(source, values):
     graph = gradcli.parse(source)
     assert scalar_engine.run(graph, dict(values)) is None
+    assert scalar_engine.run(graph, dict(values), trace=True) is None
     through_graph = graph.evaluate(values, trace=False)
     reference = engine.run(graph, dict(values), trace=False)
     np.testing.assert_array_equal(through_graph.value, reference.value)
@@ -153,7 +181,9 @@ def test_graph_evaluate_takes_the_scalar_path(monkeypatch):
     def no_numpy(*args, **kwargs):
         raise AssertionError("the NumPy engine ran")
 
+    traced_reference = engine.run(graph, dict(values), trace=True)
     monkeypatch.setattr(engine, "run", no_numpy)
+    assert_same(graph.evaluate(values), traced_reference)
     result = graph.evaluate(values, trace=False)
     assert_same(result, reference)
     # the numbers are those of the NumPy engine to the last bit (these ops are the same IEEE
@@ -227,11 +257,11 @@ def test_random_safe_graphs_agree_with_the_numpy_engine(seed):
     source = f"t = {exprtrees.text(tree)}\nt * x + t"
     graph = gradcli.parse(source)
     values = _values(np.random.default_rng(seed), graph)
-    fast, slow = both(graph, values)
-    if fast is None:  # only where the engine saw something unusual
-        assert any(d.kind in ("kink", "domain") for d in slow.diagnostics), source
-    else:
-        assert_same(fast, slow)
+    for fast, slow in (both(graph, values), both_traced(graph, values)):
+        if fast is None:  # only where the engine saw something unusual
+            assert any(d.kind in ("kink", "domain") for d in slow.diagnostics), source
+        else:
+            assert_same(fast, slow)
 
 
 @pytest.mark.parametrize("seed", range(150))
@@ -245,11 +275,11 @@ def test_random_programs_with_odd_constants_agree_or_decline(seed):
         graph = gradcli.parse(source + " + pi")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fast, slow = both(graph, values)
-    if fast is None:
-        return
-    assert not any(d.kind in ("kink", "domain") for d in slow.diagnostics), source
-    assert_same(fast, slow)
+        runs = [both(graph, values), both_traced(graph, values)]
+    for fast, slow in runs:
+        if fast is not None:
+            assert not any(d.kind in ("kink", "domain") for d in slow.diagnostics), source
+            assert_same(fast, slow)
 
 
 def test_most_random_safe_graphs_take_the_scalar_path():
@@ -288,3 +318,47 @@ def test_a_big_sum_agrees_and_scales():
     assert fast is not None
     assert_same(fast, slow)
     assert fast.value == slow.value and fast.gradients == slow.gradients
+
+
+def test_the_readme_example_of_evaluating_again(capsys):
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Python API", 1)[1]
+    block = section.split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(block, "README.md", "exec"), {})
+    printed = capsys.readouterr().out.split()
+    shown = [line[2:] for line in block.splitlines() if line.startswith("# 0.")]  # what it prints
+    assert printed == shown and len(printed) == 3
+
+
+@pytest.mark.parametrize("source, values", [
+    ("(x + y) * z", {"x": -2, "y": 5, "z": -4}),              # CS231n's example 1
+    ("1/(1+exp(-(w0*x0+w1*x1+w2)))", {"w0": 2, "x0": -1, "w1": -3, "x1": -2, "w2": -3}),
+    ("2 * (x*y + max(z, w))", {"x": 3, "y": -4, "z": 2, "w": -1}),
+    ("x * x * x + pi", {"x": 1.5}),                            # a fork; a constant with no gradient
+    ("x", {"x": 2.0}),                                         # the output is a variable
+    ("3 * 2", {}),                                             # no variable at all
+    ("y * 2\nq = x ** 2 / (1 + relu(x))\nq * sigmoid(q) - softplus(-q)", {"x": 0.7}),
+])
+def test_traced_runs_record_what_the_engine_records(source, values):
+    graph = gradcli.parse(source)
+    fast, slow = both_traced(graph, values)
+    assert fast is not None
+    assert_same(fast, slow)
+    assert fast.edges and [(e.gate, e.index) for e in fast.edges] == [(e.gate, e.index) for e in slow.edges] \
+        or not slow.edges
+
+
+@pytest.mark.parametrize("options", [
+    [], ["--all"], ["--format", "json"], ["--format", "csv"], ["--format", "plain"], ["--format", "dot"],
+    ["--format", "tree"], ["--steps"], ["--steps", "--format", "json"], ["--digits", "17"],
+])
+def test_the_command_line_prints_the_same_from_both_engines(cli, monkeypatch, options):
+    program = "q = x + y\nf = q * z\nf + sin(q) * exp(-z) / (1 + x*x) + max(x, y) + pi"
+    args = ["eval", program, "--set", "x=-2", "--set", "y=5", "--set", "z=-4", *options]
+    fast = cli(*args)
+    monkeypatch.setattr(scalar_engine, "run", lambda *a, **k: None)  # the NumPy engine only
+    slow = cli(*args)
+    assert fast.exit_code == slow.exit_code == 0, fast.stderr
+    assert fast.stdout == slow.stdout and fast.stderr == slow.stderr
