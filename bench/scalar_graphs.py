@@ -186,9 +186,20 @@ def compare_micrograd(n: int, repeats: int, failures: list[str]) -> None:
     run = micrograd_program(abc)
     old_limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(old_limit, 20 * n + 1000))  # its topological sort recurses per node
+    theirs = first = again = float("inf")
     try:
-        theirs = float("inf")
+        # interleaved, so that both see the same load on a busy machine
         for _ in range(repeats):
+            graph = gradcli.parse(text, max_chars=None)  # not timed: "after parsing"
+            t, result = timed(lambda: graph.evaluate(values, trace=False))
+            first = min(first, t)
+            for _ in range(2):
+                t, result = timed(lambda: graph.evaluate(new_values, trace=False))
+                again = min(again, t)
+            problem = check(result, new_abc)
+            if problem:
+                failures.append(f"N = {n:,}, micrograd comparison: {problem}")
+            del graph, result
             t, (total, leaves) = timed(run, gc_off=True)
             theirs = min(theirs, t)
             del total, leaves
@@ -204,16 +215,6 @@ def compare_micrograd(n: int, repeats: int, failures: list[str]) -> None:
             and np.allclose(got["c"], -(a * b + np.sin(a)) * e)):
         failures.append("micrograd's graph computes something else than the benchmark's")
     del total, leaves
-
-    first = again = float("inf")
-    for _ in range(repeats):
-        graph = gradcli.parse(text, max_chars=None)
-        t, _ = timed(lambda: graph.evaluate(values, trace=False))
-        first = min(first, t)
-        for _ in range(2):
-            t, _ = timed(lambda: graph.evaluate(new_values, trace=False))
-            again = min(again, t)
-        del graph
     print(f"  micrograd {version('micrograd')}, garbage collector off  {theirs:8.3f} s"
           f"   (collector on: {t_gc:.3f} s, 1 run)")
     for label, ours in (("gradcli, first evaluation after parsing", first),

@@ -37,9 +37,10 @@ class Scalar(NamedTuple):
     since NumPy's exp, log, tanh… can differ from `math`'s in the last bit. One exception: pow's
     forward is math.pow, which is libm's pow like `**` on NumPy scalars (a gate's output), while
     `**` on a variable's 0-d array is NumPy's power ufunc, which may differ in the last bit (the
-    tests compare to 1e-12 relative; on random graphs the paths agree to the bit). The scalar engine runs
-    under np.errstate(all="raise", under="ignore"): an error (log of a negative, 1/0, overflow)
-    raises, and the engine then re-runs the evaluation in NumPy, which reports it.
+    tests compare to 1e-12 relative; on random graphs the paths agree to the bit).
+
+    The scalar engine runs under np.errstate(all="raise", under="ignore"): an error (log of a
+    negative, 1/0, overflow) raises, and the evaluation is then run again in NumPy, which reports it.
     """
 
     forward: Callable[..., float]

@@ -185,7 +185,7 @@ def run(graph: Graph, values: dict, *, trace: bool = False, max_memory: int | No
             if not _forward(plan, vals):
                 return None
             grads = _backward(plan, vals) if not trace else _backward_traced(plan, vals, graph.nodes)
-    except (ArithmeticError, ValueError):  # FloatingPointError, ZeroDivisionError, OverflowError; math's domain errors
+    except (ArithmeticError, ValueError):  # NumPy's FloatingPointError, 1/0, math's domain errors
         return None
     if grads is None:
         return None
