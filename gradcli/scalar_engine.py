@@ -72,9 +72,9 @@ class _Plan:
                 continue
             op = node.op
             kernel = op.scalar
-            inputs = node.inputs
-            if kernel is None or op.body is not None or node.params:
+            if kernel is None:  # never set for a user function, nor for an op taking params
                 raise _NoKernel
+            inputs = node.inputs
             i = inputs[0].id
             if len(inputs) == 2:
                 j = inputs[1].id

@@ -5,6 +5,7 @@ declines (returns None) and Graph.evaluate runs the NumPy engine, whose diagnost
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import warnings
@@ -81,6 +82,26 @@ def test_every_elementwise_op_has_a_scalar_kernel_or_is_excluded():
     for name in with_kernel:
         kernel = OPS[name].scalar
         assert isinstance(kernel, Scalar) and len(kernel.locals) == OPS[name].arity, name
+        assert not OPS[name].params, name  # the scalar engine never passes params to a kernel
+
+
+@pytest.mark.parametrize("name", sorted(WITHOUT_SCALAR_KERNEL | {"sin"}))
+def test_an_op_without_scalar_kernel_runs_in_numpy(name, monkeypatch):
+    # every listed op, and sin with its kernel taken away, as if it were listed
+    from gradcli.ops import FUNCTIONS, OVERLOADS
+
+    op = dataclasses.replace(OPS[name], scalar=None)
+    monkeypatch.setitem(OPS, name, op)
+    monkeypatch.setitem(FUNCTIONS, name, op)
+    monkeypatch.setitem(OVERLOADS[name], op.arity, op)
+    args = ", ".join(["(x*x + 0.5)", "(y*y + 1.5)"][:op.arity])
+    graph = gradcli.parse(f"{name}({args}) * y")
+    assert any(node.op is op for node in graph.nodes)
+    values = {"x": 0.3, "y": 0.7}
+    assert scalar_engine.run(graph, values) is None
+    result = graph.evaluate(values, trace=False)
+    reference = engine.run(graph, dict(values), trace=False)
+    assert result.value == reference.value and result.gradients == reference.gradients
 
 
 @pytest.mark.parametrize("name", sorted(n for n in OPS if OPS[n].scalar is not None))
