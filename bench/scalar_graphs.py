@@ -1,24 +1,38 @@
-"""Large scalar graphs: does the cost per term stay flat from 10,000 to 100,000 terms?
+"""Large scalar graphs: faster than micrograd, and the cost per term flat from 10,000 to 100,000 terms.
 
 The expression is a sum of N terms (a_i*b_i + sin(a_i))*exp(-c_i) with distinct scalar variables
 a_i, b_i, c_i (random values, fixed seed): 10 graph nodes and 3 variables per term, a left-nested
 chain of N-1 additions. For N = 10,000 and N = 100,000 it times, separately:
   - parse:        gradcli.parse(text)
-  - trace=False:  graph.evaluate(values, trace=False)   (forward + backward)
+  - trace=False:  graph.evaluate(values, trace=False) right after parsing (forward + backward;
+                  the first evaluation of a graph also plans it for the scalar engine)
+  - again:        graph.evaluate(new_values, trace=False) on the same graph: new values, no parse
   - trace=True:   graph.evaluate(values, trace=True)    (also records every edge for the tables)
 and prints the time per term and, for each phase, the per-term cost ratio 100k vs 10k.
 The best (min) of several repeats is used: 3 of each phase at 10k; at 100k, where one parse takes
-~30 s, the budget allows 1 parse, 3 trace=False and 1 trace=True run, so those figures are noisier.
+~30 s, the budget allows 1 parse (so 1 first evaluation), 3 re-evaluations and 1 trace=True run,
+so those figures are noisier.
 
 Target: linear growth, i.e. a per-term cost ratio of about 1.0 (100k takes ~10x the 10k time).
 Anything well above 1 (say > 1.5) means something is quadratic or thrashing.
+
+micrograd: when it is installed (`pip install micrograd`, or the `bench` extra: a benchmark-only
+dependency), the same 10,000-term graph is built and backpropagated with micrograd's Value, at its
+best: garbage collector off, best of the repeats (gradcli runs with the collector on, as users
+run it). micrograd has no sin, exp or negation: they are defined here in its own style (a new
+Value with `_prev` and a `_backward` closure), so its graph has the same nodes as gradcli's and
+each does the same work; its recursive topological sort needs a higher recursion limit. Timed
+for micrograd: building the graph from the numbers (its forward pass) and `.backward()`; for
+gradcli: evaluate after parsing (forward + backward; parsing is not included). Target: gradcli
+>= 2x faster than micrograd (ratio micrograd / gradcli >= 2), for the first evaluation after
+parsing and for an evaluation with new values; OVER TARGET is printed when missed.
 
 It also checks, as a sanity test, that deep nesting works: x inside 10,000 parentheses, and a
 sum nested 10,000 levels deep "(x + (x + (... + x)))", each through the Python API and through
 the command line (table and JSON), with no RecursionError and the right gradient.
 
 This is a report, not a test: it exits 0 whatever the ratios; it exits 1 if a result is wrong
-or the deep-nesting check fails.
+(gradcli's or micrograd's) or the deep-nesting check fails.
 
     python bench/scalar_graphs.py [--repeats 3] [--repeats-large 1] [--sizes 10000 100000]
 """
@@ -28,6 +42,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import math
 import os
 import subprocess
 import sys
@@ -38,7 +53,8 @@ import numpy as np
 
 import gradcli
 
-PHASES = ("parse", "trace=False", "trace=True")
+PHASES = ("parse", "trace=False", "again", "trace=True")
+TARGET = 2.0  # micrograd / gradcli
 DEPTH = 10_000
 
 
@@ -73,36 +89,139 @@ def check(result, abc: np.ndarray) -> str | None:
     return None
 
 
-def timed(call):
+def timed(call, gc_off: bool = False):
     gc.collect()
-    start = time.perf_counter()
-    out = call()
-    return time.perf_counter() - start, out
+    if gc_off:
+        gc.disable()
+    try:
+        start = time.perf_counter()
+        out = call()
+        return time.perf_counter() - start, out
+    finally:
+        gc.enable()
 
 
 def measure(n: int, counts: dict[str, int], failures: list[str]) -> dict[str, float]:
-    """Best time of each phase over counts[phase] runs (the graph of the last parse is reused)."""
+    """Best time of each phase over counts[phase] runs. A first evaluation follows each parse;
+    re-evaluations (`again`, with other values) and trace=True runs use the last parsed graph."""
     text, values, abc = program(n)
+    _, new_values, new_abc = program(n, seed=1)
     best = {phase: float("inf") for phase in PHASES}
     graph = None
+    runs = {
+        "trace=False": (values, abc, False),
+        "again": (new_values, new_abc, False),
+        "trace=True": (values, abc, True),
+    }
     for r in range(max(counts.values())):
-        if r < counts["parse"] or graph is None:
+        fresh = r < counts["parse"] or graph is None
+        if fresh:
             del graph
             t, graph = timed(lambda: gradcli.parse(text, max_chars=None))  # 100k terms exceed the CLI limit
             best["parse"] = min(best["parse"], t)
-        for trace in (False, True):
-            if r >= counts[f"trace={trace}"]:
+        for phase, (vals, expected, trace) in runs.items():
+            if phase == "trace=False" and not fresh or r >= counts[phase]:
                 continue
-            t, result = timed(lambda: graph.evaluate(values, trace=trace))
-            best[f"trace={trace}"] = min(best[f"trace={trace}"], t)
-            problem = check(result, abc)
+            t, result = timed(lambda: graph.evaluate(vals, trace=trace))
+            best[phase] = min(best[phase], t)
+            problem = check(result, expected)
             if problem:
-                failures.append(f"N = {n:,}, trace={trace}: {problem}")
+                failures.append(f"N = {n:,}, {phase}: {problem}")
             del result
     runs = ", ".join(f"{phase} {counts[phase]}" for phase in PHASES)
     print(f"N = {n:>7,}: {len(text) / 1e6:.1f} MB of text, {len(graph):,} nodes, "
           f"{len(values):,} variables; runs: {runs}")
     return best
+
+
+# -- micrograd, the same graph --------------------------------------------------------------------
+
+def micrograd_program(abc: np.ndarray):
+    """A function that builds the sum with micrograd and backpropagates it: (total, leaves)."""
+    from micrograd.engine import Value
+
+    def unary(x, data, slope):  # micrograd's style: a new Value, its inputs in _prev, a closure
+        out = Value(data, (x,), "f")
+
+        def _backward():
+            x.grad += slope(x.data, out.data) * out.grad
+        out._backward = _backward
+        return out
+
+    def sin(x):
+        return unary(x, math.sin(x.data), lambda v, ans: math.cos(v))
+
+    def exp(x):
+        return unary(x, math.exp(x.data), lambda v, ans: ans)
+
+    def neg(x):  # micrograd's own -x is x * -1: one more node; this keeps the graphs equal
+        return unary(x, -x.data, lambda v, ans: -1.0)
+
+    rows = abc.tolist()
+
+    def run():
+        total = None
+        leaves = []
+        for a, b, c in rows:
+            a, b, c = Value(a), Value(b), Value(c)
+            leaves.append((a, b, c))
+            term = (a * b + sin(a)) * exp(neg(c))
+            total = term if total is None else total + term
+        total.backward()
+        return total, leaves
+
+    return run
+
+
+def compare_micrograd(n: int, repeats: int, failures: list[str]) -> None:
+    print(f"\nmicrograd: the same {n:,}-term graph, built and backpropagated")
+    try:
+        import micrograd  # noqa: F401
+        from importlib.metadata import version
+    except ImportError:
+        print("  micrograd is not installed (pip install micrograd): comparison skipped")
+        return
+    text, values, abc = program(n)
+    _, new_values, new_abc = program(n, seed=1)
+    run = micrograd_program(abc)
+    old_limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old_limit, 20 * n + 1000))  # its topological sort recurses per node
+    theirs = first = again = float("inf")
+    try:
+        # interleaved, so that both see the same load on a busy machine
+        for _ in range(repeats):
+            graph = gradcli.parse(text, max_chars=None)  # not timed: "after parsing"
+            t, result = timed(lambda: graph.evaluate(values, trace=False))
+            first = min(first, t)
+            for _ in range(2):
+                t, result = timed(lambda: graph.evaluate(new_values, trace=False))
+                again = min(again, t)
+            problem = check(result, new_abc)
+            if problem:
+                failures.append(f"N = {n:,}, micrograd comparison: {problem}")
+            del graph, result
+            t, (total, leaves) = timed(run, gc_off=True)
+            theirs = min(theirs, t)
+            del total, leaves
+        t_gc, (total, leaves) = timed(run)
+    finally:
+        sys.setrecursionlimit(old_limit)
+    got = {"value": total.data, "a": [a.grad for a, _, _ in leaves], "b": [b.grad for _, b, _ in leaves],
+           "c": [c.grad for _, _, c in leaves]}
+    a, b, c = abc.T
+    e = np.exp(-c)
+    if not (np.isclose(got["value"], ((a * b + np.sin(a)) * e).sum(), rtol=1e-9)
+            and np.allclose(got["a"], (b + np.cos(a)) * e) and np.allclose(got["b"], a * e)
+            and np.allclose(got["c"], -(a * b + np.sin(a)) * e)):
+        failures.append("micrograd's graph computes something else than the benchmark's")
+    del total, leaves
+    print(f"  micrograd {version('micrograd')}, garbage collector off  {theirs:8.3f} s"
+          f"   (collector on: {t_gc:.3f} s, 1 run)")
+    for label, ours in (("gradcli, first evaluation after parsing", first),
+                        ("gradcli, evaluated again with new values", again)):
+        ratio = theirs / ours
+        verdict = "ok" if ratio >= TARGET else "OVER TARGET"
+        print(f"  {label:<41} {ours:8.3f} s   {ratio:5.1f}x faster (target >= {TARGET:g}x) {verdict}")
 
 
 def gradcli_command() -> list[str]:
@@ -158,15 +277,16 @@ def main() -> int:
     gradcli.parse("x + 1")  # load the grammar once, outside the timings
     failures: list[str] = []
     small_counts = dict.fromkeys(PHASES, args.repeats)
-    # At 100k a parse takes ~30 s and trace=True ~15 s, but trace=False only ~7 s: repeat it more.
-    large_counts = {"parse": args.repeats_large, "trace=False": max(args.repeats_large, 3),
-                    "trace=True": args.repeats_large}
+    # At 100k a parse takes ~30 s and trace=True ~15 s, but an evaluation without a trace well
+    # under a second: re-evaluate more.
+    large_counts = {"parse": args.repeats_large, "trace=False": args.repeats_large,
+                    "again": max(args.repeats_large, 3), "trace=True": args.repeats_large}
     results = {small: measure(small, small_counts, failures), large: measure(large, large_counts, failures)}
 
     print(f"\n{'phase':<12} " + " ".join(f"{f'N={n:,} s':>12} {'us/term':>8}" for n in results)
           + f" {'per-term ratio':>15}")
     for phase in PHASES:
-        cells = " ".join(f"{r[phase]:12.2f} {r[phase] / n * 1e6:8.1f}" for n, r in results.items())
+        cells = " ".join(f"{r[phase]:12.3f} {r[phase] / n * 1e6:8.2f}" for n, r in results.items())
         ratio = (results[large][phase] / large) / (results[small][phase] / small)
         print(f"{phase:<12} {cells} {ratio:15.2f}")
     print()
@@ -176,6 +296,7 @@ def main() -> int:
         print(f"{phase}: per-term cost ratio {large // 1000}k vs {small // 1000}k: {ratio:.2f} "
               f"(target ~1.0) {verdict}")
 
+    compare_micrograd(small, args.repeats, failures)
     deep_nesting(failures)
     if failures:
         print("\nFAILED:\n  " + "\n  ".join(failures))

@@ -83,10 +83,19 @@ class Graph:
     def evaluate(self, values: Mapping[str, object] | None = None, *, trace: bool = True,
                  max_memory: int | None = None) -> Result:
         """Forward and backward pass. With trace=False, per-edge records are skipped (faster).
-        With max_memory (bytes), a run estimated to need more raises ResourceError first."""
+        With max_memory (bytes), a run estimated to need more raises ResourceError first.
+
+        A graph of scalars runs on Python floats (gradcli.scalar_engine, from a plan made at the
+        first call and kept); arrays, and anything unusual that path declines, run in NumPy."""
+        from . import scalar_engine
+
+        values = dict(values or {})
+        result = scalar_engine.run(self, values, trace=trace, max_memory=max_memory)
+        if result is not None:
+            return result
         from .engine import run
 
-        return run(self, dict(values or {}), trace=trace, max_memory=max_memory)
+        return run(self, values, trace=trace, max_memory=max_memory)
 
     def to_source(self) -> str:
         """Source text that parses back to this graph (see gradcli.printer)."""

@@ -16,14 +16,35 @@ such as `axis` in `sum(X, axis=0)`.
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
 Local = Callable[..., object]
+
+
+class Scalar(NamedTuple):
+    """An elementwise op on Python floats: `forward(*inputs)` and one local gradient per input,
+    `(ans, *inputs) -> float`, or a float where the local gradient is that constant.
+
+    Same formulas as the op's NumPy forward and locals, with the same results to the last bit:
+    arithmetic and comparisons are IEEE in Python as in NumPy (and sqrt is correctly rounded), and
+    every other function is the op's own NumPy ufunc called on a float (`float(np.exp(x))`),
+    since NumPy's exp, log, tanh… can differ from `math`'s in the last bit. One exception: pow's
+    forward is math.pow, which is libm's pow like `**` on NumPy scalars (a gate's output), while
+    `**` on a variable's 0-d array is NumPy's power ufunc, which may differ in the last bit (the
+    tests compare to 1e-12 relative; on random graphs the paths agree to the bit).
+
+    The scalar engine runs under np.errstate(all="raise", under="ignore"): an error (log of a
+    negative, 1/0, overflow) raises, and the evaluation is then run again in NumPy, which reports it.
+    """
+
+    forward: Callable[..., float]
+    locals: tuple[Local | float, ...]
 
 
 @dataclass(frozen=True)
@@ -51,6 +72,9 @@ class Op:
     vjp: Callable[..., object] | None = None  # (g, ans, *inputs, index, **params) -> input's gradient
     params: tuple[str, ...] = ()  # keyword arguments the language accepts: ("axis",)
     call: str = ""  # the name the language calls it by, when not `name` (one-argument max is "amax")
+    # The same forward and local gradients on Python floats, for big scalar graphs
+    # (gradcli.scalar_engine); None: the op always runs in NumPy. See `Scalar`.
+    scalar: Scalar | None = None
 
     @property
     def elementwise(self) -> bool:
@@ -212,54 +236,96 @@ def _array_ops() -> list[Op]:
     ]
 
 
+# -- the same on Python floats (Op.scalar): math.pow is libm's pow like NumPy's scalar **, and
+#    raises where Python's ** would return a complex --------------------------------------------
+
+def _max_local_scalar(mine, other):
+    return 1.0 if mine > other else 0.5 if mine == other else 0.0
+
+
+def _pow_local_exponent_scalar(ans, x, y):
+    return 0.0 if ans == 0 else ans * float(np.log(x))
+
+
+def _sign_scalar(x):
+    return 1.0 if x > 0 else -1.0 if x < 0 else float(np.sign(x))
+
+
+def _max_scalar(x, y):
+    return x if x > y else y if y > x else float(np.maximum(x, y))  # a tie: ±0 as NumPy picks
+
+
+def _min_scalar(x, y):
+    return x if x < y else y if y < x else float(np.minimum(x, y))
+
+
 # Arithmetic uses Python's operators: on NumPy scalars they are ten times faster than the
 # ufuncs (np.add & co.), and on arrays they are the same ufuncs.
 _OPS = [
     Op("add", 2, operator.add, (lambda ans, x, y: 1.0, lambda ans, x, y: 1.0),
-       "+", "distributes", ("1", "1"), callable=False, ufunc=np.add),
+       "+", "distributes", ("1", "1"), callable=False, ufunc=np.add,
+       scalar=Scalar(operator.add, (1.0, 1.0))),
     Op("sub", 2, operator.sub, (lambda ans, x, y: 1.0, lambda ans, x, y: -1.0),
-       "-", "distributes", ("1", "-1"), callable=False, ufunc=np.subtract),
+       "-", "distributes", ("1", "-1"), callable=False, ufunc=np.subtract,
+       scalar=Scalar(operator.sub, (1.0, -1.0))),
     Op("mul", 2, operator.mul, (lambda ans, x, y: y, lambda ans, x, y: x),
-       "*", "swaps", ("y", "x"), uses_inputs=True, callable=False, ufunc=np.multiply),
+       "*", "swaps", ("y", "x"), uses_inputs=True, callable=False, ufunc=np.multiply,
+       scalar=Scalar(operator.mul, (lambda ans, x, y: y, lambda ans, x, y: x))),
     Op("div", 2, operator.truediv, (lambda ans, x, y: 1.0 / y, lambda ans, x, y: -(ans / y)),
-       "/", "slope", ("1/y", "-x/y²"), uses_inputs=True, uses_output=True, callable=False, ufunc=np.divide),
+       "/", "slope", ("1/y", "-x/y²"), uses_inputs=True, uses_output=True, callable=False, ufunc=np.divide,
+       scalar=Scalar(operator.truediv, (lambda ans, x, y: 1.0 / y, lambda ans, x, y: -(ans / y)))),
     Op("neg", 1, operator.neg, (lambda ans, x: -1.0,),
-       "-", "scales", ("-1",), callable=False, ufunc=np.negative),
+       "-", "scales", ("-1",), callable=False, ufunc=np.negative,
+       scalar=Scalar(operator.neg, (-1.0,))),
     Op("pow", 2, operator.pow, (lambda ans, x, y: y * np.power(x, y - 1.0), _pow_local_exponent),
-       "**", "slope", ("y·x^(y-1)", "x^y·ln x"), uses_inputs=True, uses_output=True, ufunc=np.power),
+       "**", "slope", ("y·x^(y-1)", "x^y·ln x"), uses_inputs=True, uses_output=True, ufunc=np.power,
+       scalar=Scalar(math.pow, (lambda ans, x, y: y * float(np.power(x, y - 1.0)), _pow_local_exponent_scalar))),
     Op("exp", 1, np.exp, (lambda ans, x: ans,),
-       "exp", "slope", ("e^x",), uses_output=True, ufunc=np.exp),
+       "exp", "slope", ("e^x",), uses_output=True, ufunc=np.exp,
+       scalar=Scalar(lambda x: float(np.exp(x)), (lambda ans, x: ans,))),
     Op("log", 1, np.log, (lambda ans, x: 1.0 / x,),
-       "log", "slope", ("1/x",), uses_inputs=True, ufunc=np.log),
+       "log", "slope", ("1/x",), uses_inputs=True, ufunc=np.log,
+       scalar=Scalar(lambda x: float(np.log(x)), (lambda ans, x: 1.0 / x,))),
     Op("sqrt", 1, np.sqrt, (lambda ans, x: 0.5 / ans,),
-       "sqrt", "slope", ("1/(2√x)",), uses_output=True, ufunc=np.sqrt),
+       "sqrt", "slope", ("1/(2√x)",), uses_output=True, ufunc=np.sqrt,
+       scalar=Scalar(math.sqrt, (lambda ans, x: 0.5 / ans,))),
     Op("sin", 1, np.sin, (lambda ans, x: np.cos(x),),
-       "sin", "slope", ("cos x",), uses_inputs=True, ufunc=np.sin),
+       "sin", "slope", ("cos x",), uses_inputs=True, ufunc=np.sin,
+       scalar=Scalar(lambda x: float(np.sin(x)), (lambda ans, x: float(np.cos(x)),))),
     Op("cos", 1, np.cos, (lambda ans, x: -np.sin(x),),
-       "cos", "slope", ("-sin x",), uses_inputs=True, ufunc=np.cos),
+       "cos", "slope", ("-sin x",), uses_inputs=True, ufunc=np.cos,
+       scalar=Scalar(lambda x: float(np.cos(x)), (lambda ans, x: -float(np.sin(x)),))),
     Op("tan", 1, np.tan, (lambda ans, x: 1.0 + ans * ans,),
-       "tan", "slope", ("1 + tan²x",), uses_output=True, ufunc=np.tan),
+       "tan", "slope", ("1 + tan²x",), uses_output=True, ufunc=np.tan,
+       scalar=Scalar(lambda x: float(np.tan(x)), (lambda ans, x: 1.0 + ans * ans,))),
     Op("tanh", 1, np.tanh, (lambda ans, x: 1.0 - ans * ans,),
-       "tanh", "slope", ("1 - tanh²x",), uses_output=True, ufunc=np.tanh),
+       "tanh", "slope", ("1 - tanh²x",), uses_output=True, ufunc=np.tanh,
+       scalar=Scalar(lambda x: float(np.tanh(x)), (lambda ans, x: 1.0 - ans * ans,))),
     Op("sigmoid", 1, _sigmoid, (lambda ans, x: ans * (1.0 - ans),),
        "σ", "slope", ("(1-σ)σ",), uses_output=True,
-       expansion="1/(1+exp(-x))"),
+       expansion="1/(1+exp(-x))",
+       scalar=Scalar(lambda x: float(_sigmoid(x)), (lambda ans, x: ans * (1.0 - ans),))),
     Op("softplus", 1, lambda x: np.logaddexp(0.0, x), (lambda ans, x: _sigmoid(x),),
-       "softplus", "slope", ("σ(x)",), uses_inputs=True),
+       "softplus", "slope", ("σ(x)",), uses_inputs=True,
+       scalar=Scalar(lambda x: float(np.logaddexp(0.0, x)), (lambda ans, x: float(_sigmoid(x)),))),
     Op("relu", 1, lambda x: np.maximum(x, 0.0), (lambda ans, x: np.where(x > 0, 1.0, 0.0),),
        "relu", "slope", ("1 if x > 0 else 0",), uses_inputs=True,
-       kink_offset=_offset_from_0, kink_rule="relu'(0) = 0"),
+       kink_offset=_offset_from_0, kink_rule="relu'(0) = 0",
+       scalar=Scalar(lambda x: x if x > 0.0 else 0.0, (lambda ans, x: 1.0 if x > 0 else 0.0,))),
     Op("abs", 1, np.abs, (lambda ans, x: np.sign(x),),
        "abs", "slope", ("sign x",), uses_inputs=True,
-       kink_offset=_offset_from_0, kink_rule="abs'(0) = 0", ufunc=np.abs),
+       kink_offset=_offset_from_0, kink_rule="abs'(0) = 0", ufunc=np.abs,
+       scalar=Scalar(abs, (lambda ans, x: _sign_scalar(x),))),
     Op("max", 2, np.maximum,
        (lambda ans, x, y: _max_local(x, y), lambda ans, x, y: _max_local(y, x)),
        "max", "routes", ("1 if x > y, ½ if x = y, else 0", "1 if y > x, ½ if x = y, else 0"),
-       uses_inputs=True, kink_offset=_offset_from_tie, kink_rule="a tie splits the gradient equally", ufunc=np.maximum),
+       uses_inputs=True, kink_offset=_offset_from_tie, kink_rule="a tie splits the gradient equally", ufunc=np.maximum,
+       scalar=Scalar(_max_scalar, (lambda ans, x, y: _max_local_scalar(x, y), lambda ans, x, y: _max_local_scalar(y, x)))),
     Op("min", 2, np.minimum,
        (lambda ans, x, y: _max_local(y, x), lambda ans, x, y: _max_local(x, y)),
        "min", "routes", ("1 if x < y, ½ if x = y, else 0", "1 if y < x, ½ if x = y, else 0"),
-       uses_inputs=True, kink_offset=_offset_from_tie, kink_rule="a tie splits the gradient equally", ufunc=np.minimum),
+       uses_inputs=True, kink_offset=_offset_from_tie, kink_rule="a tie splits the gradient equally", ufunc=np.minimum,
+       scalar=Scalar(_min_scalar, (lambda ans, x, y: _max_local_scalar(y, x), lambda ans, x, y: _max_local_scalar(x, y)))),
 ]
 
 _OPS += _array_ops()

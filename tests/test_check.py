@@ -105,8 +105,11 @@ def test_a_broadcast_scalar_gets_the_sum_of_its_gradients():
 
 
 def test_a_wrong_local_gradient_in_the_registry_is_caught(monkeypatch):
-    # sin' written as sin instead of cos: the kind of bug a gradient check exists for
-    bad = dataclasses.replace(OPS["sin"], locals=(lambda ans, x: np.sin(x),))
+    # sin' written as sin instead of cos: the kind of bug a gradient check exists for (in both
+    # copies of the local gradient: for arrays, and on floats for the scalar engine)
+    sin = OPS["sin"]
+    bad = dataclasses.replace(sin, locals=(lambda ans, x: np.sin(x),),
+                              scalar=sin.scalar._replace(locals=(lambda ans, x: math.sin(x),)))
     monkeypatch.setitem(OPS, "sin", bad)
     monkeypatch.setitem(FUNCTIONS, "sin", bad)
     monkeypatch.setitem(OVERLOADS["sin"], 1, bad)  # the parser looks calls up by name and arity
