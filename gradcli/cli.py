@@ -5,21 +5,30 @@ nan/inf, or a gradient that `check` finds wrong or non-finite; 2 a usage error o
 itself (unknown option, missing argument).
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: Typer reads every command's parameters from their
+# annotations, and string annotations cost an eval() each on every run (~10 ms of start-up).
 
 import enum
+import gc
 import os
 import re
 import sys
 from pathlib import Path
 from typing import Annotated, List, Optional
 
-import click
-import typer
-import typer.core
+# No collection passes while Click and Typer create their thousands of objects (see __init__.py).
+_collecting = gc.isenabled()
+gc.disable()
+try:
+    import click
+    import typer
+    import typer.core
 
-from . import __version__
-from .errors import DomainError, GradcliError
+    from . import __version__
+    from .errors import DomainError, GradcliError
+finally:
+    if _collecting:
+        gc.enable()
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 1
@@ -185,12 +194,6 @@ def eval_command(
         flag = "--steps" if steps else f"--format {format.value}"
         raise click.UsageError(f"--output draws the circuit diagram; it does not go with {flag}")
     format = format or (Format.dot if output is not None else Format.table)
-    if steps and format not in (None, Format.table, Format.json):
-        raise click.UsageError(f"--steps works with --format table or json, not {format.value}")
-    if output is not None and (steps or format not in (None, Format.dot)):
-        flag = "--steps" if steps else f"--format {format.value}"
-        raise click.UsageError(f"--output draws the circuit diagram; it does not go with {flag}")
-    format = format or (Format.dot if output is not None else Format.table)
     with _user_errors():
         from .parser import parse
         from .rewrite import stabilize
@@ -270,13 +273,15 @@ def _select(result, wrt: str) -> dict:
     return chosen
 
 
-_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*", re.IGNORECASE)
+_SIZE = r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*"  # compiled when first used, not at start-up
 _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "kib": 2**10, "m": 10**6, "mb": 10**6, "mib": 2**20,
           "g": 10**9, "gb": 10**9, "gib": 2**30, "t": 10**12, "tb": 10**12, "tib": 2**40}
 
 
 def _parse_size(text: str) -> int:
-    match = _SIZE.fullmatch(text)
+    if text == DEFAULT_MAX_MEMORY:
+        return 4 * 2**30
+    match = re.fullmatch(_SIZE, text, re.IGNORECASE)
     unit = (match.group(2) or "").lower() if match else None
     if not match or unit not in _UNITS:
         raise GradcliError(f"--max-memory {text!r}: not a size", hint="write e.g. 512MB, 8GiB, or 0 for no limit")
