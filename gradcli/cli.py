@@ -294,9 +294,10 @@ def _render(result, format: Format, *, steps: bool, output: str | None, digits: 
     if steps:
         from .render import jsondoc, steps as steps_view
 
-        text = (jsondoc.dumps(steps_view.document(result)) if format is Format.json
-                else steps_view.text(result, digits=digits, all_steps=all_rows))
-        sys.stdout.write(text + "\n")
+        if format is Format.json:
+            sys.stdout.write(jsondoc.dumps(steps_view.document(result)) + "\n")
+        else:
+            steps_view.render(result, sys.stdout, digits=digits, all_steps=all_rows)
     elif format is Format.json:
         from .render import jsondoc
 
