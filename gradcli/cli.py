@@ -323,7 +323,7 @@ def _render(result, format: Format, *, steps: bool, output: str | None, digits: 
     elif format is Format.tree:
         from .render import tree
 
-        tree.render(result, _console(no_color), digits=digits, all_nodes=all_rows)
+        tree.render(result, _table_output(no_color), digits=digits, all_nodes=all_rows)
     else:
         from .render import table
 
