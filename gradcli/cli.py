@@ -301,7 +301,8 @@ def _render(result, format: Format, *, steps: bool, output: str | None, digits: 
     elif format is Format.json:
         from .render import jsondoc
 
-        sys.stdout.write(jsondoc.render(result) + "\n")
+        jsondoc.write(result, sys.stdout)
+        sys.stdout.write("\n")
     elif format is Format.csv:
         from .render import csvtable
 

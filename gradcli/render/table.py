@@ -60,17 +60,24 @@ def render(result: Result, out, *, digits: int = 6, all_rows: bool = False,
     shown = total if all_rows else min(total, DEFAULT_ROWS)
     trace = result.trace
 
-    def row(edge) -> tuple[str, ...]:
-        gate = edge.gate
-        op = gate.op_name if gate.rewrite is None else f"{gate.op_name} (stable)"
-        return (gate.label, op, gates.role(edge), edge.input.label, num(trace[gate.id].value),
-                num(edge.local), num(edge.upstream), num(edge.result))
+    def rows():
+        """Each edge's row, output first; what belongs to the gate is worked out once per gate."""
+        for record in reversed(trace):
+            if not record.edges:
+                continue
+            gate = record.node
+            view = gate.view
+            op = gate.op_name if gate.rewrite is None else f"{gate.op_name} (stable)"
+            label, value = gate.label, num(record.value)
+            for edge in record.edges:
+                yield (label, op, gates.role(edge, view), edge.input.label, value,
+                       num(edge.local), num(edge.upstream), num(edge.result))
 
     if shown:
         source = Span(graph.source, 0, len(graph.source.text)).short_text(60)
         title = f"Backward pass of {source}"
-        edges = islice(result.iter_edges(), shown)
-        blocks = (block for block in iter(lambda: [row(edge) for edge in islice(edges, BLOCK)], []))
+        edges = islice(rows(), shown)
+        blocks = (block for block in iter(lambda: list(islice(edges, BLOCK)), []))
         if is_console(out):
             _rich_blocks(out, title, blocks, streaming=shown > BLOCK, digits=digits)
         else:
