@@ -61,7 +61,7 @@ def test_the_default_table_shows_100_rows_and_counts_the_hidden_ones(cli):
     args = ["eval", source, *(f"{k}={v}" for k, v in values.items())]
     out = cli(*args).stdout
     assert len(_rows(out)) == 100
-    assert f"... {edges - 100} more rows not shown; --all shows every row" in out
+    assert f"… {edges - 100} more rows not shown; --all shows every row" in out
     # 120 variables: 100 gradient lines, then a note
     assert sum(line.startswith("∂f/∂") for line in out.splitlines()) == 100
     assert "… 20 more gradients not shown; --all shows every gradient" in out

@@ -84,7 +84,7 @@ def render(result: Result, out, *, digits: int = 6, all_rows: bool = False,
             _ascii_blocks(out, title, blocks, streaming=shown > BLOCK, digits=digits, ellipsis=ellipsis,
                           ascii_only=ascii_only)
         if total > shown:
-            write(out, f"... {total - shown} more rows not shown; --all shows every row")
+            write(out, f"{ellipsis} {total - shown} more rows not shown; --all shows every row")
         write(out, "")
 
     lines = [f"f = {num(result.value)}"]
