@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 from typing import Annotated, List, Optional
 
-# No collection passes while Click and Typer create their thousands of objects (see __init__.py).
+# No collection passes while Click, Typer and this module create their thousands of objects
+# (see __init__.py); the collector is turned back on at the end of this module.
 _collecting = gc.isenabled()
 gc.disable()
 try:
@@ -26,9 +27,10 @@ try:
 
     from . import __version__
     from .errors import DomainError, GradcliError
-finally:
+except BaseException:
     if _collecting:
         gc.enable()
+    raise
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 1
@@ -584,6 +586,9 @@ def _console(no_color: bool = False):
 
 def main() -> None:
     """Console-script entry point: never a traceback, even for an internal error."""
+    # What start-up created lives as long as the process: moved out of the collector's sight,
+    # it is not traversed again by every full collection a big input's parsing triggers.
+    gc.freeze()
     try:
         app()
     except SystemExit:
@@ -597,3 +602,7 @@ def main() -> None:
         sys.stderr.write(f"error: internal error ({type(exc).__name__}: {exc}); "
                          "rerun with GRADCLI_DEBUG=1 for the traceback and please report it\n")
         sys.exit(EXIT_BAD_INPUT)
+
+
+if _collecting:  # see the imports at the top
+    gc.enable()
