@@ -124,11 +124,11 @@ ExpandOption = Annotated[bool, typer.Option(
 
 
 def _output_path(value: Optional[str]) -> Optional[str]:
-    from pathlib import Path
-
+    if value is None:  # Click calls this on every run: import nothing then
+        return value
     from .render.graphviz import SUFFIXES
 
-    if value is not None and Path(value).suffix.lower() not in SUFFIXES:
+    if Path(value).suffix.lower() not in SUFFIXES:
         raise typer.BadParameter(f"{value!r} should end in {', '.join(SUFFIXES)}")
     return value
 
@@ -198,12 +198,13 @@ def eval_command(
     format = format or (Format.dot if output is not None else Format.table)
     with _user_errors():
         from .parser import parse
-        from .rewrite import stabilize
 
         source, values = _program_and_values(arguments, file, set_, values_file)
         limit = _parse_size(max_memory)
         graph = parse(source, expand=expand)
         if stable:
+            from .rewrite import stabilize
+
             graph = stabilize(graph)
         # plain output needs no per-edge records: skip them (faster, far less memory)
         traced = steps or format is not Format.plain

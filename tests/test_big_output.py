@@ -211,6 +211,9 @@ def test_a_run_on_a_pipe_does_not_import_rich(args):
     modules = _modules_after(_cli_run(*args))
     assert "gradcli.engine" in modules  # it did run
     assert not {m for m in modules if m == "rich" or m.startswith("rich.")}
+    # nor what only other options use
+    assert not {"gradcli.rewrite", "gradcli.render.graphviz", "gradcli.datafiles", "gradcli.check",
+                "gradcli.batch", "csv"} & modules
 
 
 def test_importing_the_cli_imports_no_renderer_and_keeps_the_collector_on():
