@@ -7,22 +7,31 @@
 
 from __future__ import annotations
 
+import gc as _gc
 from typing import Mapping
 
-from .errors import (
-    DefinitionError,
-    DomainError,
-    GradcliError,
-    GradcliSyntaxError,
-    MissingValueError,
-    ResourceError,
-    ShapeError,
-    UnknownFunctionError,
-    ValueFormatError,
-)
-from .graph import Graph, Node
-from .parser import parse
-from .trace import Diagnostic, Edge, NodeTrace, Result
+# Importing gradcli (NumPy, the op registry) creates tens of thousands of objects, none of them
+# garbage: the cyclic collector's passes over them are wasted start-up time, so it is paused.
+_collecting = _gc.isenabled()
+_gc.disable()
+try:
+    from .errors import (
+        DefinitionError,
+        DomainError,
+        GradcliError,
+        GradcliSyntaxError,
+        MissingValueError,
+        ResourceError,
+        ShapeError,
+        UnknownFunctionError,
+        ValueFormatError,
+    )
+    from .graph import Graph, Node
+    from .parser import parse
+    from .trace import Diagnostic, Edge, NodeTrace, Result
+finally:
+    if _collecting:
+        _gc.enable()
 
 __version__ = "0.1.0"
 

@@ -5,21 +5,32 @@ nan/inf, or a gradient that `check` finds wrong or non-finite; 2 a usage error o
 itself (unknown option, missing argument).
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: Typer reads every command's parameters from their
+# annotations, and string annotations cost an eval() each on every run (~10 ms of start-up).
 
 import enum
+import gc
 import os
 import re
 import sys
 from pathlib import Path
 from typing import Annotated, List, Optional
 
-import click
-import typer
-import typer.core
+# No collection passes while Click, Typer and this module create their thousands of objects
+# (see __init__.py); the collector is turned back on at the end of this module.
+_collecting = gc.isenabled()
+gc.disable()
+try:
+    import click
+    import typer
+    import typer.core
 
-from . import __version__
-from .errors import DomainError, GradcliError
+    from . import __version__
+    from .errors import DomainError, GradcliError
+except BaseException:
+    if _collecting:
+        gc.enable()
+    raise
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 1
@@ -113,11 +124,11 @@ ExpandOption = Annotated[bool, typer.Option(
 
 
 def _output_path(value: Optional[str]) -> Optional[str]:
-    from pathlib import Path
-
+    if value is None:  # Click calls this on every run: import nothing then
+        return value
     from .render.graphviz import SUFFIXES
 
-    if value is not None and Path(value).suffix.lower() not in SUFFIXES:
+    if Path(value).suffix.lower() not in SUFFIXES:
         raise typer.BadParameter(f"{value!r} should end in {', '.join(SUFFIXES)}")
     return value
 
@@ -185,20 +196,15 @@ def eval_command(
         flag = "--steps" if steps else f"--format {format.value}"
         raise click.UsageError(f"--output draws the circuit diagram; it does not go with {flag}")
     format = format or (Format.dot if output is not None else Format.table)
-    if steps and format not in (None, Format.table, Format.json):
-        raise click.UsageError(f"--steps works with --format table or json, not {format.value}")
-    if output is not None and (steps or format not in (None, Format.dot)):
-        flag = "--steps" if steps else f"--format {format.value}"
-        raise click.UsageError(f"--output draws the circuit diagram; it does not go with {flag}")
-    format = format or (Format.dot if output is not None else Format.table)
     with _user_errors():
         from .parser import parse
-        from .rewrite import stabilize
 
         source, values = _program_and_values(arguments, file, set_, values_file)
         limit = _parse_size(max_memory)
         graph = parse(source, expand=expand)
         if stable:
+            from .rewrite import stabilize
+
             graph = stabilize(graph)
         # plain output needs no per-edge records: skip them (faster, far less memory)
         traced = steps or format is not Format.plain
@@ -270,13 +276,15 @@ def _select(result, wrt: str) -> dict:
     return chosen
 
 
-_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*", re.IGNORECASE)
+_SIZE = r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*"  # compiled when first used, not at start-up
 _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "kib": 2**10, "m": 10**6, "mb": 10**6, "mib": 2**20,
           "g": 10**9, "gb": 10**9, "gib": 2**30, "t": 10**12, "tb": 10**12, "tib": 2**40}
 
 
 def _parse_size(text: str) -> int:
-    match = _SIZE.fullmatch(text)
+    if text == DEFAULT_MAX_MEMORY:
+        return 4 * 2**30
+    match = re.fullmatch(_SIZE, text, re.IGNORECASE)
     unit = (match.group(2) or "").lower() if match else None
     if not match or unit not in _UNITS:
         raise GradcliError(f"--max-memory {text!r}: not a size", hint="write e.g. 512MB, 8GiB, or 0 for no limit")
@@ -289,13 +297,15 @@ def _render(result, format: Format, *, steps: bool, output: str | None, digits: 
     if steps:
         from .render import jsondoc, steps as steps_view
 
-        text = (jsondoc.dumps(steps_view.document(result)) if format is Format.json
-                else steps_view.text(result, digits=digits, all_steps=all_rows))
-        sys.stdout.write(text + "\n")
+        if format is Format.json:
+            sys.stdout.write(jsondoc.dumps(steps_view.document(result)) + "\n")
+        else:
+            steps_view.render(result, sys.stdout, digits=digits, all_steps=all_rows)
     elif format is Format.json:
         from .render import jsondoc
 
-        sys.stdout.write(jsondoc.render(result) + "\n")
+        jsondoc.write(result, sys.stdout)
+        sys.stdout.write("\n")
     elif format is Format.csv:
         from .render import csvtable
 
@@ -317,7 +327,7 @@ def _render(result, format: Format, *, steps: bool, output: str | None, digits: 
     elif format is Format.tree:
         from .render import tree
 
-        tree.render(result, _console(no_color), digits=digits, all_nodes=all_rows)
+        tree.render(result, _table_output(no_color), digits=digits, all_nodes=all_rows)
     else:
         from .render import table
 
@@ -577,6 +587,9 @@ def _console(no_color: bool = False):
 
 def main() -> None:
     """Console-script entry point: never a traceback, even for an internal error."""
+    # What start-up created lives as long as the process: moved out of the collector's sight,
+    # it is not traversed again by every full collection a big input's parsing triggers.
+    gc.freeze()
     try:
         app()
     except SystemExit:
@@ -590,3 +603,7 @@ def main() -> None:
         sys.stderr.write(f"error: internal error ({type(exc).__name__}: {exc}); "
                          "rerun with GRADCLI_DEBUG=1 for the traceback and please report it\n")
         sys.exit(EXIT_BAD_INPUT)
+
+
+if _collecting:  # see the imports at the top
+    gc.enable()

@@ -1,8 +1,12 @@
-"""What a forward and backward pass found: the data every renderer reads, nothing computed here."""
+"""What a forward and backward pass found: the data every renderer reads, nothing computed here.
+
+Plain classes with `__slots__` rather than dataclasses: a 100,000-gate trace holds hundreds of
+thousands of these records (slots make each smaller and quicker to make), and creating dataclasses
+costs start-up time on every run of the command line.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Union
 
 import numpy as np
@@ -13,51 +17,78 @@ if TYPE_CHECKING:
 Number = Union[float, np.ndarray]
 
 
-@dataclass
 class Edge:
     """One step of the chain rule: gradient flowing from `gate` back to its input number `index`."""
 
-    gate: Node
-    index: int
-    local: Number  # ∂gate/∂input, from the forward values
-    upstream: Number  # ∂f/∂gate
-    result: Number  # local × upstream, summed back to the input's shape
+    __slots__ = ("gate", "index", "local", "upstream", "result")
+
+    def __init__(self, gate: Node, index: int, local: Number, upstream: Number, result: Number) -> None:
+        self.gate = gate
+        self.index = index
+        self.local = local  # ∂gate/∂input, from the forward values
+        self.upstream = upstream  # ∂f/∂gate
+        self.result = result  # local × upstream, summed back to the input's shape
 
     @property
     def input(self) -> Node:
         return self.gate.inputs[self.index]
 
+    def __repr__(self) -> str:
+        return (f"Edge(gate={self.gate!r}, index={self.index!r}, local={self.local!r}, "
+                f"upstream={self.upstream!r}, result={self.result!r})")
 
-@dataclass
+
 class NodeTrace:
-    node: Node
-    value: Number
-    gradient: Number | None  # ∂f/∂node; None where no gradient is needed (constants)
-    edges: list[Edge] = field(default_factory=list)  # to this gate's inputs
-    arrivals: list[Edge] = field(default_factory=list)  # from the gates this node feeds
+    __slots__ = ("node", "value", "gradient", "edges", "arrivals")
+
+    def __init__(self, node: Node, value: Number, gradient: Number | None,
+                 edges: list[Edge] | None = None, arrivals: list[Edge] | None = None) -> None:
+        self.node = node
+        self.value = value
+        self.gradient = gradient  # ∂f/∂node; None where no gradient is needed (constants)
+        self.edges = [] if edges is None else edges  # to this gate's inputs
+        self.arrivals = [] if arrivals is None else arrivals  # from the gates this node feeds
 
     @property
     def is_fork(self) -> bool:
         """Several gradients arrived and were added (the node feeds several gates)."""
         return len(self.arrivals) > 1
 
+    def __repr__(self) -> str:
+        return f"NodeTrace(node={self.node!r}, value={self.value!r}, gradient={self.gradient!r})"
 
-@dataclass
+
 class Diagnostic:
     """A warning about the run. `kind` is "kink", "domain" (nan/inf) or "input"."""
 
-    kind: str
-    message: str
-    node: Node | None = None
+    __slots__ = ("kind", "message", "node")
+
+    def __init__(self, kind: str, message: str, node: Node | None = None) -> None:
+        self.kind = kind
+        self.message = message
+        self.node = node
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Diagnostic):
+            return NotImplemented
+        return (self.kind, self.message, self.node) == (other.kind, other.message, other.node)
+
+    __hash__ = None  # mutable, like the dataclass it replaces
+
+    def __repr__(self) -> str:
+        return f"Diagnostic(kind={self.kind!r}, message={self.message!r}, node={self.node!r})"
 
 
-@dataclass
 class Result:
-    graph: Graph
-    value: Number
-    gradients: dict[str, Number]
-    trace: list[NodeTrace] | None  # in topological order; None when tracing was off
-    diagnostics: list[Diagnostic]
+    __slots__ = ("graph", "value", "gradients", "trace", "diagnostics")
+
+    def __init__(self, graph: Graph, value: Number, gradients: dict[str, Number],
+                 trace: list[NodeTrace] | None, diagnostics: list[Diagnostic]) -> None:
+        self.graph = graph
+        self.value = value
+        self.gradients = gradients
+        self.trace = trace  # in topological order; None when tracing was off
+        self.diagnostics = diagnostics
 
     @property
     def gradient_of(self) -> str:
@@ -69,11 +100,22 @@ class Result:
         return [d.message for d in self.diagnostics]
 
     @property
+    def edge_count(self) -> int:
+        """How many chain-rule steps there are (the rows of the table), without listing them."""
+        return 0 if self.trace is None else sum(len(record.edges) for record in self.trace)
+
+    def iter_edges(self):
+        """The chain-rule steps in the order the backward pass took them, output first, one at a
+        time (a renderer streams them without a list of them all)."""
+        if self.trace is None:
+            return
+        for record in reversed(self.trace):
+            yield from record.edges
+
+    @property
     def edges(self) -> list[Edge]:
         """Every chain-rule step in the order the backward pass took them, output first."""
-        if self.trace is None:
-            return []
-        return [edge for record in reversed(self.trace) for edge in record.edges]
+        return list(self.iter_edges())
 
     def __repr__(self) -> str:
         return f"Result(value={self.value!r}, gradients={self.gradients!r})"

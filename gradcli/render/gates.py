@@ -12,9 +12,10 @@ from ..trace import Edge
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def role(edge: Edge) -> str:
-    """The gate's role word; a route also says whether this input won (read from the local)."""
-    word = edge.gate.view.role
+def role(edge: Edge, view=None) -> str:
+    """The gate's role word; a route also says whether this input won (read from the local).
+    `view`: the gate's view when the caller has it already (it costs a few microseconds)."""
+    word = (view or edge.gate.view).role
     if word == "routes" and np.ndim(edge.local) == 0:
         local = float(edge.local)
         word += " (won)" if local == 1 else " (tie)" if local == 0.5 else " (lost)"

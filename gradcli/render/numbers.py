@@ -20,6 +20,8 @@ def scalar(value, digits: int) -> str:
 def number(value, digits: int) -> str:
     """A scalar as `scalar`; an array as its shape and a compact preview: (2, 2) [[1, 2], [3, 4]].
     A text (the formula standing for a Jacobian that is not elementwise) is shown as it is."""
+    if isinstance(value, (float, np.floating)):  # the common case first (tables of 100,000 rows)
+        return scalar(value, digits)
     if isinstance(value, str):
         return value
     if np.ndim(value) == 0:

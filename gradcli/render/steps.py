@@ -16,28 +16,42 @@ from .jsondoc import jsonable
 def build(result: Result) -> tuple[list[dict], list[dict]]:
     """(steps, totals): one step per gate that a gradient reaches, output first (a reverse
     topological order), and per variable the gradients that arrived and their sum."""
+    return list(iter_steps(result)), list(iter_totals(result))
+
+
+def iter_steps(result: Result):
+    """The steps of `build`, one at a time (the text view streams them)."""
     output = result.graph.output
-    steps = []
+    for record in _step_records(result):
+        yield _step(record, output)
+
+
+def _step_records(result: Result):
+    """The trace records that make a step: gates a gradient reaches, output first."""
     for record in reversed(result.trace or []):
-        node = record.node
-        if node.kind != "gate" or record.gradient is None:
-            continue
-        view = node.view
-        steps.append({
-            "gate": node, "value": record.value, "symbol": view.symbol, "role": view.role,
-            "seed": node is output,
-            "terms": _terms(record),
-            "gradient": record.gradient,
-            "edges": [{"edge": edge, "input": edge.input, "role": gates.role(edge),
-                       "formula": view.formulas[edge.index]} for edge in record.edges],
-        })
-    totals = []
+        if record.node.kind == "gate" and record.gradient is not None:
+            yield record
+
+
+def _step(record, output) -> dict:
+    node = record.node
+    view = node.view
+    return {
+        "gate": node, "value": record.value, "symbol": view.symbol, "role": view.role,
+        "seed": node is output,
+        "terms": _terms(record),
+        "gradient": record.gradient,
+        "edges": [{"edge": edge, "input": edge.input, "role": gates.role(edge),
+                   "formula": view.formulas[edge.index]} for edge in record.edges],
+    }
+
+
+def iter_totals(result: Result):
+    """The totals of `build`, one variable at a time."""
     for record in result.trace or []:
         node = record.node
         if node.kind == "var" and record.gradient is not None:
-            totals.append({"node": node, "terms": _terms(record),
-                           "gradient": record.gradient})
-    return steps, totals
+            yield {"node": node, "terms": _terms(record), "gradient": record.gradient}
 
 
 def _terms(record) -> list:
@@ -45,36 +59,66 @@ def _terms(record) -> list:
     return [edge.result for edge in sorted(record.arrivals, key=lambda e: (e.gate.id, e.index))]
 
 
-# Steps shown unless --all, as for the table's rows.
+# Steps shown unless --all, as for the table's rows; so are the variables' totals, and the terms
+# of one sum at a fork.
 DEFAULT_STEPS = 100
+DEFAULT_TERMS = 100
+# Lines written at a time: the narration of a 100,000-gate graph is streamed, never held whole.
+BLOCK = 200
 
 
 def text(result: Result, *, digits: int = 6, all_steps: bool = False) -> str:
+    """The narration as one string (see `render`)."""
+    import io
+
+    out = io.StringIO()
+    render(result, out, digits=digits, all_steps=all_steps)
+    return out.getvalue()[:-1]
+
+
+def render(result: Result, out, *, digits: int = 6, all_steps: bool = False) -> None:
+    """Write the narration to the text stream `out`, a block of lines at a time. Unless
+    `all_steps`, at most DEFAULT_STEPS steps and variables, each sum with at most DEFAULT_TERMS
+    terms, with a note of what is hidden."""
+
     def num(value) -> str:
         return numbers.number(value, digits)
 
+    def sum_text(terms: list, total) -> str:
+        shown = terms if all_steps else terms[:DEFAULT_TERMS]
+        more = f" + … ({len(terms) - len(shown)} more terms)" if len(shown) < len(terms) else ""
+        return " + ".join(num(t) for t in shown) + more + f" = {num(total)}"
+
+    lines: list[str] = []
+
+    def flush(force: bool = False) -> None:
+        if lines and (force or len(lines) >= BLOCK):
+            out.write("\n".join(lines) + "\n")
+            lines.clear()
+
     graph = result.graph
     output = graph.output
-    steps, totals = build(result)
     source = Span(graph.source, 0, len(graph.source.text)).short_text(60)
-    lines = [f"Backward pass of {source}, one gate per step, output first", ""]
+    lines += [f"Backward pass of {source}, one gate per step, output first", ""]
     if result.gradient_of == "sum(f)":
         lines[1:1] = [f"f is an array of shape {tuple(result.value.shape)}: the gradients are those of sum(f)"]
-    if not steps:
-        lines.append("no gradient flows back: the output depends on no variable")
     roles_used = []
-    limit = len(steps) if all_steps else DEFAULT_STEPS
-    for number, step in enumerate(steps[:limit], 1):
+    limit = None if all_steps else DEFAULT_STEPS
+    count = 0
+    for record in _step_records(result):
+        count += 1
+        if limit is not None and count > limit:
+            continue  # counted, not shown
+        step = _step(record, output)
         node = step["gate"]
         name = f"f = {node.label}" if node is output and node.label != "f" else node.label
-        lines.append(f"{number}. {name} = {num(step['value'])}    [{step['symbol']} gate: {step['role']}]")
+        lines.append(f"{count}. {name} = {num(step['value'])}    [{step['symbol']} gate: {step['role']}]")
         if step["role"] not in roles_used:
             roles_used.append(step["role"])
         if step["seed"]:
             lines.append("   seed ∂f/∂f = 1")
         elif len(step["terms"]) > 1:
-            terms = " + ".join(num(t) for t in step["terms"])
-            lines.append(f"   {gates.wrt(node, output)} = {terms} = {num(step['gradient'])}    "
+            lines.append(f"   {gates.wrt(node, output)} = {sum_text(step['terms'], step['gradient'])}    "
                          "(gradients add at forks)")
         for item in step["edges"]:
             edge = item["edge"]
@@ -85,22 +129,33 @@ def text(result: Result, *, digits: int = 6, all_steps: bool = False) -> str:
             lines.append(f"   {gates.wrt(item['input'], output)} = [local {local_text}] × "
                          f"[upstream {num(edge.upstream)}] = {num(edge.result)}"
                          + (f"    {route}" if route else ""))
-    if len(steps) > limit:
-        lines.append(f"… {len(steps) - limit} more steps not shown; --all shows every step")
-    if totals:
-        lines.append("")
-        lines.append("gradients of the variables (complete once every gate they feed is done):")
-        for total in totals:
-            grad = num(total["gradient"])
-            terms = total["terms"]
-            shown = " + ".join(num(t) for t in terms) + f" = {grad}" if len(terms) > 1 else grad
-            lines.append(f"   {gates.wrt(total['node'], output)} = {shown}"
-                         + ("    (gradients add at forks)" if len(terms) > 1 else ""))
+        flush()
+    if not count:
+        lines.append("no gradient flows back: the output depends on no variable")
+    if limit is not None and count > limit:
+        lines.append(f"… {count - limit} more steps not shown; --all shows every step")
+    shown = 0
+    hidden = 0
+    for total in iter_totals(result):
+        if limit is not None and shown >= limit:
+            hidden += 1
+            continue
+        if not shown:
+            lines.append("")
+            lines.append("gradients of the variables (complete once every gate they feed is done):")
+        shown += 1
+        terms = total["terms"]
+        grad = sum_text(terms, total["gradient"]) if len(terms) > 1 else num(total["gradient"])
+        lines.append(f"   {gates.wrt(total['node'], output)} = {grad}"
+                     + ("    (gradients add at forks)" if len(terms) > 1 else ""))
+        flush()
+    if hidden:
+        lines.append(f"   … {hidden} more variables not shown; --all shows every one")
     if roles_used:
         lines.append("")
         lines.append("roles:")
         lines.extend(f"   {r}: {ROLES[r]}" for r in roles_used)
-    return "\n".join(lines)
+    flush(force=True)
 
 
 def document(result: Result) -> dict:

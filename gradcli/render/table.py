@@ -1,86 +1,190 @@
-"""The default view: the lecture's backward pass as a Rich table, one row per edge, output first."""
+"""The default view: the lecture's backward pass as a table, one row per edge, output first; then
+f, ∂f/∂v for every variable, and the forks where gradients were added.
+
+Big graphs: unless --all, at most DEFAULT_ROWS rows, DEFAULT_ROWS gradient lines and DEFAULT_ROWS
+forks are shown (each fork with at most DEFAULT_TERMS terms), each cut with a note of how many are
+hidden. With --all everything is shown and **streamed**: rows are formatted and written a block of
+BLOCK at a time, so the memory the rendering needs does not grow with the graph and the first rows
+appear at once. Column widths are therefore chosen without seeing every row: from the first block,
+and, when there is more than one block, at least the widest a number can be at the chosen digits
+(`-1.23457e-308`). A later cell wider than its column (an array preview, a long label) widens that
+column from its block on: rows stay aligned within a block, and a wider block shifts only the
+columns to the right of the wider cell. On a terminal each block is a Rich table of its own,
+the header drawn once, the same widths carried over.
+"""
 
 from __future__ import annotations
+
+from itertools import islice
 
 from ..source import Span
 from ..trace import Result
 from . import gates, numbers
-from .style import ascii_table, cut, is_console, plain_ascii, write
+from .style import cut, is_console, plain_ascii, write
 
-# Rows shown unless --all: a 100,000-gate graph must not print 200,000 rows by default.
+# Rows (and gradient lines, and forks) shown unless --all: a 100,000-gate graph must not print
+# 200,000 rows by default.
 DEFAULT_ROWS = 100
+# Terms of one fork's sum shown unless --all (x + x + ... + x adds 100,000 of them).
+DEFAULT_TERMS = 100
+# With --all, rows are formatted and written this many at a time.
+BLOCK = 100
+# On a pipe or in a file, the label columns are cut at this many characters (numbers never).
+LABEL_WIDTH = 40
+
+HEADERS = ("gate", "op", "role", "input", "value", "local", "upstream", "result")
+NUMBER_COLUMNS = (4, 5, 6, 7)
+LABEL_COLUMNS = (0, 3)
+
+
+def number_width(digits: int) -> int:
+    """The widest a scalar can be at `digits` significant digits: -1.23457e-308."""
+    return 1 + digits + (1 if digits > 1 else 0) + len("e-308")
 
 
 def render(result: Result, out, *, digits: int = 6, all_rows: bool = False,
            ascii_only: bool = False) -> None:
     """Print the table to a Rich console (a terminal) or a text stream (see style.py);
     `ascii_only` (TERM=dumb) avoids every non-ASCII character (∂ becomes d, … becomes ...)."""
+    ellipsis = "..." if ascii_only else "…"
 
     def num(value) -> str:
         return numbers.number(value, digits)
 
-    graph = result.graph
-    edges = result.edges
-    limit = len(edges) if all_rows else DEFAULT_ROWS
+    def text(lines: list[str]) -> str:
+        joined = "\n".join(lines)
+        return plain_ascii(joined) if ascii_only else joined
 
-    rows = []
-    for edge in edges[:limit]:
-        gate = edge.gate
-        op = gate.op_name if gate.rewrite is None else f"{gate.op_name} (stable)"
-        rows.append((gate.label, op, gates.role(edge), edge.input.label, num(result.trace[gate.id].value),
-                     num(edge.local), num(edge.upstream), num(edge.result)))
-    headers = ("gate", "op", "role", "input", "value", "local", "upstream", "result")
-    source = Span(graph.source, 0, len(graph.source.text)).short_text(60)
-    title = f"Backward pass of {source}"
-    if edges:
+    graph = result.graph
+    total = result.edge_count
+    shown = total if all_rows else min(total, DEFAULT_ROWS)
+    trace = result.trace
+
+    def rows():
+        """Each edge's row, output first; what belongs to the gate is worked out once per gate."""
+        for record in reversed(trace):
+            if not record.edges:
+                continue
+            gate = record.node
+            view = gate.view
+            op = gate.op_name if gate.rewrite is None else f"{gate.op_name} (stable)"
+            label, value = gate.label, num(record.value)
+            for edge in record.edges:
+                yield (label, op, gates.role(edge, view), edge.input.label, value,
+                       num(edge.local), num(edge.upstream), num(edge.result))
+
+    if shown:
+        source = Span(graph.source, 0, len(graph.source.text)).short_text(60)
+        title = f"Backward pass of {source}"
+        edges = islice(rows(), shown)
+        blocks = (block for block in iter(lambda: list(islice(edges, BLOCK)), []))
         if is_console(out):
-            _rich_table(out, title, headers, rows)
+            _rich_blocks(out, title, blocks, streaming=shown > BLOCK, digits=digits)
         else:
-            # a pipe or a file has no width to respect: labels cut at 40, numbers never
-            ellipsis = "..." if ascii_only else "…"
-            rows = [(cut(r[0], 40, ellipsis), *r[1:3], cut(r[3], 40, ellipsis), *r[4:]) for r in rows]
-            text = title + "\n" + ascii_table(headers, rows, right={4, 5, 6, 7})
-            write(out, plain_ascii(text) if ascii_only else text)
-        if len(edges) > limit:
-            write(out, f"... {len(edges) - limit} more rows not shown; --all shows every row")
+            _ascii_blocks(out, title, blocks, streaming=shown > BLOCK, digits=digits, ellipsis=ellipsis,
+                          ascii_only=ascii_only)
+        if total > shown:
+            write(out, f"{ellipsis} {total - shown} more rows not shown; --all shows every row")
         write(out, "")
 
     lines = [f"f = {num(result.value)}"]
     if result.gradient_of == "sum(f)":
         lines.append(f"f is an array of shape {tuple(result.value.shape)}: "
                      "the gradients below are those of sum(f)")
-    for name, grad in result.gradients.items():
+    gradients = result.gradients
+    limit = len(gradients) if all_rows else DEFAULT_ROWS
+    for name, grad in islice(gradients.items(), limit):
         lines.append(f"∂f/∂{name} = {num(grad)}")
-    if result.trace is not None:
-        forks = [record for record in result.trace if record.is_fork]
-        if forks:
+        if len(lines) >= BLOCK:
+            write(out, text(lines))
+            lines = []
+    if len(gradients) > limit:
+        lines.append(f"{ellipsis} {len(gradients) - limit} more gradients not shown; --all shows every gradient")
+    if trace is not None:
+        fork_count = sum(1 for record in trace if record.is_fork)
+        if fork_count:
             lines.append("")
             lines.append("gradients added at forks (a value feeding several gates):")
-            for record in forks:
-                terms = " + ".join(num(edge.result) for edge in record.arrivals)
+            limit = fork_count if all_rows else DEFAULT_ROWS
+            forks = (record for record in trace if record.is_fork)
+            for record in islice(forks, limit):
+                arrivals = record.arrivals
+                most = len(arrivals) if all_rows else DEFAULT_TERMS
+                terms = " + ".join(num(edge.result) for edge in islice(arrivals, most))
+                if len(arrivals) > most:
+                    terms += f" + {ellipsis} ({len(arrivals) - most} more terms)"
                 lines.append(f"  ∂f/∂{record.node.label} = {terms} = {num(record.gradient)}")
-    text = "\n".join(lines)
-    write(out, plain_ascii(text) if ascii_only else text)
+                if len(lines) >= BLOCK:
+                    write(out, text(lines))
+                    lines = []
+            if fork_count > limit:
+                lines.append(f"  {ellipsis} {fork_count - limit} more forks not shown; --all shows every fork")
+    if lines:
+        write(out, text(lines))
 
 
-def _rich_table(console, title: str, headers, rows) -> None:
-    """On a terminal: numbers never cut, the two label columns share the width that is left."""
+def _widths(widths: list[int], block) -> list[int]:
+    """The column widths grown to fit a block of rows (never narrowed)."""
+    for cells in block:
+        for i, cell in enumerate(cells):
+            if len(cell) > widths[i]:
+                widths[i] = len(cell)
+    return widths
+
+
+def _ascii_blocks(out, title: str, blocks, *, streaming: bool, digits: int, ellipsis: str,
+                  ascii_only: bool) -> None:
+    """A pipe or a file: plain ASCII, " | " between columns, numbers right-aligned; labels cut at
+    LABEL_WIDTH, numbers never. Written a block at a time."""
+    widths = [len(h) for h in HEADERS]
+    if streaming:
+        for i in NUMBER_COLUMNS:
+            widths[i] = max(widths[i], number_width(digits))
+
+    def line(cells) -> str:
+        return " | ".join(cell.rjust(w) if i in NUMBER_COLUMNS else cell.ljust(w)
+                          for i, (cell, w) in enumerate(zip(cells, widths))).rstrip()
+
+    first = True
+    for block in blocks:
+        block = [(cut(r[0], LABEL_WIDTH, ellipsis), r[1], r[2], cut(r[3], LABEL_WIDTH, ellipsis), *r[4:])
+                 for r in block]
+        _widths(widths, block)
+        lines = [line(cells) for cells in block]
+        if first:
+            lines[:0] = [title, line(HEADERS), "-+-".join("-" * w for w in widths)]
+            first = False
+        text = "\n".join(lines)
+        out.write((plain_ascii(text) if ascii_only else text) + "\n")
+
+
+def _rich_blocks(console, title: str, blocks, *, streaming: bool, digits: int) -> None:
+    """On a terminal: numbers never cut, the two label columns share the width that is left.
+    Each block is a Rich table of its own with the widths carried over, the header on the first."""
     from rich.box import HEAVY_HEAD
     from rich.table import Table
     from rich.text import Text
 
-    widths = [max([len(h)] + [len(row[i]) for row in rows]) for i, h in enumerate(headers)]
-    fixed = sum(widths[1:3] + widths[4:]) + 3 * (len(headers) - 1)
-    label_width = max(8, (console.width - fixed) // 2)
-    table = Table(show_edge=False, pad_edge=False, box=HEAVY_HEAD)
-    for i, header in enumerate(headers):
-        if i in (0, 3):
-            table.add_column(header, max_width=label_width, no_wrap=True, overflow="ellipsis")
-        else:
-            table.add_column(header, justify="left" if i in (1, 2) else "right", no_wrap=True,
-                             min_width=widths[i])
-    for row in rows:
-        table.add_row(Text(row[0]), row[1], row[2], Text(row[3]), *row[4:])
-    # a line of its own: a table title would wrap at the (possibly narrow) table's width
-    console.print(Text(title), no_wrap=True, overflow="ellipsis")
-    console.print(table)
+    widths = [len(h) for h in HEADERS]
+    if streaming:
+        for i in NUMBER_COLUMNS:
+            widths[i] = max(widths[i], number_width(digits))
+    first = True
+    for block in blocks:
+        _widths(widths, block)
+        fixed = sum(w for i, w in enumerate(widths) if i not in LABEL_COLUMNS) + 3 * (len(HEADERS) - 1)
+        label_width = max(8, (console.width - fixed) // 2)
+        table = Table(show_edge=False, pad_edge=False, box=HEAVY_HEAD, show_header=first)
+        for i, header in enumerate(HEADERS):
+            if i in LABEL_COLUMNS:
+                table.add_column(header, width=min(widths[i], label_width), no_wrap=True, overflow="ellipsis")
+            else:
+                table.add_column(header, justify="left" if i in (1, 2) else "right", no_wrap=True,
+                                 min_width=widths[i])
+        for cells in block:
+            table.add_row(Text(cells[0]), cells[1], cells[2], Text(cells[3]), *cells[4:])
+        if first:
+            # a line of its own: a table title would wrap at the (possibly narrow) table's width
+            console.print(Text(title), no_wrap=True, overflow="ellipsis")
+            first = False
+        console.print(table)

@@ -1,26 +1,38 @@
-"""`--format tree`: the circuit as a Rich tree, the output at the root, each node with its value
-and gradient; a node shared by several gates is drawn in full once and referred to after."""
+"""`--format tree`: the circuit as a tree, the output at the root, each node with its value and
+gradient; a node shared by several gates is drawn in full once and referred to after.
+
+The tree is drawn here line by line, Rich's guides (├── └── │), and written a block of lines at a
+time: with --all a 100,000-gate circuit streams out instead of being built whole first. On a
+terminal the lines are printed through Rich (colour, cut at the terminal's width); anywhere else
+they are plain text, never cut, and Rich is not imported.
+"""
 
 from __future__ import annotations
 
 from ..trace import Result
 from . import numbers
+from .style import is_console
 
 # Nodes shown unless --all: a deep circuit's tree grows quadratically wide (indentation).
 DEFAULT_NODES = 100
+# Lines written at a time.
+BLOCK = 200
+
+_BRANCH, _LAST, _PIPE, _SPACE = "├── ", "└── ", "│   ", "    "
 
 
-def render(result: Result, console, *, digits: int = 6, all_nodes: bool = False) -> None:
-    from rich.text import Text
-    from rich.tree import Tree
+def render(result: Result, out, *, digits: int = 6, all_nodes: bool = False) -> None:
+    """Draw the tree to a Rich console (a terminal) or a text stream."""
 
     def num(value) -> str:
         return numbers.number(value, digits)
 
     records = result.trace
     output = result.graph.output
+    console = is_console(out)
 
-    def line(node, again: bool) -> Text:
+    def parts(node, again: bool) -> tuple[str, str, str, str]:
+        """(head, value, gradient, tail) of a node's line."""
         record = records[node.id]
         if node.kind == "gate":
             head = node.label
@@ -31,39 +43,67 @@ def render(result: Result, console, *, digits: int = 6, all_nodes: bool = False)
             head, tail = num(node.default), "  constant"
         if node is output:
             head = f"f = {head}"
-        text = Text(head, no_wrap=True, overflow="ellipsis")
-        text.append(f"  value {num(record.value)}", style="green")
-        if record.gradient is not None:
-            text.append(f"  gradient {num(record.gradient)}", style="red")
-        text.append(tail + ("  (shown above)" if again else ""), style="dim")
-        return text
+        gradient = f"  gradient {num(record.gradient)}" if record.gradient is not None else ""
+        return head, f"  value {num(record.value)}", gradient, tail + ("  (shown above)" if again else "")
 
-    root = Tree(line(output, False))
+    lines: list = []
+
+    def emit(guide: str, node, again: bool) -> None:
+        head, value, gradient, tail = parts(node, again)
+        if console:
+            from rich.text import Text
+
+            lines.append(Text.assemble(guide, head, (value, "green"), (gradient, "red"), (tail, "dim"),
+                                       no_wrap=True, overflow="ellipsis"))
+        else:
+            lines.append(guide + head + value + gradient + tail)
+        if len(lines) >= BLOCK:
+            flush()
+
+    def flush() -> None:
+        if not lines:
+            return
+        if console:
+            from rich.text import Text
+
+            out.print(Text("\n").join(lines), no_wrap=True, overflow="ellipsis", soft_wrap=False)
+        else:
+            out.write("\n".join(lines) + "\n")
+        lines.clear()
+
+    emit("", output, False)
     shown = {output.id}
-    # Depth first in display order, with a loop (circuits may be 10,000 gates deep); a branch
-    # is added when its node is taken off the stack, so "shown above" is always true.
-    stack = [(inp, root) for inp in reversed(output.inputs)]
+    # Depth first in display order, with a loop (circuits may be 10,000 gates deep); a node's
+    # line is written when it is taken off the stack, so "shown above" is always true. Each stack
+    # entry keeps its depth only: `guides` holds the guide of every open level of the path drawn
+    # so far (O(depth) memory, where a prefix per entry would be O(depth²)).
+    stack = [(inp, 1, i == 0) for i, inp in enumerate(reversed(output.inputs))]
+    guides: list[str] = []
     limit = None if all_nodes else DEFAULT_NODES - 1
     hidden = 0
     while stack:
-        node, parent = stack.pop()
+        node, depth, last = stack.pop()
         if limit is not None and limit <= 0:
             hidden += 1
             if node.id not in shown:
                 shown.add(node.id)
-                stack.extend((inp, parent) for inp in node.inputs)
+                stack.extend((inp, depth + 1, False) for inp in node.inputs)
             continue
         if limit is not None:
             limit -= 1
+        del guides[depth - 1:]
+        guide = "".join(guides) + (_LAST if last else _BRANCH)
         if node.id in shown and node.kind == "gate":
-            parent.add(line(node, True))
+            emit(guide, node, True)
             continue
         shown.add(node.id)
-        branch = parent.add(line(node, False))
-        stack.extend((inp, branch) for inp in reversed(node.inputs))
-    if not console.is_terminal:  # a pipe or a file: never cut a line
-        console.width = 100_000
-    console.print(root)
+        emit(guide, node, False)
+        guides.append(_SPACE if last else _PIPE)
+        stack.extend((inp, depth + 1, i == 0) for i, inp in enumerate(reversed(node.inputs)))
+    flush()
     if hidden:
-        console.print(f"… {hidden} more nodes not shown; --all shows every node", style="dim",
-                      highlight=False)
+        note = f"… {hidden} more nodes not shown; --all shows every node"
+        if console:
+            out.print(note, style="dim", highlight=False)
+        else:
+            out.write(note + "\n")
