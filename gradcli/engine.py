@@ -87,6 +87,17 @@ def _at(node: Node) -> str:
     return f"{node.label!r} ({node.op_name}, {node.span.where()})"
 
 
+def _all_finite(array) -> bool:
+    """Whether every element is finite. A finite sum says so in one pass without a mask array
+    (a nan or an infinity makes the sum nan or infinite); only an infinite one is looked into."""
+    if array.ndim == 0:
+        return bool(np.isfinite(array))
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.add.reduce(array, axis=None)):
+            return True
+    return bool(np.isfinite(array).all())
+
+
 def bind_values(graph: Graph, values: dict) -> tuple[dict[str, np.ndarray], list[Diagnostic]]:
     """Check the given values against the graph's variables and convert them to arrays."""
     diagnostics = []
@@ -101,7 +112,7 @@ def bind_values(graph: Graph, values: dict) -> tuple[dict[str, np.ndarray], list
     if missing:
         raise MissingValueError(missing)
     for name, array in arrays.items():
-        if name in graph.variables and not np.isfinite(array).all():
+        if name in graph.variables and not _all_finite(array):
             diagnostics.append(Diagnostic(
                 "domain", f"the value of {name!r} holds {_describe(array)}", graph.variables[name]))
     return arrays, diagnostics
