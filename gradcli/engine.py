@@ -318,8 +318,9 @@ def _check_broadcast(node: Node, args: list) -> None:
 class _Buffers:
     """The float64 arrays the engine allocated, with how many slots (forward values, gradients)
     hold each. Only an array held by one slot is written into. An array whose last holder lets
-    go waits in `dead` for the next request of its shape, and is let go of at the first request or
-    allocation it does not fit, so that dead arrays never add to the peak memory."""
+    go waits in `dead` for the next request of its shape; the first request it does not fit, and
+    every allocation the engine leaves to NumPy, let go of it first: a dead array is kept only
+    while nothing is allocated, so it never adds to the peak memory."""
 
     __slots__ = ("holders", "dead")
 
@@ -380,6 +381,11 @@ class _Buffers:
     def flush(self) -> None:
         """Let go of the dead arrays, before an allocation the engine does not control."""
         self.dead.clear()
+
+    def flush_before(self, shape: tuple[int, ...]) -> None:
+        """Before NumPy allocates an array of `shape` (a sum): let go of the dead arrays."""
+        if shape:
+            self.dead.clear()
 
 
 def _reads(op, index: int) -> tuple:
@@ -576,6 +582,7 @@ def _run_untraced(graph: Graph, arrays: dict, diagnostics: list, max_memory: int
                 if fwd_last[i] == k and bwd_last[i] == -1 and i != out_id and values[i] is not None:
                     buffers.drop(values[i])
                     values[i] = None
+            args = value = out = None  # a dead array must not live on in a local variable
 
         output_value = values[out_id]
         buffers.pin(output_value)  # the caller gets it: never written into
@@ -619,6 +626,7 @@ def _run_untraced(graph: Graph, arrays: dict, diagnostics: list, max_memory: int
                 else:
                     if into_factor != 1.0:
                         np.multiply(into, into_factor, out=into)
+                    buffers.flush()
                     other = np.multiply(other, other_factor)
                     into_factor = 1.0
             np.add(into, other, out=into)
@@ -665,6 +673,7 @@ def _run_untraced(graph: Graph, arrays: dict, diagnostics: list, max_memory: int
                 if bwd_last[i] == k and i != out_id and values[i] is not None:
                     buffers.drop(values[i])
                     values[i] = None
+            upstream = args = ans = result = None
 
     gradients = {}
     for name, node in graph.variables.items():
@@ -734,14 +743,17 @@ def _untraced_edge(op, node: Node, index: int, last: bool, upstream, factor: flo
             return (upstream * spread if spread != 1 else upstream), factor, False
         if upstream.shape == shape:
             return upstream, factor, False  # passed on as it is, scaled by a pending factor
+        buffers.flush_before(shape)
         summed = unbroadcast(upstream, shape, full)
         return summed, factor, buffers.adopt(summed, upstream)
     if _is_scalar(upstream):
         factor = factor * float(upstream)
         if local.shape == shape:
             return local, factor, own
+        buffers.flush_before(shape)
         summed = unbroadcast(local, shape, full)
     elif local.shape == full and shape != full:  # the product summed back, without the product array
+        buffers.flush_before(shape)
         summed = _product_sum(local, upstream, shape, full)
     else:
         # local × upstream into an array no one else reads: the local's, the upstream if this is
@@ -757,6 +769,7 @@ def _untraced_edge(op, node: Node, index: int, last: bool, upstream, factor: flo
             buffers.drop(local)
         if shape == full:
             return product, factor, new
+        buffers.flush_before(shape)
         summed = unbroadcast(product, shape, full)
         if new:
             buffers.drop(product)
@@ -788,6 +801,13 @@ def _untraced_vjp(op, node: Node, index: int, upstream, factor: float, ans, args
     if any(a is None for a in args):  # inputs it does not read were freed: their shape stands in
         args = [np.broadcast_to(np.float64(0.0), shapes[inp.id]) if a is None else a
                 for inp, a in zip(node.inputs, args)]
+    if factor != 1.0 and op.name in ("dot", "matmul"):
+        # a product is linear in each factor: scale the other operand when it is the smaller array
+        other = args[1 - index]
+        if np.size(other) < _size(inp_shape):
+            args = list(args)
+            args[1 - index] = other * factor
+            factor = 1.0
     buffers.flush()
     result = op.vjp(g, ans, *args, index=index, **node.params)
     if not isinstance(result, np.ndarray) or result.ndim == 0:

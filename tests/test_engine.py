@@ -210,3 +210,16 @@ def test_untraced_domain_warnings_match_the_traced_ones():
         traced = graph.evaluate(values, trace=True)
         untraced = graph.evaluate(values, trace=False)
     assert [d.kind for d in untraced.diagnostics] == [d.kind for d in traced.diagnostics]
+
+
+@pytest.mark.parametrize("program", [
+    "sum((tanh(tanh(X @ W1 + b1) @ W2 + b2) - Y)**2)/7",      # bench/arrays.py's network
+    "mean(-(X * 3) @ (W1 / 2)) + sum(dot(X, W1 * 4) * -2)",     # factors meeting a product
+    "h = X @ W1; sum(h * h) / 2 - sum(T(h) @ X) * 3",
+])
+def test_untraced_products_with_pending_factors(program):
+    rng = np.random.default_rng(6)
+    values = {"X": rng.normal(size=(7, 3)), "W1": rng.normal(size=(3, 5)), "b1": rng.normal(size=5),
+              "W2": rng.normal(size=(5, 2)), "b2": rng.normal(size=2), "Y": rng.normal(size=(7, 2))}
+    graph = gradcli.parse(program)
+    assert_untraced_is_safe(graph, {name: v for name, v in values.items() if name in graph.variables})
