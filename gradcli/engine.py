@@ -425,6 +425,10 @@ def _div_local(index, out, ans, x, y):
         return (1.0 / float(y), 1.0) if index == 0 else (ans, -1.0 / float(y))
     if index == 0:
         return _reciprocal(out, y), 1.0
+    if x is not None and _shape(x) == () and abs(float(x)) == 1.0:
+        # 1/y: -1/y² = -ans², a product instead of a division (for another x, ans² could
+        # overflow or underflow where -ans²/x would not)
+        return np.multiply(ans, ans, out=out()), -float(x)
     return np.divide(ans, y, out=out()), -1.0  # -x/y² = -(x/y)/y, from the output
 
 
@@ -579,8 +583,8 @@ def _run_untraced(graph: Graph, arrays: dict, diagnostics: list, max_memory: int
             shapes[k] = _shape(value)
             for inp in inputs:
                 i = inp.id
-                if fwd_last[i] == k and bwd_last[i] == -1 and i != out_id and values[i] is not None:
-                    buffers.drop(values[i])
+                if fwd_last[i] == k and bwd_last[i] == -1 and i != out_id and shapes[i] != ():
+                    buffers.drop(values[i])  # (a number is kept: it costs nothing and kernels may use it)
                     values[i] = None
             args = value = out = None  # a dead array must not live on in a local variable
 
@@ -670,7 +674,7 @@ def _run_untraced(graph: Graph, arrays: dict, diagnostics: list, max_memory: int
             grads[k] = None
             buffers.drop(upstream)
             for i in {k, *(inp.id for inp in inputs)}:
-                if bwd_last[i] == k and i != out_id and values[i] is not None:
+                if bwd_last[i] == k and i != out_id and shapes[i] != ():
                     buffers.drop(values[i])
                     values[i] = None
             upstream = args = ans = result = None

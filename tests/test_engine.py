@@ -96,7 +96,7 @@ def test_unbroadcast_sums_back_to_the_input_shape(result_shape, shape, full, exp
 KERNEL_UNARY = ["tanh({})", "tan({} / 4)", "sqrt(abs({}) + 1)", "log(abs({}) + 1)", "cos({})", "sin({})",
                 "sigmoid({})", "({})**2", "({})**3", "pow(abs({}) + 1, 0.5)", "2 * ({})", "({}) / 3",
                 "-({}) * 0.5", "0 * ({})", "mean({})", "sum({}) * 2", "exp(-({}))", "1/(1 + exp(-({})))",
-                "sig({})", "sq({}) - ({})"]
+                "sig({})", "sq({}) - ({})", "(-1) / (abs({}) + 1)", "1 / (({}) + 3)"]
 KERNEL_BINARY = ["({} * {})", "({} / (abs({}) + 1))", "({} - {})", "(abs({}) + 1) ** ({} / 2)", "-({} + {})",
                  "max({}, {})", "({} * 2 - {} / 4)"]
 FUNCTIONS = "sig(t) = 1/(1+exp(-t))\nsq(t) = t * t\n"
