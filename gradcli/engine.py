@@ -9,6 +9,8 @@ instead (`Op.vjp`), and the trace records the op's formula as the edge's local g
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from .errors import MissingValueError, ResourceError, ShapeError, did_you_mean, shorten
@@ -360,8 +362,14 @@ class _Buffers:
             if isinstance(other, np.ndarray) and other.ndim and np.may_share_memory(array, other):
                 self.pin(other)
                 shares = True
-        if shares or not (array.flags.owndata and array.flags.writeable and array.dtype == np.float64):
+        if shares or not (array.flags.writeable and array.dtype == np.float64):
             return False
+        if not array.flags.owndata:
+            # a whole-array view of a fresh array that nothing else holds (`(g @ b.T).reshape(s)`)
+            base = array.base
+            if not (isinstance(base, np.ndarray) and base.flags.owndata and base.nbytes == array.nbytes
+                    and array.flags.c_contiguous and sys.getrefcount(base) <= 3):
+                return False
         self.holders[id(array)] = [array, 1]
         return True
 
