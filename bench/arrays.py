@@ -16,7 +16,8 @@ layer's gradient and df/dX, computes the loss as one dot product, and folds its 
 into the residual, where df/dY needs them anyway (fixed seeds for all inputs).
 
 For each size it prints, as ratios gradcli / hand-written measured in the same process:
-  - time: the best (min) of several interleaved repeats;
+  - time: the best (min) of interleaved repeats (15 at 10^6 elements, 5 at 10^7: on a busy
+    2-core machine a handful of repeats at 10^6 can miss every quiet moment);
   - peak memory ADDED during the call, from tracemalloc (NumPy reports its array buffers to it):
     tracing starts after the inputs exist, the peak is reset, the call runs, the peak is read.
 The trace=True figures (every intermediate kept for the tables) are printed for information.
@@ -27,7 +28,7 @@ This is a report, not a test: it exits 0 whatever the ratios. Before timing, eac
 is checked against the hand-written result (np.allclose on f and every gradient); a variant that
 disagrees or raises is reported as MISMATCH and not timed, and the script then exits 1.
 
-    python bench/arrays.py [--sizes 1000000 10000000] [--rows 10000 100000] [--repeats 5]
+    python bench/arrays.py [--sizes 1000000 10000000] [--rows 10000 100000] [--repeats 15]
 """
 
 from __future__ import annotations
@@ -199,7 +200,7 @@ def main() -> int:
                         help="elements of the neuron's arrays")
     parser.add_argument("--rows", type=int, nargs="*", default=[10**4, 10**5],
                         help=f"rows of the network's input (hidden layer: rows x {NET_HIDDEN})")
-    parser.add_argument("--repeats", type=int, default=5, help="timed repeats at 10^6 (fewer above)")
+    parser.add_argument("--repeats", type=int, default=15, help="timed repeats at 10^6 (a third above)")
     args = parser.parse_args()
 
     graph = gradcli.parse(EXPRESSION)
@@ -214,11 +215,11 @@ def main() -> int:
     summary: list = []
     failures: list = []
     for n in args.sizes:
-        repeats = args.repeats if n <= 10**6 else max(3, args.repeats - 2)
+        repeats = args.repeats if n <= 10**6 else max(3, args.repeats // 3)
         measure(f"neuron n = {n:,}", graph, inputs(n), handwritten, NAMES, repeats, 8 * n, summary, failures)
     for rows in args.rows:
         hidden = rows * NET_HIDDEN
-        repeats = args.repeats if hidden <= 10**6 else max(3, args.repeats - 2)
+        repeats = args.repeats if hidden <= 10**6 else max(3, args.repeats // 3)
         measure(f"network N = {rows:,}", gradcli.parse(NET.format(rows=rows)), net_inputs(rows),
                 handwritten_net, NET_NAMES, repeats, 8 * hidden, summary, failures)
 
