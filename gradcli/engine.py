@@ -480,10 +480,10 @@ _KERNELS = {
     "tanh": ((("ans",),), lambda index, out, ans, x: (_one_minus_square(out, ans), 1.0)),
     "sin": (((0,),), lambda index, out, ans, x: (np.cos(x, out=out()), 1.0)),
     "cos": (((0,),), lambda index, out, ans, x: (np.sin(x, out=out()), -1.0)),
+    "sigmoid": ((("ans",),), lambda index, out, ans, x: (_sigmoid_local(out, ans), 1.0)),
 }
-# kernels whose out() must not be a value they read (they read it after writing)
+# kernels whose out() must not be a value they read (they read it again after writing)
 _READS_AFTER_WRITE = {"sigmoid"}
-_KERNELS["sigmoid"] = ((("ans",),), lambda index, out, ans, x: (_sigmoid_local(out, ans), 1.0))
 
 
 def _is_scalar(value) -> bool:
@@ -760,7 +760,7 @@ def _untraced_edge(op, node: Node, index: int, last: bool, upstream, factor: flo
     if _is_scalar(local):
         factor = factor * float(local)
         if _is_scalar(upstream):  # stands for its broadcast to `full`; summed back to `shape`
-            spread = _size(full) // _size(shape)
+            spread = _size(full) // max(_size(shape), 1)  # (an empty input: nothing to spread)
             return (upstream * spread if spread != 1 else upstream), factor, False
         if upstream.shape == shape:
             return upstream, factor, False  # passed on as it is, scaled by a pending factor

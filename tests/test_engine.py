@@ -223,3 +223,18 @@ def test_untraced_products_with_pending_factors(program):
               "W2": rng.normal(size=(5, 2)), "b2": rng.normal(size=2), "Y": rng.normal(size=(7, 2))}
     graph = gradcli.parse(program)
     assert_untraced_is_safe(graph, {name: v for name, v in values.items() if name in graph.variables})
+
+
+_M = np.random.default_rng(8).normal(size=(6, 4))
+
+
+@pytest.mark.parametrize("program, values", [
+    ("sum(x * y) + sum(exp(x))", {"x": np.zeros(0), "y": np.zeros(0)}),     # empty arrays
+    ("x * 2 + y", {"x": np.zeros((0, 3)), "y": 1.5}),
+    ("tanh(x) * y / (abs(y) + 1)", {"x": _M[::2], "y": _M[1::2]}),            # strided views
+    ("sum(tanh(x) * y)", {"x": np.asfortranarray(_M), "y": _M}),             # Fortran order
+    ("sum(x * w) - w * 3", {"x": _M[:, 1], "w": 0.5}),                        # a non-contiguous vector
+    ("x ** 2 / 3 - -x", {"x": np.array(2.5)}),                               # a 0-d array
+], ids=["empty", "empty-broadcast", "strided", "fortran", "column", "0-d"])
+def test_untraced_with_unusual_arrays(program, values):
+    assert_untraced_is_safe(gradcli.parse(program), values)
