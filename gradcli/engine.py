@@ -5,6 +5,11 @@ edge: local (∂gate/∂input, from forward values) × upstream (∂f/∂gate) =
 back to the input's shape and *added* to the input's gradient (gradients add at forks).
 An op that is not elementwise (a reduction, a matrix product) gives its vector-Jacobian product
 instead (`Op.vjp`), and the trace records the op's formula as the edge's local gradient.
+
+`run(trace=True)` keeps every value, local gradient and result for the tables. `run(trace=False)`
+(`_run_untraced`, below) returns the same numbers while keeping only what a later step reads:
+arrays are written in place once dead, and scalar factors ride on a gradient until they meet an
+array operation (see the comment above `_Buffers`).
 """
 
 from __future__ import annotations
