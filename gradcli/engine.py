@@ -410,10 +410,13 @@ class _Buffers:
             self.dead.clear()
 
 
-def _reads(op, index: int) -> tuple:
+def _reads(node: Node, index: int) -> tuple:
     """Which forward values the gradient of input `index` reads: input positions, "ans"."""
+    op = node.op
     kernel = _KERNELS.get(op.name)
     if kernel is not None:
+        if op.name == "div" and index == 1 and _is_unit_constant(node.inputs[0]):
+            return ("ans",)  # 1/y: -ans², y itself is not needed (so 1/y is computed in y's array)
         return kernel[0][index]
     if op.name in ("sum", "mean", "T"):
         return ()  # they need their input's shape only, which is kept apart
@@ -421,6 +424,10 @@ def _reads(op, index: int) -> tuple:
         return (1 - index,)  # the other factor (the own input's shape is kept apart)
     reads = tuple(range(op.arity)) if op.uses_inputs else ()
     return reads + ("ans",) if op.uses_output else reads
+
+
+def _is_unit_constant(node: Node) -> bool:
+    return node.kind == "const" and node.default is not None and abs(node.default) == 1.0
 
 
 def _reciprocal(out, value):
@@ -443,7 +450,7 @@ def _sigmoid_local(out, ans):
 
 
 def _div_local(index, out, ans, x, y):
-    if _shape(y) == ():
+    if y is not None and _shape(y) == ():  # (y is None where it was not kept: 1/y)
         return (1.0 / float(y), 1.0) if index == 0 else (ans, -1.0 / float(y))
     if index == 0:
         return _reciprocal(out, y), 1.0
@@ -535,7 +542,7 @@ def _run_untraced(graph: Graph, arrays: dict, diagnostics: list, max_memory: int
         op = node.op
         reads = set()
         for index in wanted:
-            reads.update(_reads(op, index))
+            reads.update(_reads(node, index))
         if op.kink is not None or op.kink_offset is not None:
             reads.update(range(len(inputs)))  # the kink check reads every input
         for position in reads:  # in id order, the first reader is the backward pass's last
@@ -719,7 +726,8 @@ def _run_untraced(graph: Graph, arrays: dict, diagnostics: list, max_memory: int
             buffers.pin(grad)  # the caller's now
             gradients[name] = grad
         else:  # a new array the caller owns (the gradient may be shared, or stand for its broadcast)
-            gradients[name] = np.multiply(np.broadcast_to(grad, shape), factor, out=buffers.take(shape))
+            spread = grad if _shape(grad) == shape else np.broadcast_to(grad, shape)
+            gradients[name] = np.multiply(spread, factor, out=buffers.take(shape))
             buffers.drop(grad)
             buffers.pin(gradients[name])
     buffers.flush()

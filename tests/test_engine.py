@@ -159,6 +159,8 @@ def test_untraced_equals_traced_with_kernels_factors_and_functions(seed):
     "u = x0 * x0; v = u * u; v / (u + 1) - sqrt(v + 1)",
     # full reductions pass a scalar standing for its broadcast
     "sum(x0) * mean(x1) + sum(x0 * x1) / 3 - mean(tanh(x0))**2",
+    # 1/y keeps no y (its gradient is -ans²), so it is computed in y's array; y read elsewhere stays
+    "h = x0 * 2 + 3; 1/h + (-1)/(h * h) + 1/x1 + 1/w0 + 1/(h + w1) * h",
 ])
 def test_untraced_reuse_rules(program):
     rng = np.random.default_rng(3)
