@@ -95,13 +95,13 @@ def _at(node: Node) -> str:
 
 
 def _all_finite(array) -> bool:
-    """Whether every element is finite. A finite sum of squares says so in one pass without a
-    mask array (a nan or an infinity makes it nan or infinite); only a non-finite one is looked
-    into."""
+    """Whether every element is finite. A finite sum says so in one pass without a mask array
+    (a nan or an infinity makes it nan or infinite); only a non-finite one is looked into."""
     if array.ndim == 0:
         return bool(np.isfinite(array))
     with np.errstate(over="ignore", invalid="ignore"):
-        if np.isfinite(_dot(array, array)):  # (overflow past 1e154 only sends it the long way)
+        # a sum, not BLAS's dot: a threaded dot waits for its threads on a busy machine
+        if np.isfinite(np.add.reduce(array, axis=None)):  # (an overflow only sends it the long way)
             return True
     return bool(np.isfinite(array).all())
 
