@@ -5,9 +5,16 @@ edge: local (∂gate/∂input, from forward values) × upstream (∂f/∂gate) =
 back to the input's shape and *added* to the input's gradient (gradients add at forks).
 An op that is not elementwise (a reduction, a matrix product) gives its vector-Jacobian product
 instead (`Op.vjp`), and the trace records the op's formula as the edge's local gradient.
+
+`run(trace=True)` keeps every value, local gradient and result for the tables. `run(trace=False)`
+(`_run_untraced`, below) returns the same numbers while keeping only what a later step reads:
+arrays are written in place once dead, and scalar factors ride on a gradient until they meet an
+array operation (see the comment above `_Buffers`).
 """
 
 from __future__ import annotations
+
+import sys
 
 import numpy as np
 
@@ -87,6 +94,26 @@ def _at(node: Node) -> str:
     return f"{node.label!r} ({node.op_name}, {node.span.where()})"
 
 
+def _all_finite(array) -> bool:
+    """Whether every element is finite. A finite sum says so in one pass without a mask array
+    (a nan or an infinity makes it nan or infinite); only a non-finite one is looked into."""
+    if array.ndim == 0:
+        return bool(np.isfinite(array))
+    with np.errstate(over="ignore", invalid="ignore"):
+        # a sum, not BLAS's dot: a threaded dot waits for its threads on a busy machine
+        if np.isfinite(np.add.reduce(array, axis=None)):  # (an overflow only sends it the long way)
+            return True
+    return bool(np.isfinite(array).all())
+
+
+def _dot(a, b):
+    """sum(a * b) over every element of two arrays of one shape, without the product array.
+    np.dot of two contiguous vectors is BLAS's; np.vdot is several times slower (NumPy 2.4)."""
+    if a.flags.c_contiguous and b.flags.c_contiguous:
+        return np.dot(a.reshape(-1), b.reshape(-1))
+    return np.vdot(a, b)
+
+
 def bind_values(graph: Graph, values: dict) -> tuple[dict[str, np.ndarray], list[Diagnostic]]:
     """Check the given values against the graph's variables and convert them to arrays."""
     diagnostics = []
@@ -101,7 +128,7 @@ def bind_values(graph: Graph, values: dict) -> tuple[dict[str, np.ndarray], list
     if missing:
         raise MissingValueError(missing)
     for name, array in arrays.items():
-        if name in graph.variables and not np.isfinite(array).all():
+        if name in graph.variables and not _all_finite(array):
             diagnostics.append(Diagnostic(
                 "domain", f"the value of {name!r} holds {_describe(array)}", graph.variables[name]))
     return arrays, diagnostics
@@ -110,6 +137,8 @@ def bind_values(graph: Graph, values: dict) -> tuple[dict[str, np.ndarray], list
 def run(graph: Graph, values: dict, *, trace: bool = True, max_memory: int | None = None) -> Result:
     arrays, diagnostics = bind_values(graph, values)
     diagnostics[:0] = graph.notes
+    if not trace:
+        return _run_untraced(graph, arrays, diagnostics, max_memory)
     nodes = graph.nodes
     count = len(nodes)
     out_id = graph.output.id
@@ -122,35 +151,12 @@ def run(graph: Graph, values: dict, *, trace: bool = True, max_memory: int | Non
         elif node.kind == "gate":
             needs[node.id] = any(needs[i.id] for i in node.inputs)
 
-    # Without a trace, a forward value is freed after its last use unless the backward pass reads it.
-    keep = [True] * count
-    last_use = list(range(count))
-    if not trace:
-        keep = [False] * count
-        keep[out_id] = True
-        for node in nodes:
-            if node.kind != "gate" or not needs[node.id]:
-                for i in node.inputs:
-                    last_use[i.id] = node.id
-                continue
-            op = node.op
-            if op.uses_output:
-                keep[node.id] = True
-            for i in node.inputs:
-                last_use[i.id] = node.id
-                if op.uses_inputs:
-                    keep[i.id] = True
-
     if max_memory is not None:
-        _check_memory(graph, arrays, keep, trace, max_memory)
+        _check_memory(graph, arrays, None, True, max_memory)
 
     flag = _FloatingPointFlag()
     values_of: list = [None] * count
-    shapes: list = [()] * count  # kept apart from values, which may be freed before backward
-    # Without a trace, arrays the engine allocated and that nothing else references are "owned":
-    # once dead they are overwritten in place instead of allocating (values_of: forward, grads: backward).
-    owned = [False] * count
-    grad_owned = [False] * count
+    shapes: list = [()] * count
     with np.errstate(all="call", under="ignore", call=flag):
         # -- forward ---------------------------------------------------------------------
         for node in nodes:
@@ -165,38 +171,25 @@ def run(graph: Graph, values: dict, *, trace: bool = True, max_memory: int | Non
             args = [values_of[i.id] for i in node.inputs]
             flag.raised = False
             if node.op.vjp is not None:
-                buffer = None
                 value = _forward_array_op(node, args)
-                if not trace:  # a view of an input (the transpose) must not be written into later
-                    for inp, arg in zip(node.inputs, args):
-                        if owned[inp.id] and np.may_share_memory(value, arg):
-                            owned[inp.id] = False
             else:
                 if len(args) == 2:
                     _check_broadcast(node, args)
-                buffer = _dead_buffer(node, args, owned, last_use, keep, shapes) if not trace else None
-                value = node.op.forward(*args) if buffer is None else node.op.ufunc(*args, out=buffer)
-            owned[node.id] = (not trace and isinstance(value, np.ndarray) and value.ndim > 0
-                              and (node.op.vjp is None or value.flags.owndata))
+                value = node.op.forward(*args)
             # a composite's gates run in a pass of their own, whose floating-point errors this flag misses
             if (flag.raised or node.op.body is not None) and not np.isfinite(value).all():
-                # an input overwritten in place (buffer) can no longer be inspected
-                inputs_finite = buffer is None and all(np.isfinite(a).all() for a in args)
+                inputs_finite = all(np.isfinite(a).all() for a in args)
                 diagnostics.append(Diagnostic(
                     "domain", f"gate {_at(node)} produced {_describe(value)}"
                     + (" from finite inputs" if inputs_finite else ""), node))
             values_of[node.id] = value
             shapes[node.id] = _shape(value)
-            if not trace:
-                for i in node.inputs:
-                    if last_use[i.id] == node.id and not keep[i.id]:
-                        values_of[i.id] = None
 
         output_value = values_of[out_id]
 
         # -- backward --------------------------------------------------------------------
         grads: list = [None] * count
-        records = [NodeTrace(node, values_of[node.id], None) for node in nodes] if trace else None
+        records = [NodeTrace(node, values_of[node.id], None) for node in nodes]
         if needs[out_id]:
             grads[out_id] = 1.0  # ∂f/∂f; for an array f, the gradient of sum(f)
         for k in range(count - 1, -1, -1):
@@ -204,8 +197,7 @@ def run(graph: Graph, values: dict, *, trace: bool = True, max_memory: int | Non
             upstream = grads[k]
             if upstream is None:
                 continue
-            if records is not None:
-                records[k].gradient = upstream
+            records[k].gradient = upstream
             if node.kind != "gate":
                 continue
             op = node.op
@@ -214,45 +206,26 @@ def run(graph: Graph, values: dict, *, trace: bool = True, max_memory: int | Non
             if op.at_kink(*args, **node.params):
                 diagnostics.append(Diagnostic(
                     "kink", f"gate {_at(node)} is at its kink; using the convention {op.kink_rule}", node))
-            wanted = [index for index, inp in enumerate(node.inputs) if needs[inp.id]]
-            shared = False  # whether an earlier edge of this gate passed `upstream` on as it is
-            for index in wanted:
-                inp = node.inputs[index]
+            for index, inp in enumerate(node.inputs):
                 j = inp.id
+                if not needs[j]:
+                    continue
                 flag.raised = False
                 if op.vjp is not None:
                     local = op.formulas[index]  # the Jacobian is not elementwise: describe it
-                    result, result_owned = _vjp_result(op, node, index, upstream, ans, args, shapes, trace)
+                    result = _vjp_result(op, node, index, upstream, ans, args, shapes)
                 else:
                     local = op.locals[index](ans, *args)
-                    # the last edge may overwrite an upstream buffer that only this gate holds
-                    reuse = grad_owned[k] and not shared and index == wanted[-1]
-                    # a local gradient is a new array unless it is a forward value (mul's y); a trace keeps it
-                    fresh_local = not trace and local is not ans and all(local is not a for a in args)
-                    result, result_owned = _edge_result(local, upstream, shapes[j], shapes[k], reuse, fresh_local)
-                shared = shared or result is upstream
+                    result = _edge_result(local, upstream, shapes[j], shapes[k])
                 if flag.raised and not np.isfinite(result).all():
                     diagnostics.append(Diagnostic(
                         "domain", f"the gradient from gate {_at(node)} to its input {inp.label!r} is "
                         f"{_describe(result)}", node))
-                if trace:
-                    grads[j] = result if grads[j] is None else grads[j] + result
-                elif grads[j] is None:
-                    grads[j], grad_owned[j] = result, result_owned
-                elif grad_owned[j]:
-                    np.add(grads[j], result, out=grads[j])
-                else:
-                    total = grads[j] + result
-                    grads[j], grad_owned[j] = total, isinstance(total, np.ndarray) and total.ndim > 0
-                if records is not None:
-                    edge = Edge(node, index, np.float64(local) if isinstance(local, float) else local,
-                                upstream, result)
-                    records[k].edges.append(edge)
-                    records[j].arrivals.append(edge)
-            if not trace:  # every consumer of this gate is done: free what it held
-                grads[k] = None
-                if k != out_id:
-                    values_of[k] = None
+                grads[j] = result if grads[j] is None else grads[j] + result
+                edge = Edge(node, index, np.float64(local) if isinstance(local, float) else local,
+                            upstream, result)
+                records[k].edges.append(edge)
+                records[j].arrivals.append(edge)
 
     gradients = {}
     for name, node in graph.variables.items():
@@ -264,8 +237,6 @@ def run(graph: Graph, values: dict, *, trace: bool = True, max_memory: int | Non
             grad = np.zeros(shape)
         if shape == ():
             gradients[name] = float(grad)
-        elif grad_owned[node.id] and grad.shape == shape:
-            gradients[name] = grad  # allocated for this variable alone: no copy needed
         else:  # a copy the caller owns, in the variable's shape (the seed of sum(f) may be a scalar)
             gradients[name] = np.array(np.broadcast_to(grad, shape), dtype=np.float64)
     if np.ndim(output_value) == 0:
@@ -283,67 +254,23 @@ def _forward_array_op(node: Node, args: list):
                          span=node.span) from None
 
 
-def _vjp_result(op, node: Node, index: int, upstream, ans, args: list, shapes: list, trace: bool):
-    """The gradient of input `index` of an op that is not elementwise, and whether the engine
-    owns it (a fresh array sharing memory with nothing else, so it may be written into).
-
-    Without a trace, inputs the op does not read (sum needs only their shape) were freed: they
-    are passed as a zero-stride array of the right shape."""
+def _vjp_result(op, node: Node, index: int, upstream, ans, args: list, shapes: list):
+    """The gradient of input `index` of an op that is not elementwise (its vector-Jacobian
+    product), from the upstream gradient spread to the gate's shape."""
     out_shape = shapes[node.id]
     g = upstream if _shape(upstream) == out_shape else np.broadcast_to(upstream, out_shape)
-    if any(a is None for a in args):
-        args = [np.broadcast_to(np.float64(0.0), shapes[inp.id]) if a is None else a
-                for inp, a in zip(node.inputs, args)]
     result = op.vjp(g, ans, *args, index=index, **node.params)
     if not isinstance(result, np.ndarray) or result.ndim == 0:
-        return np.float64(result), False
-    owned = (not trace and result.flags.writeable and result.flags.owndata
-             and not any(isinstance(a, np.ndarray) and np.may_share_memory(result, a)
-                         for a in (upstream, ans, *args)))
-    return result, owned
+        return np.float64(result)
+    return result
 
 
-def _dead_buffer(node: Node, args: list, owned: list, last_use: list, keep: list, shapes: list):
-    """An input's array that dies at this gate and has the output's shape, to write into."""
-    if node.op.ufunc is None:
-        return None
-    out_shape = shapes[node.inputs[0].id]
-    if len(args) == 2 and shapes[node.inputs[1].id] != out_shape:
-        out_shape = np.broadcast_shapes(out_shape, shapes[node.inputs[1].id])
-    for inp, arg in zip(node.inputs, args):
-        i = inp.id
-        if owned[i] and last_use[i] == node.id and not keep[i] and shapes[i] == out_shape:
-            return arg
-    return None
-
-
-def _edge_result(local, upstream, shape, full_shape, reuse: bool, fresh_local: bool):
-    """local × upstream summed back to the input's `shape`, and whether the result is a fresh
-    array no one else holds. With `reuse`, the upstream array may be overwritten; with
-    `fresh_local`, the local gradient was computed for this edge alone and may be too."""
-    is_array = isinstance(upstream, np.ndarray)
-    if (shape == () and full_shape != () and is_array and isinstance(local, np.ndarray)
+def _edge_result(local, upstream, shape, full_shape):
+    """local × upstream summed back to the input's `shape`."""
+    if (shape == () and full_shape != () and isinstance(upstream, np.ndarray) and isinstance(local, np.ndarray)
             and local.shape == full_shape == upstream.shape):
-        return np.vdot(local, upstream), False  # sum(local * upstream) without the product array
-    if isinstance(local, float) and is_array:
-        if _is_one(local):
-            product, fresh = upstream, reuse  # passed on as it is: handed over only if ours alone
-        elif reuse:
-            product, fresh = np.multiply(upstream, local, out=upstream), True
-        else:
-            product, fresh = upstream * local, True
-    elif reuse and is_array and _shape(local) in (full_shape, ()):
-        product, fresh = np.multiply(local, upstream, out=upstream), True
-    elif fresh_local and isinstance(local, np.ndarray) and local.shape == full_shape:
-        product = local if _is_one(upstream) else np.multiply(local, upstream, out=local)
-        fresh = True
-    else:
-        product = _times(local, upstream)
-        fresh = product is not local and product is not upstream
-    result = unbroadcast(product, shape, full_shape)
-    if result is not product:  # summed (a new array) or a read-only broadcast view
-        fresh = isinstance(result, np.ndarray) and result.flags.writeable
-    return result, fresh and isinstance(result, np.ndarray) and result.ndim > 0
+        return _dot(local, upstream)  # sum(local * upstream) without the product array
+    return unbroadcast(_times(local, upstream), shape, full_shape)
 
 
 def _check_memory(graph: Graph, arrays: dict, keep: list, trace: bool, limit: int) -> None:
@@ -391,3 +318,532 @@ def _check_broadcast(node: Node, args: list) -> None:
             f"shapes {sa} of {left.label!r} and {sb} of {right.label!r} do not broadcast "
             f"at gate {node.label!r} ({node.op_name})", span=node.span,
             hint="NumPy broadcasting: trailing dimensions must be equal or 1") from None
+
+
+# -- the untraced path (trace=False): liveness-planned buffers, pending scalar factors ------------
+#
+# Without a trace nobody sees intermediate values, local gradients or per-edge results, so the
+# engine may (1) free each forward value as soon as no later step reads it, (2) write a gate's
+# output, a local gradient or a product into an array that dies at that very step, handing a
+# buffer that just died to the next array of the same shape (`_Buffers`), and (3) carry scalar
+# factors (a negation, ×2, ×w for a scalar w, 1/n) on a gradient as a pending `factor` applied once,
+# where the gradient meets an array operation or reaches its variable. A gradient in `grads` stands
+# for factor × grads[i]; a scalar there stands for its broadcast to the node's shape.
+
+
+class _Buffers:
+    """The float64 arrays the engine allocated, with how many slots (forward values, gradients)
+    hold each. Only an array held by one slot is written into. An array whose last holder lets
+    go waits in `dead` for the next request of its shape; the first request it does not fit, and
+    every allocation the engine leaves to NumPy, let go of it first: a dead array is kept only
+    while nothing is allocated, so it never adds to the peak memory."""
+
+    __slots__ = ("holders", "dead")
+
+    def __init__(self) -> None:
+        self.holders: dict[int, list] = {}  # id(array) -> [array, number of slots holding it]
+        self.dead: list[np.ndarray] = []
+
+    def take(self, shape: tuple[int, ...]) -> np.ndarray:
+        """An array of `shape` to write into, held by one slot."""
+        dead = self.dead
+        for index, array in enumerate(dead):
+            if array.shape == shape:
+                del dead[index]
+                self.holders[id(array)] = [array, 1]
+                return array
+        dead.clear()
+        array = np.empty(shape)
+        self.holders[id(array)] = [array, 1]
+        return array
+
+    def adopt(self, array, *others) -> bool:
+        """Track a new array that some NumPy call returned, held by one slot, if it is a fresh
+        float64 array sharing memory with none of `others`; others it is a view of are pinned."""
+        if not isinstance(array, np.ndarray) or array.ndim == 0:
+            return False
+        shares = False
+        for other in others:
+            if isinstance(other, np.ndarray) and other.ndim and np.may_share_memory(array, other):
+                self.pin(other)
+                shares = True
+        if shares or not (array.flags.writeable and array.dtype == np.float64):
+            return False
+        if not array.flags.owndata:
+            # a whole-array view of a fresh array that nothing else holds (`(g @ b.T).reshape(s)`)
+            base = array.base
+            if not (isinstance(base, np.ndarray) and base.flags.owndata and base.nbytes == array.nbytes
+                    and array.flags.c_contiguous and sys.getrefcount(base) <= 3):
+                return False
+        self.holders[id(array)] = [array, 1]
+        return True
+
+    def hold(self, value) -> None:
+        entry = self.holders.get(id(value))
+        if entry is not None:
+            entry[1] += 1
+
+    def drop(self, value) -> None:
+        entry = self.holders.get(id(value))
+        if entry is not None:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self.holders[id(value)]
+                self.dead.append(value)
+
+    def sole(self, value) -> bool:
+        """Whether `value` is an engine array held by exactly one slot (so it may be written)."""
+        entry = self.holders.get(id(value))
+        return entry is not None and entry[1] == 1
+
+    def pin(self, value) -> None:
+        """Never write into `value` again (a view of it exists, or the caller gets it)."""
+        self.holders.pop(id(value), None)
+
+    def flush(self) -> None:
+        """Let go of the dead arrays, before an allocation the engine does not control."""
+        self.dead.clear()
+
+    def flush_before(self, shape: tuple[int, ...]) -> None:
+        """Before NumPy allocates an array of `shape` (a sum): let go of the dead arrays."""
+        if shape:
+            self.dead.clear()
+
+
+def _reads(node: Node, index: int) -> tuple:
+    """Which forward values the gradient of input `index` reads: input positions, "ans"."""
+    op = node.op
+    kernel = _KERNELS.get(op.name)
+    if kernel is not None:
+        if op.name == "div" and index == 1 and _is_unit_constant(node.inputs[0]):
+            return ("ans",)  # 1/y: -ans², y itself is not needed (so 1/y is computed in y's array)
+        return kernel[0][index]
+    if op.name in ("sum", "mean", "T"):
+        return ()  # they need their input's shape only, which is kept apart
+    if op.name in ("dot", "matmul"):
+        return (1 - index,)  # the other factor (the own input's shape is kept apart)
+    reads = tuple(range(op.arity)) if op.uses_inputs else ()
+    return reads + ("ans",) if op.uses_output else reads
+
+
+def _is_unit_constant(node: Node) -> bool:
+    return node.kind == "const" and node.default is not None and abs(node.default) == 1.0
+
+
+def _reciprocal(out, value):
+    return np.reciprocal(value, out=out())
+
+
+def _one_minus_square(out, ans):
+    buffer = np.multiply(ans, ans, out=out())
+    return np.subtract(1.0, buffer, out=buffer)
+
+
+def _one_plus_square(out, ans):
+    buffer = np.multiply(ans, ans, out=out())
+    return np.add(1.0, buffer, out=buffer)
+
+
+def _sigmoid_local(out, ans):
+    buffer = np.subtract(1.0, ans, out=out())
+    return np.multiply(buffer, ans, out=buffer)
+
+
+def _div_local(index, out, ans, x, y):
+    if y is not None and _shape(y) == ():  # (y is None where it was not kept: 1/y)
+        return (1.0 / float(y), 1.0) if index == 0 else (ans, -1.0 / float(y))
+    if index == 0:
+        return _reciprocal(out, y), 1.0
+    if x is not None and _shape(x) == () and abs(float(x)) == 1.0:
+        # 1/y: -1/y² = -ans², a product instead of a division (for another x, ans² could
+        # overflow or underflow where -ans²/x would not)
+        return np.multiply(ans, ans, out=out()), -float(x)
+    return np.divide(ans, y, out=out()), -1.0  # -x/y² = -(x/y)/y, from the output
+
+
+def _pow_local(index, out, ans, x, y):
+    if index == 1 or _shape(y) != ():
+        return None  # the general formula (op.locals)
+    c = float(y)
+    if c == 2.0:
+        return x, 2.0
+    if c == 1.0:
+        return 1.0, 1.0
+    return np.power(x, c - 1.0, out=out()), c
+
+
+# Local gradients computed without a fresh array for each step: op -> (what each input's
+# gradient reads, a function (index, out, ans, *inputs) -> (local, factor) or None for the
+# op's own formula). `out()` gives an array of the gate's shape to write the local into; it may
+# be one of the values the function reads, so each function reads them before it writes.
+# These are the ops' formulas (ops.py) rearranged to read the output and to take their scalar
+# part out as a factor; tests/test_engine.py checks them against the traced path.
+_KERNELS = {
+    "add": (((), ()), lambda index, out, ans, x, y: (1.0, 1.0)),
+    "sub": (((), ()), lambda index, out, ans, x, y: (1.0, 1.0 if index == 0 else -1.0)),
+    "neg": (((),), lambda index, out, ans, x: (1.0, -1.0)),
+    "mul": (((1,), (0,)), lambda index, out, ans, x, y: (y if index == 0 else x, 1.0)),
+    "div": (((1,), ("ans", 1)), _div_local),
+    "pow": (((0, 1), ("ans", 0, 1)), _pow_local),
+    "exp": ((("ans",),), lambda index, out, ans, x: (ans, 1.0)),
+    "log": (((0,),), lambda index, out, ans, x: (_reciprocal(out, x), 1.0)),
+    "sqrt": ((("ans",),), lambda index, out, ans, x: (_reciprocal(out, ans), 0.5)),
+    "tan": ((("ans",),), lambda index, out, ans, x: (_one_plus_square(out, ans), 1.0)),
+    "tanh": ((("ans",),), lambda index, out, ans, x: (_one_minus_square(out, ans), 1.0)),
+    "sin": (((0,),), lambda index, out, ans, x: (np.cos(x, out=out()), 1.0)),
+    "cos": (((0,),), lambda index, out, ans, x: (np.sin(x, out=out()), -1.0)),
+    "sigmoid": ((("ans",),), lambda index, out, ans, x: (_sigmoid_local(out, ans), 1.0)),
+}
+# kernels whose out() must not be a value they read (they read it again after writing)
+_READS_AFTER_WRITE = {"sigmoid"}
+
+
+def _is_scalar(value) -> bool:
+    return not isinstance(value, np.ndarray) or value.ndim == 0
+
+
+def _product_sum(local, upstream, shape, full_shape):
+    """unbroadcast(local × upstream) without the product array, where both have full_shape."""
+    if shape == ():
+        return _dot(local, upstream)
+    extra = len(full_shape) - len(shape)
+    letters = "abcdefghijklmnopqrstuvwxyz"[:len(full_shape)]
+    kept = "".join(letter for i, letter in enumerate(letters)
+                   if i >= extra and shape[i - extra] == full_shape[i])
+    summed = np.einsum(f"{letters},{letters}->{kept}", local, upstream)
+    return summed.reshape(shape)
+
+
+def _run_untraced(graph: Graph, arrays: dict, diagnostics: list, max_memory: int | None) -> Result:
+    nodes = graph.nodes
+    count = len(nodes)
+    out_id = graph.output.id
+
+    # -- plan: who needs a gradient, the last forward and backward reader of each value --------
+    needs = [False] * count
+    fwd_last = [-1] * count
+    bwd_last = [-1] * count  # the backward pass runs in reverse: its last reader has the lowest id
+    wanted_of: list = [None] * count
+    for node in nodes:
+        k = node.id
+        if node.kind == "var":
+            needs[k] = node.name in arrays
+            continue
+        inputs = node.inputs
+        for inp in inputs:
+            fwd_last[inp.id] = k
+        if node.kind != "gate":
+            continue
+        wanted = [index for index, inp in enumerate(inputs) if needs[inp.id]]
+        if not wanted:
+            continue
+        needs[k] = True
+        wanted_of[k] = wanted
+        op = node.op
+        reads = set()
+        for index in wanted:
+            reads.update(_reads(node, index))
+        if op.kink is not None or op.kink_offset is not None:
+            reads.update(range(len(inputs)))  # the kink check reads every input
+        for position in reads:  # in id order, the first reader is the backward pass's last
+            i = k if position == "ans" else inputs[position].id
+            if bwd_last[i] == -1:
+                bwd_last[i] = k
+    if max_memory is not None:
+        _check_memory(graph, arrays, [bwd_last[i] != -1 or i == out_id for i in range(count)], False,
+                      max_memory)
+
+    flag = _FloatingPointFlag()
+    buffers = _Buffers()
+    values: list = [None] * count
+    shapes: list = [()] * count
+    with np.errstate(all="call", under="ignore", call=flag):
+        # -- forward ---------------------------------------------------------------------
+        for node in nodes:
+            k = node.id
+            if node.kind == "var":
+                value = arrays.get(node.name)
+                values[k] = np.float64(node.default) if value is None else value
+                shapes[k] = _shape(values[k])
+                continue
+            if node.kind == "const":
+                values[k] = np.float64(node.default)
+                continue
+            op = node.op
+            inputs = node.inputs
+            args = [values[i.id] for i in inputs]
+            flag.raised = False
+            reused = False
+            if op.vjp is None and op.ufunc is not None:
+                if len(args) == 2:
+                    _check_broadcast(node, args)
+                    full = shapes[inputs[0].id]
+                    other = shapes[inputs[1].id]
+                    if other != full:
+                        full = np.broadcast_shapes(full, other) if full else other
+                else:
+                    full = shapes[inputs[0].id]
+            else:
+                full = None
+            if full:  # an array: computed into an input that dies here, or a buffer just freed
+                out = None
+                for inp, arg in zip(inputs, args):
+                    i = inp.id
+                    if (fwd_last[i] == k and bwd_last[i] == -1 and i != out_id and shapes[i] == full
+                            and buffers.sole(arg)):
+                        out, reused = arg, True
+                        values[i] = None  # handed over to this gate: its one holder stays one
+                        break
+                if out is None:
+                    out = buffers.take(full)
+                value = op.ufunc(*args, out=out)
+            elif full is not None:
+                value = op.forward(*args)
+            else:
+                buffers.flush()
+                value = _forward_array_op(node, args) if op.vjp is not None else op.forward(*args)
+                buffers.adopt(value, *args)
+            if (flag.raised or op.body is not None) and not np.isfinite(value).all():
+                inputs_finite = not reused and all(np.isfinite(a).all() for a in args)
+                diagnostics.append(Diagnostic(
+                    "domain", f"gate {_at(node)} produced {_describe(value)}"
+                    + (" from finite inputs" if inputs_finite else ""), node))
+            values[k] = value
+            shapes[k] = _shape(value)
+            for inp in inputs:
+                i = inp.id
+                if fwd_last[i] == k and bwd_last[i] == -1 and i != out_id and shapes[i] != ():
+                    buffers.drop(values[i])  # (a number is kept: it costs nothing and kernels may use it)
+                    values[i] = None
+            args = value = out = None  # a dead array must not live on in a local variable
+
+        output_value = values[out_id]
+        buffers.pin(output_value)  # the caller gets it: never written into
+
+        # -- backward --------------------------------------------------------------------
+        grads: list = [None] * count
+        factors = [1.0] * count
+        if needs[out_id]:
+            grads[out_id] = 1.0  # ∂f/∂f; for an array f, the gradient of sum(f)
+
+        def accumulate(j: int, result, factor: float, new: bool) -> None:
+            """grads[j] += factor × result. `new`: result is a buffer held by no slot yet."""
+            if not new:
+                buffers.hold(result)
+            total = grads[j]
+            if total is None:
+                grads[j], factors[j] = result, factor
+                return
+            old = factors[j]
+            if _is_scalar(total) and _is_scalar(result):
+                grads[j], factors[j] = total * old + result * factor, 1.0
+                buffers.drop(result)
+                return
+            # write into whichever side is ours alone and already in the input's shape
+            shape = shapes[j]
+            if buffers.sole(total) and total.shape == shape:
+                into, other, into_factor, other_factor = total, result, old, factor
+            elif buffers.sole(result) and result.shape == shape:
+                into, other, into_factor, other_factor = result, total, factor, old
+            else:
+                into = buffers.take(shape)
+                np.multiply(total, old, out=into)
+                buffers.drop(total)
+                into_factor, other, other_factor = 1.0, result, factor
+            held = other
+            if into_factor != other_factor:
+                ratio = into_factor / other_factor if other_factor != 0.0 else 0.0
+                if np.isfinite(ratio) and ratio != 0.0:
+                    np.multiply(into, ratio, out=into)  # (into × ratio + other) × other_factor
+                    into_factor = other_factor
+                else:
+                    if into_factor != 1.0:
+                        np.multiply(into, into_factor, out=into)
+                    buffers.flush()
+                    other = np.multiply(other, other_factor)
+                    into_factor = 1.0
+            np.add(into, other, out=into)
+            buffers.drop(held)
+            grads[j], factors[j] = into, into_factor
+
+        for k in range(count - 1, -1, -1):
+            upstream = grads[k]
+            if upstream is None:
+                continue
+            node = nodes[k]
+            if node.kind != "gate":
+                continue
+            op = node.op
+            inputs = node.inputs
+            args = [values[i.id] for i in inputs]
+            ans = values[k]
+            factor = factors[k]
+            if op.kink is not None or op.kink_offset is not None:
+                if op.at_kink(*args, **node.params):
+                    diagnostics.append(Diagnostic(
+                        "kink", f"gate {_at(node)} is at its kink; using the convention {op.kink_rule}", node))
+            wanted = wanted_of[k]
+            full = shapes[k]
+            for index in wanted:
+                j = inputs[index].id
+                flag.raised = False
+                last = index == wanted[-1]
+                if op.vjp is not None:
+                    result, result_factor, new = _untraced_vjp(
+                        op, node, index, upstream, factor, ans, args, shapes, buffers)
+                else:
+                    result, result_factor, new = _untraced_edge(
+                        op, node, index, last, upstream, factor, ans, args, full, shapes[j],
+                        bwd_last, values, buffers)
+                if flag.raised and not np.isfinite(result).all():
+                    diagnostics.append(Diagnostic(
+                        "domain", f"the gradient from gate {_at(node)} to its input {inputs[index].label!r} "
+                        f"is {_describe(result)}", node))
+                accumulate(j, result, result_factor, new)
+            grads[k] = None
+            buffers.drop(upstream)
+            for i in {k, *(inp.id for inp in inputs)}:
+                if bwd_last[i] == k and i != out_id and shapes[i] != ():
+                    buffers.drop(values[i])
+                    values[i] = None
+            upstream = args = ans = result = None
+
+    gradients = {}
+    for name, node in graph.variables.items():
+        if name not in arrays:
+            continue
+        j = node.id
+        grad, factor = grads[j], factors[j]
+        grads[j] = None
+        shape = np.shape(arrays[name])
+        if grad is None:
+            grad = np.zeros(shape) if shape else 0.0
+        if shape == ():
+            gradients[name] = float(grad) * factor if factor != 1.0 else float(grad)
+        elif buffers.sole(grad) and grad.shape == shape:
+            if factor != 1.0:
+                np.multiply(grad, factor, out=grad)
+            buffers.pin(grad)  # the caller's now
+            gradients[name] = grad
+        else:  # a new array the caller owns (the gradient may be shared, or stand for its broadcast)
+            spread = grad if _shape(grad) == shape else np.broadcast_to(grad, shape)
+            gradients[name] = np.multiply(spread, factor, out=buffers.take(shape))
+            buffers.drop(grad)
+            buffers.pin(gradients[name])
+    buffers.flush()
+    if np.ndim(output_value) == 0:
+        output_value = float(output_value)
+    return Result(graph, output_value, gradients, None, diagnostics)
+
+
+def _untraced_edge(op, node: Node, index: int, last: bool, upstream, factor: float, ans, args: list,
+                   full: tuple, shape: tuple, bwd_last: list, values: list, buffers: _Buffers):
+    """(result, factor, new): the gradient of input `index` stands for factor × result, in the
+    input's shape (or a scalar standing for its broadcast); `new`: result is an array no slot
+    holds yet."""
+    if not full:  # a scalar gate: plain numbers
+        return _times(op.locals[index](ans, *args), upstream), factor, False
+    k = node.id
+    kernel = _KERNELS.get(op.name)
+    taken = []
+
+    def out():
+        """An array of the gate's shape for the local: a value that dies here, else a new one."""
+        if last and op.name not in _READS_AFTER_WRITE:
+            for i, value in ((k, ans), *((inp.id, arg) for inp, arg in zip(node.inputs, args))):
+                if bwd_last[i] == k and buffers.sole(value) and value.shape == full:
+                    taken.append(False)
+                    return value
+        taken.append(True)
+        return buffers.take(full)
+
+    got = kernel[1](index, out, ans, *args) if kernel is not None else None
+    if got is None:
+        buffers.flush()  # the op's formula allocates its own arrays
+        local, local_factor = op.locals[index](ans, *args), 1.0
+        own = buffers.adopt(local, ans, *args)  # a fresh array, for this edge alone
+    else:
+        local, local_factor = got
+        own = bool(taken) and taken[0]  # written into a new array for this edge alone
+    # the local may be overwritten: it is this edge's own array, or a value that dies here
+    writable = own or (last and not _is_scalar(local) and buffers.sole(local) and any(
+        bwd_last[i] == k and value is local
+        for i, value in ((k, ans), *((inp.id, arg) for inp, arg in zip(node.inputs, args)))))
+    factor = factor * local_factor
+    if _is_scalar(local):
+        factor = factor * float(local)
+        if _is_scalar(upstream):  # stands for its broadcast to `full`; summed back to `shape`
+            spread = _size(full) // max(_size(shape), 1)  # (an empty input: nothing to spread)
+            return (upstream * spread if spread != 1 else upstream), factor, False
+        if upstream.shape == shape:
+            return upstream, factor, False  # passed on as it is, scaled by a pending factor
+        buffers.flush_before(shape)
+        summed = unbroadcast(upstream, shape, full)
+        return summed, factor, buffers.adopt(summed, upstream)
+    if _is_scalar(upstream):
+        factor = factor * float(upstream)
+        if local.shape == shape:
+            return local, factor, own
+        buffers.flush_before(shape)
+        summed = unbroadcast(local, shape, full)
+    elif local.shape == full and shape != full:  # the product summed back, without the product array
+        buffers.flush_before(shape)
+        summed = _product_sum(local, upstream, shape, full)
+    else:
+        # local × upstream into an array no one else reads: the local's, the upstream if this is
+        # its last reader, or a new one
+        if writable and local.shape == full:
+            into, new = local, own
+        elif last and buffers.sole(upstream):
+            into, new = upstream, False
+        else:
+            into, new = buffers.take(full), True
+        product = np.multiply(local, upstream, out=into)
+        if own and into is not local:
+            buffers.drop(local)
+        if shape == full:
+            return product, factor, new
+        buffers.flush_before(shape)
+        summed = unbroadcast(product, shape, full)
+        if new:
+            buffers.drop(product)
+        return summed, factor, buffers.adopt(summed, product, upstream)
+    if own:
+        buffers.drop(local)
+    return summed, factor, buffers.adopt(summed, local, upstream)
+
+
+def _size(shape: tuple) -> int:
+    size = 1
+    for n in shape:
+        size *= n
+    return size
+
+
+def _untraced_vjp(op, node: Node, index: int, upstream, factor: float, ans, args: list, shapes: list,
+                  buffers: _Buffers):
+    """(result, factor, new) for an op that is not elementwise; every vjp is linear in the
+    upstream gradient, so a pending factor stays pending."""
+    inp_shape = shapes[node.inputs[index].id]
+    if op.name in ("sum", "mean") and node.params.get("axis") is None:
+        # the upstream spread over the input: a scalar stands for its broadcast, no array needed
+        if op.name == "mean":
+            factor = factor / max(_size(inp_shape), 1)
+        return upstream, factor, False
+    out_shape = shapes[node.id]
+    g = upstream if _shape(upstream) == out_shape else np.broadcast_to(upstream, out_shape)
+    if any(a is None for a in args):  # inputs it does not read were freed: their shape stands in
+        args = [np.broadcast_to(np.float64(0.0), shapes[inp.id]) if a is None else a
+                for inp, a in zip(node.inputs, args)]
+    if factor != 1.0 and op.name in ("dot", "matmul"):
+        # a product is linear in each factor: scale the other operand when it is the smaller array
+        other = args[1 - index]
+        if np.size(other) < _size(inp_shape):
+            args = list(args)
+            args[1 - index] = other * factor
+            factor = 1.0
+    buffers.flush()
+    result = op.vjp(g, ans, *args, index=index, **node.params)
+    if not isinstance(result, np.ndarray) or result.ndim == 0:
+        return np.float64(result), factor, False
+    return result, factor, buffers.adopt(result, upstream, ans, *args)

@@ -88,3 +88,155 @@ def test_gradients_of_two_variables_are_separate_arrays():
 def test_unbroadcast_sums_back_to_the_input_shape(result_shape, shape, full, expected):
     result = np.ones(result_shape) if result_shape else 1.0
     np.testing.assert_allclose(unbroadcast(result, shape, full), expected)
+
+
+# -- the untraced path's reuse rules: planned buffer lifetimes, pending factors, local kernels ----
+
+# ops whose local gradient the untraced path computes into a buffer or carries as a factor
+KERNEL_UNARY = ["tanh({})", "tan({} / 4)", "sqrt(abs({}) + 1)", "log(abs({}) + 1)", "cos({})", "sin({})",
+                "sigmoid({})", "({})**2", "({})**3", "pow(abs({}) + 1, 0.5)", "2 * ({})", "({}) / 3",
+                "-({}) * 0.5", "0 * ({})", "mean({})", "sum({}) * 2", "exp(-({}))", "1/(1 + exp(-({})))",
+                "sig({})", "sq({}) - ({})", "(-1) / (abs({}) + 1)", "1 / (({}) + 3)"]
+KERNEL_BINARY = ["({} * {})", "({} / (abs({}) + 1))", "({} - {})", "(abs({}) + 1) ** ({} / 2)", "-({} + {})",
+                 "max({}, {})", "({} * 2 - {} / 4)"]
+FUNCTIONS = "sig(t) = 1/(1+exp(-t))\nsq(t) = t * t\n"
+
+
+def kernel_expression(rng: random.Random, depth: int) -> str:
+    if depth == 0 or rng.random() < 0.15:
+        return rng.choice(list(SHAPES) + ["0.5", "2"])
+    if rng.random() < 0.5:
+        return rng.choice(KERNEL_UNARY).replace("{}", kernel_expression(rng, depth - 1))
+    pattern = rng.choice(KERNEL_BINARY)
+    return pattern.format(*(kernel_expression(rng, depth - 1) for _ in range(pattern.count("{}"))))
+
+
+def assert_untraced_is_safe(graph, values: dict, rtol: float = 1e-11) -> None:
+    """Same numbers as the traced path; the caller's arrays untouched; every returned array is
+    the caller's alone (no gradient shares memory with another, with an input or with f)."""
+    before = {name: np.array(value, copy=True) for name, value in values.items()}
+    traced = graph.evaluate(values, trace=True)
+    untraced = graph.evaluate(values, trace=False)
+    np.testing.assert_allclose(untraced.value, traced.value, rtol=rtol, atol=1e-12)
+    for name in values:
+        np.testing.assert_allclose(untraced.gradients[name], traced.gradients[name], rtol=rtol, atol=1e-11,
+                                   err_msg=name)
+        assert np.shape(untraced.gradients[name]) == np.shape(values[name])
+        np.testing.assert_array_equal(values[name], before[name])
+    returned = [untraced.value, *untraced.gradients.values()]
+    arrays = [a for a in returned if isinstance(a, np.ndarray)]
+    for i, a in enumerate(arrays):
+        assert a.flags.writeable
+        for other in arrays[i + 1:] + [v for v in values.values() if isinstance(v, np.ndarray)]:
+            assert not np.shares_memory(a, other)
+
+
+@pytest.mark.parametrize("seed", range(80))
+def test_untraced_equals_traced_with_kernels_factors_and_functions(seed):
+    rng = random.Random(1000 + seed)
+    source = kernel_expression(rng, 5)
+    program = f"{FUNCTIONS}t = {source}\nu = t * a - t / 2 + sq(t)\nu"
+    values_rng = np.random.default_rng(seed)
+    values = {name: values_rng.uniform(-1.5, 1.5, size=shape) for name, shape in SHAPES.items()}
+    for graph in (gradcli.parse(program), gradcli.parse(program, expand=True)):
+        used = {name: value for name, value in values.items() if name in graph.variables}
+        with np.errstate(all="ignore"):
+            assert_untraced_is_safe(graph, used)
+
+
+@pytest.mark.parametrize("program", [
+    # a value read by the backward pass after its buffer could have been handed on (exp's output)
+    "g = exp(x); h = 1 + g; s = 1/h; s * g",
+    # the neuron, its --stable sigmoid and a user-function sigmoid: three big arrays' worth of reuse
+    "1/(1+exp(-(w0*x0+w1*x1+w2)))",
+    "sig(t) = 1/(1+exp(-t))\nsig(w0*x0 + w1*x1 + w2) * sig(x0)",
+    # forks whose gradients arrive with different pending factors, 0 and a negation among them
+    "a = -x; b = 2 * x; c = x / 4; a * b + c - 0 * x + (-a) * (-b)",
+    "y = x * w0; z = -y; exp(z) + z * 3 + tanh(y) * w1",
+    # a buffer freed in the forward pass handed to the next array of its shape, a view of it kept
+    "p = x0 * w0; q = x1 * w1; r = p + q; t = T(r); sum(t * r) + sum(exp(q))",
+    # the same value at both inputs, a gate whose input is also its output's only reader
+    "u = x0 * x0; v = u * u; v / (u + 1) - sqrt(v + 1)",
+    # full reductions pass a scalar standing for its broadcast
+    "sum(x0) * mean(x1) + sum(x0 * x1) / 3 - mean(tanh(x0))**2",
+    # 1/y keeps no y (its gradient is -ans²), so it is computed in y's array; y read elsewhere stays
+    "h = x0 * 2 + 3; 1/h + (-1)/(h * h) + 1/x1 + 1/w0 + 1/(h + w1) * h",
+])
+def test_untraced_reuse_rules(program):
+    rng = np.random.default_rng(3)
+    values = {"x": rng.uniform(-1, 1, 50), "x0": rng.uniform(-1, 1, 50), "x1": rng.uniform(-1, 1, 50),
+              "w0": 0.7, "w1": -1.3, "w2": 0.2}
+    graph = gradcli.parse(program)
+    used = {name: value for name, value in values.items() if name in graph.variables}
+    assert_untraced_is_safe(graph, used)
+
+
+def test_stable_rewrites_and_broadcast_shapes_under_reuse():
+    from gradcli.rewrite import stabilize
+
+    program = "z = w @ x + b; log(1 + exp(z)) * 1/(1+exp(-z)) + log(sum(exp(z), axis=0)) * c"
+    rng = np.random.default_rng(4)
+    values = {"w": rng.normal(size=(4, 3)), "x": rng.normal(size=(3, 6)), "b": rng.normal(size=(4, 1)),
+              "c": rng.normal(size=(1, 6))}
+    graph = gradcli.parse(program)
+    assert_untraced_is_safe(graph, values)
+    assert_untraced_is_safe(stabilize(graph), values)
+
+
+@pytest.mark.parametrize("program, shapes", [
+    ("x * y", {"x": (1, 5), "y": (4, 1)}),            # the product summed back by einsum
+    ("tanh(x) * y + x / y", {"x": (4, 5), "y": (1, 5)}),
+    ("exp(x) * y - y ** 2", {"x": (3, 4, 5), "y": (4, 1)}),
+    ("sum(x * y) + x * 2", {"x": (), "y": (6,)}),         # a scalar input of an array gate
+])
+def test_untraced_broadcasting_under_reuse(program, shapes):
+    rng = np.random.default_rng(5)
+    values = {name: rng.uniform(0.5, 1.5, size=shape) for name, shape in shapes.items()}
+    assert_untraced_is_safe(gradcli.parse(program), values)
+
+
+def test_a_caller_that_keeps_the_result_is_not_overwritten_by_the_next_run():
+    graph = gradcli.parse("y = tanh(x) * w; y * y + exp(-x)")
+    x = np.linspace(-1, 1, 7)
+    first = graph.evaluate({"x": x, "w": 0.5}, trace=False)
+    kept = first.value.copy(), first.gradients["x"].copy()
+    graph.evaluate({"x": x * 2, "w": 3.0}, trace=False)
+    np.testing.assert_array_equal(first.value, kept[0])
+    np.testing.assert_array_equal(first.gradients["x"], kept[1])
+
+
+def test_untraced_domain_warnings_match_the_traced_ones():
+    graph = gradcli.parse("log(x) * y + sqrt(y - 2)")
+    values = {"x": np.array([1.0, -1.0, 2.0]), "y": np.array([3.0, 1.0, 4.0])}
+    with np.errstate(all="ignore"):
+        traced = graph.evaluate(values, trace=True)
+        untraced = graph.evaluate(values, trace=False)
+    assert [d.kind for d in untraced.diagnostics] == [d.kind for d in traced.diagnostics]
+
+
+@pytest.mark.parametrize("program", [
+    "sum((tanh(tanh(X @ W1 + b1) @ W2 + b2) - Y)**2)/7",      # bench/arrays.py's network
+    "mean(-(X * 3) @ (W1 / 2)) + sum(dot(X, W1 * 4) * -2)",     # factors meeting a product
+    "h = X @ W1; sum(h * h) / 2 - sum(T(h) @ X) * 3",
+])
+def test_untraced_products_with_pending_factors(program):
+    rng = np.random.default_rng(6)
+    values = {"X": rng.normal(size=(7, 3)), "W1": rng.normal(size=(3, 5)), "b1": rng.normal(size=5),
+              "W2": rng.normal(size=(5, 2)), "b2": rng.normal(size=2), "Y": rng.normal(size=(7, 2))}
+    graph = gradcli.parse(program)
+    assert_untraced_is_safe(graph, {name: v for name, v in values.items() if name in graph.variables})
+
+
+_M = np.random.default_rng(8).normal(size=(6, 4))
+
+
+@pytest.mark.parametrize("program, values", [
+    ("sum(x * y) + sum(exp(x))", {"x": np.zeros(0), "y": np.zeros(0)}),     # empty arrays
+    ("x * 2 + y", {"x": np.zeros((0, 3)), "y": 1.5}),
+    ("tanh(x) * y / (abs(y) + 1)", {"x": _M[::2], "y": _M[1::2]}),            # strided views
+    ("sum(tanh(x) * y)", {"x": np.asfortranarray(_M), "y": _M}),             # Fortran order
+    ("sum(x * w) - w * 3", {"x": _M[:, 1], "w": 0.5}),                        # a non-contiguous vector
+    ("x ** 2 / 3 - -x", {"x": np.array(2.5)}),                               # a 0-d array
+], ids=["empty", "empty-broadcast", "strided", "fortran", "column", "0-d"])
+def test_untraced_with_unusual_arrays(program, values):
+    assert_untraced_is_safe(gradcli.parse(program), values)
