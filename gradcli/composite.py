@@ -22,7 +22,9 @@ class Function:
 
 class _Body:
     """Runs a function's body; the last run is kept, since the engine asks for the value in the
-    forward pass and for each input's local gradient in the backward pass, with the same inputs."""
+    forward pass and for each input's local gradient in the backward pass, with the same inputs.
+    The forward pass always runs the body again: a caller may evaluate again after changing an
+    input array in place, which the same array object would not reveal."""
 
     def __init__(self, function: Function) -> None:
         self.function = function
@@ -51,6 +53,7 @@ class _Body:
         return value, locals_, kink
 
     def forward(self, *inputs):
+        self._last = None
         return self.run(inputs)[0]
 
     def local(self, index: int):

@@ -160,3 +160,15 @@ def test_repeated_calls_with_the_same_arrays_without_trace(source):
     traced = graph.evaluate(values).gradients["x"]
     np.testing.assert_allclose(untraced, traced, rtol=1e-15)
     np.testing.assert_allclose(traced, numeric_gradients(source, values)["x"], rtol=1e-6)
+
+
+@pytest.mark.parametrize("trace", [True, False])
+def test_an_array_changed_in_place_between_runs_is_read_again(trace):
+    # the body's last run is cached by the identity of its inputs; a new run must not reuse it
+    graph = gradcli.parse("sq(t) = t*t\nsq(x)")
+    x = np.array([1.0, 2.0, 3.0])
+    graph.evaluate({"x": x}, trace=trace)
+    x[:] = [4.0, 5.0, 6.0]
+    result = graph.evaluate({"x": x}, trace=trace)
+    np.testing.assert_array_equal(result.value, [16.0, 25.0, 36.0])
+    np.testing.assert_array_equal(result.gradients["x"], [8.0, 10.0, 12.0])
