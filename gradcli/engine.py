@@ -413,11 +413,11 @@ class _Buffers:
 def _reads(node: Node, index: int) -> tuple:
     """Which forward values the gradient of input `index` reads: input positions, "ans"."""
     op = node.op
-    kernel = _KERNELS.get(op.name)
+    kernel = op.in_place
     if kernel is not None:
         if op.name == "div" and index == 1 and _is_unit_constant(node.inputs[0]):
             return ("ans",)  # 1/y: -ans², y itself is not needed (so 1/y is computed in y's array)
-        return kernel[0][index]
+        return kernel.reads[index]
     if op.name in ("sum", "mean", "T"):
         return ()  # they need their input's shape only, which is kept apart
     if op.name in ("dot", "matmul"):
@@ -428,74 +428,6 @@ def _reads(node: Node, index: int) -> tuple:
 
 def _is_unit_constant(node: Node) -> bool:
     return node.kind == "const" and node.default is not None and abs(node.default) == 1.0
-
-
-def _reciprocal(out, value):
-    return np.reciprocal(value, out=out())
-
-
-def _one_minus_square(out, ans):
-    buffer = np.multiply(ans, ans, out=out())
-    return np.subtract(1.0, buffer, out=buffer)
-
-
-def _one_plus_square(out, ans):
-    buffer = np.multiply(ans, ans, out=out())
-    return np.add(1.0, buffer, out=buffer)
-
-
-def _sigmoid_local(out, ans):
-    buffer = np.subtract(1.0, ans, out=out())
-    return np.multiply(buffer, ans, out=buffer)
-
-
-def _div_local(index, out, ans, x, y):
-    if y is not None and _shape(y) == ():  # (y is None where it was not kept: 1/y)
-        return (1.0 / float(y), 1.0) if index == 0 else (ans, -1.0 / float(y))
-    if index == 0:
-        return _reciprocal(out, y), 1.0
-    if x is not None and _shape(x) == () and abs(float(x)) == 1.0:
-        # 1/y: -1/y² = -ans², a product instead of a division (for another x, ans² could
-        # overflow or underflow where -ans²/x would not)
-        return np.multiply(ans, ans, out=out()), -float(x)
-    return np.divide(ans, y, out=out()), -1.0  # -x/y² = -(x/y)/y, from the output
-
-
-def _pow_local(index, out, ans, x, y):
-    if index == 1 or _shape(y) != ():
-        return None  # the general formula (op.locals)
-    c = float(y)
-    if c == 2.0:
-        return x, 2.0
-    if c == 1.0:
-        return 1.0, 1.0
-    return np.power(x, c - 1.0, out=out()), c
-
-
-# Local gradients computed without a fresh array for each step: op -> (what each input's
-# gradient reads, a function (index, out, ans, *inputs) -> (local, factor) or None for the
-# op's own formula). `out()` gives an array of the gate's shape to write the local into; it may
-# be one of the values the function reads, so each function reads them before it writes.
-# These are the ops' formulas (ops.py) rearranged to read the output and to take their scalar
-# part out as a factor; tests/test_engine.py checks them against the traced path.
-_KERNELS = {
-    "add": (((), ()), lambda index, out, ans, x, y: (1.0, 1.0)),
-    "sub": (((), ()), lambda index, out, ans, x, y: (1.0, 1.0 if index == 0 else -1.0)),
-    "neg": (((),), lambda index, out, ans, x: (1.0, -1.0)),
-    "mul": (((1,), (0,)), lambda index, out, ans, x, y: (y if index == 0 else x, 1.0)),
-    "div": (((1,), ("ans", 1)), _div_local),
-    "pow": (((0, 1), ("ans", 0, 1)), _pow_local),
-    "exp": ((("ans",),), lambda index, out, ans, x: (ans, 1.0)),
-    "log": (((0,),), lambda index, out, ans, x: (_reciprocal(out, x), 1.0)),
-    "sqrt": ((("ans",),), lambda index, out, ans, x: (_reciprocal(out, ans), 0.5)),
-    "tan": ((("ans",),), lambda index, out, ans, x: (_one_plus_square(out, ans), 1.0)),
-    "tanh": ((("ans",),), lambda index, out, ans, x: (_one_minus_square(out, ans), 1.0)),
-    "sin": (((0,),), lambda index, out, ans, x: (np.cos(x, out=out()), 1.0)),
-    "cos": (((0,),), lambda index, out, ans, x: (np.sin(x, out=out()), -1.0)),
-    "sigmoid": ((("ans",),), lambda index, out, ans, x: (_sigmoid_local(out, ans), 1.0)),
-}
-# kernels whose out() must not be a value they read (they read it again after writing)
-_READS_AFTER_WRITE = {"sigmoid"}
 
 
 def _is_scalar(value) -> bool:
@@ -744,12 +676,12 @@ def _untraced_edge(op, node: Node, index: int, last: bool, upstream, factor: flo
     if not full:  # a scalar gate: plain numbers
         return _times(op.locals[index](ans, *args), upstream), factor, False
     k = node.id
-    kernel = _KERNELS.get(op.name)
+    kernel = op.in_place
     taken = []
 
     def out():
         """An array of the gate's shape for the local: a value that dies here, else a new one."""
-        if last and op.name not in _READS_AFTER_WRITE:
+        if last and not kernel.reads_after_write:
             for i, value in ((k, ans), *((inp.id, arg) for inp, arg in zip(node.inputs, args))):
                 if bwd_last[i] == k and buffers.sole(value) and value.shape == full:
                     taken.append(False)
@@ -757,7 +689,7 @@ def _untraced_edge(op, node: Node, index: int, last: bool, upstream, factor: flo
         taken.append(True)
         return buffers.take(full)
 
-    got = kernel[1](index, out, ans, *args) if kernel is not None else None
+    got = kernel.local(index, out, ans, *args) if kernel is not None else None
     if got is None:
         buffers.flush()  # the op's formula allocates its own arrays
         local, local_factor = op.locals[index](ans, *args), 1.0

@@ -47,6 +47,24 @@ class Scalar(NamedTuple):
     locals: tuple[Local | float, ...]
 
 
+class InPlace(NamedTuple):
+    """An elementwise op's local gradients for the untraced engine (trace=False), computed
+    without a fresh array per step: the same formulas as `locals`, rearranged to read the
+    output where they can and to take their scalar part out as a factor the engine carries.
+
+    `reads`: per input, which forward values its local gradient reads (input positions, "ans"),
+    so that the engine frees the others early. `local(index, out, ans, *inputs)` returns
+    (local, factor), local × factor being ∂ans/∂input, or None for the op's own formula;
+    `out()` gives an array of the gate's shape to write into, which may be one of the values
+    the function reads, so a function reads them before it writes — unless `reads_after_write`,
+    and then `out()` is never one of them. tests/test_engine.py checks them against the traced path.
+    """
+
+    reads: tuple[tuple, ...]
+    local: Callable[..., object]
+    reads_after_write: bool = False
+
+
 @dataclass(frozen=True)
 class Op:
     name: str
@@ -75,6 +93,7 @@ class Op:
     # The same forward and local gradients on Python floats, for big scalar graphs
     # (gradcli.scalar_engine); None: the op always runs in NumPy. See `Scalar`.
     scalar: Scalar | None = None
+    in_place: InPlace | None = None  # local gradients written into dead arrays (see `InPlace`)
 
     @property
     def elementwise(self) -> bool:
@@ -259,52 +278,115 @@ def _min_scalar(x, y):
     return x if x < y else y if y < x else float(np.minimum(x, y))
 
 
+# -- local gradients written in place (Op.in_place): `out()` is an array to write into ----------
+
+def _is_0d(value) -> bool:
+    return getattr(value, "shape", ()) == ()
+
+
+def _reciprocal_into(out, value):
+    return np.reciprocal(value, out=out())
+
+
+def _one_minus_square_into(out, ans):
+    buffer = np.multiply(ans, ans, out=out())
+    return np.subtract(1.0, buffer, out=buffer)
+
+
+def _one_plus_square_into(out, ans):
+    buffer = np.multiply(ans, ans, out=out())
+    return np.add(1.0, buffer, out=buffer)
+
+
+def _sigmoid_local_into(out, ans):
+    buffer = np.subtract(1.0, ans, out=out())
+    return np.multiply(buffer, ans, out=buffer)
+
+
+def _div_local_into(index, out, ans, x, y):
+    if y is not None and _is_0d(y):  # (y is None where it was not kept: 1/y)
+        return (1.0 / float(y), 1.0) if index == 0 else (ans, -1.0 / float(y))
+    if index == 0:
+        return _reciprocal_into(out, y), 1.0
+    if x is not None and _is_0d(x) and abs(float(x)) == 1.0:
+        # 1/y: -1/y² = -ans², a product instead of a division (for another x, ans² could
+        # overflow or underflow where -ans²/x would not)
+        return np.multiply(ans, ans, out=out()), -float(x)
+    return np.divide(ans, y, out=out()), -1.0  # -x/y² = -(x/y)/y, from the output
+
+
+def _pow_local_into(index, out, ans, x, y):
+    if index == 1 or not _is_0d(y):
+        return None  # the general formula (op.locals)
+    c = float(y)
+    if c == 2.0:
+        return x, 2.0
+    if c == 1.0:
+        return 1.0, 1.0
+    return np.power(x, c - 1.0, out=out()), c
+
+
 # Arithmetic uses Python's operators: on NumPy scalars they are ten times faster than the
 # ufuncs (np.add & co.), and on arrays they are the same ufuncs.
 _OPS = [
     Op("add", 2, operator.add, (lambda ans, x, y: 1.0, lambda ans, x, y: 1.0),
        "+", "distributes", ("1", "1"), callable=False, ufunc=np.add,
-       scalar=Scalar(operator.add, (1.0, 1.0))),
+       scalar=Scalar(operator.add, (1.0, 1.0)),
+       in_place=InPlace(((), ()), lambda index, out, ans, x, y: (1.0, 1.0))),
     Op("sub", 2, operator.sub, (lambda ans, x, y: 1.0, lambda ans, x, y: -1.0),
        "-", "distributes", ("1", "-1"), callable=False, ufunc=np.subtract,
-       scalar=Scalar(operator.sub, (1.0, -1.0))),
+       scalar=Scalar(operator.sub, (1.0, -1.0)),
+       in_place=InPlace(((), ()), lambda index, out, ans, x, y: (1.0, 1.0 if index == 0 else -1.0))),
     Op("mul", 2, operator.mul, (lambda ans, x, y: y, lambda ans, x, y: x),
        "*", "swaps", ("y", "x"), uses_inputs=True, callable=False, ufunc=np.multiply,
-       scalar=Scalar(operator.mul, (lambda ans, x, y: y, lambda ans, x, y: x))),
+       scalar=Scalar(operator.mul, (lambda ans, x, y: y, lambda ans, x, y: x)),
+       in_place=InPlace(((1,), (0,)), lambda index, out, ans, x, y: (y if index == 0 else x, 1.0))),
     Op("div", 2, operator.truediv, (lambda ans, x, y: 1.0 / y, lambda ans, x, y: -(ans / y)),
        "/", "slope", ("1/y", "-x/y²"), uses_inputs=True, uses_output=True, callable=False, ufunc=np.divide,
-       scalar=Scalar(operator.truediv, (lambda ans, x, y: 1.0 / y, lambda ans, x, y: -(ans / y)))),
+       scalar=Scalar(operator.truediv, (lambda ans, x, y: 1.0 / y, lambda ans, x, y: -(ans / y))),
+       in_place=InPlace(((1,), ("ans", 1)), _div_local_into)),
     Op("neg", 1, operator.neg, (lambda ans, x: -1.0,),
        "-", "scales", ("-1",), callable=False, ufunc=np.negative,
-       scalar=Scalar(operator.neg, (-1.0,))),
+       scalar=Scalar(operator.neg, (-1.0,)),
+       in_place=InPlace(((),), lambda index, out, ans, x: (1.0, -1.0))),
     Op("pow", 2, operator.pow, (lambda ans, x, y: y * np.power(x, y - 1.0), _pow_local_exponent),
        "**", "slope", ("y·x^(y-1)", "x^y·ln x"), uses_inputs=True, uses_output=True, ufunc=np.power,
-       scalar=Scalar(math.pow, (lambda ans, x, y: y * float(np.power(x, y - 1.0)), _pow_local_exponent_scalar))),
+       scalar=Scalar(math.pow, (lambda ans, x, y: y * float(np.power(x, y - 1.0)), _pow_local_exponent_scalar)),
+       in_place=InPlace(((0, 1), ("ans", 0, 1)), _pow_local_into)),
     Op("exp", 1, np.exp, (lambda ans, x: ans,),
        "exp", "slope", ("e^x",), uses_output=True, ufunc=np.exp,
-       scalar=Scalar(lambda x: float(np.exp(x)), (lambda ans, x: ans,))),
+       scalar=Scalar(lambda x: float(np.exp(x)), (lambda ans, x: ans,)),
+       in_place=InPlace((("ans",),), lambda index, out, ans, x: (ans, 1.0))),
     Op("log", 1, np.log, (lambda ans, x: 1.0 / x,),
        "log", "slope", ("1/x",), uses_inputs=True, ufunc=np.log,
-       scalar=Scalar(lambda x: float(np.log(x)), (lambda ans, x: 1.0 / x,))),
+       scalar=Scalar(lambda x: float(np.log(x)), (lambda ans, x: 1.0 / x,)),
+       in_place=InPlace(((0,),), lambda index, out, ans, x: (_reciprocal_into(out, x), 1.0))),
     Op("sqrt", 1, np.sqrt, (lambda ans, x: 0.5 / ans,),
        "sqrt", "slope", ("1/(2√x)",), uses_output=True, ufunc=np.sqrt,
-       scalar=Scalar(math.sqrt, (lambda ans, x: 0.5 / ans,))),
+       scalar=Scalar(math.sqrt, (lambda ans, x: 0.5 / ans,)),
+       in_place=InPlace((("ans",),), lambda index, out, ans, x: (_reciprocal_into(out, ans), 0.5))),
     Op("sin", 1, np.sin, (lambda ans, x: np.cos(x),),
        "sin", "slope", ("cos x",), uses_inputs=True, ufunc=np.sin,
-       scalar=Scalar(lambda x: float(np.sin(x)), (lambda ans, x: float(np.cos(x)),))),
+       scalar=Scalar(lambda x: float(np.sin(x)), (lambda ans, x: float(np.cos(x)),)),
+       in_place=InPlace(((0,),), lambda index, out, ans, x: (np.cos(x, out=out()), 1.0))),
     Op("cos", 1, np.cos, (lambda ans, x: -np.sin(x),),
        "cos", "slope", ("-sin x",), uses_inputs=True, ufunc=np.cos,
-       scalar=Scalar(lambda x: float(np.cos(x)), (lambda ans, x: -float(np.sin(x)),))),
+       scalar=Scalar(lambda x: float(np.cos(x)), (lambda ans, x: -float(np.sin(x)),)),
+       in_place=InPlace(((0,),), lambda index, out, ans, x: (np.sin(x, out=out()), -1.0))),
     Op("tan", 1, np.tan, (lambda ans, x: 1.0 + ans * ans,),
        "tan", "slope", ("1 + tan²x",), uses_output=True, ufunc=np.tan,
-       scalar=Scalar(lambda x: float(np.tan(x)), (lambda ans, x: 1.0 + ans * ans,))),
+       scalar=Scalar(lambda x: float(np.tan(x)), (lambda ans, x: 1.0 + ans * ans,)),
+       in_place=InPlace((("ans",),), lambda index, out, ans, x: (_one_plus_square_into(out, ans), 1.0))),
     Op("tanh", 1, np.tanh, (lambda ans, x: 1.0 - ans * ans,),
        "tanh", "slope", ("1 - tanh²x",), uses_output=True, ufunc=np.tanh,
-       scalar=Scalar(lambda x: float(np.tanh(x)), (lambda ans, x: 1.0 - ans * ans,))),
+       scalar=Scalar(lambda x: float(np.tanh(x)), (lambda ans, x: 1.0 - ans * ans,)),
+       in_place=InPlace((("ans",),), lambda index, out, ans, x: (_one_minus_square_into(out, ans), 1.0))),
     Op("sigmoid", 1, _sigmoid, (lambda ans, x: ans * (1.0 - ans),),
        "σ", "slope", ("(1-σ)σ",), uses_output=True,
        expansion="1/(1+exp(-x))",
-       scalar=Scalar(lambda x: float(_sigmoid(x)), (lambda ans, x: ans * (1.0 - ans),))),
+       scalar=Scalar(lambda x: float(_sigmoid(x)), (lambda ans, x: ans * (1.0 - ans),)),
+       in_place=InPlace((("ans",),), lambda index, out, ans, x: (_sigmoid_local_into(out, ans), 1.0),
+               reads_after_write=True)),
     Op("softplus", 1, lambda x: np.logaddexp(0.0, x), (lambda ans, x: _sigmoid(x),),
        "softplus", "slope", ("σ(x)",), uses_inputs=True,
        scalar=Scalar(lambda x: float(np.logaddexp(0.0, x)), (lambda ans, x: float(_sigmoid(x)),))),

@@ -342,3 +342,32 @@ def test_trace_off_gives_the_same_numbers():
         np.testing.assert_allclose(untraced.value, traced.value, rtol=1e-15)
         for name in values:
             np.testing.assert_allclose(untraced.gradients[name], traced.gradients[name], rtol=1e-15)
+
+
+def _in_place_cases():
+    for param in _cases():
+        name, shapes = param.values
+        if OPS[name].in_place is not None:
+            yield param
+
+
+@pytest.mark.parametrize("name, shapes", list(_in_place_cases()))
+def test_in_place_locals_equal_the_op_formulas(name, shapes):
+    # Op.in_place rearranges `locals` for the untraced engine: local × factor must be the same
+    # number, whatever array out() hands it (here a fresh one), and no input may be changed
+    op = OPS[name]
+    for inputs in _points(name, shapes):
+        ans = op.forward(*inputs)
+        full = np.broadcast_shapes(*(np.shape(x) for x in inputs))
+        before = [np.copy(x) for x in inputs]
+        for index in range(op.arity):
+            assert set(op.in_place.reads[index]) <= {"ans", *range(op.arity)}
+            got = op.in_place.local(index, lambda: np.empty(full), ans, *inputs)
+            if got is None:
+                continue  # the engine uses op.locals
+            local, factor = got
+            expected = np.broadcast_to(op.locals[index](ans, *inputs), full)
+            np.testing.assert_allclose(np.broadcast_to(np.multiply(local, factor), full), expected,
+                                       rtol=1e-13, atol=0, err_msg=f"{name}: input {index}")
+        for x, saved in zip(inputs, before):
+            np.testing.assert_array_equal(x, saved)
