@@ -9,7 +9,7 @@ chain of N-1 additions. For N = 10,000 and N = 100,000 it times, separately:
   - again:        graph.evaluate(new_values, trace=False) on the same graph: new values, no parse
   - trace=True:   graph.evaluate(values, trace=True)    (also records every edge for the tables)
 and prints the time per term and, for each phase, the per-term cost ratio 100k vs 10k.
-The best (min) of several repeats is used: 3 of each phase at 10k; at 100k, where one parse takes
+Times are processor time (user + system), the best (min) of several repeats: 3 of each phase at 10k; at 100k, where one parse takes
 ~30 s, the budget allows 1 parse (so 1 first evaluation), 3 re-evaluations and 1 trace=True run,
 so those figures are noisier.
 
@@ -90,13 +90,15 @@ def check(result, abc: np.ndarray) -> str | None:
 
 
 def timed(call, gc_off: bool = False):
+    """Processor time of call() (user + system): on a shared virtual machine, time stolen by
+    the host shows in wall time (seen here: the same run 1.5-3x slower), not in this."""
     gc.collect()
     if gc_off:
         gc.disable()
     try:
-        start = time.perf_counter()
+        start = time.process_time()
         out = call()
-        return time.perf_counter() - start, out
+        return time.process_time() - start, out
     finally:
         gc.enable()
 
