@@ -413,15 +413,10 @@ class _Buffers:
 def _reads(node: Node, index: int) -> tuple:
     """Which forward values the gradient of input `index` reads: input positions, "ans"."""
     op = node.op
-    kernel = op.in_place
-    if kernel is not None:
-        if op.name == "div" and index == 1 and _is_unit_constant(node.inputs[0]):
-            return ("ans",)  # 1/y: -ans², y itself is not needed (so 1/y is computed in y's array)
-        return kernel.reads[index]
-    if op.name in ("sum", "mean", "T"):
-        return ()  # they need their input's shape only, which is kept apart
-    if op.name in ("dot", "matmul"):
-        return (1 - index,)  # the other factor (the own input's shape is kept apart)
+    if op.name == "div" and index == 1 and _is_unit_constant(node.inputs[0]):
+        return ("ans",)  # 1/y: -ans² (Op.in_place), y itself is not needed (so 1/y is computed in y's array)
+    if op.reads is not None:
+        return op.reads[index]
     reads = tuple(range(op.arity)) if op.uses_inputs else ()
     return reads + ("ans",) if op.uses_output else reads
 

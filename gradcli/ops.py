@@ -52,15 +52,13 @@ class InPlace(NamedTuple):
     without a fresh array per step: the same formulas as `locals`, rearranged to read the
     output where they can and to take their scalar part out as a factor the engine carries.
 
-    `reads`: per input, which forward values its local gradient reads (input positions, "ans"),
-    so that the engine frees the others early. `local(index, out, ans, *inputs)` returns
-    (local, factor), local × factor being ∂ans/∂input, or None for the op's own formula;
+    `local(index, out, ans, *inputs)` returns (local, factor), local × factor being
+    ∂ans/∂input, or None for the op's own formula; it reads only what `Op.reads` names.
     `out()` gives an array of the gate's shape to write into, which may be one of the values
     the function reads, so a function reads them before it writes — unless `reads_after_write`,
-    and then `out()` is never one of them. tests/test_engine.py checks them against the traced path.
+    and then `out()` is never one of them. tests/test_ops.py checks them against `locals`.
     """
 
-    reads: tuple[tuple, ...]
     local: Callable[..., object]
     reads_after_write: bool = False
 
@@ -94,6 +92,10 @@ class Op:
     # (gradcli.scalar_engine); None: the op always runs in NumPy. See `Scalar`.
     scalar: Scalar | None = None
     in_place: InPlace | None = None  # local gradients written into dead arrays (see `InPlace`)
+    # Per input, the forward values its gradient reads: input positions and "ans" (the output),
+    # so that the untraced engine frees the others early. None: every input if uses_inputs,
+    # and the output if uses_output.
+    reads: tuple[tuple, ...] | None = None
 
     @property
     def elementwise(self) -> bool:
@@ -248,9 +250,9 @@ def _array_ops() -> list[Op]:
            uses_inputs=True, uses_output=True, vjp=_norm_vjp, params=axis,
            kink=_norm_zero, kink_rule="the gradient of norm at 0 is 0"),
         Op("dot", 2, _dot, (), "dot", "swaps", ("vjp: g·bᵀ", "vjp: aᵀ·g"),
-           uses_inputs=True, vjp=_product_vjp),
+           uses_inputs=True, vjp=_product_vjp, reads=((1,), (0,))),
         Op("matmul", 2, _matmul, (), "@", "swaps", ("vjp: g·bᵀ", "vjp: aᵀ·g"),
-           uses_inputs=True, callable=False, vjp=_product_vjp),
+           uses_inputs=True, callable=False, vjp=_product_vjp, reads=((1,), (0,))),
         Op("T", 1, np.transpose, (), "T", "rearranges", ("vjp: gᵀ",), vjp=_transpose_vjp),
     ]
 
@@ -332,60 +334,74 @@ _OPS = [
     Op("add", 2, operator.add, (lambda ans, x, y: 1.0, lambda ans, x, y: 1.0),
        "+", "distributes", ("1", "1"), callable=False, ufunc=np.add,
        scalar=Scalar(operator.add, (1.0, 1.0)),
-       in_place=InPlace(((), ()), lambda index, out, ans, x, y: (1.0, 1.0))),
+       reads=((), ()),
+       in_place=InPlace(lambda index, out, ans, x, y: (1.0, 1.0))),
     Op("sub", 2, operator.sub, (lambda ans, x, y: 1.0, lambda ans, x, y: -1.0),
        "-", "distributes", ("1", "-1"), callable=False, ufunc=np.subtract,
        scalar=Scalar(operator.sub, (1.0, -1.0)),
-       in_place=InPlace(((), ()), lambda index, out, ans, x, y: (1.0, 1.0 if index == 0 else -1.0))),
+       reads=((), ()),
+       in_place=InPlace(lambda index, out, ans, x, y: (1.0, 1.0 if index == 0 else -1.0))),
     Op("mul", 2, operator.mul, (lambda ans, x, y: y, lambda ans, x, y: x),
        "*", "swaps", ("y", "x"), uses_inputs=True, callable=False, ufunc=np.multiply,
        scalar=Scalar(operator.mul, (lambda ans, x, y: y, lambda ans, x, y: x)),
-       in_place=InPlace(((1,), (0,)), lambda index, out, ans, x, y: (y if index == 0 else x, 1.0))),
+       reads=((1,), (0,)),
+       in_place=InPlace(lambda index, out, ans, x, y: (y if index == 0 else x, 1.0))),
     Op("div", 2, operator.truediv, (lambda ans, x, y: 1.0 / y, lambda ans, x, y: -(ans / y)),
        "/", "slope", ("1/y", "-x/y²"), uses_inputs=True, uses_output=True, callable=False, ufunc=np.divide,
        scalar=Scalar(operator.truediv, (lambda ans, x, y: 1.0 / y, lambda ans, x, y: -(ans / y))),
-       in_place=InPlace(((1,), ("ans", 1)), _div_local_into)),
+       reads=((1,), ("ans", 1)),
+       in_place=InPlace(_div_local_into)),
     Op("neg", 1, operator.neg, (lambda ans, x: -1.0,),
        "-", "scales", ("-1",), callable=False, ufunc=np.negative,
        scalar=Scalar(operator.neg, (-1.0,)),
-       in_place=InPlace(((),), lambda index, out, ans, x: (1.0, -1.0))),
+       reads=((),),
+       in_place=InPlace(lambda index, out, ans, x: (1.0, -1.0))),
     Op("pow", 2, operator.pow, (lambda ans, x, y: y * np.power(x, y - 1.0), _pow_local_exponent),
        "**", "slope", ("y·x^(y-1)", "x^y·ln x"), uses_inputs=True, uses_output=True, ufunc=np.power,
        scalar=Scalar(math.pow, (lambda ans, x, y: y * float(np.power(x, y - 1.0)), _pow_local_exponent_scalar)),
-       in_place=InPlace(((0, 1), ("ans", 0, 1)), _pow_local_into)),
+       reads=((0, 1), ("ans", 0, 1)),
+       in_place=InPlace(_pow_local_into)),
     Op("exp", 1, np.exp, (lambda ans, x: ans,),
        "exp", "slope", ("e^x",), uses_output=True, ufunc=np.exp,
        scalar=Scalar(lambda x: float(np.exp(x)), (lambda ans, x: ans,)),
-       in_place=InPlace((("ans",),), lambda index, out, ans, x: (ans, 1.0))),
+       reads=(("ans",),),
+       in_place=InPlace(lambda index, out, ans, x: (ans, 1.0))),
     Op("log", 1, np.log, (lambda ans, x: 1.0 / x,),
        "log", "slope", ("1/x",), uses_inputs=True, ufunc=np.log,
        scalar=Scalar(lambda x: float(np.log(x)), (lambda ans, x: 1.0 / x,)),
-       in_place=InPlace(((0,),), lambda index, out, ans, x: (_reciprocal_into(out, x), 1.0))),
+       reads=((0,),),
+       in_place=InPlace(lambda index, out, ans, x: (_reciprocal_into(out, x), 1.0))),
     Op("sqrt", 1, np.sqrt, (lambda ans, x: 0.5 / ans,),
        "sqrt", "slope", ("1/(2√x)",), uses_output=True, ufunc=np.sqrt,
        scalar=Scalar(math.sqrt, (lambda ans, x: 0.5 / ans,)),
-       in_place=InPlace((("ans",),), lambda index, out, ans, x: (_reciprocal_into(out, ans), 0.5))),
+       reads=(("ans",),),
+       in_place=InPlace(lambda index, out, ans, x: (_reciprocal_into(out, ans), 0.5))),
     Op("sin", 1, np.sin, (lambda ans, x: np.cos(x),),
        "sin", "slope", ("cos x",), uses_inputs=True, ufunc=np.sin,
        scalar=Scalar(lambda x: float(np.sin(x)), (lambda ans, x: float(np.cos(x)),)),
-       in_place=InPlace(((0,),), lambda index, out, ans, x: (np.cos(x, out=out()), 1.0))),
+       reads=((0,),),
+       in_place=InPlace(lambda index, out, ans, x: (np.cos(x, out=out()), 1.0))),
     Op("cos", 1, np.cos, (lambda ans, x: -np.sin(x),),
        "cos", "slope", ("-sin x",), uses_inputs=True, ufunc=np.cos,
        scalar=Scalar(lambda x: float(np.cos(x)), (lambda ans, x: -float(np.sin(x)),)),
-       in_place=InPlace(((0,),), lambda index, out, ans, x: (np.sin(x, out=out()), -1.0))),
+       reads=((0,),),
+       in_place=InPlace(lambda index, out, ans, x: (np.sin(x, out=out()), -1.0))),
     Op("tan", 1, np.tan, (lambda ans, x: 1.0 + ans * ans,),
        "tan", "slope", ("1 + tan²x",), uses_output=True, ufunc=np.tan,
        scalar=Scalar(lambda x: float(np.tan(x)), (lambda ans, x: 1.0 + ans * ans,)),
-       in_place=InPlace((("ans",),), lambda index, out, ans, x: (_one_plus_square_into(out, ans), 1.0))),
+       reads=(("ans",),),
+       in_place=InPlace(lambda index, out, ans, x: (_one_plus_square_into(out, ans), 1.0))),
     Op("tanh", 1, np.tanh, (lambda ans, x: 1.0 - ans * ans,),
        "tanh", "slope", ("1 - tanh²x",), uses_output=True, ufunc=np.tanh,
        scalar=Scalar(lambda x: float(np.tanh(x)), (lambda ans, x: 1.0 - ans * ans,)),
-       in_place=InPlace((("ans",),), lambda index, out, ans, x: (_one_minus_square_into(out, ans), 1.0))),
+       reads=(("ans",),),
+       in_place=InPlace(lambda index, out, ans, x: (_one_minus_square_into(out, ans), 1.0))),
     Op("sigmoid", 1, _sigmoid, (lambda ans, x: ans * (1.0 - ans),),
        "σ", "slope", ("(1-σ)σ",), uses_output=True,
        expansion="1/(1+exp(-x))",
        scalar=Scalar(lambda x: float(_sigmoid(x)), (lambda ans, x: ans * (1.0 - ans),)),
-       in_place=InPlace((("ans",),), lambda index, out, ans, x: (_sigmoid_local_into(out, ans), 1.0),
+       reads=(("ans",),),
+       in_place=InPlace(lambda index, out, ans, x: (_sigmoid_local_into(out, ans), 1.0),
                reads_after_write=True)),
     Op("softplus", 1, lambda x: np.logaddexp(0.0, x), (lambda ans, x: _sigmoid(x),),
        "softplus", "slope", ("σ(x)",), uses_inputs=True,

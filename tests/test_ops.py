@@ -356,12 +356,13 @@ def test_in_place_locals_equal_the_op_formulas(name, shapes):
     # Op.in_place rearranges `locals` for the untraced engine: local × factor must be the same
     # number, whatever array out() hands it (here a fresh one), and no input may be changed
     op = OPS[name]
+    assert op.reads is not None and len(op.reads) == op.arity  # what each local reads is declared
     for inputs in _points(name, shapes):
         ans = op.forward(*inputs)
         full = np.broadcast_shapes(*(np.shape(x) for x in inputs))
         before = [np.copy(x) for x in inputs]
         for index in range(op.arity):
-            assert set(op.in_place.reads[index]) <= {"ans", *range(op.arity)}
+            assert set(op.reads[index]) <= {"ans", *range(op.arity)}
             got = op.in_place.local(index, lambda: np.empty(full), ans, *inputs)
             if got is None:
                 continue  # the engine uses op.locals
