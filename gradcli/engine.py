@@ -94,6 +94,20 @@ def _at(node: Node) -> str:
     return f"{node.label!r} ({node.op_name}, {node.span.where()})"
 
 
+def _produced(node: Node, value, inputs_finite: bool) -> Diagnostic:
+    return Diagnostic("domain", f"gate {_at(node)} produced {_describe(value)}"
+                      + (" from finite inputs" if inputs_finite else ""), node)
+
+
+def _at_its_kink(node: Node) -> Diagnostic:
+    return Diagnostic("kink", f"gate {_at(node)} is at its kink; using the convention {node.op.kink_rule}", node)
+
+
+def _non_finite_gradient(node: Node, inp: Node, result) -> Diagnostic:
+    return Diagnostic("domain", f"the gradient from gate {_at(node)} to its input {inp.label!r} is "
+                      f"{_describe(result)}", node)
+
+
 def _all_finite(array) -> bool:
     """Whether every element is finite. A finite sum says so in one pass without a mask array
     (a nan or an infinity makes it nan or infinite); only a non-finite one is looked into."""
@@ -178,10 +192,7 @@ def run(graph: Graph, values: dict, *, trace: bool = True, max_memory: int | Non
                 value = node.op.forward(*args)
             # a composite's gates run in a pass of their own, whose floating-point errors this flag misses
             if (flag.raised or node.op.body is not None) and not np.isfinite(value).all():
-                inputs_finite = all(np.isfinite(a).all() for a in args)
-                diagnostics.append(Diagnostic(
-                    "domain", f"gate {_at(node)} produced {_describe(value)}"
-                    + (" from finite inputs" if inputs_finite else ""), node))
+                diagnostics.append(_produced(node, value, all(np.isfinite(a).all() for a in args)))
             values_of[node.id] = value
             shapes[node.id] = _shape(value)
 
@@ -204,8 +215,7 @@ def run(graph: Graph, values: dict, *, trace: bool = True, max_memory: int | Non
             args = [values_of[i.id] for i in node.inputs]
             ans = values_of[k]
             if op.at_kink(*args, **node.params):
-                diagnostics.append(Diagnostic(
-                    "kink", f"gate {_at(node)} is at its kink; using the convention {op.kink_rule}", node))
+                diagnostics.append(_at_its_kink(node))
             for index, inp in enumerate(node.inputs):
                 j = inp.id
                 if not needs[j]:
@@ -218,9 +228,7 @@ def run(graph: Graph, values: dict, *, trace: bool = True, max_memory: int | Non
                     local = op.locals[index](ans, *args)
                     result = _edge_result(local, upstream, shapes[j], shapes[k])
                 if flag.raised and not np.isfinite(result).all():
-                    diagnostics.append(Diagnostic(
-                        "domain", f"the gradient from gate {_at(node)} to its input {inp.label!r} is "
-                        f"{_describe(result)}", node))
+                    diagnostics.append(_non_finite_gradient(node, inp, result))
                 grads[j] = result if grads[j] is None else grads[j] + result
                 edge = Edge(node, index, np.float64(local) if isinstance(local, float) else local,
                             upstream, result)
@@ -531,10 +539,8 @@ def _run_untraced(graph: Graph, arrays: dict, diagnostics: list, max_memory: int
                 value = _forward_array_op(node, args) if op.vjp is not None else op.forward(*args)
                 buffers.adopt(value, *args)
             if (flag.raised or op.body is not None) and not np.isfinite(value).all():
-                inputs_finite = not reused and all(np.isfinite(a).all() for a in args)
-                diagnostics.append(Diagnostic(
-                    "domain", f"gate {_at(node)} produced {_describe(value)}"
-                    + (" from finite inputs" if inputs_finite else ""), node))
+                # an input overwritten in place (reused) can no longer be inspected
+                diagnostics.append(_produced(node, value, not reused and all(np.isfinite(a).all() for a in args)))
             values[k] = value
             shapes[k] = _shape(value)
             for inp in inputs:
@@ -607,8 +613,7 @@ def _run_untraced(graph: Graph, arrays: dict, diagnostics: list, max_memory: int
             factor = factors[k]
             if op.kink is not None or op.kink_offset is not None:
                 if op.at_kink(*args, **node.params):
-                    diagnostics.append(Diagnostic(
-                        "kink", f"gate {_at(node)} is at its kink; using the convention {op.kink_rule}", node))
+                    diagnostics.append(_at_its_kink(node))
             wanted = wanted_of[k]
             full = shapes[k]
             for index in wanted:
@@ -623,9 +628,7 @@ def _run_untraced(graph: Graph, arrays: dict, diagnostics: list, max_memory: int
                         op, node, index, last, upstream, factor, ans, args, full, shapes[j],
                         bwd_last, values, buffers)
                 if flag.raised and not np.isfinite(result).all():
-                    diagnostics.append(Diagnostic(
-                        "domain", f"the gradient from gate {_at(node)} to its input {inputs[index].label!r} "
-                        f"is {_describe(result)}", node))
+                    diagnostics.append(_non_finite_gradient(node, inputs[index], result))
                 accumulate(j, result, result_factor, new)
             grads[k] = None
             buffers.drop(upstream)
