@@ -43,6 +43,8 @@ import numpy as np
 
 import gradcli
 
+from options import positive
+
 TARGET = 1.2
 EXPRESSION = "1/(1+exp(-(w0*x0+w1*x1+w2)))"
 NAMES = ("w0", "x0", "w1", "x1", "w2")
@@ -196,11 +198,11 @@ def measure(title: str, graph, values: dict, hand, names, repeats: int, big: int
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="*", default=[10**6, 10**7],
+    parser.add_argument("--sizes", type=positive, nargs="*", default=[10**6, 10**7],
                         help="elements of the neuron's arrays")
-    parser.add_argument("--rows", type=int, nargs="*", default=[10**4, 10**5],
+    parser.add_argument("--rows", type=positive, nargs="*", default=[10**4, 10**5],
                         help=f"rows of the network's input (hidden layer: rows x {NET_HIDDEN})")
-    parser.add_argument("--repeats", type=int, default=15, help="timed repeats at 10^6 (a third above)")
+    parser.add_argument("--repeats", type=positive, default=15, help="timed repeats at 10^6 (a third above)")
     args = parser.parse_args()
 
     graph = gradcli.parse(EXPRESSION)

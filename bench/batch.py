@@ -38,6 +38,8 @@ import time
 
 import numpy as np
 
+from options import positive
+
 TARGET = 2.0
 EXPRESSION = "sigmoid(w0*x0 + w1*x1 + w2)"
 NAMES = ("w0", "x0", "w1", "x1", "w2")
@@ -109,9 +111,9 @@ def check(input_path: str, output_path: str, rows: int = 1000) -> bool:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--small", type=int, default=100_000)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--rows", type=positive, default=1_000_000)
+    parser.add_argument("--small", type=positive, default=100_000)
+    parser.add_argument("--repeats", type=positive, default=2)
     args = parser.parse_args()
     folder = tempfile.mkdtemp(prefix="gradcli-bench-")
     try:

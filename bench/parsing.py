@@ -31,6 +31,8 @@ import sys
 import tempfile
 import time
 
+from options import positive
+
 TARGET_US_PER_CHAR = 2.0
 BASELINE_US_PER_CHAR = 4.9  # Lark building a tree, measured with the target (issue 7)
 TARGET_RATIO = TARGET_US_PER_CHAR / BASELINE_US_PER_CHAR
@@ -61,8 +63,8 @@ def fresh_process(code: str, runs: int) -> float:
 
 def main() -> int:
     options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    options.add_argument("--repeats", type=int, default=5)
-    options.add_argument("--terms", type=int, default=10_000)
+    options.add_argument("--repeats", type=positive, default=5)
+    options.add_argument("--terms", type=positive, default=10_000)
     args = options.parse_args()
 
     import gradcli

@@ -53,6 +53,8 @@ import numpy as np
 
 import gradcli
 
+from options import positive
+
 PHASES = ("parse", "trace=False", "again", "trace=True")
 TARGET = 2.0  # micrograd / gradcli
 DEPTH = 10_000
@@ -267,9 +269,9 @@ def deep_nesting(failures: list[str]) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", type=int, nargs=2, default=[10_000, 100_000], metavar=("SMALL", "LARGE"))
-    parser.add_argument("--repeats", type=int, default=3, help="repeats at the small size (default 3)")
-    parser.add_argument("--repeats-large", type=int, default=1,
+    parser.add_argument("--sizes", type=positive, nargs=2, default=[10_000, 100_000], metavar=("SMALL", "LARGE"))
+    parser.add_argument("--repeats", type=positive, default=3, help="repeats at the small size (default 3)")
+    parser.add_argument("--repeats-large", type=positive, default=1,
                         help="repeats at the large size (default 1; trace=False runs at least 3 times)")
     args = parser.parse_args()
     small, large = args.sizes

@@ -46,6 +46,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from options import positive
+
 TARGETS = {"eval table": 2.0, "eval json": 1.6}
 EXPRESSION = "1/(1+exp(-(w0*x0+w1*x1+w2)))"
 SETS = ["--set", "w0=2", "--set", "x0=-1", "--set", "w1=-3", "--set", "x1=-2", "--set", "w2=-3"]
@@ -90,7 +92,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--python", default=sys.executable,
                         help="interpreter to measure (default: the one running this script)")
-    parser.add_argument("--runs", type=int, default=17, help="runs of each command (default 17)")
+    parser.add_argument("--runs", type=positive, default=17, help="runs of each command (default 17)")
     parser.add_argument("--module", action="store_true",
                         help="run `python -m gradcli` even where a console script exists")
     parser.add_argument("--no-breakdown", action="store_true", help="skip the per-module breakdown")

@@ -32,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from options import positive
+
 TARGET = 1.5
 
 
@@ -74,8 +76,8 @@ def run(command: list[str], cwd: str) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--python", default=sys.executable, help="interpreter with gradcli installed")
-    parser.add_argument("--terms", type=int, default=10_000, help="terms of the sum (default 10,000)")
-    parser.add_argument("--repeats", type=int, default=2, help="runs of each command (default 2; min is kept)")
+    parser.add_argument("--terms", type=positive, default=10_000, help="terms of the sum (default 10,000)")
+    parser.add_argument("--repeats", type=positive, default=2, help="runs of each command (default 2; min is kept)")
     args = parser.parse_args()
 
     python = os.path.abspath(shutil.which(args.python) or args.python)
