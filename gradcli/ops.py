@@ -126,6 +126,26 @@ def _max_local(mine, other):
     return np.where(mine > other, 1.0, np.where(mine == other, 0.5, np.where(mine < other, 0.0, np.nan)))
 
 
+def _any_subnormal(value) -> bool:
+    return bool(np.any(np.abs(value) < _TINY)) and bool(np.any((value != 0) & (np.abs(value) < _TINY)))
+
+
+def _div_local_divisor(ans, x, y):
+    # -x/y² = -(x/y)/y, from the output; where x/y is subnormal it kept only some of its bits,
+    # while x/y² may be normal: from x scaled by 2^64 instead, -((x·2^64/y)/y)·2^-64
+    local = -(ans / y)
+    redo = (np.abs(ans) < _TINY) & (ans != 0)
+    if np.any(redo):
+        local = np.where(redo, -np.ldexp(np.ldexp(x, 64) / y / y, -64), local)
+    return local
+
+
+def _div_local_divisor_scalar(ans, x, y):
+    if ans != 0.0 and abs(ans) < _TINY:
+        return -math.ldexp(math.ldexp(x, 64) / y / y, -64)
+    return -(ans / y)
+
+
 def _relu_local(ans, x):
     return np.where(x > 0, 1.0, np.where(x <= 0, 0.0, np.nan))  # nan in, nan out
 
@@ -202,17 +222,30 @@ def _sum_vjp(g, ans, x, *, index, axis=None):
     return np.array(_spread(g, x, axis), dtype=np.float64)
 
 
-def _rescaled(reduce, x, axis):
+def _rescaled(reduce, x, axis=None, keepdims=False):
     """reduce(x) (a sum or a mean); where a partial sum overflowed though the result need not,
     again on x·2^-k (2^k >= n, so no partial sum can overflow), scaled back by 2^k: scaling by a
     power of two is exact, so the mean of [1e308, 1e308] is 1e308 and the sum of [1e308, 1e308,
     -1e308] is 1e308, both to rounding."""
-    total = reduce(x, axis=axis)
+    total = reduce(x, axis=axis, keepdims=keepdims)
     if np.all(np.isfinite(total)):
         return total
-    count = np.size(x) if axis is None else np.shape(x)[axis]
+    count = np.size(x) // max(np.size(total), 1)
     k = max(int(count - 1).bit_length(), 1)
-    return np.where(np.isfinite(total), total, np.ldexp(reduce(np.ldexp(x, -k), axis=axis), k))[()]
+    rescaled = np.ldexp(reduce(np.ldexp(x, -k), axis=axis, keepdims=keepdims), k)
+    return np.where(np.isfinite(total), total, rescaled)[()]
+
+
+def safe_sum(x, axis=None, keepdims=False):
+    """np.sum, right also where a partial sum overflowed though the total need not (the engine
+    sums gradients over broadcast axes with it)."""
+    return _rescaled(np.sum, x, axis, keepdims)
+
+
+def safe_dot(a, b):
+    """np.dot of two vectors, right also where a product or partial sum overflowed though the
+    result need not (see _product)."""
+    return _product(a, b, np.dot)
 
 
 def _sum(x, axis=None):
@@ -453,6 +486,8 @@ def _bell_into(out, x, scale):
 
 
 def _div_local_into(index, out, ans, x, y):
+    if index == 1 and not (x is not None and _is_0d(x) and abs(float(x)) == 1.0) and _any_subnormal(ans):
+        return None  # _div_local_divisor's rescue from x
     if y is not None and _is_0d(y):  # (y is None where it was not kept: 1/y)
         inverse = float(np.reciprocal(np.float64(y)))  # 1/0 = inf as in NumPy, not ZeroDivisionError
         return (inverse, 1.0) if index == 0 else (ans, -inverse)
@@ -499,10 +534,10 @@ _OPS = [
        scalar=Scalar(operator.mul, (lambda ans, x, y: y, lambda ans, x, y: x)),
        reads=((1,), (0,)),
        in_place=InPlace(lambda index, out, ans, x, y: (y if index == 0 else x, 1.0))),
-    Op("div", 2, operator.truediv, (lambda ans, x, y: 1.0 / y, lambda ans, x, y: -(ans / y)),
+    Op("div", 2, operator.truediv, (lambda ans, x, y: 1.0 / y, _div_local_divisor),
        "/", "slope", ("1/y", "-x/y²"), uses_inputs=True, uses_output=True, callable=False, ufunc=np.divide,
-       scalar=Scalar(operator.truediv, (lambda ans, x, y: 1.0 / y, lambda ans, x, y: -(ans / y))),
-       reads=((1,), ("ans", 1)),
+       scalar=Scalar(operator.truediv, (lambda ans, x, y: 1.0 / y, _div_local_divisor_scalar)),
+       reads=((1,), ("ans", 0, 1)),
        in_place=InPlace(_div_local_into)),
     Op("neg", 1, operator.neg, (lambda ans, x: -1.0,),
        "-", "scales", ("-1",), callable=False, ufunc=np.negative,

@@ -377,3 +377,41 @@ def test_matmul_rows_of_different_magnitude(cli):
 def test_max_ties_split_exactly(cli):
     check(cli, "max(v)", {"v": [1e308, 1e308, 1e308]}, 1e308, {"v": [1 / 3] * 3})
     check(cli, "min(v)", {"v": [-5e-324, -5e-324, 1.0]}, -5e-324, {"v": [0.5, 0.5, 0.0]})
+
+
+# -- the sums of broadcasting and a quotient that went subnormal --------------------------------------
+
+@pytest.mark.parametrize("x, shape", [(1.0, ()), ([[1.0], [2.0]], (2, 1)), ([1.0, 1.0, 1.0], (3,))])
+def test_broadcast_sum_past_an_overflowing_partial_sum(cli, x, shape):
+    # ∂x of sum(x * v) sums v over the broadcast axis: 1e308 + 1e308 - 1e308 overflows midway
+    v = [1e308, 1e308, -1e308]
+    graph_value = None if shape == (2, 1) else f64(mpmath.fsum(mp(a) * mp(b) for a, b in
+                                                                  zip(np.broadcast_to(x, (3,)), v)))
+    slope = {(): 1e308, (2, 1): [[1e308], [1e308]], (3,): v}[shape]
+    for trace in (True, False):
+        result = gradcli.parse("sum(x * v)").evaluate({"x": x, "v": v}, trace=trace)
+        assert_close(result.gradients["x"], slope, f"trace={trace}")
+        if graph_value is not None:
+            assert_close(result.value, graph_value, f"trace={trace}")
+    if shape == ():
+        check(cli, "sum(x * v)", {"x": x, "v": v}, 1e308, {"x": 1e308, "v": [1.0] * 3})
+
+
+def test_broadcast_product_sum_past_an_overflowing_partial_sum():
+    # local and upstream both arrays of the gate's shape, summed into a smaller input
+    values = {"x": [[1.0], [2.0]], "v": [709.0, 709.0, -1.0], "w": [1.0, 1.0, -1.0]}
+    want = f64(mpmath.exp(709) * 2 - mpmath.exp(-1))  # Σ_j w_j·e^(v_j) for each row of x
+    for trace in (True, False):
+        result = gradcli.parse("sum(x * (exp(v) * w))").evaluate(values, trace=trace)
+        assert_close(result.gradients["x"], [[want], [want]], f"trace={trace}")
+
+
+@pytest.mark.parametrize("x, y", [(1e-320, 1e-10), (3.5e-315, -7e-9), (-2e-310, 0.3), (1e-300, 1e-3)])
+def test_quotient_slope_when_the_quotient_is_subnormal(cli, x, y):
+    # -x/y² from the output x/y loses the bits the subnormal x/y lost; right from x instead
+    value = f64(mp(x) / mp(y))
+    check(cli, "x / y", {"x": x, "y": y}, value, {"x": f64(1 / mp(y)), "y": f64(-mp(x) / mp(y) ** 2)})
+    check(cli, "x / y", {"x": [x, 1.0], "y": [y, 2.0]}, [value, 0.5],
+          {"x": [f64(1 / mp(y)), 0.5], "y": [f64(-mp(x) / mp(y) ** 2), -0.25]})
+    check(cli, "x / y", {"x": [x, 1.0], "y": y}, [value, f64(1 / mp(y))],
+          {"x": [f64(1 / mp(y))] * 2, "y": f64(-(mp(x) + 1) / mp(y) ** 2)})
