@@ -160,15 +160,28 @@ def _not_normal(value):
     return (size < _TINY) | (size > _HUGE)
 
 
+def _less_one(y):
+    """(y - 1 rounded, what the rounding dropped), the second exact (Knuth's TwoSum): y - 1 is
+    inexact for y in (-0.5, 0.5) or beyond 2^53, and x^(y-1) would carry that error times ln x."""
+    s = y - 1.0
+    back = s - y
+    return s, (y - (s - back)) + (-1.0 - back)
+
+
 def _pow_local_base(ans, x, y):
     # y·x^(y-1). Where x^(y-1) over- or underflowed but y·x^(y-1) need not (y tiny and x tiny, or
     # y huge), the power is taken in halves: (y·|x|^((y-1)/2))·|x|^((y-1)/2), its sign from x^(y-1).
-    power = np.power(x, y - 1.0)
+    # Where y - 1 was rounded, x^dropped = 1 + dropped·ln|x| puts back what the rounding took.
+    less, dropped = _less_one(y)
+    power = np.power(x, less)
     local = y * power
     redo = _not_normal(power) & (x != 0) & np.isfinite(x) & np.isfinite(y)
     if np.any(redo):
-        half = np.power(np.abs(x), (y - 1.0) * 0.5)
+        half = np.power(np.abs(x), less * 0.5)
         local = np.where(redo, np.copysign(1.0, power) * ((y * half) * half), local)
+    fix = (dropped != 0) & (x != 0) & np.isfinite(x) & np.isfinite(local)
+    if np.any(fix):
+        local = np.where(fix, local + local * (dropped * np.log(np.abs(x))), local)
     # x^0 = 1 for every x (0^0 too): the slope is 0, not 0·x^-1 = 0·inf = nan at x = 0
     return np.where(y == 0, np.where(np.isnan(x), np.nan, 0.0), local)
 
@@ -415,11 +428,16 @@ def _pow_local_base_scalar(ans, x, y):
     # as _pow_local_base; an overflow raises here, and the NumPy engine then runs the formula
     if y == 0.0:
         return 0.0
-    power = float(np.power(x, y - 1.0))
+    less, dropped = _less_one(y)
+    power = float(np.power(x, less))
     if x != 0.0 and abs(power) < _TINY:
-        half = float(np.power(abs(x), (y - 1.0) * 0.5))
-        return math.copysign(1.0, power) * ((y * half) * half)
-    return y * power
+        half = float(np.power(abs(x), less * 0.5))
+        local = math.copysign(1.0, power) * ((y * half) * half)
+    else:
+        local = y * power
+    if dropped != 0.0 and x != 0.0:
+        local = local + local * (dropped * float(np.log(abs(x))))
+    return local
 
 
 def _pow_local_exponent_scalar(ans, x, y):
@@ -508,10 +526,10 @@ def _pow_local_into(index, out, ans, x, y):
         return x, 2.0
     if c == 1.0:
         return 1.0, 1.0
-    if 0.05 < c < 1.95 or c == -1.0:
-        # x^(c-1) stays normal for every finite x ≠ 0 (|c-1| < 0.95), or leaves the normal range
-        # exactly where c·x^(c-1) does (|c| = 1); others need _pow_local_base's halves (and c = 0
-        # its 0 at x = 0)
+    if 0.5 <= c < 1.95 or c == -1.0:
+        # c - 1 is exact, and x^(c-1) stays normal for every finite x ≠ 0 (|c-1| < 0.95), or
+        # leaves the normal range exactly where c·x^(c-1) does (|c| = 1); others need
+        # _pow_local_base's halves or its correction of c - 1 (and c = 0 its 0 at x = 0)
         return np.power(x, c - 1.0, out=out()), c
     return None
 
