@@ -322,18 +322,26 @@ def _scaled(x, axis):
 
 
 def _scaled_norm(x, axis):
+    """(x scaled, the norm of that, its exponent, where a slice holds ±inf and no nan)."""
     scaled, exponent = _scaled(x, axis)
-    return scaled, np.sqrt(np.sum(np.square(scaled), axis=axis, keepdims=True)), exponent
+    infinite = np.isinf(scaled)
+    endless = False
+    if np.any(infinite):
+        # ‖x‖ is inf, and x/‖x‖ tends to ±1/√k on the k infinite elements, 0 on the others
+        endless = (np.any(infinite, axis=axis, keepdims=True)
+                   & ~np.any(np.isnan(scaled), axis=axis, keepdims=True))
+        scaled = np.where(endless, np.where(infinite, np.copysign(1.0, scaled), 0.0), scaled)
+    return scaled, np.sqrt(np.sum(np.square(scaled), axis=axis, keepdims=True)), exponent, endless
 
 
 def _norm(x, axis=None):
-    _, root, exponent = _scaled_norm(x, axis)
-    return _squeeze(np.ldexp(root, exponent), axis)
+    _, root, exponent, endless = _scaled_norm(x, axis)
+    return _squeeze(np.where(endless, np.inf, np.ldexp(root, exponent)), axis)
 
 
 def _norm_vjp(g, ans, x, *, index, axis=None):
     # x/‖x‖ from the scaled x: right at 1e-200 and 1e200 alike; 0 only at the zero vector
-    scaled, root, _ = _scaled_norm(x, axis)
+    scaled, root, _, _ = _scaled_norm(x, axis)
     zero = root == 0
     return np.where(zero, 0.0, _spread(g, x, axis) * (scaled / np.where(zero, 1.0, root)))
 

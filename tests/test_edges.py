@@ -493,3 +493,13 @@ def test_edge_sweep(source):
         if right is not None:
             for name, g, want in zip(names, first, right):
                 assert _close(g, _as_float(want)), f"{source} at {values}: ∂{name} = {g}, want {want}"
+
+
+def test_norm_with_infinite_elements_takes_the_limit():
+    # ‖x‖ = inf, and x/‖x‖ tends to ±1/√k on the k infinite elements, 0 elsewhere; a nan wins
+    rows = [[INF, 1.0], [-INF, INF], [3.0, 4.0], [NAN, INF]]
+    for trace in (True, False):
+        result = gradcli.parse("norm(v, axis=1)").evaluate({"v": rows}, trace=trace)
+        assert_close(result.value, [INF, INF, 5.0, NAN], f"trace={trace}")
+        assert_close(result.gradients["v"], [[1.0, 0.0], [-f64(1 / mpmath.sqrt(2)), f64(1 / mpmath.sqrt(2))],
+                                             [0.6, 0.8], [NAN, NAN]], f"trace={trace}")
