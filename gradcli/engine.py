@@ -20,6 +20,7 @@ import numpy as np
 
 from .errors import MissingValueError, ResourceError, ShapeError, did_you_mean, shorten
 from .graph import Graph, Node
+from .ops import OVERLOADS
 from .trace import Diagnostic, Edge, NodeTrace, Result
 from .values import to_arrays
 
@@ -139,8 +140,9 @@ def bind_values(graph: Graph, values: dict) -> tuple[dict[str, np.ndarray], list
                 "input", f"a value was given for {shorten(name)!r}, which the expression does not use"
                 + (f"; {hint}" if hint else "")))
     missing = [name for name in graph.required if name not in arrays]
-    if missing:
-        raise MissingValueError(missing)
+    if missing:  # the unused names and the functions let the message say what was meant
+        raise MissingValueError(missing, unused=[n for n in arrays if n not in graph.variables],
+                                where=graph.variables, functions=OVERLOADS)
     for name, array in arrays.items():
         if name in graph.variables and not _all_finite(array):
             diagnostics.append(Diagnostic(

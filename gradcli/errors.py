@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from .source import Span
 
@@ -58,16 +58,101 @@ class DefinitionError(GradcliError):
 
 
 class MissingValueError(GradcliError):
-    """Variables used by the expression that were given no value."""
+    """Variables used by the expression that were given no value.
 
-    def __init__(self, names: list[str]) -> None:
+    `unused` holds the names given a value that the expression does not use (as a mapping, each
+    to the file whose column it is, or None): a missing name close to one of them is most likely
+    that one misspelt. `where` maps names to their first use (nodes with a span) for the caret,
+    and a missing name in `functions` is a function written without its argument (`exp + 1`)."""
+
+    def __init__(self, names: list[str], *, unused: Mapping[str, str | None] | Iterable[str] = (),
+                 where: Mapping[str, object] | None = None, functions: Iterable[str] = ()) -> None:
         self.names = names
+        self.unused = dict(unused) if isinstance(unused, Mapping) else dict.fromkeys(unused)
+        where = where or {}
         listed = ", ".join(shorten(n) for n in names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
         flags = " ".join(f"--set {shorten(n)}=VALUE" for n in names[:5]) + (" ..." if len(names) > 5 else "")
-        super().__init__(
-            f"no value for {'variable' if len(names) == 1 else 'variables'} {listed}",
-            hint=f"add {flags}",
-        )
+        message = f"no value for {'variable' if len(names) == 1 else 'variables'} {listed}"
+        hint = f"add {flags}"
+        first = names[0] if names else None
+        calls = [n for n in names if n in set(functions)]
+        pairs = _closest_pairs(names, list(self.unused))
+        if calls:  # `exp + 1`: a function without its argument
+            first = calls[0]
+            message = f"{first} is a function, but it is used here without an argument"
+            hint = f"write {first}(x) to call it" + (f"; no value for {listed} either" if len(names) > 1 else "")
+        elif pairs:
+            first = next(iter(pairs))
+            hint = f"did you mean {_and(list(pairs))}? {_given(list(pairs.values()), self.unused)}, " \
+                f"which the expression does not use"
+            rest = [n for n in names if n not in pairs]
+            if rest:
+                hint += "; add " + " ".join(f"--set {shorten(n)}=VALUE" for n in rest[:5]) + (" ..." if len(rest) > 5 else "")
+        elif 0 < len(self.unused) <= 5:
+            hint += f"; {_given(list(self.unused), self.unused)}, which the expression does not use"
+        node = where.get(first)
+        super().__init__(message, span=getattr(node, "span", None), hint=hint)
+
+
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _given(names: list[str], where: Mapping[str, str | None]) -> str:
+    """"a value was given for 'wo'", "data.csv has columns 'wo' and 'bb'"."""
+    parts = []
+    for source in dict.fromkeys(where[n] for n in names):
+        these = [repr(shorten(n)) for n in names if where[n] == source]
+        if source is None:
+            parts.append(f"{'a value was' if len(these) == 1 else 'values were'} given for {_and(these)}")
+        else:
+            parts.append(f"{source} has {'a column' if len(these) == 1 else 'columns'} {_and(these)}")
+    return "; ".join(parts)
+
+
+def _closest_pairs(missing: list[str], unused: list[str]) -> dict[str, str]:
+    """Each missing name → the unused given name it most likely is (see `_typo_distance`; else
+    the only missing and the only unused name), in the order of `missing`."""
+    pairs: dict[str, str] = {}
+    if not missing or not unused or len(missing) * len(unused) > 20_000:  # bounded work
+        return pairs
+    left = list(unused)
+    for name in missing:
+        scored = [(d, i) for i, u in enumerate(left) if (d := _typo_distance(name, u)) is not None]
+        if scored:
+            pairs[name] = left.pop(min(scored)[1])
+    if not pairs and len(missing) == 1 and len(unused) == 1:
+        pairs[missing[0]] = unused[0]
+    return pairs
+
+
+# Characters that are easily typed or read for one another in a name.
+_LOOKALIKE = str.maketrans("0o1li", "OOLLL")
+
+
+def _typo_distance(a: str, b: str) -> int | None:
+    """How far apart two names are as typos (0: only the case or look-alike characters such as
+    0/o and 1/l differ), or None when they are not a probable typo of each other: one edit (a
+    letter changed, added, dropped, or two swapped) for names of up to 4 characters, two beyond."""
+    if len(a) > 100 or len(b) > 100 or a == b:
+        return None
+    if a.lower().translate(_LOOKALIKE) == b.lower().translate(_LOOKALIKE):
+        return 0
+    limit = 1 if min(len(a), len(b)) <= 4 else 2
+    if abs(len(a) - len(b)) > limit:
+        return None
+    # optimal string alignment distance, case-insensitive
+    a, b = a.lower(), b.lower()
+    before, row = None, list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            current[j] = min(row[j] + 1, current[j - 1] + 1, row[j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                current[j] = min(current[j], before[j - 2] + 1)
+        before, row = row, current
+    distance = row[-1]
+    return distance if 0 < distance <= limit and distance < max(len(a), len(b)) else None
 
 
 class ValueFormatError(GradcliError):
