@@ -182,3 +182,62 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
         return None
     close = difflib.get_close_matches(word, [c for c in candidates if len(c) <= 100], n=1, cutoff=0.6)
     return f"did you mean {close[0]!r}?" if close else None
+
+
+# Characters that look like an operator, a quote or a space of the language but are not.
+_LOOKALIKE_OPERATORS = {
+    **dict.fromkeys("×∗⋅·•✕✖", "*"),
+    **dict.fromkeys("÷∕⁄", "/"),
+    **dict.fromkeys("−–—‒﹣‐‑", "-"),
+}
+_TYPOGRAPHIC_QUOTES = "“”„‟«»‘’‚‛‹›′″´`"
+_ODD_SPACES = {"\u00a0": "a no-break space", "\u2007": "a figure space", "\u2009": "a thin space",
+               "\u202f": "a narrow no-break space", "\u200b": "a zero-width space",
+               "\u2060": "a word joiner", "\ufeff": "a zero-width no-break space (BOM)"}
+_SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
+_COMPARISONS = "<>≤≥≠≈"
+
+
+def character_hint(char: str) -> str | None:
+    """What a person most likely meant by a character that is not in the language, or None."""
+    import unicodedata
+
+    code = f"U+{ord(char):04X}"
+    if char in _LOOKALIKE_OPERATORS:
+        op = _LOOKALIKE_OPERATORS[char]
+        what = {"*": "to multiply", "/": "to divide", "-": "for a minus"}[op]
+        return f"{char!r} ({code}) looks like {op!r} but is not: write {op} {what}"
+    if char in _TYPOGRAPHIC_QUOTES or char in "\"'":
+        return (f"{char!r} is a quote mark, and gradcli has no strings; to quote the expression for the "
+                "shell, put straight quotes \"…\" around all of it")
+    if char in _ODD_SPACES:
+        return f"this is {_ODD_SPACES[char]} ({code}); replace it with an ordinary space"
+    if char != char.translate(_SUPERSCRIPTS):
+        return f"write x**{char.translate(_SUPERSCRIPTS)} for x{char}: '**' or '^' is the power"
+    if char in _COMPARISONS:
+        return "gradcli has no comparisons; max(x, y), min(x, y) and relu(x) choose between values"
+    spelled = {"√": "sqrt(x)", "∑": "sum(x)", "Σ": "sum(x)", "π": "pi", "|": "abs(x) for |x|"}.get(char)
+    if spelled:
+        return f"write {spelled}"
+    if char == "!":
+        return "gradcli has no factorial, no logical not and no '!='"
+    if char == "%":
+        return "gradcli has no remainder operator"
+    if char in "[]":
+        return "an array is a value, not part of the expression: give it as --set x=[1,2,3]"
+    if char in "{}":
+        return "parentheses ( ) group an expression"
+    if char == ":":
+        return "define a function as f(t) = t*2 (no 'def', no ':')"
+    plain = unicodedata.normalize("NFKC", char)
+    if plain != char and plain.isascii() and plain.isprintable():
+        return f"{char!r} ({code}) is a wide or styled form of {plain!r}: write {plain}"
+    try:
+        name = unicodedata.name(char)
+    except ValueError:
+        return None
+    if name.startswith("GREEK ") and " LETTER " in name:
+        word = name.split(" LETTER ")[-1].lower()
+        if word.isalpha():
+            return f"names are ASCII letters, digits and _: write {word} for {char}"
+    return None
