@@ -180,7 +180,11 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
     """The closest candidate to a probable typo, as a hint, or None."""
     if len(word) > 100:  # difflib is quadratic; a name this long is no typo
         return None
-    close = difflib.get_close_matches(word, [c for c in candidates if len(c) <= 100], n=1, cutoff=0.6)
+    candidates = [c for c in candidates if len(c) <= 100]
+    typos = [(d, i) for i, c in enumerate(candidates[:10_000]) if (d := _typo_distance(word, c)) is not None]
+    if typos:  # a changed, missing, extra or swapped letter, another case, 0 for o
+        return f"did you mean {candidates[min(typos)[1]]!r}?"
+    close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
     return f"did you mean {close[0]!r}?" if close else None
 
 
