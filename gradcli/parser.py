@@ -505,6 +505,8 @@ _STATEMENT_WORDS = {
     "return": "write the expression itself: the last statement is the output",
     "let": "write x = 2, without 'let'", "var": "write x = 2, without 'var'",
 }
+# Python's words that are no part of gradcli: `x and y`, `import math`, `y if x else z`.
+_PYTHON_WORDS = ("and", "or", "not", "if", "else", "for", "in", "is", "import", "from", "while", "print")
 
 
 def _token_before(text: str, pos: int) -> str:
@@ -603,6 +605,9 @@ def _slip_hint(text: str, at: int, kind: str) -> str | None:
     if token and (token[0].isalnum() or token[0] in "_.(") and before:
         if before in _STATEMENT_WORDS:
             return _STATEMENT_WORDS[before]
+        python = before if before in _PYTHON_WORDS else token if token in _PYTHON_WORDS else None
+        if python:
+            return f"gradcli has no {python!r}: it is arithmetic and functions only (gradcli is not Python)"
         if before in OVERLOADS:
             return f"to call {before}, write {before}({token}{'…' if token == '(' else ''})".replace("((", "(")
         if before[0].isalnum() or before[0] in "_." or before == ")":

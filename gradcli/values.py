@@ -114,7 +114,7 @@ def _value_hint(text: str, at: int, stack: list) -> str | None:
         digits = re.fullmatch(r"\s*([+-]?\d+),(\d+)\s*", text)
         if digits:
             return f"the decimal separator is '.': write {digits[1]}.{digits[2]}; a list is written [{digits[1]},{digits[2]}]"
-        return f"a list is written in brackets: [{text.strip()}]"
+        return f"a list is written in brackets: [{text.strip().strip(',')}]"
     if rest[0] == "(":
         return f"a list is written in brackets: [{text.strip()[1:-1] if text.strip().endswith(')') else '1,2'}]"
     if rest[0] == "=":

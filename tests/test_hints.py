@@ -75,6 +75,8 @@ SYNTAX = [
      "to call sin, write sin(x)"),
     ("python-def", "def f(t): t*2", gradcli.GradcliSyntaxError, "unexpected 'f'", 1, 5, "define a function as f(t) = t*2"),
     ("python-return", "return x", gradcli.GradcliSyntaxError, "unexpected 'x'", 1, 8, "the last statement is the output"),
+    ("python-and", "x and y", gradcli.GradcliSyntaxError, "unexpected 'and'", 1, 3, "gradcli has no 'and'"),
+    ("python-import", "import math", gradcli.GradcliSyntaxError, "unexpected 'math'", 1, 8, "gradcli has no 'import'"),
     # names: a variable called, a misspelt or foreign function name
     ("variable-called", "x(y+1)", gradcli.UnknownFunctionError, "x is not a function", 1, 1,
      "to multiply, write x*(y+1)"),
