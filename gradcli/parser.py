@@ -154,10 +154,14 @@ class GraphBuilder:
             node = self._node("const", tok.start_pos, tok.end_pos, default=CONSTANTS[name])
         if node is None:
             params = ", ".join(definition.params)
+            hint = f"add it as a parameter: {definition.name}({', '.join([*definition.params, name])}) = …"
+            if name in OVERLOADS or name in self.functions:  # `exp*t`: a function without its argument
+                hint = f"{name} is a function: write {name}({next(iter(definition.params))})"
+            elif did_you_mean(name, definition.params):  # a misspelt parameter
+                hint = f"{did_you_mean(name, definition.params)} If not, {hint}"
             raise DefinitionError(
                 f"the body of {definition.name}({params}) uses {name!r}, which is not one of its "
-                "parameters", span=self._span(tok.start_pos, tok.end_pos),
-                hint=f"add it as a parameter: {definition.name}({', '.join([*definition.params, name])}) = …")
+                "parameters", span=self._span(tok.start_pos, tok.end_pos), hint=hint)
         return Expr(node, tok.start_pos, tok.end_pos)
 
     def call(self, children: list) -> Expr:

@@ -94,6 +94,10 @@ SYNTAX = [
     ("log10", "log10(x)", gradcli.UnknownFunctionError, "unknown function 'log10'", 1, 1, "write log(x)/log(10)"),
     ("logistic", "logistic(x)", gradcli.UnknownFunctionError, "unknown function 'logistic'", 1, 1,
      "did you mean 'sigmoid'?"),
+    ("misspelt-parameter", "f(rate) = rat*2; f(x)", gradcli.DefinitionError, "uses 'rat', which is not one of its",
+     1, 11, "did you mean 'rate'? If not, add it as a parameter: f(rate, rat) = …"),
+    ("function-in-a-body", "f(t) = exp*t; f(x)", gradcli.DefinitionError, "uses 'exp'", 1, 8,
+     "exp is a function: write exp(t)"),
     # arity: the signature in the message, the likely slip in the hint
     ("arity-signature", "pow(x)", gradcli.UnknownFunctionError, "pow takes 2 arguments, got 1: pow(x, y)", 1, 1,
      "write pow(x, y)"),
