@@ -135,7 +135,7 @@ def bind_values(graph: Graph, values: dict) -> tuple[dict[str, np.ndarray], list
     arrays = to_arrays(values)
     for name in arrays:
         if name not in graph.variables:
-            hint = did_you_mean(name, graph.variables) if graph.variables else None
+            hint = did_you_mean(name, graph.variables) if graph.variables and len(diagnostics) < 20 else None
             diagnostics.append(Diagnostic(
                 "input", f"a value was given for {shorten(name)!r}, which the expression does not use"
                 + (f"; {hint}" if hint else "")))

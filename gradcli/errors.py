@@ -180,8 +180,9 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
     """The closest candidate to a probable typo, as a hint, or None."""
     if len(word) > 100:  # difflib is quadratic; a name this long is no typo
         return None
-    candidates = [c for c in candidates if len(c) <= 100]
-    typos = [(d, i) for i, c in enumerate(candidates[:10_000]) if (d := _typo_distance(word, c)) is not None]
+    # a typo changes the length by little; a bounded number of candidates bounds the work
+    candidates = [c for c in candidates if abs(len(c) - len(word)) <= max(3, len(word) // 2)][:5_000]
+    typos = [(d, i) for i, c in enumerate(candidates) if (d := _typo_distance(word, c)) is not None]
     if typos:  # a changed, missing, extra or swapped letter, another case, 0 for o
         return f"did you mean {candidates[min(typos)[1]]!r}?"
     close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
