@@ -71,27 +71,32 @@ class MissingValueError(GradcliError):
         self.unused = dict(unused) if isinstance(unused, Mapping) else dict.fromkeys(unused)
         where = where or {}
         listed = ", ".join(shorten(n) for n in names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
-        flags = " ".join(f"--set {shorten(n)}=VALUE" for n in names[:5]) + (" ..." if len(names) > 5 else "")
         message = f"no value for {'variable' if len(names) == 1 else 'variables'} {listed}"
-        hint = f"add {flags}"
+        hint = f"add {_flags(names)}"
         first = names[0] if names else None
-        calls = [n for n in names if n in set(functions)]
+        functions = set(functions)
+        calls = [n for n in names if n in functions]
         pairs = _closest_pairs(names, list(self.unused))
         if calls:  # `exp + 1`: a function without its argument
             first = calls[0]
             message = f"{first} is a function, but it is used here without an argument"
-            hint = f"write {first}(x) to call it" + (f"; no value for {listed} either" if len(names) > 1 else "")
+            others = [n for n in names if n != first]
+            hint = f"write {first}(x) to call it" + (f"; add {_flags(others)}" if others else "")
         elif pairs:
             first = next(iter(pairs))
-            hint = f"did you mean {_and(list(pairs))}? {_given(list(pairs.values()), self.unused)}, " \
+            hint = f"did you mean {_and([shorten(n) for n in pairs])}? {_given(list(pairs.values()), self.unused)}, " \
                 f"which the expression does not use"
             rest = [n for n in names if n not in pairs]
             if rest:
-                hint += "; add " + " ".join(f"--set {shorten(n)}=VALUE" for n in rest[:5]) + (" ..." if len(rest) > 5 else "")
+                hint += f"; add {_flags(rest)}"
         elif 0 < len(self.unused) <= 5:
             hint += f"; {_given(list(self.unused), self.unused)}, which the expression does not use"
         node = where.get(first)
         super().__init__(message, span=getattr(node, "span", None), hint=hint)
+
+
+def _flags(names: list[str]) -> str:
+    return " ".join(f"--set {shorten(n)}=VALUE" for n in names[:5]) + (" ..." if len(names) > 5 else "")
 
 
 def _and(words: list[str]) -> str:
