@@ -525,9 +525,8 @@ def _token_before(text: str, pos: int) -> str:
         while j > i - 100 and j > 0 and (text[j - 1].isalnum() or text[j - 1] in "_."):
             j -= 1
         return text[j:i]
-    for op in ("**", "//", "==", "+=", "-=", "*=", "/="):
-        if text.startswith(op, i - 2):
-            return op
+    if i >= 2 and text[i - 2:i] in ("**", "//", "==", "+=", "-=", "*=", "/="):
+        return text[i - 2:i]
     return text[i - 1]
 
 
@@ -575,12 +574,13 @@ def _slip_hint(text: str, at: int, kind: str) -> str | None:
     if kind == "end" and opened:
         if len(opened) == 1:
             return f"the '(' at {_where(text, opened[0])} is not closed"
-        return f"{len(opened)} '(' are not closed, at {', '.join(_where(text, p) for p in opened[-3:])}"
+        places = [_where(text, p) for p in opened[-3:]]
+        return f"{len(opened)} '(' are not closed: at {', '.join(places[:-1])} and {places[-1]}"
     if opened and "\n" in text[opened[-1]:at]:
         return (f"the '(' at {_where(text, opened[-1])} is not closed, so the line break before "
                 "this does not end the statement")
     if token == ")" and not opened:
-        return f"this ')' has no matching '('"
+        return "this ')' has no matching '('"
     if before in _OPERATORS:
         if kind == "end":
             return f"the expression ends with {before!r}: add what follows it, or remove it"
@@ -591,6 +591,8 @@ def _slip_hint(text: str, at: int, kind: str) -> str | None:
             return "gradcli has no '//': write x/y to divide"
         if token in _OPERATORS:
             return f"two operators in a row, {before!r} and {token!r}: remove one, or put an operand between them"
+    if token in _OPERATORS and before in ("", "\n", ";", "(", ",", "="):
+        return f"{token!r} needs an operand on its left"
     if token == "=" or before == "==":
         if before in ("=", "==") or text.startswith("==", at):
             return "gradcli has no comparisons: '=' names a value (q = x*y), once, at a statement's start"
@@ -638,7 +640,7 @@ def _arity_error(name: str, overloads: dict, got: int, span: Span, arguments: st
     hint = f"write {signatures}"
     comma = re.search(r"(?<![\w.])\d+,\d+(?![\w.])", arguments)
     keyed = [op for n, op in overloads.items() if n == got - 1 and op.params]
-    if comma and got - 1 in overloads:
+    if comma and got - 1 in overloads and (got == 2 or ", " in arguments):  # not max(2,5,3)
         hint = f"the decimal separator is '.': write {comma.group().replace(',', '.')}"
     elif keyed:  # sum(x, 0): the axis given by position
         param = keyed[0].params[0]
