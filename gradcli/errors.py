@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from typing import Iterable, Mapping
 
 from .source import Span
@@ -76,7 +77,12 @@ class MissingValueError(GradcliError):
         first = names[0] if names else None
         functions = set(functions)
         calls = [n for n in names if n in functions]
-        pairs = _closest_pairs(names, list(self.unused))
+        pairs = _closest_pairs(names, list(self.unused), fallback=False)
+        assigned = None if calls else self._assigned_hint(names, where)
+        if assigned and assigned[0] == "later":
+            pairs = {}
+        elif not pairs and not assigned:  # the only missing and the only unused name
+            pairs = _closest_pairs(names, list(self.unused))
         if calls:  # `exp + 1`: a function without its argument
             first = calls[0]
             message = f"{first} is a function, but it is used here without an argument"
@@ -89,10 +95,38 @@ class MissingValueError(GradcliError):
             rest = [n for n in names if n not in pairs]
             if rest:
                 hint += f"; add {_flags(rest)}"
+        elif assigned:
+            _, first, hint = assigned
         elif 0 < len(self.unused) <= 5:
             hint += f"; {_given(list(self.unused), self.unused)}, which the expression does not use"
         node = where.get(first)
         super().__init__(message, span=getattr(node, "span", None), hint=hint)
+
+
+    @staticmethod
+    def _assigned_hint(names: list[str], where: Mapping[str, object]) -> tuple[str, str, str] | None:
+        """A missing name that the program assigns only after its use ("later"), or close to a
+        name it assigns (`rate = 0.1; w - rat*g`, "close"): (which, that name, the hint)."""
+        span = getattr(where.get(names[0]), "span", None) if names else None
+        source = getattr(span, "source", None)
+        if source is None or len(names) > 100:
+            return None
+        assigned: dict[str, int] = {}
+        for match in _ASSIGNMENT.finditer(source.text):
+            assigned.setdefault(match[1], match.start(1))
+        for name in names:
+            if name in assigned:
+                line, column = source.line_col(assigned[name])
+                return "later", name, (f"{shorten(name)} is assigned at line {line}, column {column}, after "
+                                       "this use; assign a name before using it")
+        for name, meant in _closest_pairs(names, list(assigned)[:1000], fallback=False).items():
+            line, column = source.line_col(assigned[meant])
+            return "close", name, f"did you mean {shorten(meant)}, assigned at line {line}, column {column}?"
+        return None
+
+
+# A statement that assigns a name: `q = …`, `q += …` (not `==`, not a keyword argument inside a call).
+_ASSIGNMENT = re.compile(r"(?:^|[;\n])[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*(?:[-+*/]?=)(?!=)")
 
 
 def _flags(names: list[str]) -> str:
@@ -115,7 +149,7 @@ def _given(names: list[str], where: Mapping[str, str | None]) -> str:
     return "; ".join(parts)
 
 
-def _closest_pairs(missing: list[str], unused: list[str]) -> dict[str, str]:
+def _closest_pairs(missing: list[str], unused: list[str], fallback: bool = True) -> dict[str, str]:
     """Each missing name → the unused given name it most likely is (see `_typo_distance`; else
     the only missing and the only unused name), in the order of `missing`."""
     pairs: dict[str, str] = {}
@@ -126,7 +160,7 @@ def _closest_pairs(missing: list[str], unused: list[str]) -> dict[str, str]:
         scored = [(d, i) for i, u in enumerate(left) if (d := _typo_distance(name, u)) is not None]
         if scored:
             pairs[name] = left.pop(min(scored)[1])
-    if not pairs and len(missing) == 1 and len(unused) == 1:
+    if fallback and not pairs and len(missing) == 1 and len(unused) == 1:
         pairs[missing[0]] = unused[0]
     return pairs
 

@@ -227,6 +227,24 @@ def test_missing_name_pairs(cli, program, given, names, column, hint):
     assert result.exit_code == 1 and f"column {column})" in result.stderr and hint in result.stderr
 
 
+@pytest.mark.parametrize("program, given, line, column, hint", [
+    # a misspelt intermediate: the closest assigned name, and where it is assigned
+    ("rate = 0.1\nw - rat*g", {"w": 1, "g": 2}, 2, 5, "did you mean rate, assigned at line 1, column 1?"),
+    # a name used before the statement that assigns it (the unused x is no candidate then)
+    ("y = q*2; q = x+1; y", {"x": 1}, 1, 5,
+     "q is assigned at line 1, column 10, after this use; assign a name before using it"),
+])
+def test_missing_name_that_the_program_assigns(cli, program, given, line, column, hint):
+    with pytest.raises(gradcli.MissingValueError) as info:
+        gradcli.evaluate(program, **given)
+    assert (info.value.line, info.value.column) == (line, column)
+    assert info.value.hint == hint
+    result = cli("eval", program, *(f"{k}={v}" for k, v in given.items()))
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert lines[0].endswith(f"(at line {line}, column {column})") and lines[3] == f"hint: {hint}"
+
+
 @pytest.mark.parametrize("program, name, column", [("exp + 1", "exp", 1), ("sin*x", "sin", 1), ("x*sqrt", "sqrt", 3)])
 def test_function_used_as_a_name(cli, program, name, column):
     result = cli("eval", program, "x=2")
