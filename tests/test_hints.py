@@ -342,3 +342,20 @@ def test_any_slip_gives_one_error_with_a_one_line_hint(program, slips):
     except gradcli.GradcliError as error:
         assert error.hint is None or "\n" not in error.hint
         assert error.render().count("\n") <= 3
+
+
+def test_readme_error_examples_are_what_gradcli_prints(cli):
+    """The errors section's ```sh block shows stderr, which tests/test_readme.py does not run."""
+    import re
+    import shlex
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Errors and exit codes"):]
+    block = re.search(r"```sh\n(.*?)```", section, flags=re.S).group(1)
+    examples = re.findall(r"^\$ (gradcli .*)\n((?:(?!\$ ).*\n)*)", block, flags=re.M)
+    assert len(examples) == 2
+    for command, shown in examples:
+        result = cli(*shlex.split(command)[1:])
+        assert result.exit_code == 1
+        assert result.stderr == shown, command
