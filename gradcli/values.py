@@ -29,9 +29,15 @@ def parse_assignment(text: str, flag: str = "--set") -> tuple[str, str]:
     name, sep, value = text.partition("=")
     name = name.strip()
     if not sep:
-        spaced = re.fullmatch(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*[\s:]\s*(\S.*?)\s*", text)  # `x 3`, `x:3`
-        hint = f"write {flag} {spaced[1]}={spaced[2]}" if spaced else \
-            f"write {flag} {name or 'x'}=1.5, one argument with '=' and no spaces"
+        spaced = re.fullmatch(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*[\s:]\s*([-+.\d\[@].*?|pi|e|nan|inf)\s*", text)
+        if spaced:  # `x 3`, `x:3`
+            hint = f"write {flag} {spaced[1]}={spaced[2]}"
+        elif NAME.fullmatch(name):
+            hint = f"write {flag} {name}=1.5, one argument with '=' and no spaces"
+        elif flag == "argument":  # `gradcli eval x=3 "x*2"`
+            hint = "the expression comes first, then its NAME=VALUE pairs"
+        else:
+            hint = f"write {flag} NAME=VALUE, e.g. {flag} x=1.5"
         raise ValueFormatError(f"{flag} {text!r}: expected NAME=VALUE", hint=hint)
     if not NAME.fullmatch(name):
         raise ValueFormatError(f"{flag} {text!r}: {name!r} is not a variable name",

@@ -286,6 +286,8 @@ VALUE_SLIPS = [
      "write --set x=1.5, one argument with '=' and no spaces"),
     ("set-with-a-space", ["--set", "x 3", "y=1"], "--set 'x 3': expected NAME=VALUE", "write --set x=3"),
     ("set-with-a-colon", ["--set", "x:3", "y=1"], "--set 'x:3': expected NAME=VALUE", "write --set x=3"),
+    ("expression-after-a-pair", ["x=3", "x * 2"], "argument 'x * 2': expected NAME=VALUE",
+     "the expression comes first, then its NAME=VALUE pairs"),
     ("decimal-comma", ["x=2,5", "y=1"], "argument x=2,5: unexpected text after the value",
      "the decimal separator is '.': write 2.5; a list is written [2,5]"),
     ("list-without-brackets", ["x=1,2,3", "y=1"], "unexpected text after the value",
