@@ -12,7 +12,7 @@ from typing import Mapping
 
 import numpy as np
 
-from .errors import ValueFormatError
+from .errors import ValueFormatError, character_hint, shorten
 from .ops import CONSTANTS
 
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -111,8 +111,6 @@ def _spaced_pairs(pairs: list[str]) -> None:
 
 def _value_hint(text: str, at: int, stack: list) -> str | None:
     """What a value text that cannot be read most likely meant (`at`: where reading stopped)."""
-    from .errors import character_hint
-
     rest = text[at:].lstrip()
     if not rest:
         return None
@@ -120,9 +118,10 @@ def _value_hint(text: str, at: int, stack: list) -> str | None:
         digits = re.fullmatch(r"\s*([+-]?\d+),(\d+)\s*", text)
         if digits:
             return f"the decimal separator is '.': write {digits[1]}.{digits[2]}; a list is written [{digits[1]},{digits[2]}]"
-        return f"a list is written in brackets: [{text.strip().strip(',')}]"
+        return f"a list is written in brackets: [{shorten(text.strip().strip(','))}]"
     if rest[0] == "(":
-        return f"a list is written in brackets: [{text.strip()[1:-1] if text.strip().endswith(')') else '1,2'}]"
+        inner = text.strip()[1:-1] if text.strip().endswith(")") else "1,2"
+        return f"a list is written in brackets: [{shorten(inner)}]"
     if rest[0] == "=":
         return "one '=' between the name and the value: x=3"
     if NAME.match(rest) and "=" in rest:
