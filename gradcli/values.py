@@ -89,7 +89,7 @@ def collect_values(options: list[str], pairs: list[str] = (), values_file: str |
             if name in values:
                 raise ValueFormatError(f"{name} is given a value twice: {given[name]} and {written}",
                                        hint="give each variable one value")
-            values[name] = parse_set_value(text, f"{where} {item}", stdin)
+            values[name] = parse_set_value(text, f"{where} {shorten(item, 60)}", stdin)  # a long value must not flood
             given[name] = written
     return values
 
