@@ -31,6 +31,7 @@ import numpy as np
 from .datafiles import BadRow, header_of, parse_lines, split_cells
 from .errors import GradcliError, MissingValueError, ValueFormatError
 from .graph import Graph
+from .ops import OVERLOADS
 from .values import NAME
 
 DEFAULT_CHUNK = 65536
@@ -81,8 +82,11 @@ class Plan:
                     hint="each row is one point; a constant is one number shared by every row")
         missing = [name for name in graph.required if name not in seen and name not in constants]
         if missing:
-            error = MissingValueError(missing)
-            error.hint = f"add a column {missing[0]!r} to {source}, or --set {missing[0]}=VALUE"
+            unused = {name: source for name in header if name not in graph.variables}
+            unused.update((name, None) for name in constants if name not in graph.variables)
+            error = MissingValueError(missing, unused=unused, where=graph.variables, functions=OVERLOADS)
+            if error.hint.startswith("add --set"):
+                error.hint = f"add a column {missing[0]!r} to {source}, or --set {missing[0]}=VALUE"
             raise error
         self.constants = {name: v for name, v in constants.items() if name in graph.variables}
         # a header cell that is not a variable name (`point id`) can only be copied through

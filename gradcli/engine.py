@@ -20,7 +20,7 @@ import numpy as np
 
 from .errors import MissingValueError, ResourceError, ShapeError, did_you_mean, shorten
 from .graph import Graph, Node
-from .ops import safe_dot, safe_sum
+from .ops import OVERLOADS, safe_dot, safe_sum
 from .trace import Diagnostic, Edge, NodeTrace, Result
 from .values import to_arrays
 
@@ -138,13 +138,14 @@ def bind_values(graph: Graph, values: dict) -> tuple[dict[str, np.ndarray], list
     arrays = to_arrays(values)
     for name in arrays:
         if name not in graph.variables:
-            hint = did_you_mean(name, graph.variables) if graph.variables else None
+            hint = did_you_mean(name, graph.variables) if graph.variables and len(diagnostics) < 20 else None
             diagnostics.append(Diagnostic(
                 "input", f"a value was given for {shorten(name)!r}, which the expression does not use"
                 + (f"; {hint}" if hint else "")))
     missing = [name for name in graph.required if name not in arrays]
-    if missing:
-        raise MissingValueError(missing)
+    if missing:  # the unused names and the functions let the message say what was meant
+        raise MissingValueError(missing, unused=[n for n in arrays if n not in graph.variables],
+                                where=graph.variables, functions=OVERLOADS)
     for name, array in arrays.items():
         if name in graph.variables and not _all_finite(array):
             diagnostics.append(Diagnostic(

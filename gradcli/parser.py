@@ -16,7 +16,8 @@ import threading
 from pathlib import Path
 
 from .composite import Function, expand as expand_graph, function_op
-from .errors import DefinitionError, GradcliSyntaxError, ResourceError, UnknownFunctionError, did_you_mean
+from .errors import (DefinitionError, GradcliSyntaxError, ResourceError, UnknownFunctionError, character_hint,
+                     did_you_mean)
 from .graph import Graph, Node
 from .ops import CONSTANTS, OPS, OVERLOADS, Op
 from .source import Source, Span
@@ -153,10 +154,14 @@ class GraphBuilder:
             node = self._node("const", tok.start_pos, tok.end_pos, default=CONSTANTS[name])
         if node is None:
             params = ", ".join(definition.params)
+            hint = f"add it as a parameter: {definition.name}({', '.join([*definition.params, name])}) = …"
+            if name in OVERLOADS or name in self.functions:  # `exp*t`: a function without its argument
+                hint = f"{name} is a function: write {name}({next(iter(definition.params))})"
+            elif did_you_mean(name, definition.params):  # a misspelt parameter
+                hint = f"{did_you_mean(name, definition.params)} If not, {hint}"
             raise DefinitionError(
                 f"the body of {definition.name}({params}) uses {name!r}, which is not one of its "
-                "parameters", span=self._span(tok.start_pos, tok.end_pos),
-                hint=f"add it as a parameter: {definition.name}({', '.join([*definition.params, name])}) = …")
+                "parameters", span=self._span(tok.start_pos, tok.end_pos), hint=hint)
         return Expr(node, tok.start_pos, tok.end_pos)
 
     def call(self, children: list) -> Expr:
@@ -170,22 +175,12 @@ class GraphBuilder:
         user = self.functions.get(name)
         overloads = {user[0].arity: user[0]} if user else OVERLOADS.get(name)
         if overloads is None:
-            known = [*OVERLOADS, *self.functions]
-            raise UnknownFunctionError(
-                f"unknown function {name!r}", span=span,
-                hint=did_you_mean(name, known) or f"functions are: {', '.join(sorted(known))}",
-            )
+            raise self._unknown_function(name, span, self.source.text[tok.end_pos:rpar.end_pos])
         positional = [a for a in args if isinstance(a, Expr)]
         keywords = [a for a in args if isinstance(a, Keyword)] if len(positional) < len(args) else []
         op = overloads.get(len(positional))
         if op is None:
-            counts = sorted(overloads)
-            wanted = " or ".join(str(n) for n in counts)
-            plural = "argument" if counts == [1] else "arguments"
-            raise UnknownFunctionError(
-                f"{name} takes {wanted} {plural}, got {len(positional)}", span=span,
-                hint="write " + " or ".join(f"{name}({', '.join('xyz'[i] for i in range(n))})" for n in counts),
-            )
+            raise _arity_error(name, overloads, len(positional), span, self.source.text[tok.end_pos:rpar.end_pos])
         if keywords and args.index(keywords[0]) < len(positional):
             raise GradcliSyntaxError(
                 f"a positional argument follows the keyword argument {keywords[0].token.value!s}",
@@ -199,6 +194,26 @@ class GraphBuilder:
                     inputs=tuple([a.node for a in positional]))
         self.created.append(node)
         return Expr(node, start, end)
+
+    def _unknown_function(self, name: str, span: Span, arguments: str) -> UnknownFunctionError:
+        """A call of a name that is no function: a misspelling, another tool's name for one of
+        ours (`ln`), or a variable followed by parentheses (`x(y+1)`, meant as a product)."""
+        known = [*OVERLOADS, *self.functions]
+        meant, note = _FUNCTION_ALIASES.get(name.lower(), (None, None))
+        if note is None:
+            folded = [k for k in known if k.lower() == name.lower()]
+            hint = f"did you mean {folded[0]!r}?" if folded else did_you_mean(name, known)
+        else:
+            hint = f"did you mean {meant!r}?" + (f" ({note})" if note else "") if meant else note
+        if hint:
+            return UnknownFunctionError(f"unknown function {name!r}", span=span, hint=hint)
+        shown = arguments if len(arguments) <= 40 else "(…)"
+        if arguments.strip("() \t") and (name in self.bindings or name in self.free or len(name) == 1
+                                           or name in CONSTANTS):
+            return UnknownFunctionError(f"{name} is not a function", span=span,
+                                        hint=f"to multiply, write {name}*{shown}")
+        return UnknownFunctionError(f"unknown function {name!r}", span=span,
+                                    hint=f"functions are: {', '.join(sorted(known))}")
 
     def _keyword(self, op, name: str, kw: Keyword, given: dict) -> dict:
         key = str(kw.token.value)
@@ -425,9 +440,11 @@ def _syntax_error(failure, source: Source) -> GradcliSyntaxError:
         shown = failure.value
         shown = shown if len(shown) <= 20 else shown[:19] + "…"
         what = "unexpected new line" if kind == "newline" else f"unexpected {shown!r}"
+    at = pos  # where the text went wrong; `pos` is where the caret can stand
     pos = min(pos, max(len(text) - 1, 0)) if text else 0
     words = _expected_words(failure.expected, failure.literals)
-    hint = _juxtaposition_hint(text, pos) or _unclosed_hint(text, what) or _dunder_hint(text, pos)
+    hint = character_hint(text[at]) if kind == "char" else None
+    hint = hint or _slip_hint(text, at, kind) or _dunder_hint(text, pos)
     message = what + (f"; expected {words}" if words else "")
     return GradcliSyntaxError(message, span=Span(source, pos, pos + 1), hint=hint)
 
@@ -472,10 +489,170 @@ def _dunder_hint(text: str, pos: int) -> str | None:
     return None
 
 
-def _unclosed_hint(text: str, what: str) -> str | None:
-    if what != "unexpected end of input":
-        return None
-    unclosed = text.count("(") - text.count(")")
-    if unclosed <= 0:
-        return None
-    return f"{unclosed} '(' {'is' if unclosed == 1 else 'are'} not closed"
+# Other tools' names for gradcli's functions: name (lower case) -> (gradcli's, a note).
+_FUNCTION_ALIASES = {
+    "ln": ("log", "log is the natural logarithm"),
+    "log10": (None, "log is the natural logarithm: write log(x)/log(10)"),
+    "log2": (None, "log is the natural logarithm: write log(x)/log(2)"),
+    "sqr": ("sqrt", "for the square, write x**2"),
+    "square": (None, "write x**2 for the square"),
+    "power": ("pow", ""), "logistic": ("sigmoid", ""), "expit": ("sigmoid", ""),
+    "transpose": ("T", ""), "average": ("mean", ""), "avg": ("mean", ""),
+    "fabs": ("abs", ""), "absolute": ("abs", ""), "maximum": ("max", ""), "minimum": ("min", ""),
+    "amax": ("max", ""), "amin": ("min", ""), "lse": ("logsumexp", ""),
+    "matmul": (None, "write x @ y for the matrix product"),
+}
+_OPERATORS = ("**", "//", "+", "-", "*", "/", "@", "^")
+_STATEMENT_WORDS = {
+    "def": "define a function as f(t) = t*2 (gradcli is not Python)",
+    "lambda": "define a function as f(t) = t*2 (gradcli is not Python)",
+    "return": "write the expression itself: the last statement is the output",
+    "let": "write x = 2, without 'let'", "var": "write x = 2, without 'var'",
+}
+# Python's words that are no part of gradcli: `x and y`, `import math`, `y if x else z`.
+_PYTHON_WORDS = ("and", "or", "not", "if", "else", "for", "in", "is", "import", "from", "while", "print")
+
+
+def _token_before(text: str, pos: int) -> str:
+    """The token that ends just before `pos` (spaces skipped; a new line is "\n"), or ""."""
+    i = pos
+    while i > 0 and text[i - 1] in " \t\f\r":
+        i -= 1
+    if i == 0:
+        return ""
+    if text[i - 1].isalnum() or text[i - 1] in "_.":
+        j = i
+        while j > i - 100 and j > 0 and (text[j - 1].isalnum() or text[j - 1] in "_."):
+            j -= 1
+        return text[j:i]
+    if i >= 2 and text[i - 2:i] in ("**", "//", "==", "+=", "-=", "*=", "/="):
+        return text[i - 2:i]
+    return text[i - 1]
+
+
+def _token_at(text: str, pos: int) -> str:
+    match = re.match(r"[A-Za-z_][A-Za-z0-9_]*|(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|\*\*|//|==|.", text[pos:pos + 100])
+    return match.group(0) if match else ""
+
+
+def _unclosed(text: str, pos: int) -> list[int]:
+    """Where each '(' before `pos` that is still open there stands (comments skipped)."""
+    opened: list[int] = []
+    i = 0
+    while True:
+        match = _PAREN_OR_COMMENT.search(text, i, pos)
+        if match is None:
+            return opened
+        if match.group() == "(":
+            opened.append(match.start())
+        elif match.group() == ")":
+            if opened:
+                opened.pop()
+        i = match.end()
+
+
+_PAREN_OR_COMMENT = re.compile(r"[()]|#[^\n]*")
+
+
+def _where(text: str, pos: int) -> str:
+    line, column = Source(text).line_col(pos)
+    return f"column {column}" if "\n" not in text else f"line {line}, column {column}"
+
+
+def _slip_hint(text: str, at: int, kind: str) -> str | None:
+    """What the person most likely meant, when the parser stopped at `at` (a token, a new line or
+    the end of the text): the common slips, from the most to the least specific."""
+    token = "" if kind in ("end", "newline") else _token_at(text, at)
+    before = _token_before(text, at)
+    if kind == "char":
+        if token != ".":
+            return None
+        if before in ("np", "numpy", "math", "torch", "jnp", "tf", "F", "scipy", "sp", "cmath"):
+            return f"gradcli's functions have no '{before}.' prefix: write {_token_at(text, at + 1)}(…)"
+        return "'.' is only a decimal point: names have no attributes (gradcli is not Python)"
+    opened = _unclosed(text, at)
+    if kind == "end" and opened:
+        if len(opened) == 1:
+            return f"the '(' at {_where(text, opened[0])} is not closed"
+        places = [_where(text, p) for p in opened[-3:]]
+        return f"{len(opened)} '(' are not closed: at {', '.join(places[:-1])} and {places[-1]}"
+    if opened and "\n" in text[opened[-1]:at]:
+        return (f"the '(' at {_where(text, opened[-1])} is not closed, so the line break before "
+                "this does not end the statement")
+    if token == ")" and not opened:
+        return "this ')' has no matching '('"
+    if before in _OPERATORS:
+        if kind == "end":
+            return f"the expression ends with {before!r}: add what follows it, or remove it"
+        if kind == "newline":
+            return (f"the line ends with {before!r}; to go on to the next line, put the expression in "
+                    "parentheses")
+        if before == "/" and token == "/" and text[at - 1] == "/":
+            return "gradcli has no '//': write x/y to divide"
+        if token in _OPERATORS:
+            return f"two operators in a row, {before!r} and {token!r}: remove one, or put an operand between them"
+    if token in _OPERATORS and before in ("", "\n", ";", "(", ",", "="):
+        return f"{token!r} needs an operand on its left"
+    if token == "=" or before == "==":
+        if before in ("=", "==") or text.startswith("==", at):
+            return "gradcli has no comparisons: '=' names a value (q = x*y), once, at a statement's start"
+        return "'=' names a value at a statement's start (q = x*y); gradcli solves no equations"
+    if token == ",":
+        if at > 0 and text[at - 1].isdigit() and text[at + 1:at + 2].isdigit():
+            return f"the decimal separator is '.': write {_decimal(text, at)}"
+        return "',' separates a function's arguments, as in max(x, y); separate statements with ';'"
+    if token == ")" and before == "(":
+        return "the parentheses are empty: put an expression between them"
+    if token == ")" and before == ",":
+        return "remove the ',' before ')', or add the argument that should follow it"
+    juxtaposed = _juxtaposition_hint(text, at)
+    if juxtaposed:
+        return juxtaposed
+    if token and (token[0].isalnum() or token[0] in "_.(") and before:
+        if before in _STATEMENT_WORDS:
+            return _STATEMENT_WORDS[before]
+        python = before if before in _PYTHON_WORDS else token if token in _PYTHON_WORDS else None
+        if python:
+            return f"gradcli has no {python!r}: it is arithmetic and functions only (gradcli is not Python)"
+        if before in OVERLOADS:
+            return f"to call {before}, write {before}({token}{'…' if token == '(' else ''})".replace("((", "(")
+        if before[0].isalnum() or before[0] in "_." or before == ")":
+            left = "(…)" if before == ")" else before
+            right = "(…)" if token == "(" else token
+            return f"an operator is missing between {left} and {right}: write {left}*{right} to multiply"
+    return None
+
+
+def _decimal(text: str, at: int) -> str:
+    """`2,5` → `2.5`, the number around the comma at `at`."""
+    left = re.search(r"\d+$", text[max(0, at - 30):at]).group()
+    right = re.match(r"\d+", text[at + 1:at + 31]).group()
+    return f"{left}.{right}"
+
+
+def _arity_error(name: str, overloads: dict, got: int, span: Span, arguments: str) -> UnknownFunctionError:
+    """A call with the wrong number of arguments: the signatures in the message, and the likely
+    slip (`exp(2,5)`: a decimal comma) in the hint."""
+    counts = sorted(overloads)
+    wanted = " or ".join(str(n) for n in counts)
+    plural = "argument" if counts == [1] else "arguments"
+    signatures = " or ".join(_signature(name, overloads[n]) for n in counts)
+    hint = f"write {signatures}"
+    comma = re.search(r"(?<![\w.])\d+,\d+(?![\w.])", arguments)
+    keyed = [op for n, op in overloads.items() if n == got - 1 and op.params]
+    if comma and got - 1 in overloads and (got == 2 or ", " in arguments):  # not max(2,5,3)
+        hint = f"the decimal separator is '.': write {comma.group().replace(',', '.')}"
+    elif keyed:  # sum(x, 0): the axis given by position
+        param = keyed[0].params[0]
+        hint = f"{param} is a keyword argument: write {name}({', '.join(_parameters(keyed[0]))}, {param}=…)"
+    return UnknownFunctionError(f"{name} takes {wanted} {plural}, got {got}: {signatures}", span=span, hint=hint)
+
+
+def _signature(name: str, op: Op) -> str:
+    return f"{name}({', '.join(_parameters(op))})"
+
+
+def _parameters(op: Op) -> list[str]:
+    if op.body is not None:  # a function the program defines: its own parameter names
+        return list(op.body.params)
+    return ["xyz"[i] if i < 3 else f"x{i}" for i in range(op.arity)]

@@ -12,7 +12,7 @@ from typing import Mapping
 
 import numpy as np
 
-from .errors import ValueFormatError
+from .errors import ValueFormatError, character_hint, shorten
 from .ops import CONSTANTS
 
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -29,7 +29,16 @@ def parse_assignment(text: str, flag: str = "--set") -> tuple[str, str]:
     name, sep, value = text.partition("=")
     name = name.strip()
     if not sep:
-        raise ValueFormatError(f"{flag} {text!r}: expected NAME=VALUE", hint=f"write {flag} {name or 'x'}=1.5")
+        spaced = re.fullmatch(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*[\s:]\s*([-+.\d\[@].*?|pi|e|nan|inf)\s*", text)
+        if spaced:  # `x 3`, `x:3`
+            hint = f"write {flag} {spaced[1]}={spaced[2]}"
+        elif NAME.fullmatch(name):
+            hint = f"write {flag} {name}=1.5, one argument with '=' and no spaces"
+        elif flag == "argument":  # `gradcli eval x=3 "x*2"`
+            hint = "the expression comes first, then its NAME=VALUE pairs"
+        else:
+            hint = f"write {flag} NAME=VALUE, e.g. {flag} x=1.5"
+        raise ValueFormatError(f"{flag} {text!r}: expected NAME=VALUE", hint=hint)
     if not NAME.fullmatch(name):
         raise ValueFormatError(f"{flag} {text!r}: {name!r} is not a variable name",
                                hint="names are letters, digits and _, not starting with a digit")
@@ -70,6 +79,7 @@ def collect_values(options: list[str], pairs: list[str] = (), values_file: str |
             uses_stdin("--values -")
         values = load_values(values_file, stdin)
         given = {name: f"--values {values_file}" for name in values}
+    _spaced_pairs(pairs)
     for where, items in ((flag, options), ("argument", pairs)):
         for item in items:
             name, text = parse_assignment(item, where)
@@ -79,9 +89,47 @@ def collect_values(options: list[str], pairs: list[str] = (), values_file: str |
             if name in values:
                 raise ValueFormatError(f"{name} is given a value twice: {given[name]} and {written}",
                                        hint="give each variable one value")
-            values[name] = parse_set_value(text, f"{where} {item}", stdin)
+            values[name] = parse_set_value(text, f"{where} {shorten(item, 60)}", stdin)  # a long value must not flood
             given[name] = written
     return values
+
+
+def _spaced_pairs(pairs: list[str]) -> None:
+    """`x = 3`, `x =3`, `x= 3`: the shell made several arguments of one NAME=VALUE pair."""
+    for i, item in enumerate(pairs[:-1]):
+        after = pairs[i + 1]
+        if NAME.fullmatch(item) and after.startswith("="):
+            parts = [item, after] if after != "=" or i + 2 >= len(pairs) else [item, after, pairs[i + 2]]
+        elif item.endswith("=") and NAME.fullmatch(item[:-1]) and "=" not in after:
+            parts = [item, after]
+        else:
+            continue
+        joined = "".join(parts)
+        raise ValueFormatError(f"arguments {' '.join(parts)}: a NAME=VALUE pair is one argument, without spaces",
+                               hint=f"write {joined}")
+
+
+def _value_hint(text: str, at: int, stack: list) -> str | None:
+    """What a value text that cannot be read most likely meant (`at`: where reading stopped)."""
+    rest = text[at:].lstrip()
+    if not rest:
+        return None
+    if rest[0] == "," and not stack:  # x=2,5 or x=1,2,3
+        digits = re.fullmatch(r"\s*([+-]?\d+),(\d+)\s*", text)
+        if digits:
+            return f"the decimal separator is '.': write {digits[1]}.{digits[2]}; a list is written [{digits[1]},{digits[2]}]"
+        return f"a list is written in brackets: [{shorten(text.strip().strip(','))}]"
+    if rest[0] == "(":
+        inner = text.strip()[1:-1] if text.strip().endswith(")") else "1,2"
+        return f"a list is written in brackets: [{shorten(inner)}]"
+    if rest[0] == "=":
+        return "one '=' between the name and the value: x=3"
+    if NAME.match(rest) and "=" in rest:
+        return "one NAME=VALUE per argument: put no quotes around several of them"
+    if rest[0] in "*/^+-@%" or re.match(r"\*\*", rest):
+        return ("a value is a number or a list of numbers, not an expression, and is not computed: "
+                "write the number it comes to")
+    return character_hint(rest[0])
 
 
 def parse_value_text(text: str, where: str) -> np.ndarray:
@@ -97,11 +145,12 @@ def parse_value_text(text: str, where: str) -> np.ndarray:
         if match is None:
             bad = text[pos:].lstrip()[:12]
             raise ValueFormatError(f"{where}: cannot read {bad!r} as a number",
-                                   hint="a value is a number like -2.5 or a list like [1,2,3]")
-        pos = match.end()
+                                   hint=_value_hint(text, pos, stack) or "a value is a number like -2.5 or a list like [1,2,3]")
         kind = match.lastgroup
         if result is not None:
-            raise ValueFormatError(f"{where}: unexpected text after the value", hint="one value per --set")
+            raise ValueFormatError(f"{where}: unexpected text after the value",
+                                   hint=_value_hint(text, pos, stack) or "one value per --set")
+        pos = match.end()
         if kind == "open":
             if not expect_item:
                 raise ValueFormatError(f"{where}: missing ',' before '['")

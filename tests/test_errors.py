@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 ROWS = [
     # syntax errors: what, where, and a caret
     ("unclosed-paren", ["eval", "(x + "], 1,
-     ["error:", "unexpected end of input", "line 1, column 5", "^", "'(' is not closed"]),
+     ["error:", "unexpected end of input", "line 1, column 5", "^", "the '(' at column 1 is not closed"]),
     ("double-operator", ["eval", "x ** * 2"], 1, ["error:", "unexpected '*'", "line 1, column 6", "^"]),
     ("juxtaposition", ["eval", "3x"], 1, ["error:", "line 1, column 2", "3*x"]),
     ("second-line", ["eval", "a = 1\nb = (a + "], 1, ["error:", "line 2, column 9"]),
