@@ -294,32 +294,37 @@ def _parse_size(text: str) -> int:
 def _render(result, format: Format, *, steps: bool, output: str | None, digits: int, all_rows: bool,
             no_color: bool) -> None:
     """Hand the result to the renderer the options ask for."""
+    out = sys.stdout
+    if _dumb_terminal():  # ASCII only, whichever renderer writes
+        from .render.style import AsciiWriter
+
+        out = AsciiWriter(out)
     if steps:
         from .render import jsondoc, steps as steps_view
 
         if format is Format.json:
-            sys.stdout.write(jsondoc.dumps(steps_view.document(result)) + "\n")
+            out.write(jsondoc.dumps(steps_view.document(result)) + "\n")
         else:
-            steps_view.render(result, sys.stdout, digits=digits, all_steps=all_rows)
+            steps_view.render(result, out, digits=digits, all_steps=all_rows)
     elif format is Format.json:
         from .render import jsondoc
 
-        jsondoc.write(result, sys.stdout)
-        sys.stdout.write("\n")
+        jsondoc.write(result, out)
+        out.write("\n")
     elif format is Format.csv:
         from .render import csvtable
 
-        csvtable.render(result, sys.stdout)
+        csvtable.render(result, out)
     elif format is Format.plain:
         from .render import plain
 
-        plain.render(result, sys.stdout)
+        plain.render(result, out)
     elif format is Format.dot:
         from .render import dot
 
         text = dot.render(result, digits=digits)
         if output is None:
-            sys.stdout.write(text + "\n")
+            out.write(text + "\n")
         else:
             from .render import graphviz
 
@@ -327,11 +332,11 @@ def _render(result, format: Format, *, steps: bool, output: str | None, digits: 
     elif format is Format.tree:
         from .render import tree
 
-        tree.render(result, _table_output(no_color), digits=digits, all_nodes=all_rows)
+        tree.render(result, _table_output(no_color, out), digits=digits, all_nodes=all_rows)
     else:
         from .render import table
 
-        table.render(result, _table_output(no_color), digits=digits, all_rows=all_rows,
+        table.render(result, _table_output(no_color, out), digits=digits, all_rows=all_rows,
                      ascii_only=_dumb_terminal())
 
 
@@ -548,13 +553,22 @@ class _user_errors:
             message = "not enough memory for this input"
         else:
             message = "the input is nested too deeply"
-        sys.stderr.write(f"error: {message}\n")
+        sys.stderr.write(f"error: {_plain(message)}\n")
         raise typer.Exit(EXIT_BAD_INPUT)
 
 
 def _warn(diagnostics) -> None:
     for diagnostic in diagnostics:
-        sys.stderr.write(f"warning: {diagnostic.message}\n")
+        sys.stderr.write(f"warning: {_plain(diagnostic.message)}\n")
+
+
+def _plain(message: str) -> str:
+    """A message for stderr: in ASCII under TERM=dumb."""
+    if message.isascii() or not _dumb_terminal():
+        return message
+    from .render.style import plain_ascii
+
+    return plain_ascii(message)
 
 
 def _suggest_stable(result) -> None:
@@ -572,11 +586,11 @@ def _dumb_terminal() -> bool:
     return os.environ.get("TERM") == "dumb"
 
 
-def _table_output(no_color: bool):
-    """A Rich console on a terminal; else stdout itself, for the plain ASCII layout (no Rich)."""
+def _table_output(no_color: bool, out=None):
+    """A Rich console on a terminal; else `out` (stdout), for the plain ASCII layout (no Rich)."""
     if sys.stdout.isatty() and not _dumb_terminal():
         return _console(no_color)
-    return sys.stdout
+    return sys.stdout if out is None else out
 
 
 def _console(no_color: bool = False):
