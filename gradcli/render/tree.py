@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ..trace import Result
 from . import numbers
-from .style import LABEL_MIN, cut, head_line, is_console
+from .style import LABEL_MIN, cut, is_console
 
 # Nodes shown unless --all: a deep circuit's tree grows quadratically wide (indentation).
 DEFAULT_NODES = 100
@@ -66,8 +66,11 @@ def render(result: Result, out, *, digits: int = 6, all_nodes: bool = False) -> 
                     lines.append(Text.assemble(guide, cut(head, room), (value, "green"), (gradient, "red")))
             else:
                 below = guide[:-len(_LAST)] + (_SPACE if guide.endswith(_LAST) else _PIPE) if guide else ""
-                label = head_line(head, tail, out.width - len(guide))[:-len(tail) or None]
-                lines.append(Text.assemble(guide, label, (tail, "dim")))
+                room = out.width - len(guide)
+                if len(head) + len(tail) > room:
+                    tail = cut(tail, room - len(head)) if room - len(head) >= LABEL_MIN else ""
+                    head = cut(head, max(room, LABEL_MIN))
+                lines.append(Text.assemble(guide, head, (tail, "dim")))
                 lines.append(Text.assemble(below, (value, "green"), (gradient, "red")))
         else:
             lines.append(guide + head + value + gradient + tail)
