@@ -215,8 +215,9 @@ def eval_command(
             _warn(result.diagnostics)
             if not stable:
                 _suggest_stable(result)
-        _render(result, format, steps=steps, output=output, digits=digits, all_rows=all_rows,
-                no_color=no_color)
+        with _ascii_stdout():
+            _render(result, format, steps=steps, output=output, digits=digits, all_rows=all_rows,
+                    no_color=no_color)
         if strict and any(d.kind == "domain" for d in result.diagnostics):
             raise DomainError("a nan or inf appeared and --strict is on (see the warnings)")
 
@@ -294,37 +295,32 @@ def _parse_size(text: str) -> int:
 def _render(result, format: Format, *, steps: bool, output: str | None, digits: int, all_rows: bool,
             no_color: bool) -> None:
     """Hand the result to the renderer the options ask for."""
-    out = sys.stdout
-    if _dumb_terminal():  # ASCII only, whichever renderer writes
-        from .render.style import AsciiWriter
-
-        out = AsciiWriter(out)
     if steps:
         from .render import jsondoc, steps as steps_view
 
         if format is Format.json:
-            out.write(jsondoc.dumps(steps_view.document(result)) + "\n")
+            sys.stdout.write(jsondoc.dumps(steps_view.document(result)) + "\n")
         else:
-            steps_view.render(result, out, digits=digits, all_steps=all_rows)
+            steps_view.render(result, sys.stdout, digits=digits, all_steps=all_rows)
     elif format is Format.json:
         from .render import jsondoc
 
-        jsondoc.write(result, out)
-        out.write("\n")
+        jsondoc.write(result, sys.stdout)
+        sys.stdout.write("\n")
     elif format is Format.csv:
         from .render import csvtable
 
-        csvtable.render(result, out)
+        csvtable.render(result, sys.stdout)
     elif format is Format.plain:
         from .render import plain
 
-        plain.render(result, out)
+        plain.render(result, sys.stdout)
     elif format is Format.dot:
         from .render import dot
 
         text = dot.render(result, digits=digits)
         if output is None:
-            out.write(text + "\n")
+            sys.stdout.write(text + "\n")
         else:
             from .render import graphviz
 
@@ -332,11 +328,11 @@ def _render(result, format: Format, *, steps: bool, output: str | None, digits: 
     elif format is Format.tree:
         from .render import tree
 
-        tree.render(result, _table_output(no_color, out), digits=digits, all_nodes=all_rows)
+        tree.render(result, _table_output(no_color), digits=digits, all_nodes=all_rows)
     else:
         from .render import table
 
-        table.render(result, _table_output(no_color, out), digits=digits, all_rows=all_rows,
+        table.render(result, _table_output(no_color), digits=digits, all_rows=all_rows,
                      ascii_only=_dumb_terminal())
 
 
@@ -562,6 +558,22 @@ def _warn(diagnostics) -> None:
         sys.stderr.write(f"warning: {_plain(diagnostic.message)}\n")
 
 
+class _ascii_stdout:
+    """Under TERM=dumb, stdout writes through render.style.AsciiWriter while a result is
+    rendered: ASCII only, whichever renderer writes."""
+
+    def __enter__(self):
+        self.saved = sys.stdout
+        if _dumb_terminal():
+            from .render.style import AsciiWriter
+
+            sys.stdout = AsciiWriter(sys.stdout)
+
+    def __exit__(self, *exc):
+        sys.stdout = self.saved
+        return False
+
+
 def _plain(message: str) -> str:
     """A message for stderr: in ASCII under TERM=dumb."""
     if message.isascii() or not _dumb_terminal():
@@ -586,11 +598,11 @@ def _dumb_terminal() -> bool:
     return os.environ.get("TERM") == "dumb"
 
 
-def _table_output(no_color: bool, out=None):
-    """A Rich console on a terminal; else `out` (stdout), for the plain ASCII layout (no Rich)."""
+def _table_output(no_color: bool):
+    """A Rich console on a terminal; else stdout itself, for the plain ASCII layout (no Rich)."""
     if sys.stdout.isatty() and not _dumb_terminal():
         return _console(no_color)
-    return sys.stdout if out is None else out
+    return sys.stdout
 
 
 def _console(no_color: bool = False):
