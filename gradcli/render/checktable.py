@@ -84,6 +84,6 @@ def _rich_table(console, title: str, headers, rows, left: set[int]) -> None:
     for i, header in enumerate(headers):
         table.add_column(header, justify="left" if i in left else "right", no_wrap=True, width=fitted[i],
                          overflow="ellipsis")
-    for row in rows:
-        table.add_row(Text(row[0]), *row[1:])
+    for row in rows:  # Text, not markup
+        table.add_row(*map(Text, row))
     console.print(table)

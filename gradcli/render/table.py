@@ -193,6 +193,6 @@ def _rich_blocks(console, title: str, blocks, *, streaming: bool, digits: int) -
                 table.add_column(name, justify="right", no_wrap=True, width=fitted[i])
             else:
                 table.add_column(name, width=fitted[i], no_wrap=True, overflow="ellipsis")
-        for cells in block:
-            table.add_row(Text(cells[0]), cells[1], cells[2], Text(cells[3]), *cells[4:])
+        for cells in block:  # Text, not markup: Rich would take "[nan, 1]" for a style tag
+            table.add_row(*map(Text, cells))
         console.print(table)
