@@ -81,7 +81,7 @@ def ascii_table(headers, rows, right: set[int]) -> str:
 def write(out, text: str) -> None:
     """Print plain text (never markup) to a Rich console or a text stream."""
     if is_console(out):
-        out.print(text, highlight=False, markup=False, soft_wrap=True)
+        out.print(text, highlight=False, markup=False, emoji=False, soft_wrap=True)
     else:
         out.write(text + "\n")
 
@@ -137,4 +137,4 @@ def stacked(console, heads: list[str], items) -> None:
 
     for head in heads:
         console.print(Text(head), no_wrap=True, overflow="ellipsis")
-    console.print("\n".join(pack(items, console.width)), highlight=False, markup=False, soft_wrap=True)
+    console.print("\n".join(pack(items, console.width)), highlight=False, markup=False, emoji=False, soft_wrap=True)

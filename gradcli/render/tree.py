@@ -121,6 +121,6 @@ def render(result: Result, out, *, digits: int = 6, all_nodes: bool = False) -> 
     if hidden:
         note = f"… {hidden} more nodes not shown; --all shows every node"
         if console:
-            out.print(note, style="dim", highlight=False, markup=False)
+            out.print(note, style="dim", highlight=False, markup=False, emoji=False)
         else:
             out.write(note + "\n")
