@@ -95,14 +95,16 @@ WORD_MIN = 6
 
 def fit(widths: list[int], width: int, give) -> list[int] | None:
     """Column widths for a Rich table of `width` characters (3 between columns), shrinking the
-    columns of `give` in turn: stages (columns, minimum), the widest column of a stage giving a
-    character first. None where even then the table is too wide."""
+    columns of `give` in turn: stages (columns, minimum), the minimum one for all or a dict by
+    column, the column with the most to give in a stage giving a character first. None where
+    even then the table is too wide."""
     widths = list(widths)
     excess = sum(widths) + 3 * (len(widths) - 1) - width
     for columns, minimum in give:
+        floor = minimum if isinstance(minimum, dict) else dict.fromkeys(columns, minimum)
         while excess > 0:
-            widest = max(columns, key=widths.__getitem__)
-            if widths[widest] <= minimum:
+            widest = max(columns, key=lambda i: widths[i] - floor[i])
+            if widths[widest] <= floor[widest]:
                 break
             widths[widest] -= 1
             excess -= 1

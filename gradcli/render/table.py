@@ -165,8 +165,10 @@ def _ascii_blocks(out, title: str, blocks, *, streaming: bool, digits: int, elli
 
 def _rich_blocks(console, title: str, blocks, *, streaming: bool, digits: int) -> None:
     """On a terminal: numbers never cut; the labels give way first (cut with …), then the role and
-    the op; a block that does not fit even so is printed stacked, a few lines per row. Each block
-    is a Rich table of its own with the widths carried over, the header on the first."""
+    the op, then an array's preview or a rule's text wraps between its words (a cell grows
+    taller, no number is split); a block that does not fit even so is printed stacked, a few
+    lines per row. Each block is a Rich table of its own with the widths carried over, the header
+    on the first."""
     from rich.box import HEAVY_HEAD
     from rich.table import Table
     from rich.text import Text
@@ -178,9 +180,14 @@ def _rich_blocks(console, title: str, blocks, *, streaming: bool, digits: int) -
     # a title of its own line: a table title would wrap at the (possibly narrow) table's width
     console.print(Text(title), no_wrap=True, overflow="ellipsis")
     header = True
+    words = {i: len(HEADERS[i]) for i in NUMBER_COLUMNS}  # the longest word of each number column
     for block in blocks:
         _widths(widths, block)
-        fitted = fit(widths, console.width, GIVE)
+        for cells in block:
+            for i in NUMBER_COLUMNS:
+                if len(cells[i]) > words[i]:
+                    words[i] = max(words[i], *map(len, cells[i].split()))
+        fitted = fit(widths, console.width, GIVE + ((NUMBER_COLUMNS, words),))
         if fitted is None:
             for label, op, role, inp, *numbers in block:
                 stacked(console, [head_line(label, f"  ({op}, {role})", console.width), f"  input {inp}"],
@@ -190,7 +197,7 @@ def _rich_blocks(console, title: str, blocks, *, streaming: bool, digits: int) -
         header = False
         for i, name in enumerate(HEADERS):
             if i in NUMBER_COLUMNS:
-                table.add_column(name, justify="right", no_wrap=True, width=fitted[i])
+                table.add_column(name, justify="right", width=fitted[i], overflow="fold")
             else:
                 table.add_column(name, width=fitted[i], no_wrap=True, overflow="ellipsis")
         for cells in block:  # Text, not markup: Rich would take "[nan, 1]" for a style tag
