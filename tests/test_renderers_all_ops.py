@@ -11,6 +11,8 @@ scalars, arrays and a constant. Each program runs with every --format, --steps (
 - shows the JSON document's numbers: CSV and plain to full precision, the table, --steps, the
   tree and the diagram to their --digits, every number whole;
 - and the JSON document's gradients are those of central differences.
+
+`gradcli check` renders every op too: it passes, its table shows each analytic gradient.
 """
 
 from __future__ import annotations
@@ -180,6 +182,22 @@ def test_every_renderer_shows_every_op(cli, monkeypatch, program, values):
             assert result.exit_code == 0, (options, result.stderr)
             key = tuple(o for o in options if o in base)
             _check_numbers(result.stdout, options, docs[key], dumb)
+
+
+@pytest.mark.parametrize("program, values", CASES)
+def test_check_renders_every_op(cli, monkeypatch, program, values):
+    """`gradcli check`'s table and JSON: every op passes, the table shows each analytic gradient."""
+    args = ["check", program, *[f"{k}={v}" for k, v in values.items()]]
+    monkeypatch.setenv("TERM", "dumb")
+    report = json.loads(cli(*args, "--format", "json").stdout)
+    result = cli(*args)
+    assert result.exit_code == 0 and report["passed"], (result.stdout, result.stderr)
+    assert "internal error" not in result.stderr and (result.stdout + result.stderr).isascii()
+    rows = [line.split(" | ") for line in result.stdout.splitlines() if line.count(" | ") == 4]
+    assert len(rows) == len(report["checks"]) + 1
+    for row, entry in zip(rows[1:], report["checks"]):
+        assert row[0].strip() == entry["label"] and row[4].strip() == entry["verdict"]
+        assert math.isclose(float(row[1]), entry["analytic"], rel_tol=1e-5, abs_tol=1e-300)
 
 
 def _check_numbers(out: str, options: list[str], doc: dict, dumb: bool) -> None:
