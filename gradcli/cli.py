@@ -16,6 +16,9 @@ import sys
 from pathlib import Path
 from typing import Annotated, List, Optional
 
+if os.environ.get("TERM") == "dumb":  # usage errors and help without Rich's box-drawing
+    os.environ.setdefault("TYPER_USE_RICH", "0")
+
 # No collection passes while Click, Typer and this module create their thousands of objects
 # (see __init__.py); the collector is turned back on at the end of this module.
 _collecting = gc.isenabled()
@@ -616,6 +619,10 @@ def main() -> None:
     # What start-up created lives as long as the process: moved out of the collector's sight,
     # it is not traversed again by every full collection a big input's parsing triggers.
     gc.freeze()
+    if _dumb_terminal():  # every message in ASCII, Click's and Typer's too
+        from .render.style import AsciiWriter
+
+        sys.stderr = AsciiWriter(sys.stderr)
     try:
         app()
     except SystemExit:

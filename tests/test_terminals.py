@@ -262,3 +262,15 @@ def test_term_dumb_spells_every_symbol_in_ascii(cli, monkeypatch):
 ])
 def test_plain_ascii(text, ascii_text):
     assert plain_ascii(text) == ascii_text
+
+
+def test_term_dumb_messages_are_ascii_in_a_real_process():
+    # Click's and Typer's messages too: no Rich box around a usage error
+    env = {**os.environ, "TERM": "dumb"}
+    for args, code in ((["eval", "x", "x=1", "--fromat", "json"], 2),
+                       (["eval", "dot(a, b)", "a=[1,2,3]", "b=[1,2]"], 1),
+                       (["eval", "max(x, 0) + norm(v)", "x=0", "v=[0,0]", "--steps"], 0)):
+        done = subprocess.run([sys.executable, "-m", "gradcli", *args], capture_output=True, env=env, timeout=60)
+        assert done.returncode == code, done.stderr
+        assert done.stderr.isascii() and done.stdout.isascii(), (done.stdout, done.stderr)
+        assert done.stderr
