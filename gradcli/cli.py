@@ -16,6 +16,9 @@ import sys
 from pathlib import Path
 from typing import Annotated, List, Optional
 
+if os.environ.get("TERM") == "dumb":  # usage errors and help without Rich's box-drawing
+    os.environ.setdefault("TYPER_USE_RICH", "0")
+
 # No collection passes while Click, Typer and this module create their thousands of objects
 # (see __init__.py); the collector is turned back on at the end of this module.
 _collecting = gc.isenabled()
@@ -215,8 +218,9 @@ def eval_command(
             _warn(result.diagnostics)
             if not stable:
                 _suggest_stable(result)
-        _render(result, format, steps=steps, output=output, digits=digits, all_rows=all_rows,
-                no_color=no_color)
+        with _ascii_stdout():
+            _render(result, format, steps=steps, output=output, digits=digits, all_rows=all_rows,
+                    no_color=no_color)
         if strict and any(d.kind == "domain" for d in result.diagnostics):
             raise DomainError("a nan or inf appeared and --strict is on (see the warnings)")
 
@@ -548,13 +552,38 @@ class _user_errors:
             message = "not enough memory for this input"
         else:
             message = "the input is nested too deeply"
-        sys.stderr.write(f"error: {message}\n")
+        sys.stderr.write(f"error: {_plain(message)}\n")
         raise typer.Exit(EXIT_BAD_INPUT)
 
 
 def _warn(diagnostics) -> None:
     for diagnostic in diagnostics:
-        sys.stderr.write(f"warning: {diagnostic.message}\n")
+        sys.stderr.write(f"warning: {_plain(diagnostic.message)}\n")
+
+
+class _ascii_stdout:
+    """Under TERM=dumb, stdout writes through render.style.AsciiWriter while a result is
+    rendered: ASCII only, whichever renderer writes."""
+
+    def __enter__(self):
+        self.saved = sys.stdout
+        if _dumb_terminal():
+            from .render.style import AsciiWriter
+
+            sys.stdout = AsciiWriter(sys.stdout)
+
+    def __exit__(self, *exc):
+        sys.stdout = self.saved
+        return False
+
+
+def _plain(message: str) -> str:
+    """A message for stderr: in ASCII under TERM=dumb."""
+    if message.isascii() or not _dumb_terminal():
+        return message
+    from .render.style import plain_ascii
+
+    return plain_ascii(message)
 
 
 def _suggest_stable(result) -> None:
@@ -590,6 +619,10 @@ def main() -> None:
     # What start-up created lives as long as the process: moved out of the collector's sight,
     # it is not traversed again by every full collection a big input's parsing triggers.
     gc.freeze()
+    if _dumb_terminal():  # every message in ASCII, Click's and Typer's too
+        from .render.style import AsciiWriter
+
+        sys.stderr = AsciiWriter(sys.stderr)
     try:
         app()
     except SystemExit:

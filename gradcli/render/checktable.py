@@ -7,7 +7,7 @@ import math
 from ..check import CheckReport
 from ..source import Span
 from . import numbers
-from .style import ascii_table, is_console, plain_ascii, write
+from .style import LABEL_MIN, ascii_table, fit, head_line, is_console, plain_ascii, stacked, write
 
 
 def error_text(error: float | None) -> str:
@@ -65,14 +65,25 @@ def render(report: CheckReport, out, *, digits: int = 6, ascii_only: bool = Fals
 
 
 def _rich_table(console, title: str, headers, rows, left: set[int]) -> None:
+    """Numbers and verdicts are never cut: the variable's label gives way (cut with …), and where
+    even so the table is wider than the terminal, each row is printed stacked."""
     from rich.box import HEAVY_HEAD
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False, box=HEAVY_HEAD)
     widths = [max([len(h)] + [len(row[i]) for row in rows]) for i, h in enumerate(headers)]
+    fitted = fit(widths, console.width, (((0,), LABEL_MIN),))
+    console.print(Text(title), no_wrap=True, overflow="ellipsis")
+    if fitted is None:
+        for row in rows:
+            head = head_line(row[0], f"  {row[4]}", console.width)
+            items = [f"{h} {cell}" for i, (h, cell) in enumerate(zip(headers, row)) if i and i != 4 and cell]
+            stacked(console, [head], items)
+        return
+    table = Table(show_edge=False, pad_edge=False, box=HEAVY_HEAD)
     for i, header in enumerate(headers):
-        table.add_column(header, justify="left" if i in left else "right", no_wrap=True, min_width=widths[i])
-    for row in rows:
-        table.add_row(Text(row[0]), *row[1:])
+        table.add_column(header, justify="left" if i in left else "right", no_wrap=True, width=fitted[i],
+                         overflow="ellipsis")
+    for row in rows:  # Text, not markup
+        table.add_row(*map(Text, row))
     console.print(table)

@@ -1,4 +1,5 @@
-"""`--format csv`: the per-edge table of the backward pass, with a header, full precision."""
+"""`--format csv`: the per-edge table of the backward pass, with a header, full precision and
+whole labels (a long gate's label is as long as its source text)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ HEADER = ["gate", "op", "role", "input", "value", "local", "upstream", "result"]
 def render(result: Result, out) -> None:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(HEADER)
-    for edge in result.edges:
+    for edge in result.iter_edges():
         gate = edge.gate
-        writer.writerow([gate.label, gate.op_name, gates.role(edge), edge.input.label,
+        writer.writerow([gates.whole_label(gate), gate.op_name, gates.role(edge), gates.whole_label(edge.input),
                          exact(result.trace[gate.id].value),
                          exact(edge.local), exact(edge.upstream), exact(edge.result)])

@@ -16,10 +16,21 @@ def role(edge: Edge, view=None) -> str:
     """The gate's role word; a route also says whether this input won (read from the local).
     `view`: the gate's view when the caller has it already (it costs a few microseconds)."""
     word = (view or edge.gate.view).role
-    if word == "routes" and np.ndim(edge.local) == 0:
+    # a reduction's local is its rule as text (a str), not a number: nothing won or lost there
+    if word == "routes" and not isinstance(edge.local, str) and np.ndim(edge.local) == 0:
         local = float(edge.local)
         word += " (won)" if local == 1 else " (tie)" if local == 0.5 else " (lost)"
     return word
+
+
+def whole_label(node: Node) -> str:
+    """The node's label never cut (`Node.label` is cut at 40 characters): its name, else all of
+    its source text on one line. For the machine formats, where a cut label could read the same
+    as another gate's."""
+    if node.name is not None:
+        return node.name
+    text = " ".join(node.span.text.split())
+    return f"{node.scope}: {text}" if node.scope else text
 
 
 def wrt(node: Node, output: Node) -> str:

@@ -89,7 +89,8 @@ def document(result: Result) -> dict:
 
 
 def dumps(data) -> str:
-    return json.dumps(data, allow_nan=False, indent=2, ensure_ascii=False)
+    # ASCII like the other documents (σ is \u03c3): the same data, and safe on any terminal
+    return json.dumps(data, allow_nan=False, indent=2)
 
 
 def render(result: Result) -> str:

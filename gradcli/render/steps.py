@@ -122,9 +122,12 @@ def render(result: Result, out, *, digits: int = 6, all_steps: bool = False) -> 
                          "(gradients add at forks)")
         for item in step["edges"]:
             edge = item["edge"]
-            local = num(edge.local)
             formula = item["formula"]
-            local_text = local if formula in ("", local) else f"{formula} = {local}"
+            if isinstance(edge.local, str):  # not elementwise: the rule is the local, no number
+                local_text = formula or edge.local
+            else:
+                local = num(edge.local)
+                local_text = local if formula in ("", local) else f"{formula} = {local}"
             route = item["role"][len("routes "):] if item["role"].startswith("routes (") else ""
             lines.append(f"   {gates.wrt(item['input'], output)} = [local {local_text}] × "
                          f"[upstream {num(edge.upstream)}] = {num(edge.result)}"

@@ -20,7 +20,7 @@ from itertools import islice
 from ..source import Span
 from ..trace import Result
 from . import gates, numbers
-from .style import cut, is_console, plain_ascii, write
+from .style import LABEL_MIN, WORD_MIN, cut, fit, head_line, is_console, plain_ascii, stacked, write
 
 # Rows (and gradient lines, and forks) shown unless --all: a 100,000-gate graph must not print
 # 200,000 rows by default.
@@ -35,6 +35,9 @@ LABEL_WIDTH = 40
 HEADERS = ("gate", "op", "role", "input", "value", "local", "upstream", "result")
 NUMBER_COLUMNS = (4, 5, 6, 7)
 LABEL_COLUMNS = (0, 3)
+# On a terminal too narrow for the table, what gives way, in turn (see style.fit): the labels,
+# then the role, then the op.
+GIVE = ((LABEL_COLUMNS, LABEL_MIN), ((2,), WORD_MIN), ((1,), 4))
 
 
 def number_width(digits: int) -> int:
@@ -147,20 +150,25 @@ def _ascii_blocks(out, title: str, blocks, *, streaming: bool, digits: int, elli
 
     first = True
     for block in blocks:
+        if ascii_only:  # before the widths: a rule's text (vjp: g·bᵀ) is longer in ASCII
+            block = [tuple(map(plain_ascii, r)) for r in block]
         block = [(cut(r[0], LABEL_WIDTH, ellipsis), r[1], r[2], cut(r[3], LABEL_WIDTH, ellipsis), *r[4:])
                  for r in block]
         _widths(widths, block)
         lines = [line(cells) for cells in block]
         if first:
-            lines[:0] = [title, line(HEADERS), "-+-".join("-" * w for w in widths)]
+            lines[:0] = [plain_ascii(title) if ascii_only else title, line(HEADERS),
+                         "-+-".join("-" * w for w in widths)]
             first = False
-        text = "\n".join(lines)
-        out.write((plain_ascii(text) if ascii_only else text) + "\n")
+        out.write("\n".join(lines) + "\n")
 
 
 def _rich_blocks(console, title: str, blocks, *, streaming: bool, digits: int) -> None:
-    """On a terminal: numbers never cut, the two label columns share the width that is left.
-    Each block is a Rich table of its own with the widths carried over, the header on the first."""
+    """On a terminal: numbers never cut; the labels give way first (cut with …), then the role and
+    the op, then an array's preview or a rule's text wraps between its words (a cell grows
+    taller, no number is split); a block that does not fit even so is printed stacked, a few
+    lines per row. Each block is a Rich table of its own with the widths carried over, the header
+    on the first."""
     from rich.box import HEAVY_HEAD
     from rich.table import Table
     from rich.text import Text
@@ -169,22 +177,29 @@ def _rich_blocks(console, title: str, blocks, *, streaming: bool, digits: int) -
     if streaming:
         for i in NUMBER_COLUMNS:
             widths[i] = max(widths[i], number_width(digits))
-    first = True
+    # a title of its own line: a table title would wrap at the (possibly narrow) table's width
+    console.print(Text(title), no_wrap=True, overflow="ellipsis")
+    header = True
+    words = {i: len(HEADERS[i]) for i in NUMBER_COLUMNS}  # the longest word of each number column
     for block in blocks:
         _widths(widths, block)
-        fixed = sum(w for i, w in enumerate(widths) if i not in LABEL_COLUMNS) + 3 * (len(HEADERS) - 1)
-        label_width = max(8, (console.width - fixed) // 2)
-        table = Table(show_edge=False, pad_edge=False, box=HEAVY_HEAD, show_header=first)
-        for i, header in enumerate(HEADERS):
-            if i in LABEL_COLUMNS:
-                table.add_column(header, width=min(widths[i], label_width), no_wrap=True, overflow="ellipsis")
-            else:
-                table.add_column(header, justify="left" if i in (1, 2) else "right", no_wrap=True,
-                                 min_width=widths[i])
         for cells in block:
-            table.add_row(Text(cells[0]), cells[1], cells[2], Text(cells[3]), *cells[4:])
-        if first:
-            # a line of its own: a table title would wrap at the (possibly narrow) table's width
-            console.print(Text(title), no_wrap=True, overflow="ellipsis")
-            first = False
+            for i in NUMBER_COLUMNS:
+                if len(cells[i]) > words[i]:
+                    words[i] = max(words[i], *map(len, cells[i].split()))
+        fitted = fit(widths, console.width, GIVE + ((NUMBER_COLUMNS, words),))
+        if fitted is None:
+            for label, op, role, inp, *numbers in block:
+                stacked(console, [head_line(label, f"  ({op}, {role})", console.width), f"  input {inp}"],
+                        [f"{name} {number}" for name, number in zip(HEADERS[4:], numbers)])
+            continue
+        table = Table(show_edge=False, pad_edge=False, box=HEAVY_HEAD, show_header=header)
+        header = False
+        for i, name in enumerate(HEADERS):
+            if i in NUMBER_COLUMNS:
+                table.add_column(name, justify="right", width=fitted[i], overflow="fold")
+            else:
+                table.add_column(name, width=fitted[i], no_wrap=True, overflow="ellipsis")
+        for cells in block:  # Text, not markup: Rich would take "[nan, 1]" for a style tag
+            table.add_row(*map(Text, cells))
         console.print(table)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ..trace import Result
 from . import numbers
-from .style import is_console
+from .style import LABEL_MIN, cut, is_console
 
 # Nodes shown unless --all: a deep circuit's tree grows quadratically wide (indentation).
 DEFAULT_NODES = 100
@@ -53,8 +53,25 @@ def render(result: Result, out, *, digits: int = 6, all_nodes: bool = False) -> 
         if console:
             from rich.text import Text
 
-            lines.append(Text.assemble(guide, head, (value, "green"), (gradient, "red"), (tail, "dim"),
-                                       no_wrap=True, overflow="ellipsis"))
+            # numbers are never cut: the tail gives way first, then the label (cut with …); where
+            # even so the line is too wide, the numbers go on a line of their own below it
+            room = out.width - len(guide) - len(value) - len(gradient)
+            if len(head) + len(tail) <= room:
+                lines.append(Text.assemble(guide, head, (value, "green"), (gradient, "red"), (tail, "dim")))
+            elif min(len(head), LABEL_MIN) <= room:
+                if len(head) < room - LABEL_MIN:
+                    tail = cut(tail, room - len(head))
+                    lines.append(Text.assemble(guide, head, (value, "green"), (gradient, "red"), (tail, "dim")))
+                else:
+                    lines.append(Text.assemble(guide, cut(head, room), (value, "green"), (gradient, "red")))
+            else:
+                below = guide[:-len(_LAST)] + (_SPACE if guide.endswith(_LAST) else _PIPE) if guide else ""
+                room = out.width - len(guide)
+                if len(head) + len(tail) > room:
+                    tail = cut(tail, room - len(head)) if room - len(head) >= LABEL_MIN else ""
+                    head = cut(head, max(room, LABEL_MIN))
+                lines.append(Text.assemble(guide, head, (tail, "dim")))
+                lines.append(Text.assemble(below, (value, "green"), (gradient, "red")))
         else:
             lines.append(guide + head + value + gradient + tail)
         if len(lines) >= BLOCK:
@@ -66,7 +83,7 @@ def render(result: Result, out, *, digits: int = 6, all_nodes: bool = False) -> 
         if console:
             from rich.text import Text
 
-            out.print(Text("\n").join(lines), no_wrap=True, overflow="ellipsis", soft_wrap=False)
+            out.print(Text("\n").join(lines), soft_wrap=True)  # fitted above; never cut here
         else:
             out.write("\n".join(lines) + "\n")
         lines.clear()
@@ -104,6 +121,6 @@ def render(result: Result, out, *, digits: int = 6, all_nodes: bool = False) -> 
     if hidden:
         note = f"… {hidden} more nodes not shown; --all shows every node"
         if console:
-            out.print(note, style="dim", highlight=False)
+            out.print(note, style="dim", highlight=False, markup=False, emoji=False)
         else:
             out.write(note + "\n")
