@@ -29,6 +29,7 @@ import math
 import numpy as np
 
 from .graph import Graph
+from .shapes import estimate
 from .trace import Edge, NodeTrace, Result
 
 _INT_LIMIT = 2**53  # larger integers go through NumPy, which converts (or refuses) them its own way
@@ -58,7 +59,7 @@ class _Plan:
         fk, ff, fi, fj = [], [], [], []
         bk, bi, bj, bli, blj = [], [], [], [], []
         kinks = []
-        required = edges = 0
+        required = 0
         for node in nodes:
             k = node.id
             kind = node.kind
@@ -79,10 +80,8 @@ class _Plan:
             if len(inputs) == 2:
                 j = inputs[1].id
                 need_j = needs[j]
-                edges += 2
             else:
                 j, need_j = -1, False
-                edges += 1
             fk.append(k)
             ff.append(kernel.forward)
             fi.append(i)
@@ -109,7 +108,7 @@ class _Plan:
         self.gradients = ([name for name, node in graph.variables.items() if needs[node.id]],
                           [node.id for node in graph.variables.values() if needs[node.id]])
         self.required = required
-        self.size = (len(fk) + 2 * edges + 3) * 8  # bytes: the NumPy engine's largest estimate
+        self.size = None  # bytes: the NumPy engine's estimate for a traced run (the larger), when asked
 
 
 class _NoKernel(Exception):
@@ -174,8 +173,11 @@ def run(graph: Graph, values: dict, *, trace: bool = False, max_memory: int | No
             return None
     if len(ids) - len(key) < plan.required:
         return None  # the engine raises MissingValueError
-    if max_memory is not None and ids and plan.size > max_memory:
-        return None  # the engine decides whether the run fits
+    if max_memory is not None and ids:
+        if plan.size is None:
+            plan.size = estimate(graph, {name: () for name in graph.variables}, True).bytes
+        if plan.size > max_memory:
+            return None  # the engine decides whether the run fits
 
     vals = plan.template[:]
     for k, value in zip(ids, floats):
