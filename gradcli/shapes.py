@@ -23,7 +23,8 @@ from .errors import ResourceError, ShapeError
 # Temporary arrays an op's formula may hold at once (a local gradient's, a reduction's, a
 # forward that is not one ufunc), in arrays of the size it works on: measured over every op of
 # the registry (tests/test_memory.py), with room for a formula that grows a temporary or two.
-TEMPORARIES = 2
+TEMPORARIES = 3
+FORMULA = 6  # a local gradient's formula: pow's, in both tails, takes the most
 ITEM = 8  # bytes of a float64
 # Ops that are not elementwise whose forward is one NumPy call (writing its output only)
 _PLAIN_FORWARD = frozenset(("sum", "mean", "amax", "amin", "dot", "matmul", "T"))
@@ -186,6 +187,29 @@ def reads(node, index: int) -> tuple:
     return positions + ("ans",) if op.uses_output else positions
 
 
+_PLAIN: dict = {}
+
+
+def _passes_a_value(op, index: int) -> bool:
+    """Whether the op's local gradient is one of the values it is given (exp's is its output,
+    mul's the other input) or a constant (add's 1): then it allocates nothing. Found by calling
+    it once on one-element stand-ins."""
+    key = (op.name, op.arity, index)
+    found = _PLAIN.get(key)
+    if found is None:
+        if op.body is not None or op.vjp is not None:
+            return False
+        args = [np.full(1, 0.75 + 0.125 * i) for i in range(op.arity + 1)]
+        try:
+            with np.errstate(all="ignore"):
+                local = op.locals[index](*args)
+        except Exception:  # a formula that needs more than stand-ins: counted as a formula
+            local = None
+        found = isinstance(local, float) or any(local is a for a in args)
+        _PLAIN[key] = found
+    return found
+
+
 def full_reduction(node) -> bool:
     """sum or mean over every element: both engines pass a scalar standing for the spread
     upstream gradient (no array)."""
@@ -262,8 +286,8 @@ def estimate(graph, var_shapes: dict, trace: bool, plan=None) -> Estimate:
                 product = max(local, upstream)
                 arrival = min(product, sizes[j])
                 # the local's formula and its temporaries; then local × upstream, summed back
-                step = max((1 + TEMPORARIES) * local,
-                           local + product + (arrival if arrival < product else 0) + meets)
+                then = product + (arrival if arrival < product else 0) + meets
+                step = then if _passes_a_value(op, index) else max((1 + FORMULA) * local, local + then)
             work = max(work, step)
             grad[j] = max(grad[j], arrival)
             if trace:
@@ -313,7 +337,10 @@ def _untraced_need(graph, sizes: list, given: list, grad: list, forward: list, b
             work[k] = forward[k]
             work[end - 1 - k] = backward[k]
         if needs[k] and k != out and fwd_last[k] != -1:  # its gradient, from its first arrival
-            alive(end - 1 - fwd_last[k], end if node.kind == "var" else end - 1 - k, grad[k])
+            if node.kind == "var":  # the caller gets an array of the variable's shape
+                alive(end - 1 - fwd_last[k], end, sizes[k])
+            else:
+                alive(end - 1 - fwd_last[k], end - 1 - k, grad[k])
     peak = running = 0
     for t in range(end + 1):
         running += delta[t]
