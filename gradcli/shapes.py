@@ -26,6 +26,7 @@ from .errors import ResourceError, ShapeError
 TEMPORARIES = 3
 FORMULA = 6  # a local gradient's formula: pow's, in both tails, takes the most
 ITEM = 8  # bytes of a float64
+BUFFERS = 2**18  # NumPy's own buffers (a reduction over a broadcast view takes 64 KiB a time)
 # Ops that are not elementwise whose forward is one NumPy call (writing its output only)
 _PLAIN_FORWARD = frozenset(("sum", "mean", "amax", "amin", "dot", "matmul", "T"))
 
@@ -303,7 +304,7 @@ def estimate(graph, var_shapes: dict, trace: bool, plan=None) -> Estimate:
     else:
         need, work = _untraced_need(graph, sizes, given, grad, forward, backward, plan), 0
     masks = max(sizes, default=0) // 4  # the boolean masks of the finite checks (1 byte a number)
-    return Estimate((need + work + masks) * ITEM, top, where)
+    return Estimate((need + work + masks) * ITEM + BUFFERS, top, where)
 
 
 def _untraced_need(graph, sizes: list, given: list, grad: list, forward: list, backward: list, plan) -> int:
