@@ -29,7 +29,7 @@ import math
 import numpy as np
 
 from .graph import Graph
-from .shapes import estimate
+from . import shapes
 from .trace import Edge, NodeTrace, Result
 
 _INT_LIMIT = 2**53  # larger integers go through NumPy, which converts (or refuses) them its own way
@@ -59,7 +59,7 @@ class _Plan:
         fk, ff, fi, fj = [], [], [], []
         bk, bi, bj, bli, blj = [], [], [], [], []
         kinks = []
-        required = 0
+        required = edges = 0
         for node in nodes:
             k = node.id
             kind = node.kind
@@ -80,8 +80,10 @@ class _Plan:
             if len(inputs) == 2:
                 j = inputs[1].id
                 need_j = needs[j]
+                edges += 2
             else:
                 j, need_j = -1, False
+                edges += 1
             fk.append(k)
             ff.append(kernel.forward)
             fi.append(i)
@@ -108,7 +110,10 @@ class _Plan:
         self.gradients = ([name for name, node in graph.variables.items() if needs[node.id]],
                           [node.id for node in graph.variables.values() if needs[node.id]])
         self.required = required
-        self.size = None  # bytes: the NumPy engine's estimate for a traced run (the larger), when asked
+        # bytes: at least the NumPy engine's estimate for these scalars, traced or not (the
+        # inputs, each gate's value and gradient, each edge's local and result, a step's work)
+        self.size = (2 * len(nodes) + 2 * edges + 4 * shapes.TEMPORARIES + 2 * shapes.FORMULA) * shapes.ITEM \
+            + shapes.BUFFERS
 
 
 class _NoKernel(Exception):
@@ -173,11 +178,8 @@ def run(graph: Graph, values: dict, *, trace: bool = False, max_memory: int | No
             return None
     if len(ids) - len(key) < plan.required:
         return None  # the engine raises MissingValueError
-    if max_memory is not None and ids:
-        if plan.size is None:
-            plan.size = estimate(graph, {name: () for name in graph.variables}, True).bytes
-        if plan.size > max_memory:
-            return None  # the engine decides whether the run fits
+    if max_memory is not None and ids and plan.size > max_memory:
+        return None  # the engine decides whether the run fits
 
     vals = plan.template[:]
     for k, value in zip(ids, floats):

@@ -177,6 +177,18 @@ def test_a_graph_of_scalars_is_estimated_as_by_the_engine(trace):
     assert graph.evaluate({"x": 1.0, "y": 2.0}, trace=trace, max_memory=need).value == pytest.approx(2 + np.sin(1))
 
 
+@pytest.mark.parametrize("program", ["x * y + sin(x)", "relu(x - y) * max(x, y) ** 2 / exp(-y)",
+                                     "t = x * y\nt = tanh(t) + t * x\nt = sigmoid(t) * t\nt - y"])
+def test_the_scalar_engines_bound_is_at_least_the_engines_estimate(program):
+    from gradcli import scalar_engine
+
+    graph = gradcli.parse(program)
+    values = {"x": 0.5, "y": -1.5}
+    assert scalar_engine.run(graph, values, max_memory=10**9) is not None  # a plan is made
+    (plan,) = graph._scalar_plans.by_bound.values()
+    assert plan.size >= max(_estimate(graph, values, trace) for trace in (False, True))
+
+
 def test_nested_functions_are_estimated_once_per_body():
     program = "g0(t) = t * t\n" + "".join(f"g{i}(t) = g{i - 1}(t) + g{i - 1}(t)\n" for i in range(1, 41)) + "g40(x)"
     graph = gradcli.parse(program)
