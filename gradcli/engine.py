@@ -112,6 +112,11 @@ def _non_finite_gradient(node: Node, inp: Node, result) -> Diagnostic:
                       f"{_describe(result)}", node)
 
 
+def _non_finite_sum(inp: Node, total) -> Diagnostic:
+    return Diagnostic("domain", f"the gradients arriving at {inp.label!r} ({inp.op_name}, {inp.span.where()}) "
+                      f"add up to {_describe(total)}", inp)
+
+
 def _all_finite(array) -> bool:
     """Whether every element is finite. A finite sum says so in one pass without a mask array
     (a nan or an infinity makes it nan or infinite); only a non-finite one is looked into."""
@@ -271,7 +276,13 @@ def _run_traced(graph: Graph, arrays: dict, diagnostics: list, plan: _Plan | Non
                     result = _edge_result(local, upstream, shapes[j], shapes[k])
                 if flag.raised and not np.isfinite(result).all():
                     diagnostics.append(_non_finite_gradient(node, inp, result))
-                grads[j] = result if grads[j] is None else grads[j] + result
+                if grads[j] is None:
+                    grads[j] = result
+                else:  # gradients add at a fork, and the sum of two finite ones may overflow
+                    flag.raised = False
+                    grads[j] = grads[j] + result
+                    if flag.raised and not np.isfinite(grads[j]).all():
+                        diagnostics.append(_non_finite_sum(inp, grads[j]))
                 if keep:
                     edge = Edge(node, index, np.float64(local) if isinstance(local, float) else local,
                                 upstream, result)

@@ -109,6 +109,9 @@ COMPOSITES = [
     ("norm(x) * 0", {"x": [0.0, 0.0]}),
     ("x * 2", {"x": [math.nan, math.inf, -math.inf]}),
     ("1e999 * x", {"x": [1.0, 0.0]}),
+    # two finite gradients whose sum at a fork overflows: 2·1.78999e308·cos(1.78999e308) = -inf
+    ("sin(x * 1.78999e308) + sin(x * 1.78999e308)", {"x": [1.0, 0.5]}),
+    ("t = x * 1e308\nt + t - t * 0.5", {"x": [1.0, -1.0]}),
 ]
 
 
@@ -206,6 +209,15 @@ def test_a_nan_gradient_is_called_nan():
     result = gradcli.parse("sum(exp(x))*0").evaluate({"x": np.array([1000.0])}, trace=False)
     assert math.isnan(result.value) and np.isnan(result.gradients["x"]).all()  # exp(1000)·0 = inf·0
     assert result.warnings[-1] == "the gradient from gate 'exp(x)' (exp, line 1, column 5) to its input 'x' is nan"
+
+
+def test_gradients_that_overflow_where_they_meet_are_warned_about():
+    program = "sin(x*1.78999e308) + sin(x*1.78999e308)"
+    for x in (1.0, np.array([1.0, 1.0])):
+        for trace in (False, True):
+            result = gradcli.parse(program).evaluate({"x": x}, trace=trace)
+            assert np.all(np.asarray(result.gradients["x"]) == -np.inf)  # 2 × -1.74e308 overflows
+            assert result.warnings == ["the gradients arriving at 'x' (var, line 1, column 5) add up to -inf"]
 
 
 def test_an_overflowing_pending_factor_is_warned_about():
