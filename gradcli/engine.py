@@ -21,6 +21,7 @@ import numpy as np
 
 from .errors import MissingValueError, did_you_mean, shorten
 from .graph import Graph, Node
+from .ops import safe_dot, safe_sum
 from .shapes import array_op_error, array_op_shape, broadcast_error, check_memory
 from .shapes import full_reduction as _full_reduction
 from .shapes import reads as _op_reads
@@ -49,11 +50,11 @@ def unbroadcast(result, shape: tuple[int, ...], full_shape: tuple[int, ...]):
             return result
     extra = len(rshape) - len(shape)
     if extra > 0:
-        result = np.sum(result, axis=tuple(range(extra)))
+        result = safe_sum(result, axis=tuple(range(extra)))  # (a partial sum may overflow)
         rshape = rshape[extra:]
     stretched = tuple(i for i, n in enumerate(shape) if n == 1 and rshape[i] != 1)
     if stretched:
-        result = np.sum(result, axis=stretched, keepdims=True)
+        result = safe_sum(result, axis=stretched, keepdims=True)
     return result
 
 
@@ -133,8 +134,11 @@ def _dot(a, b):
     """sum(a * b) over every element of two arrays of one shape, without the product array.
     np.dot of two contiguous vectors is BLAS's; np.vdot is several times slower (NumPy 2.4)."""
     if a.flags.c_contiguous and b.flags.c_contiguous:
-        return np.dot(a.reshape(-1), b.reshape(-1))
-    return np.vdot(a, b)
+        total = np.dot(a.reshape(-1), b.reshape(-1))
+    else:
+        total = np.vdot(a, b)
+    # a partial sum that overflowed though the total need not: again, scaled (gradcli.ops)
+    return total if np.isfinite(total) else safe_dot(np.ravel(a), np.ravel(b))
 
 
 def bind_values(graph: Graph, values: dict) -> tuple[dict[str, np.ndarray], list[Diagnostic]]:
@@ -503,6 +507,8 @@ def _product_sum(local, upstream, shape, full_shape):
     kept = "".join(letter for i, letter in enumerate(letters)
                    if i >= extra and shape[i - extra] == full_shape[i])
     summed = np.einsum(f"{letters},{letters}->{kept}", local, upstream)
+    if not np.all(np.isfinite(summed)):  # a partial sum may have overflowed: sum the product safely
+        summed = safe_sum(local * upstream, axis=tuple(i for i, letter in enumerate(letters) if letter not in kept))
     return summed.reshape(shape)
 
 

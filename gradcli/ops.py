@@ -122,18 +122,104 @@ def _offset_from_tie(x, y):
 
 
 def _max_local(mine, other):
-    return np.where(mine > other, 1.0, np.where(mine == other, 0.5, 0.0))
+    # unordered (a nan on either side): no input is known to win, so the gradient is nan, not 0
+    return np.where(mine > other, 1.0, np.where(mine == other, 0.5, np.where(mine < other, 0.0, np.nan)))
+
+
+def _any_subnormal(value) -> bool:
+    return bool(np.any(np.abs(value) < _TINY)) and bool(np.any((value != 0) & (np.abs(value) < _TINY)))
+
+
+def _div_local_divisor(ans, x, y):
+    # -x/y² = -(x/y)/y, from the output; where x/y is subnormal it kept only some of its bits,
+    # while x/y² may be normal: from x scaled by 2^64 instead, -((x·2^64/y)/y)·2^-64
+    local = -(ans / y)
+    redo = (np.abs(ans) < _TINY) & (ans != 0)
+    if np.any(redo):
+        local = np.where(redo, -np.ldexp(np.ldexp(x, 64) / y / y, -64), local)
+    return local
+
+
+def _div_local_divisor_scalar(ans, x, y):
+    if ans != 0.0 and abs(ans) < _TINY:
+        return -math.ldexp(math.ldexp(x, 64) / y / y, -64)
+    return -(ans / y)
+
+
+def _relu_local(ans, x):
+    return np.where(x > 0, 1.0, np.where(x <= 0, 0.0, np.nan))  # nan in, nan out
+
+
+_TINY = float(np.finfo(np.float64).tiny)  # the smallest normal float64
+_HUGE = float(np.finfo(np.float64).max)
+
+
+def _not_normal(value):
+    """Where |value| fell out of the normal range (0, subnormal or inf), but is not nan."""
+    size = np.abs(value)
+    return (size < _TINY) | (size > _HUGE)
+
+
+def _less_one(y):
+    """(y - 1 rounded, what the rounding dropped), the second exact (Knuth's TwoSum): y - 1 is
+    inexact for y in (-0.5, 0.5) or beyond 2^53, and x^(y-1) would carry that error times ln x."""
+    s = y - 1.0
+    back = s - y
+    return s, (y - (s - back)) + (-1.0 - back)
+
+
+def _pow_local_base(ans, x, y):
+    # y·x^(y-1). Where x^(y-1) over- or underflowed but y·x^(y-1) need not (y tiny and x tiny, or
+    # y huge), the power is taken in halves: (y·|x|^((y-1)/2))·|x|^((y-1)/2), its sign from x^(y-1).
+    # Where y - 1 was rounded, x^dropped = 1 + dropped·ln|x| puts back what the rounding took.
+    less, dropped = _less_one(y)
+    power = np.power(x, less)
+    local = y * power
+    redo = _not_normal(power) & (x != 0) & np.isfinite(x) & np.isfinite(y)
+    if np.any(redo):
+        half = np.power(np.abs(x), less * 0.5)
+        local = np.where(redo, np.copysign(1.0, power) * ((y * half) * half), local)
+    fix = (dropped != 0) & (x != 0) & np.isfinite(x) & np.isfinite(local)
+    if np.any(fix):
+        local = np.where(fix, local + local * (dropped * np.log(np.abs(x))), local)
+    # x^0 = 1 for every x (0^0 too): the slope is 0, not 0·x^-1 = 0·inf = nan at x = 0
+    return np.where(y == 0, np.where(np.isnan(x), np.nan, 0.0), local)
 
 
 def _pow_local_exponent(ans, x, y):
-    # d(x^y)/dy = x^y·ln x; where x^y is 0 the product is 0 (and ln 0 = -inf must not turn it into nan)
-    safe = np.where(ans == 0, 1.0, x)
-    return np.where(ans == 0, 0.0, ans * np.log(safe))
+    # x^y·ln x. At x = 0: 0^y is 0 for every y > 0, so 0 there (not 0·(-inf) = nan); at y <= 0
+    # it is -inf (0^0 = 1 drops to 0 for any y > 0; ln x -> -inf as x -> 0+). Where x^y over- or
+    # underflowed but x^y·ln x need not, the power is taken in halves: (x^(y/2)·ln x)·x^(y/2).
+    log = np.log(x)
+    local = ans * log
+    redo = _not_normal(ans) & (x > 0) & (x != 1) & np.isfinite(x) & np.isfinite(y)
+    if np.any(redo):
+        half = np.power(x, y * 0.5)
+        local = np.where(redo, (half * log) * half, local)
+    local = np.where(x == 0, np.where(y > 0, 0.0, -np.inf), local)
+    return np.where(np.isnan(y), np.nan, local)  # 1^nan = 1, yet its slope in a nan y is nan
 
 
 def _sigmoid(x):
-    # exp(-log(1 + e^-x)) never overflows, unlike 1/(1 + exp(-x)) at x = -1000
-    return np.exp(-np.logaddexp(0.0, -x))
+    # with e = e^-|x|: 1/(1 + e) for x >= 0, e/(1 + e) below: never overflows (x = -1000) and
+    # keeps its relative precision in the negative tail (within 2 ulps)
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _bell(e):
+    """e/(1 + e)², with e = e^-|t|: σ'(t) = σ(t)·σ(-t), exact to a few ulps in both tails, where
+    σ(1 - σ) loses everything for t > 37 (1 - σ cancels)."""
+    return e / (1.0 + e) / (1.0 + e)
+
+
+def _sigmoid_local(ans, x):
+    return _bell(np.exp(-np.abs(x)))
+
+
+def _tanh_local(ans, x):
+    # 1/cosh²x = 4e/(1 + e)² with e = e^-2|x|; 1 - tanh²x cancels to 0 for |x| > 19
+    return 4.0 * _bell(np.exp(-2.0 * np.abs(x)))
 
 
 # -- ops that are not elementwise: each has a vector-Jacobian product ----------------------------
@@ -149,8 +235,38 @@ def _sum_vjp(g, ans, x, *, index, axis=None):
     return np.array(_spread(g, x, axis), dtype=np.float64)
 
 
+def _rescaled(reduce, x, axis=None, keepdims=False):
+    """reduce(x) (a sum or a mean); where a partial sum overflowed though the result need not,
+    again on x·2^-k (2^k >= n, so no partial sum can overflow), scaled back by 2^k: scaling by a
+    power of two is exact, so the mean of [1e308, 1e308] is 1e308 and the sum of [1e308, 1e308,
+    -1e308] is 1e308, both to rounding."""
+    total = reduce(x, axis=axis, keepdims=keepdims)
+    if np.all(np.isfinite(total)):
+        return total
+    count = np.size(x) // max(np.size(total), 1)
+    k = max(int(count - 1).bit_length(), 1)
+    rescaled = np.ldexp(reduce(np.ldexp(x, -k), axis=axis, keepdims=keepdims), k)
+    return np.where(np.isfinite(total), total, rescaled)[()]
+
+
+def safe_sum(x, axis=None, keepdims=False):
+    """np.sum, right also where a partial sum overflowed though the total need not (the engine
+    sums gradients over broadcast axes with it)."""
+    return _rescaled(np.sum, x, axis, keepdims)
+
+
+def safe_dot(a, b):
+    """np.dot of two vectors, right also where a product or partial sum overflowed though the
+    result need not (see _product)."""
+    return _product(a, b, np.dot)
+
+
+def _sum(x, axis=None):
+    return _rescaled(np.sum, x, axis)
+
+
 def _mean(x, axis=None):
-    return np.mean(x, axis=axis)
+    return _rescaled(np.mean, x, axis)
 
 
 def _mean_vjp(g, ans, x, *, index, axis=None):
@@ -158,17 +274,31 @@ def _mean_vjp(g, ans, x, *, index, axis=None):
     return _spread(g, x, axis) / count
 
 
-def _logsumexp(x, axis=None):
-    # shifted by the max, so that exp never overflows: log Σ e^x = m + log Σ e^(x-m)
+def _squeeze(value, axis):
+    """A reduction's result computed with keepdims=True, in the shape without them."""
+    return np.squeeze(value, axis=axis)[()]
+
+
+def _shifted_exp(x, axis):
+    """e^(x - m), m the max along axis (kept dims): log Σ e^x = m + log Σ e^(x - m) without
+    overflow. An infinite max gives its elements 1 and the others 0, as the limit does."""
+    x = np.asarray(x)
     peak = np.max(x, axis=axis, keepdims=True)
-    peak = np.where(np.isfinite(peak), peak, 0.0)
-    total = np.log(np.sum(np.exp(x - peak), axis=axis, keepdims=True)) + peak
-    return total.reshape(np.shape(np.sum(x, axis=axis)))
+    finite = np.isfinite(peak)
+    shifted = np.where(finite, x - np.where(finite, peak, 0.0), np.where(x == peak, 0.0, -np.inf))
+    return np.exp(shifted), peak
+
+
+def _logsumexp(x, axis=None):
+    terms, peak = _shifted_exp(x, axis)
+    return _squeeze(np.log(np.sum(terms, axis=axis, keepdims=True)) + peak, axis)
 
 
 def _logsumexp_vjp(g, ans, x, *, index, axis=None):
-    # ∂/∂x_i log Σ e^x = softmax(x)_i = e^(x_i - logsumexp(x))
-    return _spread(g, x, axis) * np.exp(np.asarray(x) - _spread(ans, x, axis))
+    # ∂/∂x_i log Σ e^x = softmax(x)_i = e^(x_i - m)/Σ e^(x - m); e^(x_i - logsumexp) would lose
+    # what rounding took from logsumexp (at [1e17, 1e17] it gives 1, not ½)
+    terms, _ = _shifted_exp(x, axis)
+    return _spread(g, x, axis) * (terms / np.sum(terms, axis=axis, keepdims=True))
 
 
 def _extreme_vjp(g, ans, x, *, index, axis=None):
@@ -183,18 +313,41 @@ def _extreme_tie(x, axis=None, *, pick=np.max):
     return np.any(hits > 1)
 
 
+def _scaled(x, axis):
+    """x·2^-k, k per slice along axis (kept dims) so that the slice's largest |element| lies in
+    [½, 1): squares neither overflow nor underflow, and the scaling itself is exact (as hypot)."""
+    peak = np.max(np.abs(x), axis=axis, keepdims=True, initial=0.0)
+    _, exponent = np.frexp(np.where(np.isfinite(peak), peak, 1.0))
+    return np.ldexp(x, -exponent), exponent
+
+
+def _scaled_norm(x, axis):
+    """(x scaled, the norm of that, its exponent, where a slice holds ±inf and no nan)."""
+    scaled, exponent = _scaled(x, axis)
+    infinite = np.isinf(scaled)
+    endless = False
+    if np.any(infinite):
+        # ‖x‖ is inf, and x/‖x‖ tends to ±1/√k on the k infinite elements, 0 on the others
+        endless = (np.any(infinite, axis=axis, keepdims=True)
+                   & ~np.any(np.isnan(scaled), axis=axis, keepdims=True))
+        scaled = np.where(endless, np.where(infinite, np.copysign(1.0, scaled), 0.0), scaled)
+    return scaled, np.sqrt(np.sum(np.square(scaled), axis=axis, keepdims=True)), exponent, endless
+
+
 def _norm(x, axis=None):
-    return np.sqrt(np.sum(np.square(x), axis=axis))
+    _, root, exponent, endless = _scaled_norm(x, axis)
+    return _squeeze(np.where(endless, np.inf, np.ldexp(root, exponent)), axis)
 
 
 def _norm_vjp(g, ans, x, *, index, axis=None):
-    norm = _spread(ans, x, axis)
-    safe = np.where(norm == 0, 1.0, norm)
-    return np.where(norm == 0, 0.0, _spread(g, x, axis) * x / safe)
+    # x/‖x‖ from the scaled x: right at 1e-200 and 1e200 alike; 0 only at the zero vector
+    scaled, root, _, _ = _scaled_norm(x, axis)
+    zero = root == 0
+    return np.where(zero, 0.0, _spread(g, x, axis) * (scaled / np.where(zero, 1.0, root)))
 
 
 def _norm_zero(x, axis=None):
-    return np.any(_norm(x, axis) == 0)
+    return np.any(np.all(np.asarray(x) == 0, axis=axis))  # exactly the zero vector, not an underflow
 
 
 def _check_product(name, a, b):
@@ -206,14 +359,29 @@ def _check_product(name, a, b):
         raise ValueError(f"{name}: shapes {sa} and {sb} do not align ({inner_a} ≠ {inner_b})")
 
 
+def _product(a, b, multiply=np.matmul):
+    """a @ b (vectors and matrices). Where a product or partial sum overflowed though the inputs
+    are finite, again with each row of a and column of b scaled by a power of two (exact), then
+    scaled back: [1e300, 1e300]·[2e8, -1.5e8] is 5e307, not inf. (The usual error bound, ulps of
+    Σ|aᵢbᵢ|, still holds: a cancellation of overflowing products can leave only that error.)"""
+    out = multiply(a, b)
+    if np.all(np.isfinite(out)) or not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        return out
+    a2 = a.reshape(1, -1) if a.ndim == 1 else a
+    b2 = b.reshape(-1, 1) if b.ndim == 1 else b
+    sa, ea = _scaled(a2, 1)
+    sb, eb = _scaled(b2, 0)
+    return np.ldexp(np.matmul(sa, sb), ea + eb).reshape(out.shape)
+
+
 def _matmul(a, b):
     _check_product("@", a, b)
-    return np.matmul(a, b)
+    return _product(a, b)
 
 
 def _dot(a, b):
     _check_product("dot", a, b)
-    return np.dot(a, b)
+    return _product(a, b, np.dot)
 
 
 def _product_vjp(g, ans, a, b, *, index):
@@ -222,8 +390,8 @@ def _product_vjp(g, ans, a, b, *, index):
     b2 = b.reshape(-1, 1) if b.ndim == 1 else b
     g2 = np.reshape(g, (a2.shape[0], b2.shape[1]))
     if index == 0:
-        return (g2 @ b2.T).reshape(a.shape)
-    return (a2.T @ g2).reshape(b.shape)
+        return _product(g2, b2.T).reshape(a.shape)
+    return _product(a2.T, g2).reshape(b.shape)
 
 
 def _transpose_vjp(g, ans, x, *, index):
@@ -233,7 +401,7 @@ def _transpose_vjp(g, ans, x, *, index):
 def _array_ops() -> list[Op]:
     axis = ("axis",)
     return [
-        Op("sum", 1, np.sum, (), "sum", "distributes", ("1 for each element",),
+        Op("sum", 1, _sum, (), "sum", "distributes", ("1 for each element",),
            vjp=_sum_vjp, params=axis),
         Op("mean", 1, _mean, (), "mean", "scales", ("1/n for each element",),
            vjp=_mean_vjp, params=axis),
@@ -261,11 +429,49 @@ def _array_ops() -> list[Op]:
 #    raises where Python's ** would return a complex --------------------------------------------
 
 def _max_local_scalar(mine, other):
-    return 1.0 if mine > other else 0.5 if mine == other else 0.0
+    return 1.0 if mine > other else 0.5 if mine == other else 0.0 if mine < other else math.nan
+
+
+def _pow_local_base_scalar(ans, x, y):
+    # as _pow_local_base; an overflow raises here, and the NumPy engine then runs the formula
+    if y == 0.0:
+        return 0.0
+    less, dropped = _less_one(y)
+    power = float(np.power(x, less))
+    if x != 0.0 and abs(power) < _TINY:
+        half = float(np.power(abs(x), less * 0.5))
+        local = math.copysign(1.0, power) * ((y * half) * half)
+    else:
+        local = y * power
+    if dropped != 0.0 and x != 0.0:
+        local = local + local * (dropped * float(np.log(abs(x))))
+    return local
 
 
 def _pow_local_exponent_scalar(ans, x, y):
-    return 0.0 if ans == 0 else ans * float(np.log(x))
+    # as _pow_local_exponent (inputs here are finite: the scalar engine runs no nan nor inf)
+    if x == 0.0:
+        return 0.0 if y > 0 else -math.inf
+    log = float(np.log(x))
+    if abs(ans) < _TINY and x > 0.0 and x != 1.0:
+        half = float(np.power(x, y * 0.5))
+        return (half * log) * half
+    return ans * log
+
+
+def _sigmoid_scalar(x):
+    e = float(np.exp(-abs(x)))
+    return 1.0 / (1.0 + e) if x >= 0 else e / (1.0 + e)
+
+
+def _sigmoid_local_scalar(ans, x):
+    e = float(np.exp(-abs(x)))
+    return e / (1.0 + e) / (1.0 + e)
+
+
+def _tanh_local_scalar(ans, x):
+    e = float(np.exp(-2.0 * abs(x)))
+    return 4.0 * (e / (1.0 + e) / (1.0 + e))
 
 
 def _sign_scalar(x):
@@ -290,24 +496,27 @@ def _reciprocal_into(out, value):
     return np.reciprocal(value, out=out())
 
 
-def _one_minus_square_into(out, ans):
-    buffer = np.multiply(ans, ans, out=out())
-    return np.subtract(1.0, buffer, out=buffer)
-
-
 def _one_plus_square_into(out, ans):
     buffer = np.multiply(ans, ans, out=out())
     return np.add(1.0, buffer, out=buffer)
 
 
-def _sigmoid_local_into(out, ans):
-    buffer = np.subtract(1.0, ans, out=out())
-    return np.multiply(buffer, ans, out=buffer)
+def _bell_into(out, x, scale):
+    """_bell(e^-scale·|x|) into out() (x read before out is written): e/(1 + e)/(1 + e)."""
+    buffer = np.abs(x, out=out())
+    np.multiply(buffer, -scale, out=buffer)
+    np.exp(buffer, out=buffer)
+    plus = np.add(1.0, buffer)
+    np.divide(buffer, plus, out=buffer)
+    return np.divide(buffer, plus, out=buffer)
 
 
 def _div_local_into(index, out, ans, x, y):
+    if index == 1 and not (x is not None and _is_0d(x) and abs(float(x)) == 1.0) and _any_subnormal(ans):
+        return None  # _div_local_divisor's rescue from x
     if y is not None and _is_0d(y):  # (y is None where it was not kept: 1/y)
-        return (1.0 / float(y), 1.0) if index == 0 else (ans, -1.0 / float(y))
+        inverse = float(np.reciprocal(np.float64(y)))  # 1/0 = inf as in NumPy, not ZeroDivisionError
+        return (inverse, 1.0) if index == 0 else (ans, -inverse)
     if index == 0:
         return _reciprocal_into(out, y), 1.0
     if x is not None and _is_0d(x) and abs(float(x)) == 1.0:
@@ -325,7 +534,12 @@ def _pow_local_into(index, out, ans, x, y):
         return x, 2.0
     if c == 1.0:
         return 1.0, 1.0
-    return np.power(x, c - 1.0, out=out()), c
+    if 0.5 <= c < 1.95 or c == -1.0:
+        # c - 1 is exact, and x^(c-1) stays normal for every finite x ≠ 0 (|c-1| < 0.95), or
+        # leaves the normal range exactly where c·x^(c-1) does (|c| = 1); others need
+        # _pow_local_base's halves or its correction of c - 1 (and c = 0 its 0 at x = 0)
+        return np.power(x, c - 1.0, out=out()), c
+    return None
 
 
 # Arithmetic uses Python's operators: on NumPy scalars they are ten times faster than the
@@ -346,19 +560,19 @@ _OPS = [
        scalar=Scalar(operator.mul, (lambda ans, x, y: y, lambda ans, x, y: x)),
        reads=((1,), (0,)),
        in_place=InPlace(lambda index, out, ans, x, y: (y if index == 0 else x, 1.0))),
-    Op("div", 2, operator.truediv, (lambda ans, x, y: 1.0 / y, lambda ans, x, y: -(ans / y)),
+    Op("div", 2, operator.truediv, (lambda ans, x, y: 1.0 / y, _div_local_divisor),
        "/", "slope", ("1/y", "-x/y²"), uses_inputs=True, uses_output=True, callable=False, ufunc=np.divide,
-       scalar=Scalar(operator.truediv, (lambda ans, x, y: 1.0 / y, lambda ans, x, y: -(ans / y))),
-       reads=((1,), ("ans", 1)),
+       scalar=Scalar(operator.truediv, (lambda ans, x, y: 1.0 / y, _div_local_divisor_scalar)),
+       reads=((1,), ("ans", 0, 1)),
        in_place=InPlace(_div_local_into)),
     Op("neg", 1, operator.neg, (lambda ans, x: -1.0,),
        "-", "scales", ("-1",), callable=False, ufunc=np.negative,
        scalar=Scalar(operator.neg, (-1.0,)),
        reads=((),),
        in_place=InPlace(lambda index, out, ans, x: (1.0, -1.0))),
-    Op("pow", 2, operator.pow, (lambda ans, x, y: y * np.power(x, y - 1.0), _pow_local_exponent),
+    Op("pow", 2, operator.pow, (_pow_local_base, _pow_local_exponent),
        "**", "slope", ("y·x^(y-1)", "x^y·ln x"), uses_inputs=True, uses_output=True, ufunc=np.power,
-       scalar=Scalar(math.pow, (lambda ans, x, y: y * float(np.power(x, y - 1.0)), _pow_local_exponent_scalar)),
+       scalar=Scalar(math.pow, (_pow_local_base_scalar, _pow_local_exponent_scalar)),
        reads=((0, 1), ("ans", 0, 1)),
        in_place=InPlace(_pow_local_into)),
     Op("exp", 1, np.exp, (lambda ans, x: ans,),
@@ -391,25 +605,25 @@ _OPS = [
        scalar=Scalar(lambda x: float(np.tan(x)), (lambda ans, x: 1.0 + ans * ans,)),
        reads=(("ans",),),
        in_place=InPlace(lambda index, out, ans, x: (_one_plus_square_into(out, ans), 1.0))),
-    Op("tanh", 1, np.tanh, (lambda ans, x: 1.0 - ans * ans,),
-       "tanh", "slope", ("1 - tanh²x",), uses_output=True, ufunc=np.tanh,
-       scalar=Scalar(lambda x: float(np.tanh(x)), (lambda ans, x: 1.0 - ans * ans,)),
-       reads=(("ans",),),
-       in_place=InPlace(lambda index, out, ans, x: (_one_minus_square_into(out, ans), 1.0))),
-    Op("sigmoid", 1, _sigmoid, (lambda ans, x: ans * (1.0 - ans),),
-       "σ", "slope", ("(1-σ)σ",), uses_output=True,
+    Op("tanh", 1, np.tanh, (_tanh_local,),
+       "tanh", "slope", ("1 - tanh²x",), uses_inputs=True, ufunc=np.tanh,
+       scalar=Scalar(lambda x: float(np.tanh(x)), (_tanh_local_scalar,)),
+       reads=((0,),),
+       in_place=InPlace(lambda index, out, ans, x: (_bell_into(out, x, 2.0), 4.0))),
+    Op("sigmoid", 1, _sigmoid, (_sigmoid_local,),
+       "σ", "slope", ("(1-σ)σ",), uses_inputs=True,
        expansion="1/(1+exp(-x))",
-       scalar=Scalar(lambda x: float(_sigmoid(x)), (lambda ans, x: ans * (1.0 - ans),)),
-       reads=(("ans",),),
-       in_place=InPlace(lambda index, out, ans, x: (_sigmoid_local_into(out, ans), 1.0),
-               reads_after_write=True)),
+       scalar=Scalar(_sigmoid_scalar, (_sigmoid_local_scalar,)),
+       reads=((0,),),
+       in_place=InPlace(lambda index, out, ans, x: (_bell_into(out, x, 1.0), 1.0))),
     Op("softplus", 1, lambda x: np.logaddexp(0.0, x), (lambda ans, x: _sigmoid(x),),
        "softplus", "slope", ("σ(x)",), uses_inputs=True,
-       scalar=Scalar(lambda x: float(np.logaddexp(0.0, x)), (lambda ans, x: float(_sigmoid(x)),))),
-    Op("relu", 1, lambda x: np.maximum(x, 0.0), (lambda ans, x: np.where(x > 0, 1.0, 0.0),),
+       scalar=Scalar(lambda x: float(np.logaddexp(0.0, x)), (lambda ans, x: _sigmoid_scalar(x),))),
+    Op("relu", 1, lambda x: np.maximum(x, 0.0), (_relu_local,),
        "relu", "slope", ("1 if x > 0 else 0",), uses_inputs=True,
        kink_offset=_offset_from_0, kink_rule="relu'(0) = 0",
-       scalar=Scalar(lambda x: x if x > 0.0 else 0.0, (lambda ans, x: 1.0 if x > 0 else 0.0,))),
+       scalar=Scalar(lambda x: x if x > 0.0 else 0.0,
+                     (lambda ans, x: 1.0 if x > 0 else 0.0 if x <= 0 else math.nan,))),
     Op("abs", 1, np.abs, (lambda ans, x: np.sign(x),),
        "abs", "slope", ("sign x",), uses_inputs=True,
        kink_offset=_offset_from_0, kink_rule="abs'(0) = 0", ufunc=np.abs,
