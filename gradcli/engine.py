@@ -10,6 +10,14 @@ instead (`Op.vjp`), and the trace records the op's formula as the edge's local g
 (`_run_untraced`, below) returns the same numbers while keeping only what a later step reads:
 arrays are written in place once dead, and scalar factors ride on a gradient until they meet an
 array operation (see the comment above `_Buffers`).
+
+Diagnostics come from one place, the traced loop (`_run_traced`): the untraced fast pass answers
+only runs where nothing unusual happens (NumPy is told to raise, and its Python-float factors are
+checked), which have no diagnostics but the kinks, notes and unused values it reports the same
+way. At the first floating-point error, overflowing or subnormal factor, or with a nan or inf
+among the inputs or constants, the run is redone in the traced loop without records, freeing
+each value after its last reader: the traced path's numbers and warnings, in bounded memory.
+No NumPy warning leaves `run` (every entry point sets its own errstate).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ evaluation in the NumPy engine, so that every warning and error comes from one p
   - a floating-point error in any kernel (log of a negative, 1/0, overflow: NumPy is told to
     raise, Python raises anyway), or a nan/inf anywhere among the values or gradients;
   - a gate that needs a gradient sitting at its kink (relu(0), abs(0), a max/min tie);
-  - a max_memory that the run might need.
+  - a max_memory that the run might need (then the NumPy engine's estimate decides).
 
 With trace=True it also records, as the engine does, each node's value and gradient and each edge's
 local gradient, upstream gradient and result (as Python floats, where the engine holds NumPy
