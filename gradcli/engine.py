@@ -10,17 +10,29 @@ instead (`Op.vjp`), and the trace records the op's formula as the edge's local g
 (`_run_untraced`, below) returns the same numbers while keeping only what a later step reads:
 arrays are written in place once dead, and scalar factors ride on a gradient until they meet an
 array operation (see the comment above `_Buffers`).
+
+Diagnostics come from one place, the traced loop (`_run_traced`): the untraced fast pass answers
+only runs where nothing unusual happens (NumPy is told to raise, and its Python-float factors are
+checked), which have no diagnostics but the kinks, notes and unused values it reports the same
+way. At the first floating-point error, overflowing or subnormal factor, or with a nan or inf
+among the inputs or constants, the run is redone in the traced loop without records, freeing
+each value after its last reader: the traced path's numbers and warnings, in bounded memory.
+No NumPy warning leaves `run` (every entry point sets its own errstate).
 """
 
 from __future__ import annotations
 
+import math
 import sys
 
 import numpy as np
 
-from .errors import MissingValueError, ResourceError, ShapeError, did_you_mean, shorten
+from .errors import MissingValueError, did_you_mean, shorten
 from .graph import Graph, Node
 from .ops import OVERLOADS, safe_dot, safe_sum
+from .shapes import array_op_error, array_op_shape, broadcast_error, check_memory
+from .shapes import full_reduction as _full_reduction
+from .shapes import reads as _op_reads
 from .trace import Diagnostic, Edge, NodeTrace, Result
 from .values import to_arrays
 
@@ -109,6 +121,11 @@ def _non_finite_gradient(node: Node, inp: Node, result) -> Diagnostic:
                       f"{_describe(result)}", node)
 
 
+def _non_finite_sum(inp: Node, total) -> Diagnostic:
+    return Diagnostic("domain", f"the gradients arriving at {inp.label!r} ({inp.op_name}, {inp.span.where()}) "
+                      f"add up to {_describe(total)}", inp)
+
+
 def _all_finite(array) -> bool:
     """Whether every element is finite. A finite sum says so in one pass without a mask array
     (a nan or an infinity makes it nan or infinite); only a non-finite one is looked into."""
@@ -154,24 +171,48 @@ def bind_values(graph: Graph, values: dict) -> tuple[dict[str, np.ndarray], list
 
 
 def run(graph: Graph, values: dict, *, trace: bool = True, max_memory: int | None = None) -> Result:
-    arrays, diagnostics = bind_values(graph, values)
-    diagnostics[:0] = graph.notes
-    if not trace:
-        return _run_untraced(graph, arrays, diagnostics, max_memory)
+    """Forward and backward pass. The untraced path (trace=False) gives the traced path's numbers
+    and diagnostics: its fast pass answers only ordinary runs (see `_run_untraced`); a run where
+    anything is unusual (a floating-point error, a nan or inf among the inputs or constants, a
+    scalar factor that overflows or underflows) is run again step by step as the traced path runs
+    it, keeping no records and freeing each value after its last reader."""
+    # No NumPy warning leaves the engine: every floating-point error is either reported as a
+    # diagnostic (the passes below set their own errstate) or harmless.
+    with np.errstate(all="ignore"):
+        arrays, diagnostics = bind_values(graph, values)
+        diagnostics[:0] = graph.notes
+        plan = None if trace else _Plan(graph, arrays)
+        if max_memory is not None:
+            check_memory(graph, arrays, trace, max_memory, plan)
+        if trace:
+            return _run_traced(graph, arrays, diagnostics, None)
+        if not any(d.kind == "domain" for d in diagnostics):  # every input and constant is finite
+            try:
+                result = _run_untraced(graph, arrays, list(diagnostics), plan)
+            except (ArithmeticError, _Unusual):  # FloatingPointError, ZeroDivisionError, OverflowError
+                result = None  # (outside the handler, the fast pass's arrays are freed before the rerun)
+            if result is not None:
+                return result
+        return _run_traced(graph, arrays, diagnostics, plan)
+
+
+def _run_traced(graph: Graph, arrays: dict, diagnostics: list, plan: _Plan | None) -> Result:
+    """The traced pass. With a plan (the careful rerun of an untraced run): no records, and each
+    value is let go after its last reader, as `plan` (made with the ops' own `reads`) says."""
     nodes = graph.nodes
     count = len(nodes)
     out_id = graph.output.id
-
-    # Which nodes carry a gradient: variables with a value, and every gate fed by one.
-    needs = [False] * count
-    for node in nodes:
-        if node.kind == "var":
-            needs[node.id] = node.name in arrays
-        elif node.kind == "gate":
-            needs[node.id] = any(needs[i.id] for i in node.inputs)
-
-    if max_memory is not None:
-        _check_memory(graph, arrays, None, True, max_memory)
+    keep = plan is None
+    if keep:
+        # Which nodes carry a gradient: variables with a value, and every gate fed by one.
+        needs = [False] * count
+        for node in nodes:
+            if node.kind == "var":
+                needs[node.id] = node.name in arrays
+            elif node.kind == "gate":
+                needs[node.id] = any(needs[i.id] for i in node.inputs)
+    else:
+        needs, fwd_last, bwd_last = plan.needs, plan.fwd_last, plan.careful_last
 
     flag = _FloatingPointFlag()
     values_of: list = [None] * count
@@ -198,14 +239,21 @@ def run(graph: Graph, values: dict, *, trace: bool = True, max_memory: int | Non
             # a composite's gates run in a pass of their own, whose floating-point errors this flag misses
             if (flag.raised or node.op.body is not None) and not np.isfinite(value).all():
                 diagnostics.append(_produced(node, value, all(np.isfinite(a).all() for a in args)))
-            values_of[node.id] = value
-            shapes[node.id] = _shape(value)
+            k = node.id
+            values_of[k] = value
+            shapes[k] = _shape(value)
+            if not keep:
+                for inp in node.inputs:
+                    i = inp.id
+                    if fwd_last[i] == k and bwd_last[i] == -1 and i != out_id:
+                        values_of[i] = None
+            args = value = None
 
         output_value = values_of[out_id]
 
         # -- backward --------------------------------------------------------------------
         grads: list = [None] * count
-        records = [NodeTrace(node, values_of[node.id], None) for node in nodes]
+        records = [NodeTrace(node, values_of[node.id], None) for node in nodes] if keep else None
         if needs[out_id]:
             grads[out_id] = 1.0  # ∂f/∂f; for an array f, the gradient of sum(f)
         for k in range(count - 1, -1, -1):
@@ -213,7 +261,8 @@ def run(graph: Graph, values: dict, *, trace: bool = True, max_memory: int | Non
             upstream = grads[k]
             if upstream is None:
                 continue
-            records[k].gradient = upstream
+            if keep:
+                records[k].gradient = upstream
             if node.kind != "gate":
                 continue
             op = node.op
@@ -221,6 +270,8 @@ def run(graph: Graph, values: dict, *, trace: bool = True, max_memory: int | Non
             ans = values_of[k]
             if op.at_kink(*args, **node.params):
                 diagnostics.append(_at_its_kink(node))
+            if not keep:
+                args = _stand_ins(node, args, shapes)
             for index, inp in enumerate(node.inputs):
                 j = inp.id
                 if not needs[j]:
@@ -228,43 +279,70 @@ def run(graph: Graph, values: dict, *, trace: bool = True, max_memory: int | Non
                 flag.raised = False
                 if op.vjp is not None:
                     local = op.formulas[index]  # the Jacobian is not elementwise: describe it
-                    result = _vjp_result(op, node, index, upstream, ans, args, shapes)
+                    if not keep and _full_reduction(node):
+                        # the same numbers, as a scalar standing for its spread over the input
+                        result = upstream / max(_size(shapes[j]), 1) if op.name == "mean" else upstream
+                    else:
+                        result = _vjp_result(op, node, index, upstream, ans, args, shapes)
                 else:
                     local = op.locals[index](ans, *args)
                     result = _edge_result(local, upstream, shapes[j], shapes[k])
                 if flag.raised and not np.isfinite(result).all():
                     diagnostics.append(_non_finite_gradient(node, inp, result))
-                grads[j] = result if grads[j] is None else grads[j] + result
-                edge = Edge(node, index, np.float64(local) if isinstance(local, float) else local,
-                            upstream, result)
-                records[k].edges.append(edge)
-                records[j].arrivals.append(edge)
+                if grads[j] is None:
+                    grads[j] = result
+                else:  # gradients add at a fork, and the sum of two finite ones may overflow
+                    flag.raised = False
+                    grads[j] = grads[j] + result
+                    if flag.raised and not np.isfinite(grads[j]).all():
+                        diagnostics.append(_non_finite_sum(inp, grads[j]))
+                if keep:
+                    edge = Edge(node, index, np.float64(local) if isinstance(local, float) else local,
+                                upstream, result)
+                    records[k].edges.append(edge)
+                    records[j].arrivals.append(edge)
+                local = result = None
+            if not keep:
+                grads[k] = None
+                for i in {k, *(inp.id for inp in node.inputs)}:
+                    if bwd_last[i] == k and i != out_id:
+                        values_of[i] = None
+            upstream = args = ans = None
 
-    gradients = {}
-    for name, node in graph.variables.items():
-        if name not in arrays:
-            continue
-        grad = grads[node.id]
-        shape = np.shape(arrays[name])
-        if grad is None:
-            grad = np.zeros(shape)
-        if shape == ():
-            gradients[name] = float(grad)
-        else:  # a copy the caller owns, in the variable's shape (the seed of sum(f) may be a scalar)
-            gradients[name] = np.array(np.broadcast_to(grad, shape), dtype=np.float64)
+        gradients = {}
+        for name, node in graph.variables.items():
+            if name not in arrays:
+                continue
+            grad = grads[node.id]
+            shape = np.shape(arrays[name])
+            if grad is None:
+                grad = np.zeros(shape)
+            if shape == ():
+                gradients[name] = float(grad)
+            else:  # a copy the caller owns, in the variable's shape (the seed of sum(f) may be a scalar)
+                gradients[name] = np.array(np.broadcast_to(grad, shape), dtype=np.float64)
     if np.ndim(output_value) == 0:
         output_value = float(output_value)
     return Result(graph, output_value, gradients, records, diagnostics)
 
 
+def _stand_ins(node: Node, args: list, shapes: list) -> list:
+    """The gate's inputs, with one its gradients do not read (freed) replaced by a read-only
+    array of zeros of its shape that costs no memory (a product's vjp reads the other's shape)."""
+    if all(a is not None for a in args):
+        return args
+    return [np.broadcast_to(np.float64(0.0), shapes[inp.id]) if a is None else a
+            for inp, a in zip(node.inputs, args)]
+
+
 def _forward_array_op(node: Node, args: list):
     """Forward of an op that is not elementwise; its shape errors name the gate."""
+    shapes = [_shape(a) for a in args]
+    array_op_shape(node, shapes)  # the same checks (and messages) as before the run
     try:
         return node.op.forward(*args, **node.params)
     except ValueError as exc:  # NumPy's AxisError is a ValueError too
-        shapes = " and ".join(f"{_shape(a)} of {inp.label!r}" for inp, a in zip(node.inputs, args))
-        raise ShapeError(f"{exc} at gate {node.label!r} ({node.op_name}); the shapes are {shapes}",
-                         span=node.span) from None
+        raise array_op_error(node, str(exc), shapes) from None
 
 
 def _vjp_result(op, node: Node, index: int, upstream, ans, args: list, shapes: list):
@@ -286,39 +364,6 @@ def _edge_result(local, upstream, shape, full_shape):
     return unbroadcast(_times(local, upstream), shape, full_shape)
 
 
-def _check_memory(graph: Graph, arrays: dict, keep: list, trace: bool, limit: int) -> None:
-    """Refuse, before any work, a run estimated to need more than `limit` bytes.
-
-    Every gate's value is taken to have the broadcast shape of all inputs (exact for elementwise
-    gates). A trace holds each gate's value plus a local gradient and a result per edge; without
-    one, the values the backward pass reads plus a few working arrays are alive at once.
-    """
-    if not arrays:
-        return
-    try:
-        size = int(np.prod(np.broadcast_shapes(*(a.shape for a in arrays.values()))))
-    except ValueError:
-        size = max(a.size for a in arrays.values())
-    gates = [n for n in graph.nodes if n.kind == "gate"]
-    if trace:
-        count = len(gates) + 2 * sum(len(n.inputs) for n in gates)
-    else:
-        count = sum(keep[n.id] for n in gates) + 3
-    need = count * size * 8
-    if need > limit:
-        raise ResourceError(
-            f"this evaluation needs about {_bytes(need)} ({count} arrays of {size:,} numbers), "
-            f"more than the memory limit of {_bytes(limit)}",
-            hint="raise --max-memory (0: no limit), or use --format plain, which keeps no per-edge records")
-
-
-def _bytes(n: int) -> str:
-    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= scale:
-            return f"{n / scale:.1f} {unit}"
-    return f"{n} B"
-
-
 def _check_broadcast(node: Node, args: list) -> None:
     sa, sb = _shape(args[0]), _shape(args[1])
     if sa == sb or not sa or not sb:
@@ -326,11 +371,7 @@ def _check_broadcast(node: Node, args: list) -> None:
     try:
         np.broadcast_shapes(sa, sb)
     except ValueError:
-        left, right = node.inputs
-        raise ShapeError(
-            f"shapes {sa} of {left.label!r} and {sb} of {right.label!r} do not broadcast "
-            f"at gate {node.label!r} ({node.op_name})", span=node.span,
-            hint="NumPy broadcasting: trailing dimensions must be equal or 1") from None
+        raise broadcast_error(node, sa, sb) from None
 
 
 # -- the untraced path (trace=False): liveness-planned buffers, pending scalar factors ------------
@@ -424,18 +465,42 @@ class _Buffers:
 
 
 def _reads(node: Node, index: int) -> tuple:
-    """Which forward values the gradient of input `index` reads: input positions, "ans"."""
-    op = node.op
-    if op.name == "div" and index == 1 and _is_unit_constant(node.inputs[0]):
+    """Which forward values the fast pass reads for the gradient of input `index`: input
+    positions, "ans"."""
+    if node.op.name == "div" and index == 1 and _is_unit_constant(node.inputs[0]):
         return ("ans",)  # 1/y: -ans² (Op.in_place), y itself is not needed (so 1/y is computed in y's array)
-    if op.reads is not None:
-        return op.reads[index]
-    reads = tuple(range(op.arity)) if op.uses_inputs else ()
-    return reads + ("ans",) if op.uses_output else reads
+    return _op_reads(node, index)
 
 
 def _is_unit_constant(node: Node) -> bool:
     return node.kind == "const" and node.default is not None and abs(node.default) == 1.0
+
+
+class _Unusual(Exception):
+    """The fast pass met something only the traced loop reports the way the traced path does."""
+
+
+_TINY = sys.float_info.min  # the smallest normal float
+
+
+def _normal(p) -> bool:
+    """Whether a scalar factor is finite and is 0 or normal: a subnormal one has lost digits
+    that the traced path, applying each factor as it comes, may keep."""
+    return math.isfinite(p) and (p == 0.0 or abs(p) >= _TINY)
+
+
+def _scale(a, b):
+    """a × b for two scalar factors of the fast pass (Python floats overflow to inf silently)."""
+    p = a * b
+    if _normal(p) and (p != 0.0 or a == 0.0 or b == 0.0):
+        return p
+    raise _Unusual
+
+
+def _finite(p):
+    if not math.isfinite(p):
+        raise _Unusual
+    return p
 
 
 def _is_scalar(value) -> bool:
@@ -456,50 +521,65 @@ def _product_sum(local, upstream, shape, full_shape):
     return summed.reshape(shape)
 
 
-def _run_untraced(graph: Graph, arrays: dict, diagnostics: list, max_memory: int | None) -> Result:
+class _Plan:
+    """Who needs a gradient, and the last forward and backward reader of each value.
+
+    `bwd_last` follows the untraced fast pass's reads (`_reads`); `careful_last` the ops' own
+    (`Op.reads`), which the traced loop's careful rerun reads: it is never earlier."""
+
+    __slots__ = ("needs", "fwd_last", "bwd_last", "careful_last", "wanted_of")
+
+    def __init__(self, graph: Graph, arrays) -> None:
+        nodes = graph.nodes
+        count = len(nodes)
+        self.needs = needs = [False] * count
+        self.fwd_last = fwd_last = [-1] * count
+        # the backward pass runs in reverse: a value's last reader there has the lowest id
+        self.bwd_last = bwd_last = [-1] * count
+        self.careful_last = careful_last = [-1] * count
+        self.wanted_of = wanted_of = [None] * count
+        for node in nodes:
+            k = node.id
+            if node.kind == "var":
+                needs[k] = node.name in arrays
+                continue
+            inputs = node.inputs
+            for inp in inputs:
+                fwd_last[inp.id] = k
+            if node.kind != "gate":
+                continue
+            wanted = [index for index, inp in enumerate(inputs) if needs[inp.id]]
+            if not wanted:
+                continue
+            needs[k] = True
+            wanted_of[k] = wanted
+            op = node.op
+            for last, reads_of in ((bwd_last, _reads), (careful_last, _op_reads)):
+                reads = set()
+                for index in wanted:
+                    reads.update(reads_of(node, index))
+                if op.kink is not None or op.kink_offset is not None:
+                    reads.update(range(len(inputs)))  # the kink check reads every input
+                for position in reads:  # in id order, the first reader is the backward pass's last
+                    i = k if position == "ans" else inputs[position].id
+                    if last[i] == -1:
+                        last[i] = k
+
+
+def _run_untraced(graph: Graph, arrays: dict, diagnostics: list, plan: _Plan) -> Result | None:
+    """The fast pass. It answers only an ordinary run, and raises (_Unusual, or the
+    FloatingPointError of NumPy told to raise) at the first floating-point error or unusual
+    scalar factor: then `run` reruns the evaluation in the traced loop, whose diagnostics these
+    are. Every input and constant is finite (checked by `run`)."""
     nodes = graph.nodes
     count = len(nodes)
     out_id = graph.output.id
+    needs, fwd_last, bwd_last, wanted_of = plan.needs, plan.fwd_last, plan.bwd_last, plan.wanted_of
 
-    # -- plan: who needs a gradient, the last forward and backward reader of each value --------
-    needs = [False] * count
-    fwd_last = [-1] * count
-    bwd_last = [-1] * count  # the backward pass runs in reverse: its last reader has the lowest id
-    wanted_of: list = [None] * count
-    for node in nodes:
-        k = node.id
-        if node.kind == "var":
-            needs[k] = node.name in arrays
-            continue
-        inputs = node.inputs
-        for inp in inputs:
-            fwd_last[inp.id] = k
-        if node.kind != "gate":
-            continue
-        wanted = [index for index, inp in enumerate(inputs) if needs[inp.id]]
-        if not wanted:
-            continue
-        needs[k] = True
-        wanted_of[k] = wanted
-        op = node.op
-        reads = set()
-        for index in wanted:
-            reads.update(_reads(node, index))
-        if op.kink is not None or op.kink_offset is not None:
-            reads.update(range(len(inputs)))  # the kink check reads every input
-        for position in reads:  # in id order, the first reader is the backward pass's last
-            i = k if position == "ans" else inputs[position].id
-            if bwd_last[i] == -1:
-                bwd_last[i] = k
-    if max_memory is not None:
-        _check_memory(graph, arrays, [bwd_last[i] != -1 or i == out_id for i in range(count)], False,
-                      max_memory)
-
-    flag = _FloatingPointFlag()
     buffers = _Buffers()
     values: list = [None] * count
     shapes: list = [()] * count
-    with np.errstate(all="call", under="ignore", call=flag):
+    with np.errstate(all="raise", under="ignore"):
         # -- forward ---------------------------------------------------------------------
         for node in nodes:
             k = node.id
@@ -514,8 +594,6 @@ def _run_untraced(graph: Graph, arrays: dict, diagnostics: list, max_memory: int
             op = node.op
             inputs = node.inputs
             args = [values[i.id] for i in inputs]
-            flag.raised = False
-            reused = False
             if op.vjp is None and op.ufunc is not None:
                 if len(args) == 2:
                     _check_broadcast(node, args)
@@ -533,7 +611,7 @@ def _run_untraced(graph: Graph, arrays: dict, diagnostics: list, max_memory: int
                     i = inp.id
                     if (fwd_last[i] == k and bwd_last[i] == -1 and i != out_id and shapes[i] == full
                             and buffers.sole(arg)):
-                        out, reused = arg, True
+                        out = arg
                         values[i] = None  # handed over to this gate: its one holder stays one
                         break
                 if out is None:
@@ -545,9 +623,8 @@ def _run_untraced(graph: Graph, arrays: dict, diagnostics: list, max_memory: int
                 buffers.flush()
                 value = _forward_array_op(node, args) if op.vjp is not None else op.forward(*args)
                 buffers.adopt(value, *args)
-            if (flag.raised or op.body is not None) and not np.isfinite(value).all():
-                # an input overwritten in place (reused) can no longer be inspected
-                diagnostics.append(_produced(node, value, not reused and all(np.isfinite(a).all() for a in args)))
+            if op.body is not None and not _all_finite(value):
+                raise _Unusual  # a composite's gates run in a pass of their own, with its own errstate
             values[k] = value
             shapes[k] = _shape(value)
             for inp in inputs:
@@ -576,7 +653,7 @@ def _run_untraced(graph: Graph, arrays: dict, diagnostics: list, max_memory: int
                 return
             old = factors[j]
             if _is_scalar(total) and _is_scalar(result):
-                grads[j], factors[j] = total * old + result * factor, 1.0
+                grads[j], factors[j] = _finite(total * old + result * factor), 1.0
                 buffers.drop(result)
                 return
             # write into whichever side is ours alone and already in the input's shape
@@ -593,7 +670,7 @@ def _run_untraced(graph: Graph, arrays: dict, diagnostics: list, max_memory: int
             held = other
             if into_factor != other_factor:
                 ratio = into_factor / other_factor if other_factor != 0.0 else 0.0
-                if np.isfinite(ratio) and ratio != 0.0:
+                if ratio != 0.0 and _normal(ratio):
                     np.multiply(into, ratio, out=into)  # (into × ratio + other) × other_factor
                     into_factor = other_factor
                 else:
@@ -625,7 +702,6 @@ def _run_untraced(graph: Graph, arrays: dict, diagnostics: list, max_memory: int
             full = shapes[k]
             for index in wanted:
                 j = inputs[index].id
-                flag.raised = False
                 last = index == wanted[-1]
                 if op.vjp is not None:
                     result, result_factor, new = _untraced_vjp(
@@ -634,8 +710,6 @@ def _run_untraced(graph: Graph, arrays: dict, diagnostics: list, max_memory: int
                     result, result_factor, new = _untraced_edge(
                         op, node, index, last, upstream, factor, ans, args, full, shapes[j],
                         bwd_last, values, buffers)
-                if flag.raised and not np.isfinite(result).all():
-                    diagnostics.append(_non_finite_gradient(node, inputs[index], result))
                 accumulate(j, result, result_factor, new)
             grads[k] = None
             buffers.drop(upstream)
@@ -645,28 +719,28 @@ def _run_untraced(graph: Graph, arrays: dict, diagnostics: list, max_memory: int
                     values[i] = None
             upstream = args = ans = result = None
 
-    gradients = {}
-    for name, node in graph.variables.items():
-        if name not in arrays:
-            continue
-        j = node.id
-        grad, factor = grads[j], factors[j]
-        grads[j] = None
-        shape = np.shape(arrays[name])
-        if grad is None:
-            grad = np.zeros(shape) if shape else 0.0
-        if shape == ():
-            gradients[name] = float(grad) * factor if factor != 1.0 else float(grad)
-        elif buffers.sole(grad) and grad.shape == shape:
-            if factor != 1.0:
-                np.multiply(grad, factor, out=grad)
-            buffers.pin(grad)  # the caller's now
-            gradients[name] = grad
-        else:  # a new array the caller owns (the gradient may be shared, or stand for its broadcast)
-            spread = grad if _shape(grad) == shape else np.broadcast_to(grad, shape)
-            gradients[name] = np.multiply(spread, factor, out=buffers.take(shape))
-            buffers.drop(grad)
-            buffers.pin(gradients[name])
+        gradients = {}
+        for name, node in graph.variables.items():
+            if name not in arrays:
+                continue
+            j = node.id
+            grad, factor = grads[j], factors[j]
+            grads[j] = None
+            shape = np.shape(arrays[name])
+            if grad is None:
+                grad = np.zeros(shape) if shape else 0.0
+            if shape == ():
+                gradients[name] = _scale(float(grad), factor) if factor != 1.0 else float(grad)
+            elif buffers.sole(grad) and grad.shape == shape:
+                if factor != 1.0:
+                    np.multiply(grad, factor, out=grad)
+                buffers.pin(grad)  # the caller's now
+                gradients[name] = grad
+            else:  # a new array the caller owns (the gradient may be shared, or stand for its broadcast)
+                spread = grad if _shape(grad) == shape else np.broadcast_to(grad, shape)
+                gradients[name] = np.multiply(spread, factor, out=buffers.take(shape))
+                buffers.drop(grad)
+                buffers.pin(gradients[name])
     buffers.flush()
     if np.ndim(output_value) == 0:
         output_value = float(output_value)
@@ -679,7 +753,7 @@ def _untraced_edge(op, node: Node, index: int, last: bool, upstream, factor: flo
     input's shape (or a scalar standing for its broadcast); `new`: result is an array no slot
     holds yet."""
     if not full:  # a scalar gate: plain numbers
-        return _times(op.locals[index](ans, *args), upstream), factor, False
+        return _finite(_times(op.locals[index](ans, *args), upstream)), factor, False
     k = node.id
     kernel = op.in_place
     taken = []
@@ -706,19 +780,19 @@ def _untraced_edge(op, node: Node, index: int, last: bool, upstream, factor: flo
     writable = own or (last and not _is_scalar(local) and buffers.sole(local) and any(
         bwd_last[i] == k and value is local
         for i, value in ((k, ans), *((inp.id, arg) for inp, arg in zip(node.inputs, args)))))
-    factor = factor * local_factor
+    factor = _scale(factor, local_factor)
     if _is_scalar(local):
-        factor = factor * float(local)
+        factor = _scale(factor, float(local))
         if _is_scalar(upstream):  # stands for its broadcast to `full`; summed back to `shape`
             spread = _size(full) // max(_size(shape), 1)  # (an empty input: nothing to spread)
-            return (upstream * spread if spread != 1 else upstream), factor, False
+            return (_finite(upstream * spread) if spread != 1 else upstream), factor, False
         if upstream.shape == shape:
             return upstream, factor, False  # passed on as it is, scaled by a pending factor
         buffers.flush_before(shape)
         summed = unbroadcast(upstream, shape, full)
         return summed, factor, buffers.adopt(summed, upstream)
     if _is_scalar(upstream):
-        factor = factor * float(upstream)
+        factor = _scale(factor, float(upstream))
         if local.shape == shape:
             return local, factor, own
         buffers.flush_before(shape)
@@ -762,10 +836,13 @@ def _untraced_vjp(op, node: Node, index: int, upstream, factor: float, ans, args
     """(result, factor, new) for an op that is not elementwise; every vjp is linear in the
     upstream gradient, so a pending factor stays pending."""
     inp_shape = shapes[node.inputs[index].id]
-    if op.name in ("sum", "mean") and node.params.get("axis") is None:
+    if _full_reduction(node):
         # the upstream spread over the input: a scalar stands for its broadcast, no array needed
         if op.name == "mean":
-            factor = factor / max(_size(inp_shape), 1)
+            count = max(_size(inp_shape), 1)
+            factor, scaled = factor / count, factor
+            if not _normal(factor) or (factor == 0.0 and scaled != 0.0):
+                raise _Unusual
         return upstream, factor, False
     out_shape = shapes[node.id]
     g = upstream if _shape(upstream) == out_shape else np.broadcast_to(upstream, out_shape)

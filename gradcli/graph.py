@@ -82,8 +82,9 @@ class Graph:
 
     def evaluate(self, values: Mapping[str, object] | None = None, *, trace: bool = True,
                  max_memory: int | None = None) -> Result:
-        """Forward and backward pass. With trace=False, per-edge records are skipped (faster).
-        With max_memory (bytes), a run estimated to need more raises ResourceError first.
+        """Forward and backward pass. With trace=False, per-edge records are skipped (faster);
+        the values and diagnostics are those of trace=True. With max_memory (bytes), a run
+        estimated to need more raises ResourceError before any work (gradcli.shapes).
 
         A graph of scalars runs on Python floats (gradcli.scalar_engine, from a plan made at the
         first call and kept); arrays, and anything unusual that path declines, run in NumPy."""

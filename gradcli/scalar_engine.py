@@ -15,7 +15,7 @@ evaluation in the NumPy engine, so that every warning and error comes from one p
   - a floating-point error in any kernel (log of a negative, 1/0, overflow: NumPy is told to
     raise, Python raises anyway), or a nan/inf anywhere among the values or gradients;
   - a gate that needs a gradient sitting at its kink (relu(0), abs(0), a max/min tie);
-  - a max_memory that the run might need.
+  - a max_memory that the run might need (then the NumPy engine's estimate decides).
 
 With trace=True it also records, as the engine does, each node's value and gradient and each edge's
 local gradient, upstream gradient and result (as Python floats, where the engine holds NumPy
@@ -29,6 +29,7 @@ import math
 import numpy as np
 
 from .graph import Graph
+from . import shapes
 from .trace import Edge, NodeTrace, Result
 
 _INT_LIMIT = 2**53  # larger integers go through NumPy, which converts (or refuses) them its own way
@@ -109,7 +110,10 @@ class _Plan:
         self.gradients = ([name for name, node in graph.variables.items() if needs[node.id]],
                           [node.id for node in graph.variables.values() if needs[node.id]])
         self.required = required
-        self.size = (len(fk) + 2 * edges + 3) * 8  # bytes: the NumPy engine's largest estimate
+        # bytes: at least the NumPy engine's estimate for these scalars, traced or not (the
+        # inputs, each gate's value and gradient, each edge's local and result, a step's work)
+        self.size = (2 * len(nodes) + 2 * edges + 4 * shapes.TEMPORARIES + 2 * shapes.FORMULA) * shapes.ITEM \
+            + shapes.BUFFERS
 
 
 class _NoKernel(Exception):

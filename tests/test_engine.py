@@ -4,6 +4,7 @@ numbers of the traced path, which keeps every array, on graphs full of forks and
 from __future__ import annotations
 
 import random
+import warnings
 
 import numpy as np
 import pytest
@@ -205,13 +206,27 @@ def test_a_caller_that_keeps_the_result_is_not_overwritten_by_the_next_run():
     np.testing.assert_array_equal(first.gradients["x"], kept[1])
 
 
-def test_untraced_domain_warnings_match_the_traced_ones():
-    graph = gradcli.parse("log(x) * y + sqrt(y - 2)")
-    values = {"x": np.array([1.0, -1.0, 2.0]), "y": np.array([3.0, 1.0, 4.0])}
-    with np.errstate(all="ignore"):
+@pytest.mark.parametrize("program, values", [
+    ("log(x) * y + sqrt(y - 2)", {"x": [1.0, -1.0, 2.0], "y": [3.0, 1.0, 4.0]}),
+    # an input overwritten in place by the next gate: "from finite inputs" all the same
+    ("exp(x * 1000) * 2", {"x": [1.0, 0.5]}),
+    # pending factors: a negation of an infinite gradient, 0 times one, one that overflows
+    ("-(1 / x)", {"x": [0.0, 1.0]}),
+    ("(2 * exp(x)) * 0", {"x": [1000.0]}),
+    ("x * 4 * 1e308", {"x": [1.0, 2.0]}),
+    ("x / 0", {"x": [1.0, 2.0]}),
+])
+def test_untraced_domain_warnings_match_the_traced_ones(program, values):
+    graph = gradcli.parse(program)
+    values = {name: np.array(v) for name, v in values.items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no NumPy RuntimeWarning escapes either path
         traced = graph.evaluate(values, trace=True)
         untraced = graph.evaluate(values, trace=False)
-    assert [d.kind for d in untraced.diagnostics] == [d.kind for d in traced.diagnostics]
+    assert untraced.diagnostics == traced.diagnostics and traced.diagnostics
+    np.testing.assert_array_equal(untraced.value, traced.value)
+    for name in values:
+        np.testing.assert_array_equal(untraced.gradients[name], traced.gradients[name])
 
 
 @pytest.mark.parametrize("program", [

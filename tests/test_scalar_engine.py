@@ -158,15 +158,28 @@ def test_scalar_kernel_gives_the_numpy_numbers(name):
     ("x * y", {"x": True, "y": 2.0}),     # a bool: NumPy converts it its own way
     ("x * y", {"x": 2**60, "y": 2.0}),
     ("x * y", {"x": "1.5", "y": 2.0}),    # value text
+    # a Python-float step of the untraced NumPy engine would raise or overflow silently here
+    ("x / 0", {"x": 1.0}),                # 1/0: ZeroDivisionError in Python
+    ("x ** -1", {"x": 0.0}),
+    ("x ** 2", {"x": 1e308}),             # the 2 of x**2 is a pending factor: 2·1e308 overflows
+    ("x * 1e300 * 1e300 * 1e-300", {"x": 1.0}),
+    ("(x * 1e-200) * 1e-200 * 1e300 * 1e300", {"x": 1.0}),
+    ("exp(x) * 0", {"x": 710.0}),
+    ("mean(x) * 1e308 * 10", {"x": 1.0}),
 ])
 def test_unusual_runs_decline_and_the_numpy_engine_reports(source, values):
     graph = gradcli.parse(source)
     assert scalar_engine.run(graph, dict(values)) is None
     assert scalar_engine.run(graph, dict(values), trace=True) is None
-    through_graph = graph.evaluate(values, trace=False)
-    reference = engine.run(graph, dict(values), trace=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no NumPy RuntimeWarning reaches the caller
+        through_graph = graph.evaluate(values, trace=False)
+        reference = engine.run(graph, dict(values), trace=True)  # the traced path's report
     np.testing.assert_array_equal(through_graph.value, reference.value)
-    assert [d.message for d in through_graph.diagnostics] == [d.message for d in reference.diagnostics]
+    for name in reference.gradients:
+        np.testing.assert_array_equal(through_graph.gradients[name], reference.gradients[name])
+    assert [(d.kind, d.message, d.node) for d in through_graph.diagnostics] == \
+        [(d.kind, d.message, d.node) for d in reference.diagnostics]
 
 
 def test_a_kink_or_inf_off_the_gradient_path_is_not_unusual():
