@@ -15,6 +15,8 @@ import numpy as np
 from .errors import ValueFormatError
 from .ops import CONSTANTS
 
+# NumPy's limit on an array's dimensions (32 before NumPy 2)
+MAX_DIMS = 64 if int(np.__version__.split(".")[0]) >= 2 else 32
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TOKEN = re.compile(
     r"\s*(?:(?P<open>\[)|(?P<close>\])|(?P<comma>,)"
@@ -38,18 +40,20 @@ def parse_assignment(text: str, flag: str = "--set") -> tuple[str, str]:
     return name, value
 
 
-def parse_set_value(text: str, where: str, stdin=None) -> np.ndarray:
-    """The VALUE of `--set NAME=VALUE`: value text, or `@FILE` / `@-` for a file or stdin."""
+def parse_set_value(text: str, where: str, stdin=None, limit: tuple[int, str] | None = None) -> np.ndarray:
+    """The VALUE of `--set NAME=VALUE`: value text, or `@FILE` / `@-` for a file or stdin (read up
+    to `limit`: bytes, and how messages name that limit)."""
     stripped = text.strip()
     if stripped.startswith("@"):
         from .datafiles import load_value
 
-        return load_value(stripped[1:].strip(), where, stdin)
+        return load_value(stripped[1:].strip(), where, stdin, limit)
     return parse_value_text(text, where)
 
 
 def collect_values(options: list[str], pairs: list[str] = (), values_file: str | None = None,
-                   stdin=None, *, flag: str = "--set", stdin_taken: str | None = None) -> dict:
+                   stdin=None, *, flag: str = "--set", stdin_taken: str | None = None,
+                   limit: tuple[int, str] | None = None) -> dict:
     """`flag NAME=VALUE` options, positional `NAME=VALUE` pairs and `--values FILE.json` → name →
     array. A name given a value twice, in any of these ways, is an error naming both; so is stdin
     asked for twice (`stdin_taken` says if the program itself came from it)."""
@@ -68,7 +72,7 @@ def collect_values(options: list[str], pairs: list[str] = (), values_file: str |
 
         if values_file == "-":
             uses_stdin("--values -")
-        values = load_values(values_file, stdin)
+        values = load_values(values_file, stdin, limit)
         given = {name: f"--values {values_file}" for name in values}
     for where, items in ((flag, options), ("argument", pairs)):
         for item in items:
@@ -79,7 +83,7 @@ def collect_values(options: list[str], pairs: list[str] = (), values_file: str |
             if name in values:
                 raise ValueFormatError(f"{name} is given a value twice: {given[name]} and {written}",
                                        hint="give each variable one value")
-            values[name] = parse_set_value(text, f"{where} {item}", stdin)
+            values[name] = parse_set_value(text, f"{where} {item}", stdin, limit)
             given[name] = written
     return values
 
@@ -105,6 +109,9 @@ def parse_value_text(text: str, where: str) -> np.ndarray:
         if kind == "open":
             if not expect_item:
                 raise ValueFormatError(f"{where}: missing ',' before '['")
+            if len(stack) == MAX_DIMS:
+                raise ValueFormatError(f"{where}: lists nested more than {MAX_DIMS} deep; an array has "
+                                       f"at most {MAX_DIMS} dimensions")
             stack.append([])
         elif kind == "close":
             if not stack:
