@@ -548,11 +548,16 @@ def batch_command(
             raise typer.Exit(EXIT_BAD_INPUT)
 
 
+_SILENCED = []  # set once gradcli itself pointed stdout at /dev/null
+
+
 def _silence_stdout() -> None:
     """Point stdout at /dev/null so that Python's final flush does not fail on a closed pipe."""
+    _SILENCED.append(True)
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
     except (OSError, ValueError):
         pass
 
@@ -746,7 +751,7 @@ def _met_closed_pipe(stdout_was) -> bool:
         _silence_stdout()
         return True
     now = _identity(1)
-    return now != stdout_was and now == _identity_of(os.devnull)
+    return not _SILENCED and now != stdout_was and now == _identity_of(os.devnull)
 
 
 def _identity_of(path: str):

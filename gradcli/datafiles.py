@@ -17,6 +17,7 @@ import math
 import os
 import re
 import stat
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -272,9 +273,10 @@ def load_value(path: str, where: str, stdin=None, limit: tuple[int, str] | None 
         if stripped[0] in "[{":
             return json_value(text, where)
         try:
-            return json_value(text, where)
-        except ValueFormatError:
+            data = _parse_json(text, where)
+        except ValueFormatError:  # not JSON: CSV
             return csv_matrix(text, where)
+        return json_to_array(data, where, booleans=_has_booleans(text))
     if kind == ".npy":
         return _load_npy(path, where, limit)
     if kind == ".csv":
@@ -352,10 +354,16 @@ def _parse_json(text: str, where: str):
 
 def json_value(text: str, where: str) -> np.ndarray:
     """A JSON number or nested list of numbers (or "NaN", "Infinity", "-Infinity") → array."""
-    return json_to_array(_parse_json(text, where), where)
+    return json_to_array(_parse_json(text, where), where, booleans=_has_booleans(text))
 
 
-def json_to_array(data, where: str) -> np.ndarray:
+def _has_booleans(text: str) -> bool:
+    # NumPy reads [true, 1.5] as [1.0, 1.5]: where the text may hold a JSON true or false, the
+    # slow path looks at every element and names the one that is not a number
+    return "true" in text or "false" in text
+
+
+def json_to_array(data, where: str, booleans: bool = True) -> np.ndarray:
     if isinstance(data, dict):
         raise ValueFormatError(f"{where}: a JSON object, but one value (a number or a list) is needed",
                                hint="a JSON object of several values goes to --values FILE.json")
@@ -364,7 +372,7 @@ def json_to_array(data, where: str) -> np.ndarray:
         array = np.asarray(data)
     except ValueError:  # NumPy 2 refuses ragged nested lists
         array = np.asarray(None, dtype=object)
-    if array.dtype.kind in "biuf" and not isinstance(data, bool):
+    if array.dtype.kind in "iuf" and not booleans:
         return array.astype(np.float64, copy=False)
     return np.asarray(_clean(data, where, ""), dtype=np.float64)
 
@@ -394,7 +402,9 @@ def load_values(path: str, stdin=None, limit: tuple[int, str] | None = None) -> 
     from .values import NAME
 
     where = f"--values {path}"
-    data = _parse_json(read_text(path, stdin, limit, where=where), where)
+    text = read_text(path, stdin, limit, where=where)
+    data = _parse_json(text, where)
+    booleans = _has_booleans(text)
     if not isinstance(data, dict):
         raise ValueFormatError(f"{where}: needs a JSON object, like {{\"x\": 1.5, \"w\": [1, 2]}}")
     values = {}
@@ -402,7 +412,7 @@ def load_values(path: str, stdin=None, limit: tuple[int, str] | None = None) -> 
         if not NAME.fullmatch(name):
             raise ValueFormatError(f"{where}: {name!r} is not a variable name",
                                    hint="names are letters, digits and _, not starting with a digit")
-        values[name] = json_to_array(value, f"{where}, {name}")
+        values[name] = json_to_array(value, f"{where}, {name}", booleans)
     return values
 
 
@@ -448,8 +458,10 @@ def parse_lines(lines: list[str], columns: int, first_line: int, names: list[str
     NumPy's C reader does the work; only a chunk it refuses is read again line by line here.
     """
     try:
-        matrix = np.loadtxt(lines, delimiter=",", comments=None, dtype=np.float64, ndmin=2,
-                            quotechar='"')
+        with warnings.catch_warnings():  # "input contained no data": ours to say, not NumPy's
+            warnings.simplefilter("ignore")
+            matrix = np.loadtxt(lines, delimiter=",", comments=None, dtype=np.float64, ndmin=2,
+                                quotechar='"')
         if matrix.shape == (len(lines), columns):
             return matrix, None, []
     except ValueError:

@@ -15,8 +15,8 @@ import numpy as np
 from .errors import ValueFormatError
 from .ops import CONSTANTS
 
-# NumPy's limit on an array's dimensions (32 before NumPy 2)
-MAX_DIMS = 64 if int(np.__version__.split(".")[0]) >= 2 else 32
+# Dimensions of an array: NumPy 1 allows 32 and np.broadcast_shapes (the engine) 32 still
+MAX_DIMS = 32
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TOKEN = re.compile(
     r"\s*(?:(?P<open>\[)|(?P<close>\])|(?P<comma>,)"
