@@ -29,8 +29,7 @@ from gradcli import outfile
 from gradcli.render import graphviz
 
 HANG_GUARD = 120  # seconds: only there so that a regression fails instead of hanging the suite
-SMALL_MEMORY_KB = 250_000  # a run refused early stays near the interpreter's own ~40 MB
-GRADCLI = [sys.executable, "-m", "gradcli"]
+SMALL_MEMORY_KB = 150_000  # a run refused early stays near the interpreter's own ~40 MB
 
 
 # -- running gradcli as a process --------------------------------------------------------------
@@ -43,16 +42,29 @@ class Done:
         self.maxrss_kb = maxrss_kb
 
 
+# A child forked from this (large) test process counts the parent's pages in its peak RSS until it
+# execs: gradcli runs under a small launcher that forks it and reports its peak from wait4.
+MEASURED = ("import os, sys\n"
+            "pid = os.fork()\n"
+            "if pid == 0:\n"
+            "    os.execv(sys.executable, [sys.executable, '-m', 'gradcli', *sys.argv[1:]])\n"
+            "_, status, usage = os.wait4(pid, 0)\n"
+            "os.write(2, b'\\nmaxrss_kb=%d\\n' % usage.ru_maxrss)\n"
+            "sys.exit(os.waitstatus_to_exitcode(status))\n")
+
+
 def start(args, *, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, cwd=None, close_stdout=False):
     def closing():
         os.close(1)
 
-    return subprocess.Popen([*GRADCLI, *args], stdin=stdin, stdout=None if close_stdout else stdout,
-                            stderr=subprocess.PIPE, cwd=cwd, preexec_fn=closing if close_stdout else None)
+    return subprocess.Popen([sys.executable, "-c", MEASURED, *args], stdin=stdin,
+                            stdout=None if close_stdout else stdout, stderr=subprocess.PIPE, cwd=cwd,
+                            preexec_fn=closing if close_stdout else None, start_new_session=True)
 
 
 def finish(proc) -> Done:
-    """Wait for the process (within the hang guard) and take its own peak memory from wait4."""
+    """Wait for the process (within the hang guard) and take its peak memory."""
+    import signal
     import threading
 
     out, err = [], []
@@ -60,17 +72,17 @@ def finish(proc) -> Done:
                for s, sink in ((proc.stdout, out), (proc.stderr, err)) if s is not None]
     for reader in readers:
         reader.start()
-    timer = threading.Timer(HANG_GUARD, proc.kill)
+    timer = threading.Timer(HANG_GUARD, lambda: os.killpg(proc.pid, signal.SIGKILL))
     timer.start()
     try:
-        _pid, status, usage = os.wait4(proc.pid, 0)
+        proc.wait()
     finally:
         timer.cancel()
     for reader in readers:
         reader.join()
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    assert proc.returncode >= 0, f"killed (hang guard): {' '.join(map(str, proc.args))}"
-    return Done(proc.returncode, out[0] if proc.stdout else b"", err[0], usage.ru_maxrss)
+    assert proc.returncode >= 0, f"killed (hang guard): {' '.join(map(str, proc.args[3:]))}"
+    stderr, _, measured = err[0].rpartition(b"\nmaxrss_kb=")
+    return Done(proc.returncode, out[0] if proc.stdout else b"", stderr, int(measured))
 
 
 def gradcli(*args, stdin=subprocess.DEVNULL, cwd=None, close_stdout=False, stdout=subprocess.PIPE) -> Done:
