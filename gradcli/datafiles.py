@@ -192,7 +192,8 @@ class CsvLines:
             if block[0] == "\ufeff":
                 block = block[1:]
         text = self._partial + block
-        bad = _NOT_TEXT.search(text)
+        # isascii() is free on an ASCII string: the regular expression only runs on other text
+        bad = (_NOT_TEXT.search(text) if not text.isascii() or "\0" in text else None)
         if bad:
             done = text[:bad.start()]
             line = self._split + done.count("\n") + 1
