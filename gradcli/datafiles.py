@@ -5,6 +5,10 @@ CSV) and `--values FILE.json` (one JSON object, name → value) all come through
 (a missing file, a non-numeric cell, a ragged CSV, a wrong dtype) is one ValueFormatError naming
 the file and, for CSV, the line and column.
 
+Every read is bounded while it happens, not after: a value file stops at the memory limit, a .npy
+file is sized from its header, batch input is read a block at a time with a bound on one line, and
+text that is not UTF-8 (or holds a NUL byte) is one message naming the line and column.
+
 The CSV reader is shared with `gradcli batch`: `parse_lines` turns a chunk of lines into a float64
 matrix with NumPy's C parser (np.loadtxt) and only falls back to a line-by-line Python reader, to
 say which line and cell is wrong, when that fails.
