@@ -357,7 +357,7 @@ def _parse_size(text: str) -> int:
         raise GradcliError(f"--max-memory {text!r}: not a size", hint="write e.g. 512MB, 8GiB, or 0 for no limit")
     size = float(match.group(1)) * _UNITS[unit]
     if size > _MAX_SIZE:  # 1e400 bytes is no limit, and int(inf) would fail
-        raise GradcliError(f"--max-memory {text!r}: more than 1 EiB", hint="write 0 for no limit")
+        raise GradcliError(f"--max-memory {text[:40]!r}: more than 1 EiB", hint="write 0 for no limit")
     return int(size)
 
 

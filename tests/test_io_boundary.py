@@ -439,6 +439,11 @@ def test_a_byte_order_mark_on_stdin_is_dropped_for_batch_as_for_a_file(cli, tmp_
     assert from_file.stdout == from_stdin.stdout == "x,y,f,df/dx,df/dy\n1,2,2.0,2.0,1.0\n3,4,12.0,4.0,3.0\n"
     old_mac = cli_input(cli, "batch", "x*y", "--input", "-", stdin=b"x,y\r1,2\r3,4")  # lines end in \r alone
     assert old_mac.stdout == from_file.stdout
+    # and for every other reader of stdin
+    for args, stdin in ((["x*y", "x=@-", "y=2"], b"\xef\xbb\xbf1.5"), (["x*y", "--values", "-"], b'\xef\xbb\xbf{"x": 1.5, "y": 2}'),
+                        (["-", "x=1.5", "y=2"], b"\xef\xbb\xbfx*y")):
+        result = cli_input(cli, "eval", *args, "-f", "plain", stdin=stdin)
+        assert result.exit_code == 0 and _plain(result.stdout)["f"] == 3.0, (args, result.stderr)
 
 
 def test_an_output_path_starting_with_a_dash_is_a_path(tmp_path, monkeypatch):
