@@ -440,8 +440,9 @@ def test_a_byte_order_mark_on_stdin_is_dropped_for_batch_as_for_a_file(cli, tmp_
     old_mac = cli_input(cli, "batch", "x*y", "--input", "-", stdin=b"x,y\r1,2\r3,4")  # lines end in \r alone
     assert old_mac.stdout == from_file.stdout
     # and for every other reader of stdin
-    for args, stdin in ((["x*y", "x=@-", "y=2"], b"\xef\xbb\xbf1.5"), (["x*y", "--values", "-"], b'\xef\xbb\xbf{"x": 1.5, "y": 2}'),
-                        (["-", "x=1.5", "y=2"], b"\xef\xbb\xbfx*y")):
+    bom = b"\xef\xbb\xbf"
+    for args, stdin in ((["x*y", "x=@-", "y=2"], bom + b"1.5"), (["x*y", "--values", "-"], bom + b'{"x": 1.5, "y": 2}'),
+                        (["-", "x=1.5", "y=2"], bom + b"x*y")):
         result = cli_input(cli, "eval", *args, "-f", "plain", stdin=stdin)
         assert result.exit_code == 0 and _plain(result.stdout)["f"] == 3.0, (args, result.stderr)
 
