@@ -35,6 +35,9 @@ from .ops import OVERLOADS
 from .values import NAME
 
 DEFAULT_CHUNK = 65536
+# A chunk also ends once its lines hold this many characters: memory stays bounded whatever the
+# --chunk-size and however long the lines.
+CHUNK_CHARS = 64 * 2**20
 MAX_REPORTED = 20  # failed rows named on stderr; the rest are counted
 PROGRESS_BYTES = 32 * 2**20  # a progress bar for inputs this large (and stderr a terminal)
 
@@ -199,11 +202,14 @@ def run(graph: Graph, stream: TextIO, out: TextIO, constants: dict[str, np.ndarr
     summary = Summary()
     line_number = 0
     header_line = None
-    for raw in stream:
-        line_number += 1
-        if raw.strip():
-            header_line = raw
+    take = stream.take if hasattr(stream, "take") else (lambda count, max_chars=None: list(islice(stream, count)))
+    while header_line is None:
+        taken = take(1)
+        if not taken:
             break
+        line_number += 1
+        if taken[0].strip():
+            header_line = taken[0]
     if header_line is None:
         raise ValueFormatError(f"{source}: the input is empty",
                                hint="the first line names the variables, e.g. x0,x1,w; then one row per point")
@@ -225,7 +231,7 @@ def run(graph: Graph, stream: TextIO, out: TextIO, constants: dict[str, np.ndarr
     consumed = len(header_line)
     warned = set()
     while True:
-        lines = list(islice(stream, chunk_size))
+        lines = take(chunk_size, CHUNK_CHARS)
         if not lines:
             break
         first = line_number + 1

@@ -9,7 +9,9 @@ itself (unknown option, missing argument).
 # annotations, and string annotations cost an eval() each on every run (~10 ms of start-up).
 
 import enum
+import errno
 import gc
+import io
 import os
 import re
 import sys
@@ -39,6 +41,7 @@ EXIT_OK = 0
 EXIT_BAD_INPUT = 1
 EXIT_USAGE = 2
 EXIT_CHECK_FAILED = 1  # `check` works as a test in a script: failing is 1, like bad input
+MAX_CHUNK_SIZE = 2**24  # batch --chunk-size: larger chunks only cost memory
 
 
 class CheckFormat(str, enum.Enum):
@@ -202,8 +205,19 @@ def eval_command(
     with _user_errors():
         from .parser import parse
 
-        source, values = _program_and_values(arguments, file, set_, values_file)
         limit = _parse_size(max_memory)
+        if output is not None:
+            outputs = [("--output " + output, output)]
+            if Path(output).suffix.lower() != ".dot":
+                import shutil
+
+                if shutil.which("dot") is None:  # then the DOT text goes beside it
+                    fallback = str(Path(output).with_suffix(".dot"))
+                    outputs.append((f"{fallback} (the DOT text for --output {output})", fallback))
+            _refuse_output_over_input(outputs, _input_files(arguments, file, set_, values_file))
+        # a value file larger than the memory limit is refused while it is read
+        read_limit = (limit or _MAX_SIZE, f"the memory limit of {max_memory} (--max-memory)")
+        source, values = _program_and_values(arguments, file, set_, values_file, read_limit)
         graph = parse(source, expand=expand)
         if stable:
             from .rewrite import stabilize
@@ -225,12 +239,64 @@ def eval_command(
             raise DomainError("a nan or inf appeared and --strict is on (see the warnings)")
 
 
-def _program_and_values(arguments, file, sets, values_file) -> tuple[str, dict]:
-    """The program text and the variables' values, read the same way by every command."""
+def _program_and_values(arguments, file, sets, values_file, limit=None) -> tuple[str, dict]:
+    """The program text and the variables' values, read the same way by every command; a value
+    file is refused while it is read once it passes `limit` (bytes, how to name it)."""
     from .values import collect_values
 
     source, pairs, stdin_taken = _read_source(arguments or [], file)
-    return source, collect_values(sets or [], pairs, values_file, stdin_taken=stdin_taken)
+    return source, collect_values(sets or [], pairs, values_file, stdin_taken=stdin_taken, limit=limit)
+
+
+def _input_files(arguments, file, sets, values_file, batch_input=None) -> list[tuple[str, str]]:
+    """(how the user wrote it, path) of every file the run will read; path "-" is stdin."""
+    inputs = []
+    arguments = list(arguments or [])
+    if file is not None:
+        inputs.append((f"--file {file}", str(file)))
+    elif arguments:
+        if arguments[0] == "-":
+            inputs.append(("the program (-)", "-"))
+        arguments = arguments[1:]
+    if values_file is not None:
+        inputs.append((f"--values {values_file}", values_file))
+    if batch_input is not None:
+        inputs.append((f"--input {batch_input}", batch_input))
+    for item in [*(sets or []), *arguments]:
+        _name, sep, value = item.partition("=")
+        value = value.strip()
+        if sep and value.startswith("@"):
+            inputs.append((item, value[1:].strip()))
+    return inputs
+
+
+def _file_identity(path: str | None):
+    """(device, inode) of a regular file (stdout for None, stdin for "-"), or None."""
+    try:
+        if path is None:
+            info = os.fstat(sys.stdout.fileno())
+        elif path == "-":
+            info = os.fstat(sys.stdin.fileno())
+        else:
+            info = os.stat(path)
+    except (OSError, ValueError, AttributeError):  # no such file yet, or no descriptor (tests)
+        return None
+    import stat
+
+    return (info.st_dev, info.st_ino) if stat.S_ISREG(info.st_mode) else None
+
+
+def _refuse_output_over_input(outputs, inputs) -> None:
+    """An output that is one of the run's inputs, however spelled (another path, a symlink, a hard
+    link: the same device and inode), is refused before anything is read or written."""
+    for out_label, out_path in outputs:
+        target = _file_identity(out_path)
+        if target is None:
+            continue
+        for in_label, in_path in inputs:
+            if _file_identity(in_path) == target:
+                raise GradcliError(f"{out_label} is the same file as {in_label}: writing it would destroy "
+                                   "an input of this run", hint="write the output to another file")
 
 
 def _read_source(arguments: list[str], file: Path | None) -> tuple[str, list[str], str | None]:
@@ -238,30 +304,30 @@ def _read_source(arguments: list[str], file: Path | None) -> tuple[str, list[str
     and how stdin was used for the program, if it was (stdin can be read once)."""
     if file is not None:
         if str(file) == "-":
-            return _read_stdin(), arguments, "--file -"
-        try:
-            data = file.read_bytes()
-        except OSError as exc:
-            raise GradcliError(f"--file {file}: {exc.strerror or exc}") from None
-        return _decode(data, f"--file {file}"), arguments, None
+            return _read_program(None, "standard input"), arguments, "--file -"
+        return _read_program(file, f"--file {file}"), arguments, None
     if not arguments:
         raise click.UsageError("give an EXPRESSION, - to read it from stdin, or --file PROGRAM.grad")
     expression, pairs = arguments[0], arguments[1:]
     if expression == "-":
-        return _read_stdin(), pairs, "the program (-)"
+        return _read_program(None, "standard input"), pairs, "the program (-)"
     return expression, pairs, None
 
 
-def _read_stdin() -> str:
-    return _decode(sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode(),
-                   "standard input")
+def _read_program(file: Path | None, where: str) -> str:
+    """A program's text from a file or stdin (None), UTF-8 with or without a byte-order mark. The
+    program-size limit stops the read itself: an endless stdin or /dev/zero is not read past it."""
+    from .datafiles import binary_stdin, read_limited
+    from .parser import MAX_SOURCE_CHARS
 
-
-def _decode(data: bytes, where: str) -> str:
+    if file is None:
+        return read_limited(binary_stdin(), where, max_chars=MAX_SOURCE_CHARS)
     try:
-        return data.decode("utf-8-sig")  # a byte-order mark from a Windows editor is not text
-    except UnicodeDecodeError as exc:
-        raise GradcliError(f"{where} is not UTF-8 text (byte {exc.start})") from None
+        handle = open(file, "rb")
+    except OSError as exc:
+        raise GradcliError(f"--file {file}: {exc.strerror or exc}") from None
+    with handle:
+        return read_limited(handle, where, max_chars=MAX_SOURCE_CHARS)
 
 
 def _select(result, wrt: str) -> dict:
@@ -281,6 +347,7 @@ def _select(result, wrt: str) -> dict:
 
 
 _SIZE = r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*"  # compiled when first used, not at start-up
+_MAX_SIZE = 2**60
 _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "kib": 2**10, "m": 10**6, "mb": 10**6, "mib": 2**20,
           "g": 10**9, "gb": 10**9, "gib": 2**30, "t": 10**12, "tb": 10**12, "tib": 2**40}
 
@@ -292,7 +359,10 @@ def _parse_size(text: str) -> int:
     unit = (match.group(2) or "").lower() if match else None
     if not match or unit not in _UNITS:
         raise GradcliError(f"--max-memory {text!r}: not a size", hint="write e.g. 512MB, 8GiB, or 0 for no limit")
-    return int(float(match.group(1)) * _UNITS[unit])
+    size = float(match.group(1)) * _UNITS[unit]
+    if size > _MAX_SIZE:  # 1e400 bytes is no limit, and int(inf) would fail
+        raise GradcliError(f"--max-memory {text[:40]!r}: more than 1 EiB", hint="write 0 for no limit")
+    return int(size)
 
 
 def _render(result, format: Format, *, steps: bool, output: str | None, digits: int, all_rows: bool,
@@ -415,7 +485,8 @@ def batch_command(
     set_: SetOption = None,
     values_file: ValuesOption = None,
     chunk_size: Annotated[int, typer.Option(
-        "--chunk-size", min=1, help="Rows evaluated together; memory grows with it, not with the input.")] = 65536,
+        "--chunk-size", min=1, max=MAX_CHUNK_SIZE,
+        help="Rows evaluated together; memory grows with it, not with the input.")] = 65536,
     format: Annotated[BatchFormat, typer.Option(
         "--format", "-f", help="csv: a header and one line per row; ndjson: one JSON object per row.")
     ] = BatchFormat.csv,
@@ -438,6 +509,9 @@ def batch_command(
         from .values import collect_values
 
         expression, pairs = arguments[0], arguments[1:]
+        inputs = _input_files([expression, *pairs], None, set_, values_file, batch_input=input)
+        _refuse_output_over_input([("standard output" if output == "-" else f"--output {output}",
+                                    None if output == "-" else output)], inputs)
         constants = collect_values(set_ or [], pairs, values_file=values_file,
                                    stdin_taken="--input -" if input == "-" else None)
         graph = parse(expression)
@@ -450,19 +524,17 @@ def batch_command(
             sys.stderr.write(f"error: {source}, {row.message}\n")
 
         try:
-            try:
-                summary = batch.run(graph, stream, out, constants, source=source, fmt=format.value,
-                                    chunk_size=chunk_size, fail_fast=fail_fast, strict=strict,
-                                    on_failure=report, on_progress=progress.update if progress else None)
-            finally:
-                if progress:
-                    progress.close()
-                if stream is not sys.stdin:
-                    stream.close()
-                out.close()
-        except BrokenPipeError:  # the reader stopped early (| head): not an error of the input
-            _silence_stdout()
-            raise typer.Exit(EXIT_OK) from None
+            summary = batch.run(graph, stream, out, constants, source=source, fmt=format.value,
+                                chunk_size=chunk_size, fail_fast=fail_fast, strict=strict,
+                                on_failure=report, on_progress=progress.update if progress else None)
+        except BaseException:
+            out.discard()  # a run that stops halfway leaves the file that was there before
+            raise
+        finally:
+            if progress:
+                progress.close()
+            stream.close()
+        out.close()
         for message in summary.warnings:
             sys.stderr.write(f"warning: {message}\n")
         if summary.non_finite:
@@ -480,35 +552,48 @@ def batch_command(
             raise typer.Exit(EXIT_BAD_INPUT)
 
 
+_SILENCED = []  # set once gradcli itself pointed stdout at /dev/null
+
+
 def _silence_stdout() -> None:
     """Point stdout at /dev/null so that Python's final flush does not fail on a closed pipe."""
+    _SILENCED.append(True)
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
     except (OSError, ValueError):
         pass
 
 
 class _LazyOutput:
-    """The output file, created at the first write (so a bad input leaves no empty file)."""
+    """The output: stdout, or a file created at the first write (so a bad input leaves no empty
+    file) and put in place whole at the end (see outfile.py)."""
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.handle = sys.stdout if path == "-" else None
+        self.stdout = path == "-"
+        self.handle = None
 
     def write(self, text: str) -> None:
+        if self.stdout:
+            sys.stdout.write(text)
+            return
         if self.handle is None:
-            try:
-                self.handle = open(self.path, "w", encoding="utf-8", newline="")
-            except OSError as exc:
-                raise GradcliError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+            from .outfile import AtomicFile
+
+            self.handle = AtomicFile(self.path)
         self.handle.write(text)
 
     def close(self) -> None:
-        if self.handle is not None and self.handle is not sys.stdout:
-            self.handle.close()
-        elif self.handle is sys.stdout:
+        if self.stdout:
             sys.stdout.flush()
+        elif self.handle is not None:
+            self.handle.commit()
+
+    def discard(self) -> None:
+        if self.handle is not None:
+            self.handle.discard()
 
 
 def _progress(size: int | None):
@@ -538,13 +623,28 @@ class _ProgressBar:
 
 
 class _user_errors:
-    """Turn gradcli's errors into one message on stderr and exit code 1."""
+    """Turn gradcli's errors into one message on stderr and exit code 1; also a failed write to
+    stdout ("cannot write standard output: No space left on device", exit 1) and a reader that
+    stopped early (`| head`: quietly, exit 0). Stdout is flushed here, so that a write that only
+    fails at the flush is reported the same way."""
 
     def __enter__(self):
         return self
 
     def __exit__(self, kind, exc, tb):
-        if exc is None or not isinstance(exc, (GradcliError, RecursionError, MemoryError)):
+        if exc is None or isinstance(exc, click.exceptions.Exit):
+            try:
+                sys.stdout.flush()
+            except OSError as error:
+                if isinstance(error, BrokenPipeError) and exc is not None:
+                    _silence_stdout()
+                    return False  # keep the command's own exit code
+                exc = error
+            else:
+                return False
+        if isinstance(exc, OSError) and exc.filename is None:  # files we read or write are named
+            raise typer.Exit(_write_failed(exc))
+        if not isinstance(exc, (GradcliError, RecursionError, MemoryError)):
             return False
         if isinstance(exc, GradcliError):
             message = exc.render()
@@ -614,28 +714,120 @@ def _console(no_color: bool = False):
     return Console(highlight=False, no_color=no_color or "NO_COLOR" in os.environ)
 
 
+def _write_failed(exc: OSError) -> int:
+    """Stdout could not be written: say so (if stderr can be), and the exit code to use. A reader
+    that closed the pipe (`| head`) is no error of the input: exit 0 and say nothing."""
+    _silence_stdout()  # else Python's own final flush fails again at exit
+    if isinstance(exc, BrokenPipeError):
+        return EXIT_OK
+    try:
+        sys.stderr.write(f"error: cannot write standard output: {exc.strerror or exc}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    return EXIT_BAD_INPUT
+
+
+class _ClosedOutput(io.TextIOBase):
+    """Stdout of a process started with it closed (`>&-`): every write fails as on a closed
+    descriptor, and is reported as any failed write is."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+
+
+def _guard_std_streams() -> None:
+    """For a process started with stdin, stdout or stderr closed: /dev/null takes the descriptor,
+    so that no file opened later lands on 0, 1 or 2; a closed stdout fails every write (reported
+    as such), a closed stderr swallows messages (the exit code still tells), a closed stdin is
+    None (reading it is "cannot read standard input: it is closed")."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+            continue
+        except OSError:
+            pass
+        try:
+            devnull = os.open(os.devnull, os.O_RDWR)
+            if devnull != fd:
+                os.dup2(devnull, fd)
+                os.close(devnull)
+        except OSError:
+            continue
+        if fd == 1:
+            sys.stdout = _ClosedOutput()
+        elif fd == 2:
+            sys.stderr = open(os.devnull, "w")
+        else:
+            sys.stdin = None
+
+
+def _identity(fd: int):
+    try:
+        info = os.fstat(fd)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+def _met_closed_pipe(stdout_was) -> bool:
+    """Whether Click or Rich met a closed pipe while writing (their own texts: --help, usage):
+    Click then wraps stdout, Rich points it at /dev/null, and both exit with 1."""
+    if isinstance(sys.stdout, click.utils.PacifyFlushWrapper):
+        _silence_stdout()
+        return True
+    now = _identity(1)
+    return not _SILENCED and now != stdout_was and now == _identity_of(os.devnull)
+
+
+def _identity_of(path: str):
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
 def main() -> None:
     """Console-script entry point: never a traceback, even for an internal error."""
     # What start-up created lives as long as the process: moved out of the collector's sight,
     # it is not traversed again by every full collection a big input's parsing triggers.
     gc.freeze()
+    _guard_std_streams()
+    stdout_was = _identity(1)
     if _dumb_terminal():  # every message in ASCII, Click's and Typer's too
         from .render.style import AsciiWriter
 
         sys.stderr = AsciiWriter(sys.stderr)
     try:
         app()
-    except SystemExit:
-        raise
+        code = EXIT_OK
+    except SystemExit as exit:
+        code = exit.code
+        if code == EXIT_BAD_INPUT and _met_closed_pipe(stdout_was):  # in --help's text, say
+            code = EXIT_OK
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
-        sys.exit(EXIT_BAD_INPUT)
+        code = EXIT_BAD_INPUT
+    except OSError as exc:  # writing the --help or --version text failed
+        if exc.filename is not None or os.environ.get("GRADCLI_DEBUG"):
+            raise
+        code = _write_failed(exc)
     except Exception as exc:  # a bug of ours: say so plainly, with a way to see the details
         if os.environ.get("GRADCLI_DEBUG"):
             raise
         sys.stderr.write(f"error: internal error ({type(exc).__name__}: {exc}); "
                          "rerun with GRADCLI_DEBUG=1 for the traceback and please report it\n")
-        sys.exit(EXIT_BAD_INPUT)
+        code = EXIT_BAD_INPUT
+    try:  # what is still buffered: a failure here is reported like any other write's
+        sys.stdout.flush()
+    except OSError as exc:
+        written = _write_failed(exc)
+        code = code if written == EXIT_OK else written
+    sys.exit(code)
 
 
 if _collecting:  # see the imports at the top

@@ -15,6 +15,8 @@ import numpy as np
 from .errors import ValueFormatError, character_hint, shorten
 from .ops import CONSTANTS
 
+# Dimensions of an array: NumPy 1 allows 32 and np.broadcast_shapes (the engine) 32 still
+MAX_DIMS = 32
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TOKEN = re.compile(
     r"\s*(?:(?P<open>\[)|(?P<close>\])|(?P<comma>,)"
@@ -47,18 +49,20 @@ def parse_assignment(text: str, flag: str = "--set") -> tuple[str, str]:
     return name, value
 
 
-def parse_set_value(text: str, where: str, stdin=None) -> np.ndarray:
-    """The VALUE of `--set NAME=VALUE`: value text, or `@FILE` / `@-` for a file or stdin."""
+def parse_set_value(text: str, where: str, stdin=None, limit: tuple[int, str] | None = None) -> np.ndarray:
+    """The VALUE of `--set NAME=VALUE`: value text, or `@FILE` / `@-` for a file or stdin (read up
+    to `limit`: bytes, and how messages name that limit)."""
     stripped = text.strip()
     if stripped.startswith("@"):
         from .datafiles import load_value
 
-        return load_value(stripped[1:].strip(), where, stdin)
+        return load_value(stripped[1:].strip(), where, stdin, limit)
     return parse_value_text(text, where)
 
 
 def collect_values(options: list[str], pairs: list[str] = (), values_file: str | None = None,
-                   stdin=None, *, flag: str = "--set", stdin_taken: str | None = None) -> dict:
+                   stdin=None, *, flag: str = "--set", stdin_taken: str | None = None,
+                   limit: tuple[int, str] | None = None) -> dict:
     """`flag NAME=VALUE` options, positional `NAME=VALUE` pairs and `--values FILE.json` → name →
     array. A name given a value twice, in any of these ways, is an error naming both; so is stdin
     asked for twice (`stdin_taken` says if the program itself came from it)."""
@@ -77,7 +81,7 @@ def collect_values(options: list[str], pairs: list[str] = (), values_file: str |
 
         if values_file == "-":
             uses_stdin("--values -")
-        values = load_values(values_file, stdin)
+        values = load_values(values_file, stdin, limit)
         given = {name: f"--values {values_file}" for name in values}
     _spaced_pairs(pairs)
     for where, items in ((flag, options), ("argument", pairs)):
@@ -89,7 +93,7 @@ def collect_values(options: list[str], pairs: list[str] = (), values_file: str |
             if name in values:
                 raise ValueFormatError(f"{name} is given a value twice: {given[name]} and {written}",
                                        hint="give each variable one value")
-            values[name] = parse_set_value(text, f"{where} {shorten(item, 60)}", stdin)  # a long value must not flood
+            values[name] = parse_set_value(text, f"{where} {shorten(item, 60)}", stdin, limit)  # a long value must not flood
             given[name] = written
     return values
 
@@ -154,6 +158,9 @@ def parse_value_text(text: str, where: str) -> np.ndarray:
         if kind == "open":
             if not expect_item:
                 raise ValueFormatError(f"{where}: missing ',' before '['")
+            if len(stack) == MAX_DIMS:
+                raise ValueFormatError(f"{where}: lists nested more than {MAX_DIMS} deep; an array has "
+                                       f"at most {MAX_DIMS} dimensions")
             stack.append([])
         elif kind == "close":
             if not stack:

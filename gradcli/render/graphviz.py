@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 from ..errors import GradcliError
+from ..outfile import write_whole
 
 DRAWN = (".svg", ".png", ".pdf")
 SUFFIXES = DRAWN + (".dot",)
@@ -15,29 +16,26 @@ INSTALL = "apt-get install graphviz, brew install graphviz, or https://graphviz.
 
 def write(dot_text: str, path: Path) -> None:
     """Write the diagram to `path`; where `dot` is missing, write the DOT text next to it instead
-    (same name, .dot) and raise an error saying how to install Graphviz."""
+    (same name, .dot) and raise an error saying how to install Graphviz. The file is whole or left
+    as it was (see outfile.py)."""
     suffix = path.suffix.lower()
     if suffix == ".dot":
-        _write_text(path, dot_text)
+        write_whole(str(path), dot_text + "\n")
         return
     dot = shutil.which("dot")
     if dot is None:
         fallback = path.with_suffix(".dot")
-        _write_text(fallback, dot_text)
+        write_whole(str(fallback), dot_text + "\n")
         raise GradcliError(f"cannot draw {path}: Graphviz's dot is not installed ({INSTALL}); "
                            f"the DOT text is in {fallback}")
+    # The drawing comes back on dot's stdout: the path never reaches dot's command line, where
+    # one starting with "-" (-Tsvg.svg) would be read as an option.
     try:
-        done = subprocess.run([dot, f"-T{suffix[1:]}", "-o", str(path)], input=dot_text.encode(),
-                              capture_output=True, timeout=120)
+        done = subprocess.run([dot, f"-T{suffix[1:]}"], input=dot_text.encode(), capture_output=True,
+                              timeout=120)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise GradcliError(f"cannot draw {path}: running dot failed ({exc})") from None
     if done.returncode != 0:
         first = (done.stderr.decode(errors="replace").strip().splitlines() or ["no message"])[0]
         raise GradcliError(f"cannot draw {path}: dot exited with code {done.returncode}: {first}")
-
-
-def _write_text(path: Path, text: str) -> None:
-    try:
-        path.write_text(text + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise GradcliError(f"cannot write {path}: {exc.strerror or exc}") from None
+    write_whole(str(path), done.stdout, binary=True)
