@@ -93,7 +93,9 @@ def collect_values(options: list[str], pairs: list[str] = (), values_file: str |
             if name in values:
                 raise ValueFormatError(f"{name} is given a value twice: {given[name]} and {written}",
                                        hint="give each variable one value")
-            values[name] = parse_set_value(text, f"{where} {shorten(item, 60)}", stdin, limit)  # a long value must not flood
+            # a long value must not flood the message; a file's path is shown whole
+            label = item if text.lstrip().startswith("@") else shorten(item, 60)
+            values[name] = parse_set_value(text, f"{where} {label}", stdin, limit)
             given[name] = written
     return values
 
