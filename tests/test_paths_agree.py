@@ -333,8 +333,6 @@ def test_batch_gives_the_rows_of_eval_and_writes_only_its_lines():
             assert _same_number(float(grad), alone.gradients["x"]), (program, row, grad)
 
 
-@pytest.mark.xfail(reason="loadtxt's UserWarning on an empty CSV: fixed in gradcli/datafiles.py by h11-io",
-                   strict=False)
 def test_a_value_read_from_stdin_writes_only_gradcli_lines():
     result = run_cli("eval", "sum(x)", "x=@-", stdin="true")
     assert_only_gradcli_lines(result.stderr)
