@@ -15,7 +15,8 @@ holds only gradcli's own lines (no Python warning, no path of the installed pack
 ends within a hang guard; and `--format json` and `--format plain` (the traced and the untraced
 engine) give the same f, gradients and warnings.
 
-Campaign (collects every distinct failure instead of stopping at the first):
+Campaign (collects every distinct failure instead of stopping at the first; every 50th case also
+runs as a real `gradcli` process, with stdout a pipe, /dev/full, closed, or closed after one line):
     nice -n 10 .venv/bin/python tests/clicases.py --cases 20000 --seed 1 --report campaign.json
 """
 
@@ -601,6 +602,9 @@ def _diagnostics(stderr: str) -> list[str]:
 
 def paths_agree(json_run: Run, plain_run: Run) -> list[Problem]:
     """--format json (traced) and --format plain (untraced): same exit, f, gradients, warnings."""
+    limit = "more than the memory limit"
+    if limit in json_run.stderr:
+        return []  # the traced path keeps per-edge records, so it may need more (README); plain alone is checked
     if json_run.exit_code != plain_run.exit_code:
         return [Problem(f"json and plain disagree: exit {json_run.exit_code} vs {plain_run.exit_code}",
                         f"json stderr: {json_run.stderr[-200:]!r}; plain stderr: {plain_run.stderr[-200:]!r}")]
@@ -628,6 +632,7 @@ class Outcome:
     problems: list[Problem]
     exit_code: int | None  # of the first run; None for a hang
     first_error: str = ""  # its first "error:" line, generalised (where generated cases end)
+    first: Run | None = None
 
 
 def run(case: Case, folder: Path) -> Outcome:
@@ -641,7 +646,7 @@ def run(case: Case, folder: Path) -> Outcome:
     except Hang:
         return Outcome([Problem("hang", f"no end after {HANG_SECONDS} s")], None)
     errors = [line for line in first.stderr.splitlines() if line.startswith("error:")]
-    outcome = Outcome(contract(first), first.exit_code, _generalise(errors[0])[:70] if errors else "")
+    outcome = Outcome(contract(first), first.exit_code, _generalise(errors[0])[:70] if errors else "", first)
     if case.twin and not outcome.problems:
         other = [case.twin if a in ("json", "plain") and i and args[i - 1] in ("--format", "-f") else a
                  for i, a in enumerate(args)]
@@ -650,24 +655,103 @@ def run(case: Case, folder: Path) -> Outcome:
         except Hang:
             outcome.problems = [Problem("hang", f"no end after {HANG_SECONDS} s (--format {case.twin})")]
             return outcome
-        outcome.problems = contract(second)
+        outcome.problems = [Problem(p.kind, f"{p.detail} (in the --format {case.twin} run)") for p in contract(second)]
         if not outcome.problems:
             pair = (first, second) if case.twin == "plain" else (second, first)
             outcome.problems = paths_agree(*pair)
     return outcome
 
 
+# -- the real process ------------------------------------------------------------------------
+
+def _executable() -> list[str]:
+    script = Path(sys.executable).parent / "gradcli"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "gradcli"]
+
+
+def invoke_process(args: list[str], stdin: bytes | None, stdout: str, env: dict) -> Run:
+    """Run the installed `gradcli` with stdout a pipe ("pipe"), /dev/full ("full"), closed
+    ("closed"), or a pipe closed after the first line ("head", like `| head -1`)."""
+    import subprocess
+
+    target = {"pipe": subprocess.PIPE, "head": subprocess.PIPE, "full": open(os.devnull if not
+              os.path.exists("/dev/full") else "/dev/full", "wb"), "closed": subprocess.DEVNULL}[stdout]
+    preexec = (lambda: os.close(1)) if stdout == "closed" else None
+    start = time.perf_counter()
+    process = subprocess.Popen(_executable() + args, stdin=subprocess.PIPE, stdout=target, stderr=subprocess.PIPE,
+                               env=env, preexec_fn=preexec)
+    try:
+        if stdout == "head":
+            process.stdin.write(stdin or b"")
+            process.stdin.close()
+            process.stdout.readline()
+            process.stdout.close()
+            err = process.stderr.read()
+            process.wait(HANG_SECONDS)
+            out = b""
+        else:
+            out, err = process.communicate(stdin or b"", timeout=HANG_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise Hang() from None
+    except BrokenPipeError:  # it ended before reading all of stdin
+        out, err = process.communicate()
+    finally:
+        if stdout == "full":
+            target.close()
+    return Run(process.returncode, (out or b"").decode("utf-8", "replace"), err.decode("utf-8", "replace"),
+               None, None, [], time.perf_counter() - start)
+
+
+def process_contract(run: Run, stdout: str, in_process: Run) -> list[Problem]:
+    """The contract for a real process, and for stdout that cannot be written or stops reading."""
+    problems = []
+    match = re.search(r"internal error \((\w+): (.*?)\); rerun", run.stderr)
+    if match:
+        problems.append(Problem(f"internal error (process, stdout {stdout}): {match.group(1)}: {_generalise(match.group(2))}",
+                                run.stderr.strip()[-300:]))
+        return problems
+    problems += [Problem(f"{p.kind} (process, stdout {stdout})", p.detail) for p in contract(run)]
+    wrote = in_process.exit_code == 0 and in_process.stdout != ""
+    if stdout in ("full", "closed") and wrote and run.exit_code == 0:
+        problems.append(Problem(f"stdout {stdout}: the output was lost and the exit code is 0", run.stderr[-300:]))
+    if stdout in ("full", "closed") and wrote and run.exit_code == 1 and "error: cannot write" not in run.stderr:
+        problems.append(Problem(f"stdout {stdout}: no 'error: cannot write' message",
+                                _generalise(run.stderr.strip().splitlines()[-1] if run.stderr.strip() else "(none)")))
+    if stdout == "head" and in_process.exit_code == 0 and run.exit_code != 0:
+        problems.append(Problem(f"stdout closed by the reader (| head -1): exit {run.exit_code}", run.stderr[-300:]))
+    return problems
+
+
+def run_process(case: Case, folder: Path, rng, in_process: Run) -> list[Problem]:
+    """The case once more as a real process, with a random stdout and stdin decoding."""
+    args = [a.replace(TMP, str(folder)) for a in case.args]
+    stdout = rng.choice(("pipe", "pipe", "full", "closed", "head"))
+    env = {k: v for k, v in os.environ.items() if k != "GRADCLI_DEBUG"}
+    if rng.random() < 0.5:
+        env["PYTHONIOENCODING"] = "utf-8:strict"  # as under a UTF-8 locale such as en_US.UTF-8
+    try:
+        result = invoke_process(args, case.stdin, stdout, env)
+    except Hang:
+        return [Problem("hang (process)", f"no end after {HANG_SECONDS} s")]
+    return [Problem(p.kind, f"{p.detail} [PYTHONIOENCODING={env.get('PYTHONIOENCODING', '')}]")
+            for p in process_contract(result, stdout, in_process)]
+
+
 # -- the campaign ----------------------------------------------------------------------------
 
-def campaign(cases: int, seed: int, report: str | None, folder: Path) -> dict:
+def campaign(cases: int, seed: int, report: str | None, folder: Path, process_every: int = 0) -> dict:
     """Run `cases` generated cases from `seed`, never stopping at a failure; count failures by kind
-    and keep the shortest reproducing command of each."""
+    and keep the shortest reproducing command of each. Every `process_every`-th case also runs as
+    a real process (with stdout a pipe, /dev/full, closed, or closed early by its reader)."""
     import random
     import shutil
 
     kinds: dict[str, dict] = {}
     exits: dict[str, int] = {}
     ends: dict[str, int] = {}
+    processes = 0
     failing = 0
     start = time.time()
     for i in range(cases):
@@ -676,7 +760,10 @@ def campaign(cases: int, seed: int, report: str | None, folder: Path) -> dict:
         where = folder / f"case{i % 4}"
         shutil.rmtree(where, ignore_errors=True)
         outcome = run(case, where)
-        problems = outcome.problems
+        problems = list(outcome.problems)
+        if process_every and i % process_every == 0 and outcome.first is not None:
+            problems += run_process(case, where, rng, outcome.first)
+            processes += 1
         key = f"{case.args[0]} exit {outcome.exit_code}"
         exits[key] = exits.get(key, 0) + 1
         if outcome.first_error:
@@ -691,9 +778,9 @@ def campaign(cases: int, seed: int, report: str | None, folder: Path) -> dict:
         if (i + 1) % 500 == 0:
             print(f"{i + 1} cases, {failing} failing, {len(kinds)} kinds, {time.time() - start:.0f} s",
                   file=sys.stderr, flush=True)
-    summary = {"cases": cases, "seed": seed, "failing_cases": failing,
+    summary = {"cases": cases, "processes": processes, "seed": seed, "failing_cases": failing,
                "internal_errors": sum(e["count"] for k, e in kinds.items() if k.startswith("internal error")),
-               "hangs": kinds.get("hang", {}).get("count", 0), "seconds": round(time.time() - start),
+               "hangs": sum(e["count"] for k, e in kinds.items() if k.startswith("hang")), "seconds": round(time.time() - start),
                "exits": dict(sorted(exits.items())),
                "first_errors": dict(sorted(ends.items(), key=lambda kv: -kv[1])),
                "kinds": dict(sorted(kinds.items(), key=lambda kv: -kv[1]["count"]))}
@@ -709,11 +796,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", type=int, default=int(os.environ.get("GRADCLI_CLI_CASES", 1000)))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--process-every", type=int, default=50, metavar="K",
+                        help="also run every K-th case as a real process (0: never)")
     parser.add_argument("--report", help="write the counts and an example of each failure kind here (JSON)")
     options = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
-        summary = campaign(options.cases, options.seed, options.report, Path(folder))
-    print(f"{summary['cases']} cases: {summary['failing_cases']} failing, {summary['internal_errors']} internal "
+        summary = campaign(options.cases, options.seed, options.report, Path(folder), options.process_every)
+    print(f"{summary['cases']} cases ({summary['processes']} also as a process): {summary['failing_cases']} failing, {summary['internal_errors']} internal "
           f"errors, {summary['hangs']} hangs, {len(summary['kinds'])} kinds of failure ({summary['seconds']} s)")
     print("exit codes:", ", ".join(f"{k}: {v}" for k, v in summary["exits"].items()))
     for kind, entry in summary["kinds"].items():
