@@ -126,7 +126,9 @@ def program(rng, arrays: bool = True) -> str:
     names = list(VARIABLES[: rng.randint(1, len(VARIABLES))])
     statements = []
     for i in range(rng.choice((0, 0, 0, 1, 1, 2))):
-        fname = rng.choice(("g", "h", "sq", "act", "loss")) + str(i) if rng.random() < 0.97 else rng.choice(("sum", "exp", "x"))
+        fname = f"{rng.choice(('g', 'h', 'sq', 'act', 'loss'))}{i}"
+        if rng.random() < 0.03:
+            fname = rng.choice(("sum", "exp", "x"))  # a built-in's or a variable's name
         params = ["t", "u"][: rng.choice((1, 1, 2))]
         body_names = params + (["x"] if rng.random() < 0.05 else [])  # a free name in a body: an error
         statements.append(f"{fname}({', '.join(params)}) = {expr(rng, rng.randint(1, 3), body_names, funcs, arrays)}")
@@ -562,7 +564,8 @@ def contract(run: Run) -> list[Problem]:
             problems.append(Problem(f"stray stderr line: {_generalise(line)}", line[:300]))
     for w in run.stray_warnings:
         where = f"{os.path.relpath(w.filename, os.path.dirname(PACKAGE))}:{w.lineno}"
-        problems.append(Problem(f"stray Python warning: {w.category.__name__}: {_generalise(str(w.message))} at {where}",
+        message = _generalise(str(w.message))
+        problems.append(Problem(f"stray Python warning: {w.category.__name__}: {message} at {where}",
                                 str(w.message)))
     return problems
 
@@ -709,7 +712,8 @@ def process_contract(run: Run, stdout: str, in_process: Run) -> list[Problem]:
     problems = []
     match = re.search(r"internal error \((\w+): (.*?)\); rerun", run.stderr)
     if match:
-        problems.append(Problem(f"internal error (process, stdout {stdout}): {match.group(1)}: {_generalise(match.group(2))}",
+        what = f"{match.group(1)}: {_generalise(match.group(2))}"
+        problems.append(Problem(f"internal error (process, stdout {stdout}): {what}",
                                 run.stderr.strip()[-300:]))
         return problems
     problems += [Problem(f"{p.kind} (process, stdout {stdout})", p.detail) for p in contract(run)]
@@ -780,7 +784,8 @@ def campaign(cases: int, seed: int, report: str | None, folder: Path, process_ev
                   file=sys.stderr, flush=True)
     summary = {"cases": cases, "processes": processes, "seed": seed, "failing_cases": failing,
                "internal_errors": sum(e["count"] for k, e in kinds.items() if k.startswith("internal error")),
-               "hangs": sum(e["count"] for k, e in kinds.items() if k.startswith("hang")), "seconds": round(time.time() - start),
+               "hangs": sum(e["count"] for k, e in kinds.items() if k.startswith("hang")),
+               "seconds": round(time.time() - start),
                "exits": dict(sorted(exits.items())),
                "first_errors": dict(sorted(ends.items(), key=lambda kv: -kv[1])),
                "kinds": dict(sorted(kinds.items(), key=lambda kv: -kv[1]["count"]))}
@@ -802,7 +807,8 @@ def main(argv=None) -> int:
     options = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         summary = campaign(options.cases, options.seed, options.report, Path(folder), options.process_every)
-    print(f"{summary['cases']} cases ({summary['processes']} also as a process): {summary['failing_cases']} failing, {summary['internal_errors']} internal "
+    print(f"{summary['cases']} cases ({summary['processes']} also as a process): {summary['failing_cases']} failing, "
+          f"{summary['internal_errors']} internal "
           f"errors, {summary['hangs']} hangs, {len(summary['kinds'])} kinds of failure ({summary['seconds']} s)")
     print("exit codes:", ", ".join(f"{k}: {v}" for k, v in summary["exits"].items()))
     for kind, entry in summary["kinds"].items():

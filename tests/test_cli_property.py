@@ -4,7 +4,7 @@ a failure without a message, or a stderr line gradcli did not write; and the tra
 untraced (plain) paths give the same f, gradients and warnings. The cases come from
 tests/clicases.py (which says what they cover); tests/test_fuzz.py mutates near-valid text.
 
-Budget: 200 cases in CI (reproducible, about 10 s); GRADCLI_CLI_CASES=N runs N, and
+Budget: 300 cases in CI (reproducible, a few seconds); GRADCLI_CLI_CASES=N runs N, and
 GRADCLI_HYPOTHESIS=deep runs 20,000 with a random seed. With GRADCLI_CLI_REPORT=FILE the number of
 cases run is written there as JSON. Hypothesis stops at the first failure; to count every kind of
 failure in a long run, use the campaign driver:
@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 sys.path.insert(0, os.path.dirname(__file__))
 from clicases import Case, generate, run  # noqa: E402
 
-CASES = int(os.environ.get("GRADCLI_CLI_CASES") or (20000 if os.environ.get("GRADCLI_HYPOTHESIS") == "deep" else 200))
+CASES = int(os.environ.get("GRADCLI_CLI_CASES") or (20000 if os.environ.get("GRADCLI_HYPOTHESIS") == "deep" else 300))
 COUNT = {"cases": 0, "by_command": {}}
 
 
