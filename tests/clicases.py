@@ -672,7 +672,7 @@ def _executable() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "gradcli"]
 
 
-def invoke_process(args: list[str], stdin: bytes | None, stdout: str, env: dict) -> Run:
+def invoke_process(args: list[str], stdin: bytes | None, stdout: str, env: dict, cwd: Path | None = None) -> Run:
     """Run the installed `gradcli` with stdout a pipe ("pipe"), /dev/full ("full"), closed
     ("closed"), or a pipe closed after the first line ("head", like `| head -1`)."""
     import subprocess
@@ -682,7 +682,7 @@ def invoke_process(args: list[str], stdin: bytes | None, stdout: str, env: dict)
     preexec = (lambda: os.close(1)) if stdout == "closed" else None
     start = time.perf_counter()
     process = subprocess.Popen(_executable() + args, stdin=subprocess.PIPE, stdout=target, stderr=subprocess.PIPE,
-                               env=env, preexec_fn=preexec)
+                               env=env, preexec_fn=preexec, cwd=cwd)
     try:
         if stdout == "head":
             process.stdin.write(stdin or b"")
@@ -736,7 +736,7 @@ def run_process(case: Case, folder: Path, rng, in_process: Run) -> list[Problem]
     if rng.random() < 0.5:
         env["PYTHONIOENCODING"] = "utf-8:strict"  # as under a UTF-8 locale such as en_US.UTF-8
     try:
-        result = invoke_process(args, case.stdin, stdout, env)
+        result = invoke_process(args, case.stdin, stdout, env, cwd=folder)  # what it writes stays there
     except Hang:
         return [Problem("hang (process)", f"no end after {HANG_SECONDS} s")]
     return [Problem(p.kind, f"{p.detail} [PYTHONIOENCODING={env.get('PYTHONIOENCODING', '')}]")
