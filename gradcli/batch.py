@@ -260,7 +260,7 @@ def run(graph: Graph, stream: TextIO, out: TextIO, constants: dict[str, np.ndarr
             np.empty((0, len(plan.output_names())))
         finite = np.isfinite(results).all(axis=1)
         odd = np.flatnonzero(~finite)
-        odd = [i for i in odd if i not in failed]
+        odd = [int(i) for i in odd if i not in failed]  # Python ints: a row number goes into JSON
         if odd:
             if strict:
                 for i in odd:

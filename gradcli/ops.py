@@ -87,6 +87,7 @@ class Op:
     body: object = None  # a user function's gradcli.composite.Function; formulas name its parameters
     vjp: Callable[..., object] | None = None  # (g, ans, *inputs, index, **params) -> input's gradient
     params: tuple[str, ...] = ()  # keyword arguments the language accepts: ("axis",)
+    needs_elements: bool = False  # a reduction with no value over zero elements (no identity)
     call: str = ""  # the name the language calls it by, when not `name` (one-argument max is "amax")
     # The same forward and local gradients on Python floats, for big scalar graphs
     # (gradcli.scalar_engine); None: the op always runs in NumPy. See `Scalar`.
@@ -404,16 +405,17 @@ def _array_ops() -> list[Op]:
         Op("sum", 1, _sum, (), "sum", "distributes", ("1 for each element",),
            vjp=_sum_vjp, params=axis),
         Op("mean", 1, _mean, (), "mean", "scales", ("1/n for each element",),
-           vjp=_mean_vjp, params=axis),
+           vjp=_mean_vjp, params=axis, needs_elements=True),
         Op("amax", 1, np.max, (), "max", "routes", ("1 at the max, 0 elsewhere (ties split)",),
-           uses_inputs=True, uses_output=True, vjp=_extreme_vjp, params=axis, call="max",
+           uses_inputs=True, uses_output=True, vjp=_extreme_vjp, params=axis, call="max", needs_elements=True,
            kink=_extreme_tie, kink_rule="a tie splits the gradient equally"),
         Op("amin", 1, np.min, (), "min", "routes", ("1 at the min, 0 elsewhere (ties split)",),
-           uses_inputs=True, uses_output=True, vjp=_extreme_vjp, params=axis, call="min",
+           uses_inputs=True, uses_output=True, vjp=_extreme_vjp, params=axis, call="min", needs_elements=True,
            kink=lambda x, axis=None: _extreme_tie(x, axis, pick=np.min),
            kink_rule="a tie splits the gradient equally"),
         Op("logsumexp", 1, _logsumexp, (), "logsumexp", "slope", ("softmax(x)",),
-           uses_inputs=True, uses_output=True, vjp=_logsumexp_vjp, params=axis),
+           uses_inputs=True, uses_output=True, vjp=_logsumexp_vjp, params=axis,
+           needs_elements=True),  # log 0: -inf, with an empty gradient
         Op("norm", 1, _norm, (), "‖·‖", "slope", ("x/‖x‖",),
            uses_inputs=True, uses_output=True, vjp=_norm_vjp, params=axis,
            kink=_norm_zero, kink_rule="the gradient of norm at 0 is 0"),

@@ -52,12 +52,15 @@ def array_op_shape(node, shapes: list) -> tuple | None:
     if "axis" in op.params:  # a reduction
         (shape,) = shapes
         axis = node.params.get("axis")
-        if axis is None:
-            return ()
         ndim = len(shape)
         # NumPy lets a 0-d array be reduced over axis 0 or -1; there is no such axis
-        if not -ndim <= axis < ndim:
+        if axis is not None and not -ndim <= axis < ndim:
             raise array_op_error(node, f"axis {axis} is out of bounds for array of dimension {ndim}", shapes)
+        if op.needs_elements and (0 in shape if axis is None else shape[axis] == 0):
+            along = "" if axis is None else f" along axis {axis}"
+            raise array_op_error(node, f"{op.call_name} of no elements{along} has no value", shapes)
+        if axis is None:
+            return ()
         axis %= ndim
         return shape[:axis] + shape[axis + 1:]
     if op.name in ("dot", "matmul"):

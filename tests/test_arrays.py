@@ -138,3 +138,27 @@ def test_array_programs_print_back_to_the_same_graph(source):
     assert second.value == pytest.approx(first.value, rel=1e-15)
     for name in values:
         np.testing.assert_allclose(second.gradients[name], first.gradients[name], rtol=1e-15)
+
+
+@pytest.mark.parametrize("source, value, words", [
+    ("mean(x)", "[]", "mean of no elements has no value"),
+    ("max(x)", "[]", "max of no elements has no value"),
+    ("min(x, axis=1)", "[[],[]]", "min of no elements along axis 1 has no value"),
+    ("logsumexp(x)", "[]", "logsumexp of no elements has no value"),
+])
+@pytest.mark.parametrize("fmt", ["table", "json", "plain", "csv"])
+def test_a_reduction_without_identity_over_no_elements_is_an_error_of_its_gate(cli, source, value, words, fmt):
+    # NumPy warns "Mean of empty slice" (mean) or raises its own message (max): neither reaches the user
+    result = cli("eval", source, f"x={value}", "--format", fmt)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: {words} at gate '{source}'"), result.stderr
+    assert "Warning" not in result.stderr
+    with pytest.raises(gradcli.GradcliError, match=words):
+        gradcli.evaluate(source, x=json.loads(value))
+
+
+@pytest.mark.parametrize("source, value, f", [("sum(x)", "[]", 0.0), ("norm(x)", "[]", 0.0),
+                                              ("max(x, axis=0)", "[[],[]]", [])])
+def test_reductions_with_an_identity_or_nothing_to_reduce_accept_no_elements(cli_json, source, value, f):
+    document = cli_json("eval", source, f"x={value}")
+    assert document["value"] == f

@@ -289,3 +289,13 @@ def test_constants_as_name_value_arguments_and_unused_columns_in_one_warning():
     assert result.stderr.count("warning:") == 1 and "columns 'id', 'note'" in result.stderr
     result = run("w * x", "w=0.5", "--set", "w=1", "--input", "-", stdin="x\n1\n")
     assert result.exit_code == 1 and "w is given a value twice" in result.stderr
+
+
+def test_ndjson_strict_reports_a_non_finite_row_as_json():
+    # the row's number came from NumPy (int64), which json.dumps refused: an internal error
+    result = run("y/x", "--input", "-", "--format", "ndjson", "--strict", stdin="x,y\n1,2\n0,1\n")
+    assert result.exit_code == 1
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert lines[0] == {"x": 1.0, "y": 2.0, "f": 2.0, "df/dx": -2.0, "df/dy": 1.0}
+    assert lines[1]["line"] == 3 and lines[1]["f"] is None
+    assert "line 3: nan or inf in f or a gradient, and --strict is on" in result.stderr

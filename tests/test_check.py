@@ -296,3 +296,11 @@ def test_cli_missing_value_and_syntax_errors(cli):
     assert result.exit_code == 1 and result.stderr.startswith("error: no value for variable y")
     result = cli("check", "3x", "--set", "x=1")
     assert result.exit_code == 1 and "hint: write 3*x to multiply" in result.stderr
+
+
+def test_a_step_that_overflows_the_variable_is_reported_not_warned_by_numpy(cli):
+    # v + h past float64's largest number: NumPy's "overflow encountered" must not reach stderr
+    result = cli("check", "x*v", "x=1.7976931348623157e308", "v=2", "--h", "1e300")
+    assert result.exit_code == 1
+    assert "RuntimeWarning" not in result.stderr and "overflow encountered" not in result.stderr
+    assert "non-finite" in result.stderr
