@@ -29,7 +29,7 @@ def whole_label(node: Node) -> str:
     as another gate's."""
     if node.name is not None:
         return node.name
-    text = " ".join(node.span.text.split())
+    text = node.text if node.text is not None else " ".join(node.span.text.split())
     return f"{node.scope}: {text}" if node.scope else text
 
 
