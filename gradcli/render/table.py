@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from itertools import islice
 
-from ..source import Span
 from ..trace import Result
 from . import gates, numbers
 from .style import LABEL_MIN, WORD_MIN, cut, fit, head_line, is_console, plain_ascii, stacked, write
@@ -77,7 +76,7 @@ def render(result: Result, out, *, digits: int = 6, all_rows: bool = False,
                        num(edge.local), num(edge.upstream), num(edge.result))
 
     if shown:
-        source = Span(graph.source, 0, len(graph.source.text)).short_text(60)
+        source = gates.title(graph)
         title = f"Backward pass of {source}"
         edges = islice(rows(), shown)
         blocks = (block for block in iter(lambda: list(islice(edges, BLOCK)), []))
