@@ -92,7 +92,7 @@ def _describe(array) -> str:
 
 
 def _at(node: Node) -> str:
-    return f"{node.label!r} ({node.op_name}, {node.span.where()})"
+    return f"{node.label!r} ({node.gate_name}, {node.span.where()})"
 
 
 def _produced(node: Node, value, inputs_finite: bool) -> Diagnostic:
@@ -263,7 +263,7 @@ def _forward_array_op(node: Node, args: list):
         return node.op.forward(*args, **node.params)
     except ValueError as exc:  # NumPy's AxisError is a ValueError too
         shapes = " and ".join(f"{_shape(a)} of {inp.label!r}" for inp, a in zip(node.inputs, args))
-        raise ShapeError(f"{exc} at gate {node.label!r} ({node.op_name}); the shapes are {shapes}",
+        raise ShapeError(f"{exc} at gate {node.label!r} ({node.gate_name}); the shapes are {shapes}",
                          span=node.span) from None
 
 
@@ -329,7 +329,7 @@ def _check_broadcast(node: Node, args: list) -> None:
         left, right = node.inputs
         raise ShapeError(
             f"shapes {sa} of {left.label!r} and {sb} of {right.label!r} do not broadcast "
-            f"at gate {node.label!r} ({node.op_name})", span=node.span,
+            f"at gate {node.label!r} ({node.gate_name})", span=node.span,
             hint="NumPy broadcasting: trailing dimensions must be equal or 1") from None
 
 

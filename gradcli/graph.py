@@ -53,6 +53,12 @@ class Node:
         return f"{self.scope}: {self.span.short_text()}" if self.scope else self.span.short_text()
 
     @property
+    def gate_name(self) -> str:
+        """The gate's one name in every view and message: the registry's symbol with its constant
+        inputs folded in (`+`, `*`, `1/x`, `x^3`, `-x`, `exp`, `max`), else the node's kind."""
+        return self.view.symbol if self.op is not None else self.kind
+
+    @property
     def view(self) -> GateView:
         """The gate's symbol, role and formulas for people, its constant inputs folded in."""
         return gate_view(self.op, tuple(i.default if i.kind == "const" else None for i in self.inputs),

@@ -86,7 +86,7 @@ def render(result: Result, out, *, digits: int = 6, all_steps: bool = False) -> 
     def sum_text(terms: list, total) -> str:
         shown = terms if all_steps else terms[:DEFAULT_TERMS]
         more = f" + … ({len(terms) - len(shown)} more terms)" if len(shown) < len(terms) else ""
-        return " + ".join(num(t) for t in shown) + more + f" = {num(total)}"
+        return numbers.joined_sum(num(t) for t in shown) + more + f" = {num(total)}"
 
     lines: list[str] = []
 
