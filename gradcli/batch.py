@@ -109,7 +109,7 @@ class Plan:
                 per_row[node.id] = any(per_row[i.id] for i in node.inputs)
                 if per_row[node.id] and not node.op.elementwise:
                     raise GradcliError(
-                        f"batch evaluates each row on its own, but gate {node.label!r} ({node.op_name}) "
+                        f"batch evaluates each row on its own, but gate {node.label!r} ({node.gate_name}) "
                         "combines elements and row values flow into it",
                         span=node.span,
                         hint="in batch, use elementwise functions of the columns; "

@@ -134,8 +134,33 @@ def _inline(function: Function, args: tuple, created: list[Node]) -> Node:
             if inner is not None:
                 copy = _inline(inner, inputs, created)
             else:
-                copy = Node("gate", node.span, op=node.op, inputs=inputs, scope=function.name)
+                copy = Node("gate", node.span, op=node.op, inputs=inputs, scope=function.name,
+                            text=argument_text(node.span.text, params))
                 created.append(copy)
         copies[id(node)] = copy
     return copies[id(function.body.output)]
 
+
+
+def argument_text(body: str, params: dict) -> str:
+    """A body gate's text with each parameter replaced by the text of the call's argument there
+    (in parentheses where it is not a name or a number): `-x` of sigmoid(w*x + b) is
+    `-(w*x + b)`. What an --expand view shows: an inner name never reads as one of the user's."""
+    import re
+
+    text = " ".join(re.sub(r"#[^\n]*", " ", body).split())
+
+    def argument(match) -> str:
+        node = params.get(match.group(0))
+        if node is None or text[match.end():match.end() + 1] == "(":  # not a parameter, or a call
+            return match.group(0)
+        if node.kind == "const":
+            return f"{node.default:g}"
+        if node.name is not None:
+            return node.name
+        inner = node.text if node.text is not None else " ".join(node.span.text.split())
+        before, after = text[:match.start()].rstrip()[-1:], text[match.end():].lstrip()[:1]
+        enclosed = before in ("(", ",") and after in (")", ",")
+        return inner if enclosed or re.fullmatch(r"[\w.]+", inner) else f"({inner})"
+
+    return re.sub(r"(?<![\w.])[A-Za-z_]\w*", argument, text)

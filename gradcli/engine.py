@@ -104,7 +104,7 @@ def _describe(array) -> str:
 
 
 def _at(node: Node) -> str:
-    return f"{node.label!r} ({node.op_name}, {node.span.where()})"
+    return f"{node.label!r} ({node.gate_name}, {node.span.where()})"
 
 
 def _produced(node: Node, value, inputs_finite: bool) -> Diagnostic:

@@ -18,12 +18,12 @@ class Node:
     `default` is a constant's value, or a named constant's (`pi`, `e`) until a value replaces it.
     """
 
-    __slots__ = ("id", "kind", "op", "inputs", "name", "span", "default", "params", "rewrite", "scope")
+    __slots__ = ("id", "kind", "op", "inputs", "name", "span", "default", "params", "rewrite", "scope", "text")
 
     def __init__(self, kind: str, span: Span, *, op: Op | None = None,
                  inputs: tuple[Node, ...] = (), name: str | None = None,
                  default: float | None = None, params: dict | None = None,
-                 rewrite: str | None = None, scope: str | None = None) -> None:
+                 rewrite: str | None = None, scope: str | None = None, text: str | None = None) -> None:
         self.id = -1
         self.kind = kind  # "var", "const" or "gate"
         self.op = op
@@ -34,6 +34,9 @@ class Node:
         self.rewrite = rewrite  # the pattern this gate replaced (--stable), e.g. "1/(1+exp(-u))"
         self.params = params or {}  # a gate's keyword arguments, fixed in the text: {"axis": 0}
         self.scope = scope  # the function whose body this gate was inlined from (--expand)
+        # how an inlined gate reads: its body text with the call's arguments in place of the
+        # parameters (`-y` for sigmoid(y)'s `-x`), so no inner name reads as one of the user's
+        self.text = text
 
     @property
     def op_name(self) -> str:
@@ -44,7 +47,16 @@ class Node:
         """How the node is called in tables and messages: its name, else its source text."""
         if self.name is not None:
             return self.name
+        if self.text is not None:
+            text = self.text if len(self.text) <= 40 else self.text[:39] + "…"
+            return f"{self.scope}: {text}" if self.scope else text
         return f"{self.scope}: {self.span.short_text()}" if self.scope else self.span.short_text()
+
+    @property
+    def gate_name(self) -> str:
+        """The gate's one name in every view and message: the registry's symbol with its constant
+        inputs folded in (`+`, `*`, `1/x`, `x^3`, `-x`, `exp`, `max`), else the node's kind."""
+        return self.view.symbol if self.op is not None else self.kind
 
     @property
     def view(self) -> GateView:

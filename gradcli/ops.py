@@ -568,7 +568,7 @@ _OPS = [
        reads=((1,), ("ans", 0, 1)),
        in_place=InPlace(_div_local_into)),
     Op("neg", 1, operator.neg, (lambda ans, x: -1.0,),
-       "-", "scales", ("-1",), callable=False, ufunc=np.negative,
+       "-x", "scales", ("-1",), callable=False, ufunc=np.negative,
        scalar=Scalar(operator.neg, (-1.0,)),
        reads=((),),
        in_place=InPlace(lambda index, out, ans, x: (1.0, -1.0))),

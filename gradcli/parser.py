@@ -64,11 +64,12 @@ class Keyword:
 
 
 class Statement:
-    __slots__ = ("target", "expr")
+    __slots__ = ("target", "expr", "start")
 
-    def __init__(self, target: str | None, expr: Expr | None) -> None:
+    def __init__(self, target: str | None, expr: Expr | None, start: int | None = None) -> None:
         self.target = target
         self.expr = expr  # None for a function definition (whose name is the target)
+        self.start = start  # where the statement begins (its target's name), if not at expr
 
 
 class _Definition:
@@ -270,7 +271,9 @@ class GraphBuilder:
 
     def assign(self, children: list) -> Statement:
         tok, expr = children
-        return self._bind(str(tok.value), expr)
+        statement = self._bind(str(tok.value), expr)
+        statement.start = tok.start_pos
+        return statement
 
     def augassign(self, children: list) -> Statement:
         tok, augop, expr = children
@@ -350,6 +353,8 @@ class GraphBuilder:
                     "input", f"the expression at {where} is not assigned or used; only the last "
                     "statement is the output"))
         output = statements[-1].expr.node
+        start = last.expr.start if last.start is None else last.start
+        self.source.output = self._span(start, last.expr.end)
         return Graph(self.created, output, self.source, self.notes)
 
 

@@ -35,13 +35,13 @@ def broadcast_error(node, sa: tuple, sb: tuple) -> ShapeError:
     left, right = node.inputs[:2]
     return ShapeError(
         f"shapes {sa} of {left.label!r} and {sb} of {right.label!r} do not broadcast "
-        f"at gate {node.label!r} ({node.op_name})", span=node.span,
+        f"at gate {node.label!r} ({node.gate_name})", span=node.span,
         hint="NumPy broadcasting: trailing dimensions must be equal or 1")
 
 
 def array_op_error(node, message: str, shapes: list) -> ShapeError:
     listed = " and ".join(f"{shape} of {inp.label!r}" for inp, shape in zip(node.inputs, shapes))
-    return ShapeError(f"{message} at gate {node.label!r} ({node.op_name}); the shapes are {listed}",
+    return ShapeError(f"{message} at gate {node.label!r} ({node.gate_name}); the shapes are {listed}",
                       span=node.span)
 
 

@@ -9,11 +9,14 @@ _WINDOW = 72
 class Source:
     """The text of one program, shared by every span cut from it."""
 
-    __slots__ = ("text", "_line_starts")
+    __slots__ = ("text", "_line_starts", "output")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self._line_starts: list[int] | None = None
+        # where the program's last statement (its output) is, set by the parser: views title a
+        # program by it, not by its whole text (definitions, comments)
+        self.output: Span | None = None
 
     def line_col(self, pos: int) -> tuple[int, int]:
         """1-based line and column of a character offset."""

@@ -166,7 +166,7 @@ def test_ndjson_writes_non_finite_as_strings():
     (["x * y", "--set", "y=1"], "x,y\n1,2\n", ["y is both a column"]),
     (["x * w", "--set", "w=[1,2]"], "x\n1\n", ["--set w", "not an array of shape (2,)"]),
     (["sum(x) * w", "--set", "w=2"], "x\n1\n", ["gate 'sum(x)'", "each row on its own"]),
-    (["x @ y"], "x,y\n1\n", ["gate 'x @ y'", "matmul"]),
+    (["x @ y"], "x,y\n1\n", ["gate 'x @ y' (@)"]),
     (["x * w", "--set", "w=@-"], "x\n1\n", ["both read stdin"]),
     (["x +"], "x\n1\n", ["unexpected end of input"]),
 ])

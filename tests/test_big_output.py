@@ -104,7 +104,7 @@ def test_all_streams_the_rows_a_block_at_a_time(monkeypatch):
     assert len(rows) == result.edge_count == 798
     # the first rows were written when only a first block of numbers had been formatted
     first = next(calls for text, calls in out.writes if _rows(text))
-    assert first <= 4 * table.BLOCK + 1
+    assert first <= len(table.NUMBER_COLUMNS) * table.BLOCK + 1
     # no write holds more than one block of rows: the rendering never holds the table whole
     assert max(len(_rows(text)) for text, _ in out.writes) <= table.BLOCK
 

@@ -45,7 +45,7 @@ def test_dot_is_deterministic_and_folds_the_1_of_1_over_x(cli):
     first = cli("eval", SIGMOID, *SIGMOID_VALUES, "--format", "dot", "--digits", "2").stdout
     assert first == cli("eval", SIGMOID, *SIGMOID_VALUES, "--format", "dot", "--digits", "2").stdout
     labels = re.findall(r'^  n\d+ \[label="([^"]*)", shape=circle', first, flags=re.M)
-    assert labels == ["*", "*", "+", "+", "-", "exp", "+", "1/x"]
+    assert labels == ["*", "*", "+", "+", "-x", "exp", "+", "1/x"]
     assert len(re.findall(r'shape=plaintext', first)) == 1  # the 1 of 1+…; the 1 of 1/x is folded
     wires = _wires(first)
     assert wires[("n13", "n14")] == ("1.4", "-0.53")
@@ -63,7 +63,7 @@ def test_output_draws_an_svg_with_the_real_dot(cli, tmp_path):
     svg = target.read_text(encoding="utf-8")
     assert "<svg" in svg
     texts = {html.unescape(t) for t in re.findall(r"<text[^>]*>([^<]*)</text>", svg)}
-    for label in ("1/x", "exp", "*", "+", "-", "w0", "x0", "w1", "x1", "w2", "f"):
+    for label in ("1/x", "exp", "*", "+", "-x", "w0", "x0", "w1", "x1", "w2", "f"):
         assert label in texts, label
     for number in ("0.73", "1.4", "0.37", "-0.53", "-1", "0.2", "-0.2", "0.39", "-0.39", "-0.59"):
         assert number in texts, number

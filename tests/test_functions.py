@@ -123,7 +123,9 @@ def test_cli_expand_shows_the_primitive_gates(cli):
     grouped = cli(*args).stdout
     expanded = cli(*args, "--expand").stdout
     assert "| sig " in grouped and "| exp " not in grouped
-    assert "sig: exp(-t)" in expanded and "| exp " in expanded
+    # the parameter t is shown as the call's argument: no inner name reads as one of the user's
+    assert "sig: exp(-(w0*x0 + w1*x1 + w2))" in expanded and "| exp " in expanded
+    assert "-t" not in expanded.split("\n", 1)[1]  # below the title
     assert grouped.split("f = ")[1] == expanded.split("f = ")[1]  # the same f and gradients
 
 

@@ -41,8 +41,8 @@ def _write(op, args: list[str], axis: int | None = None) -> str:
     if op.callable:
         extra = [] if axis is None else [f"axis={axis}"]
         return f"{op.call_name}({', '.join(args + extra)})"
-    if op.arity == 1:
-        return f"{op.symbol}{args[0]}"
+    if op.arity == 1:  # the negation, drawn -x
+        return op.symbol.replace("x", args[0])
     return f" {op.symbol} ".join(args)
 
 
@@ -228,10 +228,14 @@ def _check_numbers(out: str, options: list[str], doc: dict, dumb: bool) -> None:
         assert json.loads(out) == doc
     elif fmt == "csv":
         rows = list(csv.reader(io.StringIO(out)))
-        assert rows[0] == ["gate", "op", "role", "input", "value", "local", "upstream", "result"]
+        assert rows[0] == ["gate", "op", "role", "input", "value", "local", "upstream", "result",
+                           "input_value", "symbol"]
         assert len(rows) - 1 == len(edges)
+        values = {node["id"]: node["value"] for node in doc["nodes"]}
         for row, (node, inp) in zip(rows[1:], edges):
-            for cell, expected in zip(row[4:], [node["value"], inp["local"], inp["upstream"], inp["result"]]):
+            assert row[1] == node["op"] and row[9] == (plain_ascii(node["symbol"]) if dumb else node["symbol"])
+            for cell, expected in zip(row[4:9], [node["value"], inp["local"], inp["upstream"], inp["result"],
+                                                 values[inp["id"]]]):
                 if isinstance(expected, str) and expected not in ("NaN", "Infinity", "-Infinity"):
                     assert cell == (plain_ascii(expected) if dumb else expected)
                 else:
@@ -251,12 +255,15 @@ def _check_numbers(out: str, options: list[str], doc: dict, dumb: bool) -> None:
             for token in NUMBER.findall(SHAPE.sub("", text)):
                 assert any(_close(_parse(token), n, digits) for n in every + _flat(doc["value"])), (token, text)
     else:  # the table, laid out in ASCII for a pipe: the numbers of every edge, in order
-        rows = [line.split(" | ") for line in out.splitlines() if line.count(" | ") == 7]
-        assert [cell.strip() for cell in rows[0]] == ["gate", "op", "role", "input", "value", "local",
-                                                      "upstream", "result"]
+        rows = [line.split(" | ") for line in out.splitlines() if line.count(" | ") == 8]
+        assert [cell.strip() for cell in rows[0]] == ["gate", "op", "role", "input", "input value",
+                                                      "gate output", "local", "upstream", "result"]
         assert len(rows) - 1 == len(edges)
+        values = {node["id"]: node["value"] for node in doc["nodes"]}
         for row, (node, inp) in zip(rows[1:], edges):
-            for cell, expected in zip(row[4:], [node["value"], inp["local"], inp["upstream"], inp["result"]]):
+            assert row[1].strip().removesuffix(" (stable)") == (plain_ascii(node["symbol"]) if dumb else node["symbol"])
+            for cell, expected in zip(row[4:], [values[inp["id"]], node["value"], inp["local"], inp["upstream"],
+                                                inp["result"]]):
                 assert _matches(cell, expected, digits, dumb), (cell, expected)
         lines = [line for line in out.splitlines() if line.startswith(("∂f/∂", "df/d"))]
         assert len(lines) == len(doc["gradients"])

@@ -60,7 +60,7 @@ def test_softplus_far_out(cli):
 
 def test_the_table_and_json_show_the_rewrite(cli):
     table = cli("eval", NEURON, "w=2", "x=1", "b=0", "--stable").stdout
-    assert "sigmoid (stable)" in table
+    assert "σ (stable)" in table
     doc = cli("eval", NEURON, "w=2", "x=1", "b=0", "--stable", "--format", "json").stdout
     assert '"rewrite": "1/(1+exp(-u))"' in doc
 

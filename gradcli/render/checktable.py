@@ -19,7 +19,7 @@ def error_text(error: float | None) -> str:
 
 
 def gate_text(node) -> str:
-    return f"{node.label!r} ({node.op_name}, {node.span.where()})"
+    return f"{node.label!r} ({node.gate_name}, {node.span.where()})"
 
 
 def render(report: CheckReport, out, *, digits: int = 6, ascii_only: bool = False) -> None:

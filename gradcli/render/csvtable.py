@@ -1,5 +1,9 @@
 """`--format csv`: the per-edge table of the backward pass, with a header, full precision and
-whole labels (a long gate's label is as long as its source text)."""
+whole labels (a long gate's label is as long as its source text).
+
+The columns keep their meaning from release to release, new ones coming last: `op` is the
+registry's stable op name (`div`), `value` the gate's output, `input_value` the value the input
+carries, `symbol` the gate's name in the other views (`1/x`)."""
 
 from __future__ import annotations
 
@@ -9,14 +13,17 @@ from ..trace import Result
 from . import gates
 from .numbers import exact
 
-HEADER = ["gate", "op", "role", "input", "value", "local", "upstream", "result"]
+HEADER = ["gate", "op", "role", "input", "value", "local", "upstream", "result", "input_value", "symbol"]
 
 
 def render(result: Result, out) -> None:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(HEADER)
+    trace = result.trace
     for edge in result.iter_edges():
         gate = edge.gate
-        writer.writerow([gates.whole_label(gate), gate.op_name, gates.role(edge), gates.whole_label(edge.input),
-                         exact(result.trace[gate.id].value),
-                         exact(edge.local), exact(edge.upstream), exact(edge.result)])
+        view = gate.view
+        writer.writerow([gates.whole_label(gate), gate.op_name, gates.role(edge, view), gates.whole_label(edge.input),
+                         exact(trace[gate.id].value),
+                         exact(edge.local), exact(edge.upstream), exact(edge.result),
+                         exact(trace[edge.input.id].value), view.symbol])

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from html import escape
 
-from ..source import Span
 from ..trace import Result
-from . import numbers
+from . import gates, numbers
 
 VALUE_COLOR = "#1a7f37"  # forward values: green
 GRADIENT_COLOR = "#cf222e"  # gradients: red
@@ -34,7 +33,7 @@ def render(result: Result, *, digits: int = 6) -> str:
 
     graph = result.graph
     records = result.trace
-    source = Span(graph.source, 0, len(graph.source.text)).short_text(60)
+    source = gates.title(graph)
     lines = [
         "digraph gradcli {",
         f"  graph [rankdir=LR, labelloc=t, fontname=Helvetica, label={_quote('gradcli: ' + source)}];",

@@ -7,6 +7,7 @@ import re
 import numpy as np
 
 from ..graph import Node
+from ..source import Span
 from ..trace import Edge
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -23,13 +24,30 @@ def role(edge: Edge, view=None) -> str:
     return word
 
 
+_COMMENT = re.compile(r"#[^\n]*")
+
+
+def title(graph, limit: int = 60) -> str:
+    """What a view is titled by: the program's output statement (`f = q * z`, `sig(z)`) on one
+    line, its comments dropped, cut with … past `limit` characters; never the definitions and
+    statements before it."""
+    span = graph.source.output
+    if span is None:  # a graph not made by the parser
+        span = Span(graph.source, 0, len(graph.source.text))
+    text = span.source.text[span.start:min(span.end, span.start + 8 * limit)]
+    text = " ".join(_COMMENT.sub(" ", text).split())
+    if len(text) <= limit and span.end - span.start <= 8 * limit:
+        return text
+    return text[:limit - 1] + "…"
+
+
 def whole_label(node: Node) -> str:
     """The node's label never cut (`Node.label` is cut at 40 characters): its name, else all of
     its source text on one line. For the machine formats, where a cut label could read the same
     as another gate's."""
     if node.name is not None:
         return node.name
-    text = " ".join(node.span.text.split())
+    text = node.text if node.text is not None else " ".join(node.span.text.split())
     return f"{node.scope}: {text}" if node.scope else text
 
 

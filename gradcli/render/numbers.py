@@ -34,15 +34,31 @@ def number(value, digits: int) -> str:
     return f"{array.shape} {' '.join(preview.split())}"
 
 
-def exact(value) -> str:
-    """Full precision for machine formats: 0.19661193324148188, NaN, Infinity, [1.0,2.0] (one field)."""
-    import json
+def joined_sum(terms) -> str:
+    """Number texts written as one sum, a minus sign taken into the operator: -0.25 - 0.125."""
+    parts: list[str] = []
+    for term in terms:
+        if not parts:
+            parts.append(term)
+        elif term.startswith("-"):
+            parts.append(f" - {term[1:]}")
+        else:
+            parts.append(f" + {term}")
+    return "".join(parts)
 
-    from .jsondoc import jsonable
+
+_NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def exact(value) -> str:
+    """Full precision for machine formats: 0.19661193324148188, [1.0,2.0] (one field). Non-finite
+    numbers are spelled one way, alone or in an array: NaN, Infinity, -Infinity (the tokens
+    Python's float() and json.loads read back)."""
+    import json
 
     if isinstance(value, str):  # the rule standing for a Jacobian that is not elementwise
         return value
-    data = jsonable(value)
-    if isinstance(data, float):
-        return repr(data)
-    return json.dumps(data, separators=(",", ":")).strip('"')
+    if np.ndim(value) == 0:
+        number = float(value)
+        return repr(number) if number - number == 0 else _NON_FINITE[repr(number)]
+    return json.dumps(np.asarray(value, dtype=np.float64).tolist(), separators=(",", ":"))

@@ -7,7 +7,6 @@ them); `text` and `document` lay those records out for people and for JSON.
 from __future__ import annotations
 
 from ..ops import ROLES
-from ..source import Span
 from ..trace import Result
 from . import gates, numbers
 from .jsondoc import jsonable
@@ -87,7 +86,7 @@ def render(result: Result, out, *, digits: int = 6, all_steps: bool = False) -> 
     def sum_text(terms: list, total) -> str:
         shown = terms if all_steps else terms[:DEFAULT_TERMS]
         more = f" + … ({len(terms) - len(shown)} more terms)" if len(shown) < len(terms) else ""
-        return " + ".join(num(t) for t in shown) + more + f" = {num(total)}"
+        return numbers.joined_sum(num(t) for t in shown) + more + f" = {num(total)}"
 
     lines: list[str] = []
 
@@ -98,7 +97,7 @@ def render(result: Result, out, *, digits: int = 6, all_steps: bool = False) -> 
 
     graph = result.graph
     output = graph.output
-    source = Span(graph.source, 0, len(graph.source.text)).short_text(60)
+    source = gates.title(graph)
     lines += [f"Backward pass of {source}, one gate per step, output first", ""]
     if result.gradient_of == "sum(f)":
         lines[1:1] = [f"f is an array of shape {tuple(result.value.shape)}: the gradients are those of sum(f)"]

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from itertools import islice
 
-from ..source import Span
 from ..trace import Result
 from . import gates, numbers
 from .style import LABEL_MIN, WORD_MIN, cut, fit, head_line, is_console, plain_ascii, stacked, write
@@ -32,12 +31,18 @@ BLOCK = 100
 # On a pipe or in a file, the label columns are cut at this many characters (numbers never).
 LABEL_WIDTH = 40
 
-HEADERS = ("gate", "op", "role", "input", "value", "local", "upstream", "result")
-NUMBER_COLUMNS = (4, 5, 6, 7)
+# One row per wire into a gate: the gate (its label, its one name in every view, its role), the
+# input and the value it carries, the gate's output, and the chain rule along that wire.
+HEADERS = ("gate", "op", "role", "input", "input value", "gate output", "local", "upstream", "result")
+NUMBER_COLUMNS = (4, 5, 6, 7, 8)
 LABEL_COLUMNS = (0, 3)
+ROLE_COLUMN = 2
 # On a terminal too narrow for the table, what gives way, in turn (see style.fit): the labels,
-# then the role, then the op.
-GIVE = ((LABEL_COLUMNS, LABEL_MIN), ((2,), WORD_MIN), ((1,), 4))
+# then the role, then the op; then the role column goes (--steps names every role); then the
+# table is stacked.
+GIVE = ((LABEL_COLUMNS, LABEL_MIN), ((ROLE_COLUMN,), WORD_MIN), ((1,), 4))
+# Under the title: how to read a row, without the README.
+HOW_TO_READ = "read a row as the chain rule: result = local × upstream"
 
 
 def number_width(digits: int) -> int:
@@ -70,15 +75,15 @@ def render(result: Result, out, *, digits: int = 6, all_rows: bool = False,
                 continue
             gate = record.node
             view = gate.view
-            op = gate.op_name if gate.rewrite is None else f"{gate.op_name} (stable)"
+            op = view.symbol if gate.rewrite is None else f"{view.symbol} (stable)"
             label, value = gate.label, num(record.value)
             for edge in record.edges:
-                yield (label, op, gates.role(edge, view), edge.input.label, value,
-                       num(edge.local), num(edge.upstream), num(edge.result))
+                yield (label, op, gates.role(edge, view), edge.input.label, num(trace[edge.input.id].value),
+                       value, num(edge.local), num(edge.upstream), num(edge.result))
 
     if shown:
-        source = Span(graph.source, 0, len(graph.source.text)).short_text(60)
-        title = f"Backward pass of {source}"
+        source = gates.title(graph)
+        title = f"Backward pass of {source}\n{HOW_TO_READ}"
         edges = islice(rows(), shown)
         blocks = (block for block in iter(lambda: list(islice(edges, BLOCK)), []))
         if is_console(out):
@@ -113,7 +118,7 @@ def render(result: Result, out, *, digits: int = 6, all_rows: bool = False,
             for record in islice(forks, limit):
                 arrivals = record.arrivals
                 most = len(arrivals) if all_rows else DEFAULT_TERMS
-                terms = " + ".join(num(edge.result) for edge in islice(arrivals, most))
+                terms = numbers.joined_sum(num(edge.result) for edge in islice(arrivals, most))
                 if len(arrivals) > most:
                     terms += f" + {ellipsis} ({len(arrivals) - most} more terms)"
                 lines.append(f"  ∂f/∂{record.node.label} = {terms} = {num(record.gradient)}")
@@ -178,16 +183,26 @@ def _rich_blocks(console, title: str, blocks, *, streaming: bool, digits: int) -
         for i in NUMBER_COLUMNS:
             widths[i] = max(widths[i], number_width(digits))
     # a title of its own line: a table title would wrap at the (possibly narrow) table's width
-    console.print(Text(title), no_wrap=True, overflow="ellipsis")
+    # (the lines under it, how to read a row, wrap rather than lose their end)
+    first, *rest = title.split("\n")
+    console.print(Text(first), no_wrap=True, overflow="ellipsis")
+    for line in rest:
+        console.print(Text(line))
     header = True
-    words = {i: len(HEADERS[i]) for i in NUMBER_COLUMNS}  # the longest word of each number column
+    # the longest word of each number column (a header wraps between its words)
+    words = {i: max(map(len, HEADERS[i].split())) for i in NUMBER_COLUMNS}
     for block in blocks:
         _widths(widths, block)
         for cells in block:
             for i in NUMBER_COLUMNS:
                 if len(cells[i]) > words[i]:
                     words[i] = max(words[i], *map(len, cells[i].split()))
-        fitted = fit(widths, console.width, GIVE + ((NUMBER_COLUMNS, words),))
+        give = GIVE + ((NUMBER_COLUMNS, words),)
+        shown = list(range(len(HEADERS)))
+        fitted = fit(widths, console.width, give)
+        if fitted is None:  # without the role column
+            shown.remove(ROLE_COLUMN)
+            fitted = _fit_columns(widths, shown, console.width, give)
         if fitted is None:
             for label, op, role, inp, *numbers in block:
                 stacked(console, [head_line(label, f"  ({op}, {role})", console.width), f"  input {inp}"],
@@ -195,11 +210,24 @@ def _rich_blocks(console, title: str, blocks, *, streaming: bool, digits: int) -
             continue
         table = Table(show_edge=False, pad_edge=False, box=HEAVY_HEAD, show_header=header)
         header = False
-        for i, name in enumerate(HEADERS):
+        for i, width in zip(shown, fitted):
             if i in NUMBER_COLUMNS:
-                table.add_column(name, justify="right", width=fitted[i], overflow="fold")
+                table.add_column(HEADERS[i], justify="right", width=width, overflow="fold")
             else:
-                table.add_column(name, width=fitted[i], no_wrap=True, overflow="ellipsis")
+                table.add_column(HEADERS[i], width=width, no_wrap=True, overflow="ellipsis")
         for cells in block:  # Text, not markup: Rich would take "[nan, 1]" for a style tag
-            table.add_row(*map(Text, cells))
+            table.add_row(*(Text(cells[i]) for i in shown))
         console.print(table)
+
+
+def _fit_columns(widths: list[int], shown: list[int], width: int, give) -> list[int] | None:
+    """style.fit over the columns `shown` only: their widths, in that order, or None."""
+    index = {column: position for position, column in enumerate(shown)}
+    stages = []
+    for columns, minimum in give:
+        kept = tuple(index[c] for c in columns if c in index)
+        if kept:
+            if isinstance(minimum, dict):
+                minimum = {index[c]: m for c, m in minimum.items() if c in index}
+            stages.append((kept, minimum))
+    return fit([widths[i] for i in shown], width, stages)
