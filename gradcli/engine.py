@@ -122,7 +122,7 @@ def _non_finite_gradient(node: Node, inp: Node, result) -> Diagnostic:
 
 
 def _non_finite_sum(inp: Node, total) -> Diagnostic:
-    return Diagnostic("domain", f"the gradients arriving at {inp.label!r} ({inp.op_name}, {inp.span.where()}) "
+    return Diagnostic("domain", f"the gradients arriving at {_at(inp)} "
                       f"add up to {_describe(total)}", inp)
 
 

@@ -202,7 +202,7 @@ def test_division_by_a_constant_zero_untraced():
 def test_a_minus_inf_gradient_is_called_minus_inf():
     result = gradcli.parse("x**-1").evaluate({"x": np.array([0.0, 1.5])}, trace=False)
     np.testing.assert_allclose(result.gradients["x"], [-np.inf, -1 / 1.5**2])  # -x^-2
-    assert result.warnings[-1] == "the gradient from gate 'x**-1' (pow, line 1, column 1) to its input 'x' is -inf"
+    assert result.warnings[-1] == "the gradient from gate 'x**-1' (x^-1, line 1, column 1) to its input 'x' is -inf"
 
 
 def test_a_nan_gradient_is_called_nan():
@@ -223,7 +223,7 @@ def test_gradients_that_overflow_where_they_meet_are_warned_about():
 def test_an_overflowing_pending_factor_is_warned_about():
     result = gradcli.parse("x**2").evaluate({"x": np.array([1e308, 1.5])}, trace=False)
     np.testing.assert_array_equal(result.gradients["x"], [np.inf, 3.0])  # 2·1e308 overflows
-    assert result.warnings[-1] == "the gradient from gate 'x**2' (pow, line 1, column 1) to its input 'x' is inf"
+    assert result.warnings[-1] == "the gradient from gate 'x**2' (x^2, line 1, column 1) to its input 'x' is inf"
 
 
 def test_x_to_the_0_has_the_same_gradient_in_batch_plain_and_json():
