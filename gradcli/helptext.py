@@ -165,7 +165,8 @@ def topics(root: click.Context) -> dict[str, str]:
     found = {LANGUAGE: "every operator and function with its local gradient; how programs and "
                        "definitions are written"}
     for name in root.command.list_commands(root):
-        found[name] = f"the same as {root.command_path} {name} --help"
+        if name != "help":
+            found[name] = f"the same as {root.command_path} {name} --help"
     return found
 
 
