@@ -167,7 +167,8 @@ def _main(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Print the version and exit.")] = False,
 ) -> None:
-    """The description is the app's help above."""
+    # its description is the app's help= above
+    pass
 
 
 # Options shared by every command that evaluates an expression.
@@ -186,6 +187,8 @@ FormatOption = Annotated[Optional[Format], typer.Option(
          "tree: the circuit as a tree in the terminal.")]
 CheckFormatOption = Annotated[CheckFormat, typer.Option(
     "--format", "-f", metavar="FORMAT", help="table: one row per variable (per element of an array); json: one JSON document.")]
+
+
 def _between(low: int, high: int):
     """A callback that refuses a number outside [low, high] (Click's own ranges would show
     `INTEGER RANGE [1<=x<=17]` in the help, and an x that is not the user's)."""
