@@ -258,3 +258,9 @@ def test_bad_input_keeps_its_exit_code_and_the_same_form(cli):
     assert result.exit_code == 1
     lines = result.stderr.splitlines()
     assert lines[0].startswith("error: ") and lines[-1].startswith("hint: ")
+
+
+def test_gradcli_alone_prints_the_help_with_its_examples(cli):
+    result = cli()
+    assert result.exit_code == 2  # no command: a usage error, answered with the help itself
+    assert examples_in(result.stdout) == list(EXAMPLES[""])
