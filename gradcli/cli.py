@@ -18,9 +18,6 @@ import sys
 from pathlib import Path
 from typing import Annotated, List, Optional
 
-if os.environ.get("TERM") == "dumb":  # usage errors and help without Rich's box-drawing
-    os.environ.setdefault("TYPER_USE_RICH", "0")
-
 # No collection passes while Click, Typer and this module create their thousands of objects
 # (see __init__.py); the collector is turned back on at the end of this module.
 _collecting = gc.isenabled()
@@ -58,10 +55,101 @@ class Format(str, enum.Enum):
     tree = "tree"
 
 
+# -- help and usage errors: one plain style everywhere (helptext.py, loaded only when needed) -----
+
+# Each command's examples, shown at the end of its --help ("" is gradcli itself). Each is printed
+# as written, never wrapped, so that it pastes whole: at most 56 characters, it fits a 60-column
+# terminal with its indent. tests/test_help.py runs every one of them.
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "": ('gradcli eval "(x + y) * z" x=-2 y=5 z=-4',
+         'gradcli eval "sigmoid(w*x + b)" w=2 x=-1 b=-3 --steps',
+         'gradcli check "x**3" x=2 --expect x=12',
+         "gradcli help language"),
+}
+
+
+class _Context(click.Context):
+    def make_formatter(self) -> click.HelpFormatter:
+        from .helptext import HelpFormatter
+
+        return HelpFormatter(width=self.terminal_width, max_width=self.max_content_width)
+
+
+class _Help:
+    """gradcli's help page for a command or the group: Click's plain layout whether Rich is there
+    or not (no boxes, nothing that differs in a pipe or under TERM=dumb), the examples unwrapped."""
+
+    context_class = _Context
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:  # Click's parser leaves some without their command
+            if exc.ctx is None:
+                exc.ctx = ctx
+            raise
+
+    def get_help(self, ctx: click.Context) -> str:
+        return _plain(super().get_help(ctx))  # ASCII under TERM=dumb
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from .helptext import format_help
+
+        format_help(self, ctx, formatter, EXAMPLES.get("" if ctx.parent is None else self.name, ()))
+
+
+class _Group(_Help, typer.core.TyperGroup):
+    """gradcli itself: every usage error (an unknown option or command, a missing argument, a bad
+    option value) is written as other errors are, `error: …` then `hint: …`, with exit code 2."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.ClickException as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # `gradcli` alone: the help, exit 2
+                sys.stdout.write(exc.format_message() + "\n")
+            else:
+                from .helptext import report
+
+                report(exc)
+            code = exc.exit_code
+        except click.Abort:
+            sys.stderr.write("error: aborted\n")
+            code = EXIT_BAD_INPUT
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError:
+            if not args or args[0].startswith("-") or self.get_command(ctx, args[0]) is not None:
+                raise
+            from .errors import closest
+            from .helptext import UsageProblem
+
+            name, names = args[0], self.list_commands(ctx)
+            guess = closest(name, names)
+            lists = f"{ctx.command_path} --help lists the commands: {', '.join(names)}"
+            raise UsageProblem(f"no such command {name!r}", f"did you mean {guess}? ({lists})" if guess
+                               else lists, ctx) from None
+
+
+class _Command(_Help, typer.core.TyperCommand):
+    pass
+
+
 app = typer.Typer(
     name="gradcli",
-    help="See every number of backpropagation: forward values, local and upstream gradients, ∂f/∂v.",
-    epilog="Exit codes: 0 success; 1 bad input or a failed check; 2 command-line usage error.",
+    cls=_Group,
+    rich_markup_mode=None,
+    help="See every number of backpropagation, as in CS231n's circuits: each gate's value, local "
+         "gradient, upstream gradient and result, then ∂f/∂v for every variable.\n\n"
+         "Start with gradcli eval; gradcli help language lists the operators and functions with "
+         "their local gradients.",
+    epilog="gradcli COMMAND --help describes a command. Exit codes: 0 success; 1 bad input or a "
+           "failed check; 2 command-line usage error.",
     pretty_exceptions_enable=False,
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -79,7 +167,8 @@ def _main(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Print the version and exit.")] = False,
 ) -> None:
-    """gradcli: a command-line gradient calculator that shows its work (CS231n style)."""
+    # its description is the app's help= above
+    pass
 
 
 # Options shared by every command that evaluates an expression.
@@ -92,15 +181,29 @@ ValuesOption = Annotated[Optional[str], typer.Option(
     "--values", metavar="FILE.json",
     help='Several values from one JSON object: {"x": 1.5, "W": [[1, 2], [3, 4]]} ("-" reads stdin).')]
 FormatOption = Annotated[Optional[Format], typer.Option(
-    "--format", "-f", show_default=False,
+    "--format", "-f", show_default=False, metavar="FORMAT",
     help="table (default): the backward pass for people; json: one JSON document; csv: the per-edge "
          "table with a header; plain: 'name value' lines, f first; dot: the circuit in Graphviz DOT; "
          "tree: the circuit as a tree in the terminal.")]
 CheckFormatOption = Annotated[CheckFormat, typer.Option(
-    "--format", "-f", help="table: one row per variable (per element of an array); json: one JSON document.")]
+    "--format", "-f", metavar="FORMAT", help="table: one row per variable (per element of an array); json: one JSON document.")]
+
+
+def _between(low: int, high: int):
+    """A callback that refuses a number outside [low, high] (Click's own ranges would show
+    `INTEGER RANGE [1<=x<=17]` in the help, and an x that is not the user's)."""
+    def check(value: int) -> int:
+        if not low <= value <= high:
+            raise typer.BadParameter(f"{value} is not between {low} and {high}")
+        return value
+
+    return check
+
+
 DigitsOption = Annotated[int, typer.Option(
-    "--digits", min=1, max=17,
-    help="Significant digits of the numbers shown (table, steps, tree, diagram); JSON keeps them all.")]
+    "--digits", metavar="N", callback=_between(1, 17),
+    help="Significant digits (1 to 17) of the numbers shown: table, steps, tree, diagram. "
+         "JSON, CSV and plain keep them all.")]
 StrictOption = Annotated[bool, typer.Option(
     "--strict", help="Exit 1 when a nan or inf appears (log(-1), 1/0, exp(1000), ...).")]
 AllOption = Annotated[bool, typer.Option(
@@ -147,7 +250,7 @@ StepsOption = Annotated[bool, typer.Option(
                     "number, × upstream, = result; sums at forks. With --format json: a list of steps.")]
 
 
-class _ExpressionCommand(typer.core.TyperCommand):
+class _ExpressionCommand(_Command):
     """A command whose EXPRESSION may start with "-" ("-x**2"), so unknown options are let through
     to it; an unknown *long* option (`--fromat`) is still a usage error that names it."""
 
@@ -172,8 +275,15 @@ class _ExpressionCommand(typer.core.TyperCommand):
 EXIT_CODES = "Exit codes: 0 success; 1 bad input (or a nan/inf under --strict); 2 command-line usage error."
 
 
+EXAMPLES["eval"] = (
+    'gradcli eval "(x + y) * z" x=-2 y=5 z=-4',
+    'gradcli eval "q = x + y; q * z" x=-2 y=5 z=-4 --steps',
+    'gradcli eval "sig(t) = 1/(1+exp(-t)); sig(w*x)" w=2 x=-1',
+)
+
+
 @app.command("eval", cls=_ExpressionCommand, context_settings={"ignore_unknown_options": True},
-             epilog=EXIT_CODES)
+             short_help="Show every number of the backward pass of an expression.", epilog=EXIT_CODES)
 def eval_command(
     arguments: ArgumentsArgument = None,
     set_: SetOption = None,
@@ -192,9 +302,13 @@ def eval_command(
     max_memory: MaxMemoryOption = DEFAULT_MAX_MEMORY,
     stable: StableOption = False,
 ) -> None:
-    """Evaluate EXPRESSION, backpropagate, and show each gate's value, local gradient, upstream gradient and result, then ∂f/∂v for every variable.
+    """Evaluate EXPRESSION, run the backward pass, and show each gate's value, local gradient,
+    upstream gradient and result, then ∂f/∂v for every variable.
 
-    Example: gradcli eval "(x + y) * z" x=-2 y=5 z=-4 --format plain | awk '$1 == "x"'
+    EXPRESSION is an expression, or a program: statements separated by ; or by newlines, the
+    last of which is f, and functions you define (see the examples); - reads it from stdin. Each
+    NAME=VALUE after it gives a variable its value, as --set does. gradcli help language lists
+    the operators and functions with their local gradients.
     """
     if steps and format not in (None, Format.table, Format.json):
         raise click.UsageError(f"--steps works with --format table or json, not {format.value}")
@@ -307,7 +421,10 @@ def _read_source(arguments: list[str], file: Path | None) -> tuple[str, list[str
             return _read_program(None, "standard input"), arguments, "--file -"
         return _read_program(file, f"--file {file}"), arguments, None
     if not arguments:
-        raise click.UsageError("give an EXPRESSION, - to read it from stdin, or --file PROGRAM.grad")
+        from .helptext import UsageProblem
+
+        raise UsageProblem("give an EXPRESSION, - to read it from stdin, or --file PROGRAM.grad",
+                           hint='for example: gradcli eval "(x + y) * z" x=-2 y=5 z=-4')
     expression, pairs = arguments[0], arguments[1:]
     if expression == "-":
         return _read_program(None, "standard input"), pairs, "the program (-)"
@@ -413,8 +530,15 @@ CHECK_EXIT_CODES = ("Exit codes: 0 every gradient passes; 1 a gradient is wrong 
                     "2 command-line usage error.")
 
 
+EXAMPLES["check"] = (
+    'gradcli check "x**3" x=2 --expect x=12',
+    'gradcli check "sigmoid(w*x)" w=2 x=-1',
+    'gradcli check "norm(v)" "v=[3,4]" --format json',
+)
+
+
 @app.command("check", cls=_ExpressionCommand, context_settings={"ignore_unknown_options": True},
-             epilog=CHECK_EXIT_CODES)
+             short_help="Check every gradient against a numeric one (and yours).", epilog=CHECK_EXIT_CODES)
 def check_command(
     arguments: ArgumentsArgument = None,
     set_: SetOption = None,
@@ -424,21 +548,23 @@ def check_command(
         "--expect", "-e", metavar="NAME=VALUE",
         help="Your own (hand-derived) gradient of f with respect to NAME, judged against the analytic "
              "and the numeric one. A number, or an array in NAME's shape. Repeat for each variable.")] = None,
-    h: Annotated[float, typer.Option("--h", help="The step of the centered difference (f(v+h) - f(v-h)) / 2h.")]
+    h: Annotated[float, typer.Option("--h", metavar="H", help="The step of the centered difference (f(v+h) - f(v-h)) / 2h.")]
         = 1e-5,
     rtol: Annotated[float, typer.Option(
-        "--rtol", help="The relative error from which a gradient is wrong (CS231n: 1e-2).")] = 1e-2,
+        "--rtol", metavar="R", help="The relative error from which a gradient is wrong (CS231n: 1e-2).")] = 1e-2,
     atol: Annotated[float, typer.Option(
-        "--atol", help="An absolute difference |analytic - numeric| up to which a gradient is good "
+        "--atol", metavar="A", help="An absolute difference |analytic - numeric| up to which a gradient is good "
                        "whatever its relative error (for gradients near 0).")] = 1e-8,
     format: CheckFormatOption = CheckFormat.table,
     digits: DigitsOption = 6,
     quiet: QuietOption = False,
     no_color: NoColorOption = False,
 ) -> None:
-    """Check every gradient of EXPRESSION (every element of an array) against a centered difference, and say good, ok with kinks, suspicious or wrong.
+    """Check every gradient of EXPRESSION (every element of an array) against a centered
+    difference, and say good, ok with kinks, suspicious or wrong.
 
-    Example: gradcli check "x**3" --set x=2 --expect x=12
+    EXPRESSION and NAME=VALUE are as for gradcli eval. --expect NAME=VALUE judges your own
+    hand-derived gradient as well.
     """
     with _user_errors():
         from .check import check
@@ -468,7 +594,14 @@ class BatchFormat(str, enum.Enum):
     ndjson = "ndjson"
 
 
+EXAMPLES["batch"] = (
+    r"""printf 'x,y\n1,2\n3,4\n' | gradcli batch "x*y" --input -""",
+    r"""printf 'x\n1\n2\n' | gradcli batch "x**2" -i - -f ndjson""",
+)
+
+
 @app.command("batch", cls=_ExpressionCommand, context_settings={"ignore_unknown_options": True},
+             short_help="f and its gradient at every row of a CSV file.",
              epilog="Exit codes: 0 every row done; 1 bad input or a failed row (reported with its line "
                     "number); 2 command-line usage error.")
 def batch_command(
@@ -485,10 +618,10 @@ def batch_command(
     set_: SetOption = None,
     values_file: ValuesOption = None,
     chunk_size: Annotated[int, typer.Option(
-        "--chunk-size", min=1, max=MAX_CHUNK_SIZE,
+        "--chunk-size", metavar="N", callback=_between(1, MAX_CHUNK_SIZE),
         help="Rows evaluated together; memory grows with it, not with the input.")] = 65536,
     format: Annotated[BatchFormat, typer.Option(
-        "--format", "-f", help="csv: a header and one line per row; ndjson: one JSON object per row.")
+        "--format", "-f", metavar="FORMAT", help="csv: a header and one line per row; ndjson: one JSON object per row.")
     ] = BatchFormat.csv,
     fail_fast: Annotated[bool, typer.Option(
         "--fail-fast", help="Stop at the first failed row (by default its output row is left empty "
@@ -496,11 +629,12 @@ def batch_command(
     strict: Annotated[bool, typer.Option(
         "--strict", help="A row whose f or gradient is nan or inf fails.")] = False,
 ) -> None:
-    """Evaluate EXPRESSION at every row of a CSV: per row, f and the gradient with respect to each column variable (one point per row, not the gradient of a sum).
+    """Evaluate EXPRESSION at every row of a CSV file whose header row names the variables: per
+    row, f and the gradient with respect to each column (one point per row, not the gradient of
+    a sum).
 
-    Example: gradcli batch "sigmoid(w0*x0 + w1*x1 + w2)" --input points.csv --output grads.csv
-
-    Example: cut -d, -f1,2 points.csv | gradcli batch "w * x0" w=0.5 --input - | head
+    EXPRESSION is as for gradcli eval; each NAME=VALUE after it is a constant, the same for
+    every row (it gets no gradient column).
     """
     with _user_errors():
         from . import batch
@@ -550,6 +684,25 @@ def batch_command(
                 sys.stderr.write(f"error: {summary.failed_count} of {summary.rows} rows failed; "
                                  "their output rows have empty values\n")
             raise typer.Exit(EXIT_BAD_INPUT)
+
+
+EXAMPLES["help"] = ("gradcli help language", "gradcli help eval")
+
+
+@app.command("help", cls=_Command, short_help="The language's operators and functions, or a command's help.",
+             epilog="Exit codes: 0 success; 2 no such topic.")
+def help_command(
+    ctx: typer.Context,
+    topic: Annotated[Optional[str], typer.Argument(metavar="[TOPIC]", show_default=False)] = None,
+) -> None:
+    """Help on TOPIC: language (every operator and function with its local gradient, generated
+    from gradcli's own op registry; how programs and definitions are written), or a command
+    (the same as gradcli COMMAND --help). Without TOPIC, the list of topics."""
+    from .helptext import help_page
+
+    text = help_page(ctx, topic)
+    with _ascii_stdout():
+        sys.stdout.write(text)
 
 
 _SILENCED = []  # set once gradcli itself pointed stdout at /dev/null

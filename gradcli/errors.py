@@ -217,15 +217,21 @@ def shorten(name: str, limit: int = 40) -> str:
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
     """The closest candidate to a probable typo, as a hint, or None."""
+    match = closest(word, candidates)
+    return f"did you mean {match!r}?" if match is not None else None
+
+
+def closest(word: str, candidates: Iterable[str]) -> str | None:
+    """The candidate that `word` most likely is a typo of, or None."""
     if len(word) > 100:  # difflib is quadratic; a name this long is no typo
         return None
     # a typo changes the length by little; a bounded number of candidates bounds the work
     candidates = [c for c in candidates if abs(len(c) - len(word)) <= max(3, len(word) // 2)][:5_000]
     typos = [(d, i) for i, c in enumerate(candidates) if (d := _typo_distance(word, c)) is not None]
     if typos:  # a changed, missing, extra or swapped letter, another case, 0 for o
-        return f"did you mean {candidates[min(typos)[1]]!r}?"
+        return candidates[min(typos)[1]]
     close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
-    return f"did you mean {close[0]!r}?" if close else None
+    return close[0] if close else None
 
 
 # Characters that look like an operator, a quote or a space of the language but are not.

@@ -25,6 +25,26 @@ _INFIX = {
 }
 
 
+def op_text(op, names, *, as_call: bool = False) -> str:
+    """How the language writes `op` applied to inputs written as `names` (plain names): `x + y`,
+    `x ** y`, `-x`, `exp(x)`, `max(x)` (the reduction amax); `as_call`: always as a call of its
+    name (`pow(x, y)`), for an operator that can also be called."""
+    if as_call:
+        pass
+    elif op.name in _INFIX:
+        return f"{names[0]} {_INFIX[op.name][0]} {names[1]}"
+    if op.name == "neg":
+        return f"-{names[0]}"
+    return f"{op.call_name}({', '.join(names)})"
+
+
+def operator_strength(op) -> int | None:
+    """How tightly an operator binds (SUM loosest, POWER tightest), or None for a function."""
+    if op.name in _INFIX:
+        return _INFIX[op.name][1]
+    return UNARY if op.name == "neg" else None
+
+
 def number_text(value: float) -> str:
     """A constant as the grammar reads it; negative ones in parentheses ("(-2.5)")."""
     if math.isnan(value):

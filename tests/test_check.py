@@ -282,8 +282,8 @@ def test_cli_rtol_and_atol_change_the_verdict(cli):
     (("--expect", "x=1", "--expect", "x=2"), 1, "error: x is given a value twice: --expect x=1 and --expect x=2\n"),
     (("--expect", "x=[1,2]"), 1, "error: the expected gradient of x has shape (2,), but x has shape ()"),
     (("--set", "x=3"), 1, "error: x is given a value twice: --set x=2 and --set x=3\n"),
-    (("--h", "abc"), 2, "Invalid value for '--h'"),
-    (("--expct", "x=1"), 2, "No such option"),
+    (("--h", "abc"), 2, "error: invalid value for --h: 'abc' is not a valid float\n"),
+    (("--expct", "x=1"), 2, "error: no such option --expct\nhint: did you mean --expect?"),
 ])
 def test_cli_bad_input(cli, args, code, message):
     result = cli("check", "x*x", "--set", "x=2", *args)
