@@ -491,7 +491,6 @@ class Hang(BaseException):
 
 PACKAGE = str(Path(__import__("gradcli").__file__).resolve().parent)
 _STDERR_LINE = re.compile(r"(error|warning|hint): |check (passed|failed): |  |\s*\^")
-_USAGE_LINE = re.compile(r"Usage: |Try '|[╭│╰]|Error: |\s*$")
 
 
 def invoke(args: list[str], stdin: bytes | None, seconds: float = HANG_SECONDS) -> Run:
@@ -556,11 +555,11 @@ def contract(run: Run) -> list[Problem]:
     lines = err.splitlines()
     if run.exit_code == 1 and not any(line.startswith(("error:", "check failed:")) for line in lines):
         problems.append(Problem("exit 1 without an 'error:' line on stderr", err[-300:] or "(stderr empty)"))
-    if run.exit_code == 2 and not any(line.startswith(("Usage:", "╭─ Error", "error:")) for line in lines):
-        problems.append(Problem("exit 2 without usage text", err[-300:] or "(stderr empty)"))
-    pattern = _USAGE_LINE if run.exit_code == 2 else _STDERR_LINE
+    # a usage error is written like every other error (issue 18): 'error:', then 'hint:'
+    if run.exit_code == 2 and not any(line.startswith("error:") for line in lines):
+        problems.append(Problem("exit 2 without an 'error:' line on stderr", err[-300:] or "(stderr empty)"))
     for line in lines:
-        if not pattern.match(line):
+        if not _STDERR_LINE.match(line):
             problems.append(Problem(f"stray stderr line: {_generalise(line)}", line[:300]))
     for w in run.stray_warnings:
         where = f"{os.path.relpath(w.filename, os.path.dirname(PACKAGE))}:{w.lineno}"
