@@ -37,6 +37,7 @@ except BaseException:
 EXIT_OK = 0
 EXIT_BAD_INPUT = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # Ctrl-C: the shells' 128 + SIGINT
 EXIT_CHECK_FAILED = 1  # `check` works as a test in a script: failing is 1, like bad input
 MAX_CHUNK_SIZE = 2**24  # batch --chunk-size: larger chunks only cost memory
 
@@ -962,9 +963,11 @@ def main() -> None:
         code = exit.code
         if code == EXIT_BAD_INPUT and _met_closed_pipe(stdout_was):  # in --help's text, say
             code = EXIT_OK
+        elif code == EXIT_INTERRUPTED:  # Typer's answer to Ctrl-C, silent until now
+            sys.stderr.write("interrupted\n")
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
-        code = EXIT_BAD_INPUT
+        code = EXIT_INTERRUPTED
     except OSError as exc:  # writing the --help or --version text failed
         if exc.filename is not None or os.environ.get("GRADCLI_DEBUG"):
             raise

@@ -198,3 +198,19 @@ def test_version_and_python_dash_m():
 def test_completion_options_are_offered(cli):
     text = cli("--help").stdout
     assert "--install-completion" in text and "--show-completion" in text
+
+
+
+def test_ctrl_c_exits_130_with_one_word():
+    import signal
+    import time
+
+    # the program comes from stdin, which stays open: gradcli waits there until interrupted
+    script = os.path.join(os.path.dirname(sys.executable), "gradcli")
+    child = subprocess.Popen([script, "eval", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)  # past start-up, into the read
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 130
+    assert (out, err) == ("", "interrupted\n")
