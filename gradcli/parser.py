@@ -274,6 +274,9 @@ class GraphBuilder:
         if name in OVERLOADS:
             raise DefinitionError(f"{name} is a built-in function and cannot be redefined", span=span,
                                   hint=f"choose another name, e.g. my_{name}")
+        if name in OPS:  # add, mul, matmul…: gates are told apart by these names
+            raise DefinitionError(f"{name} is the name of the built-in gate {OPS[name].symbol} and cannot "
+                                  "name a function", span=span, hint=f"choose another name, e.g. my_{name}")
         if name in self.functions:
             raise DefinitionError(f"{name} is already defined, on line {self.functions[name][1].line}",
                                   span=span, hint="give each function one definition")
@@ -307,7 +310,8 @@ class GraphBuilder:
         nodes = self.created[definition.mark:]
         del self.created[definition.mark:]  # the body is not part of the program's graph
         graph = Graph([*definition.params.values(), *nodes], body.node, self.source)
-        function = Function(definition.name, tuple(definition.params), graph)
+        function = Function(definition.name, tuple(definition.params), graph,
+                            span=self._span(definition.start, definition.start + len(definition.name)))
         self.functions[definition.name] = (function_op(function),
                                            self._span(definition.start, definition.start + 1))
         return Statement(definition.name, None)
