@@ -83,6 +83,7 @@ def _instantiate(function: Function, args: tuple, created: list[Node], memo: dic
             elif node.kind == "const":
                 copy = Node("const", node.span, default=node.default, scope=fn.name)
                 created.append(copy)
+                budget[0] -= 1
             else:
                 inputs = tuple([copies[id(x)] for x in node.inputs])
                 inner = inline(node.op)
@@ -95,12 +96,12 @@ def _instantiate(function: Function, args: tuple, created: list[Node], memo: dic
                         pushed = True
                         break
                 else:
-                    budget[0] -= 1
-                    if budget[0] < 0:
-                        raise _TooBig
                     copy = Node("gate", node.span, op=node.op, inputs=inputs, params=node.params,
                                 rewrite=node.rewrite, scope=fn.name)
                     created.append(copy)
+                    budget[0] -= 1
+                    if budget[0] < 0:
+                        raise _TooBig
             copies[id(node)] = copy
             i += 1
         if pushed:
@@ -110,6 +111,93 @@ def _instantiate(function: Function, args: tuple, created: list[Node], memo: dic
         stack.pop()
         if not stack:
             return out
+        memo[key] = out
+        done = out
+
+
+def size_of(function: Function) -> int:
+    """How many gates and constants inlining a call of `function` makes at most (with --expand's
+    inlining, so also the gates of sigmoid): an upper bound, computed once per function in time
+    about its body's, so that a call that doubles at each level is refused at once rather than
+    after building a million gates. Capped just above MAX_INLINED_GATES."""
+    size = function.cache.get("size")
+    if size is not None:
+        return size
+    order: list[Function] = []  # the functions it calls, callees first, without recursion
+    stack = [(function, False)]
+    seen = {id(function)}
+    while stack:
+        fn, expanded = stack.pop()
+        if expanded:
+            order.append(fn)
+            continue
+        stack.append((fn, True))
+        for node in fn.body.nodes:
+            inner = body_of(node.op) if node.kind == "gate" else None
+            if inner is not None and id(inner) not in seen and "size" not in inner.cache:
+                seen.add(id(inner))
+                stack.append((inner, False))
+    for fn in order:
+        fn.cache["size"] = _simulate(fn)
+    return function.cache["size"]
+
+
+def _simulate(function: Function) -> int:
+    """_instantiate on stand-in numbers instead of nodes, counting. A call none of whose inputs
+    was ever handed to another call cannot share with anything yet, so it makes exactly its
+    callee's size_of (at most, were some inputs the same node): counted without going in. Any
+    other call is gone into, as inlining does, so that calls shared through a parameter
+    (`g(t) = a(t) + b(t)`, both calling f(t)) are counted once."""
+    total = 0
+    ids = iter(range(1 << 62))
+    mentioned: set[int] = set()  # stand-ins some call was given
+    memo: dict = {}
+    stack = [[function, tuple(next(ids) for _ in function.params), {}, 0, None]]
+    done = None
+    while True:
+        frame = stack[-1]
+        fn, fargs, copies, i, _ = frame
+        nodes = fn.body.nodes
+        if done is not None:
+            copies[id(nodes[i])] = done
+            i += 1
+            done = None
+        params = dict(zip(fn.params, fargs))
+        pushed = False
+        while i < len(nodes):
+            node = nodes[i]
+            inner = body_of(node.op) if node.kind == "gate" else None
+            if node.kind == "var":
+                copy = params[node.name]
+            elif inner is None:
+                total += 1
+                copy = next(ids)
+            else:
+                inputs = tuple([copies[id(x)] for x in node.inputs])
+                key = (id(inner), *inputs)
+                copy = memo.get(key)
+                if copy is None:
+                    fresh = not any(x in mentioned for x in inputs)
+                    mentioned.update(inputs)
+                    if fresh:
+                        total += inner.cache["size"]
+                        copy = memo[key] = next(ids)
+                    else:
+                        frame[3] = i
+                        stack.append([inner, inputs, {}, 0, key])
+                        pushed = True
+                        break
+            copies[id(node)] = copy
+            i += 1
+            if total > MAX_INLINED_GATES:
+                return total
+        if pushed:
+            continue
+        out = copies[id(fn.body.output)]
+        key = frame[4]
+        stack.pop()
+        if not stack:
+            return total
         memo[key] = out
         done = out
 
@@ -134,6 +222,8 @@ class _Flat:
         body = function.body
         params = tuple(Node("var", body.variables[p].span if p in body.variables else body.output.span, name=p)
                        for p in function.params)
+        if size_of(function) > MAX_INLINED_GATES:
+            raise _too_big(f"a call of {function.name}", function.span)
         try:
             output = _instantiate(function, params, created, {}, _user_body, [MAX_INLINED_GATES])
         except _TooBig:
@@ -379,6 +469,8 @@ def expand(graph: Graph, max_gates: int = MAX_INLINED_GATES) -> Graph:
         key = (id(function), *map(id, inputs))
         out = memo.get(key)
         if out is None:
+            if size_of(function) > MAX_INLINED_GATES:
+                raise _too_big(f"a call of {function.name}", node.span)
             try:
                 out = memo[key] = _instantiate(function, inputs, created, memo, body_of, budget)
             except _TooBig:
@@ -387,4 +479,11 @@ def expand(graph: Graph, max_gates: int = MAX_INLINED_GATES) -> Graph:
             out.name = node.name  # `s = sigmoid(z)`: the inlined output is still called s
         mapping[id(node)] = out
     output = mapping.get(id(graph.output), graph.output)
-    return Graph(created, output, graph.source, graph.notes)
+    expanded = Graph(created, output, graph.source, graph.notes)
+    lost = [node for name, node in graph.variables.items() if name not in expanded.variables]
+    if lost:  # only an unused parameter took them: still variables, with gradient 0, as grouped
+        expanded.nodes[:0] = lost
+        for i, node in enumerate(expanded.nodes):
+            node.id = i
+        expanded.variables = dict(graph.variables)
+    return expanded
