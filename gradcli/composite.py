@@ -117,7 +117,7 @@ def _instantiate(function: Function, args: tuple, created: list[Node], memo: dic
 
 def size_of(function: Function) -> int:
     """How many gates and constants inlining a call of `function` makes at most (with --expand's
-    inlining, so also the gates of sigmoid): an upper bound, computed once per function in time
+    inlining, so also the gates of sigmoid, bounded by its text's length): an upper bound, computed once per function in time
     about its body's, so that a call that doubles at each level is refused at once rather than
     after building a million gates. Capped just above MAX_INLINED_GATES."""
     size = function.cache.get("size")
@@ -133,7 +133,7 @@ def size_of(function: Function) -> int:
             continue
         stack.append((fn, True))
         for node in fn.body.nodes:
-            inner = body_of(node.op) if node.kind == "gate" else None
+            inner = _user_body(node.op) if node.kind == "gate" else None
             if inner is not None and id(inner) not in seen and "size" not in inner.cache:
                 seen.add(id(inner))
                 stack.append((inner, False))
@@ -166,11 +166,13 @@ def _simulate(function: Function) -> int:
         pushed = False
         while i < len(nodes):
             node = nodes[i]
-            inner = body_of(node.op) if node.kind == "gate" else None
+            inner = _user_body(node.op) if node.kind == "gate" else None
             if node.kind == "var":
                 copy = params[node.name]
             elif inner is None:
-                total += 1
+                # a built-in composite (sigmoid) expands to fewer gates than its text has
+                # characters; its body is not parsed here: this runs inside the parser
+                total += len(node.op.expansion) if node.kind == "gate" and node.op.expansion else 1
                 copy = next(ids)
             else:
                 inputs = tuple([copies[id(x)] for x in node.inputs])
@@ -206,12 +208,12 @@ def _user_body(op: Op) -> Function | None:
     return op.body if isinstance(op.body, Function) else None
 
 
-def _too_big(what: str, span: Span | None) -> ResourceError:
+def too_big(what: str, span: Span | None) -> ResourceError:
     return ResourceError(
         f"{what} stands for more than {MAX_INLINED_GATES:,} primitive gates",
         span=span,
-        hint="a function whose body calls another on different inputs, h(t) = g(g(t)), doubles "
-             "at each level; calls of one function on the same input are shared")
+        hint="a body that calls a function on the result of another call of it, h(t) = g(g(t)), doubles "
+             "at each level (calls of one function on the same input are shared, g(t) + g(t))")
 
 
 class _Flat:
@@ -220,14 +222,14 @@ class _Flat:
     def __init__(self, function: Function) -> None:
         created: list[Node] = []
         body = function.body
-        params = tuple(Node("var", body.variables[p].span if p in body.variables else body.output.span, name=p)
-                       for p in function.params)
+        spans = [body.variables[p].span if p in body.variables else body.output.span for p in function.params]
+        params = tuple(Node("var", span, name=p) for p, span in zip(function.params, spans))
         if size_of(function) > MAX_INLINED_GATES:
-            raise _too_big(f"a call of {function.name}", function.span)
+            raise too_big(f"a call of {function.name}", function.span)
         try:
             output = _instantiate(function, params, created, {}, _user_body, [MAX_INLINED_GATES])
         except _TooBig:
-            raise _too_big(f"a call of {function.name}", function.span) from None
+            raise too_big(f"a call of {function.name}", function.span) from None
         graph = Graph([*params, *created], output, function.body.source)
         self.graph = graph
         self.slots = [node.id if graph.variables.get(node.name) is node else None for node in params]
@@ -470,11 +472,11 @@ def expand(graph: Graph, max_gates: int = MAX_INLINED_GATES) -> Graph:
         out = memo.get(key)
         if out is None:
             if size_of(function) > MAX_INLINED_GATES:
-                raise _too_big(f"a call of {function.name}", node.span)
+                raise too_big(f"a call of {function.name}", node.span)
             try:
                 out = memo[key] = _instantiate(function, inputs, created, memo, body_of, budget)
             except _TooBig:
-                raise _too_big("--expand of this program", node.span) from None
+                raise too_big("--expand of this program", node.span) from None
         if node.name is not None and out.kind == "gate" and out.name is None:
             out.name = node.name  # `s = sigmoid(z)`: the inlined output is still called s
         mapping[id(node)] = out

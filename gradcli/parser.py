@@ -15,7 +15,8 @@ import re
 import threading
 from pathlib import Path
 
-from .composite import Function, expand as expand_graph, function_op
+from .composite import MAX_INLINED_GATES, Function, function_op, size_of, too_big
+from .composite import expand as expand_graph
 from .errors import DefinitionError, GradcliSyntaxError, ResourceError, UnknownFunctionError, did_you_mean
 from .graph import Graph, Node
 from .ops import CONSTANTS, OPS, OVERLOADS, Op
@@ -195,6 +196,8 @@ class GraphBuilder:
         for kw in keywords:
             params.update(self._keyword(op, name, kw, params))
         start, end = tok.start_pos, rpar.end_pos
+        if user and self.defining is None and size_of(op.body) > MAX_INLINED_GATES:
+            raise too_big(f"a call of {name}", self._span(start, end))  # before any value is read
         node = Node("gate", Span(self.source, start, end), op=op, params=params,
                     inputs=tuple([a.node for a in positional]))
         self.created.append(node)

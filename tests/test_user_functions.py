@@ -255,7 +255,7 @@ def _doubling(levels: int, variable: str = "x") -> str:
 
 
 def test_doubling_calls_against_sympy():
-    sympy = pytest.importorskip("sympy")
+    import sympy
     t = sympy.Symbol("t")
     g = t * t
     for n in range(1, 7):
@@ -385,3 +385,13 @@ def test_names_of_registry_gates_are_not_function_names(cli):
         result = cli("eval", f"{name}(a, b) = a*b; {name}(x, y)", "x=1", "y=2")
         assert result.exit_code == 1
         assert f"error: {name} is the name of the built-in gate {symbol}" in result.stderr
+
+
+def test_a_builtin_composite_in_a_body_is_sized_without_parsing_inside_the_parser():
+    # sizing a call runs while the parser holds its lock: parsing sigmoid's expansion there would
+    # wait for ever (a subprocess, so that a regression fails rather than hangs the suite)
+    result = _gradcli("eval", "f(t) = sigmoid(t) * 2; f(x) + f(x)", "x=0.5", "-f", "plain", "--expand")
+    assert result.returncode == 0, result.stderr
+    s = 1 / (1 + math.exp(-0.5))
+    f, dx = (float(w) for w in result.stdout.split()[1::2])
+    assert f == pytest.approx(4 * s, rel=1e-14) and dx == pytest.approx(4 * s * (1 - s), rel=1e-14)
