@@ -28,6 +28,7 @@ from typing import Callable, TextIO
 
 import numpy as np
 
+from .composite import combining_gate
 from .datafiles import BadRow, header_of, parse_lines, split_cells
 from .errors import GradcliError, MissingValueError, ValueFormatError
 from .graph import Graph
@@ -108,9 +109,14 @@ class Plan:
             elif node.kind == "gate":
                 per_row[node.id] = any(per_row[i.id] for i in node.inputs)
                 if per_row[node.id] and not node.op.elementwise:
+                    # a user function: only a gate of its body that row values reach mixes rows
+                    inner = combining_gate(node, [per_row[i.id] for i in node.inputs])
+                    if inner is None:
+                        continue
+                    through = "" if inner is node else f" (through its gate {inner.label!r}, {inner.gate_name})"
                     raise GradcliError(
                         f"batch evaluates each row on its own, but gate {node.label!r} ({node.gate_name}) "
-                        "combines elements and row values flow into it",
+                        f"combines elements{through} and row values flow into it",
                         span=node.span,
                         hint="in batch, use elementwise functions of the columns; "
                              "use gradcli eval --set X=@file.csv for a function of the whole table")

@@ -15,7 +15,8 @@ import re
 import threading
 from pathlib import Path
 
-from .composite import Function, expand as expand_graph, function_op
+from .composite import MAX_INLINED_GATES, Function, function_op, size_of, too_big
+from .composite import expand as expand_graph
 from .errors import (DefinitionError, GradcliSyntaxError, ResourceError, UnknownFunctionError, character_hint,
                      did_you_mean)
 from .graph import Graph, Node
@@ -191,6 +192,8 @@ class GraphBuilder:
         for kw in keywords:
             params.update(self._keyword(op, name, kw, params))
         start, end = tok.start_pos, rpar.end_pos
+        if user and self.defining is None and size_of(op.body) > MAX_INLINED_GATES:
+            raise too_big(f"a call of {name}", self._span(start, end))  # before any value is read
         node = Node("gate", Span(self.source, start, end), op=op, params=params,
                     inputs=tuple([a.node for a in positional]))
         self.created.append(node)
@@ -292,6 +295,9 @@ class GraphBuilder:
         if name in OVERLOADS:
             raise DefinitionError(f"{name} is a built-in function and cannot be redefined", span=span,
                                   hint=f"choose another name, e.g. my_{name}")
+        if name in OPS:  # add, mul, matmul…: gates are told apart by these names
+            raise DefinitionError(f"{name} is the name of the built-in gate {OPS[name].symbol} and cannot "
+                                  "name a function", span=span, hint=f"choose another name, e.g. my_{name}")
         if name in self.functions:
             raise DefinitionError(f"{name} is already defined, on line {self.functions[name][1].line}",
                                   span=span, hint="give each function one definition")
@@ -325,7 +331,8 @@ class GraphBuilder:
         nodes = self.created[definition.mark:]
         del self.created[definition.mark:]  # the body is not part of the program's graph
         graph = Graph([*definition.params.values(), *nodes], body.node, self.source)
-        function = Function(definition.name, tuple(definition.params), graph)
+        function = Function(definition.name, tuple(definition.params), graph,
+                            span=self._span(definition.start, definition.start + len(definition.name)))
         self.functions[definition.name] = (function_op(function),
                                            self._span(definition.start, definition.start + 1))
         return Statement(definition.name, None)
