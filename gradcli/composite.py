@@ -97,7 +97,8 @@ def _instantiate(function: Function, args: tuple, created: list[Node], memo: dic
                         break
                 else:
                     copy = Node("gate", node.span, op=node.op, inputs=inputs, params=node.params,
-                                rewrite=node.rewrite, scope=fn.name, text=argument_text(node.span.text, params))
+                                rewrite=node.rewrite, scope=fn.name,
+                                text=lambda s=node.span, p=params: argument_text(s.text, p))
                     created.append(copy)
                     budget[0] -= 1
                     if budget[0] < 0:

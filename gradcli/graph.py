@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
 from .ops import GateView, Op, gate_view
 from .source import Source, Span
@@ -18,12 +18,13 @@ class Node:
     `default` is a constant's value, or a named constant's (`pi`, `e`) until a value replaces it.
     """
 
-    __slots__ = ("id", "kind", "op", "inputs", "name", "span", "default", "params", "rewrite", "scope", "text")
+    __slots__ = ("id", "kind", "op", "inputs", "name", "span", "default", "params", "rewrite", "scope", "_text")
 
     def __init__(self, kind: str, span: Span, *, op: Op | None = None,
                  inputs: tuple[Node, ...] = (), name: str | None = None,
                  default: float | None = None, params: dict | None = None,
-                 rewrite: str | None = None, scope: str | None = None, text: str | None = None) -> None:
+                 rewrite: str | None = None, scope: str | None = None,
+                 text: str | Callable[[], str] | None = None) -> None:
         self.id = -1
         self.kind = kind  # "var", "const" or "gate"
         self.op = op
@@ -35,8 +36,15 @@ class Node:
         self.params = params or {}  # a gate's keyword arguments, fixed in the text: {"axis": 0}
         self.scope = scope  # the function whose body this gate was inlined from (--expand)
         # how an inlined gate reads: its body text with the call's arguments in place of the
-        # parameters (`-y` for sigmoid(y)'s `-x`), so no inner name reads as one of the user's
-        self.text = text
+        # parameters (`-y` for sigmoid(y)'s `-x`), so no inner name reads as one of the user's;
+        # a callable is called when the text is first read (most inlined gates never are)
+        self._text = text
+
+    @property
+    def text(self) -> str | None:
+        if callable(self._text):
+            self._text = self._text()
+        return self._text
 
     @property
     def op_name(self) -> str:

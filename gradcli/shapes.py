@@ -117,9 +117,12 @@ def _body_shape(node, shapes: list, sure: bool) -> tuple:
         full = np.broadcast_shapes(*shapes)
     except ValueError:
         full = _largest(shapes)
+    from .composite import flat_body  # the body with every call inlined: no recursion here
+
     function = node.op.body
+    flat = flat_body(function)
     try:
-        inner = infer(function.body, {p: s for p, s in zip(function.params, shapes)})[0][function.body.output.id]
+        inner = infer(flat.graph, {p: s for p, s in zip(function.params, shapes)})[0][flat.output]
     except ShapeError:
         inner = full
     return _largest([full, inner])
@@ -353,15 +356,18 @@ def _untraced_need(graph, sizes: list, given: list, grad: list, forward: list, b
 
 
 def _body_need(node, shapes: list, out_size: int) -> int:
-    """A user function's call: its body's untraced run (on its inputs spread to the output's
-    shape), and the value and local gradients it keeps for the backward pass."""
+    """A user function's call: its body's untraced run on its inputs (the body with every call
+    inlined, so no recursion however deep the calls go), and the value and local gradients it
+    keeps for the backward pass."""
+    from .composite import flat_body
+
     function = node.op.body
-    body = function.body
+    body = flat_body(function).graph
     try:
         full = np.broadcast_shapes(*shapes)
     except ValueError:
         full = _largest(shapes)
-    params = {p: full for p in function.params if p in body.variables}
+    params = {p: s for p, s in zip(function.params, shapes) if p in body.variables}
     key = tuple(sorted(params.items()))
     cache = body.__dict__.setdefault("_body_need", {})
     if key not in cache:

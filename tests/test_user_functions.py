@@ -236,7 +236,7 @@ def test_batch_refuses_a_function_whose_body_mixes_rows(cli, tmp_path):
     assert result.exit_code == 1
     assert "combines elements (through its gate 'f: sum(v)', sum)" in result.stderr
     nested = cli("batch", "g(v) = max(v); f(t) = g(t) * 2; f(x) + 1", "--input", str(data))
-    assert nested.exit_code == 1 and "'g: max(v)', amax" in nested.stderr
+    assert nested.exit_code == 1 and "'g: max(t)', max" in nested.stderr
 
 
 def test_batch_accepts_a_function_that_combines_only_constants(cli, tmp_path):
