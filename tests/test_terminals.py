@@ -215,6 +215,19 @@ def test_the_check_table_never_cuts_a_number(width):
     assert max(map(len, text.split("\n\n")[0].splitlines())) <= width  # the table; prose lines wrap
 
 
+def test_the_check_table_wraps_a_header_before_its_variables_give_way():
+    source, values = NEURON
+    report = check(gradcli.parse(source), values, expected={"w0": -0.2})
+    console = _console(80)
+    checktable.render(report, console)
+    lines = console.file.getvalue().split("\n\n")[0].splitlines()
+    assert lines[1].split() == ["rel.", "rel."] and lines[2].split()[:4] == ["variable", "analytic", "numeric", "error"]
+    error = checktable.error_text(report.entries[0].error)
+    assert lines[3].startswith("━") and lines[4].split() == ["w0", "-0.196612", "-0.196612", error, "good",
+                                                            "-0.2", "1.7e-02", "wrong"]
+    assert max(map(len, lines)) <= 80 and not any(ch in "".join(lines) for ch in "│┃")
+
+
 def test_fit_cuts_labels_then_words_never_numbers():
     widths = [20, 3, 11, 20, 8, 9, 9, 9]
     give = (((0, 3), 6), ((2,), 6), ((1,), 4))
