@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -127,10 +128,14 @@ def test_a_terminal_gets_rich_blocks_with_one_header_and_aligned_columns():
     console = Console(file=io.StringIO(), force_terminal=True, width=160, color_system=None)
     table.render(result, console, all_rows=True)
     lines = console.file.getvalue().splitlines()
-    rows = [line for line in lines if "│" in line]
+    rule = next(i for i, line in enumerate(lines) if line.startswith("━"))  # under the one header
+    rows = lines[rule + 1:lines.index("", rule)]
     assert len(rows) == result.edge_count
-    assert sum(line.startswith("gate ") for line in lines) == 1
-    assert len({tuple(i for i, ch in enumerate(line) if ch == "│") for line in rows}) == 1
+    assert sum(line.startswith("gate ") for line in lines) == 1 and sum("━" in line for line in lines) == 1
+    # every block's columns where the rule draws them: each number ends at its column's end
+    ends = [end for _, end in (m.span() for m in re.finditer("━+", lines[rule]))][-5:]
+    assert all(line[end - 2] != " " and line[end - 1] == " " for line in rows for end in ends[:-1])
+    assert all(len(line.rstrip()) == ends[-1] for line in rows)
 
 
 def test_steps_and_tree_stream_too(monkeypatch):

@@ -19,7 +19,7 @@ from rich.console import Console
 import gradcli
 from gradcli.check import check
 from gradcli.render import checktable, jsondoc, numbers, table, tree
-from gradcli.render.style import fit, pack, plain_ascii
+from gradcli.render.style import GAP, distinct_width, fit, pack, plain_ascii, shorten
 
 NEURON = ("1/(1+exp(-(w0*x0+w1*x1+w2)))", {"w0": 2, "x0": -1, "w1": -3, "x1": -2, "w2": -3})
 ARRAYS = ("norm(v) + dot(a, b) + max(v) + sum(W @ a, axis=0)",
@@ -30,7 +30,8 @@ LONG = ("first_long_variable_name * second_long_variable_name + third_long_varia
 NON_FINITE = ("x*2 + sum(T(X))", {"x": [math.nan, 1.0], "X": [[math.inf, 1.0]]})
 PROGRAMS = {"neuron": NEURON, "arrays": ARRAYS, "long": LONG, "non-finite": NON_FINITE}
 
-NUMBER = re.compile(r"(?<![\w.])-?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?(?![\w.])")
+# (not after …: the tail of a shortened label, `w0*x0…1+w2`)
+NUMBER = re.compile(r"(?<![\w.…])-?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?(?![\w.])")
 SHAPE = re.compile(r"\((?:\d+, )*\d+,?\) ")
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -72,6 +73,56 @@ def _console(width: int) -> Console:
     return Console(file=io.StringIO(), force_terminal=True, width=width, color_system=None, highlight=False)
 
 
+def _shown_table(text: str) -> tuple[list[str], list[list[str]]]:
+    """A terminal's table as a reader sees it: the header (a header's lines joined) and each line
+    of the rows cut into cells at the columns the rule under the header draws (━━━ ━━━)."""
+    lines = text.splitlines()
+    rule = next(i for i, line in enumerate(lines) if line.startswith("━"))
+    spans = [m.span() for m in re.finditer("━+", lines[rule])]
+    top = next(i for i, line in enumerate(lines) if line.startswith("read a row")) + 1
+
+    def cells(line: str) -> list[str]:
+        return [line[start:end].strip() for start, end in spans]
+
+    header = [" ".join(" ".join(words).split()) for words in zip(*map(cells, lines[top:rule]))]
+    end = lines.index("", rule) if "" in lines[rule:] else len(lines)
+    return header, [cells(line) for line in lines[rule + 1:end]]
+
+
+def _shown_labels(text: str) -> list[tuple[str, str]]:
+    """Each row's gate and input as shown: in the table's columns, or stacked (the gate's line, its
+    `(op, role)` on it or on the next line, then `  input ...`)."""
+    if "━" in text:
+        header, rows = _shown_table(text)
+        return [(row[0], row[header.index("input")]) for row in rows if row[0]]
+    lines = text.split("\n\n")[0].splitlines()
+    lines = lines[next(i for i, line in enumerate(lines) if line.startswith("read a row")) + 1:]
+    shown, gate = [], None
+    for line in lines:
+        if not line.startswith("  "):
+            match = re.fullmatch(r"(.*?)  \(.+, \w+\)", line)
+            gate = match.group(1) if match else line
+        elif line.startswith("  input ") and not line.startswith("  input value "):
+            shown.append((gate, line[len("  input "):]))
+    return shown
+
+
+def _assert_labels_apart(text: str, result) -> None:
+    """Two distinct labels (a gate's or an input's, in either column) are never shown alike, and
+    each shown label is its whole label or its head and tail around a …."""
+    whole = [(table.label(record.node), table.label(edge.input))
+             for record in reversed(result.trace) if record.edges for edge in record.edges]
+    shown = _shown_labels(text)
+    assert len(shown) == len(whole), (shown, text)
+    meaning: dict[str, str] = {}
+    for labels, seen_labels in zip(whole, shown):
+        for label, seen in zip(labels, seen_labels):
+            assert meaning.setdefault(seen, label) == label, (seen, label, meaning[seen], text)
+            if seen != label:
+                head, tail = seen.split("…")
+                assert len(seen) < len(label) and label.startswith(head) and label.endswith(tail), (seen, label)
+
+
 def _assert_numbers_whole(text: str, result, view: str = "table") -> None:
     """Every number shown is one of the document's at 6 digits (a cut -0.53 is none of them),
     and every number the view shows is there whole."""
@@ -104,19 +155,27 @@ def test_the_table_and_the_tree_never_cut_a_number(width, program):
 
 
 def test_the_neuron_fits_80_columns_as_a_table_with_every_number_column():
-    # every number of the lecture's circuit, checkable at 80 columns: the role column gives way
-    # (--steps names the roles), the labels are cut, no number is
+    # every number of the lecture's circuit, checkable at 80 columns: no vertical rules, the
+    # number columns' headers on two lines, the role column gives way (--steps names the roles),
+    # the labels keep their head and tail and read apart (w0*x0…1+w2, w0*x0…1*x1), no number is cut
     result = gradcli.evaluate(*NEURON)
     console = _console(80)
     table.render(result, console)
-    lines = console.file.getvalue().splitlines()
+    text = console.file.getvalue()
+    lines = text.splitlines()
     assert lines[:2] == ["Backward pass of 1/(1+exp(-(w0*x0+w1*x1+w2)))",
                          "read a row as the chain rule: result = local × upstream"]
-    header = [" ".join(" ".join(words).split()) for words in zip(*[line.split("┃") for line in lines[2:4]])]
+    header, rows = _shown_table(text)
     assert header == ["gate", "op", "input", "input value", "gate output", "local", "upstream", "result"]
-    assert [cell.strip() for cell in lines[5].split("│")] == \
-        ["1/(1+…", "1/x", "1+exp…", "1.36788", "0.731059", "-0.534447", "1", "-0.534447"]
+    assert [row[:3] for row in rows] == [
+        ["1/(1+…2)))", "1/x", "1+exp…w2))"], ["1+exp…w2))", "+", "exp(-…w2))"],
+        ["exp(-…w2))", "exp", "-(w0*…+w2)"], ["-(w0*…+w2)", "-x", "w0*x0…1+w2"],
+        ["w0*x0…1+w2", "+", "w0*x0…1*x1"], ["w0*x0…1+w2", "+", "w2"],
+        ["w0*x0…1*x1", "+", "w0*x0"], ["w0*x0…1*x1", "+", "w1*x1"],
+        ["w1*x1", "*", "w1"], ["w1*x1", "*", "x1"], ["w0*x0", "*", "w0"], ["w0*x0", "*", "x0"]]
+    assert rows[0][3:] == ["1.36788", "0.731059", "-0.534447", "1", "-0.534447"]
     assert max(map(len, lines)) <= 80
+    assert not any(ch in text for ch in "│┃╇")
 
 
 def test_an_array_or_a_rule_wraps_between_its_words_before_the_table_gives_up():
@@ -124,9 +183,9 @@ def test_an_array_or_a_rule_wraps_between_its_words_before_the_table_gives_up():
     console = _console(90)  # at 80 the two arrays (input value, result) leave too little room
     table.render(result, console)
     text = console.file.getvalue()
-    assert "┃" in text  # still a table
-    cells = [line.split("│")[6].strip() for line in text.splitlines() if line.count("│") == 8]
-    assert "1 at the max, 0 elsewhere (ties split)" in " ".join(cells)  # the rule, over a few lines
+    header, rows = _shown_table(text)  # still a table
+    local = " ".join(row[header.index("local")] for row in rows)
+    assert "1 at the max, 0 elsewhere (ties split)" in " ".join(local.split())  # the rule, over a few lines
     assert "0.124035," in text and "0.992278]" in text  # norm's gradient v/|v|, each element whole
 
 
@@ -156,11 +215,25 @@ def test_the_check_table_never_cuts_a_number(width):
     assert max(map(len, text.split("\n\n")[0].splitlines())) <= width  # the table; prose lines wrap
 
 
+def test_the_check_table_wraps_a_header_before_its_variables_give_way():
+    source, values = NEURON
+    report = check(gradcli.parse(source), values, expected={"w0": -0.2})
+    console = _console(80)
+    checktable.render(report, console)
+    lines = console.file.getvalue().split("\n\n")[0].splitlines()
+    assert lines[1].split() == ["rel.", "rel."] and lines[2].split()[:4] == ["variable", "analytic", "numeric", "error"]
+    error = checktable.error_text(report.entries[0].error)
+    assert lines[3].startswith("━") and lines[4].split() == ["w0", "-0.196612", "-0.196612", error, "good",
+                                                            "-0.2", "1.7e-02", "wrong"]
+    assert max(map(len, lines)) <= 80 and not any(ch in "".join(lines) for ch in "│┃")
+
+
 def test_fit_cuts_labels_then_words_never_numbers():
     widths = [20, 3, 11, 20, 8, 9, 9, 9]
     give = (((0, 3), 6), ((2,), 6), ((1,), 4))
     fitted = fit(widths, 80, give)
-    assert sum(fitted) + 3 * 7 == 80 and fitted[4:] == widths[4:] and fitted[0] == fitted[3] == 6
+    assert sum(fitted) + GAP * 7 == 80 and fitted[1:3] + fitted[4:] == widths[1:3] + widths[4:]
+    assert sorted((fitted[0], fitted[3])) == [8, 9]  # the labels gave way, the wider first
     assert fit(widths, 60, give) is None
     assert fit(widths, 200, give) == widths
 
@@ -206,6 +279,74 @@ def test_through_the_cli_on_a_terminal_every_number_is_whole(columns):
     assert max(map(len, text.splitlines())) <= columns
     tree_text = _run_on_a_terminal([*args, "--format", "tree"], columns)
     _assert_numbers_whole(tree_text, gradcli.evaluate(source, values), "tree")
+
+
+# The lecture's circuits and a few more whose gates' labels share their beginnings.
+LECTURE = ("(x + y) * z", {"x": -2, "y": 5, "z": -4})
+TWO_LAYER = ("sigmoid(v1*tanh(w1*x1 + w2*x2 + b1) + v2*tanh(w3*x1 + w4*x2 + b2) + c)",
+             {"v1": 1, "v2": -1, "w1": 0.5, "w2": -0.5, "w3": 1, "w4": 2, "x1": 1, "x2": 2, "b1": 0, "b2": 0.1,
+              "c": 0.2})
+SUM = (" + ".join(f"w{i}*x{i}" for i in range(12)), {**{f"w{i}": i + 1 for i in range(12)},
+                                                    **{f"x{i}": 0.5 for i in range(12)}})
+LABELLED = {"neuron": NEURON, "lecture": LECTURE, "two-layer": TWO_LAYER, "sum": SUM}
+
+
+@pytest.mark.parametrize("width", [80, 60])
+@pytest.mark.parametrize("program", LABELLED)
+def test_distinct_gates_read_apart_on_a_console(width, program):
+    source, values = LABELLED[program]
+    result = gradcli.evaluate(source, values)
+    console = _console(width)
+    table.render(result, console)
+    text = console.file.getvalue()
+    _assert_labels_apart(text, result)
+    _assert_numbers_whole(text.split("\n\n", 1)[0], result)
+    assert max(map(len, text.splitlines())) <= width, text
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a pseudo-terminal")
+@pytest.mark.parametrize("columns", [80, 60])
+@pytest.mark.parametrize("program", LABELLED)
+def test_distinct_gates_read_apart_on_a_terminal(columns, program):
+    source, values = LABELLED[program]
+    text = _run_on_a_terminal(["eval", source, *[f"{k}={v}" for k, v in values.items()]], columns)
+    result = gradcli.evaluate(source, values)
+    _assert_labels_apart(text, result)
+    _assert_numbers_whole(text.split("\n\n", 1)[0], result)
+    assert max(map(len, text.splitlines())) <= columns, text
+
+
+def test_the_sum_s_gates_read_apart_in_a_table_at_80_columns():
+    # twelve partial sums, all beginning w0*x0 + w1*x1: their tails tell them apart
+    result = gradcli.evaluate(*SUM)
+    console = _console(80)
+    table.render(result, console)
+    header, rows = _shown_table(console.file.getvalue())
+    gates = [row[0] for row in rows if row[1] == "+"]
+    assert len(set(gates)) == 11 and all("…" in gate and gate.startswith("w0*x0") for gate in gates)
+
+
+def test_shorten_keeps_head_and_tail_and_distinct_width_grows_until_labels_read_apart():
+    assert shorten("w0*x0+w1*x1+w2", 10) == "w0*x0…1+w2" and shorten("w0*x0+w1*x1", 10) == "w0*x0…1*x1"
+    assert shorten("w0*x0", 10) == "w0*x0" and shorten("abcdefgh", 6, "...") == "ab...h"
+    labels = ["sin(a+b+c+d+e)", "sin(a+b+X+d+e)", "w2"]
+    width = distinct_width(labels, 6)
+    assert len({shorten(label, width) for label in labels}) == 3
+    assert len({shorten(label, width - 1) for label in labels[:2]}) == 1
+    assert distinct_width(["x", "y"], 6) == 1 and distinct_width([], 6) == 0
+
+
+def test_a_pipe_shortens_a_long_label_in_its_middle():
+    # past 40 characters: head … tail, so the partial sums of a long sum still read apart
+    stem = " + ".join(f"a{i}*b{i}" for i in range(8))
+    values = {**{f"a{i}": 0.5 for i in range(9)}, **{f"b{i}": -1 for i in range(9)}}
+    out = io.StringIO()
+    table.render(gradcli.evaluate(f"{stem} + a8*b8", values), out)
+    rows = [line.split(" | ") for line in out.getvalue().splitlines() if " | " in line]
+    gates = {row[0].rstrip() for row in rows if " + " in row[0]}
+    assert shorten(f"{stem} + a8*b8", 40) == "a0*b0 + a1*b1 + a2*b…*b6 + a7*b7 + a8*b8"
+    assert shorten(f"{stem} + a8*b8", 40) in gates
+    assert len(gates) == 8 and max(map(len, gates)) == 40
 
 
 def test_csv_carries_whole_labels(cli):

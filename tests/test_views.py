@@ -33,27 +33,29 @@ def test_the_table_shows_each_input_s_value_apart_from_the_gate_s_output(cli):
 
 @pytest.mark.skipif(sys.platform == "win32", reason="a pseudo-terminal")
 def test_the_neuron_on_an_80_column_terminal_shows_every_number_of_the_circuit():
-    from test_terminals import _run_on_a_terminal
+    from test_terminals import _run_on_a_terminal, _shown_table
 
     text = _run_on_a_terminal(["eval", *NEURON], 80)
     lines = text.splitlines()
     assert max(map(len, lines)) <= 80
     assert lines[1] == "read a row as the chain rule: result = local × upstream"
-    rows = [[cell.strip() for cell in line.split("│")] for line in lines if "│" in line]
-    # input value, gate output, local, upstream, result: the lecture's walk-through, gate by gate
-    assert [row[1:] for row in rows] == [
-        ["1/x", "1+exp…", "1.36788", "0.731059", "-0.534447", "1", "-0.534447"],
-        ["+", "exp(-…", "0.367879", "1.36788", "1", "-0.534447", "-0.534447"],
-        ["exp", "-(w0*…", "-1", "0.367879", "0.367879", "-0.534447", "-0.196612"],
-        ["-x", "w0*x0…", "1", "-1", "-1", "-0.196612", "0.196612"],
-        ["+", "w0*x0…", "4", "1", "1", "0.196612", "0.196612"],
-        ["+", "w2", "-3", "1", "1", "0.196612", "0.196612"],
-        ["+", "w0*x0", "-2", "4", "1", "0.196612", "0.196612"],
-        ["+", "w1*x1", "6", "4", "1", "0.196612", "0.196612"],
-        ["*", "w1", "-3", "6", "-2", "0.196612", "-0.393224"],
-        ["*", "x1", "-2", "6", "-3", "0.196612", "-0.589836"],
-        ["*", "w0", "2", "-2", "-1", "0.196612", "-0.196612"],
-        ["*", "x0", "-1", "-2", "2", "0.196612", "0.393224"],
+    header, rows = _shown_table(text)
+    assert header == ["gate", "op", "input", "input value", "gate output", "local", "upstream", "result"]
+    # the gate, its input, the value on that wire, the gate's output, local, upstream, result: the
+    # lecture's walk-through, gate by gate; no two gates' labels alike (w0*x0…1+w2, w0*x0…1*x1)
+    assert rows == [
+        ["1/(1+…2)))", "1/x", "1+exp…w2))", "1.36788", "0.731059", "-0.534447", "1", "-0.534447"],
+        ["1+exp…w2))", "+", "exp(-…w2))", "0.367879", "1.36788", "1", "-0.534447", "-0.534447"],
+        ["exp(-…w2))", "exp", "-(w0*…+w2)", "-1", "0.367879", "0.367879", "-0.534447", "-0.196612"],
+        ["-(w0*…+w2)", "-x", "w0*x0…1+w2", "1", "-1", "-1", "-0.196612", "0.196612"],
+        ["w0*x0…1+w2", "+", "w0*x0…1*x1", "4", "1", "1", "0.196612", "0.196612"],
+        ["w0*x0…1+w2", "+", "w2", "-3", "1", "1", "0.196612", "0.196612"],
+        ["w0*x0…1*x1", "+", "w0*x0", "-2", "4", "1", "0.196612", "0.196612"],
+        ["w0*x0…1*x1", "+", "w1*x1", "6", "4", "1", "0.196612", "0.196612"],
+        ["w1*x1", "*", "w1", "-3", "6", "-2", "0.196612", "-0.393224"],
+        ["w1*x1", "*", "x1", "-2", "6", "-3", "0.196612", "-0.589836"],
+        ["w0*x0", "*", "w0", "2", "-2", "-1", "0.196612", "-0.196612"],
+        ["w0*x0", "*", "x0", "-1", "-2", "2", "0.196612", "0.393224"],
     ]
 
 

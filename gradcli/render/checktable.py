@@ -7,7 +7,8 @@ import math
 from ..check import CheckReport
 from ..source import Span
 from . import numbers
-from .style import LABEL_MIN, ascii_table, fit, head_line, is_console, plain_ascii, stacked, write
+from .style import (LABEL_MIN, ascii_table, distinct_width, fit, head_line, is_console, light_table, plain_ascii,
+                    shorten, stacked, write)
 
 
 def error_text(error: float | None) -> str:
@@ -65,14 +66,16 @@ def render(report: CheckReport, out, *, digits: int = 6, ascii_only: bool = Fals
 
 
 def _rich_table(console, title: str, headers, rows, left: set[int]) -> None:
-    """Numbers and verdicts are never cut: the variable's label gives way (cut with …), and where
-    even so the table is wider than the terminal, each row is printed stacked."""
-    from rich.box import HEAVY_HEAD
-    from rich.table import Table
+    """Numbers and verdicts are never cut: the variable's label gives way (… in its middle, never
+    so far that two variables read alike), and where even so the table is wider than the
+    terminal, each row is printed stacked."""
     from rich.text import Text
 
     widths = [max([len(h)] + [len(row[i]) for row in rows]) for i, h in enumerate(headers)]
-    fitted = fit(widths, console.width, (((0,), LABEL_MIN),))
+    apart = max(distinct_width([row[0] for row in rows], LABEL_MIN), min(LABEL_MIN, widths[0]))
+    # a header wraps between its words first (`rel.` over `error`), then the variable gives way
+    wrapped = {i: max([max(map(len, h.split()))] + [len(row[i]) for row in rows]) for i, h in enumerate(headers)}
+    fitted = fit(widths, console.width, ((tuple(range(1, len(headers))), wrapped), ((0,), apart)))
     console.print(Text(title), no_wrap=True, overflow="ellipsis")
     if fitted is None:
         for row in rows:
@@ -80,10 +83,11 @@ def _rich_table(console, title: str, headers, rows, left: set[int]) -> None:
             items = [f"{h} {cell}" for i, (h, cell) in enumerate(zip(headers, row)) if i and i != 4 and cell]
             stacked(console, [head], items)
         return
-    table = Table(show_edge=False, pad_edge=False, box=HEAVY_HEAD)
+    table = light_table()
     for i, header in enumerate(headers):
-        table.add_column(header, justify="left" if i in left else "right", no_wrap=True, width=fitted[i],
-                         overflow="ellipsis")
+        # a number's header wraps (no cell is wider than its column); the variable's is cut
+        table.add_column(header, justify="left" if i in left else "right", width=fitted[i],
+                         no_wrap=i == 0, overflow="ellipsis" if i == 0 else "fold")
     for row in rows:  # Text, not markup
-        table.add_row(*map(Text, row))
+        table.add_row(Text(shorten(row[0], fitted[0])), *map(Text, row[1:]))
     console.print(table)

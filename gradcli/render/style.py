@@ -63,7 +63,43 @@ class AsciiWriter:
 
 
 def cut(text: str, width: int, ellipsis: str = "…") -> str:
+    """`text` cut at its end to `width` characters (prose: a role, a description)."""
     return text if len(text) <= width else text[: max(width - len(ellipsis), 0)] + ellipsis
+
+
+def shorten(label: str, width: int, ellipsis: str = "…") -> str:
+    """A label in `width` characters, its head and its tail kept and … in the middle
+    (`w0*x0…x1+w2`): two labels that share their beginning (`w0*x0+w1*x1+w2`, `w0*x0+w1*x1`)
+    still read apart."""
+    if len(label) <= width:
+        return label
+    kept = max(width - len(ellipsis), 0)
+    head = (kept + 1) // 2
+    tail = kept - head
+    return label[:head] + ellipsis + (label[-tail:] if tail else "")
+
+
+def _distinct_at(labels, width: int, ellipsis: str) -> bool:
+    return len({shorten(label, width, ellipsis) for label in labels}) == len(labels)
+
+
+def distinct_width(labels, floor: int = 0, ellipsis: str = "…") -> int:
+    """The narrowest width, at least `floor` (or the longest label, if shorter), at which
+    `shorten` keeps every two distinct `labels` distinct. Showing more of a label never makes two
+    of them alike, so this is a binary search (a 10,000-term sum's labels are long)."""
+    labels = set(labels)
+    longest = max(map(len, labels), default=0)
+    low = min(floor, longest)
+    if _distinct_at(labels, low, ellipsis):
+        return low
+    high = longest  # nothing shortened: distinct
+    while high - low > 1:  # distinct at high, not at low
+        middle = (low + high) // 2
+        if _distinct_at(labels, middle, ellipsis):
+            high = middle
+        else:
+            low = middle
+    return high
 
 
 def ascii_table(headers, rows, right: set[int]) -> str:
@@ -87,19 +123,33 @@ def write(out, text: str) -> None:
 
 
 # On a terminal, what gives way when a table is wider than the screen: labels first, down to
-# LABEL_MIN characters (with …), then short words (a role, a verdict) down to WORD_MIN; numbers
-# never. A table that still does not fit is printed stacked (`stacked`).
+# LABEL_MIN characters (with … in the middle, never so short that two labels read alike: see
+# distinct_width), then short words (a role, a verdict) down to WORD_MIN; numbers never. A table
+# that still does not fit is printed stacked (`stacked`).
 LABEL_MIN = 6
 WORD_MIN = 6
+# On a terminal, a table's columns are GAP characters apart: no vertical rules (they took three
+# characters a column from the labels), a rule under the header, broken between the columns.
+GAP = 2
+
+
+def light_table(**options):
+    """A Rich table with the columns GAP apart and no vertical rules: the header over a rule of
+    ━, broken between the columns so each column's extent shows."""
+    from rich.box import Box
+    from rich.table import Table
+
+    box = Box("    \n    \n ━  \n    \n    \n    \n    \n    \n")
+    return Table(box=box, show_edge=False, pad_edge=False, padding=(0, GAP - 1, 0, 0), **options)
 
 
 def fit(widths: list[int], width: int, give) -> list[int] | None:
-    """Column widths for a Rich table of `width` characters (3 between columns), shrinking the
+    """Column widths for a Rich table of `width` characters (GAP between columns), shrinking the
     columns of `give` in turn: stages (columns, minimum), the minimum one for all or a dict by
     column, the column with the most to give in a stage giving a character first. None where
     even then the table is too wide."""
     widths = list(widths)
-    excess = sum(widths) + 3 * (len(widths) - 1) - width
+    excess = sum(widths) + GAP * (len(widths) - 1) - width
     for columns, minimum in give:
         floor = minimum if isinstance(minimum, dict) else dict.fromkeys(columns, minimum)
         while excess > 0:
@@ -127,9 +177,9 @@ def pack(items, width: int, indent: str = "  ") -> list[str]:
 
 
 def head_line(label: str, rest: str, width: int) -> str:
-    """`label` then `rest` on one line of `width`: the label gives way first (cut with …)."""
+    """`label` then `rest` on one line of `width`: the label gives way first (… in its middle)."""
     room = width - len(rest)
-    return (cut(label, room) if room >= LABEL_MIN else label) + rest
+    return (shorten(label, room) if room >= LABEL_MIN else label) + rest
 
 
 def stacked(console, heads: list[str], items) -> None:

@@ -19,7 +19,8 @@ from itertools import islice
 
 from ..trace import Result
 from . import gates, numbers
-from .style import LABEL_MIN, WORD_MIN, cut, fit, head_line, is_console, plain_ascii, stacked, write
+from .style import (LABEL_MIN, WORD_MIN, distinct_width, fit, head_line, is_console, light_table, plain_ascii,
+                    shorten, stacked, write)
 
 # Rows (and gradient lines, and forks) shown unless --all: a 100,000-gate graph must not print
 # 200,000 rows by default.
@@ -28,7 +29,8 @@ DEFAULT_ROWS = 100
 DEFAULT_TERMS = 100
 # With --all, rows are formatted and written this many at a time.
 BLOCK = 100
-# On a pipe or in a file, the label columns are cut at this many characters (numbers never).
+# On a pipe or in a file, the labels are shortened to this many characters, … in their middle
+# (more where two would read alike; numbers never).
 LABEL_WIDTH = 40
 
 # One row per wire into a gate: the gate (its label, its one name in every view, its role), the
@@ -37,12 +39,45 @@ HEADERS = ("gate", "op", "role", "input", "input value", "gate output", "local",
 NUMBER_COLUMNS = (4, 5, 6, 7, 8)
 LABEL_COLUMNS = (0, 3)
 ROLE_COLUMN = 2
-# On a terminal too narrow for the table, what gives way, in turn (see style.fit): the labels,
-# then the role, then the op; then the role column goes (--steps names every role); then the
-# table is stacked.
+# On a terminal too narrow for the table, what gives way, in turn (see style.fit and
+# _rich_blocks): the number columns' headers wrap (`input` over `value`); the labels, … in their
+# middle, down to LABEL_ROOM; the role, the op; then the role column goes (--steps names every
+# role) and the labels give way down to where two of them would read alike; then an array or a
+# rule wraps between its words; then the table is stacked.
 GIVE = ((LABEL_COLUMNS, LABEL_MIN), ((ROLE_COLUMN,), WORD_MIN), ((1,), 4))
+# The labels keep this many characters (or all of theirs) before the role column goes.
+LABEL_ROOM = 12
+# The longest word of each number column's header: it wraps between its words.
+HEADER_WORD = {i: max(map(len, HEADERS[i].split())) for i in NUMBER_COLUMNS}
 # Under the title: how to read a row, without the README.
 HOW_TO_READ = "read a row as the chain rule: result = local × upstream"
+
+
+# A label is its gate's name, else its whole source text (Node.label is cut at its end, past 40
+# characters, where two gates of a long sum read alike); of a long text, KEPT characters of each
+# end are taken (the middle is never shown: a 10,000-term sum's text is 150,000 characters).
+KEPT = 200
+
+
+def label(node) -> str:
+    """The node's label for the table, shortened where it is shown (style.shorten): its name, else
+    its source text on one line, the middle of a text longer than 2 KEPT left out (…)."""
+    if node.name is not None:
+        return node.name
+    if node.text is not None:
+        text = node.text
+    else:
+        span = node.span
+        source = span.source.text
+        if span.end - span.start <= 8 * KEPT:
+            text = " ".join(source[span.start:span.end].split())
+        else:  # never a copy of the whole text
+            head = " ".join(source[span.start:span.start + 4 * KEPT].split())[:KEPT]
+            tail = " ".join(source[span.end - 4 * KEPT:span.end].split())[-KEPT:]
+            text = f"{head}…{tail}"
+    if len(text) > 2 * KEPT + 1:
+        text = f"{text[:KEPT]}…{text[-KEPT:]}"
+    return f"{node.scope}: {text}" if node.scope else text
 
 
 def number_width(digits: int) -> int:
@@ -76,9 +111,9 @@ def render(result: Result, out, *, digits: int = 6, all_rows: bool = False,
             gate = record.node
             view = gate.view
             op = view.symbol if gate.rewrite is None else f"{view.symbol} (stable)"
-            label, value = gate.label, num(record.value)
+            name, value = label(gate), num(record.value)
             for edge in record.edges:
-                yield (label, op, gates.role(edge, view), edge.input.label, num(trace[edge.input.id].value),
+                yield (name, op, gates.role(edge, view), label(edge.input), num(trace[edge.input.id].value),
                        value, num(edge.local), num(edge.upstream), num(edge.result))
 
     if shown:
@@ -142,8 +177,9 @@ def _widths(widths: list[int], block) -> list[int]:
 
 def _ascii_blocks(out, title: str, blocks, *, streaming: bool, digits: int, ellipsis: str,
                   ascii_only: bool) -> None:
-    """A pipe or a file: plain ASCII, " | " between columns, numbers right-aligned; labels cut at
-    LABEL_WIDTH, numbers never. Written a block at a time."""
+    """A pipe or a file: plain ASCII, " | " between columns, numbers right-aligned; labels
+    shortened to LABEL_WIDTH (… in the middle; longer where two labels would read alike),
+    numbers never. Written a block at a time."""
     widths = [len(h) for h in HEADERS]
     if streaming:
         for i in NUMBER_COLUMNS:
@@ -157,7 +193,9 @@ def _ascii_blocks(out, title: str, blocks, *, streaming: bool, digits: int, elli
     for block in blocks:
         if ascii_only:  # before the widths: a rule's text (vjp: g·bᵀ) is longer in ASCII
             block = [tuple(map(plain_ascii, r)) for r in block]
-        block = [(cut(r[0], LABEL_WIDTH, ellipsis), r[1], r[2], cut(r[3], LABEL_WIDTH, ellipsis), *r[4:])
+        # … in the middle of a label, never so far that two labels read alike
+        room = distinct_width([r[i] for r in block for i in LABEL_COLUMNS], LABEL_WIDTH, ellipsis)
+        block = [(shorten(r[0], room, ellipsis), r[1], r[2], shorten(r[3], room, ellipsis), *r[4:])
                  for r in block]
         _widths(widths, block)
         lines = [line(cells) for cells in block]
@@ -169,19 +207,21 @@ def _ascii_blocks(out, title: str, blocks, *, streaming: bool, digits: int, elli
 
 
 def _rich_blocks(console, title: str, blocks, *, streaming: bool, digits: int) -> None:
-    """On a terminal: numbers never cut; the labels give way first (cut with …), then the role and
-    the op, then an array's preview or a rule's text wraps between its words (a cell grows
-    taller, no number is split); a block that does not fit even so is printed stacked, a few
-    lines per row. Each block is a Rich table of its own with the widths carried over, the header
-    on the first."""
-    from rich.box import HEAVY_HEAD
-    from rich.table import Table
+    """On a terminal: numbers never cut; the columns two spaces apart, no vertical rules. A number
+    column's header wraps first (`input` over `value`); then the labels give way, … in their
+    middle, never so far that two labels of a column read alike (style.distinct_width); then the
+    role and the op; then the role column goes; then an array's preview or a rule's text wraps
+    between its words (a cell grows taller, no number is split); a block that does not fit even
+    so is printed stacked, a few lines per row. Each block is a Rich table of its own with the
+    widths carried over, the header on the first."""
     from rich.text import Text
 
     widths = [len(h) for h in HEADERS]
+    cells_width = [0] * len(HEADERS)  # the widest cell of each column, its header aside
     if streaming:
         for i in NUMBER_COLUMNS:
             widths[i] = max(widths[i], number_width(digits))
+            cells_width[i] = number_width(digits)
     # a title of its own line: a table title would wrap at the (possibly narrow) table's width
     # (the lines under it, how to read a row, wrap rather than lose their end)
     first, *rest = title.split("\n")
@@ -193,30 +233,45 @@ def _rich_blocks(console, title: str, blocks, *, streaming: bool, digits: int) -
     words = {i: max(map(len, HEADERS[i].split())) for i in NUMBER_COLUMNS}
     for block in blocks:
         _widths(widths, block)
+        _widths(cells_width, block)
         for cells in block:
             for i in NUMBER_COLUMNS:
                 if len(cells[i]) > words[i]:
                     words[i] = max(words[i], *map(len, cells[i].split()))
-        give = GIVE + ((NUMBER_COLUMNS, words),)
+        # the headers wrap (no cell does); labels give way down to where they still read apart
+        headers_wrap = {i: min(widths[i], max(HEADER_WORD[i], cells_width[i])) for i in NUMBER_COLUMNS}
+        apart = distinct_width([cells[i] for cells in block for i in LABEL_COLUMNS], LABEL_MIN)
         shown = list(range(len(HEADERS)))
+        # with the role column, only while the labels keep LABEL_ROOM characters (or all of theirs)
+        give = ((NUMBER_COLUMNS, headers_wrap), (LABEL_COLUMNS, max(apart, LABEL_ROOM)), *GIVE[1:],
+                (NUMBER_COLUMNS, words))
         fitted = fit(widths, console.width, give)
         if fitted is None:  # without the role column
             shown.remove(ROLE_COLUMN)
+            give = ((NUMBER_COLUMNS, headers_wrap), (LABEL_COLUMNS, apart), *GIVE[1:], (NUMBER_COLUMNS, words))
             fitted = _fit_columns(widths, shown, console.width, give)
         if fitted is None:
-            for label, op, role, inp, *numbers in block:
-                stacked(console, [head_line(label, f"  ({op}, {role})", console.width), f"  input {inp}"],
-                        [f"{name} {number}" for name, number in zip(HEADERS[4:], numbers)])
+            width = console.width
+            for gate, op, role, inp, *numbers in block:
+                what = f"  ({op}, {role})"
+                if len(gate) + len(what) <= width or width - len(what) >= apart:
+                    heads = [head_line(gate, what, width)]
+                else:  # the gate's label on a line of its own: it reads apart from the others
+                    heads = [shorten(gate, width), what]
+                heads.append(f"  input {shorten(inp, max(width - len('  input '), LABEL_MIN))}")
+                stacked(console, heads, [f"{name} {number}" for name, number in zip(HEADERS[4:], numbers)])
             continue
-        table = Table(show_edge=False, pad_edge=False, box=HEAVY_HEAD, show_header=header)
+        table = light_table(show_header=header)
         header = False
         for i, width in zip(shown, fitted):
             if i in NUMBER_COLUMNS:
                 table.add_column(HEADERS[i], justify="right", width=width, overflow="fold")
             else:
                 table.add_column(HEADERS[i], width=width, no_wrap=True, overflow="ellipsis")
+        label_width = {i: width for i, width in zip(shown, fitted) if i in LABEL_COLUMNS}
         for cells in block:  # Text, not markup: Rich would take "[nan, 1]" for a style tag
-            table.add_row(*(Text(cells[i]) for i in shown))
+            table.add_row(*(Text(shorten(cells[i], label_width[i]) if i in label_width else cells[i])
+                            for i in shown))
         console.print(table)
 
 

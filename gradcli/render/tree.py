@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ..trace import Result
 from . import numbers
-from .style import LABEL_MIN, cut, is_console
+from .style import LABEL_MIN, cut, is_console, shorten
 
 # Nodes shown unless --all: a deep circuit's tree grows quadratically wide (indentation).
 DEFAULT_NODES = 100
@@ -53,7 +53,7 @@ def render(result: Result, out, *, digits: int = 6, all_nodes: bool = False) -> 
         if console:
             from rich.text import Text
 
-            # numbers are never cut: the tail gives way first, then the label (cut with …); where
+            # numbers are never cut: the tail gives way first, then the label (… in its middle); where
             # even so the line is too wide, the numbers go on a line of their own below it
             room = out.width - len(guide) - len(value) - len(gradient)
             if len(head) + len(tail) <= room:
@@ -63,13 +63,13 @@ def render(result: Result, out, *, digits: int = 6, all_nodes: bool = False) -> 
                     tail = cut(tail, room - len(head))
                     lines.append(Text.assemble(guide, head, (value, "green"), (gradient, "red"), (tail, "dim")))
                 else:
-                    lines.append(Text.assemble(guide, cut(head, room), (value, "green"), (gradient, "red")))
+                    lines.append(Text.assemble(guide, shorten(head, room), (value, "green"), (gradient, "red")))
             else:
                 below = guide[:-len(_LAST)] + (_SPACE if guide.endswith(_LAST) else _PIPE) if guide else ""
                 room = out.width - len(guide)
                 if len(head) + len(tail) > room:
                     tail = cut(tail, room - len(head)) if room - len(head) >= LABEL_MIN else ""
-                    head = cut(head, max(room, LABEL_MIN))
+                    head = shorten(head, max(room, LABEL_MIN))
                 lines.append(Text.assemble(guide, head, (tail, "dim")))
                 lines.append(Text.assemble(below, (value, "green"), (gradient, "red")))
         else:
