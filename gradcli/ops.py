@@ -208,19 +208,21 @@ def _sigmoid(x):
     return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
-def _bell(e):
-    """e/(1 + e)², with e = e^-|t|: σ'(t) = σ(t)·σ(-t), exact to a few ulps in both tails, where
-    σ(1 - σ) loses everything for t > 37 (1 - σ cancels)."""
-    return e / (1.0 + e) / (1.0 + e)
+def _sech2(x, half: bool = False):
+    """1/cosh²(x) (of x/2 with `half`), as (1/cosh)²: within 3 ulps everywhere, in both tails too,
+    where 1 - tanh² and σ(1 - σ) cancel to 0 (|x| > 19, x > 37). Squaring the reciprocal, not
+    the cosh, keeps it finite until the result itself underflows."""
+    with np.errstate(over="ignore"):  # cosh(x) = inf past |x| = 710: 1/inf = 0 is the answer
+        r = np.reciprocal(np.cosh(np.multiply(x, 0.5) if half else x))
+    return r * r
 
 
 def _sigmoid_local(ans, x):
-    return _bell(np.exp(-np.abs(x)))
+    return 0.25 * _sech2(x, half=True)  # σ'(x) = σ(x)σ(-x) = 1/(4cosh²(x/2))
 
 
 def _tanh_local(ans, x):
-    # 1/cosh²x = 4e/(1 + e)² with e = e^-2|x|; 1 - tanh²x cancels to 0 for |x| > 19
-    return 4.0 * _bell(np.exp(-2.0 * np.abs(x)))
+    return _sech2(x)
 
 
 # -- ops that are not elementwise: each has a vector-Jacobian product ----------------------------
@@ -467,13 +469,11 @@ def _sigmoid_scalar(x):
 
 
 def _sigmoid_local_scalar(ans, x):
-    e = float(np.exp(-abs(x)))
-    return e / (1.0 + e) / (1.0 + e)
+    return 0.25 * float(_sech2(np.float64(x), half=True))
 
 
 def _tanh_local_scalar(ans, x):
-    e = float(np.exp(-2.0 * abs(x)))
-    return 4.0 * (e / (1.0 + e) / (1.0 + e))
+    return float(_sech2(np.float64(x)))
 
 
 def _sign_scalar(x):
@@ -503,14 +503,13 @@ def _one_plus_square_into(out, ans):
     return np.add(1.0, buffer, out=buffer)
 
 
-def _bell_into(out, x, scale):
-    """_bell(e^-scale·|x|) into out() (x read before out is written): e/(1 + e)/(1 + e)."""
-    buffer = np.abs(x, out=out())
-    np.multiply(buffer, -scale, out=buffer)
-    np.exp(buffer, out=buffer)
-    plus = np.add(1.0, buffer)
-    np.divide(buffer, plus, out=buffer)
-    return np.divide(buffer, plus, out=buffer)
+def _sech2_into(out, x, half: bool):
+    """_sech2 into out() (x read before out is written), with no other array."""
+    buffer = out()
+    with np.errstate(over="ignore"):
+        np.cosh(np.multiply(x, 0.5, out=buffer) if half else x, out=buffer)
+    np.reciprocal(buffer, out=buffer)
+    return np.multiply(buffer, buffer, out=buffer)
 
 
 def _div_local_into(index, out, ans, x, y):
@@ -611,13 +610,13 @@ _OPS = [
        "tanh", "slope", ("1 - tanh²x",), uses_inputs=True, ufunc=np.tanh,
        scalar=Scalar(lambda x: float(np.tanh(x)), (_tanh_local_scalar,)),
        reads=((0,),),
-       in_place=InPlace(lambda index, out, ans, x: (_bell_into(out, x, 2.0), 4.0))),
+       in_place=InPlace(lambda index, out, ans, x: (_sech2_into(out, x, False), 1.0))),
     Op("sigmoid", 1, _sigmoid, (_sigmoid_local,),
        "σ", "slope", ("(1-σ)σ",), uses_inputs=True,
        expansion="1/(1+exp(-x))",
        scalar=Scalar(_sigmoid_scalar, (_sigmoid_local_scalar,)),
        reads=((0,),),
-       in_place=InPlace(lambda index, out, ans, x: (_bell_into(out, x, 1.0), 1.0))),
+       in_place=InPlace(lambda index, out, ans, x: (_sech2_into(out, x, True), 0.25))),
     Op("softplus", 1, lambda x: np.logaddexp(0.0, x), (lambda ans, x: _sigmoid(x),),
        "softplus", "slope", ("σ(x)",), uses_inputs=True,
        scalar=Scalar(lambda x: float(np.logaddexp(0.0, x)), (lambda ans, x: _sigmoid_scalar(x),))),
