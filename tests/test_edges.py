@@ -503,3 +503,18 @@ def test_norm_with_infinite_elements_takes_the_limit():
         assert_close(result.value, [INF, INF, 5.0, NAN], f"trace={trace}")
         assert_close(result.gradients["v"], [[1.0, 0.0], [-f64(1 / mpmath.sqrt(2)), f64(1 / mpmath.sqrt(2))],
                                              [0.6, 0.8], [NAN, NAN]], f"trace={trace}")
+
+
+@pytest.mark.parametrize("fmt", ["json", "plain"])
+def test_sigmoid_slope_at_the_last_subnormal_is_not_flushed_to_zero(cli, fmt):
+    # σ'(-745) = e^-745/(1+e^-745)² rounds to 5e-324 (mpmath); ¼·(1/cosh)² underflowed to 0 on
+    # the traced path only, (½/cosh)² does not. Found by the CLI campaign (json and plain disagreed).
+    want = f64(sigmoid_slope(-745.0))
+    assert want == 5e-324
+    result = cli("eval", "sum(sigmoid(z))", "z=[-745,19]", "--format", fmt)
+    assert result.exit_code == 0
+    if fmt == "json":
+        got = json.loads(result.stdout)["gradients"]["z"][0]
+    else:
+        got = json.loads(dict(line.split(" ", 1) for line in result.stdout.splitlines())["z"])[0]
+    assert got == want  # the smallest subnormal: nothing between it and 0
