@@ -135,6 +135,8 @@ def _value_hint(text: str, at: int, stack: list) -> str | None:
     if rest[0] in "*/^+-@%" or re.match(r"\*\*", rest):
         return ("a value is a number or a list of numbers, not an expression, and is not computed: "
                 "write the number it comes to")
+    if rest[0] in "\"'“”‘’":  # a quoted word in a value, not a quoted expression
+        return "a value holds numbers only (nan and inf included), never text in quotes"
     return character_hint(rest[0])
 
 

@@ -361,3 +361,10 @@ def test_readme_error_examples_are_what_gradcli_prints(cli):
         result = cli(*shlex.split(command)[1:])
         assert result.exit_code == 1
         assert result.stderr == shown, command
+
+
+@pytest.mark.parametrize("value", ['x=[1,"a"]', "x=[1,'a']", 'x="3"'])
+def test_a_quoted_word_in_a_value_is_not_taken_for_a_quoted_expression(cli, value):
+    result = cli("eval", "sum(x)", value)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == "hint: a value holds numbers only (nan and inf included), never text in quotes"
