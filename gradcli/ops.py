@@ -688,33 +688,50 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SHORT = 16  # a longer input is written as x or y in a formula
 
 
+_FUNCTION_SPACE = re.compile(r"\b(cos|sin|tan²|tanh²|sign|ln) (?=\()")  # `cos (a+b)` reads `cos(a+b)`
+
+
+def _name_at(match, names: dict) -> str:
+    """The input's name for a placeholder; a parenthesised label inside parentheses already
+    (`σ(x)`) is written bare."""
+    name = names.get(match.group(0), match.group(0))
+    text, start, end = match.string, match.start(), match.end()
+    if name.startswith("(") and text[start - 1:start] == "(" and text[end:end + 1] == ")":
+        return name[1:-1]
+    return name
+
+
 def number_text(value: float) -> str:
     return f"{value:g}"
 
 
 def gate_view(op: Op, constants: tuple, labels: tuple) -> GateView:
     """`constants`: per input its value if it is a constant, else None; `labels`: per input how
-    it is called. Formulas name an input by its label when that is short, else by x (and y)."""
+    it is called. Formulas name an input by its label when that is short (parenthesised unless
+    it is a name), else by x (and y): a view that shows them renames those (see render.steps)."""
     if op.body is not None:
         return GateView(op.symbol, op.role, op.formulas)
     const_x, const_y = (tuple(constants) + (None, None))[:2]
-    if op.name == "div" and const_x is not None and const_y is None:
-        c = "" if const_x == 1 else number_text(const_x)
-        return GateView(f"{c or 1}/x", "slope", ("", f"-{c or 1}/x²"))
-    if op.name == "pow" and const_y is not None and const_x is None:
-        c = const_y
-        slope = "2x" if c == 2 else f"{number_text(c)}·x^{number_text(c - 1)}"
-        return GateView(f"x^{number_text(c)}", "slope", (slope, ""))
-    role = op.role
-    if role in ("swaps", "slope") and op.arity == 2 and (const_x is not None or const_y is not None):
-        role = "scales"  # a constant factor (2*x, x/2)
     names = {}
     for letter, value, label in zip("xy", constants, labels):
         if value is not None:
             names[letter] = number_text(value)
         elif label is not None and _IDENTIFIER.fullmatch(label):
             names[letter] = label
-        elif op.arity == 2 and label is not None and len(label) <= _SHORT:
+        elif label is not None and len(label) <= _SHORT:
             names[letter] = f"({label})"
-    formulas = tuple(_PLACEHOLDER.sub(lambda m: names.get(m.group(0), m.group(0)), f) for f in op.formulas)
+    if op.name == "div" and const_x is not None and const_y is None:
+        c = "" if const_x == 1 else number_text(const_x)
+        return GateView(f"{c or 1}/x", "slope", ("", f"-{c or 1}/{names.get('y', 'x')}²"))
+    if op.name == "pow" and const_y is not None and const_x is None:
+        c = const_y
+        base = names.get("x", "x")
+        slope = (f"2{base}" if len(base) == 1 else f"2·{base}") if c == 2 \
+            else f"{number_text(c)}·{base}^{number_text(c - 1)}"
+        return GateView(f"x^{number_text(c)}", "slope", (slope, ""))
+    role = op.role
+    if role in ("swaps", "slope") and op.arity == 2 and (const_x is not None or const_y is not None):
+        role = "scales"  # a constant factor (2*x, x/2)
+    formulas = tuple(_FUNCTION_SPACE.sub(r"\1", _PLACEHOLDER.sub(lambda m: _name_at(m, names), f))
+                     for f in op.formulas)
     return GateView(op.symbol, role, formulas)

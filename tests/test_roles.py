@@ -26,10 +26,10 @@ def test_every_role_is_one_known_word(name):
     ("2 * x", "mul", "scales", "*", ("x", "2")),
     ("x / 4", "div", "scales", "/", ("1/4", "-x/4²")),
     ("-x", "neg", "scales", "-x", ("-1",)),
-    ("exp(-a)", "exp", "slope", "exp", ("e^x",)),
-    ("1/(1 + a)", "div", "slope", "1/x", ("", "-1/x²")),
-    ("3/a", "div", "slope", "3/x", ("", "-3/x²")),
-    ("a ** 3", "pow", "slope", "x^3", ("3·x^2", "")),
+    ("exp(-a)", "exp", "slope", "exp", ("e^(-a)",)),  # the formula names the input
+    ("1/(1 + a)", "div", "slope", "1/x", ("", "-1/(1 + a)²")),
+    ("3/a", "div", "slope", "3/x", ("", "-3/a²")),
+    ("a ** 3", "pow", "slope", "x^3", ("3·a^2", "")),
     ("sigmoid(a)", "sigmoid", "slope", "σ", ("(1-σ)σ",)),
 ])
 def test_gate_view(source, op, role, symbol, formulas):

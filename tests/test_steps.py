@@ -32,8 +32,8 @@ def test_sigmoid_walkthrough_has_every_number_of_the_lecture(cli):
     for number in LECTURE_NUMBERS:
         assert round(number, 2) in found, f"{number} is missing from:\n{result.stdout}"
     out = result.stdout
-    assert "[local -1/x² = -0.534447] × [upstream 1] = -0.534447" in out
-    assert "[local e^x = 0.367879] × [upstream -0.534447] = -0.196612" in out
+    assert "   u = 1+exp(-(w0*x0+w1*x1+w2))\n   ∂f/∂(1+exp(-(w0*x0+w1*x1+w2))) = [local -1/u² = -0.534447] × [upstream 1] = -0.534447" in out
+    assert "   u = -(w0*x0+w1*x1+w2)\n   ∂f/∂(-(w0*x0+w1*x1+w2)) = [local e^u = 0.367879] × [upstream -0.534447] = -0.196612" in out
     assert "[local -1] × [upstream -0.196612] = 0.196612" in out
     assert "∂f/∂w1 = [local x1 = -2] × [upstream 0.196612] = -0.393224" in out
     assert "∂f/∂x0 = [local w0 = 2] × [upstream 0.196612] = 0.393224" in out
@@ -138,3 +138,30 @@ def test_arrays_and_constant_outputs_are_narrated_plainly(cli):
     assert "∂f/∂w = [local x = (2,) [1, 2]] × [upstream 1] = 3" in out
     out = cli("eval", "2*3", "--steps").stdout
     assert "no gradient flows back: the output depends on no variable" in out
+
+
+def test_formulas_name_the_gates_own_input_when_the_program_has_an_x(cli):
+    # issue 18: the user's x is 3; the local of w**3 must read 3·w^2, not 3·x^2
+    out = cli("eval", "1/y + w**3 - x", "--set", "w=2", "--set", "y=4", "--set", "x=3", "--steps").stdout
+    lines = out.splitlines()
+    assert lines[9:13] == [
+        "3. w**3 = 8    [x^3 gate: slope]",
+        "   ∂f/∂w = [local 3·w^2 = 12] × [upstream 1] = 12",
+        "4. 1/y = 0.25    [1/x gate: slope]",
+        "   ∂f/∂y = [local -1/y² = -0.0625] × [upstream 1] = -0.0625",
+    ]
+    assert "   ∂f/∂x = [local -1] × [upstream 1] = -1" in lines
+
+
+def test_formulas_without_a_collision_and_with_short_and_long_inputs(cli):
+    out = cli("eval", "exp(a*b)**2 + cos(a+b) + 1/(a*b*a*b*a*b*a*b + 1)", "--set", "a=1", "--set", "b=2",
+              "--steps", "--digits", "3").stdout
+    lines = out.splitlines()
+    assert "   ∂f/∂(exp(a*b)) = [local 2·(exp(a*b)) = 14.8] × [upstream 1] = 14.8" in lines
+    assert "   ∂f/∂(a*b) = [local e^(a*b) = 7.39] × [upstream 14.8] = 109" in lines
+    assert "   ∂f/∂(a+b) = [local -sin(a+b) = -0.141] × [upstream 1] = -0.141" in lines
+    # a long input is called u, said once in its step; u is no name of the program
+    i = lines.index("   u = a*b*a*b*a*b*a*b + 1")
+    assert lines[i + 1] == "   ∂f/∂(a*b*a*b*a*b*a*b + 1) = [local -1/u² = -0.00346] × [upstream 1] = -0.00346"
+    out = cli("eval", "1/(u*u*u*u*u*u*u + 1)", "--set", "u=1", "--steps").stdout
+    assert "   v = u*u*u*u*u*u*u + 1" in out.splitlines() and "[local -1/v² = -0.25]" in out

@@ -244,12 +244,12 @@ def test_pack_keeps_each_item_whole():
     assert pack(["result (3,) [0.123457, 0.234568, 0.345679]"], 20) == ["  result (3,) [0.123457, 0.234568, 0.345679]"]
 
 
-def _run_on_a_terminal(args: list[str], columns: int) -> str:
+def _run_on_a_terminal(args: list[str], columns: int, term: str = "xterm") -> str:
     """gradcli with its stdout on a pseudo-terminal `columns` wide: what a user sees."""
     import pty
 
     leader, follower = pty.openpty()
-    env = {**os.environ, "COLUMNS": str(columns), "TERM": "xterm", "LINES": "50"}
+    env = {**os.environ, "COLUMNS": str(columns), "TERM": term, "LINES": "50"}
     env.pop("NO_COLOR", None)
     process = subprocess.Popen([sys.executable, "-m", "gradcli", *args], stdout=follower,
                                stderr=subprocess.PIPE, env=env)
@@ -279,6 +279,37 @@ def test_through_the_cli_on_a_terminal_every_number_is_whole(columns):
     assert max(map(len, text.splitlines())) <= columns
     tree_text = _run_on_a_terminal([*args, "--format", "tree"], columns)
     _assert_numbers_whole(tree_text, gradcli.evaluate(source, values), "tree")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a pseudo-terminal")
+@pytest.mark.parametrize("columns", [80, 60, 40])
+def test_term_dumb_on_a_terminal_fits_the_ascii_table_to_its_width(columns):
+    # issue 18: TERM=dumb on an 80-column terminal printed the 140-column piped table
+    source, values = NEURON
+    args = ["eval", source, *[f"{k}={v}" for k, v in values.items()]]
+    text = _run_on_a_terminal(args, columns, term="dumb")
+    assert text.isascii()
+    assert max(map(len, text.splitlines())) <= columns
+    assert " | " not in text  # no piped layout: the columns two spaces apart, as Rich draws them
+    table_text = text.split("\n\n", 1)[0].replace("...", "\u2026")  # a cut label's tail is no number
+    _assert_numbers_whole(table_text, gradcli.evaluate(source, values))
+    if columns == 80:  # the table with every column but the role, its labels shortened in the middle
+        lines = text.splitlines()
+        assert lines[2].split() == ["input", "gate"]
+        assert lines[3].split() == ["gate", "op", "input", "value", "output", "local", "upstream", "result"]
+        assert lines[5].split() == ["1/(1...)))", "1/x", "1+ex...2))", "1.36788", "0.731059", "-0.534447",
+                                    "1", "-0.534447"]
+    else:  # stacked, a few lines per row, as on a Rich terminal
+        assert "  input value 1.36788" in text
+
+
+def test_term_dumb_on_a_pipe_stays_unfitted(cli, monkeypatch):
+    monkeypatch.setenv("TERM", "dumb")
+    monkeypatch.setenv("COLUMNS", "40")
+    source, values = NEURON
+    out = cli("eval", source, *[f"{k}={v}" for k, v in values.items()]).stdout
+    assert "gate " in out and " | op  | role" in out  # the documented piped layout, unfitted
+    assert max(map(len, out.splitlines())) > 40
 
 
 # The lecture's circuits and a few more whose gates' labels share their beginnings.

@@ -6,7 +6,9 @@ them); `text` and `document` lay those records out for people and for JSON.
 
 from __future__ import annotations
 
-from ..ops import ROLES
+import re
+
+from ..ops import _IDENTIFIER, _SHORT, ROLES, gate_view
 from ..trace import Result
 from . import gates, numbers
 from .jsondoc import jsonable
@@ -21,8 +23,40 @@ def build(result: Result) -> tuple[list[dict], list[dict]]:
 def iter_steps(result: Result):
     """The steps of `build`, one at a time (the text view streams them)."""
     output = result.graph.output
+    taken = _names(result)
     for record in _step_records(result):
-        yield _step(record, output)
+        yield _step(record, output, taken)
+
+
+def _names(result: Result) -> set:
+    """The names of the program (variables and statements): a short name for a long input must
+    be none of them."""
+    return {node.name for node in result.graph.nodes if node.name}
+
+
+_SHORT_NAMES = ("u", "v", "t", "s", "p", "r")
+
+
+def _renamed(node, taken: set):
+    """The gate's view with each long input (one its formulas would call x or y) named by a short
+    letter that is no variable of the program, and those letters: [(letter, label)]."""
+    view = node.view
+    if node.op.body is not None:
+        return view, []
+    spare = iter(n for n in _SHORT_NAMES if n not in taken)
+    labels, renamed = [], []
+    for inp in node.inputs:
+        label = inp.label
+        if inp.kind != "const" and not _IDENTIFIER.fullmatch(label) and len(label) > _SHORT:
+            letter = next(spare, None)
+            if letter is not None:
+                renamed.append((letter, label))
+                label = letter
+        labels.append(label)
+    if not renamed:
+        return view, []
+    return gate_view(node.op, tuple(i.default if i.kind == "const" else None for i in node.inputs),
+                     tuple(labels)), renamed
 
 
 def _step_records(result: Result):
@@ -32,16 +66,21 @@ def _step_records(result: Result):
             yield record
 
 
-def _step(record, output) -> dict:
+def _step(record, output, taken: set = frozenset()) -> dict:
     node = record.node
-    view = node.view
+    view, renamed = _renamed(node, taken)
+    formulas = [view.formulas[edge.index] for edge in record.edges]
+    used = [(letter, label) for letter, label in renamed
+            if any(re.search(rf"(?<![A-Za-z0-9_]){letter}(?![A-Za-z0-9_])", f) for f in formulas)]
     return {
+        "names": used,
         "gate": node, "value": record.value, "symbol": view.symbol, "role": view.role,
         "seed": node is output,
         "terms": _terms(record),
         "gradient": record.gradient,
         "edges": [{"edge": edge, "input": edge.input, "role": gates.role(edge),
-                   "formula": view.formulas[edge.index]} for edge in record.edges],
+                   "formula": node.view.formulas[edge.index],  # as the JSON has it
+                   "text": view.formulas[edge.index]} for edge in record.edges],
     }
 
 
@@ -102,13 +141,14 @@ def render(result: Result, out, *, digits: int = 6, all_steps: bool = False) -> 
     if result.gradient_of == "sum(f)":
         lines[1:1] = [f"f is an array of shape {tuple(result.value.shape)}: the gradients are those of sum(f)"]
     roles_used = []
+    taken = _names(result)
     limit = None if all_steps else DEFAULT_STEPS
     count = 0
     for record in _step_records(result):
         count += 1
         if limit is not None and count > limit:
             continue  # counted, not shown
-        step = _step(record, output)
+        step = _step(record, output, taken)
         node = step["gate"]
         name = f"f = {node.label}" if node is output and node.label != "f" else node.label
         lines.append(f"{count}. {name} = {num(step['value'])}    [{step['symbol']} gate: {step['role']}]")
@@ -119,9 +159,10 @@ def render(result: Result, out, *, digits: int = 6, all_steps: bool = False) -> 
         elif len(step["terms"]) > 1:
             lines.append(f"   {gates.wrt(node, output)} = {sum_text(step['terms'], step['gradient'])}    "
                          "(gradients add at forks)")
+        lines.extend(f"   {letter} = {label}" for letter, label in step["names"])  # said once
         for item in step["edges"]:
             edge = item["edge"]
-            formula = item["formula"]
+            formula = item["text"]
             if isinstance(edge.local, str):  # not elementwise: the rule is the local, no number
                 local_text = formula or edge.local
             else:

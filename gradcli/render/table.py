@@ -19,7 +19,7 @@ from itertools import islice
 
 from ..trace import Result
 from . import gates, numbers
-from .style import (LABEL_MIN, WORD_MIN, distinct_width, fit, head_line, is_console, light_table, plain_ascii,
+from .style import (GAP, LABEL_MIN, WORD_MIN, cut, distinct_width, fit, head_line, is_console, light_table, pack, plain_ascii,
                     shorten, stacked, write)
 
 # Rows (and gradient lines, and forks) shown unless --all: a 100,000-gate graph must not print
@@ -125,7 +125,7 @@ def render(result: Result, out, *, digits: int = 6, all_rows: bool = False,
             _rich_blocks(out, title, blocks, streaming=shown > BLOCK, digits=digits)
         else:
             _ascii_blocks(out, title, blocks, streaming=shown > BLOCK, digits=digits, ellipsis=ellipsis,
-                          ascii_only=ascii_only)
+                          ascii_only=ascii_only, width=terminal_width(out))
         if total > shown:
             write(out, f"{ellipsis} {total - shown} more rows not shown; --all shows every row")
         write(out, "")
@@ -175,19 +175,92 @@ def _widths(widths: list[int], block) -> list[int]:
     return widths
 
 
+def terminal_width(out) -> int | None:
+    """The terminal's width when `out` (a text stream: TERM=dumb) is a terminal, else None (a
+    pipe or a file: the table is not fitted)."""
+    import shutil
+
+    try:
+        if not out.isatty():
+            return None
+    except (AttributeError, ValueError):
+        return None
+    return shutil.get_terminal_size().columns
+
+
+def _ascii_fit(widths: list[int], block, width: int, ellipsis: str):
+    """The ASCII layout fitted to a terminal of `width` as _rich_blocks fits the Rich one (the
+    number columns' headers wrap, then the labels give way, then the role and the op, then the
+    role column goes; numbers are never cut): (columns shown, their widths), or None."""
+    cells_width = _widths([0] * len(HEADERS), block)
+    headers_wrap = {i: min(widths[i], max(HEADER_WORD[i], cells_width[i])) for i in NUMBER_COLUMNS}
+    apart = distinct_width([cells[i] for cells in block for i in LABEL_COLUMNS], LABEL_MIN, ellipsis)
+    give = ((NUMBER_COLUMNS, headers_wrap), (LABEL_COLUMNS, max(apart, LABEL_ROOM)), *GIVE[1:])
+    fitted = fit(widths, width, give)  # the columns GAP apart, as on a Rich terminal
+    if fitted is not None:
+        return list(range(len(HEADERS))), fitted
+    shown = [i for i in range(len(HEADERS)) if i != ROLE_COLUMN]
+    give = ((NUMBER_COLUMNS, headers_wrap), (LABEL_COLUMNS, apart), *GIVE[1:])
+    fitted = _fit_columns(widths, shown, width, give)
+    return (shown, fitted) if fitted is not None else None
+
+
+def _stacked_row(cells, width: int, ellipsis: str) -> list[str]:
+    """One row of a table too wide for the terminal, as style.stacked writes it on a Rich one:
+    the labels on lines of their own (… in their middle), the numbers whole, packed."""
+    gate, op, role, inp, *values = cells
+    what = f"  ({op}, {role})"
+    room = width - len(what)
+    if len(gate) + len(what) <= width or room >= LABEL_MIN:
+        heads = [shorten(gate, max(room, LABEL_MIN), ellipsis) + what]
+    else:
+        heads = [shorten(gate, width, ellipsis), cut(what, width, ellipsis)]
+    heads.append(f"  input {shorten(inp, max(width - len('  input '), LABEL_MIN), ellipsis)}")
+    return heads + pack([f"{name} {value}" for name, value in zip(HEADERS[4:], values)], width)
+
+
+def _header_lines(shown: list[int], widths: list[int]) -> list[list[str]]:
+    """The header lines of the columns shown, a header wrapping between its words where its
+    column is narrower (`input` over `value`)."""
+    import textwrap
+
+    wrapped = [textwrap.wrap(HEADERS[i], max(w, 1), break_long_words=False) or [""]
+               for i, w in zip(shown, widths)]
+    height = max(map(len, wrapped))
+    wrapped = [[""] * (height - len(lines)) + lines for lines in wrapped]  # on the rule, as Rich does
+    return [[lines[k] for lines in wrapped] for k in range(height)]
+
+
 def _ascii_blocks(out, title: str, blocks, *, streaming: bool, digits: int, ellipsis: str,
-                  ascii_only: bool) -> None:
+                  ascii_only: bool, width: int | None = None) -> None:
     """A pipe or a file: plain ASCII, " | " between columns, numbers right-aligned; labels
     shortened to LABEL_WIDTH (… in the middle; longer where two labels would read alike),
-    numbers never. Written a block at a time."""
+    numbers never. Written a block at a time. On a terminal of `width` columns (TERM=dumb) the
+    table is fitted as the Rich one is (_ascii_fit), its columns GAP spaces apart without rules;
+    where even so it does not fit, each row is stacked on a few lines (_stacked_row)."""
     widths = [len(h) for h in HEADERS]
     if streaming:
         for i in NUMBER_COLUMNS:
             widths[i] = max(widths[i], number_width(digits))
+    if width is not None:  # the title's first line cut, the lines under it wrapped, as on Rich
+        import textwrap
+
+        head, *rest = title.split("\n")
+        title = "\n".join([cut(plain_ascii(head) if ascii_only else head, width, ellipsis),
+                           *(part for line in rest for part in textwrap.wrap(line, width))])
+    shown = list(range(len(HEADERS)))
+    shown_widths = widths
+    sep, rule = (" | ", "-+-") if width is None else (" " * GAP, " " * GAP)
 
     def line(cells) -> str:
-        return " | ".join(cell.rjust(w) if i in NUMBER_COLUMNS else cell.ljust(w)
-                          for i, (cell, w) in enumerate(zip(cells, widths))).rstrip()
+        return sep.join(cells[i].rjust(w) if i in NUMBER_COLUMNS else cells[i].ljust(w)
+                          for i, w in zip(shown, shown_widths)).rstrip()
+
+    def fitted_cells(cells):
+        room = dict(zip(shown, shown_widths))
+        return tuple(shorten(cell, room[i], ellipsis) if i in LABEL_COLUMNS
+                     else cut(cell, room[i], ellipsis) if i in (1, ROLE_COLUMN) and i in room else cell
+                     for i, cell in enumerate(cells))
 
     first = True
     for block in blocks:
@@ -198,10 +271,25 @@ def _ascii_blocks(out, title: str, blocks, *, streaming: bool, digits: int, elli
         block = [(shorten(r[0], room, ellipsis), r[1], r[2], shorten(r[3], room, ellipsis), *r[4:])
                  for r in block]
         _widths(widths, block)
+        shown, shown_widths = list(range(len(HEADERS))), widths
+        if width is not None:
+            layout = _ascii_fit(widths, block, width, ellipsis)
+            if layout is None:  # stacked, a few lines per row, as _rich_blocks does
+                lines = [plain_ascii(title) if ascii_only else title] if first else []
+                first = False
+                for cells in block:
+                    lines.extend(_stacked_row(cells, width, ellipsis))
+                out.write("\n".join(lines) + "\n")
+                continue
+            shown, shown_widths = layout
+            block = [fitted_cells(cells) for cells in block]
         lines = [line(cells) for cells in block]
         if first:
-            lines[:0] = [plain_ascii(title) if ascii_only else title, line(HEADERS),
-                         "-+-".join("-" * w for w in widths)]
+            heads = _header_lines(shown, shown_widths) if width is not None else [list(HEADERS)]
+            lines[:0] = [plain_ascii(title) if ascii_only else title,
+                         *(sep.join(h.rjust(w) if i in NUMBER_COLUMNS else h.ljust(w)
+                                      for i, h, w in zip(shown, head, shown_widths)).rstrip() for head in heads),
+                         rule.join("-" * w for w in shown_widths)]
             first = False
         out.write("\n".join(lines) + "\n")
 
