@@ -201,15 +201,18 @@ def test_completion_options_are_offered(cli):
 
 
 
-def test_ctrl_c_exits_130_with_one_word():
+def test_ctrl_c_exits_130_with_one_word(tmp_path):
     import signal
     import time
 
-    # the program comes from stdin, which stays open: gradcli waits there until interrupted
+    # the program file is a FIFO nobody writes to: gradcli waits in its open() until interrupted
+    # (a FIFO, not a stdin pipe, whose end could be closed by any other test sharing this process)
+    fifo = tmp_path / "program.grad"
+    os.mkfifo(fifo)
     script = os.path.join(os.path.dirname(sys.executable), "gradcli")
-    child = subprocess.Popen([script, "eval", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
-    time.sleep(1.5)  # past start-up, into the read
+    child = subprocess.Popen([script, "eval", "--file", str(fifo)], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)  # past start-up, into the open
     child.send_signal(signal.SIGINT)
     out, err = child.communicate(timeout=60)
     assert child.returncode == 130
