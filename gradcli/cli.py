@@ -236,8 +236,8 @@ QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Do not print w
 NoColorOption = Annotated[bool, typer.Option(
     "--no-color", help="No colour in the table (also when NO_COLOR is set).")]
 StableOption = Annotated[bool, typer.Option(
-    "--stable", help="Rewrite 1/(1+exp(-u)) into sigmoid(u) and log(1+exp(u)) into softplus(u): "
-                     "same gradients, no overflow.")]
+    "--stable", help="Rewrite 1/(1+exp(-u)) into sigmoid(u), log(1+exp(u)) into softplus(u) and "
+                     "log(sum(exp(u))) into logsumexp(u) (same axis): same gradients, no overflow.")]
 DEFAULT_MAX_MEMORY = "4GiB"
 MaxMemoryOption = Annotated[str, typer.Option(
     "--max-memory", metavar="SIZE", callback=lambda value: _check_size(value),

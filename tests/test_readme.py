@@ -126,6 +126,20 @@ def test_every_function_is_documented():
         assert f"`{name}(" in README, f"function {name} is not in the README"
 
 
+def test_every_role_is_in_the_role_table():
+    from gradcli.ops import ROLES
+
+    table = README[README.index("### Gate roles"):].split("\n\n###", 1)[0]
+    for role in ROLES:
+        assert f"| `{role}` |" in table, f"role {role} is not in the README's role table"
+
+
+def test_stable_help_names_every_rewrite(cli):
+    text = " ".join(cli("eval", "--help").stdout.split())
+    for rewrite in ("into sigmoid(u)", "into softplus(u)", "log(sum(exp(u))) into logsumexp(u)"):
+        assert rewrite in text, rewrite
+
+
 def test_ci_runs_the_readme_test_command():
     marker = README.index("<!-- ci-test-command")
     command = README[marker:].split("```sh\n", 1)[1].splitlines()[0]
