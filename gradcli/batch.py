@@ -86,6 +86,13 @@ class Plan:
                     hint="each row is one point; a constant is one number shared by every row")
         missing = [name for name in graph.required if name not in seen and name not in constants]
         if missing:
+            separator = next((sep for sep in (";", "\t") if len(header) == 1 and sep in header[0]), None)
+            if separator is not None:  # a semicolon- or tab-separated file read as one column
+                shown = "';'" if separator == ";" else "tabs"
+                raise ValueFormatError(
+                    f"{source}: batch reads comma-separated values, but the header {header[0][:60]!r} "
+                    f"looks separated by {shown}",
+                    hint=f"separate the columns with commas, e.g. tr '{separator}' ',' < FILE".replace("\t", "\\t"))
             unused = {name: source for name in header if name not in graph.variables}
             unused.update((name, None) for name in constants if name not in graph.variables)
             error = MissingValueError(missing, unused=unused, where=graph.variables, functions=OVERLOADS)

@@ -201,6 +201,20 @@ def _between(low: int, high: int):
     return check
 
 
+def _finite(flag: str, default: float, *, zero: bool):
+    """A callback that refuses nan, inf, a negative number, and 0 unless zero is allowed: a bad
+    --h, --rtol or --atol is a usage error (exit 2), like --digits 99."""
+    def check(value: float) -> float:
+        import math
+
+        if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
+            need = "a non-negative" if zero else "a positive"
+            raise typer.BadParameter(f"{value:g} is not {need} finite number (for example {flag} {default:g})")
+        return value
+
+    return check
+
+
 DigitsOption = Annotated[int, typer.Option(
     "--digits", metavar="N", callback=_between(1, 17),
     help="Significant digits (1 to 17) of the numbers shown: table, steps, tree, diagram. "
@@ -222,11 +236,11 @@ QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Do not print w
 NoColorOption = Annotated[bool, typer.Option(
     "--no-color", help="No colour in the table (also when NO_COLOR is set).")]
 StableOption = Annotated[bool, typer.Option(
-    "--stable", help="Rewrite 1/(1+exp(-u)) into sigmoid(u) and log(1+exp(u)) into softplus(u): "
-                     "same gradients, no overflow.")]
+    "--stable", help="Rewrite 1/(1+exp(-u)) into sigmoid(u), log(1+exp(u)) into softplus(u) and "
+                     "log(sum(exp(u))) into logsumexp(u) (same axis): same gradients, no overflow.")]
 DEFAULT_MAX_MEMORY = "4GiB"
 MaxMemoryOption = Annotated[str, typer.Option(
-    "--max-memory", metavar="SIZE",
+    "--max-memory", metavar="SIZE", callback=lambda value: _check_size(value),
     help="Refuse inputs whose evaluation is estimated to need more memory (e.g. 512MB, 8GiB; 0: no limit).")]
 ExpandOption = Annotated[bool, typer.Option(
     "--expand", help="Show the primitive gates inside every call of a user function or of sigmoid "
@@ -414,6 +428,13 @@ def _refuse_output_over_input(outputs, inputs) -> None:
                                    "an input of this run", hint="write the output to another file")
 
 
+def _example() -> str:
+    """The running command's first example (gradcli check's for check, ...), eval's by default."""
+    ctx = click.get_current_context(silent=True)
+    name = ctx.info_name if ctx is not None else None
+    return EXAMPLES.get(name, EXAMPLES["eval"])[0]
+
+
 def _read_source(arguments: list[str], file: Path | None) -> tuple[str, list[str], str | None]:
     """The program text (from the first argument, --file, or stdin for "-"), the NAME=VALUE pairs,
     and how stdin was used for the program, if it was (stdin can be read once)."""
@@ -425,7 +446,7 @@ def _read_source(arguments: list[str], file: Path | None) -> tuple[str, list[str
         from .helptext import UsageProblem
 
         raise UsageProblem("give an EXPRESSION, - to read it from stdin, or --file PROGRAM.grad",
-                           hint='for example: gradcli eval "(x + y) * z" x=-2 y=5 z=-4')
+                           hint=f"for example: {_example()}")
     expression, pairs = arguments[0], arguments[1:]
     if expression == "-":
         return _read_program(None, "standard input"), pairs, "the program (-)"
@@ -468,6 +489,15 @@ _SIZE = r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*"  # compiled when first used, n
 _MAX_SIZE = 2**60
 _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "kib": 2**10, "m": 10**6, "mb": 10**6, "mib": 2**20,
           "g": 10**9, "gb": 10**9, "gib": 2**30, "t": 10**12, "tb": 10**12, "tib": 2**40}
+
+
+def _check_size(text: str) -> str:
+    """--max-memory's callback: a SIZE that is not one is a usage error (exit 2)."""
+    try:
+        _parse_size(text)
+    except GradcliError as exc:
+        raise typer.BadParameter(f"{exc.message.split(': ', 1)[-1]} ({exc.hint})") from None
+    return text
 
 
 def _parse_size(text: str) -> int:
@@ -549,12 +579,12 @@ def check_command(
         "--expect", "-e", metavar="NAME=VALUE",
         help="Your own (hand-derived) gradient of f with respect to NAME, judged against the analytic "
              "and the numeric one. A number, or an array in NAME's shape. Repeat for each variable.")] = None,
-    h: Annotated[float, typer.Option("--h", metavar="H", help="The step of the centered difference (f(v+h) - f(v-h)) / 2h.")]
+    h: Annotated[float, typer.Option("--h", metavar="H", callback=_finite("--h", 1e-5, zero=False), help="The step of the centered difference (f(v+h) - f(v-h)) / 2h.")]
         = 1e-5,
     rtol: Annotated[float, typer.Option(
-        "--rtol", metavar="R", help="The relative error from which a gradient is wrong (CS231n: 1e-2).")] = 1e-2,
+        "--rtol", metavar="R", callback=_finite("--rtol", 1e-2, zero=False), help="The relative error from which a gradient is wrong (CS231n: 1e-2).")] = 1e-2,
     atol: Annotated[float, typer.Option(
-        "--atol", metavar="A", help="An absolute difference |analytic - numeric| up to which a gradient is good "
+        "--atol", metavar="A", callback=_finite("--atol", 1e-8, zero=True), help="An absolute difference |analytic - numeric| up to which a gradient is good "
                        "whatever its relative error (for gradients near 0).")] = 1e-8,
     format: CheckFormatOption = CheckFormat.table,
     digits: DigitsOption = 6,

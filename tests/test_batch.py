@@ -299,3 +299,16 @@ def test_ndjson_strict_reports_a_non_finite_row_as_json():
     assert lines[0] == {"x": 1.0, "y": 2.0, "f": 2.0, "df/dx": -2.0, "df/dy": 1.0}
     assert lines[1]["line"] == 3 and lines[1]["f"] is None
     assert "line 3: nan or inf in f or a gradient, and --strict is on" in result.stderr
+
+
+@pytest.mark.parametrize("text, shown, hint", [
+    ("x;y\n1;2\n", "'x;y' looks separated by ';'", "tr ';' ','"),
+    ("x\ty\n1\t2\n", "'x\\ty' looks separated by tabs", "tr '\\t' ','"),
+])
+def test_a_header_separated_by_semicolons_or_tabs_is_named_as_such(text, shown, hint):
+    result = CliRunner().invoke(app, ["batch", "x*y", "--input", "-"], input=text)
+    _check_no_traceback(result)
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.startswith(f"error: stdin: batch reads comma-separated values, but the header {shown}\n")
+    assert f"hint: separate the columns with commas, e.g. {hint} < FILE\n" in result.stderr
+    assert "no value for" not in result.stderr

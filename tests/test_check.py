@@ -273,10 +273,16 @@ def test_cli_rtol_and_atol_change_the_verdict(cli):
 
 
 @pytest.mark.parametrize("args, code, message", [
-    (("--h", "0"), 1, "error: --h must be a positive finite number, not 0.0\n"),
-    (("--h", "-1e-5"), 1, "error: --h must be a positive finite number, not -1e-05\n"),
-    (("--rtol", "-1"), 1, "error: --rtol must be a positive finite number, not -1.0\n"),
-    (("--atol", "nan"), 1, "error: --atol must be a non-negative finite number, not nan\n"),
+    (("--h", "0"), 2, "error: invalid value for --h: 0 is not a positive finite number (for example --h 1e-05)\n"
+                      "hint: gradcli check --help describes --h\n"),
+    (("--h", "-1e-5"), 2, "error: invalid value for --h: -1e-05 is not a positive finite number"),
+    (("--h", "nan"), 2, "error: invalid value for --h: nan is not a positive finite number"),
+    (("--h", "inf"), 2, "error: invalid value for --h: inf is not a positive finite number"),
+    (("--rtol", "-1"), 2, "error: invalid value for --rtol: -1 is not a positive finite number"),
+    (("--rtol", "nan"), 2, "error: invalid value for --rtol: nan is not a positive finite number"),
+    (("--atol", "-1"), 2, "error: invalid value for --atol: -1 is not a non-negative finite number"),
+    (("--atol", "nan"), 2, "error: invalid value for --atol: nan is not a non-negative finite number"
+                           " (for example --atol 1e-08)\nhint: gradcli check --help describes --atol\n"),
     (("--expect", "x"), 1, "error: --expect 'x': expected NAME=VALUE\n"),
     (("--expect", "z=1"), 1, "error: an expected gradient is given for 'z', which is not a variable"),
     (("--expect", "x=1", "--expect", "x=2"), 1, "error: x is given a value twice: --expect x=1 and --expect x=2\n"),
@@ -304,3 +310,13 @@ def test_a_step_that_overflows_the_variable_is_reported_not_warned_by_numpy(cli)
     assert result.exit_code == 1
     assert "RuntimeWarning" not in result.stderr and "overflow encountered" not in result.stderr
     assert "non-finite" in result.stderr
+
+
+def test_atol_zero_is_allowed(cli):
+    assert cli("check", "x*x", "x=2", "--atol", "0").exit_code == 0
+
+
+def test_check_without_an_expression_hints_with_a_check_example(cli):
+    result = cli("check")
+    assert result.exit_code == 2
+    assert "hint: for example: gradcli check " in result.stderr and "gradcli eval" not in result.stderr

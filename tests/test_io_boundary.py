@@ -240,9 +240,9 @@ def test_value_files_and_programs_that_are_not_utf8(cli, tmp_path):
     (["batch", "x", "--input", "-", "--chunk-size", "99999999999999999999"], 2, "--chunk-size"),
     (["batch", "x", "--input", "-", "--chunk-size", "16777217"], 2, "--chunk-size"),
     (["eval", "x", "x=1", "--digits", "99999999999999999999"], 2, "--digits"),
-    (["eval", "x", "x=1", "--max-memory", "9" * 400], 1, "more than 1 EiB"),
-    (["eval", "x", "x=1", "--max-memory", "99999999999999999999TB"], 1, "more than 1 EiB"),
-    (["check", "x", "x=1", "--h", "1e999"], 1, "--h"),
+    (["eval", "x", "x=1", "--max-memory", "9" * 400], 2, "more than 1 EiB"),
+    (["eval", "x", "x=1", "--max-memory", "99999999999999999999TB"], 2, "more than 1 EiB"),
+    (["check", "x", "x=1", "--h", "1e999"], 2, "--h"),
 ])
 def test_absurd_numbers_for_options_are_a_clear_error(cli, args, code, needle):
     result = cli_input(cli, *args, stdin="x\n1\n")

@@ -195,3 +195,11 @@ def test_nested_functions_are_estimated_once_per_body():
     values = {"x": np.ones(10)}
     arrays, _ = engine.bind_values(graph, values)
     assert 0 < shapes.estimate(graph, {"x": (10,)}, False, engine._Plan(graph, arrays)).bytes < 10**9
+
+
+@pytest.mark.parametrize("size", ["5XB", "abc", "-1", "1e400"])
+def test_a_max_memory_that_is_not_a_size_is_a_usage_error(cli, size):
+    result = cli("eval", "x", "x=1", "--max-memory", size)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == (f"error: invalid value for --max-memory: not a size (write e.g. 512MB, 8GiB, "
+                             "or 0 for no limit)\nhint: gradcli eval --help describes --max-memory\n")

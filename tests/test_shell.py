@@ -179,7 +179,7 @@ def test_max_memory_refuses_before_any_work(cli):
 @pytest.mark.parametrize("size", ["12QB", "lots", "-1GB", ""])
 def test_max_memory_must_be_a_size(cli, size):
     result = cli("eval", "x", "x=1", "--max-memory", size)
-    assert result.exit_code == 1 and "--max-memory" in result.stderr
+    assert result.exit_code == 2 and "--max-memory" in result.stderr
 
 
 def test_exit_codes_are_documented_in_help(cli):
