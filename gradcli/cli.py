@@ -949,9 +949,10 @@ def _guard_std_streams() -> None:
             sys.stdin = None
 
 
-def _identity(fd: int):
+def _identity(target: int | str):
+    """(device, inode) of a descriptor or a path, or None."""
     try:
-        info = os.fstat(fd)
+        info = os.stat(target)
     except OSError:
         return None
     return info.st_dev, info.st_ino
@@ -964,15 +965,7 @@ def _met_closed_pipe(stdout_was) -> bool:
         _silence_stdout()
         return True
     now = _identity(1)
-    return not _SILENCED and now != stdout_was and now == _identity_of(os.devnull)
-
-
-def _identity_of(path: str):
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    return info.st_dev, info.st_ino
+    return not _SILENCED and now != stdout_was and now == _identity(os.devnull)
 
 
 def main() -> None:
