@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .engine import _check_broadcast, _edge_result, _forward_array_op
 from .errors import ResourceError, shorten
 from .graph import Graph, Node
+from .kernels import _check_broadcast, _edge_result, _forward_array_op
 from .ops import Op
 from .source import Span
 
@@ -442,29 +442,33 @@ def combining_gate(node: Node, per_row: list[bool]) -> Node | None:
 _BUILTIN_BODIES: dict[str, Function] = {}
 
 
-def body_of(op: Op) -> Function | None:
-    """The function an op is made of, or None for a primitive gate."""
+def body_of(op: Op, parse) -> Function | None:
+    """The function an op is made of, or None for a primitive gate. A built-in composite's body is
+    its expansion's text (sigmoid's `1/(1+exp(-x))`), read with `parse` (gradcli.parser.parse,
+    which passes itself: the parser builds on this module, not the other way round)."""
     if op.body is not None:
         return op.body
     if op.expansion:
         if op.name not in _BUILTIN_BODIES:
-            from .parser import parse
-
             _BUILTIN_BODIES[op.name] = Function(op.name, ("x",), parse(op.expansion))
         return _BUILTIN_BODIES[op.name]
     return None
 
 
-def expand(graph: Graph, max_gates: int = MAX_INLINED_GATES) -> Graph:
+def expand(graph: Graph, parse, max_gates: int = MAX_INLINED_GATES) -> Graph:
     """The same graph with every composite gate replaced by its body's primitive gates; the same
-    function on the same input nodes is inlined once. The graph's own nodes are reused."""
+    function on the same input nodes is inlined once. The graph's own nodes are reused. `parse`
+    reads a built-in composite's expansion (see body_of)."""
+    def inline(op: Op) -> Function | None:
+        return body_of(op, parse)
+
     created: list[Node] = []
     mapping: dict[int, Node] = {}  # id(old node) -> the node standing for it now
     memo: dict = {}
     budget = [max_gates]
     for node in graph.nodes:
         inputs = tuple([mapping.get(id(i), i) for i in node.inputs])
-        function = body_of(node.op) if node.kind == "gate" else None
+        function = inline(node.op) if node.kind == "gate" else None
         if function is None:
             node.inputs = inputs
             created.append(node)
@@ -475,7 +479,7 @@ def expand(graph: Graph, max_gates: int = MAX_INLINED_GATES) -> Graph:
             if size_of(function) > MAX_INLINED_GATES:
                 raise too_big(f"a call of {function.name}", node.span)
             try:
-                out = memo[key] = _instantiate(function, inputs, created, memo, body_of, budget)
+                out = memo[key] = _instantiate(function, inputs, created, memo, inline, budget)
             except _TooBig:
                 raise too_big("--expand of this program", node.span) from None
         if node.name is not None and out.kind == "gate" and out.name is None:

@@ -29,57 +29,12 @@ import numpy as np
 
 from .errors import MissingValueError, did_you_mean, shorten
 from .graph import Graph, Node
-from .ops import OVERLOADS, safe_dot, safe_sum
-from .shapes import array_op_error, array_op_shape, broadcast_error, check_memory
+from .kernels import _check_broadcast, _dot, _edge_result, _forward_array_op, _shape, _times, unbroadcast
+from .ops import OVERLOADS, safe_sum
+from .shapes import _Plan, check_memory
 from .shapes import full_reduction as _full_reduction
-from .shapes import reads as _op_reads
 from .trace import Diagnostic, Edge, NodeTrace, Result
 from .values import to_arrays
-
-
-def _shape(value) -> tuple[int, ...]:
-    return getattr(value, "shape", ())  # np.shape() costs 1.5 µs a call on a scalar
-
-
-def unbroadcast(result, shape: tuple[int, ...], full_shape: tuple[int, ...]):
-    """Sum a gradient over the axes that broadcasting added or stretched, back to `shape`.
-
-    `full_shape` is the gate's output shape; `result` may be smaller (a scalar seed, or a local
-    gradient that did not depend on every input) and then stands for its broadcast to it.
-    """
-    rshape = _shape(result)
-    if rshape == full_shape:
-        if rshape == shape:
-            return result
-    else:  # stands for its broadcast: spread it (a view, no copy), then sum like any other
-        result = np.broadcast_to(result, full_shape)
-        rshape = full_shape
-        if rshape == shape:
-            return result
-    extra = len(rshape) - len(shape)
-    if extra > 0:
-        result = safe_sum(result, axis=tuple(range(extra)))  # (a partial sum may overflow)
-        rshape = rshape[extra:]
-    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and rshape[i] != 1)
-    if stretched:
-        result = safe_sum(result, axis=stretched, keepdims=True)
-    return result
-
-
-def _is_one(value) -> bool:
-    return isinstance(value, float) and value == 1.0
-
-
-def _times(local, upstream):
-    """local × upstream, skipping the multiplication where one side is ±1."""
-    if isinstance(local, float):
-        if local == 1.0:
-            return upstream
-        if local == -1.0:
-            return np.negative(upstream)
-    if _is_one(upstream):
-        return local
-    return local * upstream
 
 
 class _FloatingPointFlag:
@@ -136,17 +91,6 @@ def _all_finite(array) -> bool:
         if np.isfinite(np.add.reduce(array, axis=None)):  # (an overflow only sends it the long way)
             return True
     return bool(np.isfinite(array).all())
-
-
-def _dot(a, b):
-    """sum(a * b) over every element of two arrays of one shape, without the product array.
-    np.dot of two contiguous vectors is BLAS's; np.vdot is several times slower (NumPy 2.4)."""
-    if a.flags.c_contiguous and b.flags.c_contiguous:
-        total = np.dot(a.reshape(-1), b.reshape(-1))
-    else:
-        total = np.vdot(a, b)
-    # a partial sum that overflowed though the total need not: again, scaled (gradcli.ops)
-    return total if np.isfinite(total) else safe_dot(np.ravel(a), np.ravel(b))
 
 
 def bind_values(graph: Graph, values: dict) -> tuple[dict[str, np.ndarray], list[Diagnostic]]:
@@ -335,16 +279,6 @@ def _stand_ins(node: Node, args: list, shapes: list) -> list:
             for inp, a in zip(node.inputs, args)]
 
 
-def _forward_array_op(node: Node, args: list):
-    """Forward of an op that is not elementwise; its shape errors name the gate."""
-    shapes = [_shape(a) for a in args]
-    array_op_shape(node, shapes)  # the same checks (and messages) as before the run
-    try:
-        return node.op.forward(*args, **node.params)
-    except ValueError as exc:  # NumPy's AxisError is a ValueError too
-        raise array_op_error(node, str(exc), shapes) from None
-
-
 def _vjp_result(op, node: Node, index: int, upstream, ans, args: list, shapes: list):
     """The gradient of input `index` of an op that is not elementwise (its vector-Jacobian
     product), from the upstream gradient spread to the gate's shape."""
@@ -354,24 +288,6 @@ def _vjp_result(op, node: Node, index: int, upstream, ans, args: list, shapes: l
     if not isinstance(result, np.ndarray) or result.ndim == 0:
         return np.float64(result)
     return result
-
-
-def _edge_result(local, upstream, shape, full_shape):
-    """local × upstream summed back to the input's `shape`."""
-    if (shape == () and full_shape != () and isinstance(upstream, np.ndarray) and isinstance(local, np.ndarray)
-            and local.shape == full_shape == upstream.shape):
-        return _dot(local, upstream)  # sum(local * upstream) without the product array
-    return unbroadcast(_times(local, upstream), shape, full_shape)
-
-
-def _check_broadcast(node: Node, args: list) -> None:
-    sa, sb = _shape(args[0]), _shape(args[1])
-    if sa == sb or not sa or not sb:
-        return
-    try:
-        np.broadcast_shapes(sa, sb)
-    except ValueError:
-        raise broadcast_error(node, sa, sb) from None
 
 
 # -- the untraced path (trace=False): liveness-planned buffers, pending scalar factors ------------
@@ -464,18 +380,6 @@ class _Buffers:
             self.dead.clear()
 
 
-def _reads(node: Node, index: int) -> tuple:
-    """Which forward values the fast pass reads for the gradient of input `index`: input
-    positions, "ans"."""
-    if node.op.name == "div" and index == 1 and _is_unit_constant(node.inputs[0]):
-        return ("ans",)  # 1/y: -ans² (Op.in_place), y itself is not needed (so 1/y is computed in y's array)
-    return _op_reads(node, index)
-
-
-def _is_unit_constant(node: Node) -> bool:
-    return node.kind == "const" and node.default is not None and abs(node.default) == 1.0
-
-
 class _Unusual(Exception):
     """The fast pass met something only the traced loop reports the way the traced path does."""
 
@@ -519,51 +423,6 @@ def _product_sum(local, upstream, shape, full_shape):
     if not np.all(np.isfinite(summed)):  # a partial sum may have overflowed: sum the product safely
         summed = safe_sum(local * upstream, axis=tuple(i for i, letter in enumerate(letters) if letter not in kept))
     return summed.reshape(shape)
-
-
-class _Plan:
-    """Who needs a gradient, and the last forward and backward reader of each value.
-
-    `bwd_last` follows the untraced fast pass's reads (`_reads`); `careful_last` the ops' own
-    (`Op.reads`), which the traced loop's careful rerun reads: it is never earlier."""
-
-    __slots__ = ("needs", "fwd_last", "bwd_last", "careful_last", "wanted_of")
-
-    def __init__(self, graph: Graph, arrays) -> None:
-        nodes = graph.nodes
-        count = len(nodes)
-        self.needs = needs = [False] * count
-        self.fwd_last = fwd_last = [-1] * count
-        # the backward pass runs in reverse: a value's last reader there has the lowest id
-        self.bwd_last = bwd_last = [-1] * count
-        self.careful_last = careful_last = [-1] * count
-        self.wanted_of = wanted_of = [None] * count
-        for node in nodes:
-            k = node.id
-            if node.kind == "var":
-                needs[k] = node.name in arrays
-                continue
-            inputs = node.inputs
-            for inp in inputs:
-                fwd_last[inp.id] = k
-            if node.kind != "gate":
-                continue
-            wanted = [index for index, inp in enumerate(inputs) if needs[inp.id]]
-            if not wanted:
-                continue
-            needs[k] = True
-            wanted_of[k] = wanted
-            op = node.op
-            for last, reads_of in ((bwd_last, _reads), (careful_last, _op_reads)):
-                reads = set()
-                for index in wanted:
-                    reads.update(reads_of(node, index))
-                if op.kink is not None or op.kink_offset is not None:
-                    reads.update(range(len(inputs)))  # the kink check reads every input
-                for position in reads:  # in id order, the first reader is the backward pass's last
-                    i = k if position == "ans" else inputs[position].id
-                    if last[i] == -1:
-                        last[i] = k
 
 
 def _run_untraced(graph: Graph, arrays: dict, diagnostics: list, plan: _Plan) -> Result | None:

@@ -37,7 +37,8 @@ _TERMINAL_WORDS = {
 def grammar_path() -> Path:
     """The grammar file: inside the installed package, or at the top of a source checkout."""
     here = Path(__file__).resolve().parent
-    for candidate in (here / "grammar" / _GRAMMAR_NAME, here.parent / "grammar" / _GRAMMAR_NAME):
+    package = here.parents[__name__.count(".") - 2] if __name__.count(".") > 1 else here  # gradcli/
+    for candidate in (package / "grammar" / _GRAMMAR_NAME, package.parent / "grammar" / _GRAMMAR_NAME):
         if candidate.is_file():
             return candidate
     raise FileNotFoundError(f"gradcli's grammar file {_GRAMMAR_NAME} is missing from {here}")
@@ -413,7 +414,7 @@ def parse(text: str, *, expand: bool = False, max_chars: int | None = MAX_SOURCE
                             hint="split the work, or call gradcli.parse(text, max_chars=None) from Python")
     with _LOCK:
         graph = _parse_with(_parser(), text)
-    return expand_graph(graph) if expand else graph
+    return expand_graph(graph, parse) if expand else graph
 
 
 def _parse_with(parser, text: str) -> Graph:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import ResourceError, ShapeError
+from .kernels import array_op_shape, broadcast_error
 
 # Temporary arrays an op's formula may hold at once (a local gradient's, a reduction's, a
 # forward that is not one ufunc), in arrays of the size it works on: measured over every op of
@@ -29,53 +30,6 @@ ITEM = 8  # bytes of a float64
 BUFFERS = 2**18  # NumPy's own buffers (a reduction over a broadcast view takes 64 KiB a time)
 # Ops that are not elementwise whose forward is one NumPy call (writing its output only)
 _PLAIN_FORWARD = frozenset(("sum", "mean", "amax", "amin", "dot", "matmul", "T"))
-
-
-def broadcast_error(node, sa: tuple, sb: tuple) -> ShapeError:
-    left, right = node.inputs[:2]
-    return ShapeError(
-        f"shapes {sa} of {left.label!r} and {sb} of {right.label!r} do not broadcast "
-        f"at gate {node.label!r} ({node.gate_name})", span=node.span,
-        hint="NumPy broadcasting: trailing dimensions must be equal or 1")
-
-
-def array_op_error(node, message: str, shapes: list) -> ShapeError:
-    listed = " and ".join(f"{shape} of {inp.label!r}" for inp, shape in zip(node.inputs, shapes))
-    return ShapeError(f"{message} at gate {node.label!r} ({node.gate_name}); the shapes are {listed}",
-                      span=node.span)
-
-
-def array_op_shape(node, shapes: list) -> tuple | None:
-    """The output shape of a gate that is not elementwise, or None for an op without a rule
-    here; raises the gate's ShapeError (an axis out of bounds, a product that does not align)."""
-    op = node.op
-    if "axis" in op.params:  # a reduction
-        (shape,) = shapes
-        axis = node.params.get("axis")
-        ndim = len(shape)
-        # NumPy lets a 0-d array be reduced over axis 0 or -1; there is no such axis
-        if axis is not None and not -ndim <= axis < ndim:
-            raise array_op_error(node, f"axis {axis} is out of bounds for array of dimension {ndim}", shapes)
-        if op.needs_elements and (0 in shape if axis is None else shape[axis] == 0):
-            along = "" if axis is None else f" along axis {axis}"
-            raise array_op_error(node, f"{op.call_name} of no elements{along} has no value", shapes)
-        if axis is None:
-            return ()
-        axis %= ndim
-        return shape[:axis] + shape[axis + 1:]
-    if op.name in ("dot", "matmul"):
-        from .ops import _check_product
-
-        sa, sb = shapes
-        try:  # the op's own check, on stand-ins that cost no memory
-            _check_product("@" if op.name == "matmul" else op.name,
-                           np.broadcast_to(np.float64(0.0), sa), np.broadcast_to(np.float64(0.0), sb))
-        except ValueError as exc:
-            raise array_op_error(node, str(exc), shapes) from None
-        return sa[:-1] + sb[1:]
-    if op.name == "T":
-        return shapes[0][::-1]
-    return None
 
 
 def gate_shape(node, shapes: list) -> tuple | None:
@@ -225,7 +179,7 @@ def full_reduction(node) -> bool:
 
 def estimate(graph, var_shapes: dict, trace: bool, plan=None) -> Estimate:
     """The memory a run of `graph` with variables of these shapes needs, in bytes. `plan`: the
-    untraced engine's liveness plan (gradcli.engine._Plan), needed when trace is False."""
+    untraced engine's liveness plan (_Plan, below), needed when trace is False."""
     shapes, _ = infer(graph, var_shapes)
     nodes = graph.nodes
     count = len(nodes)
@@ -371,8 +325,6 @@ def _body_need(node, shapes: list, out_size: int) -> int:
     key = tuple(sorted(params.items()))
     cache = body.__dict__.setdefault("_body_need", {})
     if key not in cache:
-        from .engine import _Plan
-
         try:
             cache[key] = estimate(body, params, False, _Plan(body, params)).bytes // ITEM
         except ShapeError:
@@ -400,3 +352,62 @@ def _bytes(n: int) -> str:
         if n >= scale:
             return f"{n / scale:.1f} {unit}"
     return f"{n} B"
+
+
+# -- the untraced engine's liveness plan (gradcli.engine runs it; the estimate above reads it) --
+
+def _reads(node, index: int) -> tuple:
+    """Which forward values the fast pass reads for the gradient of input `index`: input
+    positions, "ans"."""
+    if node.op.name == "div" and index == 1 and _is_unit_constant(node.inputs[0]):
+        return ("ans",)  # 1/y: -ans² (Op.in_place), y itself is not needed (so 1/y is computed in y's array)
+    return reads(node, index)
+
+
+def _is_unit_constant(node) -> bool:
+    return node.kind == "const" and node.default is not None and abs(node.default) == 1.0
+
+
+class _Plan:
+    """Who needs a gradient, and the last forward and backward reader of each value.
+
+    `bwd_last` follows the untraced fast pass's reads (`_reads`); `careful_last` the ops' own
+    (`Op.reads`), which the traced loop's careful rerun reads: it is never earlier."""
+
+    __slots__ = ("needs", "fwd_last", "bwd_last", "careful_last", "wanted_of")
+
+    def __init__(self, graph, arrays) -> None:
+        nodes = graph.nodes
+        count = len(nodes)
+        self.needs = needs = [False] * count
+        self.fwd_last = fwd_last = [-1] * count
+        # the backward pass runs in reverse: a value's last reader there has the lowest id
+        self.bwd_last = bwd_last = [-1] * count
+        self.careful_last = careful_last = [-1] * count
+        self.wanted_of = wanted_of = [None] * count
+        for node in nodes:
+            k = node.id
+            if node.kind == "var":
+                needs[k] = node.name in arrays
+                continue
+            inputs = node.inputs
+            for inp in inputs:
+                fwd_last[inp.id] = k
+            if node.kind != "gate":
+                continue
+            wanted = [index for index, inp in enumerate(inputs) if needs[inp.id]]
+            if not wanted:
+                continue
+            needs[k] = True
+            wanted_of[k] = wanted
+            op = node.op
+            for last, reads_of in ((bwd_last, _reads), (careful_last, reads)):
+                read = set()
+                for index in wanted:
+                    read.update(reads_of(node, index))
+                if op.kink is not None or op.kink_offset is not None:
+                    read.update(range(len(inputs)))  # the kink check reads every input
+                for position in read:  # in id order, the first reader is the backward pass's last
+                    i = k if position == "ans" else inputs[position].id
+                    if last[i] == -1:
+                        last[i] = k

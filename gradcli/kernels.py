@@ -1,0 +1,146 @@
+"""One gate on NumPy arrays, as every evaluator of a graph runs it: the forward of an op that is
+not elementwise with its shape checks, the broadcast check of a binary gate, and one edge's
+local × upstream summed back to its input's shape (`unbroadcast`).
+
+Shared by the NumPy engine (gradcli.engine) and by a user function's body run as one gate
+(gradcli.composite), so it sits below both: it knows the op registry and the graph's nodes, and
+nothing of how a whole graph is run. A shape error raised here is the one gradcli.shapes
+predicts before the run (same function, same message).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import ShapeError
+from .graph import Node
+from .ops import _check_product, safe_dot, safe_sum
+
+
+def broadcast_error(node, sa: tuple, sb: tuple) -> ShapeError:
+    left, right = node.inputs[:2]
+    return ShapeError(
+        f"shapes {sa} of {left.label!r} and {sb} of {right.label!r} do not broadcast "
+        f"at gate {node.label!r} ({node.gate_name})", span=node.span,
+        hint="NumPy broadcasting: trailing dimensions must be equal or 1")
+
+
+def array_op_error(node, message: str, shapes: list) -> ShapeError:
+    listed = " and ".join(f"{shape} of {inp.label!r}" for inp, shape in zip(node.inputs, shapes))
+    return ShapeError(f"{message} at gate {node.label!r} ({node.gate_name}); the shapes are {listed}",
+                      span=node.span)
+
+
+def array_op_shape(node, shapes: list) -> tuple | None:
+    """The output shape of a gate that is not elementwise, or None for an op without a rule
+    here; raises the gate's ShapeError (an axis out of bounds, a product that does not align)."""
+    op = node.op
+    if "axis" in op.params:  # a reduction
+        (shape,) = shapes
+        axis = node.params.get("axis")
+        ndim = len(shape)
+        # NumPy lets a 0-d array be reduced over axis 0 or -1; there is no such axis
+        if axis is not None and not -ndim <= axis < ndim:
+            raise array_op_error(node, f"axis {axis} is out of bounds for array of dimension {ndim}", shapes)
+        if op.needs_elements and (0 in shape if axis is None else shape[axis] == 0):
+            along = "" if axis is None else f" along axis {axis}"
+            raise array_op_error(node, f"{op.call_name} of no elements{along} has no value", shapes)
+        if axis is None:
+            return ()
+        axis %= ndim
+        return shape[:axis] + shape[axis + 1:]
+    if op.name in ("dot", "matmul"):
+        sa, sb = shapes
+        try:  # the op's own check, on stand-ins that cost no memory
+            _check_product("@" if op.name == "matmul" else op.name,
+                           np.broadcast_to(np.float64(0.0), sa), np.broadcast_to(np.float64(0.0), sb))
+        except ValueError as exc:
+            raise array_op_error(node, str(exc), shapes) from None
+        return sa[:-1] + sb[1:]
+    if op.name == "T":
+        return shapes[0][::-1]
+    return None
+
+
+def _shape(value) -> tuple[int, ...]:
+    return getattr(value, "shape", ())  # np.shape() costs 1.5 µs a call on a scalar
+
+
+def unbroadcast(result, shape: tuple[int, ...], full_shape: tuple[int, ...]):
+    """Sum a gradient over the axes that broadcasting added or stretched, back to `shape`.
+
+    `full_shape` is the gate's output shape; `result` may be smaller (a scalar seed, or a local
+    gradient that did not depend on every input) and then stands for its broadcast to it.
+    """
+    rshape = _shape(result)
+    if rshape == full_shape:
+        if rshape == shape:
+            return result
+    else:  # stands for its broadcast: spread it (a view, no copy), then sum like any other
+        result = np.broadcast_to(result, full_shape)
+        rshape = full_shape
+        if rshape == shape:
+            return result
+    extra = len(rshape) - len(shape)
+    if extra > 0:
+        result = safe_sum(result, axis=tuple(range(extra)))  # (a partial sum may overflow)
+        rshape = rshape[extra:]
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and rshape[i] != 1)
+    if stretched:
+        result = safe_sum(result, axis=stretched, keepdims=True)
+    return result
+
+
+def _is_one(value) -> bool:
+    return isinstance(value, float) and value == 1.0
+
+
+def _times(local, upstream):
+    """local × upstream, skipping the multiplication where one side is ±1."""
+    if isinstance(local, float):
+        if local == 1.0:
+            return upstream
+        if local == -1.0:
+            return np.negative(upstream)
+    if _is_one(upstream):
+        return local
+    return local * upstream
+
+
+def _dot(a, b):
+    """sum(a * b) over every element of two arrays of one shape, without the product array.
+    np.dot of two contiguous vectors is BLAS's; np.vdot is several times slower (NumPy 2.4)."""
+    if a.flags.c_contiguous and b.flags.c_contiguous:
+        total = np.dot(a.reshape(-1), b.reshape(-1))
+    else:
+        total = np.vdot(a, b)
+    # a partial sum that overflowed though the total need not: again, scaled (gradcli.ops)
+    return total if np.isfinite(total) else safe_dot(np.ravel(a), np.ravel(b))
+
+
+def _forward_array_op(node: Node, args: list):
+    """Forward of an op that is not elementwise; its shape errors name the gate."""
+    shapes = [_shape(a) for a in args]
+    array_op_shape(node, shapes)  # the same checks (and messages) as before the run
+    try:
+        return node.op.forward(*args, **node.params)
+    except ValueError as exc:  # NumPy's AxisError is a ValueError too
+        raise array_op_error(node, str(exc), shapes) from None
+
+
+def _edge_result(local, upstream, shape, full_shape):
+    """local × upstream summed back to the input's `shape`."""
+    if (shape == () and full_shape != () and isinstance(upstream, np.ndarray) and isinstance(local, np.ndarray)
+            and local.shape == full_shape == upstream.shape):
+        return _dot(local, upstream)  # sum(local * upstream) without the product array
+    return unbroadcast(_times(local, upstream), shape, full_shape)
+
+
+def _check_broadcast(node: Node, args: list) -> None:
+    sa, sb = _shape(args[0]), _shape(args[1])
+    if sa == sb or not sa or not sb:
+        return
+    try:
+        np.broadcast_shapes(sa, sb)
+    except ValueError:
+        raise broadcast_error(node, sa, sb) from None
