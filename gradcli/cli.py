@@ -371,7 +371,7 @@ def eval_command(
 def _program_and_values(arguments, file, sets, values_file, limit=None) -> tuple[str, dict]:
     """The program text and the variables' values, read the same way by every command; a value
     file is refused while it is read once it passes `limit` (bytes, how to name it)."""
-    from .values import collect_values
+    from .arguments import collect_values
 
     source, pairs, stdin_taken = _read_source(arguments or [], file)
     return source, collect_values(sets or [], pairs, values_file, stdin_taken=stdin_taken, limit=limit)
@@ -600,7 +600,7 @@ def check_command(
     with _user_errors():
         from .check import check
         from .parser import parse
-        from .values import collect_values
+        from .arguments import collect_values
 
         source, values = _program_and_values(arguments, file, set_, values_file)
         expected = collect_values(expect or [], flag="--expect")
@@ -671,7 +671,7 @@ def batch_command(
         from . import batch
         from .datafiles import open_text, source_name
         from .parser import parse
-        from .values import collect_values
+        from .arguments import collect_values
 
         expression, pairs = arguments[0], arguments[1:]
         inputs = _input_files([expression, *pairs], None, set_, values_file, batch_input=input)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import ResourceError, ValueFormatError
+from .values import MAX_DIMS, NAME
 
 STDIN = "-"
 _NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
@@ -333,8 +334,6 @@ def _load_npy(path: str, where: str, limit: tuple[int, str] | None = None) -> np
 
 def check_depth(data, where: str) -> None:
     """Nested lists deeper than an array can be: one message, not NumPy's."""
-    from .values import MAX_DIMS
-
     depth = 0
     while isinstance(data, list) and data:
         data = data[0]
@@ -404,8 +403,6 @@ def _clean(data, where: str, path: str):
 
 def load_values(path: str, stdin=None, limit: tuple[int, str] | None = None) -> dict[str, np.ndarray]:
     """`--values FILE.json`: one JSON object, each key a variable name and its value."""
-    from .values import NAME
-
     where = f"--values {path}"
     text = read_text(path, stdin, limit, where=where)
     data = _parse_json(text, where)
