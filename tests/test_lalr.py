@@ -24,7 +24,8 @@ import pytest
 import gradcli
 from gradcli import parser
 from gradcli.lalr import Parser, Token
-from gradcli.lalr_build import TABLES_MODULE, GrammarNotSupported, current, generate, render
+from gradcli.lalr_build import TABLES_MODULE, GrammarNotSupported, generate, render
+from gradcli.lalr_update import current
 from gradcli.lalr_reference import LarkParser
 
 from exprtrees import any_tree, program, text as tree_text
@@ -36,7 +37,7 @@ README = TESTS.parent / "README.md"
 def test_committed_tables_are_what_lark_makes_of_the_grammar():
     _, tables = current()
     assert TABLES_MODULE.read_text(encoding="utf-8") == render(tables), (
-        "gradcli/lalr_tables.py is stale: run `python -m gradcli.lalr_build` and commit it")
+        "gradcli/lalr_tables.py is stale: run `python -m gradcli.lalr_update` and commit it")
 
 
 def test_a_parse_imports_no_lark_and_importing_the_parser_does_no_work():
