@@ -26,9 +26,15 @@ try:
         UnknownFunctionError,
         ValueFormatError,
     )
+    from . import graph as _graph
+    from .evaluator import evaluate as _evaluate_graph
     from .graph import Graph, Node
     from .parser import parse
+    from .printer import to_source as _to_source
     from .trace import Diagnostic, Edge, NodeTrace, Result
+
+    # The graph imports neither its evaluator nor its printer (they import it): connected here.
+    _graph.connect(evaluate=_evaluate_graph, to_source=_to_source)
 finally:
     if _collecting:
         _gc.enable()

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Mapping
+from typing import Callable, Mapping
 
 from .ops import GateView, Op, gate_view
 from .source import Source, Span
 
-if TYPE_CHECKING:
-    from .trace import Diagnostic, Result
+# Evaluating and printing a graph belong to the layers above it (gradcli.evaluator, gradcli.printer),
+# which import this module; gradcli/__init__.py connects them here, so that Graph.evaluate and
+# Graph.to_source work while the graph imports neither (nor gradcli.trace: `Result` and
+# `Diagnostic` below are gradcli.trace's, named in annotations only).
+_hooks: dict[str, Callable] = {}
+
+
+def connect(*, evaluate: Callable, to_source: Callable) -> None:
+    """Called once, by gradcli/__init__.py: what Graph.evaluate and Graph.to_source call."""
+    _hooks.update(evaluate=evaluate, to_source=to_source)
 
 
 class Node:
@@ -107,22 +115,13 @@ class Graph:
         estimated to need more raises ResourceError before any work (gradcli.shapes).
 
         A graph of scalars runs on Python floats (gradcli.scalar_engine, from a plan made at the
-        first call and kept); arrays, and anything unusual that path declines, run in NumPy."""
-        from . import scalar_engine
-
-        values = dict(values or {})
-        result = scalar_engine.run(self, values, trace=trace, max_memory=max_memory)
-        if result is not None:
-            return result
-        from .engine import run
-
-        return run(self, values, trace=trace, max_memory=max_memory)
+        first call and kept); arrays, and anything unusual that path declines, run in NumPy
+        (gradcli.evaluator.evaluate)."""
+        return _hooks["evaluate"](self, values, trace=trace, max_memory=max_memory)
 
     def to_source(self) -> str:
         """Source text that parses back to this graph (see gradcli.printer)."""
-        from .printer import to_source
-
-        return to_source(self)
+        return _hooks["to_source"](self)
 
     def __len__(self) -> int:
         return len(self.nodes)
