@@ -3,8 +3,9 @@
 LAYERS is the one place the order is written (README.md, Development, draws it). A module may
 import its own layer and the layers before it, never one after it; imports inside functions and
 under `if TYPE_CHECKING:` count (a lazy import is still a dependency). Within a layer, modules
-must not import each other in a cycle either. gradcli/__init__.py (the Python API) and
-gradcli/__main__.py sit on top of all of them.
+must not import each other in a cycle either. The Python API sits on top of all of them, at the
+package's root: gradcli/__init__.py, gradcli/testing.py (assert_gradients), the pytest plugin, and
+gradcli/__main__.py.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ LAYERS = (
     "inputs",           # values for the variables: value text, data files, NAME=VALUE arguments
     "evaluation",       # graph + values -> Result: the engines, shapes and memory, gradient check, Hessian
     "render",           # Result -> text, JSON, CSV, DOT, LaTeX: pure functions, no computing
-    "commands",         # the command line, help, batch, the pytest helpers: exit codes live here only
+    "commands",         # the command line, its help, batch runs: exit codes live here only
 )
-TOP = ("gradcli", "gradcli.__main__")
+TOP = ("gradcli", "gradcli.__main__", "gradcli.testing", "gradcli.pytest_plugin")
 
 PACKAGE = Path(__file__).resolve().parent.parent / "gradcli"
 

@@ -61,8 +61,8 @@ FOLDERS = {
                   "engine.py (NumPy); shapes.py checks shapes and memory before a run; check.py compares\n"
                   "with finite differences; hessian.py evaluates second derivatives.",
     "commands": "What a user runs: the command line (cli.py; a new command goes there), its help pages\n"
-                "(helptext.py), batch runs (batch.py), the pytest helpers (testing.py, pytest_plugin.py).\n"
-                "Only here are exit codes, stdin, terminals and colours known.",
+                "(helptext.py), batch runs (batch.py). Only here are exit codes, stdin, terminals and\n"
+                "colours known.",
 }
 PLACE = {
     "errors": "base", "source": "base", "outfile": "base",
@@ -74,10 +74,12 @@ PLACE = {
     "values": "inputs", "datafiles": "inputs", "arguments": "inputs",
     "shapes": "evaluation", "engine": "evaluation", "scalar_engine": "evaluation", "evaluator": "evaluation",
     "check": "evaluation", "hessian": "evaluation",
-    "cli": "commands", "helptext": "commands", "batch": "commands", "testing": "commands",
-    "pytest_plugin": "commands",
+    "cli": "commands", "helptext": "commands", "batch": "commands",
 }
-STAY = {"__init__", "__main__"}  # gradcli/__init__.py (the API) and __main__.py stay on top
+# The Python API stays at the top, above every layer, under the names users import:
+# gradcli/__init__.py (parse, evaluate, ...), gradcli.testing (assert_gradients), the pytest plugin
+# (its entry point), and __main__.py (python -m gradcli).
+STAY = {"__init__", "__main__", "testing", "pytest_plugin"}
 PACKAGES_THAT_STAY = {"render"}  # already a folder: only its imports are rewritten
 PKG = "gradcli"
 TEXT_SUFFIXES = {".py", ".md", ".toml", ".txt", ".cfg", ".ini", ".yml", ".yaml", ".lark", ".json", ".rst", ""}
