@@ -30,14 +30,20 @@ try:
     from .evaluator import evaluate as _evaluate_graph
     from .graph import Graph, Node
     from .parser import parse
-    from .printer import to_source as _to_source
     from .trace import Diagnostic, Edge, NodeTrace, Result
-
-    # The graph imports neither its evaluator nor its printer (they import it): connected here.
-    _graph.connect(evaluate=_evaluate_graph, to_source=_to_source)
 finally:
     if _collecting:
         _gc.enable()
+
+
+def _to_source(graph: Graph) -> str:
+    from .printer import to_source  # (loaded when first asked: a run that prints no source never is)
+
+    return to_source(graph)
+
+
+# The graph imports neither its evaluator nor its printer (they import it): connected here.
+_graph.connect(evaluate=_evaluate_graph, to_source=_to_source)
 
 __version__ = "0.1.0"
 

@@ -199,7 +199,9 @@ class Rewriter:
         for alias in node.names:
             text = alias.name + (f" as {alias.asname}" if alias.asname else "")
             full = f"{stem}.{alias.name}"
-            if full in self.mapping:  # importing a module by its name: from its new package
+            if stem == PKG and alias.name in self.ambiguous:
+                source = PKG  # `from gradcli import hessian`: the package's attribute (the API function)
+            elif full in self.mapping:  # importing a module by its name: from its new package
                 source = self.mapping[full].rpartition(".")[0]
             else:
                 source = self.new(stem)
@@ -263,12 +265,12 @@ class Rewriter:
             return self.moved[name]
 
         def from_package(match: re.Match) -> str:
-            names = [n.strip() for n in match.group(1).split(",") if n.strip()]
-            targets = {self.moved[n.split(" as ")[0].strip()].rpartition(".")[0]
-                       for n in names if n.split(" as ")[0].strip() in self.moved}
+            names = [n.split(" as ")[0].strip() for n in match.group(1).split(",") if n.strip()]
+            modules = [n for n in names if n in self.moved and n not in self.ambiguous]
+            targets = {self.moved[n].rpartition(".")[0] for n in modules}
             if not targets:
                 return match.group(0)
-            if len(targets) == 1 and all(n.split(" as ")[0].strip() in self.moved for n in names):
+            if len(targets) == 1 and len(modules) == len(names):
                 return f"from {targets.pop()} import {match.group(1)}"
             line = text.count("\n", 0, match.start()) + 1
             self.notes.append(f"{where}:{line}: `{match.group(0).strip()}` mixes layers: split it by hand")
