@@ -6,9 +6,10 @@ Run it once, from the repository root, on a work tree without uncommitted change
     python3 tools/relayout.py            # moves (git mv), rewrites, checks; prints what it did
     python3 tools/relayout.py --dry-run  # only says where each module would go
 
-then review `git diff --staged -M`/`git status`, run the tests, and commit. It refuses to run twice (a
-layer folder already exists) and stops, changing nothing, at a module it has no place for: add it
-to PLACE below, or pass `--put NAME=FOLDER` (e.g. `--put jvp=differentiation`).
+then review `git diff --staged -M`/`git status`, run the tests, and commit (and delete this script).
+Everything it does is staged: `git reset --hard` undoes it. It refuses to run twice (a layer
+folder already holds modules) and stops, changing nothing, at a module it has no place for: add
+it to PLACE below, or pass `--put NAME=FOLDER` (e.g. `--put jvp=differentiation`).
 
 What it does:
   1. `git mv gradcli/NAME.py gradcli/FOLDER/NAME.py` for every module of PLACE that exists
@@ -101,7 +102,8 @@ def plan(put: dict[str, str]) -> dict[str, str]:
     unknown_folders = set(place.values()) - set(FOLDERS)
     if unknown_folders:
         fail(f"no such layer folder: {sorted(unknown_folders)} (the folders: {', '.join(FOLDERS)})")
-    existing = [name for name in FOLDERS if (package / name).exists()]
+    # (a folder left by an undone run, `git reset --hard`, holds only __pycache__: not a layout)
+    existing = [name for name in FOLDERS if any((package / name).glob("*.py"))]
     if existing:
         fail(f"gradcli/{existing[0]}/ exists already: the package has been relaid out (this runs once)")
     mapping = {PKG: PKG}
@@ -363,7 +365,7 @@ def main() -> int:
 
     for folder in FOLDERS:
         if any(new.split(".")[1] == folder for new in moves.values()):
-            Path(PKG, folder).mkdir()
+            Path(PKG, folder).mkdir(exist_ok=True)
             Path(PKG, folder, "__init__.py").write_text(f'"""{FOLDERS[folder]}\n"""\n', encoding="utf-8")
     for old_path, new_path in new_path_of.items():
         git("mv", old_path, new_path)
