@@ -55,12 +55,14 @@ FOLDERS = {
                        "gates of registry ops, so it can be evaluated, printed and differentiated again.",
     "language": "Text <-> graph: parser.py (over the LALR tables of lalr*.py, generated from\n"
                 "grammar/gradcli.lark), composite.py (user functions and built-in composites), printer.py\n"
-                "(a graph back to source), rewrite.py (--stable), symbolic.py (the SymPy bridge).",
+                "(a graph back to source), formula.py (a derivative as a formula for people, text or LaTeX),\n"
+                "rewrite.py (--stable), symbolic.py (the SymPy bridge).",
     "inputs": "Values for the variables: value text and Python objects (values.py), data files\n"
               "(datafiles.py), the command line's NAME=VALUE, --values and @FILE (arguments.py).",
     "evaluation": "Graph + values -> Result: evaluator.py runs scalar_engine.py (Python floats) or\n"
                   "engine.py (NumPy); shapes.py checks shapes and memory before a run; check.py compares\n"
-                  "with finite differences; hessian.py evaluates second derivatives.",
+                  "with finite differences; hessian.py evaluates second derivatives; formulas.py the\n"
+                  "derivatives `gradcli diff` prints, with their values.",
     "commands": "What a user runs: the command line (cli.py; a new command goes there), its help pages\n"
                 "(helptext.py), batch runs (batch.py). Only here are exit codes, stdin, terminals and\n"
                 "colours known.",
@@ -75,6 +77,11 @@ PLACE = {
     "values": "inputs", "datafiles": "inputs", "arguments": "inputs",
     "shapes": "evaluation", "engine": "evaluation", "scalar_engine": "evaluation", "evaluator": "evaluation",
     "check": "evaluation", "hessian": "evaluation",
+    # `gradcli diff`'s derivatives with their values (it evaluates): below render/diffview.py
+    "formulas": "evaluation",
+    # a module of render/ that is a printer of graphs (language, as printer.py), not of Results:
+    # formulas.py (evaluation) imports it. Keys "render.NAME" move a module out of render/.
+    "render.formula": "language",
     "cli": "commands", "helptext": "commands", "batch": "commands",
 }
 # The Python API stays at the top, above every layer, under the names users import:
@@ -99,9 +106,10 @@ def plan(put: dict[str, str]) -> dict[str, str]:
     """old dotted name -> new dotted name, for every module and package of gradcli."""
     place = {**PLACE, **put}
     package = Path(PKG)
-    unknown_folders = set(place.values()) - set(FOLDERS)
+    unknown_folders = set(place.values()) - set(FOLDERS) - PACKAGES_THAT_STAY
     if unknown_folders:
-        fail(f"no such layer folder: {sorted(unknown_folders)} (the folders: {', '.join(FOLDERS)})")
+        fail(f"no such layer folder: {sorted(unknown_folders)} "
+             f"(the folders: {', '.join([*FOLDERS, *PACKAGES_THAT_STAY])})")
     # (a folder left by an undone run, `git reset --hard`, holds only __pycache__: not a layout)
     existing = [name for name in FOLDERS if any((package / name).glob("*.py"))]
     if existing:
@@ -116,7 +124,9 @@ def plan(put: dict[str, str]) -> dict[str, str]:
                 for inner in sorted(path.rglob("*.py")):
                     parts = inner.relative_to(package.parent).with_suffix("").parts
                     name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-                    mapping[name] = name
+                    key = name.split(".", 1)[1]  # render.formula
+                    folder = place.get(key, parts[1])
+                    mapping[name] = name if folder == parts[1] else f"{PKG}.{folder}.{parts[-1]}"
             elif path.name == "grammar" or not any(path.rglob("*.py")):
                 continue  # data (a wheel-style grammar folder), not code
             else:
@@ -129,6 +139,8 @@ def plan(put: dict[str, str]) -> dict[str, str]:
             if stem != "__init__":
                 mapping[f"{PKG}.{stem}"] = f"{PKG}.{stem}"
         elif stem in place:
+            if (package / place[stem] / path.name).exists():
+                fail(f"gradcli/{place[stem]}/{path.name} exists already: give gradcli/{path.name} another place")
             mapping[f"{PKG}.{stem}"] = f"{PKG}.{place[stem]}.{stem}"
         else:
             strays.append(f"gradcli/{path.name}")
@@ -158,12 +170,20 @@ def api_names() -> set[str]:
 class Rewriter:
     def __init__(self, mapping: dict[str, str]) -> None:
         self.mapping = mapping
-        self.moved = {old.rsplit(".", 1)[1]: new for old, new in mapping.items() if old != new}
+        # what moves, by its name below gradcli: "engine", "render.formula"
+        self.moved = {old.split(".", 1)[1]: new for old, new in mapping.items() if old != new}
         self.ambiguous = {name for name in api_names() if name in self.moved}
         self.notes: list[str] = []
-        names = "|".join(sorted(self.moved, key=len, reverse=True))
-        self.dotted = re.compile(rf"(?<![\w.]){PKG}\.({names})(?!\w)")
-        self.path = re.compile(rf"(?<![\w.-]){PKG}/({names})\.py\b")
+        names = "|".join(re.escape(n) for n in sorted(self.moved, key=len, reverse=True))
+        paths = "|".join(re.escape(n.replace(".", "/")) for n in sorted(self.moved, key=len, reverse=True))
+        self.dotted = re.compile(rf"(?<![\w.]){PKG}\.({names})(?![\w])")
+        self.path = re.compile(rf"(?<![\w.-]){PKG}/({paths})\.py\b")
+        # a module moved out of render/, named without the package: `render/formula.py`, `render.formula`
+        out_of_render = [n for n in self.moved if n.startswith("render.")]
+        self.bare = None
+        if out_of_render:
+            alternatives = "|".join(re.escape(n[len("render."):]) for n in out_of_render)
+            self.bare = re.compile(rf"(?<![\w./-])render([./])({alternatives})(\.py)?(?!\w)")
         # `from gradcli import a, b` in text that is not parsed as code (strings, Markdown)
         self.from_package = re.compile(rf"(?<![\w.])from {PKG} import ([\w ,]+)")
 
@@ -260,6 +280,8 @@ class Rewriter:
         def dotted(match: re.Match) -> str:
             name = match.group(1)
             if name in self.ambiguous and not text.startswith(".", match.end()):
+                if text.startswith("(", match.end()):  # a call: the API's function, not the module
+                    return match.group(0)
                 line = text.count("\n", 0, match.start()) + 1
                 self.notes.append(f"{where}:{line}: `{match.group(0)}` left as is (the API's "
                                   f"gradcli.{name}, or the module {self.moved[name]}?)")
@@ -280,7 +302,14 @@ class Rewriter:
 
         text = self.from_package.sub(from_package, text)
         text = self.dotted.sub(dotted, text)
-        return self.path.sub(lambda m: self.moved[m.group(1)].replace(".", "/") + ".py", text)
+        text = self.path.sub(lambda m: self.moved[m.group(1).replace("/", ".")].replace(".", "/") + ".py", text)
+        if self.bare is not None:
+            def bare(match: re.Match) -> str:
+                folder = self.moved["render." + match.group(2)].split(".")[1]
+                return f"{folder}{match.group(1)}{match.group(2)}{match.group(3) or ''}"
+
+            text = self.bare.sub(bare, text)
+        return text
 
 
 def unresolved_imports() -> list[str]:
@@ -335,8 +364,9 @@ def main() -> int:
         put[name.strip().removesuffix(".py")] = folder.strip()
     mapping = plan(put)
     moves = {old: new for old, new in mapping.items() if old != new}
-    for old, new in sorted(moves.items(), key=lambda kv: (list(FOLDERS).index(kv[1].split(".")[1]), kv[0])):
-        print(f"  gradcli/{old.split('.', 1)[1]}.py -> {new.replace('.', '/')}.py")
+    rank = {folder: i for i, folder in enumerate([*FOLDERS, *PACKAGES_THAT_STAY])}
+    for old, new in sorted(moves.items(), key=lambda kv: (rank[kv[1].split(".")[1]], kv[0])):
+        print(f"  {old.replace('.', '/')}.py -> {new.replace('.', '/')}.py")
     absent = sorted(name for name in {**PLACE, **put} if f"{PKG}.{name}" not in mapping)
     if absent:
         print(f"  (not in this tree, skipped: {', '.join(absent)})")
