@@ -642,6 +642,231 @@ _OPS = [
        scalar=Scalar(_min_scalar, (lambda ans, x, y: _max_local_scalar(y, x), lambda ans, x, y: _max_local_scalar(x, y)))),
 ]
 
+
+# -- the functions of issue 12: each entry's NumPy forward and local gradients, its Scalar kernel
+#    (Python floats, the same bits: see `Scalar`), its kinks and its domain ---------------------
+
+_LOG2E = 1.4426950408889634  # 1/ln 2, correctly rounded (tests/test_edges.py checks it with mpmath)
+_LOG10E = 0.4342944819032518  # 1/ln 10
+_TWO_OVER_SQRT_PI = 1.1283791670955126  # 2/√π
+_SCALE_UP = 600  # hypot of subnormal inputs: scaled by 2^600 (exact) to keep every bit
+
+
+def _hypot_over(n, r, x, y, power: int):
+    """n/r^power for r = hypot(x, y) (power 1 or 2), divided by r one step at a time, never by
+    r² (which overflows or underflows where n/r² need not). Where r is subnormal it holds few
+    bits: then from x, y, n scaled by 2^600 (exact). At r = 0, the origin's convention: 0. At
+    r = ∞, the limit: 0 for power 2; for power 1 the direction, ±1/√k on the k infinite inputs
+    (as norm's), 0 on a finite one."""
+    normal = (r >= _TINY) & (r <= _HUGE)
+    if np.all(normal):
+        local = n / r
+        return local / r if power == 2 else local
+    tiny = (r < _TINY) & (r != 0)
+    scale = np.ldexp(1.0, np.where(tiny, _SCALE_UP, 0))
+    rs = np.where(normal, r, np.where(tiny, np.hypot(x * scale, y * scale), 1.0))
+    local = (n * scale) / rs
+    if power == 2:
+        local = (local / rs) * scale
+    if power == 1:
+        count = np.isinf(x).astype(np.float64) + np.isinf(y)
+        far = np.where(np.isinf(n), np.copysign(1.0, n) / np.sqrt(np.maximum(count, 1.0)), 0.0)
+    else:
+        far = 0.0
+    edge = np.where(r == 0, 0.0, far)
+    return np.where(normal | tiny, local, np.where(np.isnan(r) | np.isnan(n), np.nan, edge))[()]
+
+
+def _hypot_over_scalar(n, r, x, y, power: int):
+    # as _hypot_over on finite floats (the scalar engine runs no nan nor inf)
+    if r == 0.0:
+        return 0.0
+    if r < _TINY:
+        rs = float(np.hypot(math.ldexp(x, _SCALE_UP), math.ldexp(y, _SCALE_UP)))
+        local = math.ldexp(n, _SCALE_UP) / rs
+        return (local / rs) * math.ldexp(1.0, _SCALE_UP) if power == 2 else local
+    local = n / r
+    return local / r if power == 2 else local
+
+
+def _hypot_kink(x, y):
+    # 0 at the origin only; its sign flips where a move along x (y = 0) or along y (x = 0)
+    # crosses it. (A move of y through 0 at x < 0 flips it too: check then judges leniently.)
+    return np.where(y == 0, x, y)
+
+
+def _atan2_kink(x, y):
+    # atan2(x, y) (x the ordinate) has a corner at the origin and jumps by 2π across its branch
+    # cut, x = 0 with y < 0: 0 on both, and a sign that flips where a move crosses them
+    return np.where(y > 0, 1.0, x)
+
+
+def _atan_local(ans, x):
+    # 1/(1 + x²); beyond |x| = 1e150, x² would overflow though 1/x² need not: (1/x)/x
+    big = np.abs(x) > 1e150
+    if np.any(big):
+        small = np.where(big, 0.0, x)
+        return np.where(big, (1.0 / np.where(big, x, 1.0)) / x, 1.0 / (1.0 + small * small))[()]
+    return 1.0 / (1.0 + x * x)
+
+
+def _atan_local_scalar(ans, x):
+    return (1.0 / x) / x if abs(x) > 1e150 else 1.0 / (1.0 + x * x)
+
+
+def _asin_local(ans, x):
+    # 1/√(1 - x²) with 1 - x² as (1 - x)(1 + x): exact factors near ±1, where 1 - x·x cancels
+    return 1.0 / np.sqrt((1.0 - x) * (1.0 + x))
+
+
+def _asin_local_scalar(ans, x):
+    return 1.0 / math.sqrt((1.0 - x) * (1.0 + x))
+
+
+def _xlogy(x, y):
+    """x·log y, 0 where x = 0 whatever y is (but nan), as SciPy's xlogy."""
+    zero = x == 0
+    if np.any(zero):
+        product = x * np.log(np.where(zero, 1.0, y))
+        return np.where(zero, np.where(np.isnan(y), np.nan, 0.0), product)[()]
+    return x * np.log(y)
+
+
+def _xlogy_scalar(x, y):
+    return 0.0 if x == 0.0 else x * float(np.log(y))
+
+
+def _xlogy_local_y(ans, x, y):
+    # x/y, and 0 where x = 0: xlogy is 0 all along x = 0 (also at y = 0, where x/y is 0/0)
+    zero = x == 0
+    if np.any(zero):
+        local = x / np.where(zero, 1.0, y)
+        return np.where(zero, np.where(np.isnan(y), np.nan, 0.0), local)[()]
+    return x / y
+
+
+# erf: math.erf (libm's, correctly rounded to within an ulp) element by element, since NumPy has
+# no erf and SciPy is no dependency; the scalar kernel calls the same math.erf: the same bits.
+_erf_elements = np.frompyfunc(math.erf, 1, 1)
+
+
+def _erf(x):
+    return np.asarray(_erf_elements(x), dtype=np.float64)[()]
+
+
+def _erf_local(ans, x):
+    # 2/√π·e^(-x²), x² split exactly into hi + lo (Dekker): e^(-hi)·(1 - lo), since x² rounded
+    # would cost up to x²·2^-53 relative (7e-14 at x = 26). Past |x| = 30 it is 0 (e^-900).
+    t = np.minimum(np.abs(x), 30.0)
+    hi = t * t
+    c = t * 134217729.0  # 2^27 + 1
+    top = c - (c - t)
+    rest = t - top
+    lo = ((top * top - hi) + 2.0 * top * rest) + rest * rest
+    return _TWO_OVER_SQRT_PI * (np.exp(-hi) * (1.0 - lo))
+
+
+def _erf_local_scalar(ans, x):
+    t = min(abs(x), 30.0)
+    hi = t * t
+    c = t * 134217729.0
+    top = c - (c - t)
+    rest = t - top
+    lo = ((top * top - hi) + 2.0 * top * rest) + rest * rest
+    return _TWO_OVER_SQRT_PI * (float(np.exp(-hi)) * (1.0 - lo))
+
+
+# clip(x, lo, hi) is min(max(x, lo), hi), and its gradients are that composition's: a tie splits
+# the gradient as max and min do (x = lo = hi gives x and lo ¼ each and hi ½).
+
+def _clip(x, lo, hi):
+    return np.minimum(np.maximum(x, lo), hi)
+
+
+def _clip_local_x(ans, x, lo, hi):
+    return (_max_local(x, lo) * _max_local(hi, np.maximum(x, lo)))[()]
+
+
+def _clip_local_lo(ans, x, lo, hi):
+    return (_max_local(lo, x) * _max_local(hi, np.maximum(x, lo)))[()]
+
+
+def _clip_local_hi(ans, x, lo, hi):
+    return _max_local(np.maximum(x, lo), hi)[()]
+
+
+def _clip_scalar(x, lo, hi):
+    return _min_scalar(_max_scalar(x, lo), hi)
+
+
+def _clip_kink(x, lo, hi):
+    """1 strictly inside (lo, hi), -1 outside, 0 at a tie of min(max(x, lo), hi) that matters:
+    x = lo with lo ≤ hi, or max(x, lo) = hi; nan if an input is. Comparisons, not differences,
+    which could overflow. (Moving lo past hi with x below both flips no sign: only a pass at the
+    tie itself sees that kink.)"""
+    top = np.maximum(x, lo)
+    side = np.where((x > lo) & (top < hi), 1.0, -1.0)
+    tie = ((x == lo) & (lo <= hi)) | (top == hi)
+    return np.where(np.isnan(top) | np.isnan(hi), np.nan, np.where(tie, 0.0, side))[()]
+
+
+_OPS += [
+    Op("atan2", 2, np.arctan2,
+       (lambda ans, x, y: _hypot_over(y, np.hypot(x, y), x, y, 2),
+        lambda ans, x, y: _hypot_over(-x, np.hypot(x, y), x, y, 2)),
+       "atan2", "slope", ("y/(x²+y²)", "-x/(x²+y²)"), uses_inputs=True, ufunc=np.arctan2,
+       kink_offset=_atan2_kink,
+       kink_rule="the gradient of atan2(0, 0) is 0; where the value jumps by 2π (first input 0, "
+                 "second negative) it is the formula's",
+       scalar=Scalar(lambda x, y: float(np.arctan2(x, y)),
+                     (lambda ans, x, y: _hypot_over_scalar(y, float(np.hypot(x, y)), x, y, 2),
+                      lambda ans, x, y: _hypot_over_scalar(-x, float(np.hypot(x, y)), x, y, 2)))),
+    Op("hypot", 2, np.hypot,
+       (lambda ans, x, y: _hypot_over(x, ans, x, y, 1), lambda ans, x, y: _hypot_over(y, ans, x, y, 1)),
+       "hypot", "slope", ("x/√(x²+y²)", "y/√(x²+y²)"), uses_inputs=True, uses_output=True,
+       ufunc=np.hypot, kink_offset=_hypot_kink, kink_rule="the gradient of hypot at (0, 0) is 0",
+       scalar=Scalar(lambda x, y: float(np.hypot(x, y)),
+                     (lambda ans, x, y: _hypot_over_scalar(x, ans, x, y, 1),
+                      lambda ans, x, y: _hypot_over_scalar(y, ans, x, y, 1)))),
+    Op("log1p", 1, np.log1p, (lambda ans, x: 1.0 / (1.0 + x),),
+       "log1p", "slope", ("1/(1+x)",), uses_inputs=True, ufunc=np.log1p,
+       scalar=Scalar(lambda x: float(np.log1p(x)), (lambda ans, x: 1.0 / (1.0 + x),))),
+    Op("expm1", 1, np.expm1, (lambda ans, x: np.exp(x),),  # not ans + 1, which cancels for x < 0
+       "expm1", "slope", ("e^x",), uses_inputs=True, ufunc=np.expm1,
+       scalar=Scalar(lambda x: float(np.expm1(x)), (lambda ans, x: float(np.exp(x)),))),
+    Op("log2", 1, np.log2, (lambda ans, x: _LOG2E / x,),
+       "log2", "slope", ("1/(x·ln 2)",), uses_inputs=True, ufunc=np.log2,
+       scalar=Scalar(lambda x: float(np.log2(x)), (lambda ans, x: _LOG2E / x,))),
+    Op("log10", 1, np.log10, (lambda ans, x: _LOG10E / x,),
+       "log10", "slope", ("1/(x·ln 10)",), uses_inputs=True, ufunc=np.log10,
+       scalar=Scalar(lambda x: float(np.log10(x)), (lambda ans, x: _LOG10E / x,))),
+    Op("atan", 1, np.arctan, (_atan_local,),
+       "atan", "slope", ("1/(1+x²)",), uses_inputs=True, ufunc=np.arctan,
+       scalar=Scalar(lambda x: float(np.arctan(x)), (_atan_local_scalar,))),
+    Op("asin", 1, np.arcsin, (_asin_local,),
+       "asin", "slope", ("1/√(1-x²)",), uses_inputs=True, ufunc=np.arcsin,
+       scalar=Scalar(lambda x: float(np.arcsin(x)), (_asin_local_scalar,))),
+    Op("acos", 1, np.arccos, (lambda ans, x: -_asin_local(ans, x),),
+       "acos", "slope", ("-1/√(1-x²)",), uses_inputs=True, ufunc=np.arccos,
+       scalar=Scalar(lambda x: float(np.arccos(x)), (lambda ans, x: -_asin_local_scalar(ans, x),))),
+    Op("clip", 3, _clip, (_clip_local_x, _clip_local_lo, _clip_local_hi),
+       "clip", "routes", ("1 if y < x < z, else 0", "1 if x < y < z, else 0", "1 if z < max(x, y), else 0"),
+       uses_inputs=True, kink_offset=_clip_kink,
+       kink_rule="clip(x, y, z) = min(max(x, y), z): a tie splits the gradient equally",
+       scalar=Scalar(_clip_scalar,
+                     (lambda ans, x, lo, hi: _max_local_scalar(x, lo) * _max_local_scalar(hi, _max_scalar(x, lo)),
+                      lambda ans, x, lo, hi: _max_local_scalar(lo, x) * _max_local_scalar(hi, _max_scalar(x, lo)),
+                      lambda ans, x, lo, hi: _max_local_scalar(_max_scalar(x, lo), hi)))),
+    Op("xlogy", 2, _xlogy, (lambda ans, x, y: np.log(y), _xlogy_local_y),
+       "xlogy", "slope", ("ln y", "x/y, 0 at x = 0"), uses_inputs=True,
+       scalar=Scalar(_xlogy_scalar, (lambda ans, x, y: float(np.log(y)),
+                                     lambda ans, x, y: 0.0 if x == 0.0 else x / y)),
+       reads=((1,), (0, 1))),
+    Op("erf", 1, _erf, (_erf_local,),
+       "erf", "slope", ("2/√π·e^(-x²)",), uses_inputs=True,
+       scalar=Scalar(math.erf, (_erf_local_scalar,))),
+]
+
 _OPS += _array_ops()
 
 OPS: dict[str, Op] = {op.name: op for op in _OPS}
@@ -683,7 +908,7 @@ class GateView:
         return self.formulas[index] == ""
 
 
-_PLACEHOLDER = re.compile(r"(?<![A-Za-z0-9_])[xy](?![A-Za-z0-9_])")
+_PLACEHOLDER = re.compile(r"(?<![A-Za-z0-9_])[xyz](?![A-Za-z0-9_])")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SHORT = 16  # a longer input is written as x or y in a formula
 
@@ -708,12 +933,12 @@ def number_text(value: float) -> str:
 def gate_view(op: Op, constants: tuple, labels: tuple) -> GateView:
     """`constants`: per input its value if it is a constant, else None; `labels`: per input how
     it is called. Formulas name an input by its label when that is short (parenthesised unless
-    it is a name), else by x (and y): a view that shows them renames those (see render.steps)."""
+    it is a name), else by x (and y, z): a view that shows them renames those (see render.steps)."""
     if op.body is not None:
         return GateView(op.symbol, op.role, op.formulas)
     const_x, const_y = (tuple(constants) + (None, None))[:2]
     names = {}
-    for letter, value, label in zip("xy", constants, labels):
+    for letter, value, label in zip("xyz", constants, labels):
         if value is not None:
             names[letter] = number_text(value)
         elif label is not None and _IDENTIFIER.fullmatch(label):
