@@ -1073,7 +1073,7 @@ _OPS += [
        rule=("log(y)", "x/(y + equal(x, 0)*equal(y, 0))"),
        domain="y > 0, or x = 0 (then 0 for any y)"),
     Op("erf", 1, _erf, (_erf_local,),
-       "erf", "slope", ("2/√π·e^(-x²)",), uses_inputs=True,
+       "erf", "slope", ("2e^(-x²)/√π",), uses_inputs=True,
        scalar=Scalar(math.erf, (_erf_local_scalar,)),
        rule=("2/sqrt(pi)*exp(-x**2)",)),
 ]

@@ -2,7 +2,7 @@
 gradients, written from the op registry, so that a new op is on the page without an edit here.
 
 The registry gives each op's spelling (through the printer), arity, role, local-gradient formulas,
-kink convention, expansion and keyword parameters; only the prose about programs is written here.
+domain, kink convention, expansion and keyword parameters; only the prose about programs is written here.
 """
 
 from __future__ import annotations
@@ -71,6 +71,8 @@ def describe(op: Op, *, spelled: str | None = None) -> str:
     if op.symbol in "".join(op.formulas) and not op.symbol.isascii():
         text += f", where {op.symbol} = {op_text(op, names)}"
     parts.append(text)
+    if op.domain:
+        parts.append(f"domain: {op.domain}")
     if op.kink_rule:
         parts.append(f"at a kink: {op.kink_rule}")
     for param in op.params:
