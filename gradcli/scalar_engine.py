@@ -41,18 +41,20 @@ class _Plan:
     Forward, per gate: vals[k] = f(vals[i]) or f(vals[i], vals[j]) (j = -1: unary), from the
     lists `forward` = (ks, fs, is, js). Backward, per gate that needs a gradient, in reverse
     order, `backward` = (ks, is, js, lis, ljs): the local gradient toward input i (j) is
-    li(ans, x[, y]), a float constant, or None if that input needs no gradient. A gate of three
-    inputs (clip) has its third in `third[k]` = (z, lz), its local gradients taking (ans, x, y, z);
-    the loops for a plan with such gates (`_forward3`, `_backward3`) leave the others' untouched. Which inputs need
+    li(ans, x[, y]), a float constant, or None if that input needs no gradient. Which inputs need
     one depends on the named constants given a value (`pi` is a constant unless given one), so a
     graph has a plan per set of such names (nearly always one).
+
+    A gate of three inputs (clip) has its third in `third[k]` = (z, lz), its local gradients
+    taking (ans, x, y, z), and its kink in `third_kinks`; a plan with such gates runs loops of its
+    own (`_forward3`, `_backward3`), so the others' loops stay as fast as they were.
 
     Columns rather than a tuple per gate: a plan then holds a dozen objects that the garbage
     collector tracks, not 100,000 (whose creation would set off full collections over the graph).
     """
 
-    __slots__ = ("template", "forward", "backward", "kinks", "third", "output", "output_needs",
-                 "gradients", "required", "size")
+    __slots__ = ("template", "forward", "backward", "kinks", "third", "third_kinks", "output",
+                 "output_needs", "gradients", "required", "size")
 
     def __init__(self, graph: Graph, bound: frozenset) -> None:
         nodes = graph.nodes
@@ -62,6 +64,7 @@ class _Plan:
         bk, bi, bj, bli, blj = [], [], [], [], []
         kinks = []
         third: dict = {}
+        third_kinks = []
         required = edges = 0
         for node in nodes:
             k = node.id
@@ -101,7 +104,10 @@ class _Plan:
             if need_i or need_j or need_z:
                 needs[k] = True
                 if op.kink_offset is not None:
-                    kinks.append((op.kink_offset, i, j) if z < 0 else (op.kink_offset, i, j, z))
+                    if z < 0:
+                        kinks.append((op.kink_offset, i, j))
+                    else:
+                        third_kinks.append((op.kink_offset, i, j, z))
                 local = kernel.locals
                 bk.append(k)
                 bi.append(i)
@@ -115,6 +121,7 @@ class _Plan:
         self.backward = (bk, bi, bj, bli, blj)
         self.kinks = kinks
         self.third = third
+        self.third_kinks = third_kinks
         self.output = graph.output.id
         self.output_needs = needs[self.output]
         self.gradients = ([name for name, node in graph.variables.items() if needs[node.id]],
@@ -222,11 +229,16 @@ def _forward(plan: _Plan, vals: list) -> bool:
     gradient sits at its kink (the NumPy engine then reports it)."""
     for k, f, i, j in zip(*plan.forward):
         vals[k] = f(vals[i]) if j < 0 else f(vals[i], vals[j])
-    return _ordinary(plan, vals)
+    if not math.isfinite(sum(vals)):  # a nan or inf anywhere (or values adding up past 1e308)
+        return False
+    for offset, i, j in plan.kinks:
+        if (offset(vals[i]) if j < 0 else offset(vals[i], vals[j])) == 0:
+            return False
+    return True
 
 
 def _forward3(plan: _Plan, vals: list) -> bool:
-    """_forward for a plan with gates of three inputs."""
+    """_forward for a plan with gates of three inputs (their kinks in `third_kinks`)."""
     third = plan.third
     for k, f, i, j in zip(*plan.forward):
         if j < 0:
@@ -235,14 +247,13 @@ def _forward3(plan: _Plan, vals: list) -> bool:
             vals[k] = f(vals[i], vals[j], vals[third[k][0]])
         else:
             vals[k] = f(vals[i], vals[j])
-    return _ordinary(plan, vals)
-
-
-def _ordinary(plan: _Plan, vals: list) -> bool:
-    if not math.isfinite(sum(vals)):  # a nan or inf anywhere (or values adding up past 1e308)
+    if not math.isfinite(sum(vals)):
         return False
-    for offset, i, j, *z in plan.kinks:
-        if (offset(vals[i]) if j < 0 else offset(vals[i], vals[j], *[vals[n] for n in z])) == 0:
+    for offset, i, j in plan.kinks:
+        if (offset(vals[i]) if j < 0 else offset(vals[i], vals[j])) == 0:
+            return False
+    for offset, i, j, z in plan.third_kinks:
+        if offset(vals[i], vals[j], vals[z]) == 0:
             return False
     return True
 
