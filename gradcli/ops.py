@@ -848,7 +848,7 @@ def _hypot_over(n, r, x, y, power: int):
     r² (which overflows or underflows where n/r² need not). Where r is subnormal it holds few
     bits: then from x, y, n scaled by 2^600 (exact). At r = 0, the origin's convention: 0. At
     r = ∞, the limit: 0 for power 2; for power 1 the direction, ±1/√k on the k infinite inputs
-    (as norm's), 0 on a finite one."""
+    (as norm's), 0 on a finite one; nan where an input is nan."""
     normal = (r >= _TINY) & (r <= _HUGE)
     if np.all(normal):
         local = n / r
@@ -865,7 +865,8 @@ def _hypot_over(n, r, x, y, power: int):
     else:
         far = 0.0
     edge = np.where(r == 0, 0.0, far)
-    return np.where(normal | tiny, local, np.where(np.isnan(r) | np.isnan(n), np.nan, edge))[()]
+    unknown = np.isnan(x) | np.isnan(y) | np.isnan(n)  # hypot(nan, inf) is inf, its slopes unknown
+    return np.where(normal | tiny, local, np.where(unknown, np.nan, edge))[()]
 
 
 def _hypot_over_scalar(n, r, x, y, power: int):
