@@ -116,6 +116,7 @@ MISUSES = (
     lambda sub: f"sum({sub()}, axis=0, axis=1)", lambda sub: f"norm({sub()}, keepdims=1)",
     lambda sub: f"T({sub()}, {sub()})", lambda sub: f"sum({sub()}, axis=99999999999999999999)",
     lambda sub: f"x({sub()})", lambda sub: "dot()", lambda sub: f"max({sub()}, axis=-99999999999999999999)",
+    lambda sub: f"clip({sub()}, {sub()})", lambda sub: f"atan2({sub()})",
 )
 
 
