@@ -100,3 +100,31 @@ def test_values_and_gradients_agree_with_sympy(batch):
         assert False not in verdicts, (text(tree), used, [(w, o, float(e)) for w, o, e in checks])
         compared += verdicts[0] is not None
     assert compared >= cases // 2  # most cases are well-conditioned: the test is not vacuous
+
+
+# issue 12's functions: their rules (Op.rule) differentiated again, against SymPy's exact second
+# and third derivatives, at points inside each domain and away from each kink
+RULE_POINTS = {
+    "atan2": [(0.7, -1.3), (-0.4, 2.5)], "hypot": [(0.7, -1.3), (-2.0, 0.1)], "xlogy": [(0.7, 1.3), (-1.5, 0.2)],
+    "log1p": [(0.3,), (-0.7,)], "expm1": [(-0.4,), (1.7,)], "log2": [(0.3,), (5.0,)], "log10": [(0.3,), (5.0,)],
+    "atan": [(0.7,), (-3.0,)], "asin": [(0.3,), (-0.8,)], "acos": [(0.3,), (-0.8,)], "erf": [(0.5,), (-1.7,)],
+    "clip": [(0.5, 0.2, 0.9), (-1.0, 0.2, 0.9), (2.0, 0.2, 0.9)],
+}
+
+
+@pytest.mark.parametrize("name", sorted(RULE_POINTS))
+def test_new_functions_rules_differentiate_again(name):
+    args = list(VARIABLES[:len(RULE_POINTS[name][0])])
+    call = f"{name}({', '.join(args)})"
+    expr = to_sympy((name, *[("var", a) for a in args]))
+    for point in RULE_POINTS[name]:
+        values = dict(zip(args, point))
+        subs = {SYMBOLS[a]: sympy.Rational(v) for a, v in values.items()}
+        for first in args:
+            for second in args:
+                got = gradcli.evaluate(f"diff(diff({call}, {first}), {second})", values).value
+                want = complex(sympy.diff(expr, SYMBOLS[first], SYMBOLS[second]).evalf(30, subs=subs)).real
+                assert got == pytest.approx(want, rel=1e-9, abs=1e-12), (call, first, second, point)
+        third = gradcli.evaluate(f"diff({call}, {args[0]}, 3)", values).value
+        want = complex(sympy.diff(expr, SYMBOLS[args[0]], 3).evalf(30, subs=subs)).real
+        assert third == pytest.approx(want, rel=1e-9, abs=1e-12), (call, point)
