@@ -1,7 +1,7 @@
 """The op registry: every gate's forward rule, local gradients and teaching facts, one entry each.
 
 Local-gradient functions always take the same arguments, HIPS-autograd style: `ans` (the gate's
-forward output) and the inputs `x` (and `y`). They return ∂ans/∂input, elementwise, in the
+forward output) and the inputs `x` (and `y`, and `z` for clip). They return ∂ans/∂input, elementwise, in the
 broadcast shape or as a Python float when it is a constant. The engine multiplies by the upstream
 gradient and sums broadcast axes away; nothing here knows about upstream gradients.
 
@@ -1067,7 +1067,7 @@ _OPS += [
        rule=("(1 + sign(x - y))/2*(1 + sign(z - max(x, y)))/2", "(1 + sign(y - x))/2*(1 + sign(z - max(x, y)))/2",
              "(1 + sign(max(x, y) - z))/2")),
     Op("xlogy", 2, _xlogy, (lambda ans, x, y: np.log(y), _xlogy_local_y),
-       "xlogy", "slope", ("ln y", "x/y, 0 at x = 0"), uses_inputs=True,
+       "xlogy", "slope", ("ln y", "x/y (0 at x = 0)"), uses_inputs=True,
        scalar=Scalar(_xlogy_scalar, (lambda ans, x, y: float(np.log(y)),
                                      lambda ans, x, y: 0.0 if x == 0.0 else x / y)),
        reads=((1,), (0, 1)),
