@@ -1,9 +1,10 @@
 """The op registry: every gate's forward rule, local gradients and teaching facts, one entry each.
 
 Local-gradient functions always take the same arguments, HIPS-autograd style: `ans` (the gate's
-forward output) and the inputs `x` (and `y`, and `z` for clip). They return ∂ans/∂input, elementwise, in the
-broadcast shape or as a Python float when it is a constant. The engine multiplies by the upstream
-gradient and sums broadcast axes away; nothing here knows about upstream gradients.
+forward output) and the inputs `x` (and `y`, and `z` for clip). They return ∂ans/∂input,
+elementwise, in the broadcast shape or as a Python float when it is a constant. The engine
+multiplies by the upstream gradient and sums broadcast axes away; nothing here knows about
+upstream gradients.
 
 Ops that are not elementwise (reductions, matrix products, the transpose) have no elementwise local
 gradient: they give a vector-Jacobian product instead, `vjp(g, ans, *inputs, index=i, **params)`,
