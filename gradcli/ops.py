@@ -992,6 +992,18 @@ def _clip_scalar(x, lo, hi):
     return _min_scalar(_max_scalar(x, lo), hi)
 
 
+def _clip_local_x_scalar(ans, x, lo, hi):
+    return _max_local_scalar(x, lo) * _max_local_scalar(hi, _max_scalar(x, lo))
+
+
+def _clip_local_lo_scalar(ans, x, lo, hi):
+    return _max_local_scalar(lo, x) * _max_local_scalar(hi, _max_scalar(x, lo))
+
+
+def _clip_local_hi_scalar(ans, x, lo, hi):
+    return _max_local_scalar(_max_scalar(x, lo), hi)
+
+
 def _clip_kink(x, lo, hi):
     """1 strictly inside (lo, hi), -1 outside, 0 at a tie of min(max(x, lo), hi) that matters:
     x = lo with lo ≤ hi, or max(x, lo) = hi; nan if an input is. Comparisons, not differences,
@@ -1061,11 +1073,9 @@ _OPS += [
        "clip", "routes", ("1 if y < x < z, else 0", "1 if x < y < z, else 0", "1 if z < max(x, y), else 0"),
        uses_inputs=True, kink_offset=_clip_kink,
        kink_rule="clip(x, y, z) = min(max(x, y), z): a tie splits the gradient equally",
-       scalar=Scalar(_clip_scalar,
-                     (lambda ans, x, lo, hi: _max_local_scalar(x, lo) * _max_local_scalar(hi, _max_scalar(x, lo)),
-                      lambda ans, x, lo, hi: _max_local_scalar(lo, x) * _max_local_scalar(hi, _max_scalar(x, lo)),
-                      lambda ans, x, lo, hi: _max_local_scalar(_max_scalar(x, lo), hi))),
-       rule=("(1 + sign(x - y))/2*(1 + sign(z - max(x, y)))/2", "(1 + sign(y - x))/2*(1 + sign(z - max(x, y)))/2",
+       scalar=Scalar(_clip_scalar, (_clip_local_x_scalar, _clip_local_lo_scalar, _clip_local_hi_scalar)),
+       rule=("(1 + sign(x - y))/2*(1 + sign(z - max(x, y)))/2",
+             "(1 + sign(y - x))/2*(1 + sign(z - max(x, y)))/2",
              "(1 + sign(max(x, y) - z))/2")),
     Op("xlogy", 2, _xlogy, (lambda ans, x, y: np.log(y), _xlogy_local_y),
        "xlogy", "slope", ("ln y", "x/y (0 at x = 0)"), uses_inputs=True,
