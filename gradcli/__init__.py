@@ -48,6 +48,8 @@ def evaluate(source: str, values: Mapping[str, object] | None = None, /, **more_
     Values come as a mapping, as keywords, or both (keywords win); each is a number,
     a nested list or a NumPy array.
     """
+    from .values import shapes_of
+
     merged = dict(values or {})
     merged.update(more_values)
-    return parse(source).evaluate(merged)
+    return parse(source, shapes=shapes_of(merged)).evaluate(merged)

@@ -333,6 +333,7 @@ def eval_command(
     format = format or (Format.dot if output is not None else Format.table)
     with _user_errors():
         from .parser import parse
+        from .values import shapes_of
 
         limit = _parse_size(max_memory)
         if output is not None:
@@ -347,7 +348,7 @@ def eval_command(
         # a value file larger than the memory limit is refused while it is read
         read_limit = (limit or _MAX_SIZE, f"the memory limit of {max_memory} (--max-memory)")
         source, values = _program_and_values(arguments, file, set_, values_file, read_limit)
-        graph = parse(source, expand=expand)
+        graph = parse(source, expand=expand, shapes=shapes_of(values))
         if stable:
             from .rewrite import stabilize
 
@@ -600,11 +601,11 @@ def check_command(
     with _user_errors():
         from .check import check
         from .parser import parse
-        from .values import collect_values
+        from .values import collect_values, shapes_of
 
         source, values = _program_and_values(arguments, file, set_, values_file)
         expected = collect_values(expect or [], flag="--expect")
-        report = check(parse(source), values, expected=expected, h=h, rtol=rtol, atol=atol)
+        report = check(parse(source, shapes=shapes_of(values)), values, expected=expected, h=h, rtol=rtol, atol=atol)
         if not quiet:
             _warn(report.diagnostics)
         if format is CheckFormat.json:
@@ -671,7 +672,7 @@ def batch_command(
         from . import batch
         from .datafiles import open_text, source_name
         from .parser import parse
-        from .values import collect_values
+        from .values import collect_values, shapes_of
 
         expression, pairs = arguments[0], arguments[1:]
         inputs = _input_files([expression, *pairs], None, set_, values_file, batch_input=input)
@@ -680,6 +681,11 @@ def batch_command(
         constants = collect_values(set_ or [], pairs, values_file=values_file,
                                    stdin_taken="--input -" if input == "-" else None)
         graph = parse(expression)
+        if "diff" in expression:  # each row's variables are scalars: diff(…) is built for those
+            shapes = {name: () for name in graph.variables}
+            shapes.update(shapes_of(constants))
+            graph = parse(expression, shapes=shapes)
+            graph.assumes = {}  # the engine runs a chunk of rows at once: a column per variable
         stream = open_text(input)
         source = source_name(input)
         out = _LazyOutput(output)

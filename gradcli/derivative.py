@@ -189,12 +189,14 @@ class Builder:
     A zero is None: no node, and no edge in the backward pass."""
 
     def __init__(self, add: Callable[[Node], None], *, scope: str | None = None,
-                 shapes: dict[Node, tuple] | None = None, scalars: bool = False, span=None) -> None:
+                 shapes: dict[Node, tuple] | None = None, scalars: bool = False, span=None,
+                 var_shapes: dict[str, tuple] | None = None) -> None:
         self._add = add
         self.scope = scope  # how the new gates are labelled: `∂/∂x: exp(x)`
         self.span = span  # where they point in the text (default: the gate they differentiate)
         self.shapes = shapes  # known shapes of nodes, or None
         self.scalars = scalars  # every variable is a scalar (formulas without values)
+        self.var_shapes = var_shapes  # the shapes of some variables, by name
         self._memo: dict[tuple, Node] = {}
         self._array: dict[Node, bool] = {}
         self.made = 0
@@ -215,7 +217,7 @@ class Builder:
         return node
 
     def const(self, value: float, span) -> Node:
-        return self._new(Node("const", span, default=value))
+        return self._new(Node("const", span, default=value, text=f"{value:g}"))
 
     def gate(self, op: Op, inputs: tuple[Node | None, ...], params: dict, span) -> Node | None:
         """op applied to inputs (None: zero), simplified; None if the result is zero."""
@@ -303,6 +305,8 @@ class Builder:
         if node.kind == "const":
             return False
         if node.kind == "var":
+            if self.var_shapes is not None and node.name in self.var_shapes:
+                return self.var_shapes[node.name] != ()
             return not self.scalars
         known = self._array.get(node)
         if known is not None:
@@ -328,7 +332,9 @@ class Builder:
         if name in ("sum_as", "expand_as"):
             return self.maybe_array(node.inputs[1])
         if name == "diff":
-            return self.maybe_array(node.inputs[0])
+            return any(self.maybe_array(i) for i in node.inputs)
+        if name == "scalar":
+            return False
         if op.elementwise or name in ("T",):
             return any(self.maybe_array(i) for i in node.inputs)
         return True
@@ -365,15 +371,26 @@ class Builder:
         return resolve(template.result)
 
 
+def _part(node: Node) -> str:
+    """How an input reads inside a derivative gate's text: its own text without its scope
+    (`∂/∂x: exp(x)` reads `exp(x)` inside another ∂/∂x gate), parenthesised when it is not a
+    name, a number or a call."""
+    text = node.text if node.scope is not None and node.text is not None else node.label
+    if node.kind == "gate" and node.op.name in ("add", "sub", "mul", "div", "matmul", "pow", "neg"):
+        return f"({text})"
+    return text
+
+
 def _lazy_text(op: Op, inputs: tuple[Node, ...]):
     def text() -> str:
-        labels = [i.label for i in inputs]
+        labels = [_part(i) for i in inputs]
         if op.name in ("add", "sub", "mul", "div", "matmul", "pow"):
             symbol = {"pow": "**", "matmul": "@"}.get(op.name, op.symbol)
             return f"{labels[0]} {symbol} {labels[1]}"
         if op.name == "neg":
             return f"-{labels[0]}"
-        return f"{op.call_name}({', '.join(labels)})"
+        bare = [i.text if i.scope is not None and i.text is not None else i.label for i in inputs]
+        return f"{op.call_name}({', '.join(bare)})"
     return text
 
 
