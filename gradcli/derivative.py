@@ -34,7 +34,7 @@ Ref = tuple
 
 # The derivative of order N of a graph of n gates can have up to about n·3^N gates; past this
 # many new gates, building stops with an error rather than exhausting memory.
-MAX_DERIVATIVE_GATES = 1_000_000
+MAX_DERIVATIVE_GATES = 200_000
 
 _COTANGENT = -1  # the arg index standing for g
 
