@@ -1,0 +1,385 @@
+"""The Hessian of a scalar f: every second derivative ∂²f/∂vᵢ∂vⱼ, by forward-over-reverse.
+
+The gradient of f is built as a graph (`gradcli.derivative.gradient_graph`): ordinary gates of
+registry ops. One forward pass over that graph carries, beside each node's value, its tangent:
+the node's derivative with respect to every variable element at once, an array of the node's
+shape plus a last axis of n columns (n: the number of variable elements), seeded with the
+identity at the variables. A gradient node's tangent is then its rows of the Hessian, so one pass
+gives the whole n×n matrix, where HIPS autograd's `hessian` runs n reverse passes over its
+gradient. No finite differences anywhere.
+
+The tangent rules (JVPs) come from the registry, none is written here:
+- an elementwise gate: tangent = Σₖ localₖ · tangentₖ, with the op's local gradients (`Op.locals`),
+  each input's tangent broadcast to the gate's shape;
+- any other gate (a reduction, a product, `expand_as`…): per input, its Jacobian, row by row from
+  the op's VJP with unit cotangents (a VJP is linear in its cotangent), times the input's tangent.
+
+A zero tangent times an infinite local gradient counts 0, not 0·inf = nan: a variable that does
+not move an input does not move the gate through it.
+
+Kinks and domains carry over: the first-order pass (the engine) reports f's own gates; a gate of
+the gradient graph at its kink (relu's slope `step(x)` at x = 0) uses the registry's convention
+for it and is reported; a nan or inf in the matrix is reported with the gate it first came from.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from .errors import GradcliError, ResourceError, ShapeError, did_you_mean
+from .trace import Diagnostic
+
+if TYPE_CHECKING:
+    from .graph import Graph, Node
+
+# How close H[i, j] and H[j, i] must be for `Hessian.symmetric`: relative to the largest |entry|
+# (rounding in the two orders of differentiation differs by a few ulps of the terms summed).
+SYMMETRY_RTOL = 1e-9
+
+
+def element_labels(name: str, shape: tuple[int, ...]) -> list[str]:
+    """A variable's labels, one per element in C order: `x` for a scalar, `W[0,1]` for an array."""
+    if shape == ():
+        return [name]
+    return [f"{name}[{','.join(map(str, index))}]" for index in np.ndindex(*shape)]
+
+
+class Hessian:
+    """The second derivatives of a scalar f at one point.
+
+    - `f`: the value of f (a float).
+    - `names`: the n labels of the rows and columns, variable by variable in the order asked for
+      (by default first use): `x` for a scalar variable, one per element in C order for an array
+      (`W[0,0]`, `W[0,1]`, …).
+    - `gradient`: ∂f/∂v for each label, shape (n,).
+    - `matrix`: ∂²f/∂vᵢ∂vⱼ, shape (n, n), float64; row i is the derivative of `gradient[i]`.
+    - `variables`: {name: shape} of the variables, in `names` order.
+    - `diagnostics`: the warnings (kinks, nan/inf) of the first- and second-order passes.
+    """
+
+    __slots__ = ("f", "gradient", "names", "matrix", "variables", "diagnostics", "graph")
+
+    def __init__(self, f: float, gradient: np.ndarray, names: list[str], matrix: np.ndarray,
+                 variables: dict[str, tuple[int, ...]], diagnostics: list[Diagnostic] | None = None,
+                 graph: Graph | None = None) -> None:
+        self.f = f
+        self.gradient = gradient
+        self.names = names
+        self.matrix = matrix
+        self.variables = variables
+        self.diagnostics = diagnostics or []
+        self.graph = graph
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.matrix.shape
+
+    @property
+    def asymmetry(self) -> float:
+        """max |H[i,j] − H[j,i]| over the finite pairs (0 for a 1×1 matrix); nan if none is finite."""
+        m = self.matrix
+        both = np.isfinite(m) & np.isfinite(m.T)
+        if not both.any():
+            return math.nan if m.size else 0.0
+        with np.errstate(all="ignore"):
+            return float(np.max(np.abs(np.where(both, m - m.T, 0.0))))
+
+    @property
+    def symmetric(self) -> bool:
+        """Whether H = Hᵀ to rounding (relative SYMMETRY_RTOL of the largest |entry|), non-finite
+        entries included (nan pairs with nan, inf with the same inf). Schwarz's theorem says it is
+        wherever f is twice continuously differentiable; at a kink it need not be."""
+        m = self.matrix
+        same_kind = (np.isnan(m) == np.isnan(m.T)) & (np.isinf(m) == np.isinf(m.T))
+        infinite = np.isinf(m)
+        if not same_kind.all() or not np.array_equal(m[infinite], m.T[infinite]):
+            return False
+        finite = np.isfinite(m)
+        scale = float(np.max(np.abs(m[finite]))) if finite.any() else 0.0
+        return self.asymmetry <= SYMMETRY_RTOL * scale
+
+    @property
+    def warnings(self) -> list[str]:
+        return [d.message for d in self.diagnostics]
+
+    def index(self, label: str) -> int:
+        """The row (and column) of a label such as `x` or `W[0,1]`."""
+        try:
+            return self.names.index(label)
+        except ValueError:
+            hint = did_you_mean(label, self.names) or f"the labels are: {', '.join(self.names[:10])}"
+            raise GradcliError(f"{label!r} is not a row of this Hessian", hint=hint) from None
+
+    def block(self, a: str, b: str | None = None) -> np.ndarray:
+        """∂²f/∂a∂b for variables a and b (b = a by default), shape a.shape + b.shape: for a matrix
+        W, `block("W")[i, j, k, l]` is ∂²f/∂W[i,j]∂W[k,l]."""
+        b = a if b is None else b
+        spans = self._spans()
+        for name in (a, b):
+            if name not in spans:
+                hint = did_you_mean(name, spans) or f"the variables are: {', '.join(spans)}"
+                raise GradcliError(f"{name!r} is not a variable of this Hessian", hint=hint)
+        (ra, sa), (rb, sb) = spans[a], spans[b]
+        return self.matrix[ra, rb].reshape(sa + sb)
+
+    def _spans(self) -> dict[str, tuple[slice, tuple[int, ...]]]:
+        spans, start = {}, 0
+        for name, shape in self.variables.items():
+            size = math.prod(shape)
+            spans[name] = (slice(start, start + size), shape)
+            start += size
+        return spans
+
+    def __repr__(self) -> str:
+        with np.printoptions(precision=6, threshold=64, edgeitems=3):
+            matrix = repr(self.matrix)
+        return f"Hessian(f={self.f!r}, names={self.names!r},\n        matrix={matrix})"
+
+
+def hessian(graph: Graph, values: Mapping[str, object] | None = None, wrt: Sequence[str] | None = None,
+            *, max_memory: int | None = None) -> Hessian:
+    """The Hessian of the scalar output of `graph` at `values`, with respect to the variables
+    `wrt` (by default every variable with a value, in first-use order).
+
+    Raises MissingValueError (a variable without a value), ShapeError (f is not a scalar),
+    GradcliError (no variables, or a `wrt` name that is not one), ResourceError (more memory
+    than `max_memory` bytes)."""
+    first = graph.evaluate(dict(values or {}), trace=False, max_memory=max_memory)
+    if np.ndim(first.value) != 0:
+        raise ShapeError(f"the Hessian needs a scalar f, but f has shape {np.shape(first.value)}",
+                         hint="reduce f to one number first, e.g. sum(...) or mean(...)")
+    names = _chosen(first.gradients, wrt)
+    shapes = {name: np.shape(first.gradients[name]) for name in names}
+    n = sum(math.prod(s) for s in shapes.values())
+    if max_memory and 8 * n * n > max_memory:
+        raise ResourceError(f"a Hessian of {n} × {n} entries needs more memory than the limit",
+                            hint="choose fewer variables with --wrt, or raise --max-memory")
+    from .derivative import gradient_graph
+    from .values import to_arrays
+
+    arrays = to_arrays(values or {})
+    _, nodes_of = gradient_graph(graph, names)
+    pass_ = _TangentPass(graph, arrays, names, shapes, n, max_memory)
+    matrix = pass_.run([nodes_of[name] for name in names])
+    diagnostics = list(first.diagnostics)
+    seen = {d.message for d in diagnostics}
+    for diagnostic in pass_.diagnostics:
+        if diagnostic.message not in seen:
+            seen.add(diagnostic.message)
+            diagnostics.append(diagnostic)
+    labels = [label for name in names for label in element_labels(name, shapes[name])]
+    if not np.isfinite(matrix).all():
+        bad = [f"H[{labels[i]}, {labels[j]}]" for i, j in zip(*np.nonzero(~np.isfinite(matrix)))]
+        listed = ", ".join(bad[:4]) + (f" and {len(bad) - 4} more" if len(bad) > 4 else "")
+        diagnostics.append(Diagnostic("domain", f"the Hessian holds nan or inf at {listed}"))
+    gradient = np.concatenate([np.ravel(np.asarray(first.gradients[name], dtype=np.float64))
+                               for name in names]) if names else np.zeros(0)
+    return Hessian(float(first.value), gradient, labels, matrix, shapes, diagnostics, graph)
+
+
+def _chosen(gradients: Mapping[str, object], wrt: Iterable[str] | None) -> list[str]:
+    """The variables of the rows: `wrt` (checked, in its order, each once) or all of them."""
+    if not gradients:
+        raise GradcliError("nothing to differentiate: the expression has no variables",
+                           hint='give an expression of variables, e.g. gradcli hessian "x**2*y" x=1 y=2')
+    if wrt is None:
+        return list(gradients)
+    names = []
+    for name in wrt:
+        if name not in gradients:
+            hint = did_you_mean(name, gradients) or f"variables: {', '.join(gradients)}"
+            raise GradcliError(f"--wrt {name}: not a variable of the expression with a value", hint=hint)
+        if name not in names:
+            names.append(name)
+    if not names:
+        raise GradcliError("--wrt needs at least one variable name", hint="write --wrt x,y")
+    return names
+
+
+def _describe(array) -> str:
+    kinds = [kind for kind, test in (("nan", np.isnan), ("inf", np.isposinf), ("-inf", np.isneginf))
+             if test(array).any()]
+    return "/".join(kinds)
+
+
+def _where(node: Node) -> str:
+    return f"{node.label!r} ({node.gate_name}, {node.span.where()})"
+
+
+class _TangentPass:
+    """Values and tangents of the gradient graph's nodes, in topological order (see the module)."""
+
+    def __init__(self, graph: Graph, arrays: dict, names: list[str], shapes: dict, n: int,
+                 max_memory: int | None) -> None:
+        self.graph = graph
+        self.arrays = arrays
+        self.n = n
+        self.max_memory = max_memory
+        self.diagnostics: list[Diagnostic] = []
+        self.seeds: dict[str, np.ndarray] = {}
+        start = 0
+        for name in names:
+            shape = shapes[name]
+            size = math.prod(shape)
+            seed = np.zeros((size, n))
+            seed[np.arange(size), start + np.arange(size)] = 1.0
+            self.seeds[name] = seed.reshape(shape + (n,))
+            start += size
+        self.shapes = shapes
+        self.names = names
+
+    def run(self, outputs: list[Node]) -> np.ndarray:
+        order = _reachable(outputs)
+        with np.errstate(all="ignore"):
+            values, tangents = self._sweep(order, careful=False)
+            matrix = self._rows(outputs, tangents)
+            if not np.isfinite(matrix).all():  # again, gate by gate, to say where it came from
+                self._sweep(order, careful=True)
+        return matrix
+
+    def _rows(self, outputs: list[Node], tangents: dict) -> np.ndarray:
+        n = self.n
+        rows = []
+        for name, node in zip(self.names, outputs):
+            shape = self.shapes[name]
+            t = tangents.get(node)
+            size = math.prod(shape)
+            rows.append(np.zeros((size, n)) if t is None
+                        else np.broadcast_to(t, shape + (n,)).reshape(size, n))
+        return np.array(np.concatenate(rows), dtype=np.float64) if rows else np.zeros((0, 0))
+
+    def _sweep(self, order: list[Node], careful: bool):
+        own = set(self.graph.nodes)  # f's gates: the first-order pass reported their kinks
+        values: dict = {}
+        tangents: dict = {}
+        n = self.n
+        limit = self.max_memory
+        held = 0
+        reported = False
+        for node in order:
+            kind = node.kind
+            if kind == "var":
+                value = self.arrays.get(node.name)
+                values[node] = np.float64(node.default) if value is None else value
+                seed = self.seeds.get(node.name)
+                if seed is not None:
+                    tangents[node] = seed
+                continue
+            if kind == "const":
+                values[node] = np.float64(node.default)
+                continue
+            op = node.op
+            args = [values[i] for i in node.inputs]
+            ans = op.forward(*args, **node.params) if node.params else op.forward(*args)
+            values[node] = ans
+            if (op.kink is not None or op.kink_offset is not None) and node not in own and not careful:
+                if op.at_kink(*args, **node.params):
+                    self.diagnostics.append(Diagnostic(
+                        "kink", f"second derivative: gate {_where(node)} is at its kink; using the "
+                                f"convention {op.kink_rule}", node))
+            ins = [tangents.get(i) for i in node.inputs]
+            if all(t is None for t in ins):
+                continue
+            if op.vjp is None:
+                tangent = None
+                for k, tk in enumerate(ins):
+                    if tk is None:
+                        continue
+                    term = _scaled(op.locals[k](ans, *args), tk)
+                    tangent = term if tangent is None else tangent + term
+            else:
+                tangent = self._jacobian_times(node, ans, args, ins)
+            if limit:
+                held += tangent.nbytes
+                if held > limit:
+                    raise ResourceError("the Hessian's pass needs more memory than the limit",
+                                        hint="choose fewer variables with --wrt, or raise --max-memory")
+            tangents[node] = tangent
+            if careful and not reported:
+                finite_in = all(np.isfinite(a).all() for a in args) and \
+                    all(t is None or np.isfinite(t).all() for t in ins)
+                if finite_in and not (np.isfinite(ans).all() and np.isfinite(tangent).all()):
+                    bad = ans if not np.isfinite(ans).all() else tangent
+                    self.diagnostics.append(Diagnostic(
+                        "domain", f"second derivative: gate {_where(node)} produced {_describe(bad)} "
+                                  "from finite inputs", node))
+                    reported = True
+        return values, tangents
+
+    def _jacobian_times(self, node: Node, ans, args: list, ins: list) -> np.ndarray:
+        """Σₖ Jₖ · tangentₖ for a gate that is not elementwise, Jₖ (output size × input size) read
+        row by row from the op's VJP with unit cotangents."""
+        op = node.op
+        n = self.n
+        out_shape = np.shape(ans)
+        m = math.prod(out_shape)
+        total = None
+        for k, tk in enumerate(ins):
+            if tk is None:
+                continue
+            in_shape = np.shape(args[k])
+            size = math.prod(in_shape)
+            if self.max_memory and 8 * m * size > self.max_memory:
+                raise ResourceError(f"the Hessian's pass would need a Jacobian of {m} × {size} at gate "
+                                    f"{_where(node)}, more memory than the limit",
+                                    hint="choose fewer variables with --wrt, or raise --max-memory")
+            jacobian = np.empty((m, size))
+            cotangent = np.zeros(out_shape)
+            for j in range(m):
+                cotangent.flat[j] = 1.0
+                row = op.vjp(cotangent, ans, *args, index=k, **node.params)
+                jacobian[j] = np.broadcast_to(row, in_shape).ravel()
+                cotangent.flat[j] = 0.0
+            columns = np.broadcast_to(tk, in_shape + (n,)).reshape(size, n)
+            term = jacobian @ columns
+            finite = np.isfinite(jacobian)
+            if not finite.all():  # an infinite slope times a zero tangent is 0 (see the module)
+                term = np.where(finite, jacobian, 0.0) @ columns
+                for j, s in zip(*np.nonzero(~finite)):
+                    term[j] += np.where(columns[s] == 0, 0.0, jacobian[j, s] * columns[s])
+            term = term.reshape(out_shape + (n,))
+            total = term if total is None else total + term
+        return total
+
+
+def _scaled(local, tangent):
+    """local · tangent, local in the gate's shape (or a part of it that broadcasts), tangent with
+    its last axis of columns; where local is not finite, a zero tangent gives 0."""
+    if isinstance(local, float):
+        if local == 1.0:
+            return tangent
+        if math.isfinite(local):
+            return local * tangent
+        return np.where(tangent == 0, 0.0, local * tangent)
+    local = np.asarray(local)
+    if local.ndim:
+        local = local[..., None]
+    product = local * tangent
+    if not np.isfinite(local).all():
+        product = np.where(tangent == 0, 0.0, product)
+    return product
+
+
+def _reachable(outputs: list[Node]) -> list[Node]:
+    """The nodes the outputs depend on, inputs before their gates, with an explicit stack
+    (graphs 100,000 deep are normal input)."""
+    order: list[Node] = []
+    done: set = set()
+    for output in outputs:
+        if output in done:
+            continue
+        stack = [(output, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if expanded:
+                order.append(node)
+                continue
+            if node in done:
+                continue
+            done.add(node)
+            stack.append((node, True))
+            stack.extend((i, False) for i in reversed(node.inputs) if i not in done)
+    return order
