@@ -172,9 +172,9 @@ def hessian(graph: Graph, values: Mapping[str, object] | None = None, wrt: Seque
             diagnostics.append(diagnostic)
     labels = [label for name in names for label in element_labels(name, shapes[name])]
     if not np.isfinite(matrix).all():
-        bad = [f"H[{labels[i]}, {labels[j]}]" for i, j in zip(*np.nonzero(~np.isfinite(matrix)))]
+        bad = [f"H[{labels[i]},{labels[j]}]" for i, j in zip(*np.nonzero(~np.isfinite(matrix)))]
         listed = ", ".join(bad[:4]) + (f" and {len(bad) - 4} more" if len(bad) > 4 else "")
-        diagnostics.append(Diagnostic("domain", f"the Hessian holds nan or inf at {listed}"))
+        diagnostics.append(Diagnostic("domain", f"the Hessian holds {_describe(matrix)} at {listed}"))
     gradient = np.concatenate([np.ravel(np.asarray(first.gradients[name], dtype=np.float64))
                                for name in names]) if names else np.zeros(0)
     return Hessian(float(first.value), gradient, labels, matrix, shapes, diagnostics, graph)
@@ -197,6 +197,11 @@ def _chosen(gradients: Mapping[str, object], wrt: Iterable[str] | None) -> list[
     if not names:
         raise GradcliError("--wrt needs at least one variable name", hint="write --wrt x,y")
     return names
+
+
+def _kink(node: Node) -> Diagnostic:
+    return Diagnostic("kink", f"second derivative: gate {_where(node)} is at its kink; using the "
+                              f"convention {node.op.kink_rule}", node)
 
 
 def _describe(array) -> str:
@@ -230,14 +235,80 @@ class _TangentPass:
             start += size
         self.shapes = shapes
         self.names = names
+        # every variable a scalar: the pass may run on Python floats (_scalar_sweep)
+        self.scalars_only = all(np.ndim(a) == 0 for a in arrays.values())
 
     def run(self, outputs: list[Node]) -> np.ndarray:
         order = _reachable(outputs)
+        if self.scalars_only and all(node.kind != "gate" or node.op.scalar is not None for node in order):
+            with np.errstate(all="raise", under="ignore"):
+                try:
+                    matrix = self._scalar_sweep(order, outputs)
+                except (ArithmeticError, ValueError):  # math.pow, math.sqrt and NumPy say so by raising
+                    matrix = None
+            if matrix is not None and np.isfinite(matrix).all():
+                return matrix
+            self.diagnostics = []  # the NumPy pass finds the same kinks, and says where a nan came from
         with np.errstate(all="ignore"):
             values, tangents = self._sweep(order, careful=False)
             matrix = self._rows(outputs, tangents)
             if not np.isfinite(matrix).all():  # again, gate by gate, to say where it came from
                 self._sweep(order, careful=True)
+        return matrix
+
+    def _scalar_sweep(self, order: list[Node], outputs: list[Node]) -> np.ndarray | None:
+        """The pass on Python floats for a graph of scalars (the registry's `Op.scalar` kernels,
+        the same numbers as its NumPy ones), each tangent a dict {column: value} of the
+        variables the node depends on: most nodes of a big scalar graph depend on a few of
+        them. None where a local gradient is not finite (the NumPy pass handles those)."""
+        own = set(self.graph.nodes)
+        values: dict = {}
+        tangents: dict = {}
+        columns = {name: i for i, name in enumerate(self.names)}
+        isfinite = math.isfinite
+        for node in order:
+            kind = node.kind
+            if kind == "var":
+                value = self.arrays.get(node.name)
+                values[node] = float(node.default if value is None else value)
+                column = columns.get(node.name)
+                if column is not None:
+                    tangents[node] = {column: 1.0}
+                continue
+            if kind == "const":
+                values[node] = float(node.default)
+                continue
+            op = node.op
+            scalar = op.scalar
+            args = [values[i] for i in node.inputs]
+            ans = scalar.forward(*args)
+            values[node] = ans
+            if op.kink_offset is not None and node not in own and op.kink_offset(*args) == 0:
+                self.diagnostics.append(_kink(node))
+            tangent = None
+            for k, inp in enumerate(node.inputs):
+                tk = tangents.get(inp)
+                if not tk:
+                    continue
+                local = scalar.locals[k]
+                if not isinstance(local, float):
+                    local = local(ans, *args)
+                if local == 0.0:
+                    continue
+                if not isfinite(local):
+                    return None
+                if tangent is None:
+                    tangent = dict(tk) if local == 1.0 else {c: local * v for c, v in tk.items()}
+                else:
+                    get = tangent.get
+                    for c, v in tk.items():
+                        tangent[c] = get(c, 0.0) + local * v
+            if tangent:
+                tangents[node] = tangent
+        matrix = np.zeros((self.n, self.n))
+        for row, node in enumerate(outputs):
+            for c, v in tangents.get(node, {}).items():
+                matrix[row, c] = v
         return matrix
 
     def _rows(self, outputs: list[Node], tangents: dict) -> np.ndarray:
@@ -277,9 +348,7 @@ class _TangentPass:
             values[node] = ans
             if (op.kink is not None or op.kink_offset is not None) and node not in own and not careful:
                 if op.at_kink(*args, **node.params):
-                    self.diagnostics.append(Diagnostic(
-                        "kink", f"second derivative: gate {_where(node)} is at its kink; using the "
-                                f"convention {op.kink_rule}", node))
+                    self.diagnostics.append(_kink(node))
             ins = [tangents.get(i) for i in node.inputs]
             if all(t is None for t in ins):
                 continue
