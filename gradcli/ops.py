@@ -499,6 +499,16 @@ def _matmul_vjp_b_vjp(h, ans, g, a, b, *, index):
     return np.zeros(np.shape(b))
 
 
+def _diff_check(d, f):
+    if np.ndim(f):
+        raise ValueError(f"diff needs a scalar expression, and this one has shape {np.shape(f)}")
+    return np.array(d, dtype=np.float64)[()]
+
+
+def _diff_vjp(g, ans, d, f, *, index):
+    return np.array(g, dtype=np.float64)[()] if index == 0 else np.zeros(np.shape(f))
+
+
 def _array_ops() -> list[Op]:
     axis = ("axis",)
     return [
@@ -551,6 +561,11 @@ def _array_ops() -> list[Op]:
         Op("matmul_vjp_b", 3, _matmul_vjp_b, (), "@ VJP b", "swaps", ("vjp: a·h", "vjp: g·hᵀ", "0"),
            uses_inputs=True, vjp=_matmul_vjp_b_vjp, reads=((1,), (0,), ()),
            rule=("y @ g", "matmul_vjp_a(x, y, g)", None)),
+        # `diff(f, x)` is this gate over the derivative's gates: its value is theirs (x), once f
+        # (y) is known to be a scalar
+        Op("diff", 2, _diff_check, (), "∂", "distributes", ("1", "0"), callable=False,
+           vjp=_diff_vjp, reads=((), (1,)), scalar=Scalar(lambda d, f: d, (1.0, 0.0)),
+           rule=("g", None)),
     ]
 
 
