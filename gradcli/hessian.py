@@ -161,9 +161,13 @@ def hessian(graph: Graph, values: Mapping[str, object] | None = None, wrt: Seque
     from .values import to_arrays
 
     arrays = to_arrays(values or {})
-    _, nodes_of = gradient_graph(graph, names)
-    pass_ = _TangentPass(graph, arrays, names, shapes, n, max_memory)
-    matrix = pass_.run([nodes_of[name] for name in names])
+    scalars = all(a.ndim == 0 for a in arrays.values())  # then no broadcast to undo in the graph
+    nodes, nodes_of = gradient_graph(graph, names, scalars=scalars)
+    # gradient_graph's nodes start with its copies of f's own nodes, in order: the first-order
+    # pass has reported their kinks
+    own = set(nodes[:len(graph.nodes)])
+    pass_ = _TangentPass(own, arrays, names, shapes, n, max_memory)
+    matrix = pass_.run(nodes, [nodes_of[name] for name in names])
     diagnostics = list(first.diagnostics)
     seen = {d.message for d in diagnostics}
     for diagnostic in pass_.diagnostics:
@@ -217,9 +221,9 @@ def _where(node: Node) -> str:
 class _TangentPass:
     """Values and tangents of the gradient graph's nodes, in topological order (see the module)."""
 
-    def __init__(self, graph: Graph, arrays: dict, names: list[str], shapes: dict, n: int,
+    def __init__(self, own: set, arrays: dict, names: list[str], shapes: dict, n: int,
                  max_memory: int | None) -> None:
-        self.graph = graph
+        self.own = own
         self.arrays = arrays
         self.n = n
         self.max_memory = max_memory
@@ -238,8 +242,8 @@ class _TangentPass:
         # every variable a scalar: the pass may run on Python floats (_scalar_sweep)
         self.scalars_only = all(np.ndim(a) == 0 for a in arrays.values())
 
-    def run(self, outputs: list[Node]) -> np.ndarray:
-        order = _reachable(outputs)
+    def run(self, nodes: list[Node], outputs: list[Node]) -> np.ndarray:
+        order = _reachable(nodes, outputs)
         if self.scalars_only and all(node.kind != "gate" or node.op.scalar is not None for node in order):
             with np.errstate(all="raise", under="ignore"):
                 try:
@@ -261,7 +265,7 @@ class _TangentPass:
         the same numbers as its NumPy ones), each tangent a dict {column: value} of the
         variables the node depends on: most nodes of a big scalar graph depend on a few of
         them. None where a local gradient is not finite (the NumPy pass handles those)."""
-        own = set(self.graph.nodes)
+        own = self.own
         values: dict = {}
         tangents: dict = {}
         columns = {name: i for i, name in enumerate(self.names)}
@@ -323,7 +327,7 @@ class _TangentPass:
         return np.array(np.concatenate(rows), dtype=np.float64) if rows else np.zeros((0, 0))
 
     def _sweep(self, order: list[Node], careful: bool):
-        own = set(self.graph.nodes)  # f's gates: the first-order pass reported their kinks
+        own = self.own
         values: dict = {}
         tangents: dict = {}
         n = self.n
@@ -432,23 +436,13 @@ def _scaled(local, tangent):
     return product
 
 
-def _reachable(outputs: list[Node]) -> list[Node]:
-    """The nodes the outputs depend on, inputs before their gates, with an explicit stack
-    (graphs 100,000 deep are normal input)."""
-    order: list[Node] = []
-    done: set = set()
-    for output in outputs:
-        if output in done:
-            continue
-        stack = [(output, False)]
-        while stack:
-            node, expanded = stack.pop()
-            if expanded:
-                order.append(node)
-                continue
-            if node in done:
-                continue
-            done.add(node)
-            stack.append((node, True))
-            stack.extend((i, False) for i in reversed(node.inputs) if i not in done)
-    return order
+def _reachable(nodes: list[Node], outputs: list[Node]) -> list[Node]:
+    """The nodes the outputs depend on, in the order of `nodes` (topological)."""
+    seen = set(outputs)
+    stack = list(seen)
+    while stack:
+        for child in stack.pop().inputs:
+            if child not in seen:
+                seen.add(child)
+                stack.append(child)
+    return [node for node in nodes if node in seen]
