@@ -4,8 +4,11 @@ f(x) = Σᵢ₌₀⁹⁸ sin(xᵢ)·xᵢ₊₁ + Σᵢ₌₀⁹⁹ log(1 + xᵢ�
 
 - gradcli: `gradcli.hessian(source, values)`, end to end: parsing the 199-term program over the
   scalar variables x0 … x99 (gradcli has no indexing, so that is how the function is written in
-  it), the first-order pass, the gradient graph, and the forward-over-reverse pass. Also timed:
-  the same from a parsed graph (`gradcli.hessian.hessian(graph, values)`), for information.
+  it), the first-order pass, and the forward-over-reverse pass (for a graph of scalars, on
+  Python floats with the rules' templates, without building the gradient's graph). Also timed,
+  for information: the same from a parsed graph (`gradcli.hessian.hessian(graph, values)`), and
+  the general path, which builds the gradient graph (`derivative.gradient_graph`) and runs the
+  tangent pass over it in NumPy (`method="graph"`).
 - autograd: `autograd.hessian(f)(x)` with f written the idiomatic way, vectorised NumPy on one
   array x (autograd's jacobian of its gradient: one reverse pass per row). Tracing is included,
   as in gradcli's time.
@@ -70,11 +73,12 @@ def main() -> int:
         return anp.sum(anp.sin(v[:-1]) * v[1:]) + anp.sum(anp.log(1.0 + v ** 2))
 
     autograd_hessian = autograd.hessian(f)
-    timings = {"gradcli": [], "gradcli, parsed graph": [], "autograd": []}
+    timings = {"gradcli": [], "gradcli, parsed graph": [], "gradcli, gradient graph": [], "autograd": []}
     results = {}
     for _ in range(args.repeats):  # interleaved, so that a busy moment hits all three alike
         for name, run in (("gradcli", lambda: gradcli.hessian(text, values)),
                           ("gradcli, parsed graph", lambda: hessian_of_graph(graph, values)),
+                          ("gradcli, gradient graph", lambda: hessian_of_graph(graph, values, method="graph")),
                           ("autograd", lambda: autograd_hessian(x))):
             seconds, results[name] = best(run, 1)
             timings[name].append(seconds)

@@ -140,9 +140,13 @@ class Hessian:
 
 
 def hessian(graph: Graph, values: Mapping[str, object] | None = None, wrt: Sequence[str] | None = None,
-            *, max_memory: int | None = None) -> Hessian:
+            *, max_memory: int | None = None, method: str = "auto") -> Hessian:
     """The Hessian of the scalar output of `graph` at `values`, with respect to the variables
     `wrt` (by default every variable with a value, in first-use order).
+
+    `method`: "auto" runs a graph of scalars on Python floats without building the gradient's
+    graph (`_ScalarPass`) where it can, else the gradient graph's pass (`_TangentPass`);
+    "graph" always the latter (the tests hold the two together).
 
     Raises MissingValueError (a variable without a value), ShapeError (f is not a scalar),
     GradcliError (no variables, or a `wrt` name that is not one), ResourceError (more memory
@@ -157,20 +161,29 @@ def hessian(graph: Graph, values: Mapping[str, object] | None = None, wrt: Seque
     if max_memory and 8 * n * n > max_memory:
         raise ResourceError(f"a Hessian of {n} × {n} entries needs more memory than the limit",
                             hint="choose fewer variables with --wrt, or raise --max-memory")
-    from .derivative import gradient_graph
     from .values import to_arrays
 
     arrays = to_arrays(values or {})
     scalars = all(a.ndim == 0 for a in arrays.values())  # then no broadcast to undo in the graph
-    nodes, nodes_of = gradient_graph(graph, names, scalars=scalars)
-    # gradient_graph's nodes start with its copies of f's own nodes, in order: the first-order
-    # pass has reported their kinks
-    own = set(nodes[:len(graph.nodes)])
-    pass_ = _TangentPass(own, arrays, names, shapes, n, max_memory)
-    matrix = pass_.run(nodes, [nodes_of[name] for name in names])
+    if method not in ("auto", "graph"):
+        raise ValueError(f"method is 'auto' or 'graph', not {method!r}")
+    fast = _ScalarPass(graph, arrays, names) if scalars and method == "auto" else None
+    matrix = fast.run() if fast is not None else None
+    if matrix is not None:
+        found = fast.diagnostics
+    else:
+        from .derivative import gradient_graph
+
+        nodes, nodes_of = gradient_graph(graph, names, scalars=scalars)
+        # gradient_graph's nodes start with its copies of f's own nodes, in order: the
+        # first-order pass has reported their kinks
+        own = set(nodes[:len(graph.nodes)])
+        pass_ = _TangentPass(own, arrays, names, shapes, n, max_memory)
+        matrix = pass_.run(nodes, [nodes_of[name] for name in names])
+        found = pass_.diagnostics
     diagnostics = list(first.diagnostics)
     seen = {d.message for d in diagnostics}
-    for diagnostic in pass_.diagnostics:
+    for diagnostic in found:
         if diagnostic.message not in seen:
             seen.add(diagnostic.message)
             diagnostics.append(diagnostic)
@@ -239,80 +252,14 @@ class _TangentPass:
             start += size
         self.shapes = shapes
         self.names = names
-        # every variable a scalar: the pass may run on Python floats (_scalar_sweep)
-        self.scalars_only = all(np.ndim(a) == 0 for a in arrays.values())
 
     def run(self, nodes: list[Node], outputs: list[Node]) -> np.ndarray:
         order = _reachable(nodes, outputs)
-        if self.scalars_only and all(node.kind != "gate" or node.op.scalar is not None for node in order):
-            with np.errstate(all="raise", under="ignore"):
-                try:
-                    matrix = self._scalar_sweep(order, outputs)
-                except (ArithmeticError, ValueError):  # math.pow, math.sqrt and NumPy say so by raising
-                    matrix = None
-            if matrix is not None and np.isfinite(matrix).all():
-                return matrix
-            self.diagnostics = []  # the NumPy pass finds the same kinks, and says where a nan came from
         with np.errstate(all="ignore"):
             values, tangents = self._sweep(order, careful=False)
             matrix = self._rows(outputs, tangents)
             if not np.isfinite(matrix).all():  # again, gate by gate, to say where it came from
                 self._sweep(order, careful=True)
-        return matrix
-
-    def _scalar_sweep(self, order: list[Node], outputs: list[Node]) -> np.ndarray | None:
-        """The pass on Python floats for a graph of scalars (the registry's `Op.scalar` kernels,
-        the same numbers as its NumPy ones), each tangent a dict {column: value} of the
-        variables the node depends on: most nodes of a big scalar graph depend on a few of
-        them. None where a local gradient is not finite (the NumPy pass handles those)."""
-        own = self.own
-        values: dict = {}
-        tangents: dict = {}
-        columns = {name: i for i, name in enumerate(self.names)}
-        isfinite = math.isfinite
-        for node in order:
-            kind = node.kind
-            if kind == "var":
-                value = self.arrays.get(node.name)
-                values[node] = float(node.default if value is None else value)
-                column = columns.get(node.name)
-                if column is not None:
-                    tangents[node] = {column: 1.0}
-                continue
-            if kind == "const":
-                values[node] = float(node.default)
-                continue
-            op = node.op
-            scalar = op.scalar
-            args = [values[i] for i in node.inputs]
-            ans = scalar.forward(*args)
-            values[node] = ans
-            if op.kink_offset is not None and node not in own and op.kink_offset(*args) == 0:
-                self.diagnostics.append(_kink(node))
-            tangent = None
-            for k, inp in enumerate(node.inputs):
-                tk = tangents.get(inp)
-                if not tk:
-                    continue
-                local = scalar.locals[k]
-                if not isinstance(local, float):
-                    local = local(ans, *args)
-                if local == 0.0:
-                    continue
-                if not isfinite(local):
-                    return None
-                if tangent is None:
-                    tangent = dict(tk) if local == 1.0 else {c: local * v for c, v in tk.items()}
-                else:
-                    get = tangent.get
-                    for c, v in tk.items():
-                        tangent[c] = get(c, 0.0) + local * v
-            if tangent:
-                tangents[node] = tangent
-        matrix = np.zeros((self.n, self.n))
-        for row, node in enumerate(outputs):
-            for c, v in tangents.get(node, {}).items():
-                matrix[row, c] = v
         return matrix
 
     def _rows(self, outputs: list[Node], tangents: dict) -> np.ndarray:
@@ -416,6 +363,197 @@ class _TangentPass:
             term = term.reshape(out_shape + (n,))
             total = term if total is None else total + term
         return total
+
+
+class _ScalarPass:
+    """Forward-over-reverse for a graph of scalars, on Python floats, without building the
+    gradient's graph: the reverse sweep of `gradient_nodes` run on dual numbers. Each edge's
+    local gradient (or VJP) is its rule's compiled template (`derivative.RULES`), evaluated step
+    by step with the registry's float kernels (`Op.scalar`); each number carries its tangent, a
+    dict {column: ∂/∂variable} over the few variables it depends on (sparse: a node of a big
+    scalar graph depends on few of them). The numbers are those of the gradient graph's pass,
+    the same rules evaluated in the same order; building that graph costs more than this
+    whole pass.
+
+    `run` returns None where it cannot answer, and the gradient-graph pass then runs: a gate
+    without a float kernel, a floating-point error, a nan or inf anywhere (that pass says where
+    it came from)."""
+
+    def __init__(self, graph: Graph, arrays: dict, names: list[str]) -> None:
+        self.graph = graph
+        self.arrays = arrays
+        self.names = names
+        self.diagnostics: list[Diagnostic] = []
+
+    def run(self) -> np.ndarray | None:
+        if any(node.kind == "gate" and node.op.scalar is None for node in self.graph.nodes):
+            return None
+        with np.errstate(all="raise", under="ignore"):
+            try:
+                matrix = self._sweep()
+            except (ArithmeticError, ValueError, TypeError):  # math.pow, math.sqrt, NumPy raise
+                return None
+        if matrix is None or not np.isfinite(matrix).all():
+            return None
+        return matrix
+
+    def _sweep(self) -> np.ndarray | None:
+        from .derivative import _COTANGENT, RULES
+
+        self.cotangent = _COTANGENT
+
+        graph = self.graph
+        nodes = graph.nodes
+        columns = {name: i for i, name in enumerate(self.names)}
+        targets = {graph.variables[name] for name in self.names}
+        values: dict = {}
+        depends: dict = {}
+        for node in nodes:
+            kind = node.kind
+            if kind == "var":
+                value = self.arrays.get(node.name)
+                values[node] = float(node.default if value is None else value)
+                depends[node] = node in targets
+            elif kind == "const":
+                values[node] = float(node.default)
+                depends[node] = False
+            else:
+                values[node] = node.op.scalar.forward(*[values[i] for i in node.inputs])
+                depends[node] = any(depends[i] for i in node.inputs)
+        if not math.isfinite(values[graph.output]):
+            return None
+
+        # the edges of the reverse sweep, their templates, and the forward tangents they read
+        edges = []
+        read: set = set()
+        for node in reversed(nodes):
+            if node.kind != "gate" or not depends[node]:
+                continue
+            op = node.op
+            for index, inp in enumerate(node.inputs):
+                if depends[inp]:
+                    template = RULES.template(op, index, True)
+                    if template is None or template.result is None:
+                        continue
+                    for step_op, _, refs in template.steps:
+                        if step_op.scalar is None or step_op.body is not None:
+                            return None
+                        read.update(node.inputs[r[1]] for r in refs if r[0] == "arg" and r[1] != _COTANGENT)
+                    if template.result[0] == "arg" and template.result[1] != _COTANGENT:
+                        read.add(node.inputs[template.result[1]])
+                    edges.append((node, index, inp, template))
+        needed = set()
+        for node in reversed(nodes):
+            if (node in read or node in needed) and depends[node]:
+                needed.add(node)
+                if node.kind == "gate":
+                    needed.update(i for i in node.inputs if depends[i])
+
+        # forward tangents of the nodes the rules read
+        tangents: dict = {}
+        for node in nodes:
+            if node not in needed:
+                continue
+            if node.kind == "var":
+                tangents[node] = {columns[node.name]: 1.0}
+                continue
+            scalar = node.op.scalar
+            args = [values[i] for i in node.inputs]
+            tangents[node] = _combine(scalar.locals, values[node], args,
+                                      [tangents.get(i) for i in node.inputs])
+
+        # the reverse sweep on dual numbers (value, tangent dict or None)
+        cotangents: dict = {graph.output: (1.0, None)}
+        for node, index, inp, template in edges:
+            g = cotangents.get(node)
+            if g is None:
+                continue
+            args = [(values[i], tangents.get(i)) for i in node.inputs]
+            local = self._apply(template, node, args, g)
+            if local is None:
+                continue
+            part = local if not node.op.elementwise else _dual_mul(g, local)
+            before = cotangents.get(inp)
+            cotangents[inp] = part if before is None else _dual_add(before, part)
+
+        n = len(self.names)
+        matrix = np.zeros((n, n))
+        for name, row in columns.items():
+            dual = cotangents.get(graph.variables[name])
+            if dual is not None and dual[1]:
+                for column, v in dual[1].items():
+                    matrix[row, column] = v
+        return matrix
+
+    def _apply(self, template, node: Node, args: list, g):
+        """The template on dual numbers (the gate's inputs, the cotangent g); None for zero."""
+        done = []
+        for op, _, refs in template.steps:
+            ins = [(g if value == self.cotangent else args[value]) if kind == "arg" else
+                   (value, None) if kind == "const" else done[value] for kind, value in refs]
+            vals = [d[0] for d in ins]
+            scalar = op.scalar
+            ans = scalar.forward(*vals)
+            if op.kink_offset is not None and op.kink_offset(*vals) == 0:
+                self.diagnostics.append(Diagnostic(
+                    "kink", f"second derivative: the slope of gate {_where(node)} is at the kink of "
+                            f"{op.call_name}; using the convention {op.kink_rule}", node))
+            done.append((ans, _combine(scalar.locals, ans, vals, [d[1] for d in ins])))
+        kind, value = template.result
+        if kind == "arg":
+            return g if value == self.cotangent else args[value]
+        return (value, None) if kind == "const" else done[value]
+
+
+def _combine(locals_, ans: float, args: list, tangents: list) -> dict | None:
+    """Σₖ localₖ · tangentₖ over the inputs that carry a tangent (dicts {column: value})."""
+    out = None
+    for k, tk in enumerate(tangents):
+        if not tk:
+            continue
+        local = locals_[k]
+        if not isinstance(local, float):
+            local = local(ans, *args)
+        if local == 0.0:
+            continue
+        if not math.isfinite(local):
+            raise FloatingPointError  # (the NumPy pass handles it)
+        if out is None:
+            out = dict(tk) if local == 1.0 else {c: local * v for c, v in tk.items()}
+        else:
+            get = out.get
+            for c, v in tk.items():
+                out[c] = get(c, 0.0) + local * v
+    return out
+
+
+def _dual_mul(a, b):
+    """(a·b, a'·b + a·b') for dual numbers (value, tangent dict or None)."""
+    (va, ta), (vb, tb) = a, b
+    tangent = None
+    if ta:
+        tangent = {c: v * vb for c, v in ta.items()} if vb != 0.0 else None
+    if tb and va != 0.0:
+        if tangent is None:
+            tangent = {c: va * v for c, v in tb.items()}
+        else:
+            get = tangent.get
+            for c, v in tb.items():
+                tangent[c] = get(c, 0.0) + va * v
+    return (va * vb, tangent)
+
+
+def _dual_add(a, b):
+    (va, ta), (vb, tb) = a, b
+    if not ta:
+        return (va + vb, tb)
+    if not tb:
+        return (va + vb, ta)
+    tangent = dict(ta)
+    get = tangent.get
+    for c, v in tb.items():
+        tangent[c] = get(c, 0.0) + v
+    return (va + vb, tangent)
 
 
 def _scaled(local, tangent):

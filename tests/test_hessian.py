@@ -16,6 +16,7 @@ import pytest
 
 import gradcli
 from gradcli.hessian import element_labels
+from gradcli.hessian import hessian as hessian_of_graph
 
 
 def fd_hessian(source: str, values: dict, names: list[str] | None = None, h: float = 1e-5) -> np.ndarray:
@@ -86,6 +87,8 @@ def test_scalar_programs_against_finite_differences(source, values):
     h = gradcli.hessian(source, values)
     assert close(h.matrix, fd_hessian(source, values, h.names), rtol=1e-6), (h.matrix, fd_hessian(source, values))
     assert h.symmetric
+    other = hessian_of_graph(gradcli.parse(source), values, method="graph")
+    np.testing.assert_allclose(other.matrix, h.matrix, rtol=1e-12, atol=1e-14)
 
 
 ARRAY_CASES = [
@@ -160,6 +163,9 @@ def test_random_expressions_agree_with_sympy(batch):
         h = gradcli.hessian(text(tree), used)
         if not np.isfinite(h.matrix).all() or np.max(np.abs(h.matrix)) >= 1e4:
             continue
+        # the two passes (floats without the gradient graph; the gradient graph in NumPy) agree
+        other = hessian_of_graph(graph, used, method="graph").matrix
+        assert np.allclose(other, h.matrix, rtol=1e-12, atol=1e-12 * np.max(np.abs(h.matrix))), text(tree)
         subs = {SYMBOLS[name]: sympy.Rational(value) for name, value in used.items()}
         scale = max(float(np.max(np.abs(h.matrix))), abs(h.f), float(np.max(np.abs(h.gradient))))
         for i, a in enumerate(h.names):
@@ -206,8 +212,9 @@ def test_repr_and_block_errors():
 
 # -- kinks and nan/inf ----------------------------------------------------------------------------
 
-def test_relu_at_its_kink_uses_the_convention_and_warns():
-    h = gradcli.hessian("relu(x) * y", x=0.0, y=2.0)
+@pytest.mark.parametrize("method", ["auto", "graph"])
+def test_relu_at_its_kink_uses_the_convention_and_warns(method):
+    h = hessian_of_graph(gradcli.parse("relu(x) * y"), {"x": 0.0, "y": 2.0}, method=method)
     np.testing.assert_array_equal(h.matrix, [[0.0, 0.0], [0.0, 0.0]])  # step(0) = 0: relu'(0) = 0
     kinds = [d.kind for d in h.diagnostics]
     assert kinds.count("kink") >= 2
