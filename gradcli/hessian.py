@@ -17,6 +17,12 @@ The tangent rules (JVPs) come from the registry, none is written here:
 A zero tangent times an infinite local gradient counts 0, not 0·inf = nan: a variable that does
 not move an input does not move the gate through it.
 
+For a graph of scalars, `_ScalarPass` gives the same numbers without building the gradient's
+graph (which costs more than the pass itself): the reverse sweep run on dual numbers, each rule's
+compiled template evaluated on Python floats with sparse tangents. It answers ordinary runs; a
+floating-point error, a nan or inf, or a gate without a float kernel sends the run to the
+gradient-graph pass above, which reports where they come from.
+
 Kinks and domains carry over: the first-order pass (the engine) reports f's own gates; a gate of
 the gradient graph at its kink (relu's slope `step(x)` at x = 0) uses the registry's convention
 for it and is reported; a nan or inf in the matrix is reported with the gate it first came from.

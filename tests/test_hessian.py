@@ -268,7 +268,7 @@ def test_cli_table_marks_symmetry_and_shows_the_gradient(cli):
     result = cli("hessian", "x**2 * y + sin(x*y)", "x=1", "y=2")
     assert result.exit_code == 0, result.stderr
     out = result.stdout
-    assert "∂f/∂v" in out and "symmetric ✓" in out and "f = 2.9093" in out
+    assert "∂f/∂v" in out and "symmetric: H[v,w] = H[w,v] exactly ✓" in out and "f = 2.9093" in out
     assert "Hessian of x**2 * y + sin(x*y)" in out
 
 
@@ -326,3 +326,31 @@ def test_cli_strict_and_warnings(cli):
     assert cli("hessian", "log(x) * y", "x=0", "y=2", "--strict").exit_code == 1
     quiet = cli("hessian", "log(x) * y", "x=0", "y=2", "-q", "-f", "json")
     assert quiet.stderr == ""
+
+
+def test_cli_under_term_dumb_writes_ascii_only(cli, monkeypatch):
+    monkeypatch.setenv("TERM", "dumb")
+    result = cli("hessian", "x**2 * y + sin(x*y)", "x=1", "y=2")
+    assert result.exit_code == 0 and result.stdout.isascii()
+    assert "symmetric: H[v,w] = H[w,v]" in result.stdout
+
+
+def test_json_document_is_valid_json_with_nan_as_strings(cli):
+    result = cli("hessian", "log(x) * y", "x=0", "y=2", "-f", "json", "-q")
+    doc = json.loads(result.stdout)
+    assert doc["hessian"][0][0] == "-Infinity" and doc["hessian"][1][1] == 0.0
+    assert doc["warnings"] and result.stdout.isascii()
+
+
+def test_a_wide_matrix_is_split_into_column_groups_on_a_terminal():
+    from rich.console import Console
+
+    from gradcli.render.hessian import render_table
+
+    source = " + ".join(f"sin(x{i})*x{i + 1}" for i in range(15))
+    h = gradcli.hessian(source, {f"x{i}": 0.1 * i for i in range(16)})
+    console = Console(width=80, record=True, force_terminal=True, color_system=None)
+    render_table(h, console, title="demo")
+    text = console.export_text()
+    assert "columns x0 to" in text and max(map(len, text.splitlines())) <= 80
+    assert text.count("x15 ") >= 1

@@ -29,7 +29,13 @@ def document(h: Hessian) -> dict:
 
 
 def render_json(h: Hessian, out) -> None:
-    out.write(json.dumps(document(h), ensure_ascii=False) + "\n")
+    """The document in ASCII like gradcli's other documents, one matrix row a line."""
+    doc = document(h)
+    rows = doc.pop("hessian")
+    lines = [f"  {json.dumps(key)}: {json.dumps(value, allow_nan=False)}" for key, value in doc.items()]
+    matrix = ",\n".join(f"    {json.dumps(row, allow_nan=False)}" for row in rows)
+    lines.insert(3, f'  "hessian": [\n{matrix}\n  ]' if rows else '  "hessian": []')
+    out.write("{\n" + ",\n".join(lines) + "\n}\n")
 
 
 def render_csv(h: Hessian, out) -> None:
@@ -50,17 +56,18 @@ def render_plain(h: Hessian, out) -> None:
     out.write("\n".join(lines) + "\n")
 
 
-def symmetry_line(h: Hessian, digits: int) -> str | None:
+def symmetry_line(h: Hessian, digits: int, ascii_only: bool = False) -> str | None:
     """One line on H = Hᵀ (none for a 1×1 matrix)."""
     if len(h.names) < 2:
         return None
     if h.symmetric:
         gap = h.asymmetry
         rest = "exactly" if gap == 0 else f"to {numbers.scalar(gap, 2)}"
-        return f"symmetric ✓ H[v,w] = H[w,v] {rest} (the upper triangle repeats the lower)"
-    m = h.matrix
+        mark = "" if ascii_only else " ✓"
+        return f"symmetric: H[v,w] = H[w,v] {rest}{mark} (the upper triangle repeats the lower)"
     import numpy as np
 
+    m = h.matrix
     with np.errstate(all="ignore"):
         gap = np.where(np.isfinite(m) & np.isfinite(m.T), np.abs(m - m.T), 0.0)
     i, j = np.unravel_index(int(np.argmax(gap)), gap.shape)
@@ -86,7 +93,7 @@ def render_table(h: Hessian, out, *, digits: int = 6, ascii_only: bool = False, 
             write(out, plain_ascii(text) if ascii_only else text)
         write(out, "")
     lines = [f"f = {num(h.f)}"]
-    line = symmetry_line(h, digits)
+    line = symmetry_line(h, digits, ascii_only)
     if line:
         lines.append(line)
     text = "\n".join(lines)
