@@ -303,12 +303,13 @@ class _TangentPass:
             args = [values[i] for i in node.inputs]
             ans = op.forward(*args, **node.params) if node.params else op.forward(*args)
             values[node] = ans
-            if (op.kink is not None or op.kink_offset is not None) and node not in own and not careful:
-                if op.at_kink(*args, **node.params):
-                    self.diagnostics.append(_kink(node))
             ins = [tangents.get(i) for i in node.inputs]
             if all(t is None for t in ins):
-                continue
+                continue  # (no variable moves it: not across a kink either)
+            if (op.kink is not None or op.kink_offset is not None) and node not in own and not careful:
+                if op.at_kink(*args, **node.params) and _kink_crossed(
+                        op, args, ([None if t is None else t[..., c] for t in ins] for c in range(n))):
+                    self.diagnostics.append(_kink(node))
             if op.vjp is None:
                 tangent = None
                 for k, tk in enumerate(ins):
@@ -500,7 +501,8 @@ class _ScalarPass:
             vals = [d[0] for d in ins]
             scalar = op.scalar
             ans = scalar.forward(*vals)
-            if op.kink_offset is not None and op.kink_offset(*vals) == 0:
+            if op.kink_offset is not None and op.kink_offset(*vals) == 0 and _kink_crossed(
+                    op, vals, _dict_columns([d[1] for d in ins])):
                 self.diagnostics.append(Diagnostic(
                     "kink", f"second derivative: the slope of gate {_where(node)} is at the kink of "
                             f"{op.call_name}; using the convention {op.kink_rule}", node))
@@ -509,6 +511,34 @@ class _ScalarPass:
         if kind == "arg":
             return g if value == self.cotangent else args[value]
         return (value, None) if kind == "const" else done[value]
+
+
+def _kink_crossed(op, args: list, columns) -> bool:
+    """Whether a gate at its kink is moved across it by the variables: at the elements where its
+    offset is 0, a small step along some variable's tangent (`columns` gives, per variable, each
+    input's tangent or None) makes the offset non-zero. A gate that moves with its kink stays on
+    it, and no derivative is taken across the jump: equal(v, max(v)) at v's largest element, in
+    the rule of max, is no second-order kink unless v has a tie (which max itself reports)."""
+    if op.kink_offset is None:  # a kink that is not an elementwise offset: say so
+        return True
+    at = np.asarray(op.kink_offset(*args)) == 0
+    size = max([1.0] + [float(np.max(np.abs(a))) for a in args if np.size(a) and np.isfinite(a).all()])
+    for column in columns:
+        if all(t is None or not np.any(t) for t in column):
+            continue
+        for step in (1e-6 * size, -1e-6 * size):
+            moved = [a if t is None else a + step * t for a, t in zip(args, column)]
+            offset, where = np.broadcast_arrays(np.asarray(op.kink_offset(*moved)), at)
+            if np.any(offset[where] != 0):
+                return True
+    return False
+
+
+def _dict_columns(tangents: list):
+    """Per column of the dict tangents (see _ScalarPass), each input's tangent there or None."""
+    columns = set().union(*(t for t in tangents if t))
+    for c in sorted(columns):
+        yield [None if not t else t.get(c, 0.0) for t in tangents]
 
 
 def _combine(locals_, ans: float, args: list, tangents: list) -> dict | None:

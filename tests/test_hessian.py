@@ -354,3 +354,19 @@ def test_a_wide_matrix_is_split_into_column_groups_on_a_terminal():
     text = console.export_text()
     assert "columns x0 to" in text and max(map(len, text.splitlines())) <= 80
     assert text.count("x15 ") >= 1
+
+
+@pytest.mark.parametrize("method", ["auto", "graph"])
+@pytest.mark.parametrize("source,values,warned", [
+    ("max(v) * x", {"v": [1.0, 2.0], "x": 1.0}, False),  # equal(v, max(v)) moves with its kink
+    ("max(v) * x", {"v": [2.0, 2.0], "x": 1.0}, True),  # a tie: the variables move it across
+    ("max(x, y)**2", {"x": 1.0, "y": 2.0}, False),
+    ("max(x, y)**2", {"x": 2.0, "y": 2.0}, True),
+    ("relu(x - y) * y", {"x": 1.0, "y": 1.0}, True),
+])
+def test_a_second_order_kink_is_warned_only_where_the_variables_cross_it(method, source, values, warned):
+    h = hessian_of_graph(gradcli.parse(source), values, method=method)
+    assert any("second derivative" in w for w in h.warnings) == warned, h.warnings
+    assert close(h.matrix, h.matrix.T, rtol=1e-12) or warned
+    if not warned:
+        assert close(h.matrix, fd_hessian(source, values, list(h.variables)), rtol=1e-6)
