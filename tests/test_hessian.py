@@ -370,3 +370,20 @@ def test_a_second_order_kink_is_warned_only_where_the_variables_cross_it(method,
     assert close(h.matrix, h.matrix.T, rtol=1e-12) or warned
     if not warned:
         assert close(h.matrix, fd_hessian(source, values, list(h.variables)), rtol=1e-6)
+
+
+def test_cli_program_file_and_values_file(cli, tmp_path):
+    program = tmp_path / "f.grad"
+    program.write_text("q = x*y\nq**2 + z\n")
+    values = tmp_path / "v.json"
+    values.write_text('{"x": 1.0, "y": 2.0, "z": 5.0}')
+    result = cli("hessian", "--file", str(program), "--values", str(values), "-f", "json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    # f = x²y² + z: H = [[2y², 4xy, 0], [4xy, 2x², 0], [0, 0, 0]]
+    np.testing.assert_allclose(doc["hessian"], [[8.0, 8.0, 0.0], [8.0, 2.0, 0.0], [0.0, 0.0, 0.0]])
+
+
+def test_cli_refuses_a_matrix_past_the_memory_limit(cli):
+    result = cli("hessian", "dot(v, v)", "v=[" + ",".join(["1"] * 40) + "]", "--max-memory", "10KB")
+    assert result.exit_code == 1 and "memory" in result.stderr and result.stdout == ""
