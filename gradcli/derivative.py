@@ -34,7 +34,7 @@ Ref = tuple
 
 # The derivative of order N of a graph of n gates can have up to about n·3^N gates; past this
 # many new gates, building stops with an error rather than exhausting memory.
-MAX_DERIVATIVE_GATES = 1_000_000
+MAX_DERIVATIVE_GATES = 200_000
 
 _COTANGENT = -1  # the arg index standing for g
 
@@ -247,6 +247,12 @@ class Builder:
                 return self.gate(op, (b, a), params, span)
             if ca is not None and b.kind == "gate" and b.op.name == "mul" and _const_value(b.inputs[0]) is not None:
                 return self.gate(op, (self.const(ca * _const_value(b.inputs[0]), span), b.inputs[1]), params, span)
+            if ca is None:  # a constant factor inside comes first: y*(3*z) = 3*(y*z)
+                for i, side in enumerate((a, b)):
+                    if side.kind == "gate" and side.op.name == "mul" and _const_value(side.inputs[0]) is not None:
+                        other = b if i == 0 else a
+                        rest = (side.inputs[1], other) if i == 0 else (other, side.inputs[1])
+                        return self.gate(op, (side.inputs[0], self.gate(op, rest, params, span)), params, span)
             if b.kind == "gate" and b.op.name == "neg":  # a*(-b) = -(a*b)
                 return self.gate(OPS["neg"], (self.gate(op, (a, b.inputs[0]), params, span),), {}, span)
             if a.kind == "gate" and a.op.name == "neg":
