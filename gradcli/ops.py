@@ -859,7 +859,8 @@ _OPS = [
        rule=("0",)),
     Op("equal", 2, _equal, (lambda ans, x, y: _zero_slope(x, y), lambda ans, x, y: _zero_slope(x, y)),
        "=", "blocks", (), uses_inputs=True,
-       kink_offset=_offset_from_tie, kink_rule="equal's slope at a tie is 0 (a jump)",
+       # no kink warning at a tie: max's rule finds its winners with equal, where every winner
+       # ties by construction (a tie between inputs of max is max's own kink, warned there)
        scalar=Scalar(lambda x, y: 1.0 if x == y else 0.0,
                      (lambda ans, x, y: 0.0, lambda ans, x, y: 0.0)),
        reads=((0, 1), (0, 1)),
