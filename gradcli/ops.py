@@ -107,6 +107,11 @@ class Op:
     rule: tuple[str | None, ...] = ()
     domain: str = ""  # where the inputs must lie for a real value, for people ("x > 0"); "" everywhere
 
+    def __post_init__(self) -> None:
+        # an elementwise op's formulas are its rule, as people read it (see `display`)
+        if not self.formulas and self.rule and self.vjp is None:
+            object.__setattr__(self, "formulas", tuple("0" if r is None else display(r) for r in self.rule))
+
     @property
     def elementwise(self) -> bool:
         """Whether each output element depends on the same-index input elements only."""
@@ -121,6 +126,26 @@ class Op:
         if self.kink is not None:
             return bool(self.kink(*inputs, **params))
         return self.kink_offset is not None and bool(np.any(self.kink_offset(*inputs) == 0))
+
+
+_SPELLED = {"cos": "cos", "sin": "sin", "tan": "tan", "cosh": "cosh", "sinh": "sinh", "tanh": "tanh",
+            "sign": "sign", "log": "ln", "atan": "atan", "asin": "asin", "acos": "acos"}
+_SIMPLE = r"([A-Za-z0-9_.]+)"
+_APPLIED = "|".join(_SPELLED)
+
+
+def display(rule: str) -> str:
+    """A rule (gradcli syntax) as the tables and --steps show it: `cos(x)` reads `cos x`,
+    `tan(x)**2` reads `tan²x`, `log(x)` reads `ln x`, `exp(x)` reads `e^x`, `sqrt(x)` reads `√x`,
+    `sigmoid` reads `σ`, `**2` reads `²`, `**` reads `^` and `*` reads `·`. Only the spelling
+    changes: the rule stays the one statement of the derivative."""
+    text = re.sub(rf"\b({_APPLIED})\({_SIMPLE}\)\*\*2\b", lambda m: f"{_SPELLED[m[1]]}²{m[2]}", rule)
+    text = re.sub(rf"\b({_APPLIED})\({_SIMPLE}\)", lambda m: f"{_SPELLED[m[1]]} {m[2]}", text)
+    text = re.sub(rf"\bexp\({_SIMPLE}\)", r"e^\1", text)
+    text = re.sub(rf"\bsqrt\({_SIMPLE}\)", r"√\1", text)
+    text = re.sub(r"\bsigmoid\(", "σ(", text)
+    text = text.replace("**2", "²").replace("**3", "³").replace("**", "^")
+    return re.sub(r"\s*\*\s*", "·", text)
 
 
 def _offset_from_0(x):
@@ -693,150 +718,151 @@ def _pow_local_into(index, out, ans, x, y):
 # ufuncs (np.add & co.), and on arrays they are the same ufuncs.
 _OPS = [
     Op("add", 2, operator.add, (lambda ans, x, y: 1.0, lambda ans, x, y: 1.0),
-       "+", "distributes", ("1", "1"), callable=False, ufunc=np.add,
+       "+", "distributes", (), callable=False, ufunc=np.add,
        scalar=Scalar(operator.add, (1.0, 1.0)),
        reads=((), ()),
        in_place=InPlace(lambda index, out, ans, x, y: (1.0, 1.0)),
        rule=("1", "1")),
     Op("sub", 2, operator.sub, (lambda ans, x, y: 1.0, lambda ans, x, y: -1.0),
-       "-", "distributes", ("1", "-1"), callable=False, ufunc=np.subtract,
+       "-", "distributes", (), callable=False, ufunc=np.subtract,
        scalar=Scalar(operator.sub, (1.0, -1.0)),
        reads=((), ()),
        in_place=InPlace(lambda index, out, ans, x, y: (1.0, 1.0 if index == 0 else -1.0)),
        rule=("1", "-1")),
     Op("mul", 2, operator.mul, (lambda ans, x, y: y, lambda ans, x, y: x),
-       "*", "swaps", ("y", "x"), uses_inputs=True, callable=False, ufunc=np.multiply,
+       "*", "swaps", (), uses_inputs=True, callable=False, ufunc=np.multiply,
        scalar=Scalar(operator.mul, (lambda ans, x, y: y, lambda ans, x, y: x)),
        reads=((1,), (0,)),
        in_place=InPlace(lambda index, out, ans, x, y: (y if index == 0 else x, 1.0)),
        rule=("y", "x")),
     Op("div", 2, operator.truediv, (lambda ans, x, y: 1.0 / y, _div_local_divisor),
-       "/", "slope", ("1/y", "-x/y²"), uses_inputs=True, uses_output=True, callable=False, ufunc=np.divide,
+       "/", "slope", (), uses_inputs=True, uses_output=True, callable=False, ufunc=np.divide,
        scalar=Scalar(operator.truediv, (lambda ans, x, y: 1.0 / y, _div_local_divisor_scalar)),
        reads=((1,), ("ans", 0, 1)),
        in_place=InPlace(_div_local_into),
        rule=("1/y", "-(x/y)/y")),
     Op("neg", 1, operator.neg, (lambda ans, x: -1.0,),
-       "-x", "scales", ("-1",), callable=False, ufunc=np.negative,
+       "-x", "scales", (), callable=False, ufunc=np.negative,
        scalar=Scalar(operator.neg, (-1.0,)),
        reads=((),),
        in_place=InPlace(lambda index, out, ans, x: (1.0, -1.0)),
        rule=("-1",)),
     Op("pow", 2, operator.pow, (_pow_local_base, _pow_local_exponent),
-       "**", "slope", ("y·x^(y-1)", "x^y·ln x"), uses_inputs=True, uses_output=True, ufunc=np.power,
+       "**", "slope", (), uses_inputs=True, uses_output=True, ufunc=np.power,
        scalar=Scalar(math.pow, (_pow_local_base_scalar, _pow_local_exponent_scalar)),
        reads=((0, 1), ("ans", 0, 1)),
        in_place=InPlace(_pow_local_into),
        rule=("y*x**(y - 1)", "log(x)*x**y")),
     Op("exp", 1, np.exp, (lambda ans, x: ans,),
-       "exp", "slope", ("e^x",), uses_output=True, ufunc=np.exp,
+       "exp", "slope", (), uses_output=True, ufunc=np.exp,
        scalar=Scalar(lambda x: float(np.exp(x)), (lambda ans, x: ans,)),
        reads=(("ans",),),
        in_place=InPlace(lambda index, out, ans, x: (ans, 1.0)),
        rule=("exp(x)",)),
     Op("log", 1, np.log, (lambda ans, x: 1.0 / x,),
-       "log", "slope", ("1/x",), uses_inputs=True, ufunc=np.log,
+       "log", "slope", (), uses_inputs=True, ufunc=np.log,
        scalar=Scalar(lambda x: float(np.log(x)), (lambda ans, x: 1.0 / x,)),
        reads=((0,),),
        in_place=InPlace(lambda index, out, ans, x: (_reciprocal_into(out, x), 1.0)),
        rule=("1/x",)),
     Op("sqrt", 1, np.sqrt, (lambda ans, x: 0.5 / ans,),
-       "sqrt", "slope", ("1/(2√x)",), uses_output=True, ufunc=np.sqrt,
+       "sqrt", "slope", (), uses_output=True, ufunc=np.sqrt,
        scalar=Scalar(math.sqrt, (lambda ans, x: 0.5 / ans,)),
        reads=(("ans",),),
        in_place=InPlace(lambda index, out, ans, x: (_reciprocal_into(out, ans), 0.5)),
        rule=("0.5/sqrt(x)",)),
     Op("sin", 1, np.sin, (lambda ans, x: np.cos(x),),
-       "sin", "slope", ("cos x",), uses_inputs=True, ufunc=np.sin,
+       "sin", "slope", (), uses_inputs=True, ufunc=np.sin,
        scalar=Scalar(lambda x: float(np.sin(x)), (lambda ans, x: float(np.cos(x)),)),
        reads=((0,),),
        in_place=InPlace(lambda index, out, ans, x: (np.cos(x, out=out()), 1.0)),
        rule=("cos(x)",)),
     Op("cos", 1, np.cos, (lambda ans, x: -np.sin(x),),
-       "cos", "slope", ("-sin x",), uses_inputs=True, ufunc=np.cos,
+       "cos", "slope", (), uses_inputs=True, ufunc=np.cos,
        scalar=Scalar(lambda x: float(np.cos(x)), (lambda ans, x: -float(np.sin(x)),)),
        reads=((0,),),
        in_place=InPlace(lambda index, out, ans, x: (np.sin(x, out=out()), -1.0)),
        rule=("-sin(x)",)),
     Op("tan", 1, np.tan, (lambda ans, x: 1.0 + ans * ans,),
-       "tan", "slope", ("1 + tan²x",), uses_output=True, ufunc=np.tan,
+       "tan", "slope", (), uses_output=True, ufunc=np.tan,
        scalar=Scalar(lambda x: float(np.tan(x)), (lambda ans, x: 1.0 + ans * ans,)),
        reads=(("ans",),),
        in_place=InPlace(lambda index, out, ans, x: (_one_plus_square_into(out, ans), 1.0)),
        rule=("1 + tan(x)**2",)),
     Op("tanh", 1, np.tanh, (_tanh_local,),
-       "tanh", "slope", ("1 - tanh²x",), uses_inputs=True, ufunc=np.tanh,
+       "tanh", "slope", (), uses_inputs=True, ufunc=np.tanh,
        scalar=Scalar(lambda x: float(np.tanh(x)), (_tanh_local_scalar,)),
        reads=((0,),),
        in_place=InPlace(lambda index, out, ans, x: (_sech2_into(out, x, False), 1.0)),
        rule=("(1/cosh(x))**2",)),
     Op("sigmoid", 1, _sigmoid, (_sigmoid_local,),
-       "σ", "slope", ("(1-σ)σ",), uses_inputs=True,
+       "σ", "slope", (), uses_inputs=True,
        expansion="1/(1+exp(-x))",
        scalar=Scalar(_sigmoid_scalar, (_sigmoid_local_scalar,)),
        reads=((0,),),
        in_place=InPlace(lambda index, out, ans, x: (_sech2_into(out, x, True), 1.0)),
        rule=("sigmoid(x)*sigmoid(-x)",)),
     Op("softplus", 1, lambda x: np.logaddexp(0.0, x), (lambda ans, x: _sigmoid(x),),
-       "softplus", "slope", ("σ(x)",), uses_inputs=True,
+       "softplus", "slope", (), uses_inputs=True,
        scalar=Scalar(lambda x: float(np.logaddexp(0.0, x)), (lambda ans, x: _sigmoid_scalar(x),)),
        rule=("sigmoid(x)",)),
     Op("relu", 1, lambda x: np.maximum(x, 0.0), (_relu_local,),
-       "relu", "slope", ("1 if x > 0 else 0",), uses_inputs=True,
+       "relu", "slope", (), uses_inputs=True,
        kink_offset=_offset_from_0, kink_rule="relu'(0) = 0",
        scalar=Scalar(lambda x: x if x > 0.0 else 0.0,
                      (lambda ans, x: 1.0 if x > 0 else 0.0 if x <= 0 else math.nan,)),
        rule=("step(x)",)),
     Op("abs", 1, np.abs, (lambda ans, x: np.sign(x),),
-       "abs", "slope", ("sign x",), uses_inputs=True,
+       "abs", "slope", (), uses_inputs=True,
        kink_offset=_offset_from_0, kink_rule="abs'(0) = 0", ufunc=np.abs,
        scalar=Scalar(abs, (lambda ans, x: _sign_scalar(x),)),
        rule=("sign(x)",)),
     Op("max", 2, np.maximum,
        (lambda ans, x, y: _max_local(x, y), lambda ans, x, y: _max_local(y, x)),
-       "max", "routes", ("1 if x > y, ½ if x = y, else 0", "1 if y > x, ½ if x = y, else 0"),
+       "max", "routes", (),
        uses_inputs=True, kink_offset=_offset_from_tie, kink_rule="a tie splits the gradient equally", ufunc=np.maximum,
        scalar=Scalar(_max_scalar, (lambda ans, x, y: _max_local_scalar(x, y), lambda ans, x, y: _max_local_scalar(y, x))),
        rule=("(1 + sign(x - y))/2", "(1 + sign(y - x))/2")),
     Op("min", 2, np.minimum,
        (lambda ans, x, y: _max_local(y, x), lambda ans, x, y: _max_local(x, y)),
-       "min", "routes", ("1 if x < y, ½ if x = y, else 0", "1 if y < x, ½ if x = y, else 0"),
+       "min", "routes", (),
        uses_inputs=True, kink_offset=_offset_from_tie, kink_rule="a tie splits the gradient equally", ufunc=np.minimum,
        scalar=Scalar(_min_scalar, (lambda ans, x, y: _max_local_scalar(y, x), lambda ans, x, y: _max_local_scalar(x, y))),
        rule=("(1 + sign(y - x))/2", "(1 + sign(x - y))/2")),
     # `diff(f, x)` is this gate over the derivative's gates (x) and f (y): its value is x's
     Op("diff", 2, _first, (lambda ans, x, y: 1.0, lambda ans, x, y: 0.0),
-       "∂", "distributes", ("1", "0"), callable=False,
+       "∂", "distributes", (), callable=False,
        scalar=Scalar(lambda x, y: x, (1.0, 0.0)), reads=((), ()),
        rule=("1", "0")),
     Op("sinh", 1, np.sinh, (lambda ans, x: np.cosh(x),),
-       "sinh", "slope", ("cosh x",), uses_inputs=True, ufunc=np.sinh,
+       "sinh", "slope", (), uses_inputs=True, ufunc=np.sinh,
        scalar=Scalar(lambda x: float(np.sinh(x)), (lambda ans, x: float(np.cosh(x)),)),
        reads=((0,),),
        rule=("cosh(x)",)),
     Op("cosh", 1, np.cosh, (lambda ans, x: np.sinh(x),),
-       "cosh", "slope", ("sinh x",), uses_inputs=True, ufunc=np.cosh,
+       "cosh", "slope", (), uses_inputs=True, ufunc=np.cosh,
        scalar=Scalar(lambda x: float(np.cosh(x)), (lambda ans, x: float(np.sinh(x)),)),
        reads=((0,),),
        rule=("sinh(x)",)),
     # Steps: their slope is 0 wherever it exists, so no gradient passes; they are what the
     # derivatives of abs, relu, max and min are made of (their jumps are those ops' kinks).
     Op("sign", 1, np.sign, (lambda ans, x: _zero_slope(x),),
-       "sign", "blocks", ("0",), uses_inputs=True, ufunc=np.sign,
+       "sign", "blocks", (), uses_inputs=True, ufunc=np.sign,
        kink_offset=_offset_from_0, kink_rule="sign'(0) = 0 (a jump)",
        scalar=Scalar(_sign_scalar, (lambda ans, x: 0.0 if x == x else math.nan,)),
        reads=((0,),),
        rule=("0",)),
     Op("step", 1, _step, (lambda ans, x: _zero_slope(x),),
-       "step", "blocks", ("0",), uses_inputs=True,
+       "step", "blocks", (), uses_inputs=True,
        kink_offset=_offset_from_0, kink_rule="step'(0) = 0 (a jump; step(0) = 0, relu's slope at its kink)",
        scalar=Scalar(lambda x: 1.0 if x > 0 else 0.0 if x <= 0 else math.nan,
                      (lambda ans, x: 0.0 if x == x else math.nan,)),
        reads=((0,),),
        rule=("0",)),
     Op("equal", 2, _equal, (lambda ans, x, y: _zero_slope(x, y), lambda ans, x, y: _zero_slope(x, y)),
-       "=", "blocks", ("0", "0"), uses_inputs=True,
-       kink_offset=_offset_from_tie, kink_rule="equal's slope at a tie is 0 (a jump)",
+       "=", "blocks", (), uses_inputs=True,
+       # no kink warning at a tie: max's rule finds its winners with equal, where every winner
+       # ties by construction (a tie between inputs of max is max's own kink, warned there)
        scalar=Scalar(lambda x, y: 1.0 if x == y else 0.0,
                      (lambda ans, x, y: 0.0, lambda ans, x, y: 0.0)),
        reads=((0, 1), (0, 1)),
@@ -1146,7 +1172,8 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SHORT = 16  # a longer input is written as x or y in a formula
 
 
-_FUNCTION_SPACE = re.compile(r"\b(cos|sin|tan²|tanh²|sign|ln) (?=\()")  # `cos (a+b)` reads `cos(a+b)`
+# `cos (a+b)` reads `cos(a+b)`
+_FUNCTION_SPACE = re.compile(r"\b((?:cosh|sinh|tanh|cos|sin|tan|sign|ln|atan|asin|acos)²?) (?=\()")
 
 
 def _name_at(match, names: dict) -> str:

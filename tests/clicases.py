@@ -107,6 +107,9 @@ def expr(rng, depth: int, names, funcs: dict, arrays: bool = True) -> str:
         return f"dot({sub()}, {sub()})"
     if r < 0.92:
         return f"T({sub()})"
+    if r < 0.95 and names:  # a derivative: of any order, nested, of arrays (a non-scalar is an error)
+        order = rng.choice(("", "", "", ", 2", ", 3", ", 0", ", 25", ", x"))
+        return f"diff({sub()}, {rng.choice(list(names) + ['2', 'q'])}{order})"
     return f"{rng.choice(('-', '-', '+'))}{sub()}"
 
 
