@@ -177,7 +177,7 @@ def _run_traced(graph: Graph, arrays: dict, diagnostics: list, plan: _Plan | Non
             if node.op.vjp is not None:
                 value = _forward_array_op(node, args)
             else:
-                if len(args) == 2:
+                if len(args) >= 2:
                     _check_broadcast(node, args)
                 value = node.op.forward(*args)
             # a composite's gates run in a pass of their own, whose floating-point errors this flag misses
@@ -480,6 +480,8 @@ def _run_untraced(graph: Graph, arrays: dict, diagnostics: list, plan: _Plan) ->
                 value = op.forward(*args)
             else:
                 buffers.flush()
+                if op.vjp is None and len(args) >= 2:  # (an op without a ufunc: xlogy, clip)
+                    _check_broadcast(node, args)
                 value = _forward_array_op(node, args) if op.vjp is not None else op.forward(*args)
                 buffers.adopt(value, *args)
             if op.body is not None and not _all_finite(value):

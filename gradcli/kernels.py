@@ -17,10 +17,10 @@ from .graph import Node
 from .ops import _check_product, safe_dot, safe_sum
 
 
-def broadcast_error(node, sa: tuple, sb: tuple) -> ShapeError:
-    left, right = node.inputs[:2]
+def broadcast_error(node, *shapes: tuple) -> ShapeError:
+    listed = [f"{shape} of {inp.label!r}" for shape, inp in zip(shapes, node.inputs)]
     return ShapeError(
-        f"shapes {sa} of {left.label!r} and {sb} of {right.label!r} do not broadcast "
+        f"shapes {', '.join(listed[:-1])} and {listed[-1]} do not broadcast "
         f"at gate {node.label!r} ({node.gate_name})", span=node.span,
         hint="NumPy broadcasting: trailing dimensions must be equal or 1")
 
@@ -109,13 +109,13 @@ _DERIVATIVE_SHAPES = {
     "size": _size_shape,
     "matmul_vjp_a": lambda node, shapes: shapes[1],
     "matmul_vjp_b": lambda node, shapes: shapes[2],
-    "diff": lambda node, shapes: shapes[0] if shapes[1] == () else _not_scalar(node, shapes),
+    "scalar": lambda node, shapes: () if shapes[0] == () else _not_scalar(node, shapes),
 }
 
 
 def _not_scalar(node, shapes: list):
-    raise ShapeError(f"diff needs a scalar expression, and {node.inputs[1].label!r} has shape {shapes[1]} "
-                     f"at {node.span.where()}", span=node.span,
+    raise ShapeError(f"diff needs a scalar expression, and {node.inputs[0].label!r} has shape "
+                     f"{shapes[0]}", span=node.span,
                      hint="differentiate a scalar made of it, e.g. its sum: diff(sum(…), x)")
 
 
@@ -194,10 +194,12 @@ def _edge_result(local, upstream, shape, full_shape):
 
 
 def _check_broadcast(node: Node, args: list) -> None:
+    """Raise the gate's ShapeError where its (two or three) inputs do not broadcast."""
     sa, sb = _shape(args[0]), _shape(args[1])
-    if sa == sb or not sa or not sb:
+    if len(args) == 2 and (sa == sb or not sa or not sb):
         return
+    shapes = [_shape(a) for a in args]
     try:
-        np.broadcast_shapes(sa, sb)
+        np.broadcast_shapes(*shapes)
     except ValueError:
-        raise broadcast_error(node, sa, sb) from None
+        raise broadcast_error(node, *shapes) from None

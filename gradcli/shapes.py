@@ -49,7 +49,12 @@ def gate_shape(node, shapes: list) -> tuple | None:
                 return np.broadcast_shapes(sa, sb)
             except ValueError:
                 raise broadcast_error(node, sa, sb) from None
-        return shapes[0] if len(shapes) == 1 else None
+        if len(shapes) == 1:
+            return shapes[0]
+        try:  # three inputs (clip)
+            return np.broadcast_shapes(*shapes)
+        except ValueError:
+            raise broadcast_error(node, *shapes) from None
     return array_op_shape(node, shapes)
 
 
