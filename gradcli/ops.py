@@ -97,6 +97,13 @@ class Op:
     # so that the untraced engine frees the others early. None: every input if uses_inputs,
     # and the output if uses_output.
     reads: tuple[tuple, ...] | None = None
+    # The derivative, written once in gradcli's own syntax (see gradcli.derivative): for an
+    # elementwise op, per input the local gradient ∂ans/∂input in the inputs x, y, z; for an op
+    # with a vjp, per input the VJP in the cotangent g and the inputs, its calls receiving the
+    # gate's params. None: the output does not depend on that input. Everything else that states
+    # this mathematics (`locals`, `scalar`, `in_place`, `vjp`) is a kernel for speed or for the
+    # edges of float64, held to the rule by tests/test_rules.py.
+    rule: tuple[str | None, ...] = ()
 
     @property
     def elementwise(self) -> bool:
@@ -224,6 +231,20 @@ def _sigmoid_local(ans, x):
 
 def _tanh_local(ans, x):
     return _sech2(x)
+
+
+def _zero_slope(*inputs):
+    """The slope of a step: 0, nan where an input is nan (in the broadcast shape)."""
+    total = sum(np.multiply(i, 0.0) for i in inputs)
+    return total if np.shape(total) else float(total)
+
+
+def _step(x):
+    return np.where(x > 0, 1.0, np.where(x <= 0, 0.0, np.nan))[()]
+
+
+def _equal(x, y):
+    return np.where(np.equal(x, y), 1.0, 0.0)[()]
 
 
 # -- ops that are not elementwise: each has a vector-Jacobian product ----------------------------
@@ -402,31 +423,149 @@ def _transpose_vjp(g, ans, x, *, index):
     return np.transpose(g)
 
 
+# -- the ops derivative graphs are made of (gradcli.derivative): a cotangent spread over an
+#    input's shape and summed back to it, a reduction's count, a product's two VJPs ---------------
+
+def _expand_as(a, b, axis=None):
+    """a broadcast to b's shape (a copy), a's reduced `axis` put back first: a reduction's
+    cotangent spread over its input."""
+    shape = np.shape(b)
+    a = np.asarray(a, dtype=np.float64)
+    if axis is not None and a.ndim < len(shape):
+        a = np.expand_dims(a, axis)
+    return np.array(np.broadcast_to(a, shape))[()]
+
+
+def _sum_as(a, b, axis=None):
+    """a summed down to b's shape: over `axis` if given, else over the axes broadcasting added or
+    stretched (the cotangent of an input that was broadcast)."""
+    shape = np.shape(b)
+    a = np.asarray(a, dtype=np.float64)
+    if axis is not None:
+        return np.asarray(_rescaled(np.sum, a, axis), dtype=np.float64)[()]
+    if a.shape == shape:
+        return a.copy()[()]
+    extra = a.ndim - len(shape)
+    if extra < 0 or any(n != m and m != 1 for n, m in zip(a.shape[extra:], shape)):
+        raise ValueError(f"cannot sum shape {a.shape} down to shape {shape}")
+    if extra > 0:
+        a = np.asarray(safe_sum(a, axis=tuple(range(extra))))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and a.shape[i] != 1)
+    if stretched:
+        a = np.asarray(safe_sum(a, axis=stretched, keepdims=True))
+    return np.array(np.broadcast_to(a, shape))[()]
+
+
+def _expand_as_vjp(g, ans, a, b, *, index, axis=None):
+    return _sum_as(g, a, axis) if index == 0 else np.zeros(np.shape(b))
+
+
+def _sum_as_vjp(g, ans, a, b, *, index, axis=None):
+    return _expand_as(g, a, axis) if index == 0 else np.zeros(np.shape(b))
+
+
+def _size(x, axis=None):
+    shape = np.shape(x)
+    return np.float64(np.prod(shape) if axis is None else shape[axis])
+
+
+def _size_vjp(g, ans, x, *, index, axis=None):
+    return np.zeros(np.shape(x))
+
+
+def _matmul_vjp_a(g, a, b):
+    return _product_vjp(g, None, np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64), index=0)
+
+
+def _matmul_vjp_b(g, a, b):
+    return _product_vjp(g, None, np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64), index=1)
+
+
+def _matmul_vjp_a_vjp(h, ans, g, a, b, *, index):
+    # g·bᵀ is linear in g and in b: its VJP to g is h·b, to b is hᵀ·g, a product's other VJP
+    if index == 0:
+        return _product(np.asarray(h), np.asarray(b, dtype=np.float64))
+    if index == 1:
+        return np.zeros(np.shape(a))
+    return _matmul_vjp_b(g, h, b)
+
+
+def _matmul_vjp_b_vjp(h, ans, g, a, b, *, index):
+    # aᵀ·g: its VJP to g is a·h, to a is g·hᵀ
+    if index == 0:
+        return _product(np.asarray(a, dtype=np.float64), np.asarray(h))
+    if index == 1:
+        return _matmul_vjp_a(g, a, h)
+    return np.zeros(np.shape(b))
+
+
+def _diff_check(d, f):
+    if np.ndim(f):
+        raise ValueError(f"diff needs a scalar expression, and this one has shape {np.shape(f)}")
+    return np.array(d, dtype=np.float64)[()]
+
+
+def _diff_vjp(g, ans, d, f, *, index):
+    return np.array(g, dtype=np.float64)[()] if index == 0 else np.zeros(np.shape(f))
+
+
 def _array_ops() -> list[Op]:
     axis = ("axis",)
     return [
         Op("sum", 1, _sum, (), "sum", "distributes", ("1 for each element",),
-           vjp=_sum_vjp, params=axis),
+           vjp=_sum_vjp, params=axis,
+           rule=("expand_as(g, x)",)),
         Op("mean", 1, _mean, (), "mean", "scales", ("1/n for each element",),
-           vjp=_mean_vjp, params=axis, needs_elements=True),
+           vjp=_mean_vjp, params=axis, needs_elements=True,
+           rule=("expand_as(g, x)/size(x)",)),
         Op("amax", 1, np.max, (), "max", "routes", ("1 at the max, 0 elsewhere (ties split)",),
            uses_inputs=True, uses_output=True, vjp=_extreme_vjp, params=axis, call="max", needs_elements=True,
-           kink=_extreme_tie, kink_rule="a tie splits the gradient equally"),
+           kink=_extreme_tie, kink_rule="a tie splits the gradient equally",
+           rule=("expand_as(g, x)*equal(x, expand_as(max(x), x))/expand_as(sum(equal(x, expand_as(max(x), x))), x)",)),
         Op("amin", 1, np.min, (), "min", "routes", ("1 at the min, 0 elsewhere (ties split)",),
            uses_inputs=True, uses_output=True, vjp=_extreme_vjp, params=axis, call="min", needs_elements=True,
            kink=lambda x, axis=None: _extreme_tie(x, axis, pick=np.min),
-           kink_rule="a tie splits the gradient equally"),
+           kink_rule="a tie splits the gradient equally",
+           rule=("expand_as(g, x)*equal(x, expand_as(min(x), x))/expand_as(sum(equal(x, expand_as(min(x), x))), x)",)),
         Op("logsumexp", 1, _logsumexp, (), "logsumexp", "slope", ("softmax(x)",),
            uses_inputs=True, uses_output=True, vjp=_logsumexp_vjp, params=axis,
-           needs_elements=True),  # log 0: -inf, with an empty gradient
+           needs_elements=True,
+           rule=("expand_as(g, x)*exp(x - expand_as(logsumexp(x), x))",)),  # log 0: -inf, with an empty gradient
         Op("norm", 1, _norm, (), "‖·‖", "slope", ("x/‖x‖",),
            uses_inputs=True, uses_output=True, vjp=_norm_vjp, params=axis,
-           kink=_norm_zero, kink_rule="the gradient of norm at 0 is 0"),
+           kink=_norm_zero, kink_rule="the gradient of norm at 0 is 0",
+           rule=("expand_as(g, x)*x/expand_as(norm(x), x)",)),
         Op("dot", 2, _dot, (), "dot", "swaps", ("vjp: g·bᵀ", "vjp: aᵀ·g"),
-           uses_inputs=True, vjp=_product_vjp, reads=((1,), (0,))),
+           uses_inputs=True, vjp=_product_vjp, reads=((1,), (0,)),
+           rule=("matmul_vjp_a(g, x, y)", "matmul_vjp_b(g, x, y)")),
         Op("matmul", 2, _matmul, (), "@", "swaps", ("vjp: g·bᵀ", "vjp: aᵀ·g"),
-           uses_inputs=True, callable=False, vjp=_product_vjp, reads=((1,), (0,))),
-        Op("T", 1, np.transpose, (), "T", "rearranges", ("vjp: gᵀ",), vjp=_transpose_vjp),
+           uses_inputs=True, callable=False, vjp=_product_vjp, reads=((1,), (0,)),
+           rule=("matmul_vjp_a(g, x, y)", "matmul_vjp_b(g, x, y)")),
+        Op("T", 1, np.transpose, (), "T", "rearranges", ("vjp: gᵀ",), vjp=_transpose_vjp,
+           rule=("T(g)",)),
+        # what derivative graphs are made of (scalars pass through them unchanged)
+        Op("expand_as", 2, _expand_as, (), "expand", "distributes", ("vjp: sum_as(g, x)", "0"),
+           vjp=_expand_as_vjp, params=axis, reads=((0,), (1,)),
+           scalar=Scalar(lambda a, b: a, (1.0, 0.0)),
+           rule=("sum_as(g, x)", None)),
+        Op("sum_as", 2, _sum_as, (), "sum to", "distributes", ("vjp: expand_as(g, x)", "0"),
+           vjp=_sum_as_vjp, params=axis, reads=((0,), (1,)),
+           scalar=Scalar(lambda a, b: a, (1.0, 0.0)),
+           rule=("expand_as(g, x)", None)),
+        Op("size", 1, _size, (), "size", "blocks", ("0",),
+           vjp=_size_vjp, params=axis, reads=((0,),),
+           rule=(None,)),
+        Op("matmul_vjp_a", 3, _matmul_vjp_a, (), "@ VJP a", "swaps", ("vjp: g·b", "0", "vjp: hᵀ·g"),
+           uses_inputs=True, vjp=_matmul_vjp_a_vjp, reads=((2,), (), (0,)),
+           rule=("g @ z", None, "matmul_vjp_b(x, g, z)")),
+        Op("matmul_vjp_b", 3, _matmul_vjp_b, (), "@ VJP b", "swaps", ("vjp: a·h", "vjp: g·hᵀ", "0"),
+           uses_inputs=True, vjp=_matmul_vjp_b_vjp, reads=((1,), (0,), ()),
+           rule=("y @ g", "matmul_vjp_a(x, y, g)", None)),
+        # `diff(f, x)` is this gate over the derivative's gates: its value is theirs (x), once f
+        # (y) is known to be a scalar
+        Op("diff", 2, _diff_check, (), "∂", "distributes", ("1", "0"), callable=False,
+           vjp=_diff_vjp, reads=((), (1,)), scalar=Scalar(lambda d, f: d, (1.0, 0.0)),
+           rule=("g", None)),
     ]
 
 
@@ -551,95 +690,146 @@ _OPS = [
        "+", "distributes", ("1", "1"), callable=False, ufunc=np.add,
        scalar=Scalar(operator.add, (1.0, 1.0)),
        reads=((), ()),
-       in_place=InPlace(lambda index, out, ans, x, y: (1.0, 1.0))),
+       in_place=InPlace(lambda index, out, ans, x, y: (1.0, 1.0)),
+       rule=("1", "1")),
     Op("sub", 2, operator.sub, (lambda ans, x, y: 1.0, lambda ans, x, y: -1.0),
        "-", "distributes", ("1", "-1"), callable=False, ufunc=np.subtract,
        scalar=Scalar(operator.sub, (1.0, -1.0)),
        reads=((), ()),
-       in_place=InPlace(lambda index, out, ans, x, y: (1.0, 1.0 if index == 0 else -1.0))),
+       in_place=InPlace(lambda index, out, ans, x, y: (1.0, 1.0 if index == 0 else -1.0)),
+       rule=("1", "-1")),
     Op("mul", 2, operator.mul, (lambda ans, x, y: y, lambda ans, x, y: x),
        "*", "swaps", ("y", "x"), uses_inputs=True, callable=False, ufunc=np.multiply,
        scalar=Scalar(operator.mul, (lambda ans, x, y: y, lambda ans, x, y: x)),
        reads=((1,), (0,)),
-       in_place=InPlace(lambda index, out, ans, x, y: (y if index == 0 else x, 1.0))),
+       in_place=InPlace(lambda index, out, ans, x, y: (y if index == 0 else x, 1.0)),
+       rule=("y", "x")),
     Op("div", 2, operator.truediv, (lambda ans, x, y: 1.0 / y, _div_local_divisor),
        "/", "slope", ("1/y", "-x/y²"), uses_inputs=True, uses_output=True, callable=False, ufunc=np.divide,
        scalar=Scalar(operator.truediv, (lambda ans, x, y: 1.0 / y, _div_local_divisor_scalar)),
        reads=((1,), ("ans", 0, 1)),
-       in_place=InPlace(_div_local_into)),
+       in_place=InPlace(_div_local_into),
+       rule=("1/y", "-(x/y)/y")),
     Op("neg", 1, operator.neg, (lambda ans, x: -1.0,),
        "-x", "scales", ("-1",), callable=False, ufunc=np.negative,
        scalar=Scalar(operator.neg, (-1.0,)),
        reads=((),),
-       in_place=InPlace(lambda index, out, ans, x: (1.0, -1.0))),
+       in_place=InPlace(lambda index, out, ans, x: (1.0, -1.0)),
+       rule=("-1",)),
     Op("pow", 2, operator.pow, (_pow_local_base, _pow_local_exponent),
        "**", "slope", ("y·x^(y-1)", "x^y·ln x"), uses_inputs=True, uses_output=True, ufunc=np.power,
        scalar=Scalar(math.pow, (_pow_local_base_scalar, _pow_local_exponent_scalar)),
        reads=((0, 1), ("ans", 0, 1)),
-       in_place=InPlace(_pow_local_into)),
+       in_place=InPlace(_pow_local_into),
+       rule=("y*x**(y - 1)", "log(x)*x**y")),
     Op("exp", 1, np.exp, (lambda ans, x: ans,),
        "exp", "slope", ("e^x",), uses_output=True, ufunc=np.exp,
        scalar=Scalar(lambda x: float(np.exp(x)), (lambda ans, x: ans,)),
        reads=(("ans",),),
-       in_place=InPlace(lambda index, out, ans, x: (ans, 1.0))),
+       in_place=InPlace(lambda index, out, ans, x: (ans, 1.0)),
+       rule=("exp(x)",)),
     Op("log", 1, np.log, (lambda ans, x: 1.0 / x,),
        "log", "slope", ("1/x",), uses_inputs=True, ufunc=np.log,
        scalar=Scalar(lambda x: float(np.log(x)), (lambda ans, x: 1.0 / x,)),
        reads=((0,),),
-       in_place=InPlace(lambda index, out, ans, x: (_reciprocal_into(out, x), 1.0))),
+       in_place=InPlace(lambda index, out, ans, x: (_reciprocal_into(out, x), 1.0)),
+       rule=("1/x",)),
     Op("sqrt", 1, np.sqrt, (lambda ans, x: 0.5 / ans,),
        "sqrt", "slope", ("1/(2√x)",), uses_output=True, ufunc=np.sqrt,
        scalar=Scalar(math.sqrt, (lambda ans, x: 0.5 / ans,)),
        reads=(("ans",),),
-       in_place=InPlace(lambda index, out, ans, x: (_reciprocal_into(out, ans), 0.5))),
+       in_place=InPlace(lambda index, out, ans, x: (_reciprocal_into(out, ans), 0.5)),
+       rule=("0.5/sqrt(x)",)),
     Op("sin", 1, np.sin, (lambda ans, x: np.cos(x),),
        "sin", "slope", ("cos x",), uses_inputs=True, ufunc=np.sin,
        scalar=Scalar(lambda x: float(np.sin(x)), (lambda ans, x: float(np.cos(x)),)),
        reads=((0,),),
-       in_place=InPlace(lambda index, out, ans, x: (np.cos(x, out=out()), 1.0))),
+       in_place=InPlace(lambda index, out, ans, x: (np.cos(x, out=out()), 1.0)),
+       rule=("cos(x)",)),
     Op("cos", 1, np.cos, (lambda ans, x: -np.sin(x),),
        "cos", "slope", ("-sin x",), uses_inputs=True, ufunc=np.cos,
        scalar=Scalar(lambda x: float(np.cos(x)), (lambda ans, x: -float(np.sin(x)),)),
        reads=((0,),),
-       in_place=InPlace(lambda index, out, ans, x: (np.sin(x, out=out()), -1.0))),
+       in_place=InPlace(lambda index, out, ans, x: (np.sin(x, out=out()), -1.0)),
+       rule=("-sin(x)",)),
     Op("tan", 1, np.tan, (lambda ans, x: 1.0 + ans * ans,),
        "tan", "slope", ("1 + tan²x",), uses_output=True, ufunc=np.tan,
        scalar=Scalar(lambda x: float(np.tan(x)), (lambda ans, x: 1.0 + ans * ans,)),
        reads=(("ans",),),
-       in_place=InPlace(lambda index, out, ans, x: (_one_plus_square_into(out, ans), 1.0))),
+       in_place=InPlace(lambda index, out, ans, x: (_one_plus_square_into(out, ans), 1.0)),
+       rule=("1 + tan(x)**2",)),
     Op("tanh", 1, np.tanh, (_tanh_local,),
        "tanh", "slope", ("1 - tanh²x",), uses_inputs=True, ufunc=np.tanh,
        scalar=Scalar(lambda x: float(np.tanh(x)), (_tanh_local_scalar,)),
        reads=((0,),),
-       in_place=InPlace(lambda index, out, ans, x: (_sech2_into(out, x, False), 1.0))),
+       in_place=InPlace(lambda index, out, ans, x: (_sech2_into(out, x, False), 1.0)),
+       rule=("(1/cosh(x))**2",)),
     Op("sigmoid", 1, _sigmoid, (_sigmoid_local,),
        "σ", "slope", ("(1-σ)σ",), uses_inputs=True,
        expansion="1/(1+exp(-x))",
        scalar=Scalar(_sigmoid_scalar, (_sigmoid_local_scalar,)),
        reads=((0,),),
-       in_place=InPlace(lambda index, out, ans, x: (_sech2_into(out, x, True), 1.0))),
+       in_place=InPlace(lambda index, out, ans, x: (_sech2_into(out, x, True), 1.0)),
+       rule=("sigmoid(x)*sigmoid(-x)",)),
     Op("softplus", 1, lambda x: np.logaddexp(0.0, x), (lambda ans, x: _sigmoid(x),),
        "softplus", "slope", ("σ(x)",), uses_inputs=True,
-       scalar=Scalar(lambda x: float(np.logaddexp(0.0, x)), (lambda ans, x: _sigmoid_scalar(x),))),
+       scalar=Scalar(lambda x: float(np.logaddexp(0.0, x)), (lambda ans, x: _sigmoid_scalar(x),)),
+       rule=("sigmoid(x)",)),
     Op("relu", 1, lambda x: np.maximum(x, 0.0), (_relu_local,),
        "relu", "slope", ("1 if x > 0 else 0",), uses_inputs=True,
        kink_offset=_offset_from_0, kink_rule="relu'(0) = 0",
        scalar=Scalar(lambda x: x if x > 0.0 else 0.0,
-                     (lambda ans, x: 1.0 if x > 0 else 0.0 if x <= 0 else math.nan,))),
+                     (lambda ans, x: 1.0 if x > 0 else 0.0 if x <= 0 else math.nan,)),
+       rule=("step(x)",)),
     Op("abs", 1, np.abs, (lambda ans, x: np.sign(x),),
        "abs", "slope", ("sign x",), uses_inputs=True,
        kink_offset=_offset_from_0, kink_rule="abs'(0) = 0", ufunc=np.abs,
-       scalar=Scalar(abs, (lambda ans, x: _sign_scalar(x),))),
+       scalar=Scalar(abs, (lambda ans, x: _sign_scalar(x),)),
+       rule=("sign(x)",)),
     Op("max", 2, np.maximum,
        (lambda ans, x, y: _max_local(x, y), lambda ans, x, y: _max_local(y, x)),
        "max", "routes", ("1 if x > y, ½ if x = y, else 0", "1 if y > x, ½ if x = y, else 0"),
        uses_inputs=True, kink_offset=_offset_from_tie, kink_rule="a tie splits the gradient equally", ufunc=np.maximum,
-       scalar=Scalar(_max_scalar, (lambda ans, x, y: _max_local_scalar(x, y), lambda ans, x, y: _max_local_scalar(y, x)))),
+       scalar=Scalar(_max_scalar, (lambda ans, x, y: _max_local_scalar(x, y), lambda ans, x, y: _max_local_scalar(y, x))),
+       rule=("(1 + sign(x - y))/2", "(1 + sign(y - x))/2")),
     Op("min", 2, np.minimum,
        (lambda ans, x, y: _max_local(y, x), lambda ans, x, y: _max_local(x, y)),
        "min", "routes", ("1 if x < y, ½ if x = y, else 0", "1 if y < x, ½ if x = y, else 0"),
        uses_inputs=True, kink_offset=_offset_from_tie, kink_rule="a tie splits the gradient equally", ufunc=np.minimum,
-       scalar=Scalar(_min_scalar, (lambda ans, x, y: _max_local_scalar(y, x), lambda ans, x, y: _max_local_scalar(x, y)))),
+       scalar=Scalar(_min_scalar, (lambda ans, x, y: _max_local_scalar(y, x), lambda ans, x, y: _max_local_scalar(x, y))),
+       rule=("(1 + sign(y - x))/2", "(1 + sign(x - y))/2")),
+    Op("sinh", 1, np.sinh, (lambda ans, x: np.cosh(x),),
+       "sinh", "slope", ("cosh x",), uses_inputs=True, ufunc=np.sinh,
+       scalar=Scalar(lambda x: float(np.sinh(x)), (lambda ans, x: float(np.cosh(x)),)),
+       reads=((0,),),
+       rule=("cosh(x)",)),
+    Op("cosh", 1, np.cosh, (lambda ans, x: np.sinh(x),),
+       "cosh", "slope", ("sinh x",), uses_inputs=True, ufunc=np.cosh,
+       scalar=Scalar(lambda x: float(np.cosh(x)), (lambda ans, x: float(np.sinh(x)),)),
+       reads=((0,),),
+       rule=("sinh(x)",)),
+    # Steps: their slope is 0 wherever it exists, so no gradient passes; they are what the
+    # derivatives of abs, relu, max and min are made of (their jumps are those ops' kinks).
+    Op("sign", 1, np.sign, (lambda ans, x: _zero_slope(x),),
+       "sign", "blocks", ("0",), uses_inputs=True, ufunc=np.sign,
+       kink_offset=_offset_from_0, kink_rule="sign'(0) = 0 (a jump)",
+       scalar=Scalar(_sign_scalar, (lambda ans, x: 0.0 if x == x else math.nan,)),
+       reads=((0,),),
+       rule=("0",)),
+    Op("step", 1, _step, (lambda ans, x: _zero_slope(x),),
+       "step", "blocks", ("0",), uses_inputs=True,
+       kink_offset=_offset_from_0, kink_rule="step'(0) = 0 (a jump; step(0) = 0, relu's slope at its kink)",
+       scalar=Scalar(lambda x: 1.0 if x > 0 else 0.0 if x <= 0 else math.nan,
+                     (lambda ans, x: 0.0 if x == x else math.nan,)),
+       reads=((0,),),
+       rule=("0",)),
+    Op("equal", 2, _equal, (lambda ans, x, y: _zero_slope(x, y), lambda ans, x, y: _zero_slope(x, y)),
+       "=", "blocks", ("0", "0"), uses_inputs=True,
+       kink_offset=_offset_from_tie, kink_rule="equal's slope at a tie is 0 (a jump)",
+       scalar=Scalar(lambda x, y: 1.0 if x == y else 0.0,
+                     (lambda ans, x, y: 0.0, lambda ans, x, y: 0.0)),
+       reads=((0, 1), (0, 1)),
+       rule=("0", "0")),
 ]
 
 _OPS += _array_ops()
@@ -667,6 +857,7 @@ ROLES: dict[str, str] = {
     "scales": "multiplies the upstream gradient by a constant factor",
     "slope": "multiplies the upstream gradient by the gate's local slope",
     "rearranges": "passes the upstream gradient on with its elements moved (a transpose)",
+    "blocks": "passes no gradient back: its slope is 0 wherever it has one (a step)",
 }
 
 

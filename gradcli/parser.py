@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 
 from .composite import MAX_INLINED_GATES, Function, function_op, size_of, too_big
+from .derivative import RULES, Builder, gradient_nodes, zero_like
 from .composite import expand as expand_graph
 from .errors import (DefinitionError, GradcliSyntaxError, ResourceError, UnknownFunctionError, character_hint,
                      did_you_mean)
@@ -175,6 +176,8 @@ class GraphBuilder:
                 f"{name} calls itself: a function cannot be recursive", span=span,
                 hint="a function's body may call only built-in functions and functions defined before it")
         user = self.functions.get(name)
+        if name == "diff" and not user:
+            return self._diff(tok, args, rpar)
         overloads = {user[0].arity: user[0]} if user else OVERLOADS.get(name)
         if overloads is None:
             raise self._unknown_function(name, span, self.source.text[tok.end_pos:rpar.end_pos])
@@ -199,10 +202,52 @@ class GraphBuilder:
         self.created.append(node)
         return Expr(node, start, end)
 
+    def _diff(self, tok, args: list, rpar) -> Expr:
+        """`diff(EXPR, NAME)` and `diff(EXPR, NAME, N)`: the derivative's gates, built now from
+        the registry's rules (gradcli.derivative), under one `diff` gate whose value is theirs."""
+        start, end = tok.start_pos, rpar.end_pos
+        span = self._span(start, end)
+        usage = "write diff(EXPR, NAME) or diff(EXPR, NAME, N), e.g. diff(x**3 * y, x, 2)"
+        positional = [a for a in args if isinstance(a, Expr)]
+        if len(positional) < len(args):
+            kw = next(a for a in args if isinstance(a, Keyword))
+            raise UnknownFunctionError("diff() takes no keyword arguments",
+                                       span=self._span(kw.token.start_pos, kw.token.end_pos), hint=usage)
+        if len(positional) not in (2, 3):
+            raise UnknownFunctionError(f"diff() takes 2 or 3 arguments, not {len(positional)}", span=span,
+                                       hint=usage)
+        expr, wrt = positional[0], positional[1]
+        variable = wrt.node
+        wrt_text = self.source.text[wrt.start:wrt.end]
+        if variable.kind != "var" or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", wrt_text):
+            what = (f"{wrt_text!r} is assigned in the program" if variable.kind == "gate" and variable.name == wrt_text
+                    else f"{wrt_text[:30]!r} is not a name")
+            raise GradcliSyntaxError(f"diff's second argument must be a variable; {what}",
+                                     span=self._span(wrt.start, wrt.end), hint=usage)
+        order = 1
+        if len(positional) == 3:
+            node = positional[2].node
+            value = node.default if node.kind == "const" else None
+            if value is None or not float(value).is_integer() or not 1 <= value <= MAX_DIFF_ORDER:
+                raise GradcliSyntaxError(
+                    f"diff's order must be a whole number from 1 to {MAX_DIFF_ORDER} written in the text",
+                    span=self._span(positional[2].start, positional[2].end), hint=usage)
+            order = int(value)
+        builder = Builder(self.created.append, scope=f"∂/∂{wrt_text}", span=span)
+        builder.know(self.created)
+        result = expr.node
+        for _ in range(order):
+            result = gradient_nodes(result, [variable], builder, RULES)[0]
+            if result is None:
+                result = zero_like(variable, builder, span)
+                break
+        node = self._node("gate", start, end, op=OPS["diff"], inputs=(result, expr.node))
+        return Expr(node, start, end)
+
     def _unknown_function(self, name: str, span: Span, arguments: str) -> UnknownFunctionError:
         """A call of a name that is no function: a misspelling, another tool's name for one of
         ours (`ln`), or a variable followed by parentheses (`x(y+1)`, meant as a product)."""
-        known = [*OVERLOADS, *self.functions]
+        known = [*OVERLOADS, "diff", *self.functions]
         meant, note = _FUNCTION_ALIASES.get(name.lower(), (None, None))
         if note is None:
             folded = [k for k in known if k.lower() == name.lower()]
@@ -292,7 +337,7 @@ class GraphBuilder:
         span = self._span(tok.start_pos, tok.end_pos)
         if self.defining is not None:  # pragma: no cover - the grammar has no nested definitions
             raise DefinitionError("a function cannot be defined inside another", span=span)
-        if name in OVERLOADS:
+        if name in OVERLOADS or name == "diff":
             raise DefinitionError(f"{name} is a built-in function and cannot be redefined", span=span,
                                   hint=f"choose another name, e.g. my_{name}")
         if name in OPS:  # add, mul, matmul…: gates are told apart by these names
@@ -399,6 +444,17 @@ def _parser():
 
 # Parsing costs a microsecond or two a character: past this, refuse rather than seem to hang.
 MAX_SOURCE_CHARS = 2_000_000
+# The highest order `diff(f, x, N)` takes (the gate budget of gradcli.derivative bounds it too).
+MAX_DIFF_ORDER = 20
+
+
+def _compile_rule(text: str):
+    """A registry rule's text as nodes: (output node, {name: variable node})."""
+    graph = parse(text)
+    return graph.output, dict(graph.variables)
+
+
+RULES.compiler = _compile_rule
 
 
 def parse(text: str, *, expand: bool = False, max_chars: int | None = MAX_SOURCE_CHARS) -> Graph:
@@ -411,6 +467,8 @@ def parse(text: str, *, expand: bool = False, max_chars: int | None = MAX_SOURCE
     if max_chars is not None and len(text) > max_chars:
         raise ResourceError(f"the program is {len(text):,} characters long; the limit is {max_chars:,}",
                             hint="split the work, or call gradcli.parse(text, max_chars=None) from Python")
+    if "diff" in text:  # diff(…) builds from the rules, themselves parsed: compile them first
+        RULES.load_all()
     with _LOCK:
         graph = _parse_with(_parser(), text)
     return expand_graph(graph) if expand else graph

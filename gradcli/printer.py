@@ -104,6 +104,8 @@ def to_source(graph: Graph) -> str:
 def _gate_pieces(node: Node, strength: list[int]) -> tuple[list, int]:
     op = node.op
     args = [inp.id for inp in node.inputs]
+    if op.name == "diff":  # diff(f, x) is written as the derivative it is: its first input
+        return [args[0]], strength[args[0]]
     if op.name in _INFIX:  # pow(x, y) and x**y are the same gate
         symbol, own, left, right = _INFIX[op.name]
         sep = "**" if symbol == "**" else f" {symbol} "

@@ -73,7 +73,7 @@ class _Plan:
                 continue
             op = node.op
             kernel = op.scalar
-            if kernel is None:  # never set for a user function, nor for an op taking params
+            if kernel is None or node.params:  # never set for a user function; a gate's params need NumPy
                 raise _NoKernel
             inputs = node.inputs
             i = inputs[0].id

@@ -49,6 +49,8 @@ def array_op_shape(node, shapes: list) -> tuple | None:
     """The output shape of a gate that is not elementwise, or None for an op without a rule
     here; raises the gate's ShapeError (an axis out of bounds, a product that does not align)."""
     op = node.op
+    if op.name in _DERIVATIVE_SHAPES:
+        return _DERIVATIVE_SHAPES[op.name](node, shapes)
     if "axis" in op.params:  # a reduction
         (shape,) = shapes
         axis = node.params.get("axis")
@@ -76,6 +78,61 @@ def array_op_shape(node, shapes: list) -> tuple | None:
     if op.name == "T":
         return shapes[0][::-1]
     return None
+
+
+def _axis_of(node, ndim: int, shapes: list) -> int | None:
+    axis = node.params.get("axis")
+    if axis is not None and not -ndim <= axis < ndim:
+        raise array_op_error(node, f"axis {axis} is out of bounds for array of dimension {ndim}", shapes)
+    return None if axis is None else axis % ndim
+
+
+def _expand_as_shape(node, shapes: list) -> tuple:
+    sa, sb = shapes
+    axis = _axis_of(node, len(sb), shapes)
+    if axis is not None and len(sa) < len(sb):
+        sa = sa[:axis] + (1,) + sa[axis:]
+    try:
+        if np.broadcast_shapes(sa, sb) == sb:
+            return sb
+    except ValueError:
+        pass
+    raise array_op_error(node, f"cannot spread shape {shapes[0]} over shape {sb}", shapes)
+
+
+def _sum_as_shape(node, shapes: list) -> tuple:
+    sa, sb = shapes
+    axis = _axis_of(node, len(sa), shapes)
+    reduced = sa[:axis] + sa[axis + 1:] if axis is not None else sb
+    try:
+        fits = reduced == sb and (axis is not None or np.broadcast_shapes(sa, sb) == sa)
+    except ValueError:
+        fits = False
+    if not fits:
+        raise array_op_error(node, f"cannot sum shape {sa} down to shape {sb}", shapes)
+    return sb
+
+
+def _size_shape(node, shapes: list) -> tuple:
+    _axis_of(node, len(shapes[0]), shapes)
+    return ()
+
+
+# the ops derivative graphs are made of (gradcli.derivative): their output has an input's shape
+_DERIVATIVE_SHAPES = {
+    "expand_as": _expand_as_shape,
+    "sum_as": _sum_as_shape,
+    "size": _size_shape,
+    "matmul_vjp_a": lambda node, shapes: shapes[1],
+    "matmul_vjp_b": lambda node, shapes: shapes[2],
+    "diff": lambda node, shapes: shapes[0] if shapes[1] == () else _not_scalar(node, shapes),
+}
+
+
+def _not_scalar(node, shapes: list):
+    raise ShapeError(f"diff needs a scalar expression, and {node.inputs[1].label!r} has shape {shapes[1]} "
+                     f"at {node.span.where()}", span=node.span,
+                     hint="differentiate a scalar made of it, e.g. its sum: diff(sum(…), x)")
 
 
 def gate_shape(node, shapes: list) -> tuple | None:

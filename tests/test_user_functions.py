@@ -44,6 +44,14 @@ def _cases(op) -> list[tuple[tuple, dict]]:
     """(argument shapes, keyword arguments) an op takes."""
     if op.name in ("dot", "matmul"):
         return [((V, V), {}), ((M, V), {}), ((V, (3, 2)), {}), ((M, (3, 2)), {})]
+    if op.name == "expand_as":
+        return [((S, V), {}), ((V, M), {}), ((C, M), {}), (((2,), M), {"axis": 1}), ((V, M), {"axis": 0})]
+    if op.name == "sum_as":
+        return [((V, S), {}), ((M, V), {}), ((M, C), {}), ((M, (2,)), {"axis": 1}), ((M, V), {"axis": 0})]
+    if op.name == "size":
+        return [((S,), {}), ((M,), {}), ((M,), {"axis": -1})]
+    if op.name in ("matmul_vjp_a", "matmul_vjp_b"):  # (g, a, b), g in the shape of a @ b
+        return [((S, V, V), {}), (((2,), M, V), {}), (((2,), V, (3, 2)), {}), (((2, 2), M, (3, 2)), {})]
     if op.params:
         assert op.params == ("axis",) and op.arity == 1, f"add cases for {op.name}'s keyword arguments"
         return [((S,), {}), ((V,), {}), ((M,), {}), ((V,), {"axis": 0}), ((M,), {"axis": 0}),
@@ -56,6 +64,8 @@ def _cases(op) -> list[tuple[tuple, dict]]:
 
 def _all_cases():
     for op in OPS.values():
+        if op.name == "diff":  # not written in the language: diff(f, x) makes it (tests/test_diff.py)
+            continue
         for shapes, params in _cases(op):
             key = ",".join("x".join(map(str, s)) or "s" for s in shapes)
             key += "".join(f",{k}={v}" for k, v in params.items())
@@ -65,7 +75,7 @@ def _all_cases():
 def _values(op, shapes: tuple, seed: int) -> dict:
     rng = np.random.default_rng(seed)
     values = {}
-    for name, shape in zip("xy", shapes):
+    for name, shape in zip("xyw", shapes):
         magnitude = rng.uniform(0.5, 1.5, shape)  # distinct: no ties, no kinks, inside every domain
         sign = 1.0 if op.name in _POSITIVE_ONLY else rng.choice([-1.0, 1.0], shape)
         values[name] = (magnitude * sign).tolist() if shape else float(magnitude * sign)
@@ -74,11 +84,11 @@ def _values(op, shapes: tuple, seed: int) -> dict:
 
 def _programs(op, params: dict) -> list[tuple[str, str, str]]:
     """(name, program with a user function, the same written without it)."""
-    names = "ab"[:op.arity]
+    names = "abd"[:op.arity]
     body = _written(op, list(names), params)
-    direct = _written(op, list("xy"[:op.arity]), params)
+    direct = _written(op, list("xyw"[:op.arity]), params)
     head = ", ".join(names)
-    call = ", ".join("xy"[:op.arity])
+    call = ", ".join("xyw"[:op.arity])
     return [
         ("alone", f"f({head}) = {body}\nf({call})", direct),
         # the upstream gradient differs element by element: the body's own backward must use it
@@ -87,7 +97,7 @@ def _programs(op, params: dict) -> list[tuple[str, str, str]]:
         ("nested", f"g({head}) = {body}\nf({head}) = g({head}) * 0.5 + g({head})\nq = f({call})\nsin(q)",
          f"q = {direct} * 0.5 + {direct}\nsin(q)"),
         # parameters in another order than the call's, one of them unused
-        ("reordered", f"f(c, {', '.join(reversed(names))}) = {body}\nf(z, {', '.join(reversed('xy'[:op.arity]))})",
+        ("reordered", f"f(c, {', '.join(reversed(names))}) = {body}\nf(z, {', '.join(reversed('xyw'[:op.arity]))})",
          direct),
     ]
 
