@@ -26,13 +26,13 @@ import struct
 from typing import Iterable, Sequence
 
 from ..graph import Graph, Node
-from ..ops import CONSTANTS, OVERLOADS
+from ..ops import CONSTANTS, OPS, OVERLOADS
 
 # How tightly a piece of text binds, as in grammar/gradcli.lark: sum < product < unary < power < atom.
 SUM, PRODUCT, UNARY, POWER, ATOM = range(5)
 
 # A subexpression written this many characters long or longer, and used more than once, is named.
-MIN_NAMED_LENGTH = 10
+MIN_NAMED_LENGTH = 12
 # Names for intermediates, in order of preference; then u1, u2, ...
 NAME_POOL = ("u", "v", "w", "p", "q", "r", "s", "t", "a", "b", "c", "h", "k", "m", "n")
 
@@ -53,7 +53,7 @@ class Expr:
         self.value = value
         self.params = params or {}
         self.origin = origin
-        self.label = origin.name if kind == "gate" else None
+        self.label = origin.name if kind == "gate" and origin is not None else None
 
 
 def _constant_key(value: float):
@@ -66,12 +66,15 @@ class Formula:
     `exprs`: the Exprs in topological order; `roots`: each root's index in it; `names`: index →
     intermediate name, in topological order (an intermediate's text only uses earlier ones)."""
 
-    def __init__(self, roots: Sequence[Node] | Graph, *, taken: Iterable[str] = ()) -> None:
+    def __init__(self, roots: Sequence[Node] | Graph, *, taken: Iterable[str] = (),
+                 normal: bool = True) -> None:
         if isinstance(roots, Graph):
             roots = [roots.output]
         self.exprs: list[Expr] = []
         self.roots: list[int] = []
         self._build(list(roots))
+        if normal:
+            self.exprs, self.roots = _Normalizer().run(self.exprs, self.roots)
         self.variables = list(dict.fromkeys(e.name for e in self.exprs if e.kind == "var"))
         self.taken = set(taken) | set(self.variables) | set(OVERLOADS) | set(CONSTANTS)
         self.names: dict[int, str] = {}
@@ -179,10 +182,43 @@ class Formula:
 
     def program(self, root: int = 0, *, separator: str = "; ") -> str:
         """One root as a gradcli program that parses back: its intermediates, then the root."""
-        k = self.roots[root]
-        parts = [f"{name} = {self.expression(i)}" for name, i in self.statements(root)]
+        return self.program_of(self.roots[root], separator=separator)
+
+    def program_of(self, k: int, *, separator: str = "; ") -> str:
+        """Expr k (a root or an intermediate) as a program: the intermediates it uses, then it."""
+        parts = [f"{self.names[i]} = {self.expression(i)}" for i in self.needed(k)]
         parts.append(self.expression(k))
         return separator.join(parts)
+
+    def values(self, given: dict) -> dict[int, object]:
+        """Each Expr's value at the `given` values (every root's graph evaluated, as printed)."""
+        out: dict[int, object] = {}
+        for root in range(len(self.roots)):
+            graph = self.to_graph(root)
+            index = {id(node): k for k, node in enumerate(self._nodes)}
+            result = graph.evaluate({n: v for n, v in given.items() if n in graph.variables})
+            for record in result.trace:
+                out.setdefault(index[id(record.node)], record.value)
+        return out
+
+    def to_graph(self, root: int = 0) -> Graph:
+        """One root as a Graph of the Exprs' own nodes (to evaluate it as printed, unparsed)."""
+        from ..source import Source, Span
+
+        source = Source(self.program(root))
+        span = Span(source, 0, len(source.text))
+        nodes: list[Node] = []
+        for e in self.exprs:
+            if e.kind == "var":
+                default = e.origin.default if e.origin is not None else None
+                nodes.append(Node("var", span, name=e.name, default=default))
+            elif e.kind == "const":
+                nodes.append(Node("const", span, default=e.value))
+            else:
+                nodes.append(Node("gate", span, op=e.op, inputs=tuple(nodes[i] for i in e.inputs),
+                                  params=dict(e.params)))
+        self._nodes = nodes
+        return Graph(nodes, nodes[self.roots[root]], source)
 
     def latex(self, root: int = 0) -> str:
         """One root in LaTeX, its intermediates after it (`… \\quad\\text{where}\\quad u = …`)."""
@@ -193,6 +229,161 @@ class Formula:
 
     def latex_printer(self) -> LatexPrinter:
         return LatexPrinter(self)
+
+
+# -- the normal form: products as c·Πbᵏ, sums with like terms collected -------------------------
+
+
+class _Normalizer:
+    """Rewrites the DAG the way a person would write it: a chain of products and quotients is one
+    coefficient times integer powers of its factors, written numerator over denominator
+    (1/(1+u)/(1+u)*u*x0 is u*x0/(1 + u)**2, 3*y*2*x is 6*y*x); a sum's like terms are collected
+    (1/x + 1/x is 2/x) and a term that cancels goes. Mathematically the same function; in floats
+    equal to rounding, except where the rearranged form over- or underflows and the original did
+    not (the tests compare where both are finite; the CLI checks the value it prints)."""
+
+    MAX_POWER = 64
+
+    def __init__(self) -> None:
+        self.exprs: list[Expr] = []
+        self.index: dict[object, int] = {}
+        self.pform: dict[int, tuple[float, dict[int, int]]] = {}  # node → (c, {base: power})
+        self.sform: dict[int, list[tuple[float, dict[int, int]]]] = {}  # a sum → its terms
+
+    def make(self, kind: str, *, op=None, inputs: tuple[int, ...] = (), name=None, value=None,
+             params=None, origin=None) -> int:
+        if kind == "var":
+            key = ("var", name)
+        elif kind == "const":
+            key = _constant_key(value)
+        else:
+            key = ("gate", op.name, inputs, repr(sorted((params or {}).items())))
+        k = self.index.get(key)
+        if k is None:
+            k = self.index[key] = len(self.exprs)
+            self.exprs.append(Expr(kind, origin, op=op, inputs=inputs, name=name, value=value, params=params))
+        return k
+
+    def gate(self, name: str, *inputs: int) -> int:
+        return self.make("gate", op=OPS[name], inputs=inputs)
+
+    def const(self, value: float) -> int:
+        return self.make("const", value=float(value))
+
+    def form(self, k: int) -> tuple[float, dict[int, int]]:
+        return self.pform.get(k) or (1.0, {k: 1})
+
+    def terms(self, k: int) -> list[tuple[float, dict[int, int]]]:
+        return self.sform.get(k) or [self.form(k)]
+
+    def run(self, old: list[Expr], roots: list[int]) -> tuple[list[Expr], list[int]]:
+        new: list[int] = []
+        for e in old:
+            new.append(self.visit(e, [new[i] for i in e.inputs]))
+        # keep only what the roots read (the rewriting leaves pieces of the old chains behind)
+        exprs, roots = self.exprs, [new[r] for r in roots]
+        live = [False] * len(exprs)
+        for r in roots:
+            live[r] = True
+        for k in range(len(exprs) - 1, -1, -1):
+            if live[k]:
+                for i in exprs[k].inputs:
+                    live[i] = True
+        number: dict[int, int] = {}
+        kept = []
+        for k, e in enumerate(exprs):
+            if live[k]:
+                number[k] = len(kept)
+                e.inputs = tuple(number[i] for i in e.inputs)
+                kept.append(e)
+        return kept, [number[r] for r in roots]
+
+    def visit(self, e: Expr, ins: list[int]) -> int:
+        if e.kind == "var":
+            return self.make("var", name=e.name, origin=e.origin)
+        if e.kind == "const":
+            k = self.const(e.value)
+            if math.isfinite(e.value):
+                self.pform[k] = (e.value, {})
+            return k
+        name = e.op.name
+        if name == "diff":  # diff(d, f)'s value is d's
+            return ins[0]
+        if name in ("mul", "div"):
+            (ca, fa), (cb, fb) = self.form(ins[0]), self.form(ins[1])
+            sign = 1 if name == "mul" else -1
+            factors = dict(fa)
+            for base, power in fb.items():
+                factors[base] = factors.get(base, 0) + sign * power
+            c = ca * cb if name == "mul" else ca / cb if cb else math.nan
+            if math.isfinite(c) and (c != 0 or not fa and not fb):
+                return self.product(c, factors)
+        elif name == "neg":
+            if ins[0] in self.sform:
+                return self.total([(-c, f) for c, f in self.sform[ins[0]]])
+            c, f = self.form(ins[0])
+            return self.product(-c, f)
+        elif name == "pow" and self.exprs[ins[1]].kind == "const":
+            k = self.exprs[ins[1]].value
+            c, f = self.form(ins[0])
+            if k == int(k) and 0 < abs(k) <= self.MAX_POWER and (f or c != 0):
+                try:
+                    power = c ** int(k)
+                except (OverflowError, ZeroDivisionError):
+                    power = math.nan
+                if math.isfinite(power) and power != 0:
+                    return self.product(power, {b: p * int(k) for b, p in f.items()})
+        elif name in ("add", "sub"):
+            sign = 1.0 if name == "add" else -1.0
+            return self.total(self.terms(ins[0]) + [(sign * c, f) for c, f in self.terms(ins[1])])
+        k = self.make("gate", op=e.op, inputs=tuple(ins), params=e.params, origin=e.origin)
+        if self.exprs[k].label is None and e.label is not None:
+            self.exprs[k].label = e.label
+        return k
+
+    def product(self, c: float, factors: dict[int, int]) -> int:
+        # variables first, by name (6*x*y, x0*u/(1 + u)**2), then the others as they came
+        order = sorted(factors, key=lambda b: (0, self.exprs[b].name) if self.exprs[b].kind == "var" else (1, ""))
+        factors = {b: factors[b] for b in order if factors[b]}
+        if c == 0 or not factors:
+            k = self.const(c)
+            self.pform[k] = (c, {})
+            return k
+        top = [b if p == 1 else self.gate("pow", b, self.const(p)) for b, p in factors.items() if p > 0]
+        bottom = [b if p == -1 else self.gate("pow", b, self.const(-p)) for b, p in factors.items() if p < 0]
+        if abs(c) != 1:
+            top.insert(0, self.const(abs(c)))
+        k = top[0] if top else self.const(1.0)
+        for t in top[1:]:
+            k = self.gate("mul", k, t)
+        if bottom:
+            d = bottom[0]
+            for t in bottom[1:]:
+                d = self.gate("mul", d, t)
+            k = self.gate("div", k, d)
+        if c < 0:
+            k = self.gate("neg", k)
+        self.pform.setdefault(k, (c, factors))
+        return k
+
+    def total(self, terms: list[tuple[float, dict[int, int]]]) -> int:
+        collected: dict[frozenset, list] = {}
+        for c, f in terms:
+            key = frozenset(f.items())
+            if key in collected:
+                collected[key][0] += c
+            else:
+                collected[key] = [c, f]
+        kept = [(c, f) for c, f in collected.values() if c != 0 and math.isfinite(c)]
+        kept += [(c, f) for c, f in collected.values() if not math.isfinite(c)]
+        if not kept:
+            return self.product(0.0, {})
+        k = self.product(*kept[0])
+        for c, f in kept[1:]:
+            k = self.gate("sub", k, self.product(-c, f)) if c < 0 else self.gate("add", k, self.product(c, f))
+        if len(kept) > 1:
+            self.sform.setdefault(k, kept)
+        return k
 
 
 # -- printers -------------------------------------------------------------------------------------
@@ -549,3 +740,108 @@ def _fraction(size: float) -> str | None:
         if 0 < p <= 1000 and math.gcd(p, q) == 1 and p / q == size:
             return f"{p}/{q}"
     return None
+
+
+# -- gradcli diff's views ----------------------------------------------------------------------------
+
+def _latex_symbol(name: str, order: int) -> str:
+    power = "" if order == 1 else f"^{{{order}}}"
+    return rf"\frac{{\partial{power} f}}{{\partial {latex_name(name)}{power}}}"
+
+
+def _lines(derivs, latex: bool) -> tuple[Formula, list[tuple[str, str, int]]]:
+    """(the shared formula, [(left side, right side, Expr index)]): intermediates in order, f,
+    then each derivative."""
+    from ..formulas import symbol
+
+    formula = derivs.formula()
+    printer = formula.latex_printer() if latex else None
+    lines = []
+    roots = formula.roots
+    pending = list(formula.names)
+    labels = (["f"] + [(_latex_symbol(i.name, derivs.order) if latex else symbol(i.name, derivs.order))
+                       for i in derivs.items])
+    for position, (label, root) in enumerate(zip(labels, roots)):
+        # the intermediates this line needs that are not written yet, first
+        for k in formula.needed(root):
+            if k in pending:
+                pending.remove(k)
+                name = formula.names[k]
+                lines.append((printer.name(name) if latex else name, formula.expression(k, printer), k))
+        lines.append((label, formula.expression(root, printer), root))
+    return formula, lines
+
+
+def _values(derivs, formula: Formula, lines) -> dict[int, object]:
+    """Each line's value: f's and the derivatives' from their graphs, an intermediate's from its
+    own program read back."""
+    from ..parser import parse
+
+    values = {formula.roots[0]: derivs.value}
+    for item, root in zip(derivs.items, formula.roots[1:]):
+        values[root] = item.value
+    given = derivs.given
+    for _, _, k in lines:
+        if k not in values:
+            graph = parse(formula.program_of(k))
+            values[k] = graph.evaluate({n: v for n, v in given.items() if n in graph.variables},
+                                       trace=False).value
+    return values
+
+
+def render_text(derivs, *, digits: int = 6) -> str:
+    """`gradcli diff`'s text: `u = …` for each intermediate, `f = …`, then `∂f/∂x = …` per
+    variable; with values, `= value` after each line, in one column when the lines are short."""
+    from .numbers import number
+
+    formula, lines = _lines(derivs, latex=False)
+    left = [f"{label} = {text}" for label, text, _ in lines]
+    if not derivs.has_values:
+        return "\n".join(left)
+    values = _values(derivs, formula, lines)
+    width = max(len(t) for t in left)
+    pad = width if width <= 60 else 0
+    return "\n".join(f"{t.ljust(pad)} = {number(values[k], digits)}" for t, (_, _, k) in zip(left, lines))
+
+
+def render_latex(derivs, *, digits: int = 6) -> str:
+    """The same lines in a LaTeX `aligned` environment (for $$ … $$ or an equation)."""
+    from .numbers import number
+
+    formula, lines = _lines(derivs, latex=True)
+    values = _values(derivs, formula, lines) if derivs.has_values else {}
+    rows = []
+    for label, text, k in lines:
+        value = f" = {_latex_number(number(values[k], digits))}" if k in values else ""
+        rows.append(f"  {label} &= {text}{value}")
+    return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
+
+
+def _latex_number(text: str) -> str:
+    if "e" in text and text[0] in "-0123456789" and "[" not in text:
+        mantissa, exponent = text.split("e")
+        return rf"{mantissa} \cdot 10^{{{int(exponent)}}}"
+    return text.replace("inf", r"\infty")
+
+
+def document(derivs) -> dict:
+    """`--format json`: f's value (null without values), the order, and per variable its
+    symbol, formula (a program that parses back), LaTeX and value (null without values)."""
+    from ..formulas import symbol
+    from .jsondoc import jsonable
+
+    f = Formula([derivs.graph.output], taken=derivs.taken())
+    out = {"f": jsonable(derivs.value) if derivs.has_values else None,
+           "expression": f.program(), "order": derivs.order, "derivatives": {}}
+    for index, item in enumerate(derivs.items):
+        alone = derivs.standalone(index)
+        out["derivatives"][item.name] = {
+            "symbol": symbol(item.name, derivs.order),
+            "formula": alone.program(),
+            "latex": alone.latex(),
+            "value": jsonable(item.value) if derivs.has_values else None,
+            "simplified": item.simplified,
+        }
+    if derivs.warnings:
+        out["warnings"] = list(derivs.warnings)
+    return out
