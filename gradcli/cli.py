@@ -695,7 +695,7 @@ def _render_diff(derivs, format: DiffFormat, digits: int) -> str:
         from .render import dot
         from .render.gates import title
 
-        shape = formula.Formula([item.root for item in derivs.items], taken=derivs.taken())
+        shape = derivs.derivatives_formula()
         values = shape.values(derivs.given) if derivs.has_values else None
         return dot.render_formula(shape, derivs.labels(), title=title(derivs.graph), values=values,
                                   digits=digits)

@@ -64,13 +64,20 @@ class Derivatives:
     def labels(self) -> list[str]:
         return [symbol(item.name, self.order) for item in self.items]
 
+    scalars: bool = True  # every variable is a scalar (no values, or scalar values)
+
     def formula(self) -> Formula:
         """f and every derivative in one formula: roots [f, ∂f/∂x, …], sharing intermediates."""
-        return Formula([self.graph.output, *(item.root for item in self.items)], taken=self.taken())
+        return Formula([self.graph.output, *(item.root for item in self.items)], taken=self.taken(),
+                       scalars=self.scalars)
 
     def standalone(self, index: int) -> Formula:
         """Derivative `index` alone (its own intermediates): a program that parses back."""
-        return Formula([self.items[index].root], taken=self.taken())
+        return Formula([self.items[index].root], taken=self.taken(), scalars=self.scalars)
+
+    def derivatives_formula(self) -> Formula:
+        """The derivatives alone, sharing intermediates (what --format dot draws)."""
+        return Formula([item.root for item in self.items], taken=self.taken(), scalars=self.scalars)
 
     def taken(self) -> set[str]:
         return set(self.graph.variables)
@@ -123,7 +130,7 @@ def derive(graph: Graph, names: list[str] | None = None, order: int = 1, values:
     for name in names:
         d = derivative(graph, name, order, scalars=shapes is None, shapes=shapes)
         items.append(Derivative(name, d, d.output))
-    out = Derivatives(graph, order, items, f_value, has_values, warnings, values)
+    out = Derivatives(graph, order, items, f_value, has_values, warnings, values, scalars=shapes is None)
     if simplify:
         _simplify(out)
     if has_values:

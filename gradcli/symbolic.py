@@ -6,7 +6,8 @@ raises a GradcliError that says how to install it. Nothing else here imports Sym
 
 - `to_sympy(nodes)`: graph nodes → SymPy expressions, each op by its mathematical definition
   (sigmoid is 1/(1 + e^-x), relu is Max(x, 0), softplus is log(1 + e^x), clip is
-  Min(Max(x, lo), hi)); variables are real Symbols. Built with a loop, not recursion.
+  Min(Max(x, lo), hi), step is Heaviside(x, 0)); variables are real Symbols. Scalar formulas
+  only: a reduction or a matrix product has no counterpart here. Built with a loop, not recursion.
 - `to_source(expr)`: a SymPy expression → gradcli source that gradcli.parse reads back (Abs is
   abs, Max(x, 0) is relu(x), Heaviside(x) is (sign(x) + 1)/2, sec(x) is 1/cos(x), …). What
   gradcli cannot write (Piecewise, complex numbers, special functions it lacks) raises
@@ -79,7 +80,13 @@ def _table(sp):
         "clip": lambda x, lo, hi: sp.Min(sp.Max(x, lo), hi),
         "xlogy": lambda x, y: x * sp.log(y),
         "erf": sp.erf,
-        "heaviside": lambda x: sp.Heaviside(x, sp.Rational(1, 2)),
+        "step": lambda x: sp.Heaviside(x, 0),  # step(0) = 0: relu's slope at its kink
+        "equal": lambda x, y: sp.Piecewise((1, sp.Eq(x, y)), (0, True)),
+        # a derivative graph's plumbing, which scalars pass through unchanged
+        "diff": lambda d, f: d,
+        "expand_as": lambda a, b: a,
+        "sum_as": lambda a, b: a,
+        "size": lambda x: sp.Integer(1),
     }
 
 
@@ -198,7 +205,15 @@ def _printer_class(sp):
             return text
 
         def _print_Heaviside(self, expr):
-            return f"((sign({self._print(expr.args[0])}) + 1)/2)"
+            x = self._print(expr.args[0])
+            at_zero = expr.args[1] if len(expr.args) > 1 else sp.Rational(1, 2)
+            if at_zero == 0:
+                return f"step({x})"
+            if at_zero == 1:
+                return f"(1 - step(-({x})))"
+            if at_zero == sp.Rational(1, 2):
+                return f"((sign({x}) + 1)/2)"
+            raise Unwritable(f"gradcli has no step with the value {at_zero} at 0")
 
         def _print_sec(self, expr):
             return f"(1/cos({self._print(expr.args[0])}))"

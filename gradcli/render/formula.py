@@ -8,11 +8,14 @@ that would be written more than once and is not trivially small becomes an inter
 constants. Two printers, one method per op kind as in SymPy's StrPrinter and LatexPrinter, write
 each node from its inputs' texts; precedence decides the parentheses:
 
-- `TextPrinter` writes gradcli's own syntax, which gradcli.parse reads back to the same numbers:
-  signs are moved outward only where IEEE arithmetic gives the same bits (-(a*b) = (-a)*b,
-  a + (-b) = a - b), sums keep their grouping (a + (b + c) ≠ (a + b) + c in floats), and only a
-  product's right-hand product or quotient loses its parentheses (`x0*u/v`, not `x0*(u/v)`: equal
-  to rounding, within an ulp or two).
+- First the DAG is put in a normal form (`_Normalizer`): a product is one coefficient times
+  integer powers of its factors, variables first, written numerator over denominator
+  (1/(1+u)/(1+u)*u*x0 is x0*u/(1 + u)**2), and a sum's like terms are collected (1/x + 1/x is
+  2/x). That is the same function; in floats, the same numbers to rounding (tested to 1e-9
+  relative on well-conditioned cases), not to the bit.
+- `TextPrinter` writes gradcli's own syntax, which gradcli.parse reads back: signs are moved
+  outward where IEEE arithmetic gives the same bits (-(a*b) = (-a)*b, a + (-b) = a - b), and a
+  product's right-hand product or quotient loses its parentheses (`x0*u/v`).
 - `LatexPrinter` writes `\\frac`, `e^{…}`, `\\sigma\\left(…\\right)`, `x_{0}` and `\\cdot`.
 
 Everything is built with loops over the nodes in topological order, never recursion: derivative
@@ -60,21 +63,70 @@ def _constant_key(value: float):
     return ("const", struct.pack("<d", value)) if value == value else ("const", "nan")
 
 
+def _inline_user_functions(roots: list[Node]) -> list[Node]:
+    """The roots with every call of a user function replaced by its body's gates (copies; the
+    graph is left as it is), so that the text parses back without the definitions. sigmoid and
+    the other built-in composites stay calls."""
+    from ..composite import MAX_INLINED_GATES, _instantiate, _user_body
+
+    if not any(n.kind == "gate" and n.op.body is not None for n in _walk(roots)):
+        return roots
+    mapping: dict[int, Node] = {}
+    created: list[Node] = []
+    memo: dict = {}
+    budget = [MAX_INLINED_GATES]
+    for node in _walk(roots):
+        inputs = tuple(mapping.get(id(i), i) for i in node.inputs)
+        function = _user_body(node.op) if node.kind == "gate" else None
+        if function is not None:
+            key = (id(function), *map(id, inputs))
+            if key not in memo:
+                memo[key] = _instantiate(function, inputs, created, memo, _user_body, budget)
+            out = memo[key]
+            if out.kind == "gate" and out.name is None and node.name is not None:
+                out.name = node.name
+            mapping[id(node)] = out
+        elif inputs != node.inputs:
+            mapping[id(node)] = Node(node.kind, node.span, op=node.op, inputs=inputs, name=node.name,
+                                     default=node.default, params=node.params)
+    return [mapping.get(id(r), r) for r in roots]
+
+
+def _walk(roots: list[Node]) -> list[Node]:
+    """Every node the roots read, inputs first (a loop, not recursion)."""
+    order: list[Node] = []
+    done: set[int] = set()
+    for root in roots:
+        stack = [(root, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if id(node) in done:
+                continue
+            if not expanded and node.inputs:
+                stack.append((node, True))
+                stack.extend((i, False) for i in reversed(node.inputs) if id(i) not in done)
+                continue
+            done.add(id(node))
+            order.append(node)
+    return order
+
+
 class Formula:
-    """The DAG of `roots` with its intermediates chosen.
+    """The DAG of `roots` with its intermediates chosen. `scalars`: every variable is a scalar,
+    so the plumbing of broadcasting (expand_as, sum_as) is the identity and is left out.
 
     `exprs`: the Exprs in topological order; `roots`: each root's index in it; `names`: index →
     intermediate name, in topological order (an intermediate's text only uses earlier ones)."""
 
     def __init__(self, roots: Sequence[Node] | Graph, *, taken: Iterable[str] = (),
-                 normal: bool = True) -> None:
+                 normal: bool = True, scalars: bool = False) -> None:
         if isinstance(roots, Graph):
             roots = [roots.output]
         self.exprs: list[Expr] = []
         self.roots: list[int] = []
-        self._build(list(roots))
+        self._build(_inline_user_functions(list(roots)))
         if normal:
-            self.exprs, self.roots = _Normalizer().run(self.exprs, self.roots)
+            self.exprs, self.roots = _Normalizer(scalars).run(self.exprs, self.roots)
         self.variables = list(dict.fromkeys(e.name for e in self.exprs if e.kind == "var"))
         self.taken = set(taken) | set(self.variables) | set(OVERLOADS) | set(CONSTANTS)
         self.names: dict[int, str] = {}
@@ -244,7 +296,8 @@ class _Normalizer:
 
     MAX_POWER = 64
 
-    def __init__(self) -> None:
+    def __init__(self, scalars: bool = False) -> None:
+        self.scalars = scalars
         self.exprs: list[Expr] = []
         self.index: dict[object, int] = {}
         self.pform: dict[int, tuple[float, dict[int, int]]] = {}  # node → (c, {base: power})
@@ -299,6 +352,12 @@ class _Normalizer:
         return kept, [number[r] for r in roots]
 
     def visit(self, e: Expr, ins: list[int]) -> int:
+        k = self._visit(e, ins)
+        if e.label is not None and self.exprs[k].kind == "gate" and self.exprs[k].label is None:
+            self.exprs[k].label = e.label  # the user's name for it (`q = x + y`)
+        return k
+
+    def _visit(self, e: Expr, ins: list[int]) -> int:
         if e.kind == "var":
             return self.make("var", name=e.name, origin=e.origin)
         if e.kind == "const":
@@ -307,8 +366,10 @@ class _Normalizer:
                 self.pform[k] = (e.value, {})
             return k
         name = e.op.name
-        if name == "diff":  # diff(d, f)'s value is d's
-            return ins[0]
+        if name == "diff" or self.scalars and name in ("expand_as", "sum_as"):
+            return ins[0]  # diff(d, f)'s value is d's; of scalars, the others' are their first input's
+        if self.scalars and name == "size":
+            return self.const(1.0)
         if name in ("mul", "div"):
             (ca, fa), (cb, fb) = self.form(ins[0]), self.form(ins[1])
             sign = 1 if name == "mul" else -1
@@ -336,10 +397,7 @@ class _Normalizer:
         elif name in ("add", "sub"):
             sign = 1.0 if name == "add" else -1.0
             return self.total(self.terms(ins[0]) + [(sign * c, f) for c, f in self.terms(ins[1])])
-        k = self.make("gate", op=e.op, inputs=tuple(ins), params=e.params, origin=e.origin)
-        if self.exprs[k].label is None and e.label is not None:
-            self.exprs[k].label = e.label
-        return k
+        return self.make("gate", op=e.op, inputs=tuple(ins), params=e.params, origin=e.origin)
 
     def product(self, c: float, factors: dict[int, int]) -> int:
         # variables first, by name (6*x*y, x0*u/(1 + u)**2), then the others as they came
@@ -773,19 +831,12 @@ def _lines(derivs, latex: bool) -> tuple[Formula, list[tuple[str, str, int]]]:
 
 
 def _values(derivs, formula: Formula, lines) -> dict[int, object]:
-    """Each line's value: f's and the derivatives' from their graphs, an intermediate's from its
-    own program read back."""
-    from ..parser import parse
-
-    values = {formula.roots[0]: derivs.value}
+    """Each line's value: f's and the derivatives' from their graphs, an intermediate's from the
+    formula as printed."""
+    values = formula.values(derivs.given) if formula.names else {}
+    values[formula.roots[0]] = derivs.value
     for item, root in zip(derivs.items, formula.roots[1:]):
         values[root] = item.value
-    given = derivs.given
-    for _, _, k in lines:
-        if k not in values:
-            graph = parse(formula.program_of(k))
-            values[k] = graph.evaluate({n: v for n, v in given.items() if n in graph.variables},
-                                       trace=False).value
     return values
 
 
@@ -830,7 +881,7 @@ def document(derivs) -> dict:
     from ..formulas import symbol
     from .jsondoc import jsonable
 
-    f = Formula([derivs.graph.output], taken=derivs.taken())
+    f = Formula([derivs.graph.output], taken=derivs.taken(), scalars=derivs.scalars)
     out = {"f": jsonable(derivs.value) if derivs.has_values else None,
            "expression": f.program(), "order": derivs.order, "derivatives": {}}
     for index, item in enumerate(derivs.items):
