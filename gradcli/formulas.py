@@ -69,7 +69,7 @@ class Derivatives:
     def formula(self) -> Formula:
         """f and every derivative in one formula: roots [f, ∂f/∂x, …], sharing intermediates."""
         return Formula([self.graph.output, *(item.root for item in self.items)], taken=self.taken(),
-                       scalars=self.scalars)
+                       scalars=self.scalars, root_names={0: "f"})
 
     def standalone(self, index: int) -> Formula:
         """Derivative `index` alone (its own intermediates): a program that parses back."""

@@ -119,7 +119,7 @@ class Formula:
     intermediate name, in topological order (an intermediate's text only uses earlier ones)."""
 
     def __init__(self, roots: Sequence[Node] | Graph, *, taken: Iterable[str] = (),
-                 normal: bool = True, scalars: bool = False) -> None:
+                 normal: bool = True, scalars: bool = False, root_names: dict[int, str] | None = None) -> None:
         if isinstance(roots, Graph):
             roots = [roots.output]
         self.exprs: list[Expr] = []
@@ -131,6 +131,8 @@ class Formula:
         self.taken = set(taken) | set(self.variables) | set(OVERLOADS) | set(CONSTANTS)
         self.names: dict[int, str] = {}
         self._text = TextPrinter(self)
+        # a root that is also an intermediate is called by its own name where one is given (f)
+        self._root_names = {self.roots[i]: n for i, n in (root_names or {}).items() if n not in self.taken}
         self._choose_names()
 
     # -- the DAG -----------------------------------------------------------------------------------
@@ -182,14 +184,16 @@ class Formula:
         the text as it would be written, its named inputs already replaced by their names."""
         uses = self.uses()
         labels = {e.label for e in self.exprs if e.label is not None}
-        pool = self._pool(self.taken | labels)
+        pool = self._pool(self.taken | labels | set(self._root_names.values()))
         printer = self._text
         for k, e in enumerate(self.exprs):
             printer.visit(k)
             if e.kind != "gate" or uses[k] < 2 or printer.length[k] < MIN_NAMED_LENGTH:
                 continue
             label = e.label
-            if label is not None and label not in self.taken and label not in self.names.values():
+            if k in self._root_names and self._root_names[k] not in self.names.values():
+                name = self._root_names[k]
+            elif label is not None and label not in self.taken and label not in self.names.values():
                 name = label  # the user's own name for it (`u = w*x + b`)
             else:
                 name = next(pool)
@@ -826,6 +830,8 @@ def _lines(derivs, latex: bool) -> tuple[Formula, list[tuple[str, str, int]]]:
                 pending.remove(k)
                 name = formula.names[k]
                 lines.append((printer.name(name) if latex else name, formula.expression(k, printer), k))
+        if root in pending:  # f itself is used by the derivatives: this line defines it
+            pending.remove(root)
         lines.append((label, formula.expression(root, printer), root))
     return formula, lines
 
