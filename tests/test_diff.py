@@ -359,3 +359,11 @@ def test_pyproject_has_the_symbolic_extra():
 
     text = (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text()
     assert 'symbolic = ["sympy>=' in text
+
+
+def test_a_second_derivative_at_a_kink_is_warned(cli):
+    result = cli("diff", "relu(x)*x", "--order", "2", "x=0")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[-1] == "∂²f/∂x² = 2*step(x) = 0"
+    assert "∂²f/∂x²: gate 'step(x)'" in result.stderr and "kink" in result.stderr
+    assert cli("diff", "relu(x)*x", "--order", "2", "x=0", "-q").stderr == ""

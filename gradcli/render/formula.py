@@ -290,6 +290,15 @@ class Formula:
 # -- the normal form: products as c·Πbᵏ, sums with like terms collected -------------------------
 
 
+class _Terms:
+    """A sum not written out: (sign, node or _Terms) parts."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, parts) -> None:
+        self.parts = parts
+
+
 class _Normalizer:
     """Rewrites the DAG the way a person would write it: a chain of products and quotients is one
     coefficient times integer powers of its factors, written numerator over denominator
@@ -330,13 +339,36 @@ class _Normalizer:
     def form(self, k: int) -> tuple[float, dict[int, int]]:
         return self.pform.get(k) or (1.0, {k: 1})
 
-    def terms(self, k: int) -> list[tuple[float, dict[int, int]]]:
-        return self.sform.get(k) or [self.form(k)]
+    def terms(self, k) -> list[tuple[float, dict[int, int]]]:
+        """The terms of a node, or of a _Terms (a loop over the sums inside it)."""
+        if not isinstance(k, _Terms):
+            return self.sform.get(k) or [self.form(k)]
+        out = []
+        stack = [(1.0, k)]
+        while stack:
+            sign, item = stack.pop()
+            if isinstance(item, _Terms):
+                stack.extend((sign * s, part) for s, part in reversed(item.parts))
+            else:
+                out.extend((sign * c, f) for c, f in self.terms(item))
+        return out
 
     def run(self, old: list[Expr], roots: list[int]) -> tuple[list[Expr], list[int]]:
-        new: list[int] = []
+        # A sum read only by other sums is not written out: its terms wait, as a _Terms, for the
+        # sum that is (else a 2,000-term sum would be written 2,000 times, once per prefix).
+        inner = [True] * len(old)
         for e in old:
-            new.append(self.visit(e, [new[i] for i in e.inputs]))
+            for i in e.inputs:
+                inner[i] = inner[i] and e.kind == "gate" and e.op.name in ("add", "sub")
+        for r in roots:
+            inner[r] = False
+        new: list = []
+        for k, e in enumerate(old):
+            ins = [new[i] for i in e.inputs]
+            if inner[k] and e.kind == "gate" and e.op.name in ("add", "sub"):
+                new.append(_Terms(((1.0, ins[0]), (1.0 if e.op.name == "add" else -1.0, ins[1]))))
+            else:
+                new.append(self.visit(e, ins))
         # keep only what the roots read (the rewriting leaves pieces of the old chains behind)
         exprs, roots = self.exprs, [new[r] for r in roots]
         live = [False] * len(exprs)
