@@ -683,14 +683,14 @@ def diff_command(
 
 
 def _render_diff(derivs, format: DiffFormat, digits: int) -> str:
-    from .render import formula
+    from .render import diffview
 
     if format is DiffFormat.latex:
-        return formula.render_latex(derivs, digits=digits)
+        return diffview.render_latex(derivs, digits=digits)
     if format is DiffFormat.json:
         from .render import jsondoc
 
-        return jsondoc.dumps(formula.document(derivs))
+        return jsondoc.dumps(diffview.document(derivs))
     if format is DiffFormat.dot:
         from .render import dot
         from .render.gates import title
@@ -699,7 +699,7 @@ def _render_diff(derivs, format: DiffFormat, digits: int) -> str:
         values = shape.values(derivs.given) if derivs.has_values else None
         return dot.render_formula(shape, derivs.labels(), title=title(derivs.graph), values=values,
                                   digits=digits)
-    return formula.render_text(derivs, digits=digits)
+    return diffview.render_text(derivs, digits=digits)
 
 
 class BatchFormat(str, enum.Enum):
