@@ -367,3 +367,25 @@ def test_a_second_derivative_at_a_kink_is_warned(cli):
     assert result.stdout.splitlines()[-1] == "∂²f/∂x² = 2*step(x) = 0"
     assert "∂²f/∂x²: gate 'step(x)'" in result.stderr and "kink" in result.stderr
     assert cli("diff", "relu(x)*x", "--order", "2", "x=0", "-q").stderr == ""
+
+
+def test_simplify_gives_up_in_time_and_shows_the_formula_unsimplified(cli, monkeypatch):
+    import time
+
+    from gradcli import formulas, symbolic
+
+    monkeypatch.setattr(sympy, "simplify", lambda expr: time.sleep(30))  # a SymPy that never finishes
+    assert symbolic.simplify(sympy.Symbol("x"), seconds=0.05) is None
+    monkeypatch.setattr(formulas, "SIMPLIFY_SECONDS", 0.05)
+    result = cli("diff", "x**3", "--simplify")
+    assert result.exit_code == 0
+    assert result.stdout == "f = x**3\n∂f/∂x = 3*x**2\n"
+    assert result.stderr == "warning: SymPy did not simplify ∂f/∂x within 0.05 s; it is shown unsimplified\n"
+
+
+def test_simplify_keeps_what_gradcli_cannot_write_unsimplified(cli, monkeypatch):
+    monkeypatch.setattr(sympy, "simplify", lambda expr: sympy.I * expr)
+    result = cli("diff", "x**3", "--simplify")
+    assert result.exit_code == 0
+    assert result.stdout == "f = x**3\n∂f/∂x = 3*x**2\n"
+    assert "imaginary unit" in result.stderr and "shown unsimplified" in result.stderr

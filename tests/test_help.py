@@ -151,7 +151,7 @@ def test_an_unknown_help_topic_is_a_usage_error(cli):
     result = cli("help", "langauge")
     assert result.exit_code == 2 and result.stdout == ""
     assert result.stderr == ("error: no help topic 'langauge'\nhint: did you mean language? "
-                             "(gradcli help lists the topics: language, eval, check, batch)\n")
+                             "(gradcli help lists the topics: language, eval, check, diff, batch)\n")
 
 
 # -- the language page ----------------------------------------------------------------------------
