@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import gc as _gc
-from typing import Mapping
+from typing import Mapping, Sequence
 
 # Importing gradcli (NumPy, the op registry) creates tens of thousands of objects, none of them
 # garbage: the cyclic collector's passes over them are wasted start-up time, so it is paused.
@@ -27,6 +27,7 @@ try:
         ValueFormatError,
     )
     from .graph import Graph, Node
+    from .hessian import Hessian
     from .parser import parse
     from .trace import Diagnostic, Edge, NodeTrace, Result
 finally:
@@ -36,7 +37,7 @@ finally:
 __version__ = "0.1.0"
 
 __all__ = [
-    "evaluate", "parse", "diff", "Graph", "Node", "Result", "NodeTrace", "Edge", "Diagnostic",
+    "evaluate", "diff", "hessian", "Hessian", "parse", "Graph", "Node", "Result", "NodeTrace", "Edge", "Diagnostic",
     "GradcliError", "GradcliSyntaxError", "UnknownFunctionError", "MissingValueError",
     "ValueFormatError", "ShapeError", "DomainError", "ResourceError", "DefinitionError", "__version__",
 ]
@@ -48,9 +49,43 @@ def evaluate(source: str, values: Mapping[str, object] | None = None, /, **more_
     Values come as a mapping, as keywords, or both (keywords win); each is a number,
     a nested list or a NumPy array.
     """
+    from .values import shapes_of
+
     merged = dict(values or {})
     merged.update(more_values)
-    return parse(source).evaluate(merged)
+    return parse(source, shapes=shapes_of(merged)).evaluate(merged)
+
+
+def hessian(source: str, values: Mapping[str, object] | None = None, wrt: Sequence[str] | None = None, /,
+            **more_values: object) -> Hessian:
+    """The Hessian of the scalar f that `source` computes: every second derivative ∂²f/∂v∂w at
+    the given values, with f and the gradient.
+
+    Values come as a mapping, as keywords, or both (keywords win), as for `evaluate`. `wrt` (a
+    list of variable names, positional so that no variable's name is taken) chooses and orders
+    the rows; by default every variable, in first use order. A variable of shape s contributes
+    prod(s) rows and columns, labelled `W[0,0]`, `W[0,1]`, … (C order).
+
+    Returns a `Hessian`: `.f` (float), `.names` (n labels), `.gradient` (shape (n,)), `.matrix`
+    (shape (n, n), float64, row i the derivative of gradient[i]), `.symmetric`, `.block(name)`
+    (a variable's block in its shapes), `.diagnostics` (kinks, nan/inf).
+
+    Computed by forward-over-reverse on the gradient graph (gradcli.derivative), not by finite
+    differences. Raises MissingValueError (a variable without a value), ShapeError (f is not a
+    scalar: reduce it with sum or mean), GradcliError (no variables; a `wrt` name that is not a
+    variable), and the parser's errors.
+
+        >>> h = gradcli.hessian("x**2 * y", x=3, y=2)
+        >>> h.names, h.gradient.tolist(), h.matrix.tolist()
+        (['x', 'y'], [12.0, 9.0], [[4.0, 6.0], [6.0, 0.0]])
+    """
+    from .hessian import hessian as compute
+
+    merged = dict(values or {})
+    merged.update(more_values)
+    if isinstance(wrt, str):
+        wrt = [wrt]
+    return compute(parse(source), merged, None if wrt is None else list(wrt))
 
 
 def diff(source: str, wrt: str, order: int = 1) -> str:

@@ -333,6 +333,7 @@ def eval_command(
     format = format or (Format.dot if output is not None else Format.table)
     with _user_errors():
         from .parser import parse
+        from .values import shapes_of
 
         limit = _parse_size(max_memory)
         if output is not None:
@@ -347,7 +348,7 @@ def eval_command(
         # a value file larger than the memory limit is refused while it is read
         read_limit = (limit or _MAX_SIZE, f"the memory limit of {max_memory} (--max-memory)")
         source, values = _program_and_values(arguments, file, set_, values_file, read_limit)
-        graph = parse(source, expand=expand)
+        graph = parse(source, expand=expand, shapes=shapes_of(values))
         if stable:
             from .rewrite import stabilize
 
@@ -600,11 +601,11 @@ def check_command(
     with _user_errors():
         from .check import check
         from .parser import parse
-        from .values import collect_values
+        from .values import collect_values, shapes_of
 
         source, values = _program_and_values(arguments, file, set_, values_file)
         expected = collect_values(expect or [], flag="--expect")
-        report = check(parse(source), values, expected=expected, h=h, rtol=rtol, atol=atol)
+        report = check(parse(source, shapes=shapes_of(values)), values, expected=expected, h=h, rtol=rtol, atol=atol)
         if not quiet:
             _warn(report.diagnostics)
         if format is CheckFormat.json:
@@ -707,6 +708,83 @@ class BatchFormat(str, enum.Enum):
     ndjson = "ndjson"
 
 
+class HessianFormat(str, enum.Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    plain = "plain"
+
+
+EXAMPLES["hessian"] = (
+    'gradcli hessian "x**2 * y + sin(x*y)" x=1 y=2',
+    'gradcli hessian "sum(W**3)" "W=[[1,2],[3,4]]" -f json',
+    'gradcli hessian "x*y*z" x=1 y=2 z=3 --wrt x,z',
+)
+
+
+@app.command("hessian", cls=_ExpressionCommand, context_settings={"ignore_unknown_options": True},
+             short_help="Every second derivative of a scalar f, beside its gradient.", epilog=EXIT_CODES)
+def hessian_command(
+    arguments: ArgumentsArgument = None,
+    set_: SetOption = None,
+    file: FileOption = None,
+    values_file: ValuesOption = None,
+    wrt: Annotated[Optional[str], typer.Option(
+        "--wrt", metavar="NAME,NAME", help="The rows and columns: only these variables, in this order "
+                                           "(the others are constants).")] = None,
+    format: Annotated[HessianFormat, typer.Option(
+        "--format", "-f", metavar="FORMAT",
+        help="table: the matrix beside the gradient, for people; json: {f, variables, gradient, hessian}; "
+             "csv: a header, then one row per variable; plain: 'f VALUE', then 'NAME GRADIENT ROW...' lines.")
+    ] = HessianFormat.table,
+    digits: DigitsOption = 6,
+    strict: StrictOption = False,
+    quiet: QuietOption = False,
+    no_color: NoColorOption = False,
+    max_memory: MaxMemoryOption = DEFAULT_MAX_MEMORY,
+) -> None:
+    """The Hessian of EXPRESSION, a scalar f: the matrix of second derivatives ∂²f/∂v∂w at the
+    given values, beside the gradient ∂f/∂v.
+
+    EXPRESSION and NAME=VALUE are as for gradcli eval. An array variable contributes one row and
+    column per element, labelled W[0,1] (C order). The matrix comes from differentiating the
+    gradient's own graph (forward over reverse), not from finite differences; at a kink (relu,
+    abs, max at a tie) the registry's convention is used and a warning says so.
+    """
+    with _user_errors():
+        from .hessian import hessian
+        from .parser import parse
+
+        limit = _parse_size(max_memory)
+        read_limit = (limit or _MAX_SIZE, f"the memory limit of {max_memory} (--max-memory)")
+        source, values = _program_and_values(arguments, file, set_, values_file, read_limit)
+        names = None
+        if wrt is not None:
+            names = [name.strip() for name in wrt.split(",") if name.strip()]
+            if not names:
+                raise GradcliError("--wrt needs at least one variable name", hint="write --wrt x,y")
+        graph = parse(source)
+        result = hessian(graph, values, names, max_memory=limit or None)
+        if not quiet:
+            _warn(result.diagnostics)
+        from .render import hessian as view
+
+        with _ascii_stdout():
+            if format is HessianFormat.json:
+                view.render_json(result, sys.stdout)
+            elif format is HessianFormat.csv:
+                view.render_csv(result, sys.stdout)
+            elif format is HessianFormat.plain:
+                view.render_plain(result, sys.stdout)
+            else:
+                from .render.gates import title
+
+                view.render_table(result, _table_output(no_color), digits=digits, ascii_only=_dumb_terminal(),
+                                  title=title(graph))
+        if strict and any(d.kind == "domain" for d in result.diagnostics):
+            raise DomainError("a nan or inf appeared and --strict is on (see the warnings)")
+
+
 EXAMPLES["batch"] = (
     r"""printf 'x,y\n1,2\n3,4\n' | gradcli batch "x*y" --input -""",
     r"""printf 'x\n1\n2\n' | gradcli batch "x**2" -i - -f ndjson""",
@@ -753,7 +831,7 @@ def batch_command(
         from . import batch
         from .datafiles import open_text, source_name
         from .parser import parse
-        from .values import collect_values
+        from .values import collect_values, shapes_of
 
         expression, pairs = arguments[0], arguments[1:]
         inputs = _input_files([expression, *pairs], None, set_, values_file, batch_input=input)
@@ -762,6 +840,11 @@ def batch_command(
         constants = collect_values(set_ or [], pairs, values_file=values_file,
                                    stdin_taken="--input -" if input == "-" else None)
         graph = parse(expression)
+        if "diff" in expression:  # each row's variables are scalars: diff(…) is built for those
+            shapes = {name: () for name in graph.variables}
+            shapes.update(shapes_of(constants))
+            graph = parse(expression, shapes=shapes)
+            graph.assumes = {}  # the engine runs a chunk of rows at once: a column per variable
         stream = open_text(input)
         source = source_name(input)
         out = _LazyOutput(output)

@@ -34,7 +34,7 @@ Ref = tuple
 
 # The derivative of order N of a graph of n gates can have up to about n·3^N gates; past this
 # many new gates, building stops with an error rather than exhausting memory.
-MAX_DERIVATIVE_GATES = 1_000_000
+MAX_DERIVATIVE_GATES = 200_000
 
 _COTANGENT = -1  # the arg index standing for g
 
@@ -189,12 +189,14 @@ class Builder:
     A zero is None: no node, and no edge in the backward pass."""
 
     def __init__(self, add: Callable[[Node], None], *, scope: str | None = None,
-                 shapes: dict[Node, tuple] | None = None, scalars: bool = False, span=None) -> None:
+                 shapes: dict[Node, tuple] | None = None, scalars: bool = False, span=None,
+                 var_shapes: dict[str, tuple] | None = None) -> None:
         self._add = add
         self.scope = scope  # how the new gates are labelled: `∂/∂x: exp(x)`
         self.span = span  # where they point in the text (default: the gate they differentiate)
         self.shapes = shapes  # known shapes of nodes, or None
         self.scalars = scalars  # every variable is a scalar (formulas without values)
+        self.var_shapes = var_shapes  # the shapes of some variables, by name
         self._memo: dict[tuple, Node] = {}
         self._array: dict[Node, bool] = {}
         self.made = 0
@@ -215,7 +217,7 @@ class Builder:
         return node
 
     def const(self, value: float, span) -> Node:
-        return self._new(Node("const", span, default=value))
+        return self._new(Node("const", span, default=value, text=f"{value:g}"))
 
     def gate(self, op: Op, inputs: tuple[Node | None, ...], params: dict, span) -> Node | None:
         """op applied to inputs (None: zero), simplified; None if the result is zero."""
@@ -245,6 +247,12 @@ class Builder:
                 return self.gate(op, (b, a), params, span)
             if ca is not None and b.kind == "gate" and b.op.name == "mul" and _const_value(b.inputs[0]) is not None:
                 return self.gate(op, (self.const(ca * _const_value(b.inputs[0]), span), b.inputs[1]), params, span)
+            if ca is None:  # a constant factor inside comes first: y*(3*z) = 3*(y*z)
+                for i, side in enumerate((a, b)):
+                    if side.kind == "gate" and side.op.name == "mul" and _const_value(side.inputs[0]) is not None:
+                        other = b if i == 0 else a
+                        rest = (side.inputs[1], other) if i == 0 else (other, side.inputs[1])
+                        return self.gate(op, (side.inputs[0], self.gate(op, rest, params, span)), params, span)
             if b.kind == "gate" and b.op.name == "neg":  # a*(-b) = -(a*b)
                 return self.gate(OPS["neg"], (self.gate(op, (a, b.inputs[0]), params, span),), {}, span)
             if a.kind == "gate" and a.op.name == "neg":
@@ -303,6 +311,8 @@ class Builder:
         if node.kind == "const":
             return False
         if node.kind == "var":
+            if self.var_shapes is not None and node.name in self.var_shapes:
+                return self.var_shapes[node.name] != ()
             return not self.scalars
         known = self._array.get(node)
         if known is not None:
@@ -328,7 +338,9 @@ class Builder:
         if name in ("sum_as", "expand_as"):
             return self.maybe_array(node.inputs[1])
         if name == "diff":
-            return self.maybe_array(node.inputs[0])
+            return any(self.maybe_array(i) for i in node.inputs)
+        if name == "scalar":
+            return False
         if op.elementwise or name in ("T",):
             return any(self.maybe_array(i) for i in node.inputs)
         return True
@@ -365,15 +377,26 @@ class Builder:
         return resolve(template.result)
 
 
+def _part(node: Node) -> str:
+    """How an input reads inside a derivative gate's text: its own text without its scope
+    (`∂/∂x: exp(x)` reads `exp(x)` inside another ∂/∂x gate), parenthesised when it is not a
+    name, a number or a call."""
+    text = node.text if node.scope is not None and node.text is not None else node.label
+    if node.kind == "gate" and node.op.name in ("add", "sub", "mul", "div", "matmul", "pow", "neg"):
+        return f"({text})"
+    return text
+
+
 def _lazy_text(op: Op, inputs: tuple[Node, ...]):
     def text() -> str:
-        labels = [i.label for i in inputs]
+        labels = [_part(i) for i in inputs]
         if op.name in ("add", "sub", "mul", "div", "matmul", "pow"):
             symbol = {"pow": "**", "matmul": "@"}.get(op.name, op.symbol)
             return f"{labels[0]} {symbol} {labels[1]}"
         if op.name == "neg":
             return f"-{labels[0]}"
-        return f"{op.call_name}({', '.join(labels)})"
+        bare = [i.text if i.scope is not None and i.text is not None else i.label for i in inputs]
+        return f"{op.call_name}({', '.join(bare)})"
     return text
 
 

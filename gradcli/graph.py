@@ -94,6 +94,9 @@ class Graph:
             n.name: n for n in self.nodes if n.kind == "var" and n.name is not None
         }
         self.notes = notes or []  # remarks from parsing, such as unused statements
+        # {name: shape} a diff(…) was built for (gradcli.parser.parse's `shapes`): other shapes
+        # would need the gates it left out, so they are refused
+        self.assumes: dict[str, tuple] = {}
 
     @property
     def required(self) -> list[str]:
@@ -111,12 +114,32 @@ class Graph:
         from . import scalar_engine
 
         values = dict(values or {})
+        if self.assumes:
+            self._check_assumed(values)
         result = scalar_engine.run(self, values, trace=trace, max_memory=max_memory)
         if result is not None:
             return result
         from .engine import run
 
         return run(self, values, trace=trace, max_memory=max_memory)
+
+    def _check_assumed(self, values: Mapping[str, object]) -> None:
+        import numpy as np
+
+        from .errors import ShapeError
+
+        for name, shape in self.assumes.items():
+            if name in values:
+                try:
+                    got = np.shape(values[name])
+                except ValueError:  # a ragged list: the engine says so
+                    continue
+                if got != shape:
+                    raise ShapeError(
+                        f"the program's diff(…) was built for {name} of shape {shape}, and the value "
+                        f"given has shape {got}", span=self.variables[name].span,
+                        hint="parse it again for these values: gradcli.parse(text, shapes=…) "
+                             "(or without shapes, for any)")
 
     def to_source(self) -> str:
         """Source text that parses back to this graph (see gradcli.printer)."""

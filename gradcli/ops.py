@@ -499,14 +499,20 @@ def _matmul_vjp_b_vjp(h, ans, g, a, b, *, index):
     return np.zeros(np.shape(b))
 
 
-def _diff_check(d, f):
+def _scalar_check(f):
     if np.ndim(f):
         raise ValueError(f"diff needs a scalar expression, and this one has shape {np.shape(f)}")
-    return np.array(d, dtype=np.float64)[()]
+    return np.array(f, dtype=np.float64)[()]
 
 
-def _diff_vjp(g, ans, d, f, *, index):
-    return np.array(g, dtype=np.float64)[()] if index == 0 else np.zeros(np.shape(f))
+def _scalar_vjp(g, ans, f, *, index):
+    return np.array(g, dtype=np.float64)[()]
+
+
+def _first(d, f):
+    """d, spread to f's shape where f has more elements (batch rows; elsewhere f is a scalar)."""
+    shape = np.broadcast_shapes(np.shape(d), np.shape(f))
+    return d if np.shape(d) == shape else np.array(np.broadcast_to(d, shape))
 
 
 def _array_ops() -> list[Op]:
@@ -561,11 +567,9 @@ def _array_ops() -> list[Op]:
         Op("matmul_vjp_b", 3, _matmul_vjp_b, (), "@ VJP b", "swaps", ("vjp: a·h", "vjp: g·hᵀ", "0"),
            uses_inputs=True, vjp=_matmul_vjp_b_vjp, reads=((1,), (0,), ()),
            rule=("y @ g", "matmul_vjp_a(x, y, g)", None)),
-        # `diff(f, x)` is this gate over the derivative's gates: its value is theirs (x), once f
-        # (y) is known to be a scalar
-        Op("diff", 2, _diff_check, (), "∂", "distributes", ("1", "0"), callable=False,
-           vjp=_diff_vjp, reads=((), (1,)), scalar=Scalar(lambda d, f: d, (1.0, 0.0)),
-           rule=("g", None)),
+        # f checked to be a scalar before the gates of diff(f, x) run (they assume one)
+        Op("scalar", 1, _scalar_check, (), "scalar", "distributes", ("vjp: g",), callable=False,
+           vjp=_scalar_vjp, reads=((),), rule=("g",)),
     ]
 
 
@@ -798,6 +802,11 @@ _OPS = [
        uses_inputs=True, kink_offset=_offset_from_tie, kink_rule="a tie splits the gradient equally", ufunc=np.minimum,
        scalar=Scalar(_min_scalar, (lambda ans, x, y: _max_local_scalar(y, x), lambda ans, x, y: _max_local_scalar(x, y))),
        rule=("(1 + sign(y - x))/2", "(1 + sign(x - y))/2")),
+    # `diff(f, x)` is this gate over the derivative's gates (x) and f (y): its value is x's
+    Op("diff", 2, _first, (lambda ans, x, y: 1.0, lambda ans, x, y: 0.0),
+       "∂", "distributes", ("1", "0"), callable=False,
+       scalar=Scalar(lambda x, y: x, (1.0, 0.0)), reads=((), ()),
+       rule=("1", "0")),
     Op("sinh", 1, np.sinh, (lambda ans, x: np.cosh(x),),
        "sinh", "slope", ("cosh x",), uses_inputs=True, ufunc=np.sinh,
        scalar=Scalar(lambda x: float(np.sinh(x)), (lambda ans, x: float(np.cosh(x)),)),

@@ -15,6 +15,8 @@ import re
 import threading
 from pathlib import Path
 
+import numpy as np
+
 from .composite import MAX_INLINED_GATES, Function, function_op, size_of, too_big
 from .derivative import RULES, Builder, gradient_nodes, zero_like
 from .composite import expand as expand_graph
@@ -102,8 +104,10 @@ def _binary(op_name: str):
 class GraphBuilder:
     """Lark's callbacks, one per rule alias of the grammar; state is per parse (see `parse`)."""
 
-    def reset(self, source: Source) -> None:
+    def reset(self, source: Source, var_shapes: dict[str, tuple] | None = None) -> None:
         self.source = source
+        self.var_shapes = var_shapes  # the variables' shapes, when known before parsing
+        self.differentiated = False  # a diff(…) was built (with those shapes)
         self.created: list[Node] = []
         self.bindings: dict[str, Node] = {}  # names assigned so far
         self.free: dict[str, Node] = {}  # variables and named constants, one node per name
@@ -233,15 +237,23 @@ class GraphBuilder:
                     f"diff's order must be a whole number from 1 to {MAX_DIFF_ORDER} written in the text",
                     span=self._span(positional[2].start, positional[2].end), hint=usage)
             order = int(value)
-        builder = Builder(self.created.append, scope=f"∂/∂{wrt_text}", span=span)
+        builder = Builder(self.created.append, scope=f"∂/∂{wrt_text}", span=span, var_shapes=self.var_shapes)
         builder.know(self.created)
+        self.differentiated = True
+        scalar = expr.node
+        if builder.maybe_array(scalar):
+            # f's shape is checked first (the engines run gates in the order they were made):
+            # the derivative's gates assume a scalar f
+            scalar = self._node("gate", start, end, op=OPS["scalar"], inputs=(expr.node,),
+                                scope=f"∂/∂{wrt_text}", text=f"{self._span(expr.start, expr.end).short_text()} "
+                                "(a scalar)")
         result = expr.node
         for _ in range(order):
             result = gradient_nodes(result, [variable], builder, RULES)[0]
             if result is None:
                 result = zero_like(variable, builder, span)
                 break
-        node = self._node("gate", start, end, op=OPS["diff"], inputs=(result, expr.node))
+        node = self._node("gate", start, end, op=OPS["diff"], inputs=(result, scalar))
         return Expr(node, start, end)
 
     def _unknown_function(self, name: str, span: Span, arguments: str) -> UnknownFunctionError:
@@ -407,7 +419,10 @@ class GraphBuilder:
         output = statements[-1].expr.node
         start = last.expr.start if last.start is None else last.start
         self.source.output = self._span(start, last.expr.end)
-        return Graph(self.created, output, self.source, self.notes)
+        graph = Graph(self.created, output, self.source, self.notes)
+        if self.differentiated and self.var_shapes:
+            graph.assumes = {n: s for n, s in self.var_shapes.items() if n in graph.variables}
+        return graph
 
 
 _BUILDER = GraphBuilder()
@@ -457,11 +472,15 @@ def _compile_rule(text: str):
 RULES.compiler = _compile_rule
 
 
-def parse(text: str, *, expand: bool = False, max_chars: int | None = MAX_SOURCE_CHARS) -> Graph:
+def parse(text: str, *, expand: bool = False, max_chars: int | None = MAX_SOURCE_CHARS,
+          shapes: dict[str, tuple] | None = None) -> Graph:
     """Parse a gradcli expression or program into a Graph (max_chars=None lifts the size limit).
 
     A call of a user function or of a built-in composite (sigmoid) is one gate; with `expand`,
-    it is replaced by the primitive gates of its body."""
+    it is replaced by the primitive gates of its body. `shapes` ({name: shape}, what the values
+    will be) lets `diff(…)` leave out the gates that sum a broadcast cotangent back to a
+    variable's shape where no broadcast can happen; the graph then refuses values of other
+    shapes for those names (Graph.assumes)."""
     if not isinstance(text, str):
         raise TypeError(f"parse() needs a str, not {type(text).__name__}")
     if max_chars is not None and len(text) > max_chars:
@@ -469,12 +488,14 @@ def parse(text: str, *, expand: bool = False, max_chars: int | None = MAX_SOURCE
                             hint="split the work, or call gradcli.parse(text, max_chars=None) from Python")
     if "diff" in text:  # diff(…) builds from the rules, themselves parsed: compile them first
         RULES.load_all()
+    if shapes is not None:
+        shapes = {name: tuple(np.shape(s) if not isinstance(s, tuple) else s) for name, s in shapes.items()}
     with _LOCK:
-        graph = _parse_with(_parser(), text)
+        graph = _parse_with(_parser(), text, shapes)
     return expand_graph(graph) if expand else graph
 
 
-def _parse_with(parser, text: str) -> Graph:
+def _parse_with(parser, text: str, shapes: dict[str, tuple] | None = None) -> Graph:
     """Run `parser` (gradcli.lalr.Parser, or gradcli.lalr_reference.LarkParser) with the builder."""
     from .lalr import ParseFailure
 
@@ -482,7 +503,7 @@ def _parse_with(parser, text: str) -> Graph:
     gc_was_on = gc.isenabled()
     gc.disable()  # building 100,000 nodes triggers many useless collections
     try:
-        _BUILDER.reset(source)
+        _BUILDER.reset(source, shapes)
         try:
             return parser.parse(text)
         except ParseFailure as failure:

@@ -125,13 +125,13 @@ _DERIVATIVE_SHAPES = {
     "size": _size_shape,
     "matmul_vjp_a": lambda node, shapes: shapes[1],
     "matmul_vjp_b": lambda node, shapes: shapes[2],
-    "diff": lambda node, shapes: shapes[0] if shapes[1] == () else _not_scalar(node, shapes),
+    "scalar": lambda node, shapes: () if shapes[0] == () else _not_scalar(node, shapes),
 }
 
 
 def _not_scalar(node, shapes: list):
-    raise ShapeError(f"diff needs a scalar expression, and {node.inputs[1].label!r} has shape {shapes[1]} "
-                     f"at {node.span.where()}", span=node.span,
+    raise ShapeError(f"diff needs a scalar expression, and {node.inputs[0].label!r} has shape "
+                     f"{shapes[0]}", span=node.span,
                      hint="differentiate a scalar made of it, e.g. its sum: diff(sum(…), x)")
 
 

@@ -218,3 +218,15 @@ def to_array(value: object, where: str) -> np.ndarray:
 
 def to_arrays(values: Mapping[str, object]) -> dict[str, np.ndarray]:
     return {name: to_array(value, f"value of {name}") for name, value in values.items()}
+
+
+def shapes_of(values: Mapping[str, object]) -> dict[str, tuple]:
+    """Each value's shape, for those that have one (a ragged list has none: the engine says so),
+    so that gradcli.parse(text, shapes=…) builds diff(…) for exactly these shapes."""
+    shapes = {}
+    for name, value in values.items():
+        try:
+            shapes[name] = np.shape(value)
+        except ValueError:
+            continue
+    return shapes

@@ -87,6 +87,9 @@ SPEC: dict[str, Spec] = {
         (((4,), ()), {}), (((2, 3), (3,)), {}), (((2, 3), (1, 3)), {}), (((2, 3), (2, 3)), {}),
         (((2, 3), (2,)), {"axis": 1}), (((2, 3), (3,)), {"axis": 0}))),
     "size": Spec((ANY,), cases=REDUCTION_CASES),
+    # (the derivative, the expression): a scalar expression's derivative passes through unchanged
+    "diff": Spec((ANY, ANY)),
+    "scalar": Spec((ANY,), cases=((((),), {}),)),
     # (g, a, b): g has the shape of a @ b
     "matmul_vjp_a": Spec((ANY, ANY, ANY), cases=tuple(
         ((out, a, b), {}) for a, b, out in (((3,), (3,), ()), ((2, 3), (3,), (2,)), ((3,), (3, 2), (2,)),
@@ -321,6 +324,7 @@ COMPOSITES = [
     ("sum(exp(X) * r, axis=1) @ x * dot(v, v) + min(x) * mean(X)",
      {"X": [[0.1, 0.4], [-0.3, 0.9], [0.5, -0.8]], "r": [[1.0, -2.0]], "v": [0.3, -0.4], "x": [2.0, -1.0, 0.5]}),
     ("sinh(x) * cosh(y) + sign(x) * y + step(x) * x ** 2 + equal(x, y) * y", {"x": 0.6, "y": -1.2}),
+    ("diff(x**3 * y, x) + diff(sin(x) * y**2, y, 2) * diff(diff(exp(x * y), x), y)", {"x": 0.6, "y": -1.2}),
     # what derivative graphs are made of
     ("sum(expand_as(sum(X, axis=1), X, axis=1) * X) + sum(sum_as(X * y, r)) / size(X) "
      "+ sum(matmul_vjp_a(v, X, w) ** 2) + sum(sin(matmul_vjp_b(v, X, w)))",

@@ -154,6 +154,8 @@ def render(result: Result, out, *, digits: int = 6, all_steps: bool = False) -> 
         lines.append(f"{count}. {name} = {num(step['value'])}    [{step['symbol']} gate: {step['role']}]")
         if step["role"] not in roles_used:
             roles_used.append(step["role"])
+        if node.op.name == "diff":
+            lines.extend(_diff_note(node))
         if step["seed"]:
             lines.append("   seed ∂f/∂f = 1")
         elif len(step["terms"]) > 1:
@@ -199,6 +201,20 @@ def render(result: Result, out, *, digits: int = 6, all_steps: bool = False) -> 
         lines.append("roles:")
         lines.extend(f"   {r}: {ROLES[r]}" for r in roles_used)
     flush(force=True)
+
+
+def _diff_note(node) -> list[str]:
+    """Where a diff(…) gate's value comes from: the backward pass of its expression, built as
+    gates when the program was read (they are marked ∂/∂x in the steps below)."""
+    expression = node.inputs[1]
+    if expression.kind == "gate" and expression.op.name == "scalar":
+        expression = expression.inputs[0]
+    derivative = node.inputs[0]
+    scope = derivative.scope if derivative.kind == "gate" and derivative.scope else None
+    if scope is None:
+        return [f"   its value is the derivative of {expression.label}, which folded to a constant"]
+    return [f"   its value is {scope} of {expression.label}, whose backward pass was built as gates",
+            f"   when the program was read (the steps marked {scope}), differentiated again like any gate"]
 
 
 def document(result: Result) -> dict:
