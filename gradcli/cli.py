@@ -672,10 +672,11 @@ def diff_command(
     with _user_errors():
         from .formulas import derive
         from .parser import parse
+        from .values import shapes_of
 
         source, values = _program_and_values(arguments, file, set_, values_file)
         names = None if wrt is None else [n.strip() for n in wrt.split(",") if n.strip()]
-        derivs = derive(parse(source), names, order, values, simplify=simplify)
+        derivs = derive(parse(source, shapes=shapes_of(values)), names, order, values, simplify=simplify)
         if not quiet:
             for message in derivs.warnings:
                 sys.stderr.write(f"warning: {_plain(message)}\n")
