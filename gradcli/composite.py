@@ -257,7 +257,7 @@ class _Flat:
             if op.vjp is not None:
                 value = _forward_array_op(node, inputs)
             else:
-                if len(inputs) == 2:
+                if len(inputs) >= 2:
                     _check_broadcast(node, inputs)
                 value = op.forward(*inputs)
             values[node.id] = value

@@ -233,7 +233,7 @@ def _run_traced(graph: Graph, arrays: dict, diagnostics: list, plan: _Plan | Non
             if node.op.vjp is not None:
                 value = _forward_array_op(node, args)
             else:
-                if len(args) == 2:
+                if len(args) >= 2:
                     _check_broadcast(node, args)
                 value = node.op.forward(*args)
             # a composite's gates run in a pass of their own, whose floating-point errors this flag misses
@@ -365,13 +365,15 @@ def _edge_result(local, upstream, shape, full_shape):
 
 
 def _check_broadcast(node: Node, args: list) -> None:
+    """Raise the gate's ShapeError where its (two or three) inputs do not broadcast."""
     sa, sb = _shape(args[0]), _shape(args[1])
-    if sa == sb or not sa or not sb:
+    if len(args) == 2 and (sa == sb or not sa or not sb):
         return
+    shapes = [_shape(a) for a in args]
     try:
-        np.broadcast_shapes(sa, sb)
+        np.broadcast_shapes(*shapes)
     except ValueError:
-        raise broadcast_error(node, sa, sb) from None
+        raise broadcast_error(node, *shapes) from None
 
 
 # -- the untraced path (trace=False): liveness-planned buffers, pending scalar factors ------------
@@ -621,6 +623,8 @@ def _run_untraced(graph: Graph, arrays: dict, diagnostics: list, plan: _Plan) ->
                 value = op.forward(*args)
             else:
                 buffers.flush()
+                if op.vjp is None and len(args) >= 2:  # (an op without a ufunc: xlogy, clip)
+                    _check_broadcast(node, args)
                 value = _forward_array_op(node, args) if op.vjp is not None else op.forward(*args)
                 buffers.adopt(value, *args)
             if op.body is not None and not _all_finite(value):

@@ -1,9 +1,10 @@
 """The op registry: every gate's forward rule, local gradients and teaching facts, one entry each.
 
 Local-gradient functions always take the same arguments, HIPS-autograd style: `ans` (the gate's
-forward output) and the inputs `x` (and `y`). They return ∂ans/∂input, elementwise, in the
-broadcast shape or as a Python float when it is a constant. The engine multiplies by the upstream
-gradient and sums broadcast axes away; nothing here knows about upstream gradients.
+forward output) and the inputs `x` (and `y`, and `z` for clip). They return ∂ans/∂input,
+elementwise, in the broadcast shape or as a Python float when it is a constant. The engine
+multiplies by the upstream gradient and sums broadcast axes away; nothing here knows about
+upstream gradients.
 
 Ops that are not elementwise (reductions, matrix products, the transpose) have no elementwise local
 gradient: they give a vector-Jacobian product instead, `vjp(g, ans, *inputs, index=i, **params)`,
@@ -104,6 +105,12 @@ class Op:
     # this mathematics (`locals`, `scalar`, `in_place`, `vjp`) is a kernel for speed or for the
     # edges of float64, held to the rule by tests/test_rules.py.
     rule: tuple[str | None, ...] = ()
+    domain: str = ""  # where the inputs must lie for a real value, for people ("x > 0"); "" everywhere
+
+    def __post_init__(self) -> None:
+        # an elementwise op's formulas are its rule, as people read it (see `display`)
+        if not self.formulas and self.rule and self.vjp is None:
+            object.__setattr__(self, "formulas", tuple("0" if r is None else display(r) for r in self.rule))
 
     @property
     def elementwise(self) -> bool:
@@ -119,6 +126,26 @@ class Op:
         if self.kink is not None:
             return bool(self.kink(*inputs, **params))
         return self.kink_offset is not None and bool(np.any(self.kink_offset(*inputs) == 0))
+
+
+_SPELLED = {"cos": "cos", "sin": "sin", "tan": "tan", "cosh": "cosh", "sinh": "sinh", "tanh": "tanh",
+            "sign": "sign", "log": "ln", "atan": "atan", "asin": "asin", "acos": "acos"}
+_SIMPLE = r"([A-Za-z0-9_.]+)"
+_APPLIED = "|".join(_SPELLED)
+
+
+def display(rule: str) -> str:
+    """A rule (gradcli syntax) as the tables and --steps show it: `cos(x)` reads `cos x`,
+    `tan(x)**2` reads `tan²x`, `log(x)` reads `ln x`, `exp(x)` reads `e^x`, `sqrt(x)` reads `√x`,
+    `sigmoid` reads `σ`, `**2` reads `²`, `**` reads `^` and `*` reads `·`. Only the spelling
+    changes: the rule stays the one statement of the derivative."""
+    text = re.sub(rf"\b({_APPLIED})\({_SIMPLE}\)\*\*2\b", lambda m: f"{_SPELLED[m[1]]}²{m[2]}", rule)
+    text = re.sub(rf"\b({_APPLIED})\({_SIMPLE}\)", lambda m: f"{_SPELLED[m[1]]} {m[2]}", text)
+    text = re.sub(rf"\bexp\({_SIMPLE}\)", r"e^\1", text)
+    text = re.sub(rf"\bsqrt\({_SIMPLE}\)", r"√\1", text)
+    text = re.sub(r"\bsigmoid\(", "σ(", text)
+    text = text.replace("**2", "²").replace("**3", "³").replace("**", "^")
+    return re.sub(r"\s*\*\s*", "·", text)
 
 
 def _offset_from_0(x):
@@ -691,154 +718,411 @@ def _pow_local_into(index, out, ans, x, y):
 # ufuncs (np.add & co.), and on arrays they are the same ufuncs.
 _OPS = [
     Op("add", 2, operator.add, (lambda ans, x, y: 1.0, lambda ans, x, y: 1.0),
-       "+", "distributes", ("1", "1"), callable=False, ufunc=np.add,
+       "+", "distributes", (), callable=False, ufunc=np.add,
        scalar=Scalar(operator.add, (1.0, 1.0)),
        reads=((), ()),
        in_place=InPlace(lambda index, out, ans, x, y: (1.0, 1.0)),
        rule=("1", "1")),
     Op("sub", 2, operator.sub, (lambda ans, x, y: 1.0, lambda ans, x, y: -1.0),
-       "-", "distributes", ("1", "-1"), callable=False, ufunc=np.subtract,
+       "-", "distributes", (), callable=False, ufunc=np.subtract,
        scalar=Scalar(operator.sub, (1.0, -1.0)),
        reads=((), ()),
        in_place=InPlace(lambda index, out, ans, x, y: (1.0, 1.0 if index == 0 else -1.0)),
        rule=("1", "-1")),
     Op("mul", 2, operator.mul, (lambda ans, x, y: y, lambda ans, x, y: x),
-       "*", "swaps", ("y", "x"), uses_inputs=True, callable=False, ufunc=np.multiply,
+       "*", "swaps", (), uses_inputs=True, callable=False, ufunc=np.multiply,
        scalar=Scalar(operator.mul, (lambda ans, x, y: y, lambda ans, x, y: x)),
        reads=((1,), (0,)),
        in_place=InPlace(lambda index, out, ans, x, y: (y if index == 0 else x, 1.0)),
        rule=("y", "x")),
     Op("div", 2, operator.truediv, (lambda ans, x, y: 1.0 / y, _div_local_divisor),
-       "/", "slope", ("1/y", "-x/y²"), uses_inputs=True, uses_output=True, callable=False, ufunc=np.divide,
+       "/", "slope", (), uses_inputs=True, uses_output=True, callable=False, ufunc=np.divide,
        scalar=Scalar(operator.truediv, (lambda ans, x, y: 1.0 / y, _div_local_divisor_scalar)),
        reads=((1,), ("ans", 0, 1)),
        in_place=InPlace(_div_local_into),
        rule=("1/y", "-(x/y)/y")),
     Op("neg", 1, operator.neg, (lambda ans, x: -1.0,),
-       "-x", "scales", ("-1",), callable=False, ufunc=np.negative,
+       "-x", "scales", (), callable=False, ufunc=np.negative,
        scalar=Scalar(operator.neg, (-1.0,)),
        reads=((),),
        in_place=InPlace(lambda index, out, ans, x: (1.0, -1.0)),
        rule=("-1",)),
     Op("pow", 2, operator.pow, (_pow_local_base, _pow_local_exponent),
-       "**", "slope", ("y·x^(y-1)", "x^y·ln x"), uses_inputs=True, uses_output=True, ufunc=np.power,
+       "**", "slope", (), uses_inputs=True, uses_output=True, ufunc=np.power,
        scalar=Scalar(math.pow, (_pow_local_base_scalar, _pow_local_exponent_scalar)),
        reads=((0, 1), ("ans", 0, 1)),
        in_place=InPlace(_pow_local_into),
        rule=("y*x**(y - 1)", "log(x)*x**y")),
     Op("exp", 1, np.exp, (lambda ans, x: ans,),
-       "exp", "slope", ("e^x",), uses_output=True, ufunc=np.exp,
+       "exp", "slope", (), uses_output=True, ufunc=np.exp,
        scalar=Scalar(lambda x: float(np.exp(x)), (lambda ans, x: ans,)),
        reads=(("ans",),),
        in_place=InPlace(lambda index, out, ans, x: (ans, 1.0)),
        rule=("exp(x)",)),
     Op("log", 1, np.log, (lambda ans, x: 1.0 / x,),
-       "log", "slope", ("1/x",), uses_inputs=True, ufunc=np.log,
+       "log", "slope", (), uses_inputs=True, ufunc=np.log,
        scalar=Scalar(lambda x: float(np.log(x)), (lambda ans, x: 1.0 / x,)),
        reads=((0,),),
        in_place=InPlace(lambda index, out, ans, x: (_reciprocal_into(out, x), 1.0)),
        rule=("1/x",)),
     Op("sqrt", 1, np.sqrt, (lambda ans, x: 0.5 / ans,),
-       "sqrt", "slope", ("1/(2√x)",), uses_output=True, ufunc=np.sqrt,
+       "sqrt", "slope", (), uses_output=True, ufunc=np.sqrt,
        scalar=Scalar(math.sqrt, (lambda ans, x: 0.5 / ans,)),
        reads=(("ans",),),
        in_place=InPlace(lambda index, out, ans, x: (_reciprocal_into(out, ans), 0.5)),
        rule=("0.5/sqrt(x)",)),
     Op("sin", 1, np.sin, (lambda ans, x: np.cos(x),),
-       "sin", "slope", ("cos x",), uses_inputs=True, ufunc=np.sin,
+       "sin", "slope", (), uses_inputs=True, ufunc=np.sin,
        scalar=Scalar(lambda x: float(np.sin(x)), (lambda ans, x: float(np.cos(x)),)),
        reads=((0,),),
        in_place=InPlace(lambda index, out, ans, x: (np.cos(x, out=out()), 1.0)),
        rule=("cos(x)",)),
     Op("cos", 1, np.cos, (lambda ans, x: -np.sin(x),),
-       "cos", "slope", ("-sin x",), uses_inputs=True, ufunc=np.cos,
+       "cos", "slope", (), uses_inputs=True, ufunc=np.cos,
        scalar=Scalar(lambda x: float(np.cos(x)), (lambda ans, x: -float(np.sin(x)),)),
        reads=((0,),),
        in_place=InPlace(lambda index, out, ans, x: (np.sin(x, out=out()), -1.0)),
        rule=("-sin(x)",)),
     Op("tan", 1, np.tan, (lambda ans, x: 1.0 + ans * ans,),
-       "tan", "slope", ("1 + tan²x",), uses_output=True, ufunc=np.tan,
+       "tan", "slope", (), uses_output=True, ufunc=np.tan,
        scalar=Scalar(lambda x: float(np.tan(x)), (lambda ans, x: 1.0 + ans * ans,)),
        reads=(("ans",),),
        in_place=InPlace(lambda index, out, ans, x: (_one_plus_square_into(out, ans), 1.0)),
        rule=("1 + tan(x)**2",)),
     Op("tanh", 1, np.tanh, (_tanh_local,),
-       "tanh", "slope", ("1 - tanh²x",), uses_inputs=True, ufunc=np.tanh,
+       "tanh", "slope", (), uses_inputs=True, ufunc=np.tanh,
        scalar=Scalar(lambda x: float(np.tanh(x)), (_tanh_local_scalar,)),
        reads=((0,),),
        in_place=InPlace(lambda index, out, ans, x: (_sech2_into(out, x, False), 1.0)),
        rule=("(1/cosh(x))**2",)),
     Op("sigmoid", 1, _sigmoid, (_sigmoid_local,),
-       "σ", "slope", ("(1-σ)σ",), uses_inputs=True,
+       "σ", "slope", (), uses_inputs=True,
        expansion="1/(1+exp(-x))",
        scalar=Scalar(_sigmoid_scalar, (_sigmoid_local_scalar,)),
        reads=((0,),),
        in_place=InPlace(lambda index, out, ans, x: (_sech2_into(out, x, True), 1.0)),
        rule=("sigmoid(x)*sigmoid(-x)",)),
     Op("softplus", 1, lambda x: np.logaddexp(0.0, x), (lambda ans, x: _sigmoid(x),),
-       "softplus", "slope", ("σ(x)",), uses_inputs=True,
+       "softplus", "slope", (), uses_inputs=True,
        scalar=Scalar(lambda x: float(np.logaddexp(0.0, x)), (lambda ans, x: _sigmoid_scalar(x),)),
        rule=("sigmoid(x)",)),
     Op("relu", 1, lambda x: np.maximum(x, 0.0), (_relu_local,),
-       "relu", "slope", ("1 if x > 0 else 0",), uses_inputs=True,
+       "relu", "slope", (), uses_inputs=True,
        kink_offset=_offset_from_0, kink_rule="relu'(0) = 0",
        scalar=Scalar(lambda x: x if x > 0.0 else 0.0,
                      (lambda ans, x: 1.0 if x > 0 else 0.0 if x <= 0 else math.nan,)),
        rule=("step(x)",)),
     Op("abs", 1, np.abs, (lambda ans, x: np.sign(x),),
-       "abs", "slope", ("sign x",), uses_inputs=True,
+       "abs", "slope", (), uses_inputs=True,
        kink_offset=_offset_from_0, kink_rule="abs'(0) = 0", ufunc=np.abs,
        scalar=Scalar(abs, (lambda ans, x: _sign_scalar(x),)),
        rule=("sign(x)",)),
     Op("max", 2, np.maximum,
        (lambda ans, x, y: _max_local(x, y), lambda ans, x, y: _max_local(y, x)),
-       "max", "routes", ("1 if x > y, ½ if x = y, else 0", "1 if y > x, ½ if x = y, else 0"),
+       "max", "routes", (),
        uses_inputs=True, kink_offset=_offset_from_tie, kink_rule="a tie splits the gradient equally", ufunc=np.maximum,
        scalar=Scalar(_max_scalar, (lambda ans, x, y: _max_local_scalar(x, y), lambda ans, x, y: _max_local_scalar(y, x))),
        rule=("(1 + sign(x - y))/2", "(1 + sign(y - x))/2")),
     Op("min", 2, np.minimum,
        (lambda ans, x, y: _max_local(y, x), lambda ans, x, y: _max_local(x, y)),
-       "min", "routes", ("1 if x < y, ½ if x = y, else 0", "1 if y < x, ½ if x = y, else 0"),
+       "min", "routes", (),
        uses_inputs=True, kink_offset=_offset_from_tie, kink_rule="a tie splits the gradient equally", ufunc=np.minimum,
        scalar=Scalar(_min_scalar, (lambda ans, x, y: _max_local_scalar(y, x), lambda ans, x, y: _max_local_scalar(x, y))),
        rule=("(1 + sign(y - x))/2", "(1 + sign(x - y))/2")),
     # `diff(f, x)` is this gate over the derivative's gates (x) and f (y): its value is x's
     Op("diff", 2, _first, (lambda ans, x, y: 1.0, lambda ans, x, y: 0.0),
-       "∂", "distributes", ("1", "0"), callable=False,
+       "∂", "distributes", (), callable=False,
        scalar=Scalar(lambda x, y: x, (1.0, 0.0)), reads=((), ()),
        rule=("1", "0")),
     Op("sinh", 1, np.sinh, (lambda ans, x: np.cosh(x),),
-       "sinh", "slope", ("cosh x",), uses_inputs=True, ufunc=np.sinh,
+       "sinh", "slope", (), uses_inputs=True, ufunc=np.sinh,
        scalar=Scalar(lambda x: float(np.sinh(x)), (lambda ans, x: float(np.cosh(x)),)),
        reads=((0,),),
        rule=("cosh(x)",)),
     Op("cosh", 1, np.cosh, (lambda ans, x: np.sinh(x),),
-       "cosh", "slope", ("sinh x",), uses_inputs=True, ufunc=np.cosh,
+       "cosh", "slope", (), uses_inputs=True, ufunc=np.cosh,
        scalar=Scalar(lambda x: float(np.cosh(x)), (lambda ans, x: float(np.sinh(x)),)),
        reads=((0,),),
        rule=("sinh(x)",)),
     # Steps: their slope is 0 wherever it exists, so no gradient passes; they are what the
     # derivatives of abs, relu, max and min are made of (their jumps are those ops' kinks).
     Op("sign", 1, np.sign, (lambda ans, x: _zero_slope(x),),
-       "sign", "blocks", ("0",), uses_inputs=True, ufunc=np.sign,
+       "sign", "blocks", (), uses_inputs=True, ufunc=np.sign,
        kink_offset=_offset_from_0, kink_rule="sign'(0) = 0 (a jump)",
        scalar=Scalar(_sign_scalar, (lambda ans, x: 0.0 if x == x else math.nan,)),
        reads=((0,),),
        rule=("0",)),
     Op("step", 1, _step, (lambda ans, x: _zero_slope(x),),
-       "step", "blocks", ("0",), uses_inputs=True,
+       "step", "blocks", (), uses_inputs=True,
        kink_offset=_offset_from_0, kink_rule="step'(0) = 0 (a jump; step(0) = 0, relu's slope at its kink)",
        scalar=Scalar(lambda x: 1.0 if x > 0 else 0.0 if x <= 0 else math.nan,
                      (lambda ans, x: 0.0 if x == x else math.nan,)),
        reads=((0,),),
        rule=("0",)),
     Op("equal", 2, _equal, (lambda ans, x, y: _zero_slope(x, y), lambda ans, x, y: _zero_slope(x, y)),
-       "=", "blocks", ("0", "0"), uses_inputs=True,
-       kink_offset=_offset_from_tie, kink_rule="equal's slope at a tie is 0 (a jump)",
+       "=", "blocks", (), uses_inputs=True,
+       # no kink warning at a tie: max's rule finds its winners with equal, where every winner
+       # ties by construction (a tie between inputs of max is max's own kink, warned there)
        scalar=Scalar(lambda x, y: 1.0 if x == y else 0.0,
                      (lambda ans, x, y: 0.0, lambda ans, x, y: 0.0)),
        reads=((0, 1), (0, 1)),
        rule=("0", "0")),
+]
+
+
+# -- the functions of issue 12: each entry's NumPy forward and local gradients, its Scalar kernel
+#    (Python floats, the same bits: see `Scalar`), its kinks and its domain ---------------------
+
+_LOG2E = 1.4426950408889634  # 1/ln 2, correctly rounded (tests/test_edges.py checks it with mpmath)
+_LOG10E = 0.4342944819032518  # 1/ln 10
+_TWO_OVER_SQRT_PI = 1.1283791670955126  # 2/√π
+_SCALE_UP = 600  # hypot of subnormal inputs: scaled by 2^600 (exact) to keep every bit
+
+
+def _hypot_over(n, r, x, y, power: int):
+    """n/r^power for r = hypot(x, y) (power 1 or 2), divided by r one step at a time, never by
+    r² (which overflows or underflows where n/r² need not). Where r is subnormal it holds few
+    bits: then from x, y, n scaled by 2^600 (exact). At r = 0, the origin's convention: 0. At
+    r = ∞, the limit: 0 for power 2; for power 1 the direction, ±1/√k on the k infinite inputs
+    (as norm's), 0 on a finite one; nan where an input is nan."""
+    normal = (r >= _TINY) & (r <= _HUGE)
+    if np.all(normal):
+        local = n / r
+        return local / r if power == 2 else local
+    tiny = (r < _TINY) & (r != 0)
+    scale = np.ldexp(1.0, np.where(tiny, _SCALE_UP, 0))
+    rs = np.where(normal, r, np.where(tiny, np.hypot(x * scale, y * scale), 1.0))
+    local = (n * scale) / rs
+    if power == 2:
+        local = (local / rs) * scale
+    if power == 1:
+        count = np.isinf(x).astype(np.float64) + np.isinf(y)
+        far = np.where(np.isinf(n), np.copysign(1.0, n) / np.sqrt(np.maximum(count, 1.0)), 0.0)
+    else:
+        far = 0.0
+    edge = np.where(r == 0, 0.0, far)
+    unknown = np.isnan(x) | np.isnan(y) | np.isnan(n)  # hypot(nan, inf) is inf, its slopes unknown
+    return np.where(normal | tiny, local, np.where(unknown, np.nan, edge))[()]
+
+
+def _hypot_over_scalar(n, r, x, y, power: int):
+    # as _hypot_over on finite floats (the scalar engine runs no nan nor inf)
+    if r == 0.0:
+        return 0.0
+    if r < _TINY:
+        rs = float(np.hypot(math.ldexp(x, _SCALE_UP), math.ldexp(y, _SCALE_UP)))
+        local = math.ldexp(n, _SCALE_UP) / rs
+        return (local / rs) * math.ldexp(1.0, _SCALE_UP) if power == 2 else local
+    local = n / r
+    return local / r if power == 2 else local
+
+
+def _hypot_kink(x, y):
+    # 0 at the origin only; its sign flips where a move along x (y = 0) or along y (x = 0)
+    # crosses it. (A move of y through 0 at x < 0 flips it too: check then judges leniently.)
+    return np.where(y == 0, x, y)
+
+
+def _atan2_kink(x, y):
+    # atan2(x, y) (x the ordinate) has a corner at the origin and jumps by 2π across its branch
+    # cut, x = 0 with y < 0: 0 on both, and a sign that flips where a move crosses them
+    return np.where(y > 0, 1.0, x)
+
+
+def _atan_local(ans, x):
+    # 1/(1 + x²); beyond |x| = 1e150, x² would overflow though 1/x² need not: (1/x)/x
+    big = np.abs(x) > 1e150
+    if np.any(big):
+        small = np.where(big, 0.0, x)
+        return np.where(big, (1.0 / np.where(big, x, 1.0)) / x, 1.0 / (1.0 + small * small))[()]
+    return 1.0 / (1.0 + x * x)
+
+
+def _atan_local_scalar(ans, x):
+    return (1.0 / x) / x if abs(x) > 1e150 else 1.0 / (1.0 + x * x)
+
+
+def _asin_local(ans, x):
+    # 1/√(1 - x²) with 1 - x² as (1 - x)(1 + x): exact factors near ±1, where 1 - x·x cancels
+    return 1.0 / np.sqrt((1.0 - x) * (1.0 + x))
+
+
+def _asin_local_scalar(ans, x):
+    return 1.0 / math.sqrt((1.0 - x) * (1.0 + x))
+
+
+def _xlogy(x, y):
+    """x·log y, 0 where x = 0 whatever y is (but nan), as SciPy's xlogy."""
+    zero = x == 0
+    if np.any(zero):
+        product = x * np.log(np.where(zero, 1.0, y))
+        return np.where(zero, np.where(np.isnan(y), np.nan, 0.0), product)[()]
+    return x * np.log(y)
+
+
+def _xlogy_scalar(x, y):
+    return 0.0 if x == 0.0 else x * float(np.log(y))
+
+
+def _xlogy_local_y(ans, x, y):
+    # x/y, and 0 where x = 0: xlogy is 0 all along x = 0 (also at y = 0, where x/y is 0/0)
+    zero = x == 0
+    if np.any(zero):
+        local = x / np.where(zero, 1.0, y)
+        return np.where(zero, np.where(np.isnan(y), np.nan, 0.0), local)[()]
+    return x / y
+
+
+# erf: math.erf (libm's, correctly rounded to within an ulp) element by element, since NumPy has
+# no erf and SciPy is no dependency; the scalar kernel calls the same math.erf: the same bits.
+_erf_elements = np.frompyfunc(math.erf, 1, 1)
+
+
+def _erf(x):
+    return np.asarray(_erf_elements(x), dtype=np.float64)[()]
+
+
+def _erf_local(ans, x):
+    # 2/√π·e^(-x²), x² split exactly into hi + lo (Dekker): e^(-hi)·(1 - lo), since x² rounded
+    # would cost up to x²·2^-53 relative (7e-14 at x = 26). Past |x| = 30 it is 0 (e^-900).
+    t = np.minimum(np.abs(x), 30.0)
+    hi = t * t
+    c = t * 134217729.0  # 2^27 + 1
+    top = c - (c - t)
+    rest = t - top
+    lo = ((top * top - hi) + 2.0 * top * rest) + rest * rest
+    return _TWO_OVER_SQRT_PI * (np.exp(-hi) * (1.0 - lo))
+
+
+def _erf_local_scalar(ans, x):
+    t = min(abs(x), 30.0)
+    hi = t * t
+    c = t * 134217729.0
+    top = c - (c - t)
+    rest = t - top
+    lo = ((top * top - hi) + 2.0 * top * rest) + rest * rest
+    return _TWO_OVER_SQRT_PI * (float(np.exp(-hi)) * (1.0 - lo))
+
+
+# clip(x, lo, hi) is min(max(x, lo), hi), and its gradients are that composition's: a tie splits
+# the gradient as max and min do (x = lo = hi gives x and lo ¼ each and hi ½).
+
+def _clip(x, lo, hi):
+    return np.minimum(np.maximum(x, lo), hi)
+
+
+def _clip_local_x(ans, x, lo, hi):
+    return (_max_local(x, lo) * _max_local(hi, np.maximum(x, lo)))[()]
+
+
+def _clip_local_lo(ans, x, lo, hi):
+    return (_max_local(lo, x) * _max_local(hi, np.maximum(x, lo)))[()]
+
+
+def _clip_local_hi(ans, x, lo, hi):
+    return _max_local(np.maximum(x, lo), hi)[()]
+
+
+def _clip_scalar(x, lo, hi):
+    return _min_scalar(_max_scalar(x, lo), hi)
+
+
+def _clip_local_x_scalar(ans, x, lo, hi):
+    return _max_local_scalar(x, lo) * _max_local_scalar(hi, _max_scalar(x, lo))
+
+
+def _clip_local_lo_scalar(ans, x, lo, hi):
+    return _max_local_scalar(lo, x) * _max_local_scalar(hi, _max_scalar(x, lo))
+
+
+def _clip_local_hi_scalar(ans, x, lo, hi):
+    return _max_local_scalar(_max_scalar(x, lo), hi)
+
+
+def _clip_kink(x, lo, hi):
+    """1 strictly inside (lo, hi), -1 outside, 0 at a tie of min(max(x, lo), hi) that matters:
+    x = lo with lo ≤ hi, or max(x, lo) = hi; nan if an input is. Comparisons, not differences,
+    which could overflow. (Moving lo past hi with x below both flips no sign: only a pass at the
+    tie itself sees that kink.)"""
+    top = np.maximum(x, lo)
+    side = np.where((x > lo) & (top < hi), 1.0, -1.0)
+    tie = ((x == lo) & (lo <= hi)) | (top == hi)
+    return np.where(np.isnan(top) | np.isnan(hi), np.nan, np.where(tie, 0.0, side))[()]
+
+
+_OPS += [
+    Op("atan2", 2, np.arctan2,
+       (lambda ans, x, y: _hypot_over(y, np.hypot(x, y), x, y, 2),
+        lambda ans, x, y: _hypot_over(-x, np.hypot(x, y), x, y, 2)),
+       "atan2", "slope", (), uses_inputs=True, ufunc=np.arctan2,
+       kink_offset=_atan2_kink,
+       kink_rule="the gradient of atan2(0, 0) is 0; where the value jumps by 2π (first input 0, "
+                 "second negative) it is the formula's",
+       scalar=Scalar(lambda x, y: float(np.arctan2(x, y)),
+                     (lambda ans, x, y: _hypot_over_scalar(y, float(np.hypot(x, y)), x, y, 2),
+                      lambda ans, x, y: _hypot_over_scalar(-x, float(np.hypot(x, y)), x, y, 2))),
+       rule=("y/(hypot(x, y) + equal(hypot(x, y), 0))/(hypot(x, y) + equal(hypot(x, y), 0))",
+             "-x/(hypot(x, y) + equal(hypot(x, y), 0))/(hypot(x, y) + equal(hypot(x, y), 0))")),
+    Op("hypot", 2, np.hypot,
+       (lambda ans, x, y: _hypot_over(x, ans, x, y, 1), lambda ans, x, y: _hypot_over(y, ans, x, y, 1)),
+       "hypot", "slope", (), uses_inputs=True, uses_output=True,
+       ufunc=np.hypot, kink_offset=_hypot_kink, kink_rule="the gradient of hypot at (0, 0) is 0",
+       scalar=Scalar(lambda x, y: float(np.hypot(x, y)),
+                     (lambda ans, x, y: _hypot_over_scalar(x, ans, x, y, 1),
+                      lambda ans, x, y: _hypot_over_scalar(y, ans, x, y, 1))),
+       rule=("x/(hypot(x, y) + equal(hypot(x, y), 0))", "y/(hypot(x, y) + equal(hypot(x, y), 0))")),
+    Op("log1p", 1, np.log1p, (lambda ans, x: 1.0 / (1.0 + x),),
+       "log1p", "slope", (), uses_inputs=True, ufunc=np.log1p,
+       scalar=Scalar(lambda x: float(np.log1p(x)), (lambda ans, x: 1.0 / (1.0 + x),)),
+       rule=("1/(1 + x)",),
+       domain="x > -1 (at x = -1: -inf)"),
+    Op("expm1", 1, np.expm1, (lambda ans, x: np.exp(x),),  # not ans + 1, which cancels for x < 0
+       "expm1", "slope", (), uses_inputs=True, ufunc=np.expm1,
+       scalar=Scalar(lambda x: float(np.expm1(x)), (lambda ans, x: float(np.exp(x)),)),
+       rule=("exp(x)",)),
+    Op("log2", 1, np.log2, (lambda ans, x: _LOG2E / x,),
+       "log2", "slope", (), uses_inputs=True, ufunc=np.log2,
+       scalar=Scalar(lambda x: float(np.log2(x)), (lambda ans, x: _LOG2E / x,)),
+       rule=("1/log(2)/x",),
+       domain="x > 0 (at x = 0: -inf)"),
+    Op("log10", 1, np.log10, (lambda ans, x: _LOG10E / x,),
+       "log10", "slope", (), uses_inputs=True, ufunc=np.log10,
+       scalar=Scalar(lambda x: float(np.log10(x)), (lambda ans, x: _LOG10E / x,)),
+       rule=("1/log(10)/x",),
+       domain="x > 0 (at x = 0: -inf)"),
+    Op("atan", 1, np.arctan, (_atan_local,),
+       "atan", "slope", (), uses_inputs=True, ufunc=np.arctan,
+       scalar=Scalar(lambda x: float(np.arctan(x)), (_atan_local_scalar,)),
+       rule=("1/(1 + x**2)",)),
+    Op("asin", 1, np.arcsin, (_asin_local,),
+       "asin", "slope", (), uses_inputs=True, ufunc=np.arcsin,
+       scalar=Scalar(lambda x: float(np.arcsin(x)), (_asin_local_scalar,)),
+       rule=("1/sqrt((1 - x)*(1 + x))",),
+       domain="-1 ≤ x ≤ 1 (the slope is inf at ±1)"),
+    Op("acos", 1, np.arccos, (lambda ans, x: -_asin_local(ans, x),),
+       "acos", "slope", (), uses_inputs=True, ufunc=np.arccos,
+       scalar=Scalar(lambda x: float(np.arccos(x)), (lambda ans, x: -_asin_local_scalar(ans, x),)),
+       rule=("-1/sqrt((1 - x)*(1 + x))",),
+       domain="-1 ≤ x ≤ 1 (the slope is -inf at ±1)"),
+    Op("clip", 3, _clip, (_clip_local_x, _clip_local_lo, _clip_local_hi),
+       "clip", "routes", (),
+       uses_inputs=True, kink_offset=_clip_kink,
+       kink_rule="clip(x, y, z) = min(max(x, y), z): a tie splits the gradient equally",
+       scalar=Scalar(_clip_scalar, (_clip_local_x_scalar, _clip_local_lo_scalar, _clip_local_hi_scalar)),
+       rule=("(1 + sign(x - y))/2*(1 + sign(z - max(x, y)))/2",
+             "(1 + sign(y - x))/2*(1 + sign(z - max(x, y)))/2",
+             "(1 + sign(max(x, y) - z))/2")),
+    Op("xlogy", 2, _xlogy, (lambda ans, x, y: np.log(y), _xlogy_local_y),
+       "xlogy", "slope", (), uses_inputs=True,
+       scalar=Scalar(_xlogy_scalar, (lambda ans, x, y: float(np.log(y)),
+                                     lambda ans, x, y: 0.0 if x == 0.0 else x / y)),
+       reads=((1,), (0, 1)),
+       rule=("log(y)", "x/(y + equal(x, 0)*equal(y, 0))"),
+       domain="y > 0, or x = 0 (then 0 for any y)"),
+    Op("erf", 1, _erf, (_erf_local,),
+       "erf", "slope", (), uses_inputs=True,
+       scalar=Scalar(math.erf, (_erf_local_scalar,)),
+       rule=("2/sqrt(pi)*exp(-x**2)",)),
 ]
 
 _OPS += _array_ops()
@@ -883,12 +1167,13 @@ class GateView:
         return self.formulas[index] == ""
 
 
-_PLACEHOLDER = re.compile(r"(?<![A-Za-z0-9_])[xy](?![A-Za-z0-9_])")
+_PLACEHOLDER = re.compile(r"(?<![A-Za-z0-9_])[xyz](?![A-Za-z0-9_])")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SHORT = 16  # a longer input is written as x or y in a formula
 
 
-_FUNCTION_SPACE = re.compile(r"\b(cos|sin|tan²|tanh²|sign|ln) (?=\()")  # `cos (a+b)` reads `cos(a+b)`
+# `cos (a+b)` reads `cos(a+b)`
+_FUNCTION_SPACE = re.compile(r"\b((?:cosh|sinh|tanh|cos|sin|tan|sign|ln|atan|asin|acos)²?) (?=\()")
 
 
 def _name_at(match, names: dict) -> str:
@@ -908,12 +1193,12 @@ def number_text(value: float) -> str:
 def gate_view(op: Op, constants: tuple, labels: tuple) -> GateView:
     """`constants`: per input its value if it is a constant, else None; `labels`: per input how
     it is called. Formulas name an input by its label when that is short (parenthesised unless
-    it is a name), else by x (and y): a view that shows them renames those (see render.steps)."""
+    it is a name), else by x (and y, z): a view that shows them renames those (see render.steps)."""
     if op.body is not None:
         return GateView(op.symbol, op.role, op.formulas)
     const_x, const_y = (tuple(constants) + (None, None))[:2]
     names = {}
-    for letter, value, label in zip("xy", constants, labels):
+    for letter, value, label in zip("xyz", constants, labels):
         if value is not None:
             names[letter] = number_text(value)
         elif label is not None and _IDENTIFIER.fullmatch(label):

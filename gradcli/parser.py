@@ -583,8 +583,6 @@ def _dunder_hint(text: str, pos: int) -> str | None:
 # Other tools' names for gradcli's functions: name (lower case) -> (gradcli's, a note).
 _FUNCTION_ALIASES = {
     "ln": ("log", "log is the natural logarithm"),
-    "log10": (None, "log is the natural logarithm: write log(x)/log(10)"),
-    "log2": (None, "log is the natural logarithm: write log(x)/log(2)"),
     "sqr": ("sqrt", "for the square, write x**2"),
     "square": (None, "write x**2 for the square"),
     "power": ("pow", ""), "logistic": ("sigmoid", ""), "expit": ("sigmoid", ""),
@@ -592,6 +590,8 @@ _FUNCTION_ALIASES = {
     "fabs": ("abs", ""), "absolute": ("abs", ""), "maximum": ("max", ""), "minimum": ("min", ""),
     "amax": ("max", ""), "amin": ("min", ""), "lse": ("logsumexp", ""),
     "matmul": (None, "write x @ y for the matrix product"),
+    "arctan": ("atan", ""), "arcsin": ("asin", ""), "arccos": ("acos", ""), "arctan2": ("atan2", ""),
+    "clamp": ("clip", ""), "lg": ("log10", ""), "ld": ("log2", ""),
 }
 _OPERATORS = ("**", "//", "+", "-", "*", "/", "@", "^")
 _STATEMENT_WORDS = {

@@ -45,12 +45,16 @@ class _Plan:
     one depends on the named constants given a value (`pi` is a constant unless given one), so a
     graph has a plan per set of such names (nearly always one).
 
+    A gate of three inputs (clip) has its third in `third[k]` = (z, lz), its local gradients
+    taking (ans, x, y, z), and its kink in `third_kinks`; a plan with such gates runs loops of its
+    own (`_forward3`, `_backward3`), so the others' loops stay as fast as they were.
+
     Columns rather than a tuple per gate: a plan then holds a dozen objects that the garbage
     collector tracks, not 100,000 (whose creation would set off full collections over the graph).
     """
 
-    __slots__ = ("template", "forward", "backward", "kinks", "output", "output_needs", "gradients",
-                 "required", "size")
+    __slots__ = ("template", "forward", "backward", "kinks", "third", "third_kinks", "output",
+                 "output_needs", "gradients", "required", "size")
 
     def __init__(self, graph: Graph, bound: frozenset) -> None:
         nodes = graph.nodes
@@ -59,6 +63,8 @@ class _Plan:
         fk, ff, fi, fj = [], [], [], []
         bk, bi, bj, bli, blj = [], [], [], [], []
         kinks = []
+        third: dict = {}
+        third_kinks = []
         required = edges = 0
         for node in nodes:
             k = node.id
@@ -77,10 +83,13 @@ class _Plan:
                 raise _NoKernel
             inputs = node.inputs
             i = inputs[0].id
-            if len(inputs) == 2:
+            z = -1
+            if len(inputs) >= 2:
                 j = inputs[1].id
                 need_j = needs[j]
-                edges += 2
+                edges += len(inputs)
+                if len(inputs) == 3:
+                    z = inputs[2].id
             else:
                 j, need_j = -1, False
                 edges += 1
@@ -89,10 +98,16 @@ class _Plan:
             fi.append(i)
             fj.append(j)
             need_i = needs[i]
-            if need_i or need_j:
+            need_z = z >= 0 and needs[z]
+            if z >= 0:
+                third[k] = (z, kernel.locals[2] if need_z else None)
+            if need_i or need_j or need_z:
                 needs[k] = True
                 if op.kink_offset is not None:
-                    kinks.append((op.kink_offset, i, j))
+                    if z < 0:
+                        kinks.append((op.kink_offset, i, j))
+                    else:
+                        third_kinks.append((op.kink_offset, i, j, z))
                 local = kernel.locals
                 bk.append(k)
                 bi.append(i)
@@ -105,6 +120,8 @@ class _Plan:
         self.forward = (fk, ff, fi, fj)
         self.backward = (bk, bi, bj, bli, blj)
         self.kinks = kinks
+        self.third = third
+        self.third_kinks = third_kinks
         self.output = graph.output.id
         self.output_needs = needs[self.output]
         self.gradients = ([name for name, node in graph.variables.items() if needs[node.id]],
@@ -186,9 +203,12 @@ def run(graph: Graph, values: dict, *, trace: bool = False, max_memory: int | No
         vals[k] = value
     try:
         with np.errstate(all="raise", under="ignore"):
-            if not _forward(plan, vals):
+            if not (_forward3 if plan.third else _forward)(plan, vals):
                 return None
-            grads = _backward(plan, vals) if not trace else _backward_traced(plan, vals, graph.nodes)
+            if trace:
+                grads = _backward_traced(plan, vals, graph.nodes)
+            else:
+                grads = (_backward3 if plan.third else _backward)(plan, vals)
     except (ArithmeticError, ValueError):  # NumPy's FloatingPointError, 1/0, math's domain errors
         return None
     if grads is None:
@@ -217,6 +237,27 @@ def _forward(plan: _Plan, vals: list) -> bool:
     return True
 
 
+def _forward3(plan: _Plan, vals: list) -> bool:
+    """_forward for a plan with gates of three inputs (their kinks in `third_kinks`)."""
+    third = plan.third
+    for k, f, i, j in zip(*plan.forward):
+        if j < 0:
+            vals[k] = f(vals[i])
+        elif k in third:
+            vals[k] = f(vals[i], vals[j], vals[third[k][0]])
+        else:
+            vals[k] = f(vals[i], vals[j])
+    if not math.isfinite(sum(vals)):
+        return False
+    for offset, i, j in plan.kinks:
+        if (offset(vals[i]) if j < 0 else offset(vals[i], vals[j])) == 0:
+            return False
+    for offset, i, j, z in plan.third_kinks:
+        if offset(vals[i], vals[j], vals[z]) == 0:
+            return False
+    return True
+
+
 def _backward(plan: _Plan, vals: list) -> list | None:
     """Every node's gradient (-0.0 where none is needed); None if one is nan or inf.
 
@@ -239,6 +280,31 @@ def _backward(plan: _Plan, vals: list) -> list | None:
     return grads if math.isfinite(sum(grads)) else None
 
 
+def _backward3(plan: _Plan, vals: list) -> list | None:
+    """_backward for a plan with gates of three inputs (the same sums in the same order)."""
+    grads = [-0.0] * len(vals)
+    if plan.output_needs:
+        grads[plan.output] = 1.0
+    third = plan.third
+    for k, i, j, li, lj in zip(*plan.backward):
+        g = grads[k]
+        if j < 0:
+            grads[i] += (li if li.__class__ is float else li(vals[k], vals[i])) * g
+            continue
+        args = (vals[k], vals[i], vals[j])
+        extra = third.get(k)
+        if extra is not None:
+            z, lz = extra
+            args += (vals[z],)
+        if li is not None:
+            grads[i] += (li if li.__class__ is float else li(*args)) * g
+        if lj is not None:
+            grads[j] += (lj if lj.__class__ is float else lj(*args)) * g
+        if extra is not None and lz is not None:
+            grads[z] += (lz if lz.__class__ is float else lz(*args)) * g
+    return grads if math.isfinite(sum(grads)) else None
+
+
 def _backward_traced(plan: _Plan, vals: list, nodes: list) -> tuple[list, list] | None:
     """As _backward, also recording every node and edge as the NumPy engine does."""
     records = [NodeTrace(node, value, None) for node, value in zip(nodes, vals)]
@@ -252,7 +318,12 @@ def _backward_traced(plan: _Plan, vals: list, nodes: list) -> tuple[list, list] 
         record.gradient = g
         ans = vals[k]
         args = (ans, vals[i]) if j < 0 else (ans, vals[i], vals[j])
-        for index, inp, local in ((0, i, li), (1, j, lj)):
+        edges = [(0, i, li), (1, j, lj)]
+        extra = plan.third.get(k)
+        if extra is not None:
+            args += (vals[extra[0]],)
+            edges.append((2, *extra))
+        for index, inp, local in edges:
             if local is None:
                 continue
             if local.__class__ is not float:

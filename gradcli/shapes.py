@@ -31,10 +31,10 @@ BUFFERS = 2**18  # NumPy's own buffers (a reduction over a broadcast view takes 
 _PLAIN_FORWARD = frozenset(("sum", "mean", "amax", "amin", "dot", "matmul", "T"))
 
 
-def broadcast_error(node, sa: tuple, sb: tuple) -> ShapeError:
-    left, right = node.inputs[:2]
+def broadcast_error(node, *shapes: tuple) -> ShapeError:
+    listed = [f"{shape} of {inp.label!r}" for shape, inp in zip(shapes, node.inputs)]
     return ShapeError(
-        f"shapes {sa} of {left.label!r} and {sb} of {right.label!r} do not broadcast "
+        f"shapes {', '.join(listed[:-1])} and {listed[-1]} do not broadcast "
         f"at gate {node.label!r} ({node.gate_name})", span=node.span,
         hint="NumPy broadcasting: trailing dimensions must be equal or 1")
 
@@ -152,7 +152,12 @@ def gate_shape(node, shapes: list) -> tuple | None:
                 return np.broadcast_shapes(sa, sb)
             except ValueError:
                 raise broadcast_error(node, sa, sb) from None
-        return shapes[0] if len(shapes) == 1 else None
+        if len(shapes) == 1:
+            return shapes[0]
+        try:  # three inputs (clip)
+            return np.broadcast_shapes(*shapes)
+        except ValueError:
+            raise broadcast_error(node, *shapes) from None
     return array_op_shape(node, shapes)
 
 

@@ -107,6 +107,9 @@ def expr(rng, depth: int, names, funcs: dict, arrays: bool = True) -> str:
         return f"dot({sub()}, {sub()})"
     if r < 0.92:
         return f"T({sub()})"
+    if r < 0.95 and names:  # a derivative: of any order, nested, of arrays (a non-scalar is an error)
+        order = rng.choice(("", "", "", ", 2", ", 3", ", 0", ", 25", ", x"))
+        return f"diff({sub()}, {rng.choice(list(names) + ['2', 'q'])}{order})"
     return f"{rng.choice(('-', '-', '+'))}{sub()}"
 
 
@@ -116,6 +119,7 @@ MISUSES = (
     lambda sub: f"sum({sub()}, axis=0, axis=1)", lambda sub: f"norm({sub()}, keepdims=1)",
     lambda sub: f"T({sub()}, {sub()})", lambda sub: f"sum({sub()}, axis=99999999999999999999)",
     lambda sub: f"x({sub()})", lambda sub: "dot()", lambda sub: f"max({sub()}, axis=-99999999999999999999)",
+    lambda sub: f"clip({sub()}, {sub()})", lambda sub: f"atan2({sub()})",
 )
 
 

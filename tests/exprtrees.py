@@ -3,7 +3,7 @@ printer and oracle tests.
 
 A tree is ("var", name), ("const", value) or (op name, child, ...). `safe_tree` keeps inputs in
 each op's domain by construction (log and sqrt of u*u + 0.5, a denominator likewise, tan of a
-tanh); `any_tree` does not. Both take a random.Random, so Hypothesis (st.randoms) and a seeded
+tanh, asin of tanh/2); `any_tree` does not. Both take a random.Random, so Hypothesis (st.randoms) and a seeded
 generator drive the same code.
 """
 
@@ -38,11 +38,13 @@ def safe_tree(rng: random.Random, depth: int):
         return _leaf(rng)
     name = rng.choice(ALL_OPS)
     kids = [safe_tree(rng, depth - 1) for _ in range(OPS[name].arity)]
-    if name in ("log", "sqrt"):
+    if name in ("log", "sqrt", "log1p", "log2", "log10"):
         kids[0] = _positive(kids[0])
     elif name == "tan":
         kids[0] = ("tanh", kids[0])  # |tanh| < 1 < π/2
-    elif name == "div":
+    elif name in ("asin", "acos"):
+        kids[0] = ("div", ("tanh", kids[0]), ("const", 2.0))  # |tanh/2| < ½: the slope stays small
+    elif name in ("div", "xlogy"):
         kids[1] = _positive(kids[1])
     elif name == "pow":
         if rng.random() < 0.5:

@@ -449,6 +449,20 @@ def _slopes(name, x, y=None):
         "x ** y": lambda: [Y * X ** (Y - 1), X ** Y * mpmath.log(X)] if x > 0 else None,
         "max(x, y)": lambda: [1, 0] if x > y else [0, 1] if x < y else None,
         "min(x, y)": lambda: [1, 0] if x < y else [0, 1] if x > y else None,
+        # issue 12's functions
+        "log1p(x)": lambda: [1 / (1 + X)] if x > -1 else None,
+        "expm1(x)": lambda: [mpmath.exp(X)],
+        "log2(x)": lambda: [1 / (X * mpmath.log(2))] if x > 0 else None,
+        "log10(x)": lambda: [1 / (X * mpmath.log(10))] if x > 0 else None,
+        "atan(x)": lambda: [1 / (1 + X ** 2)],
+        "asin(x)": lambda: [1 / mpmath.sqrt(1 - X ** 2)] if abs(x) < 1 else None,
+        "acos(x)": lambda: [-1 / mpmath.sqrt(1 - X ** 2)] if abs(x) < 1 else None,
+        "erf(x)": lambda: [2 / mpmath.sqrt(mpmath.pi) * mpmath.exp(-X ** 2)],
+        # the origin's convention: 0 (atan2's cut, x = 0 > y, has the formula's one-sided slopes)
+        "atan2(x, y)": lambda: [Y / (X ** 2 + Y ** 2), -X / (X ** 2 + Y ** 2)] if x or y else [0, 0],
+        "hypot(x, y)": lambda: [X / mpmath.hypot(X, Y), Y / mpmath.hypot(X, Y)] if x or y else [0, 0],
+        # 0 along x = 0 (also at y = 0, where ∂x is log 0 = -inf)
+        "xlogy(x, y)": lambda: [mpmath.log(Y), X / Y] if y > 0 else [-mpmath.inf, 0] if x == 0 == y else None,
     }
     return rules[name]()
 
@@ -461,7 +475,9 @@ def _as_float(value) -> float:
 
 @pytest.mark.parametrize("source", ["exp(x)", "log(x)", "sqrt(x)", "sin(x)", "cos(x)", "tan(x)",
                                     "tanh(x)", "sigmoid(x)", "softplus(x)", "relu(x)", "abs(x)",
-                                    "x / y", "x * y", "x ** y", "max(x, y)", "min(x, y)"])
+                                    "x / y", "x * y", "x ** y", "max(x, y)", "min(x, y)",
+                                    "log1p(x)", "expm1(x)", "log2(x)", "log10(x)", "atan(x)", "asin(x)",
+                                    "acos(x)", "erf(x)", "atan2(x, y)", "hypot(x, y)", "xlogy(x, y)"])
 def test_edge_sweep(source):
     graph = gradcli.parse(source)
     names = ["x", "y"] if "y" in source else ["x"]
@@ -518,3 +534,128 @@ def test_sigmoid_slope_at_the_last_subnormal_is_not_flushed_to_zero(cli, fmt):
     else:
         got = json.loads(dict(line.split(" ", 1) for line in result.stdout.splitlines())["z"])[0]
     assert got == want  # the smallest subnormal: nothing between it and 0
+
+
+# -- issue 12's functions where float64 is tight: every path, against mpmath ------------------------
+
+def _one(f, slope, x):
+    X = mp(x)
+    return f"{f}(x)", {"x": x}, f64(getattr(mpmath, {"atan": "atan", "asin": "asin", "acos": "acos",
+                                                    "log1p": "log1p", "expm1": "expm1", "erf": "erf"}[f])(X)), \
+        {"x": _as_float(slope(X))}
+
+
+_ERF_SLOPE = lambda X: 2 / mpmath.sqrt(mpmath.pi) * mpmath.exp(-X ** 2)  # noqa: E731
+_ASIN_SLOPE = lambda X: 1 / mpmath.sqrt(1 - X ** 2)  # noqa: E731
+
+FUNCTION_EDGES = [
+    _one("log1p", lambda X: 1 / (1 + X), -1 + 2.0**-52),  # 1 + x is exact there: 2^52
+    _one("log1p", lambda X: 1 / (1 + X), 1e-300),
+    _one("expm1", mpmath.exp, -40.0),  # expm1 + 1 would lose e^-40's digits: exp(x), not ans + 1
+    _one("expm1", mpmath.exp, -745.0),
+    _one("expm1", mpmath.exp, 1e-300),
+    _one("atan", lambda X: 1 / (1 + X ** 2), 1e160),  # x² overflows, 1/x² is a subnormal
+    _one("atan", lambda X: 1 / (1 + X ** 2), -3e153),
+    _one("atan", lambda X: 1 / (1 + X ** 2), 7.5),
+    _one("asin", _ASIN_SLOPE, 1 - 2.0**-30),  # 1 - x·x would lose half its digits
+    _one("asin", _ASIN_SLOPE, -(1 - 2.0**-52)),
+    _one("asin", _ASIN_SLOPE, 1e-300),
+    _one("acos", lambda X: -_ASIN_SLOPE(X), 1 - 2.0**-40),
+    _one("erf", _ERF_SLOPE, 26.3),  # x² rounded would cost 7e-14 here: it is split exactly
+    _one("erf", _ERF_SLOPE, -5.123456789),
+    _one("erf", _ERF_SLOPE, 27.2),  # a subnormal slope
+    _one("erf", _ERF_SLOPE, 1e-300),
+    _one("erf", _ERF_SLOPE, 1e300),  # 0, and x² is never formed
+]
+
+
+@pytest.mark.parametrize("source, values, value, gradients", FUNCTION_EDGES,
+                         ids=[f"{c[0]}-{c[1]['x']!r}" for c in FUNCTION_EDGES])
+def test_unary_function_at_the_edges(cli, source, values, value, gradients):
+    check(cli, source, values, value, gradients)
+
+
+def test_log2_and_log10_slopes_are_one_division(cli):
+    for x in (1e-300, 3.0, 1e300, 2.0**-1070):
+        X = mp(x)
+        check(cli, "log2(x)", {"x": x}, f64(mpmath.log(X, 2)), {"x": _as_float(1 / (X * mpmath.log(2)))}, ulps=2)
+        check(cli, "log10(x)", {"x": x}, f64(mpmath.log10(X)), {"x": _as_float(1 / (X * mpmath.log(10)))}, ulps=2)
+
+
+@pytest.mark.parametrize("x, y", [(3e-320, 4e-320), (1e-160, 2e-160), (1e300, 1e300), (-1e308, 1e308),
+                                  (3.0, -4.0), (1e-300, 1.0), (0.0, -2.0)])
+def test_hypot_and_atan2_never_form_the_square(cli, x, y):
+    # x² + y² over- or underflows in every case but the last three; the slopes do not
+    X, Y = mp(x), mp(y)
+    r = mpmath.hypot(X, Y)
+    check(cli, "hypot(x, y)", {"x": x, "y": y}, f64(r), {"x": f64(X / r), "y": f64(Y / r)})
+    check(cli, "atan2(x, y)", {"x": x, "y": y}, f64(mpmath.atan2(X, Y)),
+          {"x": _as_float(Y / r ** 2), "y": _as_float(-X / r ** 2)})
+
+
+def test_hypot_and_atan2_at_the_origin_and_at_infinity(cli):
+    # the origin: 0 by convention, with the kink warning; at infinity the limits (as norm's)
+    check(cli, "hypot(x, y)", {"x": 0.0, "y": 0.0}, 0.0, {"x": 0.0, "y": 0.0})
+    check(cli, "atan2(x, y)", {"x": 0.0, "y": 0.0}, 0.0, {"x": 0.0, "y": 0.0})
+    for trace in (True, False):
+        assert any("kink" in w and "hypot" in w for w in warnings_of("hypot(x, y)", {"x": 0.0, "y": 0.0}, trace))
+        assert any("kink" in w for w in warnings_of("atan2(x, y)", {"x": [0.0, 1.0], "y": [-1.0, 1.0]}, trace))
+        result = gradcli.parse("hypot(x, y)").evaluate({"x": [INF, -INF, 3.0, NAN], "y": [1.0, INF, INF, INF]},
+                                                       trace=trace)
+        assert_close(result.value, [INF, INF, INF, INF])
+        half = f64(1 / mpmath.sqrt(2))
+        assert_close(result.gradients["x"], [1.0, -half, 0.0, NAN], f"trace={trace}")
+        assert_close(result.gradients["y"], [0.0, half, 1.0, NAN], f"trace={trace}")
+        result = gradcli.parse("atan2(x, y)").evaluate({"x": [INF, 1.0], "y": [2.0, -INF]}, trace=trace)
+        assert_close(result.gradients["x"], [0.0, -0.0])
+        assert_close(result.gradients["y"], [-0.0, 0.0])
+
+
+def test_xlogy_is_zero_along_x_zero(cli):
+    # SciPy's convention: xlogy(0, y) = 0 for every y (but nan), so ∂y is 0 there, also at y = 0
+    check(cli, "xlogy(x, y)", {"x": 0.0, "y": 0.0}, 0.0, {"x": -INF, "y": 0.0})
+    check(cli, "xlogy(x, y)", {"x": 0.0, "y": 3.0}, 0.0, {"x": f64(mpmath.log(3)), "y": 0.0})
+    check(cli, "xlogy(x, y)", {"x": [0.0, 2.0, 1e-300], "y": [-1.0, 1e-300, 1e300]},
+          [0.0, f64(2 * mpmath.log(mp(1e-300))), f64(mp(1e-300) * mpmath.log(mp(1e300)))],
+          {"x": [NAN, f64(mpmath.log(mp(1e-300))), f64(mpmath.log(mp(1e300)))],
+           "y": [0.0, f64(2 / mp(1e-300)), f64(mp(1e-300) / mp(1e300))]})
+    for trace in (True, False):
+        assert gradcli.parse("xlogy(x, y)").evaluate({"x": 0.0, "y": NAN}, trace=trace).value != 0.0  # nan
+
+
+@pytest.mark.parametrize("values, value, gradients", [
+    ({"x": 0.5, "lo": 0.0, "hi": 1.0}, 0.5, {"x": 1.0, "lo": 0.0, "hi": 0.0}),
+    ({"x": -2.0, "lo": 0.0, "hi": 1.0}, 0.0, {"x": 0.0, "lo": 1.0, "hi": 0.0}),
+    ({"x": 7.0, "lo": 0.0, "hi": 1.0}, 1.0, {"x": 0.0, "lo": 0.0, "hi": 1.0}),
+    ({"x": 0.5, "lo": 2.0, "hi": 1.0}, 1.0, {"x": 0.0, "lo": 0.0, "hi": 1.0}),  # lo > hi: hi, as NumPy
+    # ties split as min(max(x, lo), hi) splits them
+    ({"x": 0.0, "lo": 0.0, "hi": 1.0}, 0.0, {"x": 0.5, "lo": 0.5, "hi": 0.0}),
+    ({"x": 1.0, "lo": 0.0, "hi": 1.0}, 1.0, {"x": 0.5, "lo": 0.0, "hi": 0.5}),
+    ({"x": 1.0, "lo": 1.0, "hi": 1.0}, 1.0, {"x": 0.25, "lo": 0.25, "hi": 0.5}),
+    ({"x": -1e308, "lo": 1e308, "hi": 1e308}, 1e308, {"x": 0.0, "lo": 0.5, "hi": 0.5}),  # no x - lo overflow
+    ({"x": [1e-310, -5e-324, 3.0], "lo": 0.0, "hi": [1.0, 1.0, 2.0]}, [1e-310, 0.0, 2.0],
+     {"x": [1.0, 0.0, 0.0], "lo": 1.0, "hi": [0.0, 0.0, 1.0]}),
+])
+def test_clip_routes_and_splits_ties(cli, values, value, gradients):
+    check(cli, "clip(x, lo, hi)", values, value, gradients)
+    tie = any(w for w in warnings_of("clip(x, lo, hi)", values) if "kink" in w)
+    assert tie == (0.5 in [v for g in gradients.values() for v in np.ravel(g)] or 0.25 in np.ravel(gradients["x"]))
+
+
+@pytest.mark.parametrize("source, values, says", [
+    ("asin(x)", "x=1.5", "gate 'asin(x)' (asin, line 1, column 1) produced nan from finite inputs"),
+    ("acos(x)", "x=[0.5,-2]", "gate 'acos(x)' (acos, line 1, column 1) produced nan from finite inputs"),
+    ("log1p(x)", "x=-2", "gate 'log1p(x)' (log1p, line 1, column 1) produced nan from finite inputs"),
+    ("log1p(x)", "x=-1", "gate 'log1p(x)' (log1p, line 1, column 1) produced -inf from finite inputs"),
+    ("log2(x)", "x=-1", "gate 'log2(x)' (log2, line 1, column 1) produced nan from finite inputs"),
+    ("log10(x)", "x=[-3,1]", "gate 'log10(x)' (log10, line 1, column 1) produced nan from finite inputs"),
+    ("asin(x)", "x=1", "the gradient from gate 'asin(x)' (asin, line 1, column 1) to its input 'x' is inf"),
+    ("xlogy(x, y)", "x=2 y=-1", "gate 'xlogy(x, y)' (xlogy, line 1, column 1) produced nan from finite inputs"),
+])
+@pytest.mark.parametrize("fmt", ["table", "plain"])
+def test_a_domain_error_is_said_on_every_path(cli, source, values, says, fmt):
+    result = cli("eval", source, *values.split(), "--format", fmt)
+    assert result.exit_code == 0
+    assert f"warning: {says}" in result.stderr
+    strict = cli("eval", source, *values.split(), "--format", fmt, "--strict")
+    assert strict.exit_code == 1

@@ -173,6 +173,8 @@ def test_every_operator_and_function_of_the_registry_is_on_the_language_page(cli
         assert op.role in page
         if op.kink_rule:
             assert op.kink_rule in page, op.name
+        if op.domain:
+            assert f"domain: {op.domain}" in page, op.name
     for role, meaning in ops.ROLES.items():
         assert meaning in page
 

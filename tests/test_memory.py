@@ -120,6 +120,10 @@ def _programs():
             continue
         if op.vjp is None and op.arity == 1:
             yield ("-x" if op.name == "neg" else f"{call}(x)"), {"x": a}
+        elif op.vjp is None and op.arity == 3:
+            yield f"{call}(x, y, z)", {"x": a, "y": a, "z": a}
+            yield f"{call}(x, y, z)", {"x": a, "y": column, "z": row}
+            yield f"{call}(x, y, 1.5)", {"x": a, "y": 0.5}
         elif op.vjp is None:
             program = f"x {symbols[op.name]} y" if op.name in symbols else f"{call}(x, y)"
             yield program, {"x": a, "y": a}

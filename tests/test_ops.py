@@ -78,6 +78,19 @@ SPEC: dict[str, Spec] = {
     "sinh": Spec((ANY,)),
     "cosh": Spec((ANY,)),
     "sign": Spec((AWAY_FROM_0,)),
+    # issue 12's functions
+    "atan2": Spec((ANY, AWAY_FROM_0)),  # its cut (0, negative) and the origin stay out of reach
+    "hypot": Spec((AWAY_FROM_0, ANY)),  # the origin (its kink) too
+    "log1p": Spec((((-0.9, 5.0),),)),
+    "expm1": Spec((ANY,)),
+    "log2": Spec((POSITIVE,)),
+    "log10": Spec((POSITIVE,)),
+    "atan": Spec((ANY,)),
+    "asin": Spec((((-0.95, 0.95),),)),
+    "acos": Spec((((-0.95, 0.95),),)),
+    "clip": Spec((ANY, ANY, ANY), distinct=True),  # below, inside and above, and lo > hi
+    "xlogy": Spec((ANY, POSITIVE)),
+    "erf": Spec((ANY,)),
     "step": Spec((AWAY_FROM_0,)),
     "equal": Spec((ANY, ANY), distinct=True),
     "expand_as": Spec((ANY, ANY), cases=(
@@ -104,6 +117,8 @@ SHAPES = {
     1: [((),), ((5,),), ((2, 3),), ((1, 4),)],
     2: [((), ()), ((4,), (4,)), ((), (3,)), ((3,), ()), ((3,), (2, 1)), ((2, 1, 3), (4, 1)),
         ((1, 4), (3, 4)), ((2, 3), (1, 3))],  # a (1, n) row broadcast over a matrix, both sides
+    3: [((), (), ()), ((4,), (4,), (4,)), ((5,), (), ()), ((), (3,), ()), ((), (), (3,)),
+        ((3,), (2, 1), ()), ((2, 3), (1, 3), (2, 1))],
 }
 POINTS = 4  # random points per shape
 H = 1e-6
@@ -144,6 +159,8 @@ def test_registry_entry_is_consistent(name):
         assert name not in FUNCTIONS
     if op.kink_offset is not None:
         assert op.kink_rule, "an op with a kink states its convention"
+    if op.ufunc is not None:
+        assert op.arity <= 2, "the untraced engine writes a ufunc's output for one or two inputs"
 
 
 def test_functions_are_callable_ops():
@@ -167,7 +184,8 @@ def _points(name, shapes):
     for _ in range(POINTS):
         for _attempt in range(1000):
             inputs = [_draw(rng, domain, shape) for domain, shape in zip(spec.domains, shapes)]
-            if not spec.distinct or np.all(np.abs(np.subtract(*inputs)) >= 0.1):
+            if not spec.distinct or all(np.all(np.abs(np.subtract(a, b)) >= 0.1)
+                                        for i, a in enumerate(inputs) for b in inputs[i + 1:]):
                 break
         else:  # pragma: no cover - the domains leave plenty of room
             raise AssertionError("could not draw distinct inputs")
@@ -250,10 +268,32 @@ def test_reduction_ties_split_the_gradient():
     np.testing.assert_array_equal(OPS["norm"].vjp(1.0, 0.0, np.zeros(3), index=0), [0.0, 0.0, 0.0])
 
 
+# Ops whose kink is no tie of two inputs nor 0 of one: (inputs at a kink, inputs off it, and two
+# points just on either side of one, below first)
+KINKS = {
+    "hypot": ([(0.0, 0.0), ([1.0, 0.0], [3.0, 0.0])], [(1.5, 1.5), (0.0, 2.0), (-2.0, 0.0)],
+              ((-1e-5, 0.0), (1e-5, 0.0))),
+    # the origin and the cut along which atan2(x, y) jumps by 2π: x = 0, y < 0
+    "atan2": ([(0.0, 0.0), (0.0, -2.0), ([1.0, -0.0], [1.0, -3.0])], [(1.5, 1.5), (0.0, 2.0), (-1.0, -2.0)],
+              ((-1e-5, -2.0), (1e-5, -2.0))),
+    # ties of min(max(x, lo), hi): x = lo ≤ hi, max(x, lo) = hi
+    "clip": ([(0.5, 0.5, 1.0), (1.0, 0.5, 1.0), (0.0, 1.0, 1.0), (3.0, 1.0, 3.0), ([0.7, 1.0], 0.5, 1.0)],
+             [(0.7, 0.5, 1.0), (2.0, 1.0, 1.0), (0.2, 0.5, 0.3), (0.5, 0.5, 0.3), ([0.7, 0.9], 0.5, 1.0)],
+             ((0.5 - 1e-5, 0.5, 1.0), (0.5 + 1e-5, 0.5, 1.0))),
+}
+
+
 @pytest.mark.parametrize("name", sorted(n for n in OPS if OPS[n].kink_offset is not None))
 def test_kink_detection(name):
     op = OPS[name]
-    if op.arity == 1:
+    if name in KINKS:
+        at, off, (low, high) = KINKS[name]
+        for inputs in at:
+            assert op.at_kink(*[np.asarray(v, dtype=np.float64) for v in inputs]), inputs
+        for inputs in off:
+            assert not op.at_kink(*[np.asarray(v, dtype=np.float64) for v in inputs]), inputs
+        below, above = op.kink_offset(*map(np.float64, low)), op.kink_offset(*map(np.float64, high))
+    elif op.arity == 1:
         assert op.at_kink(np.float64(0.0))
         assert not op.at_kink(np.float64(0.5))
         assert op.at_kink(np.array([1.0, 0.0, -1.0]))
@@ -323,6 +363,11 @@ COMPOSITES = [
      {"X": [[0.3, -1.2, 0.8], [1.5, 0.1, -0.6]], "r": [[0.7, -0.3, 1.1]]}),
     ("sum(exp(X) * r, axis=1) @ x * dot(v, v) + min(x) * mean(X)",
      {"X": [[0.1, 0.4], [-0.3, 0.9], [0.5, -0.8]], "r": [[1.0, -2.0]], "v": [0.3, -0.4], "x": [2.0, -1.0, 0.5]}),
+    # issue 12's functions
+    ("atan2(y, x) * hypot(x, y) + log1p(x*x) - expm1(-y) + log2(x*x + 1) * log10(y*y + 2) + atan(x*y)",
+     {"x": 0.6, "y": -1.2}),
+    ("asin(x/2) + acos(y/3) * erf(x - y) + xlogy(x, y*y) + clip(x, y, 0.9) + clip(3*x, -1, y + 2)",
+     {"x": [0.6, -0.3, 1.4], "y": [[-1.2], [0.2]]}),
     ("sinh(x) * cosh(y) + sign(x) * y + step(x) * x ** 2 + equal(x, y) * y", {"x": 0.6, "y": -1.2}),
     ("diff(x**3 * y, x) + diff(sin(x) * y**2, y, 2) * diff(diff(exp(x * y), x), y)", {"x": 0.6, "y": -1.2}),
     # what derivative graphs are made of

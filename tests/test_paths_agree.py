@@ -55,6 +55,16 @@ def _elementwise_programs():
             yield _call(op, "x"), {"x": column}
             yield f"sum({_call(op, 'x')}) * 2", {"x": column}
             continue
+        if op.arity == 3:  # every triple of edges, and the edges against constant bounds
+            xs, ys, zs = np.meshgrid(column, column, column)
+            yield _call(op, "x", "y", "z"), {"x": xs.ravel(), "y": ys.ravel(), "z": zs.ravel()}
+            yield _call(op, "x", "y", "z"), {"x": column.reshape(-1, 1, 1), "y": column.reshape(1, -1, 1),
+                                             "z": column.reshape(1, 1, -1)}  # broadcast
+            for lo, hi in (("0", "1"), ("-1", "2"), ("1e-310", "1e308"), ("2", "-1"), ("0.5", "0.5")):
+                yield _call(op, "x", lo, hi), {"x": column}
+                yield _call(op, lo, "x", hi), {"x": column}
+                yield _call(op, lo, hi, "x"), {"x": column}
+            continue
         xs, ys = np.meshgrid(column, column)
         yield _call(op, "x", "y"), {"x": xs.ravel(), "y": ys.ravel()}
         yield _call(op, "x", "y"), {"x": column.reshape(-1, 1), "y": column.reshape(1, -1)}  # broadcast
@@ -176,6 +186,12 @@ def test_every_elementwise_op_at_each_scalar_edge_agrees(name):
     if op.arity == 1:
         for x in EDGES:
             evaluate_every_way(_call(op, "x"), {"x": x})
+        return
+    if op.arity == 3:
+        for x, y, z in itertools.product(FINITE_EDGES, repeat=3):
+            evaluate_every_way(_call(op, "x", "y", "z"), {"x": x, "y": y, "z": z})
+        for x in EDGES:
+            evaluate_every_way(_call(op, "x", "2", "3") + " * y", {"x": x, "y": -0.5})
         return
     for x, y in itertools.product(FINITE_EDGES, repeat=2):
         evaluate_every_way(_call(op, "x", "y"), {"x": x, "y": y})

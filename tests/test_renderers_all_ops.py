@@ -48,6 +48,10 @@ def _write(op, args: list[str], axis: int | None = None) -> str:
     return f" {op.symbol} ".join(args)
 
 
+# Ops whose domain leaves out the values above: their own (scalars, vectors) for x
+INSIDE = {"asin": ("0.3", "[0.1,-0.4,0.8]"), "acos": ("0.3", "[0.1,-0.4,0.8]")}
+
+
 def cases():
     """(id, program, values) for every op of the registry."""
     for op in OPS.values():
@@ -59,11 +63,16 @@ def cases():
                 yield op.name, f"case{k}", program, {n: str(v) for n, v in values.items()}
             continue
         if op.elementwise:
-            names = ["x", "y"][: op.arity]
-            yield op.name, "scalars", _write(op, names), {n: SCALARS[n] for n in names}
-            yield op.name, "arrays", _write(op, names), {n: VECTORS[n] for n in names}
+            names = ["x", "y", "z"][: op.arity]
+            scalars, vectors = dict(SCALARS, z="2.1"), dict(VECTORS, z="[2.5,0.9,2.1]")
+            if op.name in INSIDE:
+                scalars["x"], vectors["x"] = INSIDE[op.name]
+            yield op.name, "scalars", _write(op, names), {n: scalars[n] for n in names}
+            yield op.name, "arrays", _write(op, names), {n: vectors[n] for n in names}
             if op.arity == 2:  # a constant input: folded into the gate's symbol and formulas
                 yield op.name, "constant", _write(op, ["x", "2"]), {"x": VECTORS["x"]}
+            elif op.arity == 3:  # constant bounds
+                yield op.name, "constant", _write(op, ["x", "1", "2"]), {"x": VECTORS["x"]}
         elif op.arity == 1:
             yield op.name, "vector", _write(op, ["x"]), {"x": VECTORS["x"]}
             yield op.name, "matrix", _write(op, ["X"]), {"X": MATRICES["X"]}

@@ -437,7 +437,7 @@ def test_term_dumb_spells_every_symbol_in_ascii(cli, monkeypatch):
     ("vjp: g·bᵀ", "vjp: g*b^T"), ("(1-σ)σ", "(1-sigma)sigma"), ("1/(2√x)", "1/(2*sqrt x)"),
     ("1/(2√(a+b))", "1/(2*sqrt(a+b))"), ("-x/y²", "-x/y^2"), ("‖·‖", "norm"), ("x/‖x‖", "x/|x|"),
     ("1 if x > y, ½ if x = y, else 0", "1 if x > y, 1/2 if x = y, else 0"), ("(3 ≠ 2)", "(3 != 2)"),
-    ("├── x\n│   └── y", "|-- x\n|   `-- y"), ("sum(x) # café", "sum(x) # cafe"), ("π", "?"),
+    ("├── x\n│   └── y", "|-- x\n|   `-- y"), ("sum(x) # café", "sum(x) # cafe"), ("ψ", "?"), ("2/√π", "2/sqrt pi"), ("±1", "+-1"),
 ])
 def test_plain_ascii(text, ascii_text):
     assert plain_ascii(text) == ascii_text

@@ -27,7 +27,8 @@ from conftest import numeric_gradients
 # How an op that has no name in the language is written.
 _OPERATORS = {"add": "({0} + {1})", "sub": "({0} - {1})", "mul": "({0} * {1})", "div": "({0} / {1})",
               "pow": "({0} ** {1})", "matmul": "({0} @ {1})", "neg": "(-{0})"}
-_POSITIVE_ONLY = {"log", "sqrt", "pow"}  # inputs outside their domain would give nan
+_POSITIVE_ONLY = {"log", "sqrt", "pow", "log1p", "log2", "log10", "xlogy"}  # inputs outside their domain would give nan
+_UNIT = {"asin", "acos"}  # inputs in (-1, 1)
 
 S, V, M, C = (), (3,), (2, 3), (2, 1)
 
@@ -58,6 +59,8 @@ def _cases(op) -> list[tuple[tuple, dict]]:
                 ((M,), {"axis": -1})]
     if op.arity == 1:
         return [((S,), {}), ((V,), {}), ((M,), {})]
+    if op.arity == 3:
+        return [((S, S, S), {}), ((V, S, S), {}), ((S, V, S), {}), ((S, S, V), {}), ((M, V, C), {})]
     assert op.arity == 2, f"add cases for {op.name}"
     return [((S, S), {}), ((S, V), {}), ((V, S), {}), ((M, V), {}), ((C, V), {})]
 
@@ -77,6 +80,8 @@ def _values(op, shapes: tuple, seed: int) -> dict:
     values = {}
     for name, shape in zip("xyw", shapes):
         magnitude = rng.uniform(0.5, 1.5, shape)  # distinct: no ties, no kinks, inside every domain
+        if op.name in _UNIT:
+            magnitude = magnitude * 0.6
         sign = 1.0 if op.name in _POSITIVE_ONLY else rng.choice([-1.0, 1.0], shape)
         values[name] = (magnitude * sign).tolist() if shape else float(magnitude * sign)
     return values

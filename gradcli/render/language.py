@@ -2,7 +2,7 @@
 gradients, written from the op registry, so that a new op is on the page without an edit here.
 
 The registry gives each op's spelling (through the printer), arity, role, local-gradient formulas,
-kink convention, expansion and keyword parameters; only the prose about programs is written here.
+domain, kink convention, expansion and keyword parameters; only the prose about programs is written here.
 """
 
 from __future__ import annotations
@@ -41,10 +41,10 @@ gate at a time, and --expand shows the gates inside sigmoid and your own functio
 
 
 def _names(op: Op) -> tuple[str, ...]:
-    """The inputs' names in the op's formulas: a and b where they say `g·bᵀ`, else x and y."""
+    """The inputs' names in the op's formulas: a and b where they say `g·bᵀ`, else x, y (and z)."""
     if op.arity == 2 and any(re.search(r"(?<![A-Za-z])[ab](?![A-Za-z])", f) for f in op.formulas):
         return ("a", "b")
-    return ("x", "y")[:op.arity] if op.arity <= 2 else tuple(f"x{i}" for i in range(1, op.arity + 1))
+    return ("x", "y", "z")[:op.arity] if op.arity <= 3 else tuple(f"x{i}" for i in range(1, op.arity + 1))
 
 
 def _gradients(op: Op, names: tuple[str, ...]) -> str:
@@ -71,6 +71,8 @@ def describe(op: Op, *, spelled: str | None = None) -> str:
     if op.symbol in "".join(op.formulas) and not op.symbol.isascii():
         text += f", where {op.symbol} = {op_text(op, names)}"
     parts.append(text)
+    if op.domain:
+        parts.append(f"domain: {op.domain}")
     if op.kink_rule:
         parts.append(f"at a kink: {op.kink_rule}")
     for param in op.params:
@@ -92,13 +94,12 @@ def sections() -> list[tuple[str, list[tuple[str, str]]]]:
     for op in OPS.values():
         if operator_strength(op) is not None:
             continue
-        key = ("arrays" if not op.elementwise else op.arity if op.arity in (1, 2) else "other") \
-            if op.callable else "other"
+        key = ("arrays" if not op.elementwise else min(op.arity, 2)) if op.callable else "other"
         rows[key].append((op_text(op, _names(op)), describe(op)))
     headings = [
         ("operators", _OPERATORS),
         (1, "Functions of one argument, elementwise (on an array, element by element):"),
-        (2, "Functions of two arguments, elementwise (arrays broadcast as in NumPy):"),
+        (2, "Functions of two or three arguments, elementwise (arrays broadcast as in NumPy):"),
         ("arrays", "Functions of whole arrays (with axis=N, along that axis only, as in NumPy):"),
         ("other", "Other gates:"),
     ]
