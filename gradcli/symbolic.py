@@ -255,6 +255,12 @@ def _printer_class(sp):
             raise Unwritable("the formula is complex (it has the imaginary unit i)")
 
         def _print_Piecewise(self, expr):
+            # 1 where a = b, else 0: gradcli's equal(a, b), what to_sympy made of it
+            pieces = expr.args
+            if len(pieces) == 2 and pieces[0][0] == 1 and pieces[1] == (0, True) \
+                    and isinstance(pieces[0][1], sp.Eq):
+                a, b = pieces[0][1].args
+                return self._call("equal", a, b)
             raise Unwritable("gradcli has no way to write a piecewise formula")
 
         def _print_NaN(self, expr):

@@ -143,7 +143,10 @@ def test_derivatives_agree_with_sympy(order):
             result = d.evaluate({k: v for k, v in values.items() if k in d.variables})
             if not well_conditioned(result) or not well_conditioned(graph.evaluate(values)):
                 continue
-            exact = _sympy_value(sympy.diff(expr, sympy.Symbol(name, real=True), order), values)
+            exact = sympy.diff(expr, sympy.Symbol(name, real=True), order)
+            if exact.has(sympy.Derivative):  # SymPy left it undone (sign(acos(u)): the sign of what?)
+                continue
+            exact = _sympy_value(exact, values)
             scale = max(float(np.max(np.abs(r.value))) for r in result.trace)
             if abs(exact) < 1e-3 * scale:
                 continue

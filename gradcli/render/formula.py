@@ -290,6 +290,11 @@ class Formula:
 # -- the normal form: products as c·Πbᵏ, sums with like terms collected -------------------------
 
 
+# Ops whose value does not depend on the order of their inputs, to the bit (max and min do: the
+# sign of a zero they return, or which nan).
+_SYMMETRIC = frozenset({"hypot", "equal"})
+
+
 class _Terms:
     """A sum not written out: (sign, node or _Terms) parts."""
 
@@ -322,8 +327,9 @@ class _Normalizer:
             key = ("var", name)
         elif kind == "const":
             key = _constant_key(value)
-        else:
-            key = ("gate", op.name, inputs, repr(sorted((params or {}).items())))
+        else:  # hypot(y, x) is hypot(x, y), to the bit: one node, written as first met
+            ins = tuple(sorted(inputs)) if op.name in _SYMMETRIC else inputs
+            key = ("gate", op.name, ins, repr(sorted((params or {}).items())))
         k = self.index.get(key)
         if k is None:
             k = self.index[key] = len(self.exprs)
