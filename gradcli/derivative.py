@@ -230,6 +230,8 @@ class Builder:
         if name == "add":
             if a is None or b is None:
                 return b if a is None else a
+            if a is b:  # both paths of a fork brought the same term: t*t's two factors
+                return self.gate(OPS["mul"], (self.const(2.0, span), a), {}, span)
         elif name == "sub":
             if b is None:
                 return a

@@ -360,6 +360,18 @@ def _extreme_vjp(g, ans, x, *, index, axis=None):
     return _spread(g, x, axis) * hit / count
 
 
+def _weights(x, axis=None, *, pick=np.max):
+    """1/k at each of the k elements holding the max (min) of x, along axis, 0 elsewhere: the
+    share of the upstream gradient each gets (a tie splits it equally)."""
+    x = np.asarray(x, dtype=np.float64)
+    hit = x == _spread(pick(x, axis=axis), x, axis)
+    return (hit / np.sum(hit, axis=axis, keepdims=axis is not None))[()]
+
+
+def _weights_vjp(g, ans, x, *, index, axis=None):
+    return np.zeros(np.shape(x))
+
+
 def _extreme_tie(x, axis=None, *, pick=np.max):
     hits = np.sum(np.asarray(x) == _spread(pick(x, axis=axis), x, axis), axis=axis)
     return np.any(hits > 1)
@@ -554,12 +566,12 @@ def _array_ops() -> list[Op]:
         Op("amax", 1, np.max, (), "max", "routes", ("1 at the max, 0 elsewhere (ties split)",),
            uses_inputs=True, uses_output=True, vjp=_extreme_vjp, params=axis, call="max", needs_elements=True,
            kink=_extreme_tie, kink_rule="a tie splits the gradient equally",
-           rule=("expand_as(g, x)*equal(x, expand_as(max(x), x))/expand_as(sum(equal(x, expand_as(max(x), x))), x)",)),
+           rule=("expand_as(g, x)*max_weights(x)",)),
         Op("amin", 1, np.min, (), "min", "routes", ("1 at the min, 0 elsewhere (ties split)",),
            uses_inputs=True, uses_output=True, vjp=_extreme_vjp, params=axis, call="min", needs_elements=True,
            kink=lambda x, axis=None: _extreme_tie(x, axis, pick=np.min),
            kink_rule="a tie splits the gradient equally",
-           rule=("expand_as(g, x)*equal(x, expand_as(min(x), x))/expand_as(sum(equal(x, expand_as(min(x), x))), x)",)),
+           rule=("expand_as(g, x)*min_weights(x)",)),
         Op("logsumexp", 1, _logsumexp, (), "logsumexp", "slope", ("softmax(x)",),
            uses_inputs=True, uses_output=True, vjp=_logsumexp_vjp, params=axis,
            needs_elements=True,
@@ -585,6 +597,15 @@ def _array_ops() -> list[Op]:
            vjp=_sum_as_vjp, params=axis, reads=((0,), (1,)),
            scalar=Scalar(lambda a, b: a, (1.0, 0.0)),
            rule=("expand_as(g, x)", None)),
+        Op("max_weights", 1, _weights, (), "max share", "blocks", ("0",),
+           vjp=_weights_vjp, params=axis, reads=((0,),), needs_elements=True,
+           kink=_extreme_tie, kink_rule="a tie splits the gradient equally",
+           rule=(None,)),
+        Op("min_weights", 1, lambda x, axis=None: _weights(x, axis, pick=np.min), (), "min share", "blocks", ("0",),
+           vjp=_weights_vjp, params=axis, reads=((0,),), needs_elements=True,
+           kink=lambda x, axis=None: _extreme_tie(x, axis, pick=np.min),
+           kink_rule="a tie splits the gradient equally",
+           rule=(None,)),
         Op("size", 1, _size, (), "size", "blocks", ("0",),
            vjp=_size_vjp, params=axis, reads=((0,),),
            rule=(None,)),
@@ -861,8 +882,7 @@ _OPS = [
        rule=("0",)),
     Op("equal", 2, _equal, (lambda ans, x, y: _zero_slope(x, y), lambda ans, x, y: _zero_slope(x, y)),
        "=", "blocks", (), uses_inputs=True,
-       # no kink warning at a tie: max's rule finds its winners with equal, where every winner
-       # ties by construction (a tie between inputs of max is max's own kink, warned there)
+       kink_offset=_offset_from_tie, kink_rule="equal's slope at a tie is 0 (a jump)",
        scalar=Scalar(lambda x, y: 1.0 if x == y else 0.0,
                      (lambda ans, x, y: 0.0, lambda ans, x, y: 0.0)),
        reads=((0, 1), (0, 1)),

@@ -237,7 +237,10 @@ class GraphBuilder:
                     f"diff's order must be a whole number from 1 to {MAX_DIFF_ORDER} written in the text",
                     span=self._span(positional[2].start, positional[2].end), hint=usage)
             order = int(value)
-        builder = Builder(self.created.append, scope=f"∂/∂{wrt_text}", span=span, var_shapes=self.var_shapes)
+        # values all scalars: so are a user function's arguments (no broadcast to undo in its body)
+        scalars = bool(self.var_shapes) and all(s == () for s in self.var_shapes.values())
+        builder = Builder(self.created.append, scope=f"∂/∂{wrt_text}", span=span, var_shapes=self.var_shapes,
+                          scalars=scalars)
         builder.know(self.created)
         self.differentiated = True
         scalar = expr.node

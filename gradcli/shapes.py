@@ -113,6 +113,14 @@ def _sum_as_shape(node, shapes: list) -> tuple:
     return sb
 
 
+def _weights_shape(node, shapes: list) -> tuple:
+    (shape,) = shapes
+    axis = _axis_of(node, len(shape), shapes)
+    if 0 in shape if axis is None else shape[axis] == 0:
+        raise array_op_error(node, f"{node.op.name} of no elements has no value", shapes)
+    return shape
+
+
 def _size_shape(node, shapes: list) -> tuple:
     _axis_of(node, len(shapes[0]), shapes)
     return ()
@@ -123,6 +131,8 @@ _DERIVATIVE_SHAPES = {
     "expand_as": _expand_as_shape,
     "sum_as": _sum_as_shape,
     "size": _size_shape,
+    "max_weights": lambda node, shapes: _weights_shape(node, shapes),
+    "min_weights": lambda node, shapes: _weights_shape(node, shapes),
     "matmul_vjp_a": lambda node, shapes: shapes[1],
     "matmul_vjp_b": lambda node, shapes: shapes[2],
     "scalar": lambda node, shapes: () if shapes[0] == () else _not_scalar(node, shapes),

@@ -9,7 +9,7 @@ import numpy as np
 
 from test_ops import SPEC
 
-DERIVATIVE_OPS = ("expand_as", "sum_as", "size", "matmul_vjp_a", "matmul_vjp_b")
+DERIVATIVE_OPS = ("expand_as", "sum_as", "size", "matmul_vjp_a", "matmul_vjp_b", "max_weights", "min_weights")
 SKIPPED = ("diff", "scalar")
 
 

@@ -366,7 +366,8 @@ def test_a_wide_matrix_is_split_into_column_groups_on_a_terminal():
 ])
 def test_a_second_order_kink_is_warned_only_where_the_variables_cross_it(method, source, values, warned):
     h = hessian_of_graph(gradcli.parse(source), values, method=method)
-    assert any("second derivative" in w for w in h.warnings) == warned, h.warnings
+    # (a tie inside max(v) is max's own kink, warned as such, and max_weights' in its rule)
+    assert any("second derivative" in w or "kink" in w for w in h.warnings) == warned, h.warnings
     assert close(h.matrix, h.matrix.T, rtol=1e-12) or warned
     if not warned:
         assert close(h.matrix, fd_hessian(source, values, list(h.variables)), rtol=1e-6)

@@ -100,6 +100,8 @@ SPEC: dict[str, Spec] = {
         (((4,), ()), {}), (((2, 3), (3,)), {}), (((2, 3), (1, 3)), {}), (((2, 3), (2, 3)), {}),
         (((2, 3), (2,)), {"axis": 1}), (((2, 3), (3,)), {"axis": 0}))),
     "size": Spec((ANY,), cases=REDUCTION_CASES),
+    "max_weights": Spec((ANY,), cases=REDUCTION_CASES),  # continuous draws: no ties
+    "min_weights": Spec((ANY,), cases=REDUCTION_CASES),
     # (the derivative, the expression): a scalar expression's derivative passes through unchanged
     "diff": Spec((ANY, ANY)),
     "scalar": Spec((ANY,), cases=((((),), {}),)),
@@ -372,7 +374,8 @@ COMPOSITES = [
     ("diff(x**3 * y, x) + diff(sin(x) * y**2, y, 2) * diff(diff(exp(x * y), x), y)", {"x": 0.6, "y": -1.2}),
     # what derivative graphs are made of
     ("sum(expand_as(sum(X, axis=1), X, axis=1) * X) + sum(sum_as(X * y, r)) / size(X) "
-     "+ sum(matmul_vjp_a(v, X, w) ** 2) + sum(sin(matmul_vjp_b(v, X, w)))",
+     "+ sum(matmul_vjp_a(v, X, w) ** 2) + sum(sin(matmul_vjp_b(v, X, w))) + sum(max_weights(X, axis=0) * X) "
+     "+ sum(min_weights(X) * X)",
      {"X": [[0.1, 0.4], [-0.3, 0.9], [0.5, -0.8]], "r": [[1.0, -2.0]], "y": 0.7, "v": [0.3, -0.4, 1.1],
       "w": [2.0, -1.0]}),
 ]

@@ -21,16 +21,16 @@ def test_every_role_is_one_known_word(name):
 
 @pytest.mark.parametrize("source, op, role, symbol, formulas", [
     ("x + y", "add", "distributes", "+", ("1", "1")),
-    ("max(z, w)", "max", "routes", "max", ("1 if z > w, ½ if z = w, else 0", "1 if w > z, ½ if z = w, else 0")),
+    ("max(z, w)", "max", "routes", "max", ("(1 + sign(z - w))/2", "(1 + sign(w - z))/2")),
     ("q * z", "mul", "swaps", "*", ("z", "q")),
     ("2 * x", "mul", "scales", "*", ("x", "2")),
-    ("x / 4", "div", "scales", "/", ("1/4", "-x/4²")),
+    ("x / 4", "div", "scales", "/", ("1/4", "-(x/4)/4")),
     ("-x", "neg", "scales", "-x", ("-1",)),
     ("exp(-a)", "exp", "slope", "exp", ("e^(-a)",)),  # the formula names the input
     ("1/(1 + a)", "div", "slope", "1/x", ("", "-1/(1 + a)²")),
     ("3/a", "div", "slope", "3/x", ("", "-3/a²")),
     ("a ** 3", "pow", "slope", "x^3", ("3·a^2", "")),
-    ("sigmoid(a)", "sigmoid", "slope", "σ", ("(1-σ)σ",)),
+    ("sigmoid(a)", "sigmoid", "slope", "σ", ("σ(a)·σ(-a)",)),
 ])
 def test_gate_view(source, op, role, symbol, formulas):
     view = _gate(source, op).view

@@ -43,7 +43,7 @@ def test_sigmoid_walkthrough_has_every_number_of_the_lecture(cli):
 
 def test_sigmoid_gate_local_gradient_is_shown_as_formula_and_number(cli):
     out = cli("eval", "sigmoid(w0*x0+w1*x1+w2)", *SIGMOID_VALUES, "--steps", "--digits", "2").stdout
-    assert "[local (1-σ)σ = 0.2] × [upstream 1] = 0.2" in out
+    assert "[local σ(w0*x0+w1*x1+w2)·σ(-(w0*x0+w1*x1+w2)) = 0.2] × [upstream 1] = 0.2" in out
     assert "[σ gate: slope]" in out
 
 
@@ -73,8 +73,8 @@ def test_a_fork_is_completed_with_its_sum(cli):
 def test_max_names_the_input_that_won(cli):
     out = cli("eval", "2*(x*y + max(z, w))", "--set", "x=3", "--set", "y=-4", "--set", "z=2",
               "--set", "w=-1", "--steps").stdout
-    assert "∂f/∂z = [local 1 if z > w, ½ if z = w, else 0 = 1] × [upstream 2] = 2    (won)" in out
-    assert "∂f/∂w = [local 1 if w > z, ½ if z = w, else 0 = 0] × [upstream 2] = 0    (lost)" in out
+    assert "∂f/∂z = [local (1 + sign(z - w))/2 = 1] × [upstream 2] = 2    (won)" in out
+    assert "∂f/∂w = [local (1 + sign(w - z))/2 = 0] × [upstream 2] = 0    (lost)" in out
     assert "[* gate: scales]" in out
 
 
