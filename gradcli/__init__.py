@@ -49,7 +49,7 @@ _graph.connect(evaluate=_evaluate_graph, to_source=_to_source)
 __version__ = "0.1.0"
 
 __all__ = [
-    "evaluate", "hessian", "Hessian", "parse", "Graph", "Node", "Result", "NodeTrace", "Edge", "Diagnostic",
+    "evaluate", "diff", "hessian", "Hessian", "parse", "Graph", "Node", "Result", "NodeTrace", "Edge", "Diagnostic",
     "GradcliError", "GradcliSyntaxError", "UnknownFunctionError", "MissingValueError",
     "ValueFormatError", "ShapeError", "DomainError", "ResourceError", "DefinitionError", "__version__",
 ]
@@ -98,3 +98,30 @@ def hessian(source: str, values: Mapping[str, object] | None = None, wrt: Sequen
     if isinstance(wrt, str):
         wrt = [wrt]
     return compute(parse(source), merged, None if wrt is None else list(wrt))
+
+
+def diff(source: str, wrt: str, order: int = 1) -> str:
+    """The order-th derivative of the scalar expression (or program) `source` with respect to its
+    variable `wrt`, as a formula in gradcli's own syntax.
+
+    The formula is a program: each subexpression it uses more than once named first
+    (`u = ...; `), then the derivative. `gradcli.parse` reads it back, and it evaluates to the
+    derivative's numbers (to rounding). Variables are taken as scalars; the derivative is built
+    from each op's rule in the registry (gradcli.derivative), then written as a person would
+    (constants folded, like factors and terms collected).
+
+    Raises GradcliSyntaxError (line, column, caret) for text that is not gradcli,
+    UnknownFunctionError for an unknown function, GradcliError for a `wrt` that is not a variable
+    of `source`, ValueError for an order outside 1..20, TypeError for a `wrt` that is not a str.
+
+        >>> import gradcli
+        >>> gradcli.diff("x**3 * y", "x")
+        '3*x**2*y'
+        >>> gradcli.diff("x**3 * y", "x", 2)
+        '6*x*y'
+        >>> gradcli.diff("1/(1 + exp(-(w*x + b)))", "w")
+        'u = exp(-(w*x + b)); x*u/(1 + u)**2'
+    """
+    from .formulas import formula_text
+
+    return formula_text(source, wrt, order)

@@ -622,6 +622,89 @@ def check_command(
             raise typer.Exit(EXIT_CHECK_FAILED)
 
 
+# -- gradcli diff: derivatives of any order as formulas ---------------------------------------------
+
+class DiffFormat(str, enum.Enum):
+    text = "text"
+    latex = "latex"
+    json = "json"
+    dot = "dot"
+
+
+MAX_DIFF_ORDER = 20  # gradcli.formulas.MAX_ORDER (not imported: start-up imports no NumPy)
+
+EXAMPLES["diff"] = (
+    'gradcli diff "x**3 * y"',
+    'gradcli diff "x**3 * y" --wrt x --order 2 x=2 y=3',
+    'gradcli diff "sigmoid(w*x + b)" --wrt w --format latex',
+    'gradcli diff "log(1 + exp(x))" --order 2 --simplify',
+)
+
+
+@app.command("diff", cls=_ExpressionCommand, context_settings={"ignore_unknown_options": True},
+             short_help="The derivative of an expression as a formula, of any order.",
+             epilog="Exit codes: 0 success; 1 bad input, or --simplify without SymPy; 2 command-line usage error.")
+def diff_command(
+    arguments: ArgumentsArgument = None,
+    set_: SetOption = None,
+    file: FileOption = None,
+    values_file: ValuesOption = None,
+    wrt: Annotated[Optional[str], typer.Option(
+        "--wrt", metavar="NAME,NAME",
+        help="The variables to differentiate with respect to (by default every variable).")] = None,
+    order: Annotated[int, typer.Option(
+        "--order", "-n", metavar="N", callback=_between(1, MAX_DIFF_ORDER),
+        help=f"The order of the derivative: 2 for ∂²f/∂x², up to {MAX_DIFF_ORDER}.")] = 1,
+    format: Annotated[DiffFormat, typer.Option(
+        "--format", "-f", metavar="FORMAT",
+        help="text: one formula per line in gradcli's syntax; latex: the same lines in an aligned "
+             "environment; json: one JSON document; dot: the derivatives' graph in Graphviz DOT.")] = DiffFormat.text,
+    simplify: Annotated[bool, typer.Option(
+        "--simplify", help='Simplify each derivative with SymPy (pip install "gradcli[symbolic]").')] = False,
+    digits: DigitsOption = 6,
+    quiet: QuietOption = False,
+) -> None:
+    """Print the derivative of EXPRESSION with respect to each variable as a formula in gradcli's
+    own syntax (∂f/∂x = ...), which parses back; --order N gives the N-th derivative.
+
+    A subexpression used more than once is written once, as an intermediate (u = ...). With
+    NAME=VALUE pairs (as for gradcli eval), each line shows its value too.
+    """
+    with _user_errors():
+        from .formulas import derive
+        from .parser import parse
+        from .values import shapes_of
+
+        source, values = _program_and_values(arguments, file, set_, values_file)
+        names = None if wrt is None else [n.strip() for n in wrt.split(",") if n.strip()]
+        derivs = derive(parse(source, shapes=shapes_of(values)), names, order, values, simplify=simplify)
+        if not quiet:
+            for message in derivs.warnings:
+                sys.stderr.write(f"warning: {_plain(message)}\n")
+        with _ascii_stdout():
+            sys.stdout.write(_render_diff(derivs, format, digits) + "\n")
+
+
+def _render_diff(derivs, format: DiffFormat, digits: int) -> str:
+    from .render import diffview
+
+    if format is DiffFormat.latex:
+        return diffview.render_latex(derivs, digits=digits)
+    if format is DiffFormat.json:
+        from .render import jsondoc
+
+        return jsondoc.dumps(diffview.document(derivs))
+    if format is DiffFormat.dot:
+        from .render import dot
+        from .render.gates import title
+
+        shape = derivs.derivatives_formula()
+        values = shape.values(derivs.given) if derivs.has_values else None
+        return dot.render_formula(shape, derivs.labels(), title=title(derivs.graph), values=values,
+                                  digits=digits)
+    return diffview.render_text(derivs, digits=digits)
+
+
 class BatchFormat(str, enum.Enum):
     csv = "csv"
     ndjson = "ndjson"

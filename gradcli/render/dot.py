@@ -73,3 +73,44 @@ def render(result: Result, *, digits: int = 6) -> str:
     lines.append(f"  n{out.id} -> f [label={_wire(num(result.value), num(out_grad) if out_grad is not None else None)}];")
     lines.append("}")
     return "\n".join(lines)
+
+
+def render_formula(formula, labels: list[str], *, title: str, values: dict | None = None,
+                   digits: int = 6) -> str:
+    """`gradcli diff --format dot`: the derivatives' graph (a render.formula.Formula, whose roots
+    are the derivatives, labelled `labels`): one node per variable, constant and gate, an
+    intermediate's name beside its gate, each root's wire ending at a node ∂f/∂x. With `values`
+    (Expr index → value), each wire carries its forward value."""
+    def num(value) -> str:
+        return numbers.number(value, digits)
+
+    lines = [
+        "digraph gradcli {",
+        f"  graph [rankdir=LR, labelloc=t, fontname=Helvetica, label={_quote('gradcli diff: ' + title)}];",
+        "  node [fontname=Helvetica];",
+        "  edge [fontname=Helvetica, fontsize=10];",
+    ]
+    for k, e in enumerate(formula.exprs):
+        if e.kind == "var":
+            attrs = (f"label={_quote(e.name)}, shape=box, style=\"rounded,filled\", "
+                     f"fillcolor=\"#ddeeff\", tooltip={_quote('variable ' + e.name)}")
+        elif e.kind == "const":
+            attrs = f"label={_quote(num(e.value))}, shape=plaintext, tooltip=\"constant\""
+        else:
+            name = formula.names.get(k)
+            tip = formula.expression(k)
+            attrs = (f"label={_quote(e.op.symbol)}, shape=circle, tooltip={_quote(tip if len(tip) < 200 else tip[:199] + '…')}"
+                     + (f", xlabel={_quote(name)}" if name else ""))
+        lines.append(f"  n{k} [{attrs}];")
+    for k, e in enumerate(formula.exprs):
+        for i in e.inputs:
+            shown = values is not None and i in values and formula.exprs[i].kind != "const"
+            label = f" [label={_wire(num(values[i]), None)}]" if shown else ""
+            lines.append(f"  n{i} -> n{k}{label};")
+    for position, (root, label) in enumerate(zip(formula.roots, labels)):
+        lines.append(f"  d{position} [label={_quote(label)}, shape=doublecircle, style=filled, "
+                     f"fillcolor=\"#fff4cc\", tooltip={_quote(label)}];")
+        wire = f" [label={_wire(num(values[root]), None)}]" if values is not None and root in values else ""
+        lines.append(f"  n{root} -> d{position}{wire};")
+    lines.append("}")
+    return "\n".join(lines)
