@@ -190,11 +190,14 @@ def _evaluate(out: Derivatives, values: dict) -> None:
         printed = parse(out.standalone(index).program())
         back = printed.evaluate({k: v for k, v in values.items() if k in printed.variables}, trace=False).value
         if not _close(back, item.value, 1e-6 if item.simplified else READBACK_RTOL):
-            from .render.numbers import number
-
-            out.warnings.append(f"{label}: the formula as printed gives {number(back, 17)} here, the derivative's "
-                                f"graph {number(item.value, 17)} (rounding in its rearranged form); "
+            out.warnings.append(f"{label}: the formula as printed gives {_shown(back)} here, the derivative's "
+                                f"graph {_shown(item.value)} (rounding in its rearranged form); "
                                 "the graph's value is shown")
+
+
+def _shown(value) -> str:
+    """A number to its last digit, or an array's numbers (a warning's, not a view's: no render here)."""
+    return repr(float(value)) if np.ndim(value) == 0 else np.array2string(np.asarray(value), precision=17)
 
 
 def _close(a, b, rtol: float) -> bool:
