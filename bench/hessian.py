@@ -6,7 +6,7 @@ f(x) = Σᵢ₌₀⁹⁸ sin(xᵢ)·xᵢ₊₁ + Σᵢ₌₀⁹⁹ log(1 + xᵢ�
   scalar variables x0 … x99 (gradcli has no indexing, so that is how the function is written in
   it), the first-order pass, and the forward-over-reverse pass (for a graph of scalars, on
   Python floats with the rules' templates, without building the gradient's graph). Also timed,
-  for information: the same from a parsed graph (`gradcli.hessian.hessian(graph, values)`), and
+  for information: the same from a parsed graph (`gradcli.evaluation.hessian.hessian(graph, values)`), and
   the general path, which builds the gradient graph (`derivative.gradient_graph`) and runs the
   tangent pass over it in NumPy (`method="graph"`).
 - autograd: `autograd.hessian(f)(x)` with f written the idiomatic way, vectorised NumPy on one
@@ -30,7 +30,7 @@ import time
 import numpy as np
 
 import gradcli
-from gradcli.hessian import hessian as hessian_of_graph
+from gradcli.evaluation.hessian import hessian as hessian_of_graph
 
 from options import positive
 

@@ -14,7 +14,7 @@ Target: <= 2 µs/char where Lark building a tree takes 4.9 µs/char (the issue's
 a ratio <= 0.41 to the baseline; the ratio is what this script judges, since absolute times on
 our shared 2-core machines vary with their load. The µs/char figures are printed too.
 
-Also: the time of `import gradcli.parser` plus the first parse of a tiny expression in a fresh
+Also: the time of `import gradcli.language.parser` plus the first parse of a tiny expression in a fresh
 process, against `python -c "import numpy"`, and whether that process imported Lark.
 
 This is a report, not a test: it exits 0 (1 only if gradcli fails to parse the text).
@@ -68,7 +68,7 @@ def main() -> int:
     args = options.parse_args()
 
     import gradcli
-    from gradcli.parser import grammar_path
+    from gradcli.language.parser import grammar_path
     from lark import Lark
 
     text = the_text(args.terms)
@@ -97,14 +97,14 @@ def main() -> int:
 
     runs = max(3, args.repeats)
     parse_tiny = fresh_process(
-        "import sys, gradcli.parser as p; p.parse('x*y');"
+        "import sys, gradcli.language.parser as p; p.parse('x*y');"
         "sys.exit(1 if any('lark' == m.split('.')[0] for m in sys.modules) else 0)", runs)
     numpy = fresh_process("import numpy", runs)
     lark_loaded = subprocess.run(
         [sys.executable, "-c", "import sys, gradcli; gradcli.parse('x*y');"
          "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] == 'lark')))"],
         capture_output=True, text=True, check=True, cwd=tempfile.gettempdir()).stdout.strip()
-    print(f"fresh process, best of {runs}: import gradcli.parser + parse('x*y') {parse_tiny * 1e3:.0f} ms; "
+    print(f"fresh process, best of {runs}: import gradcli.language.parser + parse('x*y') {parse_tiny * 1e3:.0f} ms; "
           f"python -c 'import numpy' {numpy * 1e3:.0f} ms (ratio {parse_tiny / numpy:.2f}); "
           f"Lark imported: {lark_loaded or 'no'}")
     return 0

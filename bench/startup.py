@@ -16,8 +16,8 @@ Targets (issue 7): `--format json` <= 1.6x and the default table <= 2.0x the tim
 Two more figures help read these:
 
 - the parser's share: the time a fresh process spends importing the parser's engine and setting
-  it up for a first parse, measured as `import gradcli.parser; parse(EXPRESSION)` minus
-  `import gradcli.parser` (both fresh processes, interleaved with the rest). With Lark this is
+  it up for a first parse, measured as `import gradcli.language.parser; parse(EXPRESSION)` minus
+  `import gradcli.language.parser` (both fresh processes, interleaved with the rest). With Lark this is
   Lark's import and its cached grammar; the ratios are printed with and without it.
 - a per-module breakdown of one `--format json` run from `python -X importtime` (self times of
   the modules beyond those `import numpy` loads, grouped by top-level package). importtime
@@ -106,8 +106,8 @@ def main() -> int:
         "eval table": gradcli + ["eval", EXPRESSION] + SETS,
         "eval json": gradcli + ["eval", EXPRESSION] + SETS + ["--format", "json"],
         # the parser's share: the same two imports, with and without a first parse
-        "parser import": [python, "-c", "import numpy, gradcli.parser"],
-        "parser + parse": [python, "-c", f"import numpy, gradcli.parser; gradcli.parser.parse({EXPRESSION!r})"],
+        "parser import": [python, "-c", "import numpy, gradcli.language.parser"],
+        "parser + parse": [python, "-c", f"import numpy, gradcli.language.parser; gradcli.language.parser.parse({EXPRESSION!r})"],
     }
     version = subprocess.run([python, "-c", "import sys, numpy; print(sys.version.split()[0], numpy.__version__)"],
                              capture_output=True, text=True, check=True, cwd=WORKDIR).stdout.split()

@@ -15,7 +15,7 @@ from typing import Mapping, Sequence
 _collecting = _gc.isenabled()
 _gc.disable()
 try:
-    from .errors import (
+    from .base.errors import (
         DefinitionError,
         DomainError,
         GradcliError,
@@ -26,19 +26,19 @@ try:
         UnknownFunctionError,
         ValueFormatError,
     )
-    from . import graph as _graph
-    from .evaluator import evaluate as _evaluate_graph
-    from .graph import Graph, Node
-    from .hessian import Hessian
-    from .parser import parse
-    from .trace import Diagnostic, Edge, NodeTrace, Result
+    from .core import graph as _graph
+    from .evaluation.evaluator import evaluate as _evaluate_graph
+    from .core.graph import Graph, Node
+    from .evaluation.hessian import Hessian
+    from .language.parser import parse
+    from .core.trace import Diagnostic, Edge, NodeTrace, Result
 finally:
     if _collecting:
         _gc.enable()
 
 
 def _to_source(graph: Graph) -> str:
-    from .printer import to_source  # (loaded when first asked: a run that prints no source never is)
+    from .language.printer import to_source  # (loaded when first asked: a run that prints no source never is)
 
     return to_source(graph)
 
@@ -61,7 +61,7 @@ def evaluate(source: str, values: Mapping[str, object] | None = None, /, **more_
     Values come as a mapping, as keywords, or both (keywords win); each is a number,
     a nested list or a NumPy array.
     """
-    from .values import shapes_of
+    from .inputs.values import shapes_of
 
     merged = dict(values or {})
     merged.update(more_values)
@@ -82,7 +82,7 @@ def hessian(source: str, values: Mapping[str, object] | None = None, wrt: Sequen
     (shape (n, n), float64, row i the derivative of gradient[i]), `.symmetric`, `.block(name)`
     (a variable's block in its shapes), `.diagnostics` (kinks, nan/inf).
 
-    Computed by forward-over-reverse on the gradient graph (gradcli.derivative), not by finite
+    Computed by forward-over-reverse on the gradient graph (gradcli.differentiation.derivative), not by finite
     differences. Raises MissingValueError (a variable without a value), ShapeError (f is not a
     scalar: reduce it with sum or mean), GradcliError (no variables; a `wrt` name that is not a
     variable), and the parser's errors.
@@ -91,7 +91,7 @@ def hessian(source: str, values: Mapping[str, object] | None = None, wrt: Sequen
         >>> h.names, h.gradient.tolist(), h.matrix.tolist()
         (['x', 'y'], [12.0, 9.0], [[4.0, 6.0], [6.0, 0.0]])
     """
-    from .hessian import hessian as compute
+    from .evaluation.hessian import hessian as compute
 
     merged = dict(values or {})
     merged.update(more_values)
@@ -107,7 +107,7 @@ def diff(source: str, wrt: str, order: int = 1) -> str:
     The formula is a program: each subexpression it uses more than once named first
     (`u = ...; `), then the derivative. `gradcli.parse` reads it back, and it evaluates to the
     derivative's numbers (to rounding). Variables are taken as scalars; the derivative is built
-    from each op's rule in the registry (gradcli.derivative), then written as a person would
+    from each op's rule in the registry (gradcli.differentiation.derivative), then written as a person would
     (constants folded, like factors and terms collected).
 
     Raises GradcliSyntaxError (line, column, caret) for text that is not gradcli,
@@ -122,6 +122,6 @@ def diff(source: str, wrt: str, order: int = 1) -> str:
         >>> gradcli.diff("1/(1 + exp(-(w*x + b)))", "w")
         'u = exp(-(w*x + b)); x*u/(1 + u)**2'
     """
-    from .formulas import formula_text
+    from .evaluation.formulas import formula_text
 
     return formula_text(source, wrt, order)

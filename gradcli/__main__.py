@@ -1,5 +1,5 @@
 """`python -m gradcli` runs the command line."""
 
-from .cli import main
+from .commands.cli import main
 
 main()

@@ -10,9 +10,9 @@ from __future__ import annotations
 import io
 from typing import Mapping
 
-from .check import DEFAULT_ATOL, DEFAULT_H, DEFAULT_RTOL, CheckReport, check
-from .graph import Graph
-from .parser import parse
+from .evaluation.check import DEFAULT_ATOL, DEFAULT_H, DEFAULT_RTOL, CheckReport, check
+from .core.graph import Graph
+from .language.parser import parse
 
 __all__ = ["check_gradients", "assert_gradients", "format_report", "GradCheck", "CheckReport"]
 

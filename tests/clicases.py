@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gradcli.ops import FUNCTIONS
+from gradcli.core.ops import FUNCTIONS
 
 TMP = "@TMP@"  # stands for the case's folder in arguments, replaced when the case runs
 HANG_SECONDS = 10  # a generous bound: a case is a few small arrays; only a hang takes this long
@@ -500,7 +500,7 @@ _STDERR_LINE = re.compile(r"(error|warning|hint): |check (passed|failed): |  |\s
 def invoke(args: list[str], stdin: bytes | None, seconds: float = HANG_SECONDS) -> Run:
     from typer.testing import CliRunner
 
-    from gradcli.cli import app
+    from gradcli.commands.cli import app
 
     def alarm(signum, frame):
         raise Hang()

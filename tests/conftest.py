@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, settings
 from typer.testing import CliRunner
 
 import gradcli
-from gradcli.cli import app
+from gradcli.commands.cli import app
 
 
 def _check_no_traceback(result) -> None:

@@ -13,7 +13,7 @@ import random
 
 import numpy as np
 
-from gradcli.ops import FUNCTIONS, OPS
+from gradcli.core.ops import FUNCTIONS, OPS
 
 VARIABLES = ("x", "y", "z")
 CONSTANTS = (0.5, 2.0, 3.0, -1.5, 0.25)

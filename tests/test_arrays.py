@@ -126,7 +126,7 @@ def test_ties_and_zero_norm_warn_with_their_convention(cli):
     "a = X @ X; b = T(a) @ a; sum(b * a, axis=0) @ v",
 ])
 def test_array_programs_print_back_to_the_same_graph(source):
-    from gradcli.printer import to_source
+    from gradcli.language.printer import to_source
 
     values = {"X": [[0.5, -1.0], [2.0, 0.25]], "v": [1.5, -0.5]}
     graph = gradcli.parse(source)

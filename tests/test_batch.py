@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 import gradcli
-from gradcli import batch
-from gradcli.cli import app
+from gradcli.commands import batch
+from gradcli.commands.cli import app
 
 from conftest import _check_no_traceback
 

@@ -202,7 +202,7 @@ def _modules_after(code: str) -> set[str]:
 
 def _cli_run(*args: str) -> str:
     return (f"sys.argv = ['gradcli', *{list(args)!r}]\n"
-            "from gradcli.cli import main\n"
+            "from gradcli.commands.cli import main\n"
             "try:\n    main()\nexcept SystemExit:\n    pass")
 
 
@@ -214,21 +214,21 @@ def _cli_run(*args: str) -> str:
 ], ids=["json", "table", "tree", "steps"])
 def test_a_run_on_a_pipe_does_not_import_rich(args):
     modules = _modules_after(_cli_run(*args))
-    assert {"gradcli.engine", "gradcli.scalar_engine"} & modules  # it did run
+    assert {"gradcli.evaluation.engine", "gradcli.evaluation.scalar_engine"} & modules  # it did run
     assert not {m for m in modules if m == "rich" or m.startswith("rich.")}
     # nor what only other options use
-    assert not {"gradcli.rewrite", "gradcli.render.graphviz", "gradcli.datafiles", "gradcli.check",
-                "gradcli.batch", "csv"} & modules
+    assert not {"gradcli.language.rewrite", "gradcli.render.graphviz", "gradcli.inputs.datafiles", "gradcli.evaluation.check",
+                "gradcli.commands.batch", "csv"} & modules
 
 
 def test_importing_the_cli_imports_no_renderer_and_keeps_the_collector_on():
-    modules = _modules_after("import gradcli.cli, gc\nassert gc.isenabled()")
+    modules = _modules_after("import gradcli.commands.cli, gc\nassert gc.isenabled()")
     assert "rich" not in modules
-    assert not {"gradcli.render.table", "gradcli.render.jsondoc", "gradcli.batch", "gradcli.check",
-                "gradcli.datafiles", "gradcli.rewrite", "csv"} & modules
+    assert not {"gradcli.render.table", "gradcli.render.jsondoc", "gradcli.commands.batch", "gradcli.evaluation.check",
+                "gradcli.inputs.datafiles", "gradcli.language.rewrite", "csv"} & modules
 
 
 def test_a_json_run_does_not_import_lark():
     modules = _modules_after(_cli_run("eval", *SIGMOID, "--format", "json"))
-    assert {"gradcli.engine", "gradcli.scalar_engine"} & modules  # it did run
+    assert {"gradcli.evaluation.engine", "gradcli.evaluation.scalar_engine"} & modules  # it did run
     assert not {m for m in modules if m == "lark" or m.startswith("lark.")}

@@ -1,4 +1,4 @@
-"""`gradcli check` and gradcli.check: centered differences, verdict bands, kinks, --expect."""
+"""`gradcli check` and gradcli.evaluation.check: centered differences, verdict bands, kinks, --expect."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import gradcli
-from gradcli import check as chk
-from gradcli.ops import FUNCTIONS, OPS, OVERLOADS
+from gradcli.evaluation import check as chk
+from gradcli.core.ops import FUNCTIONS, OPS, OVERLOADS
 
 NEURON = "1/(1+exp(-(w0*x0+w1*x1+w2)))"
 NEURON_VALUES = dict(w0=2, x0=-1, w1=-3, x1=-2, w2=-3)

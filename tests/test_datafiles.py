@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from gradcli.cli import app
-from gradcli.datafiles import csv_matrix, parse_lines
-from gradcli.errors import ValueFormatError
+from gradcli.commands.cli import app
+from gradcli.inputs.datafiles import csv_matrix, parse_lines
+from gradcli.base.errors import ValueFormatError
 
 from conftest import _check_no_traceback
 

@@ -1,4 +1,4 @@
-"""Derivatives of any order: `diff(EXPR, NAME[, N])` in the language and gradcli.derivative.
+"""Derivatives of any order: `diff(EXPR, NAME[, N])` in the language and gradcli.differentiation.derivative.
 
 The derivative is a graph built from the registry's rules; its value, and its own gradients (the
 ordinary backward pass through it), are checked against SymPy's exact derivatives on random
@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 import gradcli
-from gradcli.derivative import derivative, gradient_graph
-from gradcli.errors import GradcliError, ShapeError
-from gradcli.graph import Graph
+from gradcli.differentiation.derivative import derivative, gradient_graph
+from gradcli.base.errors import GradcliError, ShapeError
+from gradcli.core.graph import Graph
 
 from conftest import numeric_gradients
 from exprtrees import VARIABLES, safe_tree, text, well_conditioned
@@ -71,7 +71,7 @@ def test_diff_agrees_with_sympy(order):
 
 @pytest.mark.parametrize("order", [1, 2, 3])
 def test_derivative_graph_agrees_with_sympy(order):
-    """gradcli.derivative (what `gradcli diff` prints) against SymPy, for every variable."""
+    """gradcli.differentiation.derivative (what `gradcli diff` prints) against SymPy, for every variable."""
     rng = random.Random(200 + order)
     compared = 0
     for _ in range(100):

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 import gradcli
-from gradcli.derivative import derivative
-from gradcli.errors import GradcliError, GradcliSyntaxError
-from gradcli.formulas import MAX_ORDER, derive
+from gradcli.differentiation.derivative import derivative
+from gradcli.base.errors import GradcliError, GradcliSyntaxError
+from gradcli.evaluation.formulas import MAX_ORDER, derive
 
 from exprtrees import VARIABLES, safe_tree, text, well_conditioned
 
@@ -129,7 +129,7 @@ def test_derivatives_agree_with_sympy(order):
     """Derivative graph and printed formula against SymPy's diff of the same expression, at
     well-conditioned points (every number of the derivative's pass below 1e4, kinks 1e-3 away; a
     number 1e3 times smaller than the largest is left out: cancellation sets its error)."""
-    from gradcli.symbolic import to_sympy
+    from gradcli.language.symbolic import to_sympy
 
     rng = random.Random(order)
     compared = 0
@@ -158,7 +158,7 @@ def test_derivatives_agree_with_sympy(order):
 
 
 def test_the_sympy_bridge_means_what_gradcli_computes():
-    from gradcli.symbolic import supported, to_sympy
+    from gradcli.language.symbolic import supported, to_sympy
 
     from exprtrees import ALL_OPS
 
@@ -175,7 +175,7 @@ def test_the_sympy_bridge_means_what_gradcli_computes():
 
 
 def test_sympy_output_reads_back_in_gradcli():
-    from gradcli.symbolic import Unwritable, to_source
+    from gradcli.language.symbolic import Unwritable, to_source
 
     x, y = sympy.symbols("x y", real=True)
     cases = {
@@ -277,7 +277,7 @@ def test_cli_simplify(cli):
 
 def test_simplify_without_sympy_says_how_to_install_it():
     code = ("import sys; sys.modules['sympy'] = None; sys.argv = ['gradcli', 'diff', 'x**2', '--simplify']; "
-            "from gradcli.cli import main; main()")
+            "from gradcli.commands.cli import main; main()")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert done.stdout == ""
@@ -331,14 +331,14 @@ def test_ascii_under_dumb_terminal(cli, monkeypatch):
 def test_program_from_stdin_and_values_from_a_file(cli, tmp_path):
     (tmp_path / "v.json").write_text('{"x": 2}')
     runner_result = __import__("typer.testing", fromlist=["CliRunner"]).CliRunner().invoke(
-        gradcli.cli.app, ["diff", "-", "--values", str(tmp_path / "v.json")], input="y = x*x\ny*x")
+        gradcli.commands.cli.app, ["diff", "-", "--values", str(tmp_path / "v.json")], input="y = x*x\ny*x")
     assert runner_result.exit_code == 0, runner_result.stderr
     assert runner_result.stdout.splitlines()[-1] == "∂f/∂x = 3*x**2 = 12"
 
 
 def test_max_order_is_the_languages():
-    from gradcli import cli
-    from gradcli.parser import MAX_DIFF_ORDER
+    from gradcli.commands import cli
+    from gradcli.language.parser import MAX_DIFF_ORDER
 
     assert cli.MAX_DIFF_ORDER == MAX_ORDER == MAX_DIFF_ORDER
 
@@ -375,7 +375,8 @@ def test_a_second_derivative_at_a_kink_is_warned(cli):
 def test_simplify_gives_up_in_time_and_shows_the_formula_unsimplified(cli, monkeypatch):
     import time
 
-    from gradcli import formulas, symbolic
+    from gradcli.evaluation import formulas
+    from gradcli.language import symbolic
 
     monkeypatch.setattr(sympy, "simplify", lambda expr: time.sleep(30))  # a SymPy that never finishes
     assert symbolic.simplify(sympy.Symbol("x"), seconds=0.05) is None

@@ -3,7 +3,7 @@
 Every expected number is computed here independently, with mpmath at 200 bits (or by hand where
 the answer is a convention, such as 0**0 = 1), and each case runs through every path that
 computes gradients: the API traced and untraced (`trace=False`: on scalars the float engine
-gradcli.scalar_engine, on arrays the NumPy engine's in-place kernels) and the CLI (`--format json`,
+gradcli.evaluation.scalar_engine, on arrays the NumPy engine's in-place kernels) and the CLI (`--format json`,
 which traces, and `--format plain`, which does not). Numbers agree to a few ulps of the right one;
 nan and ±inf must match exactly.
 """

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import gradcli
-from gradcli.engine import unbroadcast
+from gradcli.evaluation.engine import unbroadcast
 
 UNARY = ["exp({})", "tanh({})", "sin({})", "-({})", "sigmoid({})", "relu({})", "abs({})", "sqrt(abs({}) + 1)",
          # ops with a vjp: full reductions (any shape to a scalar) and a double transpose (views)
@@ -173,7 +173,7 @@ def test_untraced_reuse_rules(program):
 
 
 def test_stable_rewrites_and_broadcast_shapes_under_reuse():
-    from gradcli.rewrite import stabilize
+    from gradcli.language.rewrite import stabilize
 
     program = "z = w @ x + b; log(1 + exp(z)) * 1/(1+exp(-z)) + log(sum(exp(z), axis=0)) * c"
     rng = np.random.default_rng(4)

@@ -1,4 +1,4 @@
-"""The formula printers (gradcli/render/formula.py): readable gradcli text that parses back to the
+"""The formula printers (gradcli/language/formula.py): readable gradcli text that parses back to the
 same numbers, shared subexpressions named once under names that clash with nothing, minimal
 parentheses; LaTeX with balanced braces and known macros (compiled where a LaTeX engine is)."""
 
@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 import gradcli
-from gradcli.derivative import derivative
-from gradcli.render.formula import Formula, latex_name
+from gradcli.differentiation.derivative import derivative
+from gradcli.language.formula import Formula, latex_name
 
 from exprtrees import any_tree, safe_tree, text, well_conditioned
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import gradcli
-from gradcli.cli import app
+from gradcli.commands.cli import app
 
 DEEP = os.environ.get("GRADCLI_HYPOTHESIS") == "deep"
 FUZZ = settings(max_examples=3000 if DEEP else 120, deadline=5000, derandomize=not DEEP,

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from gradcli import ops
-from gradcli.cli import EXAMPLES
-from gradcli.printer import op_text
+from gradcli.core import ops
+from gradcli.commands.cli import EXAMPLES
+from gradcli.language.printer import op_text
 from gradcli.render import language
 
 COMMANDS = ["", "eval", "check", "batch", "help"]  # "" is gradcli itself
@@ -85,7 +85,7 @@ def test_the_examples_run_through_the_cli(cli, command, tmp_path, monkeypatch):
 def _invoke(args, stdin):
     from typer.testing import CliRunner
 
-    from gradcli.cli import app
+    from gradcli.commands.cli import app
 
     return CliRunner().invoke(app, args, input=stdin)
 
@@ -203,13 +203,13 @@ def test_the_language_page_is_ascii_under_term_dumb():
 
 def test_an_ordinary_run_imports_no_help():
     code = ("import sys\nsys.argv = ['gradcli', 'eval', 'x*y', 'x=1', 'y=2', '--format', 'json']\n"
-            "from gradcli.cli import main\n"
+            "from gradcli.commands.cli import main\n"
             "try:\n    main()\nexcept SystemExit:\n    pass\n"
             "sys.stderr.write(' '.join(sorted(sys.modules)))\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     modules = done.stderr.split()
-    assert "gradcli.cli" in modules
-    assert "gradcli.helptext" not in modules and "gradcli.render.language" not in modules
+    assert "gradcli.commands.cli" in modules
+    assert "gradcli.commands.helptext" not in modules and "gradcli.render.language" not in modules
     assert not any(m == "rich" or m.startswith("rich.") for m in modules)
 
 

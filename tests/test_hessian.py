@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 import gradcli
-from gradcli.hessian import element_labels
-from gradcli.hessian import hessian as hessian_of_graph
+from gradcli.evaluation.hessian import element_labels
+from gradcli.evaluation.hessian import hessian as hessian_of_graph
 
 
 def fd_hessian(source: str, values: dict, names: list[str] | None = None, h: float = 1e-5) -> np.ndarray:

@@ -9,7 +9,7 @@ import math
 import pytest
 
 import gradcli
-from gradcli.parser import MAX_SOURCE_CHARS
+from gradcli.language.parser import MAX_SOURCE_CHARS
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\n\n\t", "# only a comment", "# one\n# two\n", ";;;"])

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gradcli import outfile
+from gradcli.base import outfile
 from gradcli.render import graphviz
 
 HANG_GUARD = 120  # seconds: only there so that a regression fails instead of hanging the suite
@@ -144,7 +144,7 @@ def cli_input(cli, *args, stdin=None):
     from typer.testing import CliRunner
 
     from conftest import _check_no_traceback
-    from gradcli.cli import app
+    from gradcli.commands.cli import app
 
     result = CliRunner().invoke(app, list(args), input=stdin)
     _check_no_traceback(result)

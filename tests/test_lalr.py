@@ -1,7 +1,7 @@
-"""The table-driven parser (gradcli/lalr.py over gradcli/lalr_tables.py) against Lark itself.
+"""The table-driven parser (gradcli/language/lalr.py over gradcli/language/lalr_tables.py) against Lark itself.
 
 - the committed tables are exactly what the installed Lark makes of grammar/gradcli.lark;
-- a normal parse imports no Lark, and importing gradcli.parser does no work;
+- a normal parse imports no Lark, and importing gradcli.language.parser does no work;
 - on every string literal of the test suite, the README's programs, edge cases of each token,
   random programs and random mutations of all these, both parsers build the same graph (same
   nodes, ops, names, constants and spans) or raise the same error at the same place;
@@ -22,11 +22,11 @@ from pathlib import Path
 import pytest
 
 import gradcli
-from gradcli import parser
-from gradcli.lalr import Parser, Token
-from gradcli.lalr_build import TABLES_MODULE, GrammarNotSupported, generate, render
-from gradcli.lalr_update import current
-from gradcli.lalr_reference import LarkParser
+from gradcli.language import parser
+from gradcli.language.lalr import Parser, Token
+from gradcli.language.lalr_build import TABLES_MODULE, GrammarNotSupported, generate, render
+from gradcli.language.lalr_update import current
+from gradcli.language.lalr_reference import LarkParser
 
 from exprtrees import any_tree, program, text as tree_text
 
@@ -37,14 +37,14 @@ README = TESTS.parent / "README.md"
 def test_committed_tables_are_what_lark_makes_of_the_grammar():
     _, tables = current()
     assert TABLES_MODULE.read_text(encoding="utf-8") == render(tables), (
-        "gradcli/lalr_tables.py is stale: run `python -m gradcli.lalr_update` and commit it")
+        "gradcli/language/lalr_tables.py is stale: run `python -m gradcli.language.lalr_update` and commit it")
 
 
 def test_a_parse_imports_no_lark_and_importing_the_parser_does_no_work():
     code = (
-        "import sys, gradcli.parser\n"
-        "assert 'gradcli.lalr_tables' not in sys.modules and gradcli.parser._PARSER is None\n"
-        "g = gradcli.parser.parse('q = x*y\\nq + exp(-q)')\n"
+        "import sys, gradcli.language.parser\n"
+        "assert 'gradcli.language.lalr_tables' not in sys.modules and gradcli.language.parser._PARSER is None\n"
+        "g = gradcli.language.parser.parse('q = x*y\\nq + exp(-q)')\n"
         "assert len(g.nodes) == 6, g.nodes\n"
         "print(sorted(m for m in sys.modules if 'lark' in m.lower()))\n"
     )
@@ -215,7 +215,7 @@ def test_an_edited_grammar_rebuilds_the_tables(grammar_file):
 
 def test_the_same_grammar_with_other_line_endings_keeps_the_tables(grammar_file):
     grammar_file.write_bytes(grammar_file.read_bytes().replace(b"\n", b"\r\n"))
-    from gradcli.lalr_tables import TABLES
+    from gradcli.language.lalr_tables import TABLES
 
     gradcli.parse("x")
     assert isinstance(parser._PARSER, Parser) and parser._PARSER.rows[0] == dict(TABLES["action"][0])
@@ -235,7 +235,7 @@ def test_a_grammar_the_driver_cannot_reproduce_falls_back_to_lark(grammar_file):
 
 
 def test_whitespace_is_folded_only_where_lark_would_always_skip_it():
-    from gradcli.lalr_build import _skippable
+    from gradcli.language.lalr_build import _skippable
 
     assert _skippable((("NAME", r"[a-z]+"), ("WS", r"[ \t]+"), ("C", r"#[^\n]*")), ["WS", "C"]) \
         == r"(?:(?:[ \t]+)|(?:#[^\n]*))*"

@@ -29,8 +29,6 @@ TOP = ("gradcli", "gradcli.__main__", "gradcli.testing", "gradcli.pytest_plugin"
 
 PACKAGE = Path(__file__).resolve().parent.parent / "gradcli"
 
-if not (PACKAGE / LAYERS[0]).is_dir():  # relayout: remove
-    pytest.skip("the package is still flat (tools/relayout.py makes the folders)", allow_module_level=True)  # relayout: remove
 
 
 def _modules() -> dict[str, Path]:

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import gradcli
-from gradcli import engine, shapes
-from gradcli.ops import OPS
+from gradcli.evaluation import engine, shapes
+from gradcli.core.ops import OPS
 
 from opcalls import DERIVATIVE_OPS, SKIPPED, calls
 
@@ -192,7 +192,7 @@ def test_a_graph_of_scalars_is_estimated_as_by_the_engine(trace):
 @pytest.mark.parametrize("program", ["x * y + sin(x)", "relu(x - y) * max(x, y) ** 2 / exp(-y)",
                                      "t = x * y\nt = tanh(t) + t * x\nt = sigmoid(t) * t\nt - y"])
 def test_the_scalar_engines_bound_is_at_least_the_engines_estimate(program):
-    from gradcli import scalar_engine
+    from gradcli.evaluation import scalar_engine
 
     graph = gradcli.parse(program)
     values = {"x": 0.5, "y": -1.5}

@@ -1,6 +1,6 @@
 """The op registry, driven by one SPEC table (JAX's op-test style).
 
-Every op in gradcli.ops.OPS needs a SPEC row saying where its inputs may be drawn from; each local
+Every op in gradcli.core.ops.OPS needs a SPEC row saying where its inputs may be drawn from; each local
 gradient is then checked against central differences of the op's own forward function, at random
 points (fixed seeds) for scalars, arrays and broadcast arrays. Adding an op without a SPEC row
 fails `test_every_op_has_a_spec_row`.
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import gradcli
-from gradcli.ops import CONSTANTS, FUNCTIONS, OPS, OVERLOADS
+from gradcli.core.ops import CONSTANTS, FUNCTIONS, OPS, OVERLOADS
 
 from conftest import numeric_gradients
 
@@ -135,7 +135,7 @@ def test_every_op_has_a_spec_row():
 
 def test_every_spec_row_names_an_op():
     unknown = sorted(set(SPEC) - set(OPS))
-    assert not unknown, f"SPEC rows for ops that gradcli.ops.OPS does not have: {unknown}"
+    assert not unknown, f"SPEC rows for ops that gradcli.core.ops.OPS does not have: {unknown}"
 
 
 @pytest.mark.parametrize("name", sorted(OPS))

@@ -69,7 +69,7 @@ def exact_steps(expr, subs):
 
 
 def test_every_op_has_a_sympy_counterpart():
-    from gradcli.ops import OPS
+    from gradcli.core.ops import OPS
 
     # the scalar (elementwise) ops; array ops are checked by their vjp test in test_ops.py
     # (diff is the gate the language's diff(f, x) puts over a derivative's gates, not a function)

@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 
 import gradcli
-from gradcli import engine, scalar_engine
-from gradcli.ops import OPS
+from gradcli.evaluation import engine, scalar_engine
+from gradcli.core.ops import OPS
 
 from opcalls import DERIVATIVE_OPS, SKIPPED, calls, edge_fill
 

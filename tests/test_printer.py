@@ -1,11 +1,11 @@
-"""gradcli.printer: a Graph back to source text, with only the parentheses precedence needs."""
+"""gradcli.language.printer: a Graph back to source text, with only the parentheses precedence needs."""
 
 from __future__ import annotations
 
 import pytest
 
 import gradcli
-from gradcli.printer import number_text
+from gradcli.language.printer import number_text
 
 from exprtrees import structure
 

@@ -9,8 +9,8 @@ from hypothesis import assume, given, note
 from hypothesis import strategies as st
 
 import gradcli
-from gradcli.check import GOOD, KINK, OK, check
-from gradcli.values import parse_value_text
+from gradcli.evaluation.check import GOOD, KINK, OK, check
+from gradcli.inputs.values import parse_value_text
 
 from exprtrees import ALL_OPS, VARIABLES, any_tree, program, safe_tree, structure, text, well_conditioned
 

@@ -17,8 +17,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from gradcli.cli import app
-from gradcli.ops import FUNCTIONS
+from gradcli.commands.cli import app
+from gradcli.core.ops import FUNCTIONS
 
 README_PATH = Path(__file__).resolve().parent.parent / "README.md"
 README = README_PATH.read_text(encoding="utf-8")
@@ -230,7 +230,7 @@ def test_every_function_is_documented():
 
 
 def test_every_role_is_in_the_role_table():
-    from gradcli.ops import ROLES
+    from gradcli.core.ops import ROLES
 
     table = README[README.index("### Gate roles"):].split("\n\n###", 1)[0]
     for role in ROLES:

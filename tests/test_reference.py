@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import gradcli
-from gradcli.ops import OPS
+from gradcli.core.ops import OPS
 
 # --------------------------------------------------------------------------------------------
 # Example 1: f = (x + y) z at x = -2, y = 5, z = -4

@@ -1,6 +1,6 @@
 """Every renderer over every op of the registry, through the command line.
 
-The programs are made from `gradcli.ops.OPS` itself, so a new op is covered without a new line
+The programs are made from `gradcli.core.ops.OPS` itself, so a new op is covered without a new line
 here: a callable op is called by its name, the others are written with their symbol; an op that is
 not elementwise gets vectors and matrices (and each axis where it takes one), an elementwise op
 scalars, arrays and a constant. Each program runs with every --format, --steps (text and JSON),
@@ -26,7 +26,7 @@ import re
 import numpy as np
 import pytest
 
-from gradcli.ops import OPS
+from gradcli.core.ops import OPS
 
 from opcalls import DERIVATIVE_OPS, SKIPPED, calls
 from gradcli.render.style import plain_ascii

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import gradcli
-from gradcli.rewrite import stabilize, unstable_patterns
+from gradcli.language.rewrite import stabilize, unstable_patterns
 
 NEURON = "1/(1+exp(-(w*x + b)))"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import gradcli
-from gradcli.ops import OPS, ROLES
+from gradcli.core.ops import OPS, ROLES
 
 
 def _gate(source: str, op: str):

@@ -3,7 +3,7 @@ states the same mathematics for speed or for the edges of float64 is held to it 
 over the registry: the NumPy local gradients (`locals`), the Python-float ones (`scalar`), the
 in-place ones of the untraced engine (`in_place`) and the vector-Jacobian products (`vjp`).
 
-The rule is evaluated the way derivative graphs are: compiled by gradcli.derivative, its gates
+The rule is evaluated the way derivative graphs are: compiled by gradcli.differentiation.derivative, its gates
 instantiated on variables and run by the engine. Points come from the SPEC table of test_ops.py
 (the op's domain, scalars, arrays and broadcasting), so a new op is covered by its SPEC row.
 """
@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 
 import gradcli  # noqa: F401  (gives the rules their compiler)
-from gradcli.derivative import RULES, Builder
-from gradcli.graph import Graph, Node
-from gradcli.ops import OPS
-from gradcli.source import Source, Span
+from gradcli.differentiation.derivative import RULES, Builder
+from gradcli.core.graph import Graph, Node
+from gradcli.core.ops import OPS
+from gradcli.base.source import Source, Span
 
 from test_ops import SHAPES, SPEC, _points
 

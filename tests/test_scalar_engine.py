@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 import gradcli
-from gradcli import engine, scalar_engine
-from gradcli.ops import OPS, Scalar
-from gradcli.rewrite import stabilize
+from gradcli.evaluation import engine, scalar_engine
+from gradcli.core.ops import OPS, Scalar
+from gradcli.language.rewrite import stabilize
 
 import exprtrees
 from test_ops import SPEC, _draw
@@ -93,7 +93,7 @@ def test_every_elementwise_op_has_a_scalar_kernel_or_is_excluded():
 @pytest.mark.parametrize("name", sorted(WITHOUT_SCALAR_KERNEL | {"sin"}))
 def test_an_op_without_scalar_kernel_runs_in_numpy(name, monkeypatch):
     # every listed op, and sin with its kernel taken away, as if it were listed
-    from gradcli.ops import FUNCTIONS, OVERLOADS
+    from gradcli.core.ops import FUNCTIONS, OVERLOADS
 
     op = dataclasses.replace(OPS[name], scalar=None)
     monkeypatch.setitem(OPS, name, op)

@@ -17,7 +17,7 @@ import pytest
 from rich.console import Console
 
 import gradcli
-from gradcli.check import check
+from gradcli.evaluation.check import check
 from gradcli.render import checktable, jsondoc, numbers, table, tree
 from gradcli.render.style import GAP, distinct_width, fit, pack, plain_ascii, shorten
 

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import gradcli
-from gradcli.ops import OPS
+from gradcli.core.ops import OPS
 
 from conftest import numeric_gradients
 

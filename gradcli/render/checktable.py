@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from ..check import CheckReport
-from ..source import Span
+from ..evaluation.check import CheckReport
+from ..base.source import Span
 from . import numbers
 from .style import (LABEL_MIN, ascii_table, distinct_width, fit, head_line, is_console, light_table, plain_ascii,
                     shorten, stacked, write)

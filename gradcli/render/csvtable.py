@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 
-from ..trace import Result
+from ..core.trace import Result
 from . import gates
 from .numbers import exact
 

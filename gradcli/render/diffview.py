@@ -1,11 +1,11 @@
-"""`gradcli diff`'s views of a gradcli.formulas.Derivatives: text lines (`∂f/∂x = …`), a LaTeX
+"""`gradcli diff`'s views of a gradcli.evaluation.formulas.Derivatives: text lines (`∂f/∂x = …`), a LaTeX
 `aligned` environment, and the JSON document. The formulas themselves are written by
-render.formula; --format dot is render.dot.render_formula."""
+language.formula; --format dot is render.dot.render_formula."""
 
 from __future__ import annotations
 
-from ..formulas import Derivatives, symbol
-from .formula import Formula, latex_name
+from ..evaluation.formulas import Derivatives, symbol
+from ..language.formula import Formula, latex_name
 
 
 def _latex_symbol(name: str, order: int) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from html import escape
 
-from ..trace import Result
+from ..core.trace import Result
 from . import gates, numbers
 
 VALUE_COLOR = "#1a7f37"  # forward values: green
@@ -77,7 +77,7 @@ def render(result: Result, *, digits: int = 6) -> str:
 
 def render_formula(formula, labels: list[str], *, title: str, values: dict | None = None,
                    digits: int = 6) -> str:
-    """`gradcli diff --format dot`: the derivatives' graph (a render.formula.Formula, whose roots
+    """`gradcli diff --format dot`: the derivatives' graph (a language.formula.Formula, whose roots
     are the derivatives, labelled `labels`): one node per variable, constant and gate, an
     intermediate's name beside its gate, each root's wire ending at a node ∂f/∂x. With `values`
     (Expr index → value), each wire carries its forward value."""

@@ -6,9 +6,9 @@ import re
 
 import numpy as np
 
-from ..graph import Node
-from ..source import Span
-from ..trace import Edge
+from ..core.graph import Node
+from ..base.source import Span
+from ..core.trace import Edge
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 

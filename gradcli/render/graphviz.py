@@ -6,8 +6,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ..errors import GradcliError
-from ..outfile import write_whole
+from ..base.errors import GradcliError
+from ..base.outfile import write_whole
 
 DRAWN = (".svg", ".png", ".pdf")
 SUFFIXES = DRAWN + (".dot",)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import json
 
-from ..hessian import Hessian
+from ..evaluation.hessian import Hessian
 from . import numbers
 from .jsondoc import jsonable
 from .style import GAP, ascii_table, is_console, light_table, plain_ascii, write

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..trace import Result
+from ..core.trace import Result
 
 if TYPE_CHECKING:
-    from ..check import CheckReport
+    from ..evaluation.check import CheckReport
 
 # How long a node's source text may be in the document; `span` locates the rest.
 TEXT_LIMIT = 200

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 import textwrap
 
-from ..ops import OPS, ROLES, Op
-from ..printer import op_text, operator_strength
+from ..core.ops import OPS, ROLES, Op
+from ..language.printer import op_text, operator_strength
 
 _INTRO = """\
 An expression is f itself; a program is statements separated by ; or by

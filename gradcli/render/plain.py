@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..trace import Result
+from ..core.trace import Result
 from .numbers import exact
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-from ..ops import _IDENTIFIER, _SHORT, ROLES, gate_view
-from ..trace import Result
+from ..core.ops import _IDENTIFIER, _SHORT, ROLES, gate_view
+from ..core.trace import Result
 from . import gates, numbers
 from .jsondoc import jsonable
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from itertools import islice
 
-from ..trace import Result
+from ..core.trace import Result
 from . import gates, numbers
 from .style import (GAP, LABEL_MIN, WORD_MIN, cut, distinct_width, fit, head_line, is_console, light_table, pack, plain_ascii,
                     shorten, stacked, write)

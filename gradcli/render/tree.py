@@ -9,7 +9,7 @@ they are plain text, never cut, and Rich is not imported.
 
 from __future__ import annotations
 
-from ..trace import Result
+from ..core.trace import Result
 from . import numbers
 from .style import LABEL_MIN, cut, is_console, shorten
 

@@ -1,0 +1,1181 @@
+"""The command line. The only module that knows about exit codes, stdout/stderr and colours.
+
+Exit codes: 0 success; 1 bad input (syntax, names, values, shapes) or, with --strict, a
+nan/inf, or a gradient that `check` finds wrong or non-finite; 2 a usage error of the command line
+itself (unknown option, missing argument).
+"""
+
+# No `from __future__ import annotations` here: Typer reads every command's parameters from their
+# annotations, and string annotations cost an eval() each on every run (~10 ms of start-up).
+
+import enum
+import errno
+import gc
+import io
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Annotated, List, Optional
+
+# No collection passes while Click, Typer and this module create their thousands of objects
+# (see __init__.py); the collector is turned back on at the end of this module.
+_collecting = gc.isenabled()
+gc.disable()
+try:
+    import click
+    import typer
+    import typer.core
+
+    from .. import __version__
+    from ..base.errors import DomainError, GradcliError
+except BaseException:
+    if _collecting:
+        gc.enable()
+    raise
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # Ctrl-C: the shells' 128 + SIGINT
+EXIT_CHECK_FAILED = 1  # `check` works as a test in a script: failing is 1, like bad input
+MAX_CHUNK_SIZE = 2**24  # batch --chunk-size: larger chunks only cost memory
+
+
+class CheckFormat(str, enum.Enum):
+    table = "table"
+    json = "json"
+
+
+class Format(str, enum.Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    plain = "plain"
+    dot = "dot"
+    tree = "tree"
+
+
+# -- help and usage errors: one plain style everywhere (helptext.py, loaded only when needed) -----
+
+# Each command's examples, shown at the end of its --help ("" is gradcli itself). Each is printed
+# as written, never wrapped, so that it pastes whole: at most 56 characters, it fits a 60-column
+# terminal with its indent. tests/test_help.py runs every one of them.
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "": ('gradcli eval "(x + y) * z" x=-2 y=5 z=-4',
+         'gradcli eval "sigmoid(w*x + b)" w=2 x=-1 b=-3 --steps',
+         'gradcli check "x**3" x=2 --expect x=12',
+         "gradcli help language"),
+}
+
+
+class _Context(click.Context):
+    def make_formatter(self) -> click.HelpFormatter:
+        from .helptext import HelpFormatter
+
+        return HelpFormatter(width=self.terminal_width, max_width=self.max_content_width)
+
+
+class _Help:
+    """gradcli's help page for a command or the group: Click's plain layout whether Rich is there
+    or not (no boxes, nothing that differs in a pipe or under TERM=dumb), the examples unwrapped."""
+
+    context_class = _Context
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:  # Click's parser leaves some without their command
+            if exc.ctx is None:
+                exc.ctx = ctx
+            raise
+
+    def get_help(self, ctx: click.Context) -> str:
+        return _plain(super().get_help(ctx))  # ASCII under TERM=dumb
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from .helptext import format_help
+
+        format_help(self, ctx, formatter, EXAMPLES.get("" if ctx.parent is None else self.name, ()))
+
+
+class _Group(_Help, typer.core.TyperGroup):
+    """gradcli itself: every usage error (an unknown option or command, a missing argument, a bad
+    option value) is written as other errors are, `error: …` then `hint: …`, with exit code 2."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.ClickException as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # `gradcli` alone: the help, exit 2
+                sys.stdout.write(exc.format_message() + "\n")
+            else:
+                from .helptext import report
+
+                report(exc)
+            code = exc.exit_code
+        except click.Abort:
+            sys.stderr.write("error: aborted\n")
+            code = EXIT_BAD_INPUT
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError:
+            if not args or args[0].startswith("-") or self.get_command(ctx, args[0]) is not None:
+                raise
+            from ..base.errors import closest
+            from .helptext import UsageProblem
+
+            name, names = args[0], self.list_commands(ctx)
+            guess = closest(name, names)
+            lists = f"{ctx.command_path} --help lists the commands: {', '.join(names)}"
+            raise UsageProblem(f"no such command {name!r}", f"did you mean {guess}? ({lists})" if guess
+                               else lists, ctx) from None
+
+
+class _Command(_Help, typer.core.TyperCommand):
+    pass
+
+
+app = typer.Typer(
+    name="gradcli",
+    cls=_Group,
+    rich_markup_mode=None,
+    help="See every number of backpropagation, as in CS231n's circuits: each gate's value, local "
+         "gradient, upstream gradient and result, then ∂f/∂v for every variable.\n\n"
+         "Start with gradcli eval; gradcli help language lists the operators and functions with "
+         "their local gradients.",
+    epilog="gradcli COMMAND --help describes a command. Exit codes: 0 success; 1 bad input or a "
+           "failed check; 2 command-line usage error.",
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"gradcli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    # its description is the app's help= above
+    pass
+
+
+# Options shared by every command that evaluates an expression.
+SetOption = Annotated[Optional[List[str]], typer.Option(
+    "--set", "-s", metavar="NAME=VALUE",
+    help="A variable's value: a number (-2.5, 1e-3, pi) or a nested list ([1,2,3], [[1,2],[3,4]]), "
+         "or @FILE for a .npy, .csv or .json file (@- reads stdin). "
+         "Repeat for each variable. --set pi=… or --set e=… replaces that constant by a variable.")]
+ValuesOption = Annotated[Optional[str], typer.Option(
+    "--values", metavar="FILE.json",
+    help='Several values from one JSON object: {"x": 1.5, "W": [[1, 2], [3, 4]]} ("-" reads stdin).')]
+FormatOption = Annotated[Optional[Format], typer.Option(
+    "--format", "-f", show_default=False, metavar="FORMAT",
+    help="table (default): the backward pass for people; json: one JSON document; csv: the per-edge "
+         "table with a header; plain: 'name value' lines, f first; dot: the circuit in Graphviz DOT; "
+         "tree: the circuit as a tree in the terminal.")]
+CheckFormatOption = Annotated[CheckFormat, typer.Option(
+    "--format", "-f", metavar="FORMAT", help="table: one row per variable (per element of an array); json: one JSON document.")]
+
+
+def _between(low: int, high: int):
+    """A callback that refuses a number outside [low, high] (Click's own ranges would show
+    `INTEGER RANGE [1<=x<=17]` in the help, and an x that is not the user's)."""
+    def check(value: int) -> int:
+        if not low <= value <= high:
+            raise typer.BadParameter(f"{value} is not between {low} and {high}")
+        return value
+
+    return check
+
+
+def _finite(flag: str, default: float, *, zero: bool):
+    """A callback that refuses nan, inf, a negative number, and 0 unless zero is allowed: a bad
+    --h, --rtol or --atol is a usage error (exit 2), like --digits 99."""
+    def check(value: float) -> float:
+        import math
+
+        if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
+            need = "a non-negative" if zero else "a positive"
+            raise typer.BadParameter(f"{value:g} is not {need} finite number (for example {flag} {default:g})")
+        return value
+
+    return check
+
+
+DigitsOption = Annotated[int, typer.Option(
+    "--digits", metavar="N", callback=_between(1, 17),
+    help="Significant digits (1 to 17) of the numbers shown: table, steps, tree, diagram. "
+         "JSON, CSV and plain keep them all.")]
+StrictOption = Annotated[bool, typer.Option(
+    "--strict", help="Exit 1 when a nan or inf appears (log(-1), 1/0, exp(1000), ...).")]
+AllOption = Annotated[bool, typer.Option(
+    "--all", help="Show every row of the table, step of --steps or node of the tree (by default at most 100).")]
+ArgumentsArgument = Annotated[Optional[List[str]], typer.Argument(
+    metavar="EXPRESSION [NAME=VALUE]...",
+    help='An expression or a program ("(x + y) * z", "q = x + y; f = q * z"; - reads stdin), '
+         "then optional NAME=VALUE pairs, the same as --set.")]
+FileOption = Annotated[Optional[Path], typer.Option(
+    "--file", metavar="PROGRAM.grad", dir_okay=False,
+    help="Read the program from a file (- for stdin); then every argument is a NAME=VALUE.")]
+WrtOption = Annotated[Optional[str], typer.Option(
+    "--wrt", metavar="NAME,NAME", help="Report only these gradients (the whole graph still runs).")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Do not print warnings.")]
+NoColorOption = Annotated[bool, typer.Option(
+    "--no-color", help="No colour in the table (also when NO_COLOR is set).")]
+StableOption = Annotated[bool, typer.Option(
+    "--stable", help="Rewrite 1/(1+exp(-u)) into sigmoid(u), log(1+exp(u)) into softplus(u) and "
+                     "log(sum(exp(u))) into logsumexp(u) (same axis): same gradients, no overflow.")]
+DEFAULT_MAX_MEMORY = "4GiB"
+MaxMemoryOption = Annotated[str, typer.Option(
+    "--max-memory", metavar="SIZE", callback=lambda value: _check_size(value),
+    help="Refuse inputs whose evaluation is estimated to need more memory (e.g. 512MB, 8GiB; 0: no limit).")]
+ExpandOption = Annotated[bool, typer.Option(
+    "--expand", help="Show the primitive gates inside every call of a user function or of sigmoid "
+                     "(by default such a call is one gate).")]
+
+
+def _output_path(value: Optional[str]) -> Optional[str]:
+    if value is None:  # Click calls this on every run: import nothing then
+        return value
+    from ..render.graphviz import SUFFIXES
+
+    if Path(value).suffix.lower() not in SUFFIXES:
+        raise typer.BadParameter(f"{value!r} should end in {', '.join(SUFFIXES)}")
+    return value
+
+
+OutputOption = Annotated[Optional[str], typer.Option(
+    "--output", "-o", metavar="FILE", callback=_output_path,
+    help="Draw the circuit into FILE (.svg, .png, .pdf with Graphviz's dot; .dot for the DOT text).")]
+StepsOption = Annotated[bool, typer.Option(
+    "--steps", help="Narrate the backward pass one gate at a time: local gradient as formula and "
+                    "number, × upstream, = result; sums at forks. With --format json: a list of steps.")]
+
+
+class _ExpressionCommand(_Command):
+    """A command whose EXPRESSION may start with "-" ("-x**2"), so unknown options are let through
+    to it; an unknown *long* option (`--fromat`) is still a usage error that names it."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        known = {opt for param in self.get_params(ctx) for opt in param.opts + param.secondary_opts}
+        takes_value = {opt for param in self.params if isinstance(param, click.Option)
+                       and not param.is_flag for opt in param.opts}
+        args_iter = iter(args)
+        for arg in args_iter:
+            if arg == "--":
+                break
+            if arg in takes_value:
+                next(args_iter, None)
+                continue
+            name = arg.split("=", 1)[0]
+            if name not in known and re.fullmatch(r"--[A-Za-z][A-Za-z0-9_-]*", name):
+                raise click.NoSuchOption(name, possibilities=sorted(o for o in known if o.startswith("--")),
+                                         ctx=ctx)
+        return super().parse_args(ctx, args)
+
+
+EXIT_CODES = "Exit codes: 0 success; 1 bad input (or a nan/inf under --strict); 2 command-line usage error."
+
+
+EXAMPLES["eval"] = (
+    'gradcli eval "(x + y) * z" x=-2 y=5 z=-4',
+    'gradcli eval "q = x + y; q * z" x=-2 y=5 z=-4 --steps',
+    'gradcli eval "sig(t) = 1/(1+exp(-t)); sig(w*x)" w=2 x=-1',
+)
+
+
+@app.command("eval", cls=_ExpressionCommand, context_settings={"ignore_unknown_options": True},
+             short_help="Show every number of the backward pass of an expression.", epilog=EXIT_CODES)
+def eval_command(
+    arguments: ArgumentsArgument = None,
+    set_: SetOption = None,
+    file: FileOption = None,
+    values_file: ValuesOption = None,
+    format: FormatOption = None,
+    wrt: WrtOption = None,
+    digits: DigitsOption = 6,
+    strict: StrictOption = False,
+    all_rows: AllOption = False,
+    steps: StepsOption = False,
+    expand: ExpandOption = False,
+    output: OutputOption = None,
+    quiet: QuietOption = False,
+    no_color: NoColorOption = False,
+    max_memory: MaxMemoryOption = DEFAULT_MAX_MEMORY,
+    stable: StableOption = False,
+) -> None:
+    """Evaluate EXPRESSION, run the backward pass, and show each gate's value, local gradient,
+    upstream gradient and result, then ∂f/∂v for every variable.
+
+    EXPRESSION is an expression, or a program: statements separated by ; or by newlines, the
+    last of which is f, and functions you define (see the examples); - reads it from stdin. Each
+    NAME=VALUE after it gives a variable its value, as --set does. gradcli help language lists
+    the operators and functions with their local gradients.
+    """
+    if steps and format not in (None, Format.table, Format.json):
+        raise click.UsageError(f"--steps works with --format table or json, not {format.value}")
+    if output is not None and (steps or format not in (None, Format.dot)):
+        flag = "--steps" if steps else f"--format {format.value}"
+        raise click.UsageError(f"--output draws the circuit diagram; it does not go with {flag}")
+    format = format or (Format.dot if output is not None else Format.table)
+    with _user_errors():
+        from ..language.parser import parse
+        from ..inputs.values import shapes_of
+
+        limit = _parse_size(max_memory)
+        if output is not None:
+            outputs = [("--output " + output, output)]
+            if Path(output).suffix.lower() != ".dot":
+                import shutil
+
+                if shutil.which("dot") is None:  # then the DOT text goes beside it
+                    fallback = str(Path(output).with_suffix(".dot"))
+                    outputs.append((f"{fallback} (the DOT text for --output {output})", fallback))
+            _refuse_output_over_input(outputs, _input_files(arguments, file, set_, values_file))
+        # a value file larger than the memory limit is refused while it is read
+        read_limit = (limit or _MAX_SIZE, f"the memory limit of {max_memory} (--max-memory)")
+        source, values = _program_and_values(arguments, file, set_, values_file, read_limit)
+        graph = parse(source, expand=expand, shapes=shapes_of(values))
+        if stable:
+            from ..language.rewrite import stabilize
+
+            graph = stabilize(graph)
+        # plain output needs no per-edge records: skip them (faster, far less memory)
+        traced = steps or format is not Format.plain
+        result = graph.evaluate(values, trace=traced, max_memory=limit or None)
+        if wrt is not None:
+            result.gradients = _select(result, wrt)
+        if not quiet:
+            _warn(result.diagnostics)
+            if not stable:
+                _suggest_stable(result)
+        with _ascii_stdout():
+            _render(result, format, steps=steps, output=output, digits=digits, all_rows=all_rows,
+                    no_color=no_color)
+        if strict and any(d.kind == "domain" for d in result.diagnostics):
+            raise DomainError("a nan or inf appeared and --strict is on (see the warnings)")
+
+
+def _program_and_values(arguments, file, sets, values_file, limit=None) -> tuple[str, dict]:
+    """The program text and the variables' values, read the same way by every command; a value
+    file is refused while it is read once it passes `limit` (bytes, how to name it)."""
+    from ..inputs.arguments import collect_values
+
+    source, pairs, stdin_taken = _read_source(arguments or [], file)
+    return source, collect_values(sets or [], pairs, values_file, stdin_taken=stdin_taken, limit=limit)
+
+
+def _input_files(arguments, file, sets, values_file, batch_input=None) -> list[tuple[str, str]]:
+    """(how the user wrote it, path) of every file the run will read; path "-" is stdin."""
+    inputs = []
+    arguments = list(arguments or [])
+    if file is not None:
+        inputs.append((f"--file {file}", str(file)))
+    elif arguments:
+        if arguments[0] == "-":
+            inputs.append(("the program (-)", "-"))
+        arguments = arguments[1:]
+    if values_file is not None:
+        inputs.append((f"--values {values_file}", values_file))
+    if batch_input is not None:
+        inputs.append((f"--input {batch_input}", batch_input))
+    for item in [*(sets or []), *arguments]:
+        _name, sep, value = item.partition("=")
+        value = value.strip()
+        if sep and value.startswith("@"):
+            inputs.append((item, value[1:].strip()))
+    return inputs
+
+
+def _file_identity(path: str | None):
+    """(device, inode) of a regular file (stdout for None, stdin for "-"), or None."""
+    try:
+        if path is None:
+            info = os.fstat(sys.stdout.fileno())
+        elif path == "-":
+            info = os.fstat(sys.stdin.fileno())
+        else:
+            info = os.stat(path)
+    except (OSError, ValueError, AttributeError):  # no such file yet, or no descriptor (tests)
+        return None
+    import stat
+
+    return (info.st_dev, info.st_ino) if stat.S_ISREG(info.st_mode) else None
+
+
+def _refuse_output_over_input(outputs, inputs) -> None:
+    """An output that is one of the run's inputs, however spelled (another path, a symlink, a hard
+    link: the same device and inode), is refused before anything is read or written."""
+    for out_label, out_path in outputs:
+        target = _file_identity(out_path)
+        if target is None:
+            continue
+        for in_label, in_path in inputs:
+            if _file_identity(in_path) == target:
+                raise GradcliError(f"{out_label} is the same file as {in_label}: writing it would destroy "
+                                   "an input of this run", hint="write the output to another file")
+
+
+def _example() -> str:
+    """The running command's first example (gradcli check's for check, ...), eval's by default."""
+    ctx = click.get_current_context(silent=True)
+    name = ctx.info_name if ctx is not None else None
+    return EXAMPLES.get(name, EXAMPLES["eval"])[0]
+
+
+def _read_source(arguments: list[str], file: Path | None) -> tuple[str, list[str], str | None]:
+    """The program text (from the first argument, --file, or stdin for "-"), the NAME=VALUE pairs,
+    and how stdin was used for the program, if it was (stdin can be read once)."""
+    if file is not None:
+        if str(file) == "-":
+            return _read_program(None, "standard input"), arguments, "--file -"
+        return _read_program(file, f"--file {file}"), arguments, None
+    if not arguments:
+        from .helptext import UsageProblem
+
+        raise UsageProblem("give an EXPRESSION, - to read it from stdin, or --file PROGRAM.grad",
+                           hint=f"for example: {_example()}")
+    expression, pairs = arguments[0], arguments[1:]
+    if expression == "-":
+        return _read_program(None, "standard input"), pairs, "the program (-)"
+    return expression, pairs, None
+
+
+def _read_program(file: Path | None, where: str) -> str:
+    """A program's text from a file or stdin (None), UTF-8 with or without a byte-order mark. The
+    program-size limit stops the read itself: an endless stdin or /dev/zero is not read past it."""
+    from ..inputs.datafiles import binary_stdin, read_limited
+    from ..language.parser import MAX_SOURCE_CHARS
+
+    if file is None:
+        return read_limited(binary_stdin(), where, max_chars=MAX_SOURCE_CHARS)
+    try:
+        handle = open(file, "rb")
+    except OSError as exc:
+        raise GradcliError(f"--file {file}: {exc.strerror or exc}") from None
+    with handle:
+        return read_limited(handle, where, max_chars=MAX_SOURCE_CHARS)
+
+
+def _select(result, wrt: str) -> dict:
+    """The gradients named by --wrt, in that order."""
+    from ..base.errors import did_you_mean
+
+    names = [name.strip() for name in wrt.split(",") if name.strip()]
+    if not names:
+        raise GradcliError("--wrt needs at least one variable name", hint="write --wrt x,y")
+    chosen = {}
+    for name in names:
+        if name not in result.gradients:
+            hint = did_you_mean(name, result.gradients) or f"variables: {', '.join(result.gradients) or 'none'}"
+            raise GradcliError(f"--wrt {name}: not a variable with a gradient", hint=hint)
+        chosen[name] = result.gradients[name]
+    return chosen
+
+
+_SIZE = r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*"  # compiled when first used, not at start-up
+_MAX_SIZE = 2**60
+_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "kib": 2**10, "m": 10**6, "mb": 10**6, "mib": 2**20,
+          "g": 10**9, "gb": 10**9, "gib": 2**30, "t": 10**12, "tb": 10**12, "tib": 2**40}
+
+
+def _check_size(text: str) -> str:
+    """--max-memory's callback: a SIZE that is not one is a usage error (exit 2)."""
+    try:
+        _parse_size(text)
+    except GradcliError as exc:
+        raise typer.BadParameter(f"{exc.message.split(': ', 1)[-1]} ({exc.hint})") from None
+    return text
+
+
+def _parse_size(text: str) -> int:
+    if text == DEFAULT_MAX_MEMORY:
+        return 4 * 2**30
+    match = re.fullmatch(_SIZE, text, re.IGNORECASE)
+    unit = (match.group(2) or "").lower() if match else None
+    if not match or unit not in _UNITS:
+        raise GradcliError(f"--max-memory {text!r}: not a size", hint="write e.g. 512MB, 8GiB, or 0 for no limit")
+    size = float(match.group(1)) * _UNITS[unit]
+    if size > _MAX_SIZE:  # 1e400 bytes is no limit, and int(inf) would fail
+        raise GradcliError(f"--max-memory {text[:40]!r}: more than 1 EiB", hint="write 0 for no limit")
+    return int(size)
+
+
+def _render(result, format: Format, *, steps: bool, output: str | None, digits: int, all_rows: bool,
+            no_color: bool) -> None:
+    """Hand the result to the renderer the options ask for."""
+    if steps:
+        from ..render import jsondoc, steps as steps_view
+
+        if format is Format.json:
+            sys.stdout.write(jsondoc.dumps(steps_view.document(result)) + "\n")
+        else:
+            steps_view.render(result, sys.stdout, digits=digits, all_steps=all_rows)
+    elif format is Format.json:
+        from ..render import jsondoc
+
+        jsondoc.write(result, sys.stdout)
+        sys.stdout.write("\n")
+    elif format is Format.csv:
+        from ..render import csvtable
+
+        csvtable.render(result, sys.stdout)
+    elif format is Format.plain:
+        from ..render import plain
+
+        plain.render(result, sys.stdout)
+    elif format is Format.dot:
+        from ..render import dot
+
+        text = dot.render(result, digits=digits)
+        if output is None:
+            sys.stdout.write(text + "\n")
+        else:
+            from ..render import graphviz
+
+            graphviz.write(text, Path(output))
+    elif format is Format.tree:
+        from ..render import tree
+
+        tree.render(result, _table_output(no_color), digits=digits, all_nodes=all_rows)
+    else:
+        from ..render import table
+
+        table.render(result, _table_output(no_color), digits=digits, all_rows=all_rows,
+                     ascii_only=_dumb_terminal())
+
+
+CHECK_EXIT_CODES = ("Exit codes: 0 every gradient passes; 1 a gradient is wrong or non-finite, or bad input; "
+                    "2 command-line usage error.")
+
+
+EXAMPLES["check"] = (
+    'gradcli check "x**3" x=2 --expect x=12',
+    'gradcli check "sigmoid(w*x)" w=2 x=-1',
+    'gradcli check "norm(v)" "v=[3,4]" --format json',
+)
+
+
+@app.command("check", cls=_ExpressionCommand, context_settings={"ignore_unknown_options": True},
+             short_help="Check every gradient against a numeric one (and yours).", epilog=CHECK_EXIT_CODES)
+def check_command(
+    arguments: ArgumentsArgument = None,
+    set_: SetOption = None,
+    file: FileOption = None,
+    values_file: ValuesOption = None,
+    expect: Annotated[Optional[List[str]], typer.Option(
+        "--expect", "-e", metavar="NAME=VALUE",
+        help="Your own (hand-derived) gradient of f with respect to NAME, judged against the analytic "
+             "and the numeric one. A number, or an array in NAME's shape. Repeat for each variable.")] = None,
+    h: Annotated[float, typer.Option("--h", metavar="H", callback=_finite("--h", 1e-5, zero=False), help="The step of the centered difference (f(v+h) - f(v-h)) / 2h.")]
+        = 1e-5,
+    rtol: Annotated[float, typer.Option(
+        "--rtol", metavar="R", callback=_finite("--rtol", 1e-2, zero=False), help="The relative error from which a gradient is wrong (CS231n: 1e-2).")] = 1e-2,
+    atol: Annotated[float, typer.Option(
+        "--atol", metavar="A", callback=_finite("--atol", 1e-8, zero=True), help="An absolute difference |analytic - numeric| up to which a gradient is good "
+                       "whatever its relative error (for gradients near 0).")] = 1e-8,
+    format: CheckFormatOption = CheckFormat.table,
+    digits: DigitsOption = 6,
+    quiet: QuietOption = False,
+    no_color: NoColorOption = False,
+) -> None:
+    """Check every gradient of EXPRESSION (every element of an array) against a centered
+    difference, and say good, ok with kinks, suspicious or wrong.
+
+    EXPRESSION and NAME=VALUE are as for gradcli eval. --expect NAME=VALUE judges your own
+    hand-derived gradient as well.
+    """
+    with _user_errors():
+        from ..evaluation.check import check
+        from ..language.parser import parse
+        from ..inputs.arguments import collect_values
+        from ..inputs.values import shapes_of
+
+        source, values = _program_and_values(arguments, file, set_, values_file)
+        expected = collect_values(expect or [], flag="--expect")
+        report = check(parse(source, shapes=shapes_of(values)), values, expected=expected, h=h, rtol=rtol, atol=atol)
+        if not quiet:
+            _warn(report.diagnostics)
+        if format is CheckFormat.json:
+            from ..render import jsondoc
+
+            sys.stdout.write(jsondoc.render_check(report) + "\n")
+        else:
+            from ..render import checktable
+
+            checktable.render(report, _table_output(no_color), digits=digits, ascii_only=_dumb_terminal())
+        sys.stderr.write(report.summary() + "\n")
+        if not report.passed:
+            raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+# -- gradcli diff: derivatives of any order as formulas ---------------------------------------------
+
+class DiffFormat(str, enum.Enum):
+    text = "text"
+    latex = "latex"
+    json = "json"
+    dot = "dot"
+
+
+MAX_DIFF_ORDER = 20  # gradcli.evaluation.formulas.MAX_ORDER (not imported: start-up imports no NumPy)
+
+EXAMPLES["diff"] = (
+    'gradcli diff "x**3 * y"',
+    'gradcli diff "x**3 * y" --wrt x --order 2 x=2 y=3',
+    'gradcli diff "sigmoid(w*x + b)" --wrt w --format latex',
+    'gradcli diff "log(1 + exp(x))" --order 2 --simplify',
+)
+
+
+@app.command("diff", cls=_ExpressionCommand, context_settings={"ignore_unknown_options": True},
+             short_help="The derivative of an expression as a formula, of any order.",
+             epilog="Exit codes: 0 success; 1 bad input, or --simplify without SymPy; 2 command-line usage error.")
+def diff_command(
+    arguments: ArgumentsArgument = None,
+    set_: SetOption = None,
+    file: FileOption = None,
+    values_file: ValuesOption = None,
+    wrt: Annotated[Optional[str], typer.Option(
+        "--wrt", metavar="NAME,NAME",
+        help="The variables to differentiate with respect to (by default every variable).")] = None,
+    order: Annotated[int, typer.Option(
+        "--order", "-n", metavar="N", callback=_between(1, MAX_DIFF_ORDER),
+        help=f"The order of the derivative: 2 for ∂²f/∂x², up to {MAX_DIFF_ORDER}.")] = 1,
+    format: Annotated[DiffFormat, typer.Option(
+        "--format", "-f", metavar="FORMAT",
+        help="text: one formula per line in gradcli's syntax; latex: the same lines in an aligned "
+             "environment; json: one JSON document; dot: the derivatives' graph in Graphviz DOT.")] = DiffFormat.text,
+    simplify: Annotated[bool, typer.Option(
+        "--simplify", help='Simplify each derivative with SymPy (pip install "gradcli[symbolic]").')] = False,
+    digits: DigitsOption = 6,
+    quiet: QuietOption = False,
+) -> None:
+    """Print the derivative of EXPRESSION with respect to each variable as a formula in gradcli's
+    own syntax (∂f/∂x = ...), which parses back; --order N gives the N-th derivative.
+
+    A subexpression used more than once is written once, as an intermediate (u = ...). With
+    NAME=VALUE pairs (as for gradcli eval), each line shows its value too.
+    """
+    with _user_errors():
+        from ..evaluation.formulas import derive
+        from ..language.parser import parse
+        from ..inputs.values import shapes_of
+
+        source, values = _program_and_values(arguments, file, set_, values_file)
+        names = None if wrt is None else [n.strip() for n in wrt.split(",") if n.strip()]
+        derivs = derive(parse(source, shapes=shapes_of(values)), names, order, values, simplify=simplify)
+        if not quiet:
+            for message in derivs.warnings:
+                sys.stderr.write(f"warning: {_plain(message)}\n")
+        with _ascii_stdout():
+            sys.stdout.write(_render_diff(derivs, format, digits) + "\n")
+
+
+def _render_diff(derivs, format: DiffFormat, digits: int) -> str:
+    from ..render import diffview
+
+    if format is DiffFormat.latex:
+        return diffview.render_latex(derivs, digits=digits)
+    if format is DiffFormat.json:
+        from ..render import jsondoc
+
+        return jsondoc.dumps(diffview.document(derivs))
+    if format is DiffFormat.dot:
+        from ..render import dot
+        from ..render.gates import title
+
+        shape = derivs.derivatives_formula()
+        values = shape.values(derivs.given) if derivs.has_values else None
+        return dot.render_formula(shape, derivs.labels(), title=title(derivs.graph), values=values,
+                                  digits=digits)
+    return diffview.render_text(derivs, digits=digits)
+
+
+class BatchFormat(str, enum.Enum):
+    csv = "csv"
+    ndjson = "ndjson"
+
+
+class HessianFormat(str, enum.Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    plain = "plain"
+
+
+EXAMPLES["hessian"] = (
+    'gradcli hessian "x**2 * y + sin(x*y)" x=1 y=2',
+    'gradcli hessian "sum(W**3)" "W=[[1,2],[3,4]]" -f json',
+    'gradcli hessian "x*y*z" x=1 y=2 z=3 --wrt x,z',
+)
+
+
+@app.command("hessian", cls=_ExpressionCommand, context_settings={"ignore_unknown_options": True},
+             short_help="Every second derivative of a scalar f, beside its gradient.", epilog=EXIT_CODES)
+def hessian_command(
+    arguments: ArgumentsArgument = None,
+    set_: SetOption = None,
+    file: FileOption = None,
+    values_file: ValuesOption = None,
+    wrt: Annotated[Optional[str], typer.Option(
+        "--wrt", metavar="NAME,NAME", help="The rows and columns: only these variables, in this order "
+                                           "(the others are constants).")] = None,
+    format: Annotated[HessianFormat, typer.Option(
+        "--format", "-f", metavar="FORMAT",
+        help="table: the matrix beside the gradient, for people; json: {f, variables, gradient, hessian}; "
+             "csv: a header, then one row per variable; plain: 'f VALUE', then 'NAME GRADIENT ROW...' lines.")
+    ] = HessianFormat.table,
+    digits: DigitsOption = 6,
+    strict: StrictOption = False,
+    quiet: QuietOption = False,
+    no_color: NoColorOption = False,
+    max_memory: MaxMemoryOption = DEFAULT_MAX_MEMORY,
+) -> None:
+    """The Hessian of EXPRESSION, a scalar f: the matrix of second derivatives ∂²f/∂v∂w at the
+    given values, beside the gradient ∂f/∂v.
+
+    EXPRESSION and NAME=VALUE are as for gradcli eval. An array variable contributes one row and
+    column per element, labelled W[0,1] (C order). The matrix comes from differentiating the
+    gradient's own graph (forward over reverse), not from finite differences; at a kink (relu,
+    abs, max at a tie) the registry's convention is used and a warning says so.
+    """
+    with _user_errors():
+        from ..evaluation.hessian import hessian
+        from ..language.parser import parse
+
+        limit = _parse_size(max_memory)
+        read_limit = (limit or _MAX_SIZE, f"the memory limit of {max_memory} (--max-memory)")
+        source, values = _program_and_values(arguments, file, set_, values_file, read_limit)
+        names = None
+        if wrt is not None:
+            names = [name.strip() for name in wrt.split(",") if name.strip()]
+            if not names:
+                raise GradcliError("--wrt needs at least one variable name", hint="write --wrt x,y")
+        graph = parse(source)
+        result = hessian(graph, values, names, max_memory=limit or None)
+        if not quiet:
+            _warn(result.diagnostics)
+        from ..render import hessian as view
+
+        with _ascii_stdout():
+            if format is HessianFormat.json:
+                view.render_json(result, sys.stdout)
+            elif format is HessianFormat.csv:
+                view.render_csv(result, sys.stdout)
+            elif format is HessianFormat.plain:
+                view.render_plain(result, sys.stdout)
+            else:
+                from ..render.gates import title
+
+                view.render_table(result, _table_output(no_color), digits=digits, ascii_only=_dumb_terminal(),
+                                  title=title(graph))
+        if strict and any(d.kind == "domain" for d in result.diagnostics):
+            raise DomainError("a nan or inf appeared and --strict is on (see the warnings)")
+
+
+EXAMPLES["batch"] = (
+    r"""printf 'x,y\n1,2\n3,4\n' | gradcli batch "x*y" --input -""",
+    r"""printf 'x\n1\n2\n' | gradcli batch "x**2" -i - -f ndjson""",
+)
+
+
+@app.command("batch", cls=_ExpressionCommand, context_settings={"ignore_unknown_options": True},
+             short_help="f and its gradient at every row of a CSV file.",
+             epilog="Exit codes: 0 every row done; 1 bad input or a failed row (reported with its line "
+                    "number); 2 command-line usage error.")
+def batch_command(
+    arguments: Annotated[List[str], typer.Argument(
+        metavar="EXPRESSION [NAME=VALUE]...",
+        help='An expression of the columns ("sigmoid(w0*x0 + w1*x1 + w2)"), then optional NAME=VALUE '
+             "constants, the same as --set.")],
+    input: Annotated[str, typer.Option(
+        "--input", "-i", metavar="FILE.csv",
+        help="The points: a CSV whose header row names the variables, one point per row ('-' is stdin).")],
+    output: Annotated[str, typer.Option(
+        "--output", "-o", metavar="FILE",
+        help="Where to write the inputs, f and df/d<name> per row ('-', the default, is stdout).")] = "-",
+    set_: SetOption = None,
+    values_file: ValuesOption = None,
+    chunk_size: Annotated[int, typer.Option(
+        "--chunk-size", metavar="N", callback=_between(1, MAX_CHUNK_SIZE),
+        help="Rows evaluated together; memory grows with it, not with the input.")] = 65536,
+    format: Annotated[BatchFormat, typer.Option(
+        "--format", "-f", metavar="FORMAT", help="csv: a header and one line per row; ndjson: one JSON object per row.")
+    ] = BatchFormat.csv,
+    fail_fast: Annotated[bool, typer.Option(
+        "--fail-fast", help="Stop at the first failed row (by default its output row is left empty "
+                            "and the run goes on).")] = False,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="A row whose f or gradient is nan or inf fails.")] = False,
+) -> None:
+    """Evaluate EXPRESSION at every row of a CSV file whose header row names the variables: per
+    row, f and the gradient with respect to each column (one point per row, not the gradient of
+    a sum).
+
+    EXPRESSION is as for gradcli eval; each NAME=VALUE after it is a constant, the same for
+    every row (it gets no gradient column).
+    """
+    with _user_errors():
+        from . import batch
+        from ..inputs.datafiles import open_text, source_name
+        from ..language.parser import parse
+        from ..inputs.arguments import collect_values
+        from ..inputs.values import shapes_of
+
+        expression, pairs = arguments[0], arguments[1:]
+        inputs = _input_files([expression, *pairs], None, set_, values_file, batch_input=input)
+        _refuse_output_over_input([("standard output" if output == "-" else f"--output {output}",
+                                    None if output == "-" else output)], inputs)
+        constants = collect_values(set_ or [], pairs, values_file=values_file,
+                                   stdin_taken="--input -" if input == "-" else None)
+        graph = parse(expression)
+        if "diff" in expression:  # each row's variables are scalars: diff(…) is built for those
+            shapes = {name: () for name in graph.variables}
+            shapes.update(shapes_of(constants))
+            graph = parse(expression, shapes=shapes)
+            graph.assumes = {}  # the engine runs a chunk of rows at once: a column per variable
+        stream = open_text(input)
+        source = source_name(input)
+        out = _LazyOutput(output)
+        progress = _progress(batch.input_size(input))
+
+        def report(row) -> None:
+            sys.stderr.write(f"error: {source}, {row.message}\n")
+
+        try:
+            summary = batch.run(graph, stream, out, constants, source=source, fmt=format.value,
+                                chunk_size=chunk_size, fail_fast=fail_fast, strict=strict,
+                                on_failure=report, on_progress=progress.update if progress else None)
+        except BaseException:
+            out.discard()  # a run that stops halfway leaves the file that was there before
+            raise
+        finally:
+            if progress:
+                progress.close()
+            stream.close()
+        out.close()
+        for message in summary.warnings:
+            sys.stderr.write(f"warning: {message}\n")
+        if summary.non_finite:
+            sys.stderr.write(f"warning: {summary.non_finite} row{'s have' if summary.non_finite > 1 else ' has'} "
+                             "nan or inf in f or a gradient (--strict makes that a failure)\n")
+        if summary.failed_count:
+            hidden = summary.failed_count - len(summary.failed)
+            if hidden:
+                sys.stderr.write(f"error: … and {hidden} more failed rows\n")
+            if summary.stopped:
+                sys.stderr.write("error: stopped at the first failed row (--fail-fast)\n")
+            else:
+                sys.stderr.write(f"error: {summary.failed_count} of {summary.rows} rows failed; "
+                                 "their output rows have empty values\n")
+            raise typer.Exit(EXIT_BAD_INPUT)
+
+
+EXAMPLES["help"] = ("gradcli help language", "gradcli help eval")
+
+
+@app.command("help", cls=_Command, short_help="The language's operators and functions, or a command's help.",
+             epilog="Exit codes: 0 success; 2 no such topic.")
+def help_command(
+    ctx: typer.Context,
+    topic: Annotated[Optional[str], typer.Argument(metavar="[TOPIC]", show_default=False)] = None,
+) -> None:
+    """Help on TOPIC: language (every operator and function with its local gradient, generated
+    from gradcli's own op registry; how programs and definitions are written), or a command
+    (the same as gradcli COMMAND --help). Without TOPIC, the list of topics."""
+    from .helptext import help_page
+
+    text = help_page(ctx, topic)
+    with _ascii_stdout():
+        sys.stdout.write(text)
+
+
+_SILENCED = []  # set once gradcli itself pointed stdout at /dev/null
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that Python's final flush does not fail on a closed pipe."""
+    _SILENCED.append(True)
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+class _LazyOutput:
+    """The output: stdout, or a file created at the first write (so a bad input leaves no empty
+    file) and put in place whole at the end (see outfile.py)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.stdout = path == "-"
+        self.handle = None
+
+    def write(self, text: str) -> None:
+        if self.stdout:
+            sys.stdout.write(text)
+            return
+        if self.handle is None:
+            from ..base.outfile import AtomicFile
+
+            self.handle = AtomicFile(self.path)
+        self.handle.write(text)
+
+    def close(self) -> None:
+        if self.stdout:
+            sys.stdout.flush()
+        elif self.handle is not None:
+            self.handle.commit()
+
+    def discard(self) -> None:
+        if self.handle is not None:
+            self.handle.discard()
+
+
+def _progress(size: int | None):
+    """A progress bar on stderr over the characters read, for a large input when stderr is a
+    terminal; else None."""
+    from . import batch
+
+    if not batch.wants_progress(size, sys.stderr.isatty()):
+        return None
+    from rich.console import Console
+    from rich.progress import Progress
+
+    return _ProgressBar(Progress(console=Console(stderr=True), transient=True), size)
+
+
+class _ProgressBar:
+    def __init__(self, bar, size: int) -> None:
+        self.bar = bar
+        self.task = bar.add_task("batch", total=size)
+        bar.start()
+
+    def update(self, done: int) -> None:
+        self.bar.update(self.task, completed=done)
+
+    def close(self) -> None:
+        self.bar.stop()
+
+
+class _user_errors:
+    """Turn gradcli's errors into one message on stderr and exit code 1; also a failed write to
+    stdout ("cannot write standard output: No space left on device", exit 1) and a reader that
+    stopped early (`| head`: quietly, exit 0). Stdout is flushed here, so that a write that only
+    fails at the flush is reported the same way."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if exc is None or isinstance(exc, click.exceptions.Exit):
+            try:
+                sys.stdout.flush()
+            except OSError as error:
+                if isinstance(error, BrokenPipeError) and exc is not None:
+                    _silence_stdout()
+                    return False  # keep the command's own exit code
+                exc = error
+            else:
+                return False
+        if isinstance(exc, OSError) and exc.filename is None:  # files we read or write are named
+            raise typer.Exit(_write_failed(exc))
+        if not isinstance(exc, (GradcliError, RecursionError, MemoryError)):
+            return False
+        if isinstance(exc, GradcliError):
+            message = exc.render()
+        elif isinstance(exc, MemoryError):
+            message = "not enough memory for this input"
+        else:
+            message = "the input is nested too deeply"
+        sys.stderr.write(f"error: {_plain(message)}\n")
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _warn(diagnostics) -> None:
+    for diagnostic in diagnostics:
+        sys.stderr.write(f"warning: {_plain(diagnostic.message)}\n")
+
+
+class _ascii_stdout:
+    """Under TERM=dumb, stdout writes through render.style.AsciiWriter while a result is
+    rendered: ASCII only, whichever renderer writes."""
+
+    def __enter__(self):
+        self.saved = sys.stdout
+        if _dumb_terminal():
+            from ..render.style import AsciiWriter
+
+            sys.stdout = AsciiWriter(sys.stdout)
+
+    def __exit__(self, *exc):
+        sys.stdout = self.saved
+        return False
+
+
+def _plain(message: str) -> str:
+    """A message for stderr: in ASCII under TERM=dumb."""
+    if message.isascii() or not _dumb_terminal():
+        return message
+    from ..render.style import plain_ascii
+
+    return plain_ascii(message)
+
+
+def _suggest_stable(result) -> None:
+    """Where a nan/inf comes from a pattern --stable would rewrite, say so."""
+    if not any(d.kind == "domain" for d in result.diagnostics):
+        return
+    from ..language.rewrite import unstable_patterns
+
+    for node, pattern in unstable_patterns(result.graph):
+        sys.stderr.write(f"hint: {pattern} at {node.span.where()} overflows for large |u|; "
+                         "--stable computes it as one stable gate with the same gradients\n")
+
+
+def _dumb_terminal() -> bool:
+    return os.environ.get("TERM") == "dumb"
+
+
+def _table_output(no_color: bool):
+    """A Rich console on a terminal; else stdout itself, for the plain ASCII layout (no Rich)."""
+    if sys.stdout.isatty() and not _dumb_terminal():
+        return _console(no_color)
+    return sys.stdout
+
+
+def _console(no_color: bool = False):
+    from rich.console import Console
+
+    return Console(highlight=False, no_color=no_color or "NO_COLOR" in os.environ)
+
+
+def _write_failed(exc: OSError) -> int:
+    """Stdout could not be written: say so (if stderr can be), and the exit code to use. A reader
+    that closed the pipe (`| head`) is no error of the input: exit 0 and say nothing."""
+    _silence_stdout()  # else Python's own final flush fails again at exit
+    if isinstance(exc, BrokenPipeError):
+        return EXIT_OK
+    try:
+        sys.stderr.write(f"error: cannot write standard output: {exc.strerror or exc}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    return EXIT_BAD_INPUT
+
+
+class _ClosedOutput(io.TextIOBase):
+    """Stdout of a process started with it closed (`>&-`): every write fails as on a closed
+    descriptor, and is reported as any failed write is."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+
+
+def _guard_std_streams() -> None:
+    """For a process started with stdin, stdout or stderr closed: /dev/null takes the descriptor,
+    so that no file opened later lands on 0, 1 or 2; a closed stdout fails every write (reported
+    as such), a closed stderr swallows messages (the exit code still tells), a closed stdin is
+    None (reading it is "cannot read standard input: it is closed")."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+            continue
+        except OSError:
+            pass
+        try:
+            devnull = os.open(os.devnull, os.O_RDWR)
+            if devnull != fd:
+                os.dup2(devnull, fd)
+                os.close(devnull)
+        except OSError:
+            continue
+        if fd == 1:
+            sys.stdout = _ClosedOutput()
+        elif fd == 2:
+            sys.stderr = open(os.devnull, "w")
+        else:
+            sys.stdin = None
+
+
+def _identity(target: int | str):
+    """(device, inode) of a descriptor or a path, or None."""
+    try:
+        info = os.stat(target)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+def _met_closed_pipe(stdout_was) -> bool:
+    """Whether Click or Rich met a closed pipe while writing (their own texts: --help, usage):
+    Click then wraps stdout, Rich points it at /dev/null, and both exit with 1."""
+    if isinstance(sys.stdout, click.utils.PacifyFlushWrapper):
+        _silence_stdout()
+        return True
+    now = _identity(1)
+    return not _SILENCED and now != stdout_was and now == _identity(os.devnull)
+
+
+def main() -> None:
+    """Console-script entry point: never a traceback, even for an internal error."""
+    # What start-up created lives as long as the process: moved out of the collector's sight,
+    # it is not traversed again by every full collection a big input's parsing triggers.
+    gc.freeze()
+    _guard_std_streams()
+    stdout_was = _identity(1)
+    if _dumb_terminal():  # every message in ASCII, Click's and Typer's too
+        from ..render.style import AsciiWriter
+
+        sys.stderr = AsciiWriter(sys.stderr)
+    try:
+        app()
+        code = EXIT_OK
+    except SystemExit as exit:
+        code = exit.code
+        if code == EXIT_BAD_INPUT and _met_closed_pipe(stdout_was):  # in --help's text, say
+            code = EXIT_OK
+        elif code == EXIT_INTERRUPTED:  # Typer's answer to Ctrl-C, silent until now
+            sys.stderr.write("interrupted\n")
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        code = EXIT_INTERRUPTED
+    except OSError as exc:  # writing the --help or --version text failed
+        if exc.filename is not None or os.environ.get("GRADCLI_DEBUG"):
+            raise
+        code = _write_failed(exc)
+    except Exception as exc:  # a bug of ours: say so plainly, with a way to see the details
+        if os.environ.get("GRADCLI_DEBUG"):
+            raise
+        sys.stderr.write(f"error: internal error ({type(exc).__name__}: {exc}); "
+                         "rerun with GRADCLI_DEBUG=1 for the traceback and please report it\n")
+        code = EXIT_BAD_INPUT
+    try:  # what is still buffered: a failure here is reported like any other write's
+        sys.stdout.flush()
+    except OSError as exc:
+        written = _write_failed(exc)
+        code = code if written == EXIT_OK else written
+    sys.exit(code)
+
+
+if _collecting:  # see the imports at the top
+    gc.enable()

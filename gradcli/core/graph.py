@@ -1,0 +1,166 @@
+"""The computational graph: gates, variables and constants, in topological order."""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping
+
+from .ops import GateView, Op, gate_view
+from ..base.source import Source, Span
+
+# Evaluating and printing a graph belong to the layers above it (gradcli.evaluation.evaluator, gradcli.language.printer),
+# which import this module; gradcli/__init__.py connects them here, so that Graph.evaluate and
+# Graph.to_source work while the graph imports neither (nor gradcli.core.trace: `Result` and
+# `Diagnostic` below are gradcli.core.trace's, named in annotations only).
+_hooks: dict[str, Callable] = {}
+
+
+def connect(*, evaluate: Callable, to_source: Callable) -> None:
+    """Called once, by gradcli/__init__.py: what Graph.evaluate and Graph.to_source call."""
+    _hooks.update(evaluate=evaluate, to_source=to_source)
+
+
+class Node:
+    """One gate (an op applied to inputs), one variable, or one constant.
+
+    A variable used several times is one node: its gradient is the sum of what comes back.
+    `default` is a constant's value, or a named constant's (`pi`, `e`) until a value replaces it.
+    """
+
+    __slots__ = ("id", "kind", "op", "inputs", "name", "span", "default", "params", "rewrite", "scope", "_text")
+
+    def __init__(self, kind: str, span: Span, *, op: Op | None = None,
+                 inputs: tuple[Node, ...] = (), name: str | None = None,
+                 default: float | None = None, params: dict | None = None,
+                 rewrite: str | None = None, scope: str | None = None,
+                 text: str | Callable[[], str] | None = None) -> None:
+        self.id = -1
+        self.kind = kind  # "var", "const" or "gate"
+        self.op = op
+        self.inputs = inputs
+        self.name = name
+        self.span = span
+        self.default = default
+        self.rewrite = rewrite  # the pattern this gate replaced (--stable), e.g. "1/(1+exp(-u))"
+        self.params = params or {}  # a gate's keyword arguments, fixed in the text: {"axis": 0}
+        self.scope = scope  # the function whose body this gate was inlined from (--expand)
+        # how an inlined gate reads: its body text with the call's arguments in place of the
+        # parameters (`-y` for sigmoid(y)'s `-x`), so no inner name reads as one of the user's;
+        # a callable is called when the text is first read (most inlined gates never are)
+        self._text = text
+
+    @property
+    def text(self) -> str | None:
+        if callable(self._text):
+            self._text = self._text()
+        return self._text
+
+    @property
+    def op_name(self) -> str:
+        return self.op.name if self.op is not None else self.kind
+
+    @property
+    def label(self) -> str:
+        """How the node is called in tables and messages: its name, else its source text."""
+        if self.name is not None:
+            return self.name
+        if self.text is not None:
+            text = self.text if len(self.text) <= 40 else self.text[:39] + "…"
+            return f"{self.scope}: {text}" if self.scope else text
+        return f"{self.scope}: {self.span.short_text()}" if self.scope else self.span.short_text()
+
+    @property
+    def gate_name(self) -> str:
+        """The gate's one name in every view and message: the registry's symbol with its constant
+        inputs folded in (`+`, `*`, `1/x`, `x^3`, `-x`, `exp`, `max`), else the node's kind."""
+        return self.view.symbol if self.op is not None else self.kind
+
+    @property
+    def view(self) -> GateView:
+        """The gate's symbol, role and formulas for people, its constant inputs folded in."""
+        return gate_view(self.op, tuple(i.default if i.kind == "const" else None for i in self.inputs),
+                         tuple(i.label for i in self.inputs))
+
+    def __repr__(self) -> str:
+        return f"Node({self.id}, {self.op_name}, {self.label!r})"
+
+
+class Graph:
+    """Nodes in topological order (every input before its gate) and the output node.
+
+    Only what the output depends on is kept. A graph can be evaluated many times with new values.
+    """
+
+    def __init__(self, created: list[Node], output: Node, source: Source,
+                 notes: list[Diagnostic] | None = None) -> None:
+        self.source = source
+        self.output = output
+        self.nodes = _reachable_in_order(created, output)
+        for i, node in enumerate(self.nodes):
+            node.id = i
+        # Free variables, in first-use order; named constants count once a value is given.
+        self.variables: dict[str, Node] = {
+            n.name: n for n in self.nodes if n.kind == "var" and n.name is not None
+        }
+        self.notes = notes or []  # remarks from parsing, such as unused statements
+        # {name: shape} a diff(…) was built for (gradcli.language.parser.parse's `shapes`): other shapes
+        # would need the gates it left out, so they are refused
+        self.assumes: dict[str, tuple] = {}
+
+    @property
+    def required(self) -> list[str]:
+        """Names that need a value (variables other than the named constants)."""
+        return [name for name, n in self.variables.items() if n.default is None]
+
+    def evaluate(self, values: Mapping[str, object] | None = None, *, trace: bool = True,
+                 max_memory: int | None = None) -> Result:
+        """Forward and backward pass. With trace=False, per-edge records are skipped (faster);
+        the values and diagnostics are those of trace=True. With max_memory (bytes), a run
+        estimated to need more raises ResourceError before any work (gradcli.evaluation.shapes).
+
+        A graph of scalars runs on Python floats (gradcli.evaluation.scalar_engine, from a plan made at the
+        first call and kept); arrays, and anything unusual that path declines, run in NumPy
+        (gradcli.evaluation.evaluator.evaluate)."""
+        if self.assumes:
+            self._check_assumed(values or {})
+        return _hooks["evaluate"](self, values, trace=trace, max_memory=max_memory)
+
+    def _check_assumed(self, values: Mapping[str, object]) -> None:
+        import numpy as np
+
+        from ..base.errors import ShapeError
+
+        for name, shape in self.assumes.items():
+            if name in values:
+                try:
+                    got = np.shape(values[name])
+                except ValueError:  # a ragged list: the engine says so
+                    continue
+                if got != shape:
+                    raise ShapeError(
+                        f"the program's diff(…) was built for {name} of shape {shape}, and the value "
+                        f"given has shape {got}", span=self.variables[name].span,
+                        hint="parse it again for these values: gradcli.parse(text, shapes=…) "
+                             "(or without shapes, for any)")
+
+    def to_source(self) -> str:
+        """Source text that parses back to this graph (see gradcli.language.printer)."""
+        return _hooks["to_source"](self)
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+
+def _reachable_in_order(created: list[Node], output: Node) -> list[Node]:
+    """The nodes the output depends on, in creation order.
+
+    The builder creates every input before its gate, so creation order is already topological;
+    reachability is found with an explicit stack (graphs 100,000 deep are normal input).
+    """
+    seen = {output}  # nodes hash by identity
+    stack = [output]
+    while stack:
+        for child in stack.pop().inputs:
+            if child not in seen:
+                seen.add(child)
+                stack.append(child)
+    return [n for n in created if n in seen]

@@ -1,0 +1,622 @@
+"""The Hessian of a scalar f: every second derivative ∂²f/∂vᵢ∂vⱼ, by forward-over-reverse.
+
+The gradient of f is built as a graph (`gradcli.differentiation.derivative.gradient_graph`): ordinary gates of
+registry ops. One forward pass over that graph carries, beside each node's value, its tangent:
+the node's derivative with respect to every variable element at once, an array of the node's
+shape plus a last axis of n columns (n: the number of variable elements), seeded with the
+identity at the variables. A gradient node's tangent is then its rows of the Hessian, so one pass
+gives the whole n×n matrix, where HIPS autograd's `hessian` runs n reverse passes over its
+gradient. No finite differences anywhere.
+
+The tangent rules (JVPs) come from the registry, none is written here:
+- an elementwise gate: tangent = Σₖ localₖ · tangentₖ, with the op's local gradients (`Op.locals`),
+  each input's tangent broadcast to the gate's shape;
+- any other gate (a reduction, a product, `expand_as`…): per input, its Jacobian, row by row from
+  the op's VJP with unit cotangents (a VJP is linear in its cotangent), times the input's tangent.
+
+A zero tangent times an infinite local gradient counts 0, not 0·inf = nan: a variable that does
+not move an input does not move the gate through it.
+
+For a graph of scalars, `_ScalarPass` gives the same numbers without building the gradient's
+graph (which costs more than the pass itself): the reverse sweep run on dual numbers, each rule's
+compiled template evaluated on Python floats with sparse tangents. It answers ordinary runs; a
+floating-point error, a nan or inf, or a gate without a float kernel sends the run to the
+gradient-graph pass above, which reports where they come from.
+
+Kinks and domains carry over: the first-order pass (the engine) reports f's own gates; a gate of
+the gradient graph at its kink (relu's slope `step(x)` at x = 0) uses the registry's convention
+for it and is reported; a nan or inf in the matrix is reported with the gate it first came from.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from ..base.errors import GradcliError, ResourceError, ShapeError, did_you_mean
+from ..core.trace import Diagnostic
+
+if TYPE_CHECKING:
+    from ..core.graph import Graph, Node
+
+# How close H[i, j] and H[j, i] must be for `Hessian.symmetric`: relative to the largest |entry|
+# (rounding in the two orders of differentiation differs by a few ulps of the terms summed).
+SYMMETRY_RTOL = 1e-9
+
+
+def element_labels(name: str, shape: tuple[int, ...]) -> list[str]:
+    """A variable's labels, one per element in C order: `x` for a scalar, `W[0,1]` for an array."""
+    if shape == ():
+        return [name]
+    return [f"{name}[{','.join(map(str, index))}]" for index in np.ndindex(*shape)]
+
+
+class Hessian:
+    """The second derivatives of a scalar f at one point.
+
+    - `f`: the value of f (a float).
+    - `names`: the n labels of the rows and columns, variable by variable in the order asked for
+      (by default first use): `x` for a scalar variable, one per element in C order for an array
+      (`W[0,0]`, `W[0,1]`, …).
+    - `gradient`: ∂f/∂v for each label, shape (n,).
+    - `matrix`: ∂²f/∂vᵢ∂vⱼ, shape (n, n), float64; row i is the derivative of `gradient[i]`.
+    - `variables`: {name: shape} of the variables, in `names` order.
+    - `diagnostics`: the warnings (kinks, nan/inf) of the first- and second-order passes.
+    """
+
+    __slots__ = ("f", "gradient", "names", "matrix", "variables", "diagnostics", "graph")
+
+    def __init__(self, f: float, gradient: np.ndarray, names: list[str], matrix: np.ndarray,
+                 variables: dict[str, tuple[int, ...]], diagnostics: list[Diagnostic] | None = None,
+                 graph: Graph | None = None) -> None:
+        self.f = f
+        self.gradient = gradient
+        self.names = names
+        self.matrix = matrix
+        self.variables = variables
+        self.diagnostics = diagnostics or []
+        self.graph = graph
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.matrix.shape
+
+    @property
+    def asymmetry(self) -> float:
+        """max |H[i,j] − H[j,i]| over the finite pairs (0 for a 1×1 matrix); nan if none is finite."""
+        m = self.matrix
+        both = np.isfinite(m) & np.isfinite(m.T)
+        if not both.any():
+            return math.nan if m.size else 0.0
+        with np.errstate(all="ignore"):
+            return float(np.max(np.abs(np.where(both, m - m.T, 0.0))))
+
+    @property
+    def symmetric(self) -> bool:
+        """Whether H = Hᵀ to rounding (relative SYMMETRY_RTOL of the largest |entry|), non-finite
+        entries included (nan pairs with nan, inf with the same inf). Schwarz's theorem says it is
+        wherever f is twice continuously differentiable; at a kink it need not be."""
+        m = self.matrix
+        same_kind = (np.isnan(m) == np.isnan(m.T)) & (np.isinf(m) == np.isinf(m.T))
+        infinite = np.isinf(m)
+        if not same_kind.all() or not np.array_equal(m[infinite], m.T[infinite]):
+            return False
+        finite = np.isfinite(m)
+        scale = float(np.max(np.abs(m[finite]))) if finite.any() else 0.0
+        return self.asymmetry <= SYMMETRY_RTOL * scale
+
+    @property
+    def warnings(self) -> list[str]:
+        return [d.message for d in self.diagnostics]
+
+    def index(self, label: str) -> int:
+        """The row (and column) of a label such as `x` or `W[0,1]`."""
+        try:
+            return self.names.index(label)
+        except ValueError:
+            hint = did_you_mean(label, self.names) or f"the labels are: {', '.join(self.names[:10])}"
+            raise GradcliError(f"{label!r} is not a row of this Hessian", hint=hint) from None
+
+    def block(self, a: str, b: str | None = None) -> np.ndarray:
+        """∂²f/∂a∂b for variables a and b (b = a by default), shape a.shape + b.shape: for a matrix
+        W, `block("W")[i, j, k, l]` is ∂²f/∂W[i,j]∂W[k,l]."""
+        b = a if b is None else b
+        spans = self._spans()
+        for name in (a, b):
+            if name not in spans:
+                hint = did_you_mean(name, spans) or f"the variables are: {', '.join(spans)}"
+                raise GradcliError(f"{name!r} is not a variable of this Hessian", hint=hint)
+        (ra, sa), (rb, sb) = spans[a], spans[b]
+        return self.matrix[ra, rb].reshape(sa + sb)
+
+    def _spans(self) -> dict[str, tuple[slice, tuple[int, ...]]]:
+        spans, start = {}, 0
+        for name, shape in self.variables.items():
+            size = math.prod(shape)
+            spans[name] = (slice(start, start + size), shape)
+            start += size
+        return spans
+
+    def __repr__(self) -> str:
+        with np.printoptions(precision=6, threshold=64, edgeitems=3):
+            matrix = repr(self.matrix)
+        return f"Hessian(f={self.f!r}, names={self.names!r},\n        matrix={matrix})"
+
+
+def hessian(graph: Graph, values: Mapping[str, object] | None = None, wrt: Sequence[str] | None = None,
+            *, max_memory: int | None = None, method: str = "auto") -> Hessian:
+    """The Hessian of the scalar output of `graph` at `values`, with respect to the variables
+    `wrt` (by default every variable with a value, in first-use order).
+
+    `method`: "auto" runs a graph of scalars on Python floats without building the gradient's
+    graph (`_ScalarPass`) where it can, else the gradient graph's pass (`_TangentPass`);
+    "graph" always the latter (the tests hold the two together).
+
+    Raises MissingValueError (a variable without a value), ShapeError (f is not a scalar),
+    GradcliError (no variables, or a `wrt` name that is not one), ResourceError (more memory
+    than `max_memory` bytes)."""
+    first = graph.evaluate(dict(values or {}), trace=False, max_memory=max_memory)
+    if np.ndim(first.value) != 0:
+        raise ShapeError(f"the Hessian needs a scalar f, but f has shape {np.shape(first.value)}",
+                         hint="reduce f to one number first, e.g. sum(...) or mean(...)")
+    names = _chosen(first.gradients, wrt)
+    shapes = {name: np.shape(first.gradients[name]) for name in names}
+    n = sum(math.prod(s) for s in shapes.values())
+    if max_memory and 8 * n * n > max_memory:
+        raise ResourceError(f"a Hessian of {n} × {n} entries needs more memory than the limit",
+                            hint="choose fewer variables with --wrt, or raise --max-memory")
+    from ..inputs.values import to_arrays
+
+    arrays = to_arrays(values or {})
+    scalars = all(a.ndim == 0 for a in arrays.values())  # then no broadcast to undo in the graph
+    if method not in ("auto", "graph"):
+        raise ValueError(f"method is 'auto' or 'graph', not {method!r}")
+    fast = _ScalarPass(graph, arrays, names) if scalars and method == "auto" else None
+    matrix = fast.run() if fast is not None else None
+    if matrix is not None:
+        found = fast.diagnostics
+    else:
+        from ..differentiation.derivative import gradient_graph
+
+        nodes, nodes_of = gradient_graph(graph, names, scalars=scalars)
+        # gradient_graph's nodes start with its copies of f's own nodes, in order: the
+        # first-order pass has reported their kinks
+        own = set(nodes[:len(graph.nodes)])
+        pass_ = _TangentPass(own, arrays, names, shapes, n, max_memory)
+        matrix = pass_.run(nodes, [nodes_of[name] for name in names])
+        found = pass_.diagnostics
+    diagnostics = list(first.diagnostics)
+    seen = {d.message for d in diagnostics}
+    for diagnostic in found:
+        if diagnostic.message not in seen:
+            seen.add(diagnostic.message)
+            diagnostics.append(diagnostic)
+    labels = [label for name in names for label in element_labels(name, shapes[name])]
+    if not np.isfinite(matrix).all():
+        bad = [f"H[{labels[i]},{labels[j]}]" for i, j in zip(*np.nonzero(~np.isfinite(matrix)))]
+        listed = ", ".join(bad[:4]) + (f" and {len(bad) - 4} more" if len(bad) > 4 else "")
+        diagnostics.append(Diagnostic("domain", f"the Hessian holds {_describe(matrix)} at {listed}"))
+    gradient = np.concatenate([np.ravel(np.asarray(first.gradients[name], dtype=np.float64))
+                               for name in names]) if names else np.zeros(0)
+    return Hessian(float(first.value), gradient, labels, matrix, shapes, diagnostics, graph)
+
+
+def _chosen(gradients: Mapping[str, object], wrt: Iterable[str] | None) -> list[str]:
+    """The variables of the rows: `wrt` (checked, in its order, each once) or all of them."""
+    if not gradients:
+        raise GradcliError("nothing to differentiate: the expression has no variables",
+                           hint='give an expression of variables, e.g. gradcli hessian "x**2*y" x=1 y=2')
+    if wrt is None:
+        return list(gradients)
+    names = []
+    for name in wrt:
+        if name not in gradients:
+            hint = did_you_mean(name, gradients) or f"variables: {', '.join(gradients)}"
+            raise GradcliError(f"--wrt {name}: not a variable of the expression with a value", hint=hint)
+        if name not in names:
+            names.append(name)
+    if not names:
+        raise GradcliError("--wrt needs at least one variable name", hint="write --wrt x,y")
+    return names
+
+
+def _kink(node: Node) -> Diagnostic:
+    return Diagnostic("kink", f"second derivative: gate {_where(node)} is at its kink; using the "
+                              f"convention {node.op.kink_rule}", node)
+
+
+def _describe(array) -> str:
+    kinds = [kind for kind, test in (("nan", np.isnan), ("inf", np.isposinf), ("-inf", np.isneginf))
+             if test(array).any()]
+    return "/".join(kinds)
+
+
+def _where(node: Node) -> str:
+    return f"{node.label!r} ({node.gate_name}, {node.span.where()})"
+
+
+class _TangentPass:
+    """Values and tangents of the gradient graph's nodes, in topological order (see the module)."""
+
+    def __init__(self, own: set, arrays: dict, names: list[str], shapes: dict, n: int,
+                 max_memory: int | None) -> None:
+        self.own = own
+        self.arrays = arrays
+        self.n = n
+        self.max_memory = max_memory
+        self.diagnostics: list[Diagnostic] = []
+        self.seeds: dict[str, np.ndarray] = {}
+        start = 0
+        for name in names:
+            shape = shapes[name]
+            size = math.prod(shape)
+            seed = np.zeros((size, n))
+            seed[np.arange(size), start + np.arange(size)] = 1.0
+            self.seeds[name] = seed.reshape(shape + (n,))
+            start += size
+        self.shapes = shapes
+        self.names = names
+
+    def run(self, nodes: list[Node], outputs: list[Node]) -> np.ndarray:
+        order = _reachable(nodes, outputs)
+        with np.errstate(all="ignore"):
+            values, tangents = self._sweep(order, careful=False)
+            matrix = self._rows(outputs, tangents)
+            if not np.isfinite(matrix).all():  # again, gate by gate, to say where it came from
+                self._sweep(order, careful=True)
+        return matrix
+
+    def _rows(self, outputs: list[Node], tangents: dict) -> np.ndarray:
+        n = self.n
+        rows = []
+        for name, node in zip(self.names, outputs):
+            shape = self.shapes[name]
+            t = tangents.get(node)
+            size = math.prod(shape)
+            rows.append(np.zeros((size, n)) if t is None
+                        else np.broadcast_to(t, shape + (n,)).reshape(size, n))
+        return np.array(np.concatenate(rows), dtype=np.float64) if rows else np.zeros((0, 0))
+
+    def _sweep(self, order: list[Node], careful: bool):
+        own = self.own
+        values: dict = {}
+        tangents: dict = {}
+        n = self.n
+        limit = self.max_memory
+        held = 0
+        reported = False
+        for node in order:
+            kind = node.kind
+            if kind == "var":
+                value = self.arrays.get(node.name)
+                values[node] = np.float64(node.default) if value is None else value
+                seed = self.seeds.get(node.name)
+                if seed is not None:
+                    tangents[node] = seed
+                continue
+            if kind == "const":
+                values[node] = np.float64(node.default)
+                continue
+            op = node.op
+            args = [values[i] for i in node.inputs]
+            ans = op.forward(*args, **node.params) if node.params else op.forward(*args)
+            values[node] = ans
+            ins = [tangents.get(i) for i in node.inputs]
+            if all(t is None for t in ins):
+                continue  # (no variable moves it: not across a kink either)
+            if (op.kink is not None or op.kink_offset is not None) and node not in own and not careful:
+                if op.at_kink(*args, **node.params) and _kink_crossed(
+                        op, args, ([None if t is None else t[..., c] for t in ins] for c in range(n))):
+                    self.diagnostics.append(_kink(node))
+            if op.vjp is None:
+                tangent = None
+                for k, tk in enumerate(ins):
+                    if tk is None:
+                        continue
+                    term = _scaled(op.locals[k](ans, *args), tk)
+                    tangent = term if tangent is None else tangent + term
+            else:
+                tangent = self._jacobian_times(node, ans, args, ins)
+            if limit:
+                held += tangent.nbytes
+                if held > limit:
+                    raise ResourceError("the Hessian's pass needs more memory than the limit",
+                                        hint="choose fewer variables with --wrt, or raise --max-memory")
+            tangents[node] = tangent
+            if careful and not reported:
+                finite_in = all(np.isfinite(a).all() for a in args) and \
+                    all(t is None or np.isfinite(t).all() for t in ins)
+                if finite_in and not (np.isfinite(ans).all() and np.isfinite(tangent).all()):
+                    bad = ans if not np.isfinite(ans).all() else tangent
+                    self.diagnostics.append(Diagnostic(
+                        "domain", f"second derivative: gate {_where(node)} produced {_describe(bad)} "
+                                  "from finite inputs", node))
+                    reported = True
+        return values, tangents
+
+    def _jacobian_times(self, node: Node, ans, args: list, ins: list) -> np.ndarray:
+        """Σₖ Jₖ · tangentₖ for a gate that is not elementwise, Jₖ (output size × input size) read
+        row by row from the op's VJP with unit cotangents."""
+        op = node.op
+        n = self.n
+        out_shape = np.shape(ans)
+        m = math.prod(out_shape)
+        total = None
+        for k, tk in enumerate(ins):
+            if tk is None:
+                continue
+            in_shape = np.shape(args[k])
+            size = math.prod(in_shape)
+            if self.max_memory and 8 * m * size > self.max_memory:
+                raise ResourceError(f"the Hessian's pass would need a Jacobian of {m} × {size} at gate "
+                                    f"{_where(node)}, more memory than the limit",
+                                    hint="choose fewer variables with --wrt, or raise --max-memory")
+            jacobian = np.empty((m, size))
+            cotangent = np.zeros(out_shape)
+            for j in range(m):
+                cotangent.flat[j] = 1.0
+                row = op.vjp(cotangent, ans, *args, index=k, **node.params)
+                jacobian[j] = np.broadcast_to(row, in_shape).ravel()
+                cotangent.flat[j] = 0.0
+            columns = np.broadcast_to(tk, in_shape + (n,)).reshape(size, n)
+            term = jacobian @ columns
+            finite = np.isfinite(jacobian)
+            if not finite.all():  # an infinite slope times a zero tangent is 0 (see the module)
+                term = np.where(finite, jacobian, 0.0) @ columns
+                for j, s in zip(*np.nonzero(~finite)):
+                    term[j] += np.where(columns[s] == 0, 0.0, jacobian[j, s] * columns[s])
+            term = term.reshape(out_shape + (n,))
+            total = term if total is None else total + term
+        return total
+
+
+class _ScalarPass:
+    """Forward-over-reverse for a graph of scalars, on Python floats, without building the
+    gradient's graph: the reverse sweep of `gradient_nodes` run on dual numbers. Each edge's
+    local gradient (or VJP) is its rule's compiled template (`derivative.RULES`), evaluated step
+    by step with the registry's float kernels (`Op.scalar`); each number carries its tangent, a
+    dict {column: ∂/∂variable} over the few variables it depends on (sparse: a node of a big
+    scalar graph depends on few of them). The numbers are those of the gradient graph's pass,
+    the same rules evaluated in the same order; building that graph costs more than this
+    whole pass.
+
+    `run` returns None where it cannot answer, and the gradient-graph pass then runs: a gate
+    without a float kernel, a floating-point error, a nan or inf anywhere (that pass says where
+    it came from)."""
+
+    def __init__(self, graph: Graph, arrays: dict, names: list[str]) -> None:
+        self.graph = graph
+        self.arrays = arrays
+        self.names = names
+        self.diagnostics: list[Diagnostic] = []
+
+    def run(self) -> np.ndarray | None:
+        if any(node.kind == "gate" and node.op.scalar is None for node in self.graph.nodes):
+            return None
+        with np.errstate(all="raise", under="ignore"):
+            try:
+                matrix = self._sweep()
+            except (ArithmeticError, ValueError, TypeError):  # math.pow, math.sqrt, NumPy raise
+                return None
+        if matrix is None or not np.isfinite(matrix).all():
+            return None
+        return matrix
+
+    def _sweep(self) -> np.ndarray | None:
+        from ..differentiation.derivative import _COTANGENT, RULES
+
+        self.cotangent = _COTANGENT
+
+        graph = self.graph
+        nodes = graph.nodes
+        columns = {name: i for i, name in enumerate(self.names)}
+        targets = {graph.variables[name] for name in self.names}
+        values: dict = {}
+        depends: dict = {}
+        for node in nodes:
+            kind = node.kind
+            if kind == "var":
+                value = self.arrays.get(node.name)
+                values[node] = float(node.default if value is None else value)
+                depends[node] = node in targets
+            elif kind == "const":
+                values[node] = float(node.default)
+                depends[node] = False
+            else:
+                values[node] = node.op.scalar.forward(*[values[i] for i in node.inputs])
+                depends[node] = any(depends[i] for i in node.inputs)
+        if not math.isfinite(values[graph.output]):
+            return None
+
+        # the edges of the reverse sweep, their templates, and the forward tangents they read
+        edges = []
+        read: set = set()
+        for node in reversed(nodes):
+            if node.kind != "gate" or not depends[node]:
+                continue
+            op = node.op
+            for index, inp in enumerate(node.inputs):
+                if depends[inp]:
+                    template = RULES.template(op, index, True)
+                    if template is None or template.result is None:
+                        continue
+                    for step_op, _, refs in template.steps:
+                        if step_op.scalar is None or step_op.body is not None:
+                            return None
+                        read.update(node.inputs[r[1]] for r in refs if r[0] == "arg" and r[1] != _COTANGENT)
+                    if template.result[0] == "arg" and template.result[1] != _COTANGENT:
+                        read.add(node.inputs[template.result[1]])
+                    edges.append((node, index, inp, template))
+        needed = set()
+        for node in reversed(nodes):
+            if (node in read or node in needed) and depends[node]:
+                needed.add(node)
+                if node.kind == "gate":
+                    needed.update(i for i in node.inputs if depends[i])
+
+        # forward tangents of the nodes the rules read
+        tangents: dict = {}
+        for node in nodes:
+            if node not in needed:
+                continue
+            if node.kind == "var":
+                tangents[node] = {columns[node.name]: 1.0}
+                continue
+            scalar = node.op.scalar
+            args = [values[i] for i in node.inputs]
+            tangents[node] = _combine(scalar.locals, values[node], args,
+                                      [tangents.get(i) for i in node.inputs])
+
+        # the reverse sweep on dual numbers (value, tangent dict or None)
+        cotangents: dict = {graph.output: (1.0, None)}
+        for node, index, inp, template in edges:
+            g = cotangents.get(node)
+            if g is None:
+                continue
+            args = [(values[i], tangents.get(i)) for i in node.inputs]
+            local = self._apply(template, node, args, g)
+            if local is None:
+                continue
+            part = local if not node.op.elementwise else _dual_mul(g, local)
+            before = cotangents.get(inp)
+            cotangents[inp] = part if before is None else _dual_add(before, part)
+
+        n = len(self.names)
+        matrix = np.zeros((n, n))
+        for name, row in columns.items():
+            dual = cotangents.get(graph.variables[name])
+            if dual is not None and dual[1]:
+                for column, v in dual[1].items():
+                    matrix[row, column] = v
+        return matrix
+
+    def _apply(self, template, node: Node, args: list, g):
+        """The template on dual numbers (the gate's inputs, the cotangent g); None for zero."""
+        done = []
+        for op, _, refs in template.steps:
+            ins = [(g if value == self.cotangent else args[value]) if kind == "arg" else
+                   (value, None) if kind == "const" else done[value] for kind, value in refs]
+            vals = [d[0] for d in ins]
+            scalar = op.scalar
+            ans = scalar.forward(*vals)
+            if op.kink_offset is not None and op.kink_offset(*vals) == 0 and _kink_crossed(
+                    op, vals, _dict_columns([d[1] for d in ins])):
+                self.diagnostics.append(Diagnostic(
+                    "kink", f"second derivative: the slope of gate {_where(node)} is at the kink of "
+                            f"{op.call_name}; using the convention {op.kink_rule}", node))
+            done.append((ans, _combine(scalar.locals, ans, vals, [d[1] for d in ins])))
+        kind, value = template.result
+        if kind == "arg":
+            return g if value == self.cotangent else args[value]
+        return (value, None) if kind == "const" else done[value]
+
+
+def _kink_crossed(op, args: list, columns) -> bool:
+    """Whether a gate at its kink is moved across it by the variables: at the elements where its
+    offset is 0, a small step along some variable's tangent (`columns` gives, per variable, each
+    input's tangent or None) makes the offset non-zero. A gate that moves with its kink stays on
+    it, and no derivative is taken across the jump: equal(v, max(v)) at v's largest element, in
+    the rule of max, is no second-order kink unless v has a tie (which max itself reports)."""
+    if op.kink_offset is None:  # a kink that is not an elementwise offset: say so
+        return True
+    at = np.asarray(op.kink_offset(*args)) == 0
+    size = max([1.0] + [float(np.max(np.abs(a))) for a in args if np.size(a) and np.isfinite(a).all()])
+    for column in columns:
+        if all(t is None or not np.any(t) for t in column):
+            continue
+        for step in (1e-6 * size, -1e-6 * size):
+            moved = [a if t is None else a + step * t for a, t in zip(args, column)]
+            offset, where = np.broadcast_arrays(np.asarray(op.kink_offset(*moved)), at)
+            if np.any(offset[where] != 0):
+                return True
+    return False
+
+
+def _dict_columns(tangents: list):
+    """Per column of the dict tangents (see _ScalarPass), each input's tangent there or None."""
+    columns = set().union(*(t for t in tangents if t))
+    for c in sorted(columns):
+        yield [None if not t else t.get(c, 0.0) for t in tangents]
+
+
+def _combine(locals_, ans: float, args: list, tangents: list) -> dict | None:
+    """Σₖ localₖ · tangentₖ over the inputs that carry a tangent (dicts {column: value})."""
+    out = None
+    for k, tk in enumerate(tangents):
+        if not tk:
+            continue
+        local = locals_[k]
+        if not isinstance(local, float):
+            local = local(ans, *args)
+        if local == 0.0:
+            continue
+        if not math.isfinite(local):
+            raise FloatingPointError  # (the NumPy pass handles it)
+        if out is None:
+            out = dict(tk) if local == 1.0 else {c: local * v for c, v in tk.items()}
+        else:
+            get = out.get
+            for c, v in tk.items():
+                out[c] = get(c, 0.0) + local * v
+    return out
+
+
+def _dual_mul(a, b):
+    """(a·b, a'·b + a·b') for dual numbers (value, tangent dict or None)."""
+    (va, ta), (vb, tb) = a, b
+    tangent = None
+    if ta:
+        tangent = {c: v * vb for c, v in ta.items()} if vb != 0.0 else None
+    if tb and va != 0.0:
+        if tangent is None:
+            tangent = {c: va * v for c, v in tb.items()}
+        else:
+            get = tangent.get
+            for c, v in tb.items():
+                tangent[c] = get(c, 0.0) + va * v
+    return (va * vb, tangent)
+
+
+def _dual_add(a, b):
+    (va, ta), (vb, tb) = a, b
+    if not ta:
+        return (va + vb, tb)
+    if not tb:
+        return (va + vb, ta)
+    tangent = dict(ta)
+    get = tangent.get
+    for c, v in tb.items():
+        tangent[c] = get(c, 0.0) + v
+    return (va + vb, tangent)
+
+
+def _scaled(local, tangent):
+    """local · tangent, local in the gate's shape (or a part of it that broadcasts), tangent with
+    its last axis of columns; where local is not finite, a zero tangent gives 0."""
+    if isinstance(local, float):
+        if local == 1.0:
+            return tangent
+        if math.isfinite(local):
+            return local * tangent
+        return np.where(tangent == 0, 0.0, local * tangent)
+    local = np.asarray(local)
+    if local.ndim:
+        local = local[..., None]
+    product = local * tangent
+    if not np.isfinite(local).all():
+        product = np.where(tangent == 0, 0.0, product)
+    return product
+
+
+def _reachable(nodes: list[Node], outputs: list[Node]) -> list[Node]:
+    """The nodes the outputs depend on, in the order of `nodes` (topological)."""
+    seen = set(outputs)
+    stack = list(seen)
+    while stack:
+        for child in stack.pop().inputs:
+            if child not in seen:
+                seen.add(child)
+                stack.append(child)
+    return [node for node in nodes if node in seen]
