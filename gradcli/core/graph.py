@@ -94,7 +94,7 @@ class Graph:
                  notes: list[Diagnostic] | None = None) -> None:
         self.source = source
         self.output = output
-        self.nodes = _reachable_in_order(created, output)
+        self.nodes = reachable_in_order(created, output)
         for i, node in enumerate(self.nodes):
             node.id = i
         # Free variables, in first-use order; named constants count once a value is given.
@@ -150,14 +150,14 @@ class Graph:
         return len(self.nodes)
 
 
-def _reachable_in_order(created: list[Node], output: Node) -> list[Node]:
-    """The nodes the output depends on, in creation order.
+def reachable_in_order(created: list[Node], *outputs: Node) -> list[Node]:
+    """The nodes the outputs depend on, in creation order.
 
     The builder creates every input before its gate, so creation order is already topological;
     reachability is found with an explicit stack (graphs 100,000 deep are normal input).
     """
-    seen = {output}  # nodes hash by identity
-    stack = [output]
+    seen = set(outputs)  # nodes hash by identity
+    stack = list(seen)
     while stack:
         for child in stack.pop().inputs:
             if child not in seen:

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 import numpy as np
 
 from ..base.errors import GradcliError, ResourceError, ShapeError, did_you_mean
+from ..core.graph import reachable_in_order
 from ..core.trace import Diagnostic
 
 if TYPE_CHECKING:
@@ -260,7 +261,7 @@ class _TangentPass:
         self.names = names
 
     def run(self, nodes: list[Node], outputs: list[Node]) -> np.ndarray:
-        order = _reachable(nodes, outputs)
+        order = reachable_in_order(nodes, *outputs)
         with np.errstate(all="ignore"):
             values, tangents = self._sweep(order, careful=False)
             matrix = self._rows(outputs, tangents)
@@ -608,15 +609,3 @@ def _scaled(local, tangent):
     if not np.isfinite(local).all():
         product = np.where(tangent == 0, 0.0, product)
     return product
-
-
-def _reachable(nodes: list[Node], outputs: list[Node]) -> list[Node]:
-    """The nodes the outputs depend on, in the order of `nodes` (topological)."""
-    seen = set(outputs)
-    stack = list(seen)
-    while stack:
-        for child in stack.pop().inputs:
-            if child not in seen:
-                seen.add(child)
-                stack.append(child)
-    return [node for node in nodes if node in seen]

@@ -30,6 +30,7 @@ from typing import Iterable, Sequence
 
 from ..core.graph import Graph, Node
 from ..core.ops import CONSTANTS, OPS, OVERLOADS
+from .printer import join_pieces
 
 # How tightly a piece of text binds, as in grammar/gradcli.lark: sum < product < unary < power < atom.
 SUM, PRODUCT, UNARY, POWER, ATOM = range(5)
@@ -540,17 +541,7 @@ class _Printer:
         return self.join(self.signed_parts(negated, parts, strength))
 
     def join(self, parts: list) -> str:
-        out: list[str] = []
-        stack = [iter(parts)]
-        while stack:
-            item = next(stack[-1], None)
-            if item is None:
-                stack.pop()
-            elif isinstance(item, str):
-                out.append(item)
-            else:
-                stack.append(iter(self.parts[item]))
-        return "".join(out)
+        return join_pieces(parts, self.parts)
 
     # helpers for the print_ methods
 

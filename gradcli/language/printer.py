@@ -98,7 +98,7 @@ def to_source(graph: Graph) -> str:
         pieces[k], strength[k] = [name], ATOM
     if not statements or bound[statements[-1][0]] != output.id:  # else the last statement is f
         statements.append(pieces[output.id])
-    return "\n".join(_join(statement, pieces) for statement in statements)
+    return "\n".join(join_pieces(statement, pieces) for statement in statements)
 
 
 def _gate_pieces(node: Node, strength: list[int]) -> tuple[list, int]:
@@ -126,7 +126,8 @@ def _wrap(node_id: int, needed: int, strength: list[int]) -> list:
     return [node_id] if strength[node_id] >= needed else ["(", node_id, ")"]
 
 
-def _join(parts: list, pieces: list[list]) -> str:
+def join_pieces(parts: list, pieces: list[list]) -> str:
+    """Text from parts: strings, and indexes into `pieces` (lists of parts), joined in a loop."""
     out: list[str] = []
     stack = [iter(parts)]
     while stack:
