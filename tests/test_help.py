@@ -4,6 +4,7 @@ registry, and every usage error is `error: …` then `hint: …`, as every other
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shlex
@@ -266,3 +267,16 @@ def test_gradcli_alone_prints_the_help_with_its_examples(cli):
     result = cli()
     assert result.exit_code == 2  # no command: a usage error, answered with the help itself
     assert examples_in(result.stdout) == list(EXAMPLES[""])
+
+
+@pytest.mark.parametrize("command", ["eval", "diff", "hessian", "check"])
+@pytest.mark.parametrize("expression", ["-(cos(y))", "-(tanh(y))", "-(sqrt(y))", "-y*y"])
+def test_an_expression_starting_with_a_minus_is_not_read_as_short_options(cli, command, expression):
+    # click would read "-(cos(y))" as -o "s(y))" and "-(tanh(y))" as -h (help, exit 0)
+    fmt = {"eval": ["-f", "plain"], "diff": ["-f", "text"], "hessian": ["-f", "plain"], "check": []}[command]
+    result = cli(command, *fmt, expression, "y=2", "-q")
+    assert result.exit_code == 0, result.stderr
+    assert "Usage:" not in result.stdout and "--output" not in result.stderr
+    value = -{"-(cos(y))": math.cos(2), "-(tanh(y))": math.tanh(2), "-(sqrt(y))": math.sqrt(2), "-y*y": -4}[expression]
+    if command == "eval":
+        assert float(result.stdout.split()[1]) == pytest.approx(value if expression != "-y*y" else -4)

@@ -265,6 +265,9 @@ StepsOption = Annotated[bool, typer.Option(
                     "number, × upstream, = result; sums at forks. With --format json: a list of steps.")]
 
 
+_MARK = "\x00gradcli-argument:"  # cannot come from a shell (no NUL in an argv string)
+
+
 class _ExpressionCommand(_Command):
     """A command whose EXPRESSION may start with "-" ("-x**2"), so unknown options are let through
     to it; an unknown *long* option (`--fromat`) is still a usage error that names it."""
@@ -273,18 +276,33 @@ class _ExpressionCommand(_Command):
         known = {opt for param in self.get_params(ctx) for opt in param.opts + param.secondary_opts}
         takes_value = {opt for param in self.params if isinstance(param, click.Option)
                        and not param.is_flag for opt in param.opts}
-        args_iter = iter(args)
-        for arg in args_iter:
+        args = list(args)
+        short = {opt[1] for opt in known if re.fullmatch(r"-[A-Za-z]", opt)}
+        i = 0
+        while i < len(args):
+            arg = args[i]
             if arg == "--":
                 break
             if arg in takes_value:
-                next(args_iter, None)
+                i += 2
                 continue
             name = arg.split("=", 1)[0]
             if name not in known and re.fullmatch(r"--[A-Za-z][A-Za-z0-9_-]*", name):
                 raise click.NoSuchOption(name, possibilities=sorted(o for o in known if o.startswith("--")),
                                          ctx=ctx)
-        return super().parse_args(ctx, args)
+            if arg.startswith("-") and not arg.startswith("--") and len(arg) > 1 and arg[1] not in short:
+                # an expression starting with a minus ("-(cos(y))", "-x**2"): click would read it
+                # as a cluster of short options (-o s(y))); marked here, unmarked once parsed
+                args[i] = _MARK + arg
+            i += 1
+        rest = super().parse_args(ctx, args)
+        for key, value in ctx.params.items():
+            if isinstance(value, (list, tuple)):
+                ctx.params[key] = type(value)(v[len(_MARK):] if isinstance(v, str) and v.startswith(_MARK) else v
+                                              for v in value)
+            elif isinstance(value, str) and value.startswith(_MARK):
+                ctx.params[key] = value[len(_MARK):]
+        return rest
 
 
 EXIT_CODES = "Exit codes: 0 success; 1 bad input (or a nan/inf under --strict); 2 command-line usage error."
