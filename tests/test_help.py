@@ -270,13 +270,20 @@ def test_gradcli_alone_prints_the_help_with_its_examples(cli):
 
 
 @pytest.mark.parametrize("command", ["eval", "diff", "hessian", "check"])
-@pytest.mark.parametrize("expression", ["-(cos(y))", "-(tanh(y))", "-(sqrt(y))", "-y*y"])
+@pytest.mark.parametrize("expression", ["-(cos(y))", "-(tanh(y))", "-(sqrt(y))", "-y*y", "-sqrt(y)", "-hypot(y, 0)",
+                                        "-f*y", "-q*y"])
 def test_an_expression_starting_with_a_minus_is_not_read_as_short_options(cli, command, expression):
     # click would read "-(cos(y))" as -o "s(y))" and "-(tanh(y))" as -h (help, exit 0)
     fmt = {"eval": ["-f", "plain"], "diff": ["-f", "text"], "hessian": ["-f", "plain"], "check": []}[command]
-    result = cli(command, *fmt, expression, "y=2", "-q")
+    result = cli(command, *fmt, expression, "y=2", *(["f=3", "q=5"] if expression in ("-f*y", "-q*y") else []), "-q")
     assert result.exit_code == 0, result.stderr
     assert "Usage:" not in result.stdout and "--output" not in result.stderr
-    value = -{"-(cos(y))": math.cos(2), "-(tanh(y))": math.tanh(2), "-(sqrt(y))": math.sqrt(2), "-y*y": -4}[expression]
+    value = {"-(cos(y))": -math.cos(2), "-(tanh(y))": -math.tanh(2), "-(sqrt(y))": -math.sqrt(2), "-y*y": -4,
+             "-sqrt(y)": -math.sqrt(2), "-hypot(y, 0)": -2, "-f*y": -6, "-q*y": -10}[expression]
     if command == "eval":
-        assert float(result.stdout.split()[1]) == pytest.approx(value if expression != "-y*y" else -4)
+        assert float(result.stdout.split()[1]) == pytest.approx(value)
+
+
+def test_glued_short_options_still_read_as_options(cli):
+    result = cli("eval", "-fjson", "-sx=3", "x*2", "-q")
+    assert result.exit_code == 0 and '"value": 6.0' in result.stdout

@@ -268,6 +268,27 @@ StepsOption = Annotated[bool, typer.Option(
 _MARK = "\x00gradcli-argument:"  # cannot come from a shell (no NUL in an argv string)
 
 
+def _short_options(arg: str, flags: set, valued: dict) -> bool:
+    """Whether "-…" reads as short options: flags (-q, -qh), or one that takes a value with it
+    glued on (-fjson, -sx=1, -oc.svg) where that value looks like one. Anything else that starts
+    with a minus is the expression: -sqrt(x), -f*x, -(cos(y)), -x**2."""
+    body = arg[1:]
+    if all(c in flags for c in body):
+        return True
+    letter, value = body[0], body[1:]
+    param = valued.get(letter)
+    if param is None:
+        return False
+    if not value:
+        return True
+    choices = getattr(param.type, "choices", None)
+    if choices is not None:
+        return value in choices
+    if letter == "s":
+        return re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", value) is not None
+    return re.fullmatch(r"[\w./~:-]+", value) is not None  # a path or a number
+
+
 class _ExpressionCommand(_Command):
     """A command whose EXPRESSION may start with "-" ("-x**2"), so unknown options are let through
     to it; an unknown *long* option (`--fromat`) is still a usage error that names it."""
@@ -277,7 +298,10 @@ class _ExpressionCommand(_Command):
         takes_value = {opt for param in self.params if isinstance(param, click.Option)
                        and not param.is_flag for opt in param.opts}
         args = list(args)
-        short = {opt[1] for opt in known if re.fullmatch(r"-[A-Za-z]", opt)}
+        flags = {opt[1] for param in self.params if isinstance(param, click.Option) and param.is_flag
+                 for opt in param.opts if re.fullmatch(r"-[A-Za-z]", opt)}
+        valued = {opt[1]: param for param in self.params if isinstance(param, click.Option) and not param.is_flag
+                  for opt in param.opts if re.fullmatch(r"-[A-Za-z]", opt)}
         i = 0
         while i < len(args):
             arg = args[i]
@@ -290,7 +314,8 @@ class _ExpressionCommand(_Command):
             if name not in known and re.fullmatch(r"--[A-Za-z][A-Za-z0-9_-]*", name):
                 raise click.NoSuchOption(name, possibilities=sorted(o for o in known if o.startswith("--")),
                                          ctx=ctx)
-            if arg.startswith("-") and not arg.startswith("--") and len(arg) > 1 and arg[1] not in short:
+            if arg.startswith("-") and not arg.startswith("--") and len(arg) > 1 and \
+                    not _short_options(arg, flags, valued):
                 # an expression starting with a minus ("-(cos(y))", "-x**2"): click would read it
                 # as a cluster of short options (-o s(y))); marked here, unmarked once parsed
                 args[i] = _MARK + arg
