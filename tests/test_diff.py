@@ -259,3 +259,27 @@ def test_high_orders_stay_small():
     # each order differentiates the last one's graph: past the gate budget, a clear refusal
     with pytest.raises(gradcli.ResourceError, match="the derivative needs more than 200,000 gates"):
         gradcli.parse("diff(sin(x) * exp(x), x, 20)")
+
+
+@pytest.mark.parametrize("program", ["diff(sum(X)**2, X, 2)", "diff(sum(X*X)*sum(X), X, 2)", "diff(dot(X, X)**2, X, 3)"])
+def test_an_order_above_1_needs_a_scalar_variable(cli, program):
+    # the second derivatives of an array are a matrix (gradcli hessian), not an array of X's shape
+    result = cli("eval", program, "X=[1,2]")
+    assert result.exit_code == 1 and "needs a scalar X" in result.stderr and "hessian" in result.stderr
+    with pytest.raises(ShapeError, match="needs a scalar variable"):  # shapes unknown when parsed
+        gradcli.parse(program).evaluate({"X": [1.0, 2.0]})
+    if "dot" not in program:  # (dot needs vectors) a scalar X is fine
+        assert gradcli.parse(program).evaluate({"X": 1.5}).value == pytest.approx(
+            gradcli.evaluate(program.replace("X", "x"), x=1.5).value)
+
+
+def test_a_variable_the_expression_does_not_use_is_warned(cli):
+    result = cli("eval", "diff(x**2, z)", "x=1", "--format", "plain")
+    assert result.exit_code == 0 and result.stdout.startswith("f 0.0")
+    assert "z does not appear in the expression" in result.stderr
+
+
+def test_gradcli_diff_shows_the_warnings_of_what_it_shows(cli):
+    # the derivative graph's own gradient (one order higher) is not shown, nor warned about
+    result = cli("diff", "sqrt(x)", "x=1e-310")
+    assert result.exit_code == 0 and "5e+154" in result.stdout and result.stderr == ""

@@ -124,6 +124,11 @@ _DERIVATIVE_SHAPES = {
 
 
 def _not_scalar(node, shapes: list):
+    text = node.text or ""
+    if text.startswith("order "):  # diff(f, X, N ≥ 2) of an array X (see gradcli.language.parser)
+        raise ShapeError(f"{text[text.index('diff'):]} needs a scalar variable, and its first derivative has shape "
+                         f"{shapes[0]}: the derivatives of a gradient array are a matrix", span=node.span,
+                         hint="gradcli hessian gives every second derivative")
     raise ShapeError(f"diff needs a scalar expression, and {node.inputs[0].label!r} has shape "
                      f"{shapes[0]}", span=node.span,
                      hint="differentiate a scalar made of it, e.g. its sum: diff(sum(…), x)")

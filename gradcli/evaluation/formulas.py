@@ -113,7 +113,8 @@ def derive(graph: Graph, names: list[str] | None = None, order: int = 1, values:
     if has_values:
         result = graph.evaluate(values, trace=False)
         f_value = result.value
-        warnings.extend(d.message for d in result.diagnostics)
+        # f's own gradient is not shown (the derivatives are, from their graphs): only f's warnings
+        warnings.extend(d.message for d in result.diagnostics if not d.message.startswith("the gradient"))
         if np.ndim(f_value) != 0:
             raise GradcliError(f"gradcli diff needs a scalar f, and this one has shape {np.shape(f_value)}",
                                hint="differentiate a scalar of it, such as sum(...) or mean(...)")
@@ -186,7 +187,10 @@ def _evaluate(out: Derivatives, values: dict) -> None:
         used = {k: v for k, v in values.items() if k in graph.variables}
         result = graph.evaluate(used, trace=False)
         item.value = result.value
-        out.warnings.extend(f"{label}: {d.message}" for d in result.diagnostics if d.kind != "input")
+        # the run also takes the derivative's own gradient (one order higher), which is not shown:
+        # its warnings would read as if the value shown were wrong
+        out.warnings.extend(f"{label}: {d.message}" for d in result.diagnostics
+                            if d.kind != "input" and not d.message.startswith("the gradient"))
         printed = parse(out.standalone(index).program())
         back = printed.evaluate({k: v for k, v in values.items() if k in printed.variables}, trace=False).value
         if not _close(back, item.value, 1e-6 if item.simplified else READBACK_RTOL):

@@ -251,14 +251,46 @@ class GraphBuilder:
             scalar = self._node("gate", start, end, op=OPS["scalar"], inputs=(expr.node,),
                                 scope=f"∂/∂{wrt_text}", text=f"{self._span(expr.start, expr.end).short_text()} "
                                 "(a scalar)")
+        if order > 1 and self.var_shapes is not None and self.var_shapes.get(wrt_text, ()) != ():
+            raise GradcliSyntaxError(
+                f"diff(…, {wrt_text}, {order}) needs a scalar {wrt_text}, and its value has shape "
+                f"{self.var_shapes[wrt_text]}: the derivatives of a gradient array are a matrix",
+                span=self._span(wrt.start, wrt.end),
+                hint="gradcli hessian gives every second derivative (or use diff(diff(f, x), y) of scalars)")
+        if not self._depends(expr.node, variable):
+            self.notes.append(Diagnostic(
+                "input", f"{wrt_text} does not appear in the expression differentiated at {span.where()}: "
+                "its derivative is 0"))
         result = expr.node
-        for _ in range(order):
+        for k in range(order):
+            if k and builder.maybe_array(result):
+                # order 2 and up differentiate the last derivative, a scalar only for a scalar
+                # variable: checked before the next order's gates run
+                result = self._node("gate", start, end, op=OPS["scalar"], inputs=(result,),
+                                    scope=f"∂/∂{wrt_text}", text=f"order {k} of diff(…, {wrt_text}, {order})")
+                # kept in the graph through a pass-through gate the final diff gate reads
+                scalar = self._node("gate", start, end, op=OPS["diff"], inputs=(scalar, result),
+                                    scope=f"∂/∂{wrt_text}", text="the checks of each order")
             result = gradient_nodes(result, [variable], builder, RULES)[0]
             if result is None:
                 result = zero_like(variable, builder, span)
                 break
         node = self._node("gate", start, end, op=OPS["diff"], inputs=(result, scalar))
         return Expr(node, start, end)
+
+    @staticmethod
+    def _depends(output: Node, variable: Node) -> bool:
+        seen = {output}
+        stack = [output]
+        while stack:
+            node = stack.pop()
+            if node is variable:
+                return True
+            for child in node.inputs:
+                if child not in seen:
+                    seen.add(child)
+                    stack.append(child)
+        return False
 
     def _unknown_function(self, name: str, span: Span, arguments: str) -> UnknownFunctionError:
         """A call of a name that is no function: a misspelling, another tool's name for one of
