@@ -69,13 +69,15 @@ class Template:
         return cls(steps, refs[output])
 
 
-def topological(output: Node, stop: Iterable[Node] = ()) -> list[Node]:
-    """The nodes `output` depends on, every input before its gate (an explicit stack, no
-    recursion: 100,000-deep graphs are normal input); nodes in `stop` are leaves."""
+def topological(output: Node | Iterable[Node], stop: Iterable[Node] = ()) -> list[Node]:
+    """The nodes `output` (one node, or several) depends on, every input before its gate, each
+    gate's inputs in order (an explicit stack, no recursion: 100,000-deep graphs are normal
+    input); nodes in `stop` are leaves."""
     stop = set(stop)
     order: list[Node] = []
     done: set[Node] = set()
-    stack: list[tuple[Node, int]] = [(output, 0)]
+    roots = [output] if isinstance(output, Node) else list(output)
+    stack: list[tuple[Node, int]] = [(root, 0) for root in reversed(roots)]
     while stack:
         node, i = stack.pop()
         if node in done:

@@ -30,6 +30,7 @@ from typing import Iterable, Sequence
 
 from ..core.graph import Graph, Node
 from ..core.ops import CONSTANTS, OPS, OVERLOADS
+from ..differentiation.derivative import topological
 from .printer import join_pieces
 
 # How tightly a piece of text binds, as in grammar/gradcli.lark: sum < product < unary < power < atom.
@@ -94,22 +95,8 @@ def _inline_user_functions(roots: list[Node]) -> list[Node]:
 
 
 def _walk(roots: list[Node]) -> list[Node]:
-    """Every node the roots read, inputs first (a loop, not recursion)."""
-    order: list[Node] = []
-    done: set[int] = set()
-    for root in roots:
-        stack = [(root, False)]
-        while stack:
-            node, expanded = stack.pop()
-            if id(node) in done:
-                continue
-            if not expanded and node.inputs:
-                stack.append((node, True))
-                stack.extend((i, False) for i in reversed(node.inputs) if id(i) not in done)
-                continue
-            done.add(id(node))
-            order.append(node)
-    return order
+    """Every node the roots read, inputs first."""
+    return topological(roots)
 
 
 class Formula:
