@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+import gradcli
 from gradcli.core import ops
 from gradcli.commands.cli import EXAMPLES
 from gradcli.language.printer import op_text
@@ -169,7 +170,7 @@ def test_every_operator_and_function_of_the_registry_is_on_the_language_page(cli
         assert op_text(op, _names(op)) in page, op.name
         if op.callable:
             assert op_text(op, _names(op), as_call=True) in page, op.name
-        for formula in op.formulas:
+        for formula in language._formulas(op):  # (in the op's own argument names, atan2's y and x)
             assert formula.replace("vjp:", "").strip() in page, (op.name, formula)
         assert op.role in page
         if op.kink_rule:
@@ -287,3 +288,14 @@ def test_an_expression_starting_with_a_minus_is_not_read_as_short_options(cli, c
 def test_glued_short_options_still_read_as_options(cli):
     result = cli("eval", "-fjson", "-sx=3", "x*2", "-q")
     assert result.exit_code == 0 and '"value": 6.0' in result.stdout
+
+
+def test_functions_with_their_own_argument_names_use_them_everywhere(cli):
+    # atan2(y, x) as NumPy and the README write it: the help's formulas in those names
+    page = " ".join(cli("help", "language").stdout.split())
+    assert "atan2(y, x) slope: ∂/∂y = x/(hypot(y, x)" in page and "∂/∂x = -y/(hypot(y, x)" in page
+    assert "clip(x, lo, hi)" in page and "∂/∂lo = (1 + sign(lo - x))/2" in page
+    result = cli("eval", "atan2(y)", "y=1")
+    assert result.exit_code == 1 and "hint: write atan2(y, x)" in result.stderr
+    # ∂atan2(y, x)/∂y = x/(x² + y²) at (y, x) = (1, 2): 2/5
+    assert gradcli.evaluate("atan2(y, x)", y=1.0, x=2.0).gradients["y"] == pytest.approx(0.4, rel=1e-15)

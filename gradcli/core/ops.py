@@ -105,6 +105,9 @@ class Op:
     # this mathematics (`locals`, `scalar`, `in_place`, `vjp`) is a kernel for speed or for the
     # edges of float64, held to the rule by tests/test_rules.py.
     rule: tuple[str | None, ...] = ()
+    # the inputs' names for people (signatures, help, arity errors) where x, y, z would mislead:
+    # atan2(y, x); the rule and formulas keep x, y, z for the first, second and third input
+    arg_names: tuple[str, ...] = ()
     domain: str = ""  # where the inputs must lie for a real value, for people ("x > 0"); "" everywhere
 
     def __post_init__(self) -> None:
@@ -1079,6 +1082,7 @@ _OPS += [
         lambda ans, x, y: _hypot_over(-x, np.hypot(x, y), x, y, 2)),
        "atan2", "slope", (), uses_inputs=True, ufunc=np.arctan2,
        kink_offset=_atan2_kink,
+       arg_names=("y", "x"),
        kink_rule="the gradient of atan2(0, 0) is 0; where the value jumps by 2π (first input 0, "
                  "second negative) it is the formula's",
        scalar=Scalar(lambda x, y: float(np.arctan2(x, y)),
@@ -1130,7 +1134,8 @@ _OPS += [
     Op("clip", 3, _clip, (_clip_local_x, _clip_local_lo, _clip_local_hi),
        "clip", "routes", (),
        uses_inputs=True, kink_offset=_clip_kink,
-       kink_rule="clip(x, y, z) = min(max(x, y), z): a tie splits the gradient equally",
+       arg_names=("x", "lo", "hi"),
+       kink_rule="clip(x, lo, hi) = min(max(x, lo), hi): a tie splits the gradient equally",
        scalar=Scalar(_clip_scalar, (_clip_local_x_scalar, _clip_local_lo_scalar, _clip_local_hi_scalar)),
        rule=("(1 + sign(x - y))/2*(1 + sign(z - max(x, y)))/2",
              "(1 + sign(y - x))/2*(1 + sign(z - max(x, y)))/2",

@@ -782,4 +782,6 @@ def _signature(name: str, op: Op) -> str:
 def _parameters(op: Op) -> list[str]:
     if op.body is not None:  # a function the program defines: its own parameter names
         return list(op.body.params)
+    if op.arg_names:
+        return list(op.arg_names)
     return ["xyz"[i] if i < 3 else f"x{i}" for i in range(op.arity)]

@@ -40,18 +40,32 @@ gradcli eval EXPRESSION NAME=VALUE... shows every gate's numbers; --steps narrat
 gate at a time, and --expand shows the gates inside sigmoid and your own functions."""
 
 
+_LETTER = re.compile(r"(?<![A-Za-z0-9_])[xyz](?![A-Za-z0-9_])")
+
+
 def _names(op: Op) -> tuple[str, ...]:
-    """The inputs' names in the op's formulas: a and b where they say `g·bᵀ`, else x, y (and z)."""
+    """The inputs' names in the op's formulas: its own (atan2's y and x), a and b where they say
+    `g·bᵀ`, else x, y (and z)."""
+    if op.arg_names:
+        return op.arg_names
     if op.arity == 2 and any(re.search(r"(?<![A-Za-z])[ab](?![A-Za-z])", f) for f in op.formulas):
         return ("a", "b")
     return ("x", "y", "z")[:op.arity] if op.arity <= 3 else tuple(f"x{i}" for i in range(1, op.arity + 1))
+
+
+def _formulas(op: Op) -> tuple[str, ...]:
+    """The op's formulas, their x, y, z (first, second, third input) in its own argument names."""
+    if not op.arg_names:
+        return op.formulas
+    letters = dict(zip("xyz", op.arg_names))
+    return tuple(_LETTER.sub(lambda m: letters.get(m[0], m[0]), f) for f in op.formulas)
 
 
 def _gradients(op: Op, names: tuple[str, ...]) -> str:
     """Each input's local gradient; for an op that passes a whole array back (a vector-Jacobian
     product, `vjp: g·bᵀ`), what each input receives from the upstream gradient g."""
     parts, upstream = [], False
-    for name, formula in zip(names, op.formulas):
+    for name, formula in zip(names, _formulas(op)):
         if formula.startswith("vjp:"):
             parts.append(f"{name} receives {formula[4:].strip()}")
             upstream = True
