@@ -27,6 +27,25 @@ def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _header(title: str) -> list[str]:
+    """The lines every drawing starts with: left to right, the title on top."""
+    return [
+        "digraph gradcli {",
+        f"  graph [rankdir=LR, labelloc=t, fontname=Helvetica, label={_quote(title)}];",
+        "  node [fontname=Helvetica];",
+        "  edge [fontname=Helvetica, fontsize=10];",
+    ]
+
+
+def _variable(name: str) -> str:
+    return (f"label={_quote(name)}, shape=box, style=\"rounded,filled\", "
+            f"fillcolor=\"#ddeeff\", tooltip={_quote('variable ' + name)}")
+
+
+def _constant(text: str) -> str:
+    return f"label={_quote(text)}, shape=plaintext, tooltip=\"constant\""
+
+
 def render(result: Result, *, digits: int = 6) -> str:
     def num(value) -> str:
         return numbers.number(value, digits)
@@ -34,12 +53,7 @@ def render(result: Result, *, digits: int = 6) -> str:
     graph = result.graph
     records = result.trace
     source = gates.title(graph)
-    lines = [
-        "digraph gradcli {",
-        f"  graph [rankdir=LR, labelloc=t, fontname=Helvetica, label={_quote('gradcli: ' + source)}];",
-        "  node [fontname=Helvetica];",
-        "  edge [fontname=Helvetica, fontsize=10];",
-    ]
+    lines = _header("gradcli: " + source)
     # a constant folded into its gate's symbol (the 1 of 1/x) is not drawn again
     folded = {inp.id for node in graph.nodes if node.kind == "gate"
               for index, inp in enumerate(node.inputs) if inp.kind == "const" and node.view.folded(index)}
@@ -48,10 +62,9 @@ def render(result: Result, *, digits: int = 6) -> str:
         if node.id in folded:
             continue
         if node.kind == "var":
-            attrs = (f"label={_quote(node.name)}, shape=box, style=\"rounded,filled\", "
-                     f"fillcolor=\"#ddeeff\", tooltip={_quote('variable ' + node.name)}")
+            attrs = _variable(node.name)
         elif node.kind == "const":
-            attrs = f"label={_quote(num(node.default))}, shape=plaintext, tooltip=\"constant\""
+            attrs = _constant(num(node.default))
         else:
             attrs = (f"label={_quote(node.view.symbol)}, shape=circle, "
                      f"tooltip={_quote(node.label + ' (' + node.view.role + ')')}")
@@ -84,18 +97,12 @@ def render_formula(formula, labels: list[str], *, title: str, values: dict | Non
     def num(value) -> str:
         return numbers.number(value, digits)
 
-    lines = [
-        "digraph gradcli {",
-        f"  graph [rankdir=LR, labelloc=t, fontname=Helvetica, label={_quote('gradcli diff: ' + title)}];",
-        "  node [fontname=Helvetica];",
-        "  edge [fontname=Helvetica, fontsize=10];",
-    ]
+    lines = _header("gradcli diff: " + title)
     for k, e in enumerate(formula.exprs):
         if e.kind == "var":
-            attrs = (f"label={_quote(e.name)}, shape=box, style=\"rounded,filled\", "
-                     f"fillcolor=\"#ddeeff\", tooltip={_quote('variable ' + e.name)}")
+            attrs = _variable(e.name)
         elif e.kind == "const":
-            attrs = f"label={_quote(num(e.value))}, shape=plaintext, tooltip=\"constant\""
+            attrs = _constant(num(e.value))
         else:
             name = formula.names.get(k)
             tip = formula.expression(k)
