@@ -128,34 +128,25 @@ class Formula:
     def _build(self, roots: list[Node]) -> None:
         index: dict[object, int] = {}  # structural key → Expr index
         done: dict[int, int] = {}  # id(node) → Expr index
-        for root in roots:
-            stack = [(root, False)]
-            while stack:
-                node, expanded = stack.pop()
-                if id(node) in done:
-                    continue
-                if not expanded and node.kind == "gate":
-                    stack.append((node, True))
-                    stack.extend((inp, False) for inp in reversed(node.inputs) if id(inp) not in done)
-                    continue
-                if node.kind == "var":
-                    key = ("var", node.name)
-                    make = lambda n=node: Expr("var", n, name=n.name)
-                elif node.kind == "const":
-                    key = _constant_key(float(node.default))
-                    make = lambda n=node: Expr("const", n, value=float(n.default))
-                else:
-                    inputs = tuple(done[id(i)] for i in node.inputs)
-                    key = ("gate", node.op.name, inputs, repr(sorted(node.params.items())))
-                    make = lambda n=node, i=inputs: Expr("gate", n, op=n.op, inputs=i, params=n.params)
-                k = index.get(key)
-                if k is None:
-                    k = index[key] = len(self.exprs)
-                    self.exprs.append(make())
-                elif node.kind == "gate" and self.exprs[k].label is None:
-                    self.exprs[k].label = node.name
-                done[id(node)] = k
-            self.roots.append(done[id(root)])
+        for node in _walk(roots):
+            if node.kind == "var":
+                key = ("var", node.name)
+                make = lambda n=node: Expr("var", n, name=n.name)
+            elif node.kind == "const":
+                key = _constant_key(float(node.default))
+                make = lambda n=node: Expr("const", n, value=float(n.default))
+            else:
+                inputs = tuple(done[id(i)] for i in node.inputs)
+                key = ("gate", node.op.name, inputs, repr(sorted(node.params.items())))
+                make = lambda n=node, i=inputs: Expr("gate", n, op=n.op, inputs=i, params=n.params)
+            k = index.get(key)
+            if k is None:
+                k = index[key] = len(self.exprs)
+                self.exprs.append(make())
+            elif node.kind == "gate" and self.exprs[k].label is None:
+                self.exprs[k].label = node.name
+            done[id(node)] = k
+        self.roots.extend(done[id(root)] for root in roots)
 
     def uses(self) -> list[int]:
         """How many times each Expr is read by other Exprs (a root's own line does not count)."""

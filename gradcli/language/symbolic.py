@@ -23,6 +23,7 @@ from typing import Iterable, Sequence
 
 from ..base.errors import GradcliError
 from ..core.graph import Graph, Node
+from ..differentiation.derivative import topological
 
 INSTALL = 'pip install "gradcli[symbolic]"'
 
@@ -107,35 +108,24 @@ def to_sympy(roots: Sequence[Node] | Graph, *, exact: bool = False, symbols: dic
     table = _table(sp)
     symbols = {} if symbols is None else symbols
     done: dict[int, object] = {}
-    out = []
-    for root in roots:
-        stack = [(root, False)]
-        while stack:
-            node, expanded = stack.pop()
-            if id(node) in done:
-                continue
-            if node.kind == "gate" and not expanded:
-                stack.append((node, True))
-                stack.extend((i, False) for i in node.inputs if id(i) not in done)
-                continue
-            if node.kind == "var":
-                if node.default is not None and node.name in ("pi", "e"):
-                    value = sp.pi if node.name == "pi" else sp.E
-                else:
-                    value = symbols.get(node.name)
-                    if value is None:
-                        value = symbols[node.name] = sp.Symbol(node.name, real=True)
-            elif node.kind == "const":
-                value = _number(sp, float(node.default), exact)
+    for node in topological(roots):
+        if node.kind == "var":
+            if node.default is not None and node.name in ("pi", "e"):
+                value = sp.pi if node.name == "pi" else sp.E
             else:
-                make = table.get(node.op.name)
-                if make is None or node.params:
-                    raise GradcliError(f"{node.op.call_name}: no symbolic form (SymPy works on scalar formulas)",
-                                       span=node.span)
-                value = make(*(done[id(i)] for i in node.inputs))
-            done[id(node)] = value
-        out.append(done[id(root)])
-    return out
+                value = symbols.get(node.name)
+                if value is None:
+                    value = symbols[node.name] = sp.Symbol(node.name, real=True)
+        elif node.kind == "const":
+            value = _number(sp, float(node.default), exact)
+        else:
+            make = table.get(node.op.name)
+            if make is None or node.params:
+                raise GradcliError(f"{node.op.call_name}: no symbolic form (SymPy works on scalar formulas)",
+                                   span=node.span)
+            value = make(*(done[id(i)] for i in node.inputs))
+        done[id(node)] = value
+    return [done[id(root)] for root in roots]
 
 
 def _number(sp, value: float, exact: bool):
