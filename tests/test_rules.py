@@ -21,7 +21,7 @@ from gradcli.core.graph import Graph, Node
 from gradcli.core.ops import OPS
 from gradcli.base.source import Source, Span
 
-from test_ops import SHAPES, SPEC, _points
+from test_ops import _cases, _points, _vjp_cases  # the SPEC table's points, shared
 
 RTOL = 1e-12
 
@@ -53,14 +53,7 @@ def test_every_op_states_its_rule_once_per_input():
             RULES.template(op, index)  # compiles: every rule parses, names only x, y, z and g
 
 
-def _elementwise_cases():
-    for name in sorted(OPS):
-        if name in SPEC and OPS[name].elementwise:
-            for shapes in SHAPES[OPS[name].arity]:
-                yield pytest.param(name, shapes, id=f"{name}-{'-'.join(str(s) for s in shapes)}")
-
-
-@pytest.mark.parametrize("name, shapes", list(_elementwise_cases()))
+@pytest.mark.parametrize("name, shapes", list(_cases()))
 def test_kernels_agree_with_the_rule(name, shapes):
     op = OPS[name]
     for inputs in _points(name, shapes):
@@ -84,14 +77,6 @@ def test_kernels_agree_with_the_rule(name, shapes):
                     np.testing.assert_allclose(np.broadcast_to(np.multiply(local, factor), full), rule,
                                                rtol=RTOL, atol=1e-300,
                                                err_msg=f"{name}: in-place local {index} against its rule")
-
-
-def _vjp_cases():
-    for name in sorted(OPS):
-        if name in SPEC and not OPS[name].elementwise:
-            for shapes, params in SPEC[name].cases:
-                label = "-".join(str(s) for s in shapes) + "".join(f"-{k}={v}" for k, v in params.items())
-                yield pytest.param(name, shapes, params, id=f"{name}-{label}")
 
 
 @pytest.mark.parametrize("name, shapes, params", list(_vjp_cases()))
