@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .composite import MAX_INLINED_GATES, Function, function_op, size_of, too_big
-from ..differentiation.derivative import RULES, Builder, gradient_nodes, zero_like
+from ..differentiation.derivative import RULES, Builder, gradient_nodes, topological, zero_like
 from .composite import expand as expand_graph
 from ..base.errors import (DefinitionError, GradcliSyntaxError, ResourceError, UnknownFunctionError, character_hint,
                      did_you_mean)
@@ -257,7 +257,7 @@ class GraphBuilder:
                 f"{self.var_shapes[wrt_text]}: the derivatives of a gradient array are a matrix",
                 span=self._span(wrt.start, wrt.end),
                 hint="gradcli hessian gives every second derivative (or use diff(diff(f, x), y) of scalars)")
-        if not self._depends(expr.node, variable):
+        if variable not in topological(expr.node):
             self.notes.append(Diagnostic(
                 "input", f"{wrt_text} does not appear in the expression differentiated at {span.where()}: "
                 "its derivative is 0"))
@@ -277,20 +277,6 @@ class GraphBuilder:
                 break
         node = self._node("gate", start, end, op=OPS["diff"], inputs=(result, scalar))
         return Expr(node, start, end)
-
-    @staticmethod
-    def _depends(output: Node, variable: Node) -> bool:
-        seen = {output}
-        stack = [output]
-        while stack:
-            node = stack.pop()
-            if node is variable:
-                return True
-            for child in node.inputs:
-                if child not in seen:
-                    seen.add(child)
-                    stack.append(child)
-        return False
 
     def _unknown_function(self, name: str, span: Span, arguments: str) -> UnknownFunctionError:
         """A call of a name that is no function: a misspelling, another tool's name for one of
