@@ -34,8 +34,8 @@ def _rule_value(op, index: int, inputs: list, params: dict, g=None):
     variables = [Node("var", span, name=name) for name in "xyz"[:op.arity]]
     cotangent = Node("var", span, name="g")
     created += [*variables, cotangent]
-    builder = Builder(created.append, shapes={**{v: np.shape(a) for v, a in zip(variables, inputs)},
-                                              cotangent: np.shape(g)})
+    builder = Builder(created.append, var_shapes={**{v.name: np.shape(a) for v, a in zip(variables, inputs)},
+                                                  "g": np.shape(g)})
     node = builder.apply(RULES.template(op, index), tuple(variables), cotangent, params, span)
     if node is None:
         return 0.0

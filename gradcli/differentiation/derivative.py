@@ -191,12 +191,10 @@ class Builder:
     A zero is None: no node, and no edge in the backward pass."""
 
     def __init__(self, add: Callable[[Node], None], *, scope: str | None = None,
-                 shapes: dict[Node, tuple] | None = None, scalars: bool = False, span=None,
-                 var_shapes: dict[str, tuple] | None = None) -> None:
+                 scalars: bool = False, span=None, var_shapes: dict[str, tuple] | None = None) -> None:
         self._add = add
         self.scope = scope  # how the new gates are labelled: `∂/∂x: exp(x)`
         self.span = span  # where they point in the text (default: the gate they differentiate)
-        self.shapes = shapes  # known shapes of nodes, or None
         self.scalars = scalars  # every variable is a scalar (formulas without values)
         self.var_shapes = var_shapes  # the shapes of some variables, by name
         self._memo: dict[tuple, Node] = {}
@@ -310,8 +308,6 @@ class Builder:
     # -- shapes ----------------------------------------------------------------------------
     def maybe_array(self, node: Node) -> bool:
         """Whether the node's value may be an array (False only when it is surely a scalar)."""
-        if self.shapes is not None and node in self.shapes:
-            return self.shapes[node] != ()
         if node.kind == "const":
             return False
         if node.kind == "var":
@@ -325,8 +321,7 @@ class Builder:
         stack = [node]
         while stack:
             top = stack[-1]
-            todo = [i for i in top.inputs if i.kind == "gate" and i not in self._array
-                    and not (self.shapes is not None and i in self.shapes)]
+            todo = [i for i in top.inputs if i.kind == "gate" and i not in self._array]
             if todo:
                 stack.extend(todo)
                 continue
@@ -352,8 +347,6 @@ class Builder:
     def may_be_smaller(self, inp: Node, gate: Node) -> bool:
         """Whether input `inp` of elementwise `gate` may have fewer elements than the gate (it
         was broadcast), so that its cotangent must be summed back to its shape."""
-        if self.shapes is not None and inp in self.shapes and gate in self.shapes:
-            return self.shapes[inp] != self.shapes[gate]
         if not self.maybe_array(gate):
             return False
         return any(other is not inp and self.maybe_array(other) for other in gate.inputs)
@@ -466,6 +459,15 @@ def zero_like(node: Node, builder: Builder, span) -> Node:
                              text=lambda: f"0 spread as {node.label}"))
 
 
+def _copied(graph, **options) -> tuple[dict[Node, Node], list[Node], Builder]:
+    """The graph's nodes copied (f's own first, in order), and a builder that reuses them."""
+    copies = copy_nodes(graph.nodes)
+    created = list(copies.values())
+    builder = Builder(created.append, **options)
+    builder.know(created)
+    return copies, created, builder
+
+
 def derivative(graph, name: str, order: int = 1, *, scalars: bool = False,
                shapes: dict[str, tuple] | None = None):
     """The order-th derivative of `graph`'s output with respect to the variable `name`, as a new
@@ -485,13 +487,8 @@ def derivative(graph, name: str, order: int = 1, *, scalars: bool = False,
                            hint=did_you_mean(name, list(graph.variables)) or f"its variables are: {known}")
     if isinstance(order, bool) or not isinstance(order, int) or order < 1:
         raise ValueError(f"the order of a derivative is a whole number from 1, not {order!r}")
-    copies = copy_nodes(graph.nodes)
-    created = list(copies.values())
-    node_shapes = None
-    if shapes is not None:
-        node_shapes = {copies[graph.variables[n]]: tuple(s) for n, s in shapes.items() if n in graph.variables}
-    builder = Builder(created.append, scalars=scalars, shapes=node_shapes)
-    builder.know(created)
+    copies, created, builder = _copied(graph, scalars=scalars,
+                                       var_shapes=None if shapes is None else {n: tuple(s) for n, s in shapes.items()})
     variable = copies[graph.variables[name]]
     out = copies[graph.output]
     for _ in range(order):
@@ -507,10 +504,7 @@ def gradient_graph(graph, names: list[str] | None = None, *, scalars: bool = Fal
     a name the output does not depend on maps to a zero node. The nodes are copies (the graph's
     own are left as they are); evaluate one with `Graph(nodes, node, graph.source)`."""
     names = list(graph.variables) if names is None else names
-    copies = copy_nodes(graph.nodes)
-    created = list(copies.values())
-    builder = Builder(created.append, scalars=scalars)
-    builder.know(created)
+    copies, created, builder = _copied(graph, scalars=scalars)
     variables = [copies[graph.variables[n]] for n in names]
     grads = gradient_nodes(copies[graph.output], variables, builder, RULES)
     result = {}
