@@ -17,6 +17,7 @@ such as `axis` in `sum(X, axis=0)`.
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 import re
@@ -72,7 +73,9 @@ class Op:
     locals: tuple[Local, ...]  # one per input: (ans, *inputs) -> ∂ans/∂input
     symbol: str  # how the gate is drawn: "+", "*", "exp"
     role: str  # one word of ROLES: what the gate does to the gradient flowing back
-    formulas: tuple[str, ...]  # each local gradient as a formula in the inputs x (and y), for people
+    # each local gradient as people read it, where no rule says it (a VJP described in words, a
+    # function you define); () for the others: `formulas` derives theirs from the rule
+    written: tuple[str, ...]
     uses_inputs: bool = False  # the local gradients read the inputs' forward values
     uses_output: bool = False  # the local gradients read the gate's own output
     callable: bool = True  # can be called by name in the language
@@ -110,10 +113,13 @@ class Op:
     arg_names: tuple[str, ...] = ()
     domain: str = ""  # where the inputs must lie for a real value, for people ("x > 0"); "" everywhere
 
-    def __post_init__(self) -> None:
-        # an elementwise op's formulas are its rule, as people read it (see `display`)
-        if not self.formulas and self.rule and self.vjp is None:
-            object.__setattr__(self, "formulas", tuple("0" if r is None else display(r) for r in self.rule))
+    @functools.cached_property
+    def formulas(self) -> tuple[str, ...]:
+        """Each local gradient as a formula for people: an elementwise op's rule as `display`
+        spells it (made when first read, not at start-up), else what the entry wrote."""
+        if self.written or not self.rule or self.vjp is not None:
+            return self.written
+        return tuple("0" if r is None else display(r) for r in self.rule)
 
     @property
     def elementwise(self) -> bool:
