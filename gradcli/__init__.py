@@ -29,7 +29,6 @@ try:
     from .core import graph as _graph
     from .evaluation.evaluator import evaluate as _evaluate_graph
     from .core.graph import Graph, Node
-    from .evaluation.hessian import Hessian
     from .language.parser import parse
     from .core.trace import Diagnostic, Edge, NodeTrace, Result
 finally:
@@ -53,6 +52,15 @@ __all__ = [
     "GradcliError", "GradcliSyntaxError", "UnknownFunctionError", "MissingValueError",
     "ValueFormatError", "ShapeError", "DomainError", "ResourceError", "DefinitionError", "__version__",
 ]
+
+
+def __getattr__(name: str):
+    # the Hessian result's module is read when first asked for, not at every start-up
+    if name == "Hessian":
+        from .evaluation.hessian import Hessian
+
+        return Hessian
+    raise AttributeError(f"module 'gradcli' has no attribute {name!r}")
 
 
 def evaluate(source: str, values: Mapping[str, object] | None = None, /, **more_values: object) -> Result:
