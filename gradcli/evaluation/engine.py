@@ -15,7 +15,7 @@ Diagnostics come from one place, the traced loop (`_run_traced`): the untraced f
 only runs where nothing unusual happens (NumPy is told to raise, and its Python-float factors are
 checked), which have no diagnostics but the kinks, notes and unused values it reports the same
 way. At the first floating-point error, overflowing or subnormal factor, or with a nan or inf
-among the inputs or constants, the run is redone in the traced loop without records, freeing
+among the inputs (looked for after the fast pass) or constants, the run is redone in the traced loop without records, freeing
 each value after its last reader: the traced path's numbers and warnings, in bounded memory.
 No NumPy warning leaves `run` (every entry point sets its own errstate).
 """
@@ -775,9 +775,9 @@ def _untraced_product(multiply, a, b, buffers: _Buffers, into: bool):
 
 
 def _product_finite(a, b, value) -> bool:
-    """Whether a product of finite a and b came out finite: from a bound on its partial sums
-    (k × max|a| × max|b|, two passes over each input) where the inputs are the smaller, else
-    from the output itself."""
+    """Whether a product came out finite: from a bound on its partial sums (k × max|a| × max|b|,
+    two passes over each input) where the inputs are the smaller and finite, else from the
+    output itself (an input's nan or inf makes the bound nan or inf: the output is looked at)."""
     if a.size + b.size < value.size:
         k = a.shape[-1]
         bound = float(k) * max(float(np.max(a)), -float(np.min(a))) * max(float(np.max(b)), -float(np.min(b)))
