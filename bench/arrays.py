@@ -24,8 +24,9 @@ into the residual, where df/dY needs them anyway (fixed seeds for all inputs).
 For each size it prints, as ratios gradcli / hand-written measured in the same process:
   - time: the best (min) of interleaved repeats (15 at 10^6 elements, 5 at 10^7: on a busy
     2-core machine a handful of repeats at 10^6 can miss every quiet moment), as processor time
-    (user + system of this process, BLAS's threads included: robust to what other processes
-    take) and, for information, as wall time;
+    (user + system of this process: robust to what other processes take) and, for information,
+    as wall time; BLAS runs one thread (OPENBLAS_NUM_THREADS=1 unless set: a threaded BLAS's
+    spinning workers would be counted as processor time);
   - peak memory ADDED during the call, from tracemalloc (NumPy reports its array buffers to it):
     tracing starts after the inputs exist, the peak is reset, the call runs, the peak is read.
 
@@ -44,11 +45,18 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import sys
 import time
 import tracemalloc
 
-import numpy as np
+# One BLAS thread unless told otherwise: a threaded BLAS's workers spin between its calls, and
+# processor time counts their spinning (more of it the longer the NumPy code between products
+# runs), which made the network's figure swing by 0.4x on a busy 2-core machine. Both sides run
+# the same products either way.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402 (after the BLAS setting, which is read when NumPy loads)
 
 import gradcli
 
@@ -242,7 +250,7 @@ def main() -> int:
     print(f"network: f = {NET.format(rows='N')}; X N x {NET_INPUTS}, W1 {NET_INPUTS} x {NET_HIDDEN}, "
           f"W2 {NET_HIDDEN} x {NET_OUTPUTS}, Y N x {NET_OUTPUTS}")
     print(f"NumPy {np.__version__}, Python {sys.version.split()[0]}; gradcli {gradcli.__version__} "
-          f"from {gradcli.__file__}")
+          f"from {gradcli.__file__}; OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}")
     print("time: best of the repeats (processor time, and wall time); memory: tracemalloc peak added during "
           "the call; 'arrays of n': the peak in arrays of the neuron's n, of the network's N x hidden")
     print(f"{API}: gradcli.evaluate(source, **values), parse included, then .value and .gradients\n")
