@@ -197,6 +197,10 @@ def write(result: Result, out) -> None:
             symbol, role = null_null
         name = node.name
         rewrite = node.rewrite
+        gradient = record.gradient
+        gradient_text = number(gradient, 3)
+        if gradient.__class__ is not float:
+            gradient = None  # an array's text is indented by its level: not an edge's
         lines.append(
             f'{"," if number_ else ""}\n    {{\n'
             f'      "id": {node.id},\n'
@@ -213,25 +217,31 @@ def write(result: Result, out) -> None:
             f'        "column": {start - starts[line - 1] + 1}\n'
             "      },\n"
             f'      "value": {number(record.value, 3)},\n'
-            f'      "gradient": {number(record.gradient, 3)},\n'
+            f'      "gradient": {gradient_text},\n'
             '      "inputs": [')
-        if inputs:
-            by_index = [None] * len(inputs)
-            for edge in record.edges:
-                by_index[edge.index] = edge
-            items = []
-            for inp, edge in zip(inputs, by_index):
-                if edge is None:
-                    items.append(f'\n        {{\n          "id": {inp.id},\n          "local": null,\n'
-                                 '          "upstream": null,\n          "result": null\n        }')
-                else:
-                    items.append(f'\n        {{\n          "id": {inp.id},\n'
-                                 f'          "local": {number(edge.local, 5)},\n'
-                                 f'          "upstream": {number(edge.upstream, 5)},\n'
-                                 f'          "result": {number(edge.result, 5)}\n        }}')
-            lines.append(",".join(items) + "\n      ]\n    }")
-        else:
+        if not inputs:
             lines.append("]\n    }")
+            continue  # (a variable or a constant: the block is flushed at a gate)
+        edges = record.edges
+        count = len(inputs)
+        if len(edges) != count or edges[0].index or edges[-1].index != count - 1 or (
+                count > 2 and [edge.index for edge in edges] != list(range(count))):
+            by_index = [None] * len(inputs)  # (an input without an edge: a constant, say)
+            for edge in edges:
+                by_index[edge.index] = edge
+            edges = by_index
+        items = []
+        for inp, edge in zip(inputs, edges):
+            if edge is None:
+                items.append(f'\n        {{\n          "id": {inp.id},\n          "local": null,\n'
+                             '          "upstream": null,\n          "result": null\n        }')
+            else:  # (the upstream is the gate's gradient, the very object: its text is known)
+                upstream = edge.upstream
+                items.append(f'\n        {{\n          "id": {inp.id},\n'
+                             f'          "local": {number(edge.local, 5)},\n'
+                             f'          "upstream": {gradient_text if upstream is gradient else number(upstream, 5)},\n'
+                             f'          "result": {number(edge.result, 5)}\n        }}')
+        lines.append(",".join(items) + "\n      ]\n    }")
         if len(lines) >= 1000:
             flush()
     if trace:
