@@ -325,8 +325,21 @@ def _backward_traced(plan: _Plan, vals: list, grads: list, nodes: list) -> list:
             records[i].arrivals.append(edge)
             continue
         extra = third.get(k) if third else None
-        args = (ans, vals[i], vals[j]) if extra is None else (ans, vals[i], vals[j], vals[extra[0]])
-        for index, inp, local in ((0, i, li), (1, j, lj)) if extra is None else ((0, i, li), (1, j, lj), (2, *extra)):
+        if extra is None:  # (unrolled: a two-input gate is the common case)
+            x, y = vals[i], vals[j]
+            if li is not None:
+                local = li if li.__class__ is float else li(ans, x, y)
+                edge = Edge(node, 0, local, g, local * g)
+                edges.append(edge)
+                records[i].arrivals.append(edge)
+            if lj is not None:
+                local = lj if lj.__class__ is float else lj(ans, x, y)
+                edge = Edge(node, 1, local, g, local * g)
+                edges.append(edge)
+                records[j].arrivals.append(edge)
+            continue
+        args = (ans, vals[i], vals[j], vals[extra[0]])
+        for index, inp, local in ((0, i, li), (1, j, lj), (2, *extra)):
             if local is None:
                 continue
             if local.__class__ is not float:
