@@ -68,6 +68,9 @@ def evaluate(source: str, values: Mapping[str, object] | None = None, /, **more_
 
     Values come as a mapping, as keywords, or both (keywords win); each is a number,
     a nested list or a NumPy array.
+
+    The run takes the fast path (Graph.evaluate's trace=None): `.value` and `.gradients` cost no
+    per-edge records; those (`.trace`, `.edges`, ...) are made when first read.
     """
     from .inputs.values import shapes_of
 
