@@ -175,7 +175,13 @@ def hessian(graph: Graph, values: Mapping[str, object] | None = None, wrt: Seque
     if method not in ("auto", "graph"):
         raise ValueError(f"method is 'auto' or 'graph', not {method!r}")
     fast = _ScalarPass(graph, arrays, names) if scalars and method == "auto" else None
-    matrix = fast.run() if fast is not None else None
+    matrix = None
+    if fast is not None:
+        try:
+            with np.errstate(all="raise", under="ignore"):
+                matrix = _fast_hessian(graph, arrays, names)
+        except (_Declined, ArithmeticError, ValueError, TypeError):
+            matrix = fast.run()
     if matrix is not None:
         found = fast.diagnostics
     else:
@@ -609,3 +615,272 @@ def _scaled(local, tangent):
     if not np.isfinite(local).all():
         product = np.where(tangent == 0, 0.0, product)
     return product
+
+
+# -- the fast passes for graphs of scalars: second-order locals compiled from the rules -------------
+
+class _Declined(Exception):
+    """The fast scalar pass does not answer this run (a rule at its kink, a floating-point error,
+    a gate without a float kernel…): the dual-number pass or the gradient graph's pass does."""
+
+
+_SECOND: dict = {}  # (id(op), moving) -> (op, per input j: (pattern, phi))
+
+
+def _second_order(op, moving: tuple) -> tuple:
+    """Per input j of an op with a float kernel: (pattern, phi), phi(*inputs) giving
+    ∂localⱼ/∂inputₖ for k in pattern (a tuple), the inputs k that the variables move
+    (`moving[k]`: the others' derivatives are never computed: pow's exponent's local log(x) has
+    no place in x**2); phi None where localⱼ is a constant. Each phi
+    is the rule's template (`derivative.RULES`) differentiated step by step with the steps' own
+    float locals, compiled once per op into straight-line Python. A step at its kink (the
+    `step(x)` of relu's rule at x = 0) raises _Declined (the dual-number pass reports it)."""
+    cached = _SECOND.get((id(op), moving))
+    if cached is not None:
+        return cached[1]
+    from ..differentiation.derivative import _COTANGENT, RULES
+
+    per_input = []
+    for j, local in enumerate(op.scalar.locals):
+        if isinstance(local, float):
+            per_input.append(((), None))
+            continue
+        template = RULES.template(op, j, True)
+        per_input.append(((), None) if template is None or template.result is None
+                         else _compile_second(template, moving, _COTANGENT))
+    result = tuple(per_input)
+    _SECOND[(id(op), moving)] = (op, result)  # (the op is kept: its id is never another's)
+    return result
+
+
+def _compile_second(template, moving: tuple, cotangent: int) -> tuple:
+    arity = len(moving)
+    env: dict = {"_Declined": _Declined}
+    lines: list[str] = []
+    args = [f"x{i}" for i in range(arity)]
+    steps: list[tuple[str, list]] = []  # per step: its value's name, its derivatives (None: zero)
+
+    def constant(value: float) -> str:
+        name = f"c{len(env)}"
+        env[name] = value
+        return name
+
+    def ref(r):
+        kind, value = r
+        if kind == "arg":
+            if value == cotangent:
+                raise _Declined
+            return args[value], ["1" if k == value and moving[k] else None for k in range(arity)]
+        if kind == "const":
+            return constant(float(value)), [None] * arity
+        return steps[value]
+
+    try:
+        for m, (op, params, refs) in enumerate(template.steps):
+            if params or op.scalar is None or op.body is not None:
+                raise _Declined
+            ins = [ref(r) for r in refs]
+            call = ", ".join(name for name, _ in ins)
+            env[f"F{m}"] = op.scalar.forward
+            lines.append(f"s{m} = F{m}({call})")
+            if op.kink_offset is not None:
+                env[f"K{m}"] = op.kink_offset
+                lines.append(f"if K{m}({call}) == 0: raise _Declined")
+            locals_: dict[int, str] = {}
+            ds = []
+            for k in range(arity):
+                terms = []
+                for i, (_, d) in enumerate(ins):
+                    if d[k] is None:
+                        continue
+                    local = op.scalar.locals[i]
+                    if isinstance(local, float):
+                        if local == 0.0:
+                            continue
+                        factor = constant(local)
+                    elif i in locals_:
+                        factor = locals_[i]
+                    else:
+                        env[f"L{m}_{i}"] = local
+                        factor = locals_[i] = f"l{m}_{i}"
+                        lines.append(f"{factor} = L{m}_{i}(s{m}, {call})")
+                    terms.append(factor if d[k] == "1" else f"{factor} * {d[k]}")
+                if terms:
+                    lines.append(f"d{m}_{k} = " + " + ".join(terms))
+                    ds.append(f"d{m}_{k}")
+                else:
+                    ds.append(None)
+            steps.append((f"s{m}", ds))
+        _, d = ref(template.result)
+    except _Declined:
+        return ((), _declined)
+    pattern = tuple(k for k in range(arity) if d[k] is not None)
+    if not pattern:
+        return ((), None)
+    values = ", ".join("1.0" if d[k] == "1" else d[k] for k in pattern)
+    lines.append(f"return ({values},)")
+    exec(f"def phi({', '.join(args)}):\n" + "".join(f"    {line}\n" for line in lines), env)
+    return (pattern, env["phi"])
+
+
+def _declined(*args):
+    raise _Declined
+
+
+def _scalar_forward(graph: Graph, arrays: dict, targets) -> tuple:
+    """Every node's value (floats, by node id), whether it depends on a target variable, and the
+    gates that do, in order, as columns (ids k, i, j (-1: unary), op). _Declined for a gate
+    without a float kernel, one of three inputs, or a nan/inf."""
+    nodes = graph.nodes
+    vals = [0.0] * len(nodes)
+    dep = [False] * len(nodes)
+    ks, is_, js, ops = [], [], [], []
+    for node in nodes:
+        k = node.id
+        kind = node.kind
+        if kind == "gate":
+            op = node.op
+            scalar = op.scalar
+            ins = node.inputs
+            if scalar is None or node.params or len(ins) > 2:
+                raise _Declined
+            i = ins[0].id
+            if len(ins) == 1:
+                vals[k] = scalar.forward(vals[i])
+                if dep[i]:
+                    dep[k] = True
+                    ks.append(k), is_.append(i), js.append(-1), ops.append(op)
+            else:
+                j = ins[1].id
+                vals[k] = scalar.forward(vals[i], vals[j])
+                if dep[i] or dep[j]:
+                    dep[k] = True
+                    ks.append(k), is_.append(i), js.append(j), ops.append(op)
+        elif kind == "var":
+            value = arrays.get(node.name)
+            vals[k] = float(node.default if value is None else value)
+            dep[k] = k in targets
+        else:
+            vals[k] = float(node.default)
+    if not math.isfinite(sum(vals)):
+        raise _Declined
+    return vals, dep, ks, is_, js, ops
+
+
+def _fast_hessian(graph: Graph, arrays: dict, names: list[str]) -> np.ndarray:
+    """The Hessian of a graph of scalars by edge pushing, one forward and one reverse sweep:
+    H = Σ over gates g of ḡ · Σⱼₖ ∂²g/∂uⱼ∂uₖ · ∇uⱼ ∇uₖᵀ, with ḡ = ∂f/∂g (the reverse sweep's
+    adjoint), ∂²g/∂uⱼ∂uₖ the derivative of g's local gradient (its rule, `_second_order`) and
+    ∇u an input's gradient with respect to the variables (forward, sparse dicts, only for the
+    nodes such a gate reads). A linear gate (+, -) costs one float. _Declined where the
+    dual-number pass must answer."""
+    n = len(names)
+    column = {graph.variables[name].id: c for c, name in enumerate(names)}
+    vals, dep, ks, is_, js, ops = _scalar_forward(graph, arrays, column)
+    adj = [0.0] * len(vals)
+    adj[graph.output.id] = 1.0
+    needed = [False] * len(vals)
+    pushing = []  # the gates with a second-order term, in reverse order
+    for k, i, j, op in zip(reversed(ks), reversed(is_), reversed(js), reversed(ops)):
+        g = adj[k]
+        locals_ = op.scalar.locals
+        if j < 0:
+            local = locals_[0]
+            adj[i] += (local if local.__class__ is float else local(vals[k], vals[i])) * g
+            if needed[k]:
+                needed[i] = True
+            if g != 0.0:
+                second = _second_order(op, _UNARY)
+                if second[0][1] is not None:
+                    needed[i] = True
+                    pushing.append((k, second))
+            continue
+        x, y = vals[i], vals[j]
+        di, dj = dep[i], dep[j]
+        if di:
+            local = locals_[0]
+            adj[i] += (local if local.__class__ is float else local(vals[k], x, y)) * g
+        if dj:
+            local = locals_[1]
+            adj[j] += (local if local.__class__ is float else local(vals[k], x, y)) * g
+        if needed[k]:
+            needed[i] = di
+            needed[j] = dj
+        if g != 0.0:
+            second = _second_order(op, (di, dj))
+            if (di and second[0][0]) or (dj and second[1][0]):
+                needed[i] = di
+                needed[j] = dj
+                pushing.append((k, second))
+    if not math.isfinite(sum(adj)):
+        raise _Declined
+    # forward: the gradients ∇u that pushing gates read, and their terms
+    tangents: dict = {k: {c: 1.0} for k, c in column.items()}
+    pushing.reverse()
+    pushing.append((-1, None))
+    at = 0
+    next_k, second = pushing[0]
+    rows: list = []
+    cols: list = []
+    entries: list = []
+    for k, i, j, op in zip(ks, is_, js, ops):
+        if k == next_k:
+            g = adj[k]
+            if j < 0:
+                t = tangents[i]
+                c = g * second[0][1](vals[i])[0]
+                for r, a in t.items():
+                    ca = c * a
+                    for q, b in t.items():
+                        rows.append(r), cols.append(q), entries.append(ca * b)
+            else:
+                x, y = vals[i], vals[j]
+                for u, (pattern, phi) in zip((i, j), second):
+                    tu = tangents.get(u) if pattern else None
+                    if tu is None:
+                        continue
+                    terms = phi(x, y)
+                    for p, w in enumerate(pattern):
+                        tw = tangents[j if w else i]
+                        c = g * terms[p]
+                        for r, a in tu.items():
+                            ca = c * a
+                            for q, b in tw.items():
+                                rows.append(r), cols.append(q), entries.append(ca * b)
+            at += 1
+            next_k, second = pushing[at]
+        if needed[k]:
+            locals_ = op.scalar.locals
+            ti = tangents.get(i)
+            local = locals_[0]
+            if j < 0:
+                if local.__class__ is not float:
+                    local = local(vals[k], vals[i])
+                tangents[k] = {c: local * v for c, v in ti.items()}
+                continue
+            x, y = vals[i], vals[j]
+            out = None
+            if ti is not None:
+                if local.__class__ is not float:
+                    local = local(vals[k], x, y)
+                out = {c: local * v for c, v in ti.items()}
+            tj = tangents.get(j)
+            if tj is not None:
+                local = locals_[1]
+                if local.__class__ is not float:
+                    local = local(vals[k], x, y)
+                if out is None:
+                    out = {c: local * v for c, v in tj.items()}
+                else:
+                    get = out.get
+                    for c, v in tj.items():
+                        out[c] = get(c, 0.0) + local * v
+            tangents[k] = out
+    matrix = np.bincount(np.array(rows, dtype=np.intp) * n + np.array(cols, dtype=np.intp),
+                         weights=entries, minlength=n * n).reshape(n, n) if entries else np.zeros((n, n))
+    if not np.isfinite(matrix).all():
+        raise _Declined
+    return matrix
+
+
+_UNARY = (True,)
