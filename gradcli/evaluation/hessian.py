@@ -210,6 +210,154 @@ def hessian(graph: Graph, values: Mapping[str, object] | None = None, wrt: Seque
     return Hessian(float(first.value), gradient, labels, matrix, shapes, diagnostics, graph)
 
 
+class HVP:
+    """A Hessian-vector product: H·v for one tangent v, with f and the gradient, at one point.
+
+    - `f`: the value of f (a float).
+    - `variables`: {name: shape} of every variable with a value, in first-use order.
+    - `gradients`: ∂f/∂name per variable (a float for a scalar, an array of its shape).
+    - `tangent`: v per variable (a float for a scalar, an array of its shape; 0 where none was
+      given).
+    - `hvp`: (H·v) per variable, ∂/∂name of the directional derivative ∇f·v (a float for a
+      scalar, an array of its shape): Σ_w ∂²f/∂name∂w · v_w.
+    - `names`: the element labels (`x`, `W[0,1]`) in `variables` order, as a Hessian's rows.
+    - `diagnostics`: the warnings (kinks, nan/inf) of the first- and second-order passes.
+    """
+
+    __slots__ = ("f", "variables", "gradients", "tangent", "hvp", "diagnostics", "graph")
+
+    def __init__(self, f: float, variables: dict, gradients: dict, tangent: dict, hvp: dict,
+                 diagnostics: list[Diagnostic] | None = None, graph: Graph | None = None) -> None:
+        self.f = f
+        self.variables = variables
+        self.gradients = gradients
+        self.tangent = tangent
+        self.hvp = hvp
+        self.diagnostics = diagnostics or []
+        self.graph = graph
+
+    @property
+    def names(self) -> list[str]:
+        return [label for name, shape in self.variables.items() for label in element_labels(name, shape)]
+
+    @property
+    def warnings(self) -> list[str]:
+        return [d.message for d in self.diagnostics]
+
+    def flat(self, part: str) -> np.ndarray:
+        """`gradients`, `tangent` or `hvp` as one float64 vector in `names` order."""
+        parts = getattr(self, part)
+        if not parts:
+            return np.zeros(0)
+        return np.concatenate([np.ravel(np.asarray(parts[name], dtype=np.float64)) for name in self.variables])
+
+    def __repr__(self) -> str:
+        return f"HVP(f={self.f!r}, hvp={self.hvp!r})"
+
+
+def hvp(graph: Graph, values: Mapping[str, object] | None, tangent: Mapping[str, object],
+        *, max_memory: int | None = None, method: str = "auto") -> HVP:
+    """The Hessian-vector product H·v of the scalar output of `graph` at `values`, for the
+    tangent v: `tangent` maps a variable's name to its direction (a number, nested list or
+    array of the variable's shape); a variable it does not name has direction 0. One
+    forward-over-reverse pass with one tangent column, never the whole Hessian.
+
+    `method`: as for `hessian` ("auto": a graph of scalars on Python floats where it can).
+    Raises what `hessian` raises, and GradcliError (a tangent name that is not a variable with
+    a value), ShapeError (a tangent not of its variable's shape), ValueFormatError (a tangent
+    that is not numbers, or not finite)."""
+    first = graph.evaluate(dict(values or {}), trace=False, max_memory=max_memory)
+    if np.ndim(first.value) != 0:
+        raise ShapeError(f"a Hessian-vector product needs a scalar f, but f has shape {np.shape(first.value)}",
+                         hint="reduce f to one number first, e.g. sum(...) or mean(...)")
+    names = _chosen(first.gradients, None)
+    shapes = {name: np.shape(first.gradients[name]) for name in names}
+    directions = _directions(tangent, shapes)
+    if method not in ("auto", "graph"):
+        raise ValueError(f"method is 'auto' or 'graph', not {method!r}")
+    from ..inputs.values import to_arrays
+
+    arrays = to_arrays(values or {})
+    scalars = all(a.ndim == 0 for a in arrays.values())
+    products = None
+    found: list[Diagnostic] = []
+    if scalars and method == "auto":
+        try:
+            with np.errstate(all="raise", under="ignore"):
+                products = _fast_hvp(graph, arrays, names, {name: float(v) for name, v in directions.items()})
+        except (_Declined, ArithmeticError, ValueError, TypeError):
+            products = None
+    if products is None:
+        from ..differentiation.derivative import gradient_graph
+
+        nodes, nodes_of = gradient_graph(graph, names, scalars=scalars)
+        own = set(nodes[:len(graph.nodes)])
+        seeds = {name: np.reshape(directions[name], shapes[name] + (1,)) for name in names}
+        pass_ = _TangentPass(own, arrays, names, shapes, 1, max_memory, seeds)
+        column = pass_.run(nodes, [nodes_of[name] for name in names])[:, 0]
+        found = pass_.diagnostics
+        products, start = [], 0
+        for name in names:
+            size = math.prod(shapes[name])
+            products.append(column[start:start + size].reshape(shapes[name]))
+            start += size
+    product = {name: float(p) if shapes[name] == () else np.asarray(p, dtype=np.float64)
+               for name, p in zip(names, products)}
+    diagnostics = list(first.diagnostics)
+    seen = {d.message for d in diagnostics}
+    for diagnostic in found:
+        if diagnostic.message not in seen:
+            seen.add(diagnostic.message)
+            diagnostics.append(diagnostic)
+    bad = [] if all(np.isfinite(p).all() for p in product.values()) else [
+        label for name in names for label, v in zip(element_labels(name, shapes[name]), np.ravel(product[name]))
+        if not math.isfinite(v)]
+    if bad:
+        listed = ", ".join(bad[:4]) + (f" and {len(bad) - 4} more" if len(bad) > 4 else "")
+        kinds = _describe(np.array([v for name in names for v in np.ravel(product[name])]))
+        diagnostics.append(Diagnostic("domain", f"the Hessian-vector product holds {kinds} at {listed}"))
+    gradients = {name: float(first.gradients[name]) if shapes[name] == ()
+                 else np.asarray(first.gradients[name], dtype=np.float64) for name in names}
+    return HVP(float(first.value), shapes, gradients, directions, product, diagnostics, graph)
+
+
+def _directions(tangent: Mapping[str, object], shapes: dict) -> dict[str, np.ndarray]:
+    """The tangent per variable (a float for a scalar, else a float64 array of the variable's
+    shape), 0 for those it does not name."""
+    from ..base.errors import ValueFormatError
+    from ..inputs.values import to_array
+
+    if not isinstance(tangent, Mapping):
+        raise TypeError(f"the tangent is a mapping name -> value, not {type(tangent).__name__}")
+    for name in tangent:
+        if name not in shapes:
+            hint = did_you_mean(str(name), shapes) or f"variables: {', '.join(shapes)}"
+            raise GradcliError(f"--tangent {name}: not a variable of the expression with a value", hint=hint)
+    directions: dict = {}
+    for name, shape in shapes.items():
+        if name not in tangent:
+            directions[name] = 0.0 if shape == () else np.zeros(shape)
+            continue
+        v = tangent[name]
+        if v.__class__ is float and shape == ():  # (the common case, without NumPy's conversions)
+            if not math.isfinite(v):
+                raise ValueFormatError(f"--tangent {name}: a tangent's numbers must be finite (not nan or inf)")
+            directions[name] = v
+            continue
+        v = to_array(v, f"the tangent of {name}")
+        if v.shape != shape:
+            def show(s):
+                return "a scalar" if s == () else f"shape {s}"
+
+            raise ShapeError(f"--tangent {name}: the tangent is {show(v.shape)}, but {name} is {show(shape)}",
+                             hint="a tangent has its variable's shape: " + (
+                                 "one number" if shape == () else f"{math.prod(shape)} numbers laid out as {name}'s"))
+        if not np.isfinite(v).all():
+            raise ValueFormatError(f"--tangent {name}: a tangent's numbers must be finite (not nan or inf)")
+        directions[name] = float(v) if shape == () else v
+    return directions
+
+
 def _chosen(gradients: Mapping[str, object], wrt: Iterable[str] | None) -> list[str]:
     """The variables of the rows: `wrt` (checked, in its order, each once) or all of them."""
     if not gradients:
@@ -248,15 +396,16 @@ class _TangentPass:
     """Values and tangents of the gradient graph's nodes, in topological order (see the module)."""
 
     def __init__(self, own: set, arrays: dict, names: list[str], shapes: dict, n: int,
-                 max_memory: int | None) -> None:
+                 max_memory: int | None, seeds: dict | None = None) -> None:
         self.own = own
         self.arrays = arrays
         self.n = n
         self.max_memory = max_memory
         self.diagnostics: list[Diagnostic] = []
-        self.seeds: dict[str, np.ndarray] = {}
+        # by default the identity (every column of the Hessian); an HVP's one tangent column
+        self.seeds: dict[str, np.ndarray] = seeds or {}
         start = 0
-        for name in names:
+        for name in [] if seeds else names:
             shape = shapes[name]
             size = math.prod(shape)
             seed = np.zeros((size, n))
@@ -884,3 +1033,73 @@ def _fast_hessian(graph: Graph, arrays: dict, names: list[str]) -> np.ndarray:
 
 
 _UNARY = (True,)
+
+
+def _fast_hvp(graph: Graph, arrays: dict, names: list[str], direction: dict) -> list[float]:
+    """H·v on a graph of scalars, forward over reverse with one tangent: forward, each node's
+    value and its derivative along v (ṫ = Σⱼ localⱼ·ṫⱼ); reverse, each adjoint ū and its
+    derivative along v (u̇ += localⱼ·ġ + g·Σₖ ∂localⱼ/∂uₖ·ṫₖ, the second factor compiled from the
+    rules as for the Hessian). _Declined where the gradient graph's pass must answer."""
+    targets = {graph.variables[name].id: direction[name] for name in names}
+    vals, dep, ks, is_, js, ops = _scalar_forward(graph, arrays, targets)
+    t = [0.0] * len(vals)
+    for k, v in targets.items():
+        t[k] = v
+    first, second = [], []  # each gate's local gradients (0.0 toward an input no variable moves)
+    for k, i, j, op in zip(ks, is_, js, ops):
+        locals_ = op.scalar.locals
+        a = locals_[0]
+        if j < 0:
+            if a.__class__ is not float:
+                a = a(vals[k], vals[i])
+            t[k] = a * t[i]
+            first.append(a)
+            second.append(0.0)
+            continue
+        x, y = vals[i], vals[j]
+        if not dep[i]:
+            a = 0.0
+        elif a.__class__ is not float:
+            a = a(vals[k], x, y)
+        b = locals_[1]
+        if not dep[j]:
+            b = 0.0
+        elif b.__class__ is not float:
+            b = b(vals[k], x, y)
+        t[k] = a * t[i] + b * t[j]
+        first.append(a)
+        second.append(b)
+    adj = [0.0] * len(vals)
+    adj[graph.output.id] = 1.0
+    adt = [0.0] * len(vals)
+    for k, i, j, op, a, b in zip(reversed(ks), reversed(is_), reversed(js), reversed(ops),
+                                 reversed(first), reversed(second)):
+        g = adj[k]
+        gt = adt[k]
+        if j < 0:
+            adj[i] += a * g
+            s = a * gt
+            if g != 0.0:
+                phi = _second_order(op, _UNARY)[0][1]
+                if phi is not None:
+                    s += g * phi(vals[i])[0] * t[i]
+            adt[i] += s
+            continue
+        di, dj = dep[i], dep[j]
+        rules = _second_order(op, (di, dj)) if g != 0.0 else None
+        x, y = vals[i], vals[j]
+        for u, local, row in ((i, a, 0), (j, b, 1)):
+            if not (di if row == 0 else dj):
+                continue
+            adj[u] += local * g
+            s = local * gt
+            if rules is not None:
+                pattern, phi = rules[row]
+                if pattern:
+                    terms = phi(x, y)
+                    for p, w in enumerate(pattern):
+                        s += g * terms[p] * t[j if w else i]
+            adt[u] += s
+    if not math.isfinite(sum(adj) + sum(adt) + sum(t)):
+        raise _Declined
+    return [adt[graph.variables[name].id] for name in names]
