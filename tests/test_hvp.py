@@ -200,3 +200,15 @@ def test_cli_strict_and_a_tangent_from_a_file(cli, tmp_path):
     v, t = np.array([1.0, 2.0]), np.array([1.0, -1.0])
     np.testing.assert_allclose(json.loads(result.stdout)["hvp"], (8 * np.outer(v, v) + 4 * (v @ v) * np.eye(2)) @ t)
     assert cli("hessian", "log(x) * y", "x=0", "y=2", "-t", "x=1", "--strict").exit_code == 1
+
+
+@pytest.mark.parametrize("source,values", SCALAR_CASES[:6], ids=[c[0][:30] for c in SCALAR_CASES[:6]])
+def test_float_values_give_the_engines_gradient_to_the_bit(source, values):
+    # Python floats: f, the gradient and H·v come from the float pass alone (no first-order
+    # engine run); they must be what the engine and the general path give
+    p = gradcli.hvp(source, values, {name: 0.5 for name in values})
+    r = gradcli.evaluate(source, values)
+    assert p.gradients == r.gradients and p.f == r.value and p.warnings == r.warnings
+    q = gradcli.hvp(source, {k: np.float64(v) for k, v in values.items()}, {name: 0.5 for name in values})
+    assert q.gradients == r.gradients
+    np.testing.assert_allclose(q.flat("hvp"), p.flat("hvp"), rtol=1e-15, atol=1e-15)

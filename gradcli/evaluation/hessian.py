@@ -266,30 +266,39 @@ def hvp(graph: Graph, values: Mapping[str, object] | None, tangent: Mapping[str,
     Raises what `hessian` raises, and GradcliError (a tangent name that is not a variable with
     a value), ShapeError (a tangent not of its variable's shape), ValueFormatError (a tangent
     that is not numbers, or not finite)."""
+    if method == "auto" and max_memory is None:
+        quick = _ordinary_hvp(graph, values or {}, tangent)
+        if quick is not None:
+            return quick
     first = graph.evaluate(dict(values or {}), trace=False, max_memory=max_memory)
     if np.ndim(first.value) != 0:
         raise ShapeError(f"a Hessian-vector product needs a scalar f, but f has shape {np.shape(first.value)}",
                          hint="reduce f to one number first, e.g. sum(...) or mean(...)")
     names = _chosen(first.gradients, None)
-    shapes = {name: np.shape(first.gradients[name]) for name in names}
+    shapes = {name: () if g.__class__ is float else np.shape(g) for name, g in first.gradients.items()}
     directions = _directions(tangent, shapes)
     if method not in ("auto", "graph"):
         raise ValueError(f"method is 'auto' or 'graph', not {method!r}")
     from ..inputs.values import to_arrays
 
-    arrays = to_arrays(values or {})
-    scalars = all(a.ndim == 0 for a in arrays.values())
+    values = values or {}
+    if all(v.__class__ is float or v.__class__ is int for v in values.values()):
+        arrays, scalars = values, True  # (as to_arrays would make them, without its conversions)
+    else:
+        arrays = to_arrays(values)
+        scalars = all(a.ndim == 0 for a in arrays.values())
     products = None
     found: list[Diagnostic] = []
     if scalars and method == "auto":
         try:
             with np.errstate(all="raise", under="ignore"):
-                products = _fast_hvp(graph, arrays, names, {name: float(v) for name, v in directions.items()})
+                products = _fast_hvp(graph, arrays, names, {name: float(v) for name, v in directions.items()})[2]
         except (_Declined, ArithmeticError, ValueError, TypeError):
             products = None
     if products is None:
         from ..differentiation.derivative import gradient_graph
 
+        arrays = to_arrays(values)
         nodes, nodes_of = gradient_graph(graph, names, scalars=scalars)
         own = set(nodes[:len(graph.nodes)])
         seeds = {name: np.reshape(directions[name], shapes[name] + (1,)) for name in names}
@@ -309,7 +318,8 @@ def hvp(graph: Graph, values: Mapping[str, object] | None, tangent: Mapping[str,
         if diagnostic.message not in seen:
             seen.add(diagnostic.message)
             diagnostics.append(diagnostic)
-    bad = [] if all(np.isfinite(p).all() for p in product.values()) else [
+    finite = math.isfinite(sum(product.values())) if scalars else all(np.isfinite(p).all() for p in product.values())
+    bad = [] if finite else [
         label for name in names for label, v in zip(element_labels(name, shapes[name]), np.ravel(product[name]))
         if not math.isfinite(v)]
     if bad:
@@ -319,6 +329,30 @@ def hvp(graph: Graph, values: Mapping[str, object] | None, tangent: Mapping[str,
     gradients = {name: float(first.gradients[name]) if shapes[name] == ()
                  else np.asarray(first.gradients[name], dtype=np.float64) for name in names}
     return HVP(float(first.value), shapes, gradients, directions, product, diagnostics, graph)
+
+
+def _ordinary_hvp(graph: Graph, values: Mapping[str, object], tangent: Mapping[str, object]) -> HVP | None:
+    """H·v with f and the gradient from the float pass alone, where the first-order pass would
+    have been an ordinary run of the scalar engine: every value a Python float for a variable of
+    the graph, none missing, all finite, no gate that needs a gradient at its kink. Then the
+    gradient is the engine's, the same products summed in the same order, and the diagnostics
+    are the graph's notes, as the engine's; None otherwise (the engine runs first)."""
+    if not values or not all(v.__class__ is float for v in values.values()):
+        return None
+    variables = graph.variables
+    names = [name for name in variables if name in values]
+    if len(names) != len(values) or any(node.default is None and name not in values
+                                        for name, node in variables.items()):
+        return None
+    shapes = dict.fromkeys(names, ())
+    directions = _directions(tangent, shapes)
+    try:
+        with np.errstate(all="raise", under="ignore"):
+            f, gradients, products = _fast_hvp(graph, values, names, directions)
+    except (_Declined, ArithmeticError, ValueError, TypeError):
+        return None
+    return HVP(f, shapes, dict(zip(names, gradients)), directions, dict(zip(names, products)),
+               list(graph.notes), graph)
 
 
 def _directions(tangent: Mapping[str, object], shapes: dict) -> dict[str, np.ndarray]:
@@ -1035,71 +1069,161 @@ def _fast_hessian(graph: Graph, arrays: dict, names: list[str]) -> np.ndarray:
 _UNARY = (True,)
 
 
-def _fast_hvp(graph: Graph, arrays: dict, names: list[str], direction: dict) -> list[float]:
+class _HvpPlan:
+    """What `_fast_hvp` reads, per gate, in flat lists of node ids (topological order), built once
+    per graph and set of variables and cached on the Graph, as the scalar engine's plan is: a
+    parsed graph's next H·v (a new point, a new tangent) reads no node object.
+
+    `forward` = (ks, fs, is, js): every gate's value, vals[k] = f(vals[i][, vals[j]]) (j = -1:
+    unary). `moving` = (ks, is, js, las, lbs, seconds): the gates a variable moves; la (lb) the
+    local gradient toward input i (j) as in `Scalar.locals`, None where no variable moves that
+    input; `second` the gate's `_second_order` rules (None for a unary gate with a constant
+    local)."""
+
+    __slots__ = ("template", "variables", "forward", "moving", "kinks", "output", "output_needs")
+
+    def __init__(self, graph: Graph, names: list[str]) -> None:
+        nodes = graph.nodes
+        self.template = [0.0] * len(nodes)
+        self.variables = [graph.variables[name].id for name in names]
+        targets = set(self.variables)
+        dep = [False] * len(nodes)
+        forward = ([], [], [], [])
+        moving = ([], [], [], [], [], [])
+        self.kinks = []  # (offset, i, j) of the moving gates with a kink, as the scalar engine's
+        for node in nodes:
+            k = node.id
+            if node.kind != "gate":
+                if node.default is not None:
+                    self.template[k] = float(node.default)
+                dep[k] = k in targets
+                continue
+            op = node.op
+            scalar = op.scalar
+            ins = node.inputs
+            if scalar is None or node.params or len(ins) > 2:
+                raise _Declined
+            i = ins[0].id
+            j = ins[1].id if len(ins) == 2 else -1
+            for column, value in zip(forward, (k, scalar.forward, i, j)):
+                column.append(value)
+            di, dj = dep[i], j >= 0 and dep[j]
+            if not (di or dj):
+                continue
+            dep[k] = True
+            if op.kink_offset is not None:
+                self.kinks.append((op.kink_offset, i, j))
+            if j < 0:
+                second = _second_order(op, _UNARY)[0][1]
+                la, lb = scalar.locals[0], None
+            else:
+                second = _second_order(op, (di, dj))
+                la = scalar.locals[0] if di else None
+                lb = scalar.locals[1] if dj else None
+            for column, value in zip(moving, (k, i, j, la, lb, second)):
+                column.append(value)
+        self.forward = forward
+        self.moving = moving
+        self.output = graph.output.id
+        self.output_needs = dep[self.output]
+
+
+_NO_PLAN = object()  # a graph with a gate that the float pass cannot run
+
+
+def _hvp_plan(graph: Graph, names: list[str]) -> _HvpPlan:
+    plans = graph.__dict__.get("_hvp_plans")
+    if plans is None:
+        plans = graph._hvp_plans = {}
+    key = tuple(names)
+    plan = plans.get(key)
+    if plan is None:
+        try:
+            plan = plans[key] = _HvpPlan(graph, names)
+        except _Declined:
+            plan = plans[key] = _NO_PLAN
+    if plan is _NO_PLAN:
+        raise _Declined
+    return plan
+
+
+def _fast_hvp(graph: Graph, arrays: dict, names: list[str], direction: dict) -> tuple[float, list, list]:
     """H·v on a graph of scalars, forward over reverse with one tangent: forward, each node's
-    value and its derivative along v (ṫ = Σⱼ localⱼ·ṫⱼ); reverse, each adjoint ū and its
-    derivative along v (u̇ += localⱼ·ġ + g·Σₖ ∂localⱼ/∂uₖ·ṫₖ, the second factor compiled from the
-    rules as for the Hessian). _Declined where the gradient graph's pass must answer."""
-    targets = {graph.variables[name].id: direction[name] for name in names}
-    vals, dep, ks, is_, js, ops = _scalar_forward(graph, arrays, targets)
+    value and its derivative along v (ṫ = Σⱼ localⱼ·ṫⱼ); reverse, each adjoint ḡ and its
+    derivative along v (u̇ += localⱼ·ġ + ḡ·Σₖ ∂localⱼ/∂uₖ·ṫₖ, the second factor compiled from the
+    rules as for the Hessian). Returns f, the gradient and H·v (in `names` order); _Declined
+    where the gradient graph's pass must answer."""
+    plan = _hvp_plan(graph, names)
+    vals = plan.template[:]
     t = [0.0] * len(vals)
-    for k, v in targets.items():
-        t[k] = v
-    first, second = [], []  # each gate's local gradients (0.0 toward an input no variable moves)
-    for k, i, j, op in zip(ks, is_, js, ops):
-        locals_ = op.scalar.locals
-        a = locals_[0]
+    for k, name in zip(plan.variables, names):
+        vals[k] = float(arrays[name])
+        t[k] = direction[name]
+    for k, f, i, j in zip(*plan.forward):
+        vals[k] = f(vals[i]) if j < 0 else f(vals[i], vals[j])
+    if not math.isfinite(sum(vals)):
+        raise _Declined
+    for offset, i, j in plan.kinks:  # (the engine reports a gate at its kink, the graph's pass the rest)
+        if (offset(vals[i]) if j < 0 else offset(vals[i], vals[j])) == 0:
+            raise _Declined
+    ks, is_, js, las, lbs, seconds = plan.moving
+    first_a, first_b = [], []  # each moving gate's local gradients (0.0 toward an unmoved input)
+    for k, i, j, a, b in zip(ks, is_, js, las, lbs):
         if j < 0:
             if a.__class__ is not float:
                 a = a(vals[k], vals[i])
             t[k] = a * t[i]
-            first.append(a)
-            second.append(0.0)
+            first_a.append(a)
+            first_b.append(0.0)
             continue
         x, y = vals[i], vals[j]
-        if not dep[i]:
+        if a is None:
             a = 0.0
         elif a.__class__ is not float:
             a = a(vals[k], x, y)
-        b = locals_[1]
-        if not dep[j]:
+        if b is None:
             b = 0.0
         elif b.__class__ is not float:
             b = b(vals[k], x, y)
         t[k] = a * t[i] + b * t[j]
-        first.append(a)
-        second.append(b)
-    adj = [0.0] * len(vals)
-    adj[graph.output.id] = 1.0
+        first_a.append(a)
+        first_b.append(b)
+    # the adjoints as the scalar engine sums them (-0.0, the identity of IEEE addition, then the
+    # same products in the same order): the same gradient to the bit
+    adj = [-0.0] * len(vals)
+    if plan.output_needs:
+        adj[plan.output] = 1.0
     adt = [0.0] * len(vals)
-    for k, i, j, op, a, b in zip(reversed(ks), reversed(is_), reversed(js), reversed(ops),
-                                 reversed(first), reversed(second)):
+    for k, i, j, a, b, second, la, lb in zip(reversed(ks), reversed(is_), reversed(js), reversed(first_a),
+                                             reversed(first_b), reversed(seconds), reversed(las), reversed(lbs)):
         g = adj[k]
         gt = adt[k]
         if j < 0:
             adj[i] += a * g
-            s = a * gt
-            if g != 0.0:
-                phi = _second_order(op, _UNARY)[0][1]
-                if phi is not None:
-                    s += g * phi(vals[i])[0] * t[i]
-            adt[i] += s
+            if second is not None and g != 0.0:
+                adt[i] += a * gt + g * second(vals[i])[0] * t[i]
+            else:
+                adt[i] += a * gt
             continue
-        di, dj = dep[i], dep[j]
-        rules = _second_order(op, (di, dj)) if g != 0.0 else None
         x, y = vals[i], vals[j]
-        for u, local, row in ((i, a, 0), (j, b, 1)):
-            if not (di if row == 0 else dj):
-                continue
-            adj[u] += local * g
-            s = local * gt
-            if rules is not None:
-                pattern, phi = rules[row]
-                if pattern:
-                    terms = phi(x, y)
-                    for p, w in enumerate(pattern):
-                        s += g * terms[p] * t[j if w else i]
-            adt[u] += s
+        if la is not None:
+            adj[i] += a * g
+            s = a * gt
+            pattern, phi = second[0]
+            if pattern and g != 0.0:
+                terms = phi(x, y)
+                for p, w in enumerate(pattern):
+                    s += g * terms[p] * t[j if w else i]
+            adt[i] += s
+        if lb is not None:
+            adj[j] += b * g
+            s = b * gt
+            pattern, phi = second[1]
+            if pattern and g != 0.0:
+                terms = phi(x, y)
+                for p, w in enumerate(pattern):
+                    s += g * terms[p] * t[j if w else i]
+            adt[j] += s
     if not math.isfinite(sum(adj) + sum(adt) + sum(t)):
         raise _Declined
-    return [adt[graph.variables[name].id] for name in names]
+    return vals[plan.output], [adj[k] for k in plan.variables], [adt[k] for k in plan.variables]
