@@ -388,3 +388,15 @@ def test_cli_program_file_and_values_file(cli, tmp_path):
 def test_cli_refuses_a_matrix_past_the_memory_limit(cli):
     result = cli("hessian", "dot(v, v)", "v=[" + ",".join(["1"] * 40) + "]", "--max-memory", "10KB")
     assert result.exit_code == 1 and "memory" in result.stderr and result.stdout == ""
+
+
+@pytest.mark.parametrize("source,values", SCALAR_CASES[:6], ids=[c[0][:30] for c in SCALAR_CASES[:6]])
+def test_float_values_give_the_engines_gradient_to_the_bit(source, values):
+    # Python floats: f and the gradient come from the Hessian's float pass alone (no first-order
+    # engine run); they must be the engine's, and the matrix the general path's
+    h = gradcli.hessian(source, values)
+    r = gradcli.evaluate(source, values)
+    assert h.gradient.tolist() == list(r.gradients.values()) and h.f == r.value and h.warnings == r.warnings
+    other = gradcli.hessian(source, {k: np.float64(v) for k, v in values.items()})
+    assert other.gradient.tolist() == h.gradient.tolist()
+    np.testing.assert_allclose(other.matrix, h.matrix, rtol=1e-15, atol=1e-15)

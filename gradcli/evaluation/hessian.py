@@ -158,6 +158,10 @@ def hessian(graph: Graph, values: Mapping[str, object] | None = None, wrt: Seque
     Raises MissingValueError (a variable without a value), ShapeError (f is not a scalar),
     GradcliError (no variables, or a `wrt` name that is not one), ResourceError (more memory
     than `max_memory` bytes)."""
+    if method == "auto" and wrt is None and max_memory is None:
+        quick = _ordinary_hessian(graph, values or {})
+        if quick is not None:
+            return quick
     first = graph.evaluate(dict(values or {}), trace=False, max_memory=max_memory)
     if np.ndim(first.value) != 0:
         raise ShapeError(f"the Hessian needs a scalar f, but f has shape {np.shape(first.value)}",
@@ -179,7 +183,7 @@ def hessian(graph: Graph, values: Mapping[str, object] | None = None, wrt: Seque
     if fast is not None:
         try:
             with np.errstate(all="raise", under="ignore"):
-                matrix = _fast_hessian(graph, arrays, names)
+                matrix = _fast_hessian(graph, arrays, names)[2]
         except (_Declined, ArithmeticError, ValueError, TypeError):
             matrix = fast.run()
     if matrix is not None:
@@ -332,17 +336,10 @@ def hvp(graph: Graph, values: Mapping[str, object] | None, tangent: Mapping[str,
 
 
 def _ordinary_hvp(graph: Graph, values: Mapping[str, object], tangent: Mapping[str, object]) -> HVP | None:
-    """H·v with f and the gradient from the float pass alone, where the first-order pass would
-    have been an ordinary run of the scalar engine: every value a Python float for a variable of
-    the graph, none missing, all finite, no gate that needs a gradient at its kink. Then the
-    gradient is the engine's, the same products summed in the same order, and the diagnostics
-    are the graph's notes, as the engine's; None otherwise (the engine runs first)."""
-    if not values or not all(v.__class__ is float for v in values.values()):
-        return None
-    variables = graph.variables
-    names = [name for name in variables if name in values]
-    if len(names) != len(values) or any(node.default is None and name not in values
-                                        for name, node in variables.items()):
+    """H·v with f and the gradient from the float pass alone, where `_ordinary_values` allows;
+    None otherwise (the engine runs first)."""
+    names = _ordinary_values(graph, values)
+    if names is None:
         return None
     shapes = dict.fromkeys(names, ())
     directions = _directions(tangent, shapes)
@@ -390,6 +387,36 @@ def _directions(tangent: Mapping[str, object], shapes: dict) -> dict[str, np.nda
             raise ValueFormatError(f"--tangent {name}: a tangent's numbers must be finite (not nan or inf)")
         directions[name] = float(v) if shape == () else v
     return directions
+
+
+def _ordinary_values(graph: Graph, values: Mapping[str, object]) -> list[str] | None:
+    """The variables, in first-use order, where the first-order pass would be an ordinary run of
+    the scalar engine (every value a Python float for a variable of the graph, none missing; the
+    float passes check the rest: finite, no gate that needs a gradient at its kink); else None.
+    Then the float pass's gradient is the engine's (the same products summed in the same order)
+    and the engine's diagnostics are the graph's notes, so the engine need not run first."""
+    if not values or not all(v.__class__ is float for v in values.values()):
+        return None
+    variables = graph.variables
+    names = [name for name in variables if name in values]
+    if len(names) != len(values) or any(node.default is None and name not in values
+                                        for name, node in variables.items()):
+        return None
+    return names
+
+
+def _ordinary_hessian(graph: Graph, values: Mapping[str, object]) -> Hessian | None:
+    """The Hessian from the float pass alone, where `_ordinary_values` allows; None otherwise."""
+    names = _ordinary_values(graph, values)
+    if names is None:
+        return None
+    try:
+        with np.errstate(all="raise", under="ignore"):
+            f, gradient, matrix = _fast_hessian(graph, values, names)
+    except (_Declined, ArithmeticError, ValueError, TypeError):
+        return None
+    return Hessian(f, np.array(gradient, dtype=np.float64), names, matrix, dict.fromkeys(names, ()),
+                   list(graph.notes), graph)
 
 
 def _chosen(gradients: Mapping[str, object], wrt: Iterable[str] | None) -> list[str]:
@@ -933,12 +960,16 @@ def _scalar_forward(graph: Graph, arrays: dict, targets) -> tuple:
                 if dep[i]:
                     dep[k] = True
                     ks.append(k), is_.append(i), js.append(-1), ops.append(op)
+                    if op.kink_offset is not None and op.kink_offset(vals[i]) == 0:
+                        raise _Declined  # (as the scalar engine: the NumPy engine reports it)
             else:
                 j = ins[1].id
                 vals[k] = scalar.forward(vals[i], vals[j])
                 if dep[i] or dep[j]:
                     dep[k] = True
                     ks.append(k), is_.append(i), js.append(j), ops.append(op)
+                    if op.kink_offset is not None and op.kink_offset(vals[i], vals[j]) == 0:
+                        raise _Declined
         elif kind == "var":
             value = arrays.get(node.name)
             vals[k] = float(node.default if value is None else value)
@@ -950,18 +981,19 @@ def _scalar_forward(graph: Graph, arrays: dict, targets) -> tuple:
     return vals, dep, ks, is_, js, ops
 
 
-def _fast_hessian(graph: Graph, arrays: dict, names: list[str]) -> np.ndarray:
+def _fast_hessian(graph: Graph, arrays: dict, names: list[str]) -> tuple[float, list, np.ndarray]:
     """The Hessian of a graph of scalars by edge pushing, one forward and one reverse sweep:
     H = Σ over gates g of ḡ · Σⱼₖ ∂²g/∂uⱼ∂uₖ · ∇uⱼ ∇uₖᵀ, with ḡ = ∂f/∂g (the reverse sweep's
     adjoint), ∂²g/∂uⱼ∂uₖ the derivative of g's local gradient (its rule, `_second_order`) and
     ∇u an input's gradient with respect to the variables (forward, sparse dicts, only for the
-    nodes such a gate reads). A linear gate (+, -) costs one float. _Declined where the
-    dual-number pass must answer."""
+    nodes such a gate reads). A linear gate (+, -) costs one float. Returns f, the gradient
+    and H; _Declined where the dual-number pass must answer."""
     n = len(names)
     column = {graph.variables[name].id: c for c, name in enumerate(names)}
     vals, dep, ks, is_, js, ops = _scalar_forward(graph, arrays, column)
-    adj = [0.0] * len(vals)
-    adj[graph.output.id] = 1.0
+    adj = [-0.0] * len(vals)  # (summed as the scalar engine sums: see _fast_hvp)
+    if dep[graph.output.id]:
+        adj[graph.output.id] = 1.0
     needed = [False] * len(vals)
     pushing = []  # the gates with a second-order term, in reverse order
     for k, i, j, op in zip(reversed(ks), reversed(is_), reversed(js), reversed(ops)):
@@ -1063,7 +1095,7 @@ def _fast_hessian(graph: Graph, arrays: dict, names: list[str]) -> np.ndarray:
                          weights=entries, minlength=n * n).reshape(n, n) if entries else np.zeros((n, n))
     if not np.isfinite(matrix).all():
         raise _Declined
-    return matrix
+    return vals[graph.output.id], [adj[k] for k in column], matrix
 
 
 _UNARY = (True,)
