@@ -885,14 +885,23 @@ def _compile_second(template, moving: tuple, cotangent: int) -> tuple:
             return constant(float(value)), [None] * arity
         return steps[value]
 
+    # a step's value is computed where a later step reads it or a local used reads it (`Op.reads`):
+    # cos(x) in sin's rule is not, only its local -sin(x) is
+    referenced = {value for _, _, refs in template.steps for kind, value in refs if kind == "step"}
     try:
         for m, (op, params, refs) in enumerate(template.steps):
             if params or op.scalar is None or op.body is not None:
                 raise _Declined
             ins = [ref(r) for r in refs]
             call = ", ".join(name for name, _ in ins)
-            env[f"F{m}"] = op.scalar.forward
-            lines.append(f"s{m} = F{m}({call})")
+            used = [i for i, (_, d) in enumerate(ins) if any(d)]
+            reads = op.reads
+            if m in referenced or (used and (reads is None and op.uses_output
+                                             or reads is not None and any("ans" in reads[i] for i in used))):
+                env[f"F{m}"] = op.scalar.forward
+                lines.append(f"s{m} = F{m}({call})")
+            else:
+                lines.append(f"s{m} = None")
             if op.kink_offset is not None:
                 env[f"K{m}"] = op.kink_offset
                 lines.append(f"if K{m}({call}) == 0: raise _Declined")
@@ -1021,7 +1030,7 @@ def _fast_hessian(graph: Graph, arrays: dict, names: list[str]) -> tuple[float, 
         if needed[k]:
             needed[i] = di
             needed[j] = dj
-        if g != 0.0:
+        if g != 0.0 and not (locals_[0].__class__ is float and locals_[1].__class__ is float):  # (+, -)
             second = _second_order(op, (di, dj))
             if (di and second[0][0]) or (dj and second[1][0]):
                 needed[i] = di
