@@ -53,6 +53,15 @@ def test_by_hand():
     assert q.hvp == {"x": 12.0, "y": 0.0}
 
 
+def test_the_docstring_example():
+    import doctest
+
+    runner = doctest.DocTestRunner()
+    for test in doctest.DocTestFinder().find(gradcli.hvp, globs={"gradcli": gradcli}):
+        runner.run(test)
+    assert runner.summarize(verbose=False) == (0, 2)
+
+
 @pytest.mark.parametrize("source,values", SCALAR_CASES + ARRAY_CASES,
                          ids=[c[0][:30] for c in SCALAR_CASES + ARRAY_CASES])
 def test_against_the_hessian_times_v_and_finite_differences(source, values):
