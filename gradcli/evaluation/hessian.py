@@ -536,6 +536,8 @@ class _TangentPass:
                     tangent = term if tangent is None else tangent + term
             else:
                 tangent = self._jacobian_times(node, ans, args, ins)
+                if tangent is None:
+                    continue  # (only inputs it reads the shape of move)
             if limit:
                 held += tangent.nbytes
                 if held > limit:
@@ -555,17 +557,32 @@ class _TangentPass:
 
     def _jacobian_times(self, node: Node, ans, args: list, ins: list) -> np.ndarray:
         """Σₖ Jₖ · tangentₖ for a gate that is not elementwise, Jₖ (output size × input size) read
-        row by row from the op's VJP with unit cotangents."""
+        row by row from the op's VJP with unit cotangents; or, where the op is linear in input k
+        (`derivative._ZERO_IF`: a sum, a transpose, either side of @) and there are fewer tangent
+        columns than output elements (an HVP has one), the op itself applied to each column:
+        Jₖ·t = op(…, t, …), one forward call instead of a VJP per output element."""
+        from ..differentiation.derivative import _ZERO_IF
+
         op = node.op
         n = self.n
         out_shape = np.shape(ans)
         m = math.prod(out_shape)
+        linear = _ZERO_IF.get(op.name, ()) if op.body is None else ()
         total = None
         for k, tk in enumerate(ins):
-            if tk is None:
-                continue
+            if tk is None or (op.body is None and k < len(op.rule) and op.rule[k] is None):
+                continue  # (no rule: the output does not depend on that input, only on its shape)
             in_shape = np.shape(args[k])
             size = math.prod(in_shape)
+            if k in linear and n <= m and all(np.isfinite(a).all() for i, a in enumerate(args) if i != k):
+                # (a non-finite other input: the Jacobian's way, where a zero tangent counts 0)
+                columns = np.broadcast_to(tk, in_shape + (n,))
+                term = np.empty(out_shape + (n,))
+                for c in range(n):
+                    moved = [columns[..., c] if i == k else a for i, a in enumerate(args)]
+                    term[..., c] = op.forward(*moved, **node.params)
+                total = term if total is None else total + term
+                continue
             if self.max_memory and 8 * m * size > self.max_memory:
                 raise ResourceError(f"the Hessian's pass would need a Jacobian of {m} × {size} at gate "
                                     f"{_where(node)}, more memory than the limit",
