@@ -1,4 +1,5 @@
-"""The Hessian of a scalar f: every second derivative ∂²f/∂vᵢ∂vⱼ, by forward-over-reverse.
+"""The Hessian of a scalar f, every second derivative ∂²f/∂vᵢ∂vⱼ, and Hessian-vector products
+H·v, by forward-over-reverse.
 
 The gradient of f is built as a graph (`gradcli.differentiation.derivative.gradient_graph`): ordinary gates of
 registry ops. One forward pass over that graph carries, beside each node's value, its tangent:
@@ -17,11 +18,22 @@ The tangent rules (JVPs) come from the registry, none is written here:
 A zero tangent times an infinite local gradient counts 0, not 0·inf = nan: a variable that does
 not move an input does not move the gate through it.
 
-For a graph of scalars, `_ScalarPass` gives the same numbers without building the gradient's
-graph (which costs more than the pass itself): the reverse sweep run on dual numbers, each rule's
-compiled template evaluated on Python floats with sparse tangents. It answers ordinary runs; a
-floating-point error, a nan or inf, or a gate without a float kernel sends the run to the
-gradient-graph pass above, which reports where they come from.
+For a graph of scalars, the same numbers (to rounding) come without building the gradient's graph
+(which costs more than the pass itself), on Python floats, from each rule's template
+differentiated once per op into straight-line code (`_second_order`):
+- `_fast_hessian`: edge pushing, one forward and one reverse sweep; each nonlinear gate adds its
+  adjoint times its second derivatives times its inputs' (sparse) gradients to the matrix;
+- `_fast_hvp`: a Hessian-vector product H·v, forward over reverse with one tangent (one float
+  beside each value and each adjoint), from flat columns cached on the graph (`_HvpPlan`).
+Where the first-order pass would be an ordinary run of the scalar engine (Python float values),
+these passes also give f and the gradient, the engine's sums in its order, and it need not run.
+They decline (`_Declined`) at anything unusual: a rule's step at its kink, a floating-point
+error, a nan or inf, a gate without a float kernel. The Hessian then goes to `_ScalarPass` (the
+reverse sweep on dual numbers with sparse tangents, which reports second-order kinks), and from
+there, like H·v, to the gradient-graph pass above, which reports where a nan or inf comes from.
+
+A Hessian-vector product (`hvp`) on arrays is that pass with one tangent column seeded with v:
+a gate linear in an input (a sum, @, a transpose) carries the tangent through the op itself.
 
 Kinks and domains carry over: the first-order pass (the engine) reports f's own gates; a gate of
 the gradient graph at its kink (relu's slope `step(x)` at x = 0) uses the registry's convention
@@ -152,8 +164,8 @@ def hessian(graph: Graph, values: Mapping[str, object] | None = None, wrt: Seque
     `wrt` (by default every variable with a value, in first-use order).
 
     `method`: "auto" runs a graph of scalars on Python floats without building the gradient's
-    graph (`_ScalarPass`) where it can, else the gradient graph's pass (`_TangentPass`);
-    "graph" always the latter (the tests hold the two together).
+    graph (`_fast_hessian`, else `_ScalarPass`) where it can, else the gradient graph's pass
+    (`_TangentPass`); "graph" always the latter (the tests hold them together).
 
     Raises MissingValueError (a variable without a value), ShapeError (f is not a scalar),
     GradcliError (no variables, or a `wrt` name that is not one), ResourceError (more memory
