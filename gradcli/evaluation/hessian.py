@@ -364,7 +364,7 @@ def _ordinary_hvp(graph: Graph, values: Mapping[str, object], tangent: Mapping[s
                list(graph.notes), graph)
 
 
-def _directions(tangent: Mapping[str, object], shapes: dict) -> dict[str, np.ndarray]:
+def _directions(tangent: Mapping[str, object], shapes: dict) -> dict:
     """The tangent per variable (a float for a scalar, else a float64 array of the variable's
     shape), 0 for those it does not name."""
     from ..base.errors import ValueFormatError
@@ -893,6 +893,10 @@ def _second_order(op, moving: tuple) -> tuple:
 
 
 def _compile_second(template, moving: tuple, cotangent: int) -> tuple:
+    """(pattern, phi) for one rule: the template's steps in forward mode, each step's derivative
+    with respect to the moving inputs the sum of its own float locals times its inputs'
+    derivatives, structural zeros and ones folded while the code is written. A rule that reads
+    the cotangent (a VJP) or a step without a float kernel gives a phi that always declines."""
     arity = len(moving)
     env: dict = {"_Declined": _Declined}
     lines: list[str] = []
