@@ -1037,59 +1037,69 @@ def _fast_hessian(graph: Graph, arrays: dict, names: list[str]) -> tuple[float, 
     if dep[graph.output.id]:
         adj[graph.output.id] = 1.0
     needed = [False] * len(vals)
-    pushing = []  # the gates with a second-order term, in reverse order
+    # the gates the forward half visits, in reverse order: (k, i, j, local toward i, toward j,
+    # second-order rules if the gate pushes a term, whether a later gate reads its gradient)
+    work = []
     for k, i, j, op in zip(reversed(ks), reversed(is_), reversed(js), reversed(ops)):
         g = adj[k]
         locals_ = op.scalar.locals
         if j < 0:
-            local = locals_[0]
-            adj[i] += (local if local.__class__ is float else local(vals[k], vals[i])) * g
-            if needed[k]:
-                needed[i] = True
+            a = locals_[0]
+            if a.__class__ is not float:
+                a = a(vals[k], vals[i])
+            adj[i] += a * g
+            second = None
             if g != 0.0:
-                second = _second_order(op, _UNARY)
-                if second[0][1] is not None:
-                    needed[i] = True
-                    pushing.append((k, second))
+                rules = _second_order(op, _UNARY)
+                if rules[0][1] is not None:
+                    second = rules
+            need = needed[k]
+            if need or second is not None:
+                needed[i] = True
+                work.append((k, i, j, a, None, second, need))
             continue
         x, y = vals[i], vals[j]
         di, dj = dep[i], dep[j]
+        a = b = None
         if di:
-            local = locals_[0]
-            adj[i] += (local if local.__class__ is float else local(vals[k], x, y)) * g
+            a = locals_[0]
+            if a.__class__ is not float:
+                a = a(vals[k], x, y)
+            adj[i] += a * g
         if dj:
-            local = locals_[1]
-            adj[j] += (local if local.__class__ is float else local(vals[k], x, y)) * g
-        if needed[k]:
-            needed[i] = di
-            needed[j] = dj
+            b = locals_[1]
+            if b.__class__ is not float:
+                b = b(vals[k], x, y)
+            adj[j] += b * g
+        second = None
         if g != 0.0 and not (locals_[0].__class__ is float and locals_[1].__class__ is float):  # (+, -)
-            second = _second_order(op, (di, dj))
-            if (di and second[0][0]) or (dj and second[1][0]):
-                needed[i] = di
-                needed[j] = dj
-                pushing.append((k, second))
+            rules = _second_order(op, (di, dj))
+            if (di and rules[0][0]) or (dj and rules[1][0]):
+                second = rules
+        need = needed[k]
+        if need or second is not None:
+            if di:
+                needed[i] = True
+            if dj:
+                needed[j] = True
+            work.append((k, i, j, a, b, second, need))
     if not math.isfinite(sum(adj)):
         raise _Declined
     # forward: the gradients ∇u that pushing gates read, and their terms
     tangents: dict = {k: {c: 1.0} for k, c in column.items()}
-    pushing.reverse()
-    pushing.append((-1, None))
-    at = 0
-    next_k, second = pushing[0]
     rows: list = []
     cols: list = []
     entries: list = []
-    for k, i, j, op in zip(ks, is_, js, ops):
-        if k == next_k:
+    for k, i, j, a, b, second, need in reversed(work):
+        if second is not None:
             g = adj[k]
             if j < 0:
                 t = tangents[i]
                 c = g * second[0][1](vals[i])[0]
-                for r, a in t.items():
-                    ca = c * a
-                    for q, b in t.items():
-                        rows.append(r), cols.append(q), entries.append(ca * b)
+                for r, ta in t.items():
+                    ca = c * ta
+                    for q, tb in t.items():
+                        rows.append(r), cols.append(q), entries.append(ca * tb)
             else:
                 x, y = vals[i], vals[j]
                 for u, (pattern, phi) in zip((i, j), second):
@@ -1100,38 +1110,21 @@ def _fast_hessian(graph: Graph, arrays: dict, names: list[str]) -> tuple[float, 
                     for p, w in enumerate(pattern):
                         tw = tangents[j if w else i]
                         c = g * terms[p]
-                        for r, a in tu.items():
-                            ca = c * a
-                            for q, b in tw.items():
-                                rows.append(r), cols.append(q), entries.append(ca * b)
-            at += 1
-            next_k, second = pushing[at]
-        if needed[k]:
-            locals_ = op.scalar.locals
-            ti = tangents.get(i)
-            local = locals_[0]
-            if j < 0:
-                if local.__class__ is not float:
-                    local = local(vals[k], vals[i])
-                tangents[k] = {c: local * v for c, v in ti.items()}
-                continue
-            x, y = vals[i], vals[j]
-            out = None
-            if ti is not None:
-                if local.__class__ is not float:
-                    local = local(vals[k], x, y)
-                out = {c: local * v for c, v in ti.items()}
-            tj = tangents.get(j)
+                        for r, ta in tu.items():
+                            ca = c * ta
+                            for q, tb in tw.items():
+                                rows.append(r), cols.append(q), entries.append(ca * tb)
+        if need:
+            ti = tangents.get(i) if a is not None else None
+            out = None if ti is None else {c: a * v for c, v in ti.items()}
+            tj = tangents.get(j) if b is not None else None
             if tj is not None:
-                local = locals_[1]
-                if local.__class__ is not float:
-                    local = local(vals[k], x, y)
                 if out is None:
-                    out = {c: local * v for c, v in tj.items()}
+                    out = {c: b * v for c, v in tj.items()}
                 else:
                     get = out.get
                     for c, v in tj.items():
-                        out[c] = get(c, 0.0) + local * v
+                        out[c] = get(c, 0.0) + b * v
             tangents[k] = out
     matrix = np.bincount(np.array(rows, dtype=np.intp) * n + np.array(cols, dtype=np.intp),
                          weights=entries, minlength=n * n).reshape(n, n) if entries else np.zeros((n, n))
