@@ -981,12 +981,13 @@ def _declined(*args):
 
 def _scalar_forward(graph: Graph, arrays: dict, targets) -> tuple:
     """Every node's value (floats, by node id), whether it depends on a target variable, and the
-    gates that do, in order, as columns (ids k, i, j (-1: unary), op). _Declined for a gate
-    without a float kernel, one of three inputs, or a nan/inf."""
+    gates that do, in order, as (k, i, j, op) (node ids; j = -1: unary). _Declined for a gate
+    without a float kernel, one of three inputs, a nan/inf, or a gate that moves with a variable
+    at its kink (as the scalar engine: the NumPy engine reports it)."""
     nodes = graph.nodes
     vals = [0.0] * len(nodes)
     dep = [False] * len(nodes)
-    ks, is_, js, ops = [], [], [], []
+    gates = []
     for node in nodes:
         k = node.id
         kind = node.kind
@@ -1001,15 +1002,15 @@ def _scalar_forward(graph: Graph, arrays: dict, targets) -> tuple:
                 vals[k] = scalar.forward(vals[i])
                 if dep[i]:
                     dep[k] = True
-                    ks.append(k), is_.append(i), js.append(-1), ops.append(op)
+                    gates.append((k, i, -1, op))
                     if op.kink_offset is not None and op.kink_offset(vals[i]) == 0:
-                        raise _Declined  # (as the scalar engine: the NumPy engine reports it)
+                        raise _Declined
             else:
                 j = ins[1].id
                 vals[k] = scalar.forward(vals[i], vals[j])
                 if dep[i] or dep[j]:
                     dep[k] = True
-                    ks.append(k), is_.append(i), js.append(j), ops.append(op)
+                    gates.append((k, i, j, op))
                     if op.kink_offset is not None and op.kink_offset(vals[i], vals[j]) == 0:
                         raise _Declined
         elif kind == "var":
@@ -1020,7 +1021,7 @@ def _scalar_forward(graph: Graph, arrays: dict, targets) -> tuple:
             vals[k] = float(node.default)
     if not math.isfinite(sum(vals)):
         raise _Declined
-    return vals, dep, ks, is_, js, ops
+    return vals, dep, gates
 
 
 def _fast_hessian(graph: Graph, arrays: dict, names: list[str]) -> tuple[float, list, np.ndarray]:
@@ -1032,7 +1033,7 @@ def _fast_hessian(graph: Graph, arrays: dict, names: list[str]) -> tuple[float, 
     and H; _Declined where the dual-number pass must answer."""
     n = len(names)
     column = {graph.variables[name].id: c for c, name in enumerate(names)}
-    vals, dep, ks, is_, js, ops = _scalar_forward(graph, arrays, column)
+    vals, dep, gates = _scalar_forward(graph, arrays, column)
     adj = [-0.0] * len(vals)  # (summed as the scalar engine sums: see _fast_hvp)
     if dep[graph.output.id]:
         adj[graph.output.id] = 1.0
@@ -1040,7 +1041,7 @@ def _fast_hessian(graph: Graph, arrays: dict, names: list[str]) -> tuple[float, 
     # the gates the forward half visits, in reverse order: (k, i, j, local toward i, toward j,
     # second-order rules if the gate pushes a term, whether a later gate reads its gradient)
     work = []
-    for k, i, j, op in zip(reversed(ks), reversed(is_), reversed(js), reversed(ops)):
+    for k, i, j, op in reversed(gates):
         g = adj[k]
         locals_ = op.scalar.locals
         if j < 0:
