@@ -591,7 +591,8 @@ class _TangentPass:
                 columns = np.broadcast_to(tk, in_shape + (n,))
                 term = np.empty(out_shape + (n,))
                 for c in range(n):
-                    moved = [columns[..., c] if i == k else a for i, a in enumerate(args)]
+                    # (contiguous: @ on a broadcast view with zero strides skips BLAS)
+                    moved = [np.ascontiguousarray(columns[..., c]) if i == k else a for i, a in enumerate(args)]
                     term[..., c] = op.forward(*moved, **node.params)
                 total = term if total is None else total + term
                 continue
