@@ -201,6 +201,20 @@ def test_cli_bad_tangents_exit_1_with_one_message(cli, args, needle):
     assert result.stdout == ""
 
 
+@pytest.mark.parametrize("args,stdin,needle", [
+    (("x*y", "x=@-", "y=2", "-t", "x=@-"), "1", "x=@- and --tangent x=@- both read stdin"),
+    (("-", "x=1", "y=2", "-t", "x=@-"), "x*y", "the program (-) and --tangent x=@- both read stdin"),
+])
+def test_cli_a_tangent_and_a_value_cannot_both_read_stdin(args, stdin, needle):
+    from typer.testing import CliRunner
+
+    from gradcli.commands.cli import app
+
+    result = CliRunner().invoke(app, ["hessian", *args], input=stdin)
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.startswith("error: ") and needle in result.stderr, result.stderr
+
+
 def test_cli_strict_and_a_tangent_from_a_file(cli, tmp_path):
     path = tmp_path / "v.json"
     path.write_text("[1.0, -1.0]")

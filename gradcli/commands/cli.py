@@ -817,7 +817,9 @@ def hessian_command(
             if wrt is not None:
                 raise GradcliError("--wrt and --tangent do not go together: H·v has a row for every variable",
                                    hint="leave out --wrt; a variable without a --tangent has direction 0")
-            _hvp_command(source, values, tangent, format, digits, strict, quiet, no_color, limit, read_limit)
+            # stdin is read once: name the program's or a value's use of it if a tangent asks too
+            taken = next((how for how, path in _input_files(arguments, file, set_, values_file) if path == "-"), None)
+            _hvp_command(source, values, tangent, format, digits, strict, quiet, no_color, limit, read_limit, taken)
             return
         from ..evaluation.hessian import hessian
 
@@ -844,14 +846,15 @@ def hessian_command(
 
 
 def _hvp_command(source: str, values: dict, tangent: list[str], format: HessianFormat, digits: int,
-                 strict: bool, quiet: bool, no_color: bool, limit: int, read_limit: tuple) -> None:
+                 strict: bool, quiet: bool, no_color: bool, limit: int, read_limit: tuple,
+                 stdin_taken: str | None) -> None:
     """gradcli hessian --tangent: H·v beside the gradient and the tangent, in the same formats."""
     from ..evaluation.hessian import hvp
     from ..inputs.arguments import collect_values
     from ..inputs.values import shapes_of
     from ..language.parser import parse
 
-    directions = collect_values(tangent, flag="--tangent", limit=read_limit)
+    directions = collect_values(tangent, flag="--tangent", stdin_taken=stdin_taken, limit=read_limit)
     graph = parse(source, shapes=shapes_of(values))
     result = hvp(graph, values, directions, max_memory=limit or None)
     if not quiet:
