@@ -303,6 +303,18 @@ def test_tails_on_arrays(cli):
           {"x": [f64(mp(sigmoid_slope(x)) + tanh_slope(x)) for x in TAILS]})
 
 
+@pytest.mark.parametrize("xs, ys", [
+    ([-19.0, -0.5, 0.0, 3.0, 19.0, 38.0, 300.0], [2.5, 1e-300, 7.0, -2.0, 1e10, 0.5, 1e250]),
+    ([-400.0, -360.0, 356.0, 700.0, 1.0], [3.0, -1e300, 1e250, 1e300, 2.0]),  # cosh² overflows
+])
+def test_tanh_tails_with_an_upstream_array(cli, xs, ys):
+    # the untraced engine divides the upstream array by cosh²x (Op.in_place.divisor); past
+    # |x| = 355 cosh² overflows and the careful path takes (1/cosh x)²
+    check(cli, "tanh(x) * y", {"x": xs, "y": ys}, [f64(mpmath.tanh(x) * mp(y)) for x, y in zip(xs, ys)],
+          {"x": [f64(mp(tanh_slope(x)) * mp(y)) for x, y in zip(xs, ys)],
+           "y": [f64(mpmath.tanh(x)) for x in xs]})
+
+
 def test_tails_with_an_upstream_factor(cli):
     # a pending scalar factor (the 3) meets the in-place local
     xs = [-38.0, 19.0, 38.0]

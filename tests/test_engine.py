@@ -255,3 +255,37 @@ _M = np.random.default_rng(8).normal(size=(6, 4))
 ], ids=["empty", "empty-broadcast", "strided", "fortran", "column", "0-d"])
 def test_untraced_with_unusual_arrays(program, values):
     assert_untraced_is_safe(gradcli.parse(program), values)
+
+
+@pytest.mark.parametrize("program, values", [
+    ("w * x", {"w": 2.0, "x": [1.0, np.nan, 3.0]}),
+    ("w * x + x", {"w": 0.0, "x": [1.0, -np.inf]}),
+    ("sum(w * exp(x))", {"w": 1.5, "x": [1.0, np.inf]}),
+    ("relu(x) * w", {"w": 2.0, "x": [-np.inf, 1.0]}),    # the slope hides x's -inf: found all the same
+    ("sum(x) + y * 0", {"x": [1.0, 2.0], "y": [np.nan, 1.0]}),
+])
+def test_values_with_nan_or_inf_are_reported_as_the_traced_path_does(program, values):
+    # the fast pass checks the values after its run, taking an array it summed as checked
+    graph = gradcli.parse(program)
+    values = {name: np.array(v) for name, v in values.items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        traced = graph.evaluate(values, trace=True)
+        untraced = graph.evaluate(values, trace=False)
+    assert untraced.diagnostics == traced.diagnostics
+    assert any("holds" in d.message for d in traced.diagnostics)
+    np.testing.assert_array_equal(untraced.value, traced.value)
+    for name in values:
+        np.testing.assert_array_equal(untraced.gradients[name], traced.gradients[name])
+
+
+def test_an_array_the_fast_pass_summed_is_not_checked_again(monkeypatch):
+    from gradcli.evaluation import engine
+
+    checked = []
+    real = engine._all_finite
+    monkeypatch.setattr(engine, "_all_finite", lambda array: checked.append(array) or real(array))
+    x = np.linspace(-1.0, 1.0, 1000)
+    result = gradcli.parse("1/(1+exp(-(w0*x+w1)))").evaluate({"w0": 0.5, "w1": -1.0, "x": x}, trace=False)
+    assert not any(a is x for a in checked)  # sum(x * g), w0's gradient, came out finite: so is x
+    assert np.isfinite(result.gradients["w0"])

@@ -170,6 +170,19 @@ def test_the_estimate_is_not_far_above_a_long_graphs_need():
     assert measured <= estimate <= 80 * x.nbytes  # 40 tanh outputs kept for the backward pass, and a few
 
 
+def test_the_networks_untraced_peak_holds_two_hidden_layers():
+    """bench/arrays.py's network: the hidden pre-activation is kept for tanh's slope, so the
+    product's small gradient (W2's) is made first, its hidden input let go, and then the hidden
+    gradient made: two hidden-layer arrays at the peak, as the hand-written code holds."""
+    rng = np.random.default_rng(3)
+    rows = 4000
+    values = {"X": rng.normal(size=(rows, 20)), "W1": rng.normal(size=(20, 100)) / 5, "b1": rng.normal(size=100),
+              "W2": rng.normal(size=(100, 10)) / 10, "b2": rng.normal(size=10), "Y": rng.normal(size=(rows, 10))}
+    graph = gradcli.parse(f"sum((tanh(tanh(X @ W1 + b1) @ W2 + b2) - Y)**2)/{rows}")
+    hidden = rows * 100 * 8
+    assert _peak(lambda: graph.evaluate(values, trace=False)) <= 2.45 * hidden  # (the rest: N x 20, N x 10)
+
+
 def test_a_refused_run_does_no_work():
     x = np.linspace(0, 1, 5000).reshape(-1, 1)
     graph = gradcli.parse("sum(x * T(x))")

@@ -449,5 +449,11 @@ def test_in_place_locals_equal_the_op_formulas(name, shapes):
             expected = np.broadcast_to(op.locals[index](ans, *inputs), full)
             np.testing.assert_allclose(np.broadcast_to(np.multiply(local, factor), full), expected,
                                        rtol=1e-13, atol=0, err_msg=f"{name}: input {index}")
+            if op.in_place.divisor is not None:  # factor / d, where d does not overflow
+                with np.errstate(over="ignore"):
+                    d, factor = op.in_place.divisor(index, lambda: np.empty(full), ans, *inputs)
+                    finite = np.isfinite(d)
+                np.testing.assert_allclose(np.divide(factor, d[finite]), expected[finite], rtol=1e-13, atol=0,
+                                           err_msg=f"{name}: divisor {index}")
         for x, saved in zip(inputs, before):
             np.testing.assert_array_equal(x, saved)

@@ -63,6 +63,9 @@ class InPlace(NamedTuple):
 
     local: Callable[..., object]
     reads_after_write: bool = False
+    # `divisor(index, out, ans, *inputs)` -> (d, factor), the local being factor / d, or None:
+    # the engine then divides an upstream array by d, a pass fewer than the local times it
+    divisor: Callable[..., object] | None = None
 
 
 @dataclass(frozen=True)
@@ -713,6 +716,14 @@ def _sech2_into(out, x, half: bool):
     return np.multiply(buffer, buffer, out=buffer)
 
 
+def _cosh2_into(out, x):
+    """cosh²(x) into out() (x read before out is written): tanh's slope is its reciprocal. It
+    overflows past |x| = 355, where the slope is subnormal: a floating-point error, for the
+    engine's careful path, which takes the slope as (1/cosh x)²."""
+    buffer = np.cosh(x, out=out())
+    return np.multiply(buffer, buffer, out=buffer)
+
+
 def _div_local_into(index, out, ans, x, y):
     if index == 1 and not (x is not None and _is_0d(x) and abs(float(x)) == 1.0) and _any_subnormal(ans):
         return None  # _div_local_divisor's rescue from x
@@ -826,7 +837,8 @@ _OPS = [
        "tanh", "slope", (), uses_inputs=True, ufunc=np.tanh,
        scalar=Scalar(lambda x: float(np.tanh(x)), (_tanh_local_scalar,)),
        reads=((0,),),
-       in_place=InPlace(lambda index, out, ans, x: (_sech2_into(out, x, False), 1.0)),
+       in_place=InPlace(lambda index, out, ans, x: (_sech2_into(out, x, False), 1.0),
+                        divisor=lambda index, out, ans, x: (_cosh2_into(out, x), 1.0)),
        rule=("(1/cosh(x))**2",)),
     Op("sigmoid", 1, _sigmoid, (_sigmoid_local,),
        "σ", "slope", (), uses_inputs=True,

@@ -15,7 +15,7 @@ Diagnostics come from one place, the traced loop (`_run_traced`): the untraced f
 only runs where nothing unusual happens (NumPy is told to raise, and its Python-float factors are
 checked), which have no diagnostics but the kinks, notes and unused values it reports the same
 way. At the first floating-point error, overflowing or subnormal factor, or with a nan or inf
-among the inputs or constants, the run is redone in the traced loop without records, freeing
+among the inputs (looked for after the fast pass) or constants, the run is redone in the traced loop without records, freeing
 each value after its last reader: the traced path's numbers and warnings, in bounded memory.
 No NumPy warning leaves `run` (every entry point sets its own errstate).
 """
@@ -30,7 +30,8 @@ import numpy as np
 
 from ..base.errors import GradcliError, MissingValueError, ResourceError, did_you_mean, shorten
 from ..core.graph import Graph, Node
-from ..core.kernels import _check_broadcast, _dot, _edge_result, _forward_array_op, _shape, _times, unbroadcast
+from ..core.kernels import (_check_broadcast, _dot, _edge_result, _forward_array_op, _shape, _times,
+                            array_op_shape, unbroadcast)
 from ..core.ops import OVERLOADS, safe_sum
 from .shapes import _Plan, check_memory
 from .shapes import full_reduction as _full_reduction
@@ -94,8 +95,9 @@ def _all_finite(array) -> bool:
     return bool(np.isfinite(array).all())
 
 
-def bind_values(graph: Graph, values: dict) -> tuple[dict[str, np.ndarray], list[Diagnostic]]:
-    """Check the given values against the graph's variables and convert them to arrays."""
+def bind_values(graph: Graph, values: dict, *, finite: bool = True) -> tuple[dict[str, np.ndarray], list[Diagnostic]]:
+    """Check the given values against the graph's variables and convert them to arrays; with
+    `finite`, say which hold a nan or an infinity (else the caller does, `value_diagnostics`)."""
     diagnostics = []
     arrays = to_arrays(values)
     for name in arrays:
@@ -108,11 +110,17 @@ def bind_values(graph: Graph, values: dict) -> tuple[dict[str, np.ndarray], list
     if missing:  # the unused names and the functions let the message say what was meant
         raise MissingValueError(missing, unused=[n for n in arrays if n not in graph.variables],
                                 where=graph.variables, functions=OVERLOADS)
-    for name, array in arrays.items():
-        if name in graph.variables and not _all_finite(array):
-            diagnostics.append(Diagnostic(
-                "domain", f"the value of {name!r} holds {_describe(array)}", graph.variables[name]))
+    if finite:
+        diagnostics += value_diagnostics(graph, arrays)
     return arrays, diagnostics
+
+
+def value_diagnostics(graph: Graph, arrays: dict, finite_ids=frozenset()) -> list[Diagnostic]:
+    """A diagnostic for each value that holds a nan or an infinity; `finite_ids`: the ids of
+    arrays already known to be finite."""
+    return [Diagnostic("domain", f"the value of {name!r} holds {_describe(array)}", graph.variables[name])
+            for name, array in arrays.items()
+            if name in graph.variables and id(array) not in finite_ids and not _all_finite(array)]
 
 
 # trace=None on arrays: a run whose values (inputs and forward values) hold at most this many
@@ -140,8 +148,13 @@ def run(graph: Graph, values: dict, *, trace: bool | None = True, max_memory: in
     # No NumPy warning leaves the engine: every floating-point error is either reported as a
     # diagnostic (the passes below set their own errstate) or harmless.
     with np.errstate(all="ignore"):
-        arrays, diagnostics = bind_values(graph, values)
+        arrays, diagnostics = bind_values(graph, values, finite=False)
         diagnostics[:0] = graph.notes
+        # the values' nan and inf: looked for here, unless the run is untraced for sure (then
+        # after its fast pass, which finds some of them finite on the way: _run_fast)
+        checked = bool(trace) or (trace is None and sum(a.nbytes for a in arrays.values()) <= KEEP_BYTES)
+        if checked:
+            diagnostics += value_diagnostics(graph, arrays)
         if trace is None:
             result = _run_small(graph, arrays, diagnostics, max_memory)
             if result is not None:
@@ -151,14 +164,7 @@ def run(graph: Graph, values: dict, *, trace: bool | None = True, max_memory: in
             check_memory(graph, arrays, bool(trace), max_memory, plan)
         if trace:
             return _run_traced(graph, arrays, diagnostics, None)
-        result = None
-        if not any(d.kind == "domain" for d in diagnostics):  # every input and constant is finite
-            try:
-                result = _run_untraced(graph, arrays, list(diagnostics), plan)
-            except (ArithmeticError, _Unusual):  # FloatingPointError, ZeroDivisionError, OverflowError
-                result = None  # (outside the handler, the fast pass's arrays are freed before the rerun)
-        if result is None:
-            result = _run_traced(graph, arrays, diagnostics, plan)
+        result = _run_fast(graph, arrays, diagnostics, plan, checked)
     if trace is None:  # (the output's value, not the result: no reference cycle keeps a result alive)
         value = result.value
         result._records = lambda: _records_later(graph, arrays, value, max_memory)
@@ -498,11 +504,33 @@ def _product_sum(local, upstream, shape, full_shape):
     return summed.reshape(shape)
 
 
-def _run_untraced(graph: Graph, arrays: dict, diagnostics: list, plan: _Plan) -> Result | None:
+def _run_fast(graph: Graph, arrays: dict, diagnostics: list, plan: _Plan, checked: bool) -> Result:
+    """The untraced fast pass, or the careful rerun where it declines. Unless `checked` (the
+    diagnostics already say which values hold nan or inf), the values are checked after the
+    pass, not before: an array the pass summed (sum(x * g) for a scalar factor of x, say) came
+    out finite only if it is finite, so it needs no pass of its own."""
+    finite_ids: set = set()
+    result = None
+    if not any(d.kind == "domain" for d in diagnostics):  # every constant is finite
+        try:
+            result = _run_untraced(graph, arrays, list(diagnostics), plan, finite_ids)
+        except (ArithmeticError, _Unusual):  # FloatingPointError, ZeroDivisionError, OverflowError
+            result = None  # (outside the handler, the fast pass's arrays are freed before the rerun)
+    not_finite = [] if checked else value_diagnostics(graph, arrays, finite_ids)
+    if result is not None and not not_finite:
+        return result
+    result = None
+    diagnostics += not_finite
+    return _run_traced(graph, arrays, diagnostics, plan)
+
+
+def _run_untraced(graph: Graph, arrays: dict, diagnostics: list, plan: _Plan, finite_ids: set) -> Result | None:
     """The fast pass. It answers only an ordinary run, and raises (_Unusual, or the
     FloatingPointError of NumPy told to raise) at the first floating-point error or unusual
     scalar factor: then `run` reruns the evaluation in the traced loop, whose diagnostics these
-    are. Every input and constant is finite (checked by `run`)."""
+    are. Every constant is finite; the inputs are checked after the pass (`_run_fast`), which
+    adds to `finite_ids` the id of each array it found finite on the way (a finite sum of it, or
+    of its product with another array: an inf or nan would have made it inf or nan)."""
     nodes = graph.nodes
     count = len(nodes)
     out_id = graph.output.id
@@ -551,6 +579,11 @@ def _run_untraced(graph: Graph, arrays: dict, diagnostics: list, plan: _Plan) ->
                 value = op.ufunc(*args, out=out)
             elif full is not None:
                 value = op.forward(*args)
+            elif op.name in _PRODUCTS:
+                array_op_shape(node, [shapes[i.id] for i in inputs])  # its shape errors, as the op raises them
+                value, taken = _untraced_product(np.matmul if op.name == "matmul" else np.dot, *args, buffers, True)
+                if not taken:
+                    buffers.adopt(value, *args)
             else:
                 buffers.flush()
                 if op.vjp is None and len(args) >= 2:  # (an op without a ufunc: xlogy, clip)
@@ -634,16 +667,36 @@ def _run_untraced(graph: Graph, arrays: dict, diagnostics: list, plan: _Plan) ->
                     diagnostics.append(_at_its_kink(node))
             wanted = wanted_of[k]
             full = shapes[k]
+            if op.name in _PRODUCTS and len(wanted) == 2 and inputs[0] is not inputs[1]:
+                # the smaller gradient first (a @ b's for b reads a alone): then a, if read no
+                # more, is let go before b's gradient, of a's shape, is made (in a's array)
+                a_id, b_id = inputs[0].id, inputs[1].id
+                if _size(shapes[b_id]) < _size(shapes[a_id]):
+                    wanted = (1, 0)
+                    if bwd_last[a_id] == k and a_id != out_id:
+                        early = (0, a_id)
+                    else:
+                        early = None
+                else:
+                    wanted = (0, 1)
+                    early = (1, b_id) if bwd_last[b_id] == k and b_id != out_id else None
+            else:
+                early = None
             for index in wanted:
                 j = inputs[index].id
                 last = index == wanted[-1]
                 if op.vjp is not None:
                     result, result_factor, new = _untraced_vjp(
                         op, node, index, upstream, factor, ans, args, shapes, buffers)
+                    if early is not None:
+                        position, i = early
+                        early = None
+                        buffers.drop(values[i])
+                        values[i] = args[position] = None
                 else:
                     result, result_factor, new = _untraced_edge(
                         op, node, index, last, upstream, factor, ans, args, full, shapes[j],
-                        bwd_last, values, buffers)
+                        bwd_last, values, buffers, finite_ids)
                 accumulate(j, result, result_factor, new)
             grads[k] = None
             buffers.drop(upstream)
@@ -682,10 +735,12 @@ def _run_untraced(graph: Graph, arrays: dict, diagnostics: list, plan: _Plan) ->
 
 
 def _untraced_edge(op, node: Node, index: int, last: bool, upstream, factor: float, ans, args: list,
-                   full: tuple, shape: tuple, bwd_last: list, values: list, buffers: _Buffers):
+                   full: tuple, shape: tuple, bwd_last: list, values: list, buffers: _Buffers,
+                   finite_ids: set):
     """(result, factor, new): the gradient of input `index` stands for factor × result, in the
     input's shape (or a scalar standing for its broadcast); `new`: result is an array no slot
-    holds yet."""
+    holds yet. A finite sum over every element of an array (or of its product with another)
+    puts its id in `finite_ids`."""
     if not full:  # a scalar gate: plain numbers
         return _finite(_times(op.locals[index](ans, *args), upstream)), factor, False
     k = node.id
@@ -702,6 +757,12 @@ def _untraced_edge(op, node: Node, index: int, last: bool, upstream, factor: flo
         taken.append(True)
         return buffers.take(full)
 
+    if (kernel is not None and kernel.divisor is not None and shape == full and not _is_scalar(upstream)
+            and upstream.shape == full):
+        got = kernel.divisor(index, out, ans, *args)
+        if got is not None:  # upstream / d, in d's array (this edge's own, or a value dying here)
+            divisor, local_factor = got
+            return np.divide(upstream, divisor, out=divisor), _scale(factor, local_factor), taken[0]
     got = kernel.local(index, out, ans, *args) if kernel is not None else None
     if got is None:
         buffers.flush()  # the op's formula allocates its own arrays
@@ -731,9 +792,14 @@ def _untraced_edge(op, node: Node, index: int, last: bool, upstream, factor: flo
             return local, factor, own
         buffers.flush_before(shape)
         summed = unbroadcast(local, shape, full)
+        if shape == () and local.shape == full and math.isfinite(summed):
+            finite_ids.add(id(local))
     elif local.shape == full and shape != full:  # the product summed back, without the product array
         buffers.flush_before(shape)
         summed = _product_sum(local, upstream, shape, full)
+        if shape == () and math.isfinite(summed):
+            finite_ids.add(id(local))
+            finite_ids.add(id(upstream))
     else:
         # local × upstream into an array no one else reads: the local's, the upstream if this is
         # its last reader, or a new one
@@ -765,6 +831,40 @@ def _size(shape: tuple) -> int:
     return size
 
 
+_PRODUCTS = ("matmul", "dot")
+
+
+def _untraced_product(multiply, a, b, buffers: _Buffers, into: bool):
+    """(a @ b or dot(a, b) as the op computes it, taken): with `into`, a matrix is written into
+    a free array (taken: held by one slot). The op checks every output element for an overflow
+    and rescues it; here there is nothing to check where no partial sum can overflow, else the
+    output is checked, and an overflow raises _Unusual (then the op's own rescue runs)."""
+    shape = a.shape[:-1] + b.shape[1:]
+    taken = into and multiply is np.matmul and len(shape) == 2
+    if taken:
+        value = np.matmul(a, b, out=buffers.take(shape))
+    else:
+        buffers.flush()
+        value = multiply(a, b)
+    if not _product_finite(a, b, value):
+        if taken:
+            buffers.drop(value)
+        raise _Unusual
+    return value, taken
+
+
+def _product_finite(a, b, value) -> bool:
+    """Whether a product came out finite: from a bound on its partial sums (k × max|a| × max|b|,
+    two passes over each input) where the inputs are the smaller and finite, else from the
+    output itself (an input's nan or inf makes the bound nan or inf: the output is looked at)."""
+    if a.size + b.size < value.size:
+        k = a.shape[-1]
+        bound = float(k) * max(float(np.max(a)), -float(np.min(a))) * max(float(np.max(b)), -float(np.min(b)))
+        if bound < 1e300:
+            return True
+    return _all_finite(value)
+
+
 def _untraced_vjp(op, node: Node, index: int, upstream, factor: float, ans, args: list, shapes: list,
                   buffers: _Buffers):
     """(result, factor, new) for an op that is not elementwise; every vjp is linear in the
@@ -790,6 +890,23 @@ def _untraced_vjp(op, node: Node, index: int, upstream, factor: float, ans, args
             args = list(args)
             args[1 - index] = other * factor
             factor = 1.0
+    if op.name in _PRODUCTS and 0 not in out_shape and 0 not in inp_shape:
+        # _product_vjp's products (as matrices: a vector a is a row, b a column), computed here
+        a, b = args
+        a2 = a.reshape(1, -1) if a.ndim == 1 else a
+        b2 = b.reshape(-1, 1) if b.ndim == 1 else b
+        g2 = np.reshape(g, (a2.shape[0], b2.shape[1]))
+        pair = (g2, b2.T) if index == 0 else (a2.T, g2)
+        try:
+            result, taken = _untraced_product(np.matmul, *pair, buffers, len(inp_shape) == 2)
+        except _Unusual:  # an overflow: the op's rescue
+            buffers.flush()
+            result = op.vjp(g, ans, *args, index=index, **node.params)
+            return result, factor, buffers.adopt(result, upstream, ans, *args)
+        if taken:
+            return result, factor, True
+        result = result.reshape(inp_shape)
+        return result, factor, buffers.adopt(result, upstream, ans, *args)
     buffers.flush()
     result = op.vjp(g, ans, *args, index=index, **node.params)
     if not isinstance(result, np.ndarray) or result.ndim == 0:
