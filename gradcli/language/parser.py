@@ -22,7 +22,7 @@ from ..differentiation.derivative import RULES, Builder, gradient_nodes, topolog
 from .composite import expand as expand_graph
 from ..base.errors import (DefinitionError, GradcliSyntaxError, ResourceError, UnknownFunctionError, character_hint,
                      did_you_mean)
-from ..core.graph import Graph, Node
+from ..core.graph import Columns, Graph, Node
 from ..core.ops import CONSTANTS, OPS, OVERLOADS, Op
 from ..base.source import Source, Span
 from ..core.trace import Diagnostic
@@ -91,12 +91,25 @@ def _binary(op_name: str):
     """The builder's method for a binary operator: `left op right` (the operator token, if the
     rule passes it, sits between them). One call per gate: these run for most of a long sum."""
     op = OPS[op_name]
+    kernel = op.scalar
+    forward, first, second = (kernel.forward, *kernel.locals) if kernel else (None, None, None)
+    if op.kink_offset is not None:
+        forward = None  # (every gate through Builder._gate_columns)
 
     def method(self, children: list) -> Expr:
         left, right = children[0], children[-1]
         start, end = left.start, right.end
-        node = Node("gate", Span(self.source, start, end), op=op, inputs=(left.node, right.node))
-        self.created.append(node)
+        a, b = left.node, right.node
+        created = self.created
+        node = Node("gate", Span(self.source, start, end), op=op, inputs=(a, b))
+        node.id = k = len(created)
+        created.append(node)
+        i, j = a.id, b.id
+        constant = self.constant
+        if forward is None or i in constant or j in constant:
+            self._gate_columns(node)
+        else:  # the usual case, inline: one call per gate (core.graph.Columns)
+            self.gate_columns((k, forward, i, j, first, second))
         return Expr(node, start, end)
 
     return method
@@ -109,9 +122,12 @@ class GraphBuilder:
         self.source = source
         self.var_shapes = var_shapes  # the variables' shapes, when known before parsing
         self.differentiated = False  # a diff(…) was built (with those shapes)
-        self.created: list[Node] = []
+        self.created: list[Node] = []  # each node's id is its index here
+        self.columns = columns = Columns()  # the gates as flat lists, for the scalar engine
+        self.gate_columns = columns.gates.extend
+        self.constant = columns.constant
         self.bindings: dict[str, Node] = {}  # names assigned so far
-        self.free: dict[str, Node] = {}  # variables and named constants, one node per name
+        self.free: dict[str, Node] = columns.variables  # variables and named constants, one node per name
         self.notes: list[Diagnostic] = []
         self.functions: dict[str, tuple[Op, Span]] = {}  # user functions defined so far
         self.defining: _Definition | None = None
@@ -121,9 +137,45 @@ class GraphBuilder:
         return Span(self.source, start, end)
 
     def _node(self, kind: str, start: int, end: int, **fields) -> Node:
+        """A constant or a gate, also in the columns."""
+        created = self.created
         node = Node(kind, Span(self.source, start, end), **fields)
-        self.created.append(node)
+        node.id = k = len(created)
+        created.append(node)
+        if kind == "const":
+            self.columns.constants.append((k, node.default))
+            self.constant.add(k)
+        else:
+            self._gate_columns(node)
         return node
+
+    def _gate_columns(self, node: Node) -> None:
+        """A gate's entry in the columns (see core.graph.Columns)."""
+        inputs = node.inputs
+        columns = self.columns
+        if node.params or not 1 <= len(inputs) <= 2:
+            columns.complete = False  # the scalar engine plans such a graph from its nodes
+            return
+        op = node.op
+        kernel = op.scalar
+        constant = columns.constant
+        i = inputs[0].id
+        j = inputs[1].id if len(inputs) == 2 else -1
+        need_i = i not in constant
+        need_j = j >= 0 and j not in constant
+        forward = first = second = None
+        if kernel is None:
+            columns.scalar = False
+        else:
+            forward = kernel.forward
+            first = kernel.locals[0] if need_i else None
+            second = kernel.locals[1] if need_j else None
+        if not (need_i or need_j):
+            constant.add(node.id)
+            columns.constant_gates.append(len(columns.gates) // Columns.STRIDE)
+        elif op.kink_offset is not None:
+            columns.kinks.append((op.kink_offset, i, j))
+        self.gate_columns((node.id, forward, i, j, first, second))
 
     def _gate(self, op_name: str, args: list[Expr], start: int, end: int) -> Expr:
         node = self._node("gate", start, end, op=OPS[op_name], inputs=tuple([a.node for a in args]))
@@ -150,8 +202,12 @@ class GraphBuilder:
         start, end = tok.start_pos, tok.end_pos
         if node is None:
             node = Node("var", Span(self.source, start, end), name=name, default=CONSTANTS.get(name))
+            node.id = k = len(self.created)
             self.created.append(node)
             self.free[name] = node
+            self.columns.variable_ids.append(k)
+            if node.default is not None:  # a named constant: needs no gradient unless given a value
+                self.constant.add(k)
         return Expr(node, start, end)
 
     def _body_name(self, tok, name: str) -> Expr:
@@ -204,7 +260,9 @@ class GraphBuilder:
             raise too_big(f"a call of {name}", self._span(start, end))  # before any value is read
         node = Node("gate", Span(self.source, start, end), op=op, params=params,
                     inputs=tuple([a.node for a in positional]))
+        node.id = len(self.created)
         self.created.append(node)
+        self._gate_columns(node)
         return Expr(node, start, end)
 
     def _diff(self, tok, args: list, rpar) -> Expr:
@@ -213,6 +271,7 @@ class GraphBuilder:
         start, end = tok.start_pos, rpar.end_pos
         span = self._span(start, end)
         usage = "write diff(EXPR, NAME) or diff(EXPR, NAME, N), e.g. diff(x**3 * y, x, 2)"
+        self.columns.complete = False  # the derivative's gates are not in the columns
         positional = [a for a in args if isinstance(a, Expr)]
         if len(positional) < len(args):
             kw = next(a for a in args if isinstance(a, Keyword))
@@ -339,6 +398,10 @@ class GraphBuilder:
         sign, operand = children
         node = operand.node
         if node.kind == "const":  # -2.5 is a constant, not a gate
+            if self.created[-1] is node:  # (and 2.5 no node: the graph would leave it out)
+                self.created.pop()
+                self.columns.constants.pop()
+                self.constant.discard(node.id)
             folded = self._node("const", sign.start_pos, operand.end, default=-node.default)
             return Expr(folded, sign.start_pos, operand.end)
         return self._gate("neg", [operand], sign.start_pos, operand.end)
@@ -401,6 +464,7 @@ class GraphBuilder:
         if not params:
             raise DefinitionError(f"{name} has no parameters", span=span,
                                   hint=f"write {name}(t) = … with at least one parameter")
+        self.columns.complete = False  # the body's nodes leave `created`
         self.defining = _Definition(name, params, tok.start_pos, len(self.created))
         return self.defining
 
@@ -441,7 +505,7 @@ class GraphBuilder:
         output = statements[-1].expr.node
         start = last.expr.start if last.start is None else last.start
         self.source.output = self._span(start, last.expr.end)
-        graph = Graph(self.created, output, self.source, self.notes)
+        graph = Graph(self.created, output, self.source, self.notes, columns=self.columns)
         if self.differentiated and self.var_shapes:
             graph.assumes = {n: s for n, s in self.var_shapes.items() if n in graph.variables}
         return graph
