@@ -24,13 +24,15 @@ class Node:
 
     A variable used several times is one node: its gradient is the sum of what comes back.
     `default` is a constant's value, or a named constant's (`pi`, `e`) until a value replaces it.
+    (op, inputs, name and default may be given by position: the parser creates 100,000s of
+    nodes, and keyword arguments cost about as much as the rest of the call.)
     """
 
     __slots__ = ("id", "kind", "op", "inputs", "name", "span", "default", "params", "rewrite", "scope", "_text")
 
-    def __init__(self, kind: str, span: Span, *, op: Op | None = None,
+    def __init__(self, kind: str, span: Span, op: Op | None = None,
                  inputs: tuple[Node, ...] = (), name: str | None = None,
-                 default: float | None = None, params: dict | None = None,
+                 default: float | None = None, *, params: dict | None = None,
                  rewrite: str | None = None, scope: str | None = None,
                  text: str | Callable[[], str] | None = None) -> None:
         self.id = -1
@@ -97,14 +99,15 @@ class Columns:
     `constant_gates`: which gates (0, 1, 2… in `gates`) are such; `kinks`: (kink_offset, i, j) of
     the other gates whose op has a kink. `constants`: (index, value) of every constant node.
     `variables`: {name: var node} (named constants among them), in first-use order, and
-    `variable_ids` their indices.
+    `position` {name: its index}, built alongside (a dict made while each name is at hand, not by
+    hashing 30,000 names again at the first evaluation).
 
     Only gates of one or two inputs without params are appended; the parser sets `complete` to
     False when it builds anything else (definitions, diff, calls with keyword arguments or three
     inputs), and the graph then forgets its columns. `scalar` is False when some gate's op has
     no scalar kernel (its forward and locals are None here)."""
 
-    __slots__ = ("gates", "constant", "constant_gates", "kinks", "constants", "variables", "variable_ids",
+    __slots__ = ("gates", "constant", "constant_gates", "kinks", "constants", "variables", "position",
                  "complete", "scalar")
 
     STRIDE = 6
@@ -116,7 +119,7 @@ class Columns:
         self.kinks: list[tuple] = []
         self.constants: list[tuple[int, float]] = []
         self.variables: dict[str, Node] = {}
-        self.variable_ids: list[int] = []
+        self.position: dict[str, int] = {}
         self.complete = True
         self.scalar = True
 

@@ -154,7 +154,7 @@ class _Plan:
         template = [0.0] * n
         for k, value in columns.constants:
             template[k] = float(value)
-        names, ids = list(variables), columns.variable_ids
+        names, ids = list(variables), list(columns.position.values())
         if named:
             for name in named:
                 template[variables[name].id] = float(variables[name].default)
@@ -212,7 +212,7 @@ class _Plans:
 
     def __init__(self, graph: Graph) -> None:
         if graph.columns is not None:
-            self.position = dict(zip(graph.variables, graph.columns.variable_ids))
+            self.position = graph.columns.position  # (read only)
             self.named = [name for name in _NAMED if name in graph.variables]
         else:
             self.position = {name: node.id for name, node in graph.variables.items()}

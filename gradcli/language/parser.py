@@ -101,7 +101,7 @@ def _binary(op_name: str):
         start, end = left.start, right.end
         a, b = left.node, right.node
         created = self.created
-        node = Node("gate", Span(self.source, start, end), op=op, inputs=(a, b))
+        node = Node("gate", Span(self.source, start, end), op, (a, b))
         node.id = k = len(created)
         created.append(node)
         i, j = a.id, b.id
@@ -126,6 +126,7 @@ class GraphBuilder:
         self.columns = columns = Columns()  # the gates as flat lists, for the scalar engine
         self.gate_columns = columns.gates.extend
         self.constant = columns.constant
+        self.position = columns.position
         self.bindings: dict[str, Node] = {}  # names assigned so far
         self.free: dict[str, Node] = columns.variables  # variables and named constants, one node per name
         self.notes: list[Diagnostic] = []
@@ -184,28 +185,26 @@ class GraphBuilder:
     # -- atoms ---------------------------------------------------------------------------
     def number(self, children: list) -> Expr:
         (tok,) = children
-        value = float(tok.value)
+        value = float(tok.group())
         if value == float("inf"):
             self.notes.append(Diagnostic(
-                "domain", f"the number {tok.value[:30]} at {self._span(tok.start_pos, tok.end_pos).where()} "
+                "domain", f"the number {tok.group()[:30]} at {self._span(tok.start(), tok.end()).where()} "
                 "is too large for float64 and becomes inf"))
-        return Expr(self._node("const", tok.start_pos, tok.end_pos, default=value), tok.start_pos, tok.end_pos)
+        return Expr(self._node("const", tok.start(), tok.end(), default=value), tok.start(), tok.end())
 
     def name(self, children: list) -> Expr:
         (tok,) = children
-        name = str(tok.value)
+        name = tok.group()
         if self.defining is not None:
             return self._body_name(tok, name)
-        node = self.bindings.get(name)
+        node = self.bindings.get(name) or self.free.get(name)
+        start, end = tok.start(), tok.end()
         if node is None:
-            node = self.free.get(name)
-        start, end = tok.start_pos, tok.end_pos
-        if node is None:
-            node = Node("var", Span(self.source, start, end), name=name, default=CONSTANTS.get(name))
+            node = Node("var", Span(self.source, start, end), None, (), name, CONSTANTS.get(name))
             node.id = k = len(self.created)
             self.created.append(node)
             self.free[name] = node
-            self.columns.variable_ids.append(k)
+            self.position[name] = k
             if node.default is not None:  # a named constant: needs no gradient unless given a value
                 self.constant.add(k)
         return Expr(node, start, end)
@@ -215,7 +214,7 @@ class GraphBuilder:
         definition = self.defining
         node = definition.params.get(name)
         if node is None and name in CONSTANTS:
-            node = self._node("const", tok.start_pos, tok.end_pos, default=CONSTANTS[name])
+            node = self._node("const", tok.start(), tok.end(), default=CONSTANTS[name])
         if node is None:
             params = ", ".join(definition.params)
             hint = f"add it as a parameter: {definition.name}({', '.join([*definition.params, name])}) = …"
@@ -225,13 +224,25 @@ class GraphBuilder:
                 hint = f"{did_you_mean(name, definition.params)} If not, {hint}"
             raise DefinitionError(
                 f"the body of {definition.name}({params}) uses {name!r}, which is not one of its "
-                "parameters", span=self._span(tok.start_pos, tok.end_pos), hint=hint)
-        return Expr(node, tok.start_pos, tok.end_pos)
+                "parameters", span=self._span(tok.start(), tok.end()), hint=hint)
+        return Expr(node, tok.start(), tok.end())
 
     def call(self, children: list) -> Expr:
         tok, _, args, rpar = children
-        name = str(tok.value)
-        span = self._span(tok.start_pos, tok.end_pos)
+        name = tok.group()
+        overloads = OVERLOADS.get(name)
+        if overloads is not None and self.defining is None and name not in self.functions:
+            # a built-in function called with positional arguments: the usual case, in short
+            op = overloads.get(len(args))
+            if op is not None and all([arg.__class__ is Expr for arg in args]):
+                start, end = tok.start(), rpar.end()
+                created = self.created
+                node = Node("gate", Span(self.source, start, end), op, tuple([a.node for a in args]))
+                node.id = len(created)
+                created.append(node)
+                self._gate_columns(node)
+                return Expr(node, start, end)
+        span = self._span(tok.start(), tok.end())
         if self.defining is not None and name == self.defining.name:
             raise DefinitionError(
                 f"{name} calls itself: a function cannot be recursive", span=span,
@@ -241,21 +252,21 @@ class GraphBuilder:
             return self._diff(tok, args, rpar)
         overloads = {user[0].arity: user[0]} if user else OVERLOADS.get(name)
         if overloads is None:
-            raise self._unknown_function(name, span, self.source.text[tok.end_pos:rpar.end_pos])
+            raise self._unknown_function(name, span, self.source.text[tok.end():rpar.end()])
         positional = [a for a in args if isinstance(a, Expr)]
         keywords = [a for a in args if isinstance(a, Keyword)] if len(positional) < len(args) else []
         op = overloads.get(len(positional))
         if op is None:
-            raise _arity_error(name, overloads, len(positional), span, self.source.text[tok.end_pos:rpar.end_pos])
+            raise _arity_error(name, overloads, len(positional), span, self.source.text[tok.end():rpar.end()])
         if keywords and args.index(keywords[0]) < len(positional):
             raise GradcliSyntaxError(
-                f"a positional argument follows the keyword argument {keywords[0].token.value!s}",
-                span=self._span(keywords[0].token.start_pos, keywords[0].token.end_pos),
+                f"a positional argument follows the keyword argument {keywords[0].token.group()!s}",
+                span=self._span(keywords[0].token.start(), keywords[0].token.end()),
                 hint="put keyword arguments last")
         params = {}
         for kw in keywords:
             params.update(self._keyword(op, name, kw, params))
-        start, end = tok.start_pos, rpar.end_pos
+        start, end = tok.start(), rpar.end()
         if user and self.defining is None and size_of(op.body) > MAX_INLINED_GATES:
             raise too_big(f"a call of {name}", self._span(start, end))  # before any value is read
         node = Node("gate", Span(self.source, start, end), op=op, params=params,
@@ -268,7 +279,7 @@ class GraphBuilder:
     def _diff(self, tok, args: list, rpar) -> Expr:
         """`diff(EXPR, NAME)` and `diff(EXPR, NAME, N)`: the derivative's gates, built now from
         the registry's rules (gradcli.differentiation.derivative), under one `diff` gate whose value is theirs."""
-        start, end = tok.start_pos, rpar.end_pos
+        start, end = tok.start(), rpar.end()
         span = self._span(start, end)
         usage = "write diff(EXPR, NAME) or diff(EXPR, NAME, N), e.g. diff(x**3 * y, x, 2)"
         self.columns.complete = False  # the derivative's gates are not in the columns
@@ -276,7 +287,7 @@ class GraphBuilder:
         if len(positional) < len(args):
             kw = next(a for a in args if isinstance(a, Keyword))
             raise UnknownFunctionError("diff() takes no keyword arguments",
-                                       span=self._span(kw.token.start_pos, kw.token.end_pos), hint=usage)
+                                       span=self._span(kw.token.start(), kw.token.end()), hint=usage)
         if len(positional) not in (2, 3):
             raise UnknownFunctionError(f"diff() takes 2 or 3 arguments, not {len(positional)}", span=span,
                                        hint=usage)
@@ -358,8 +369,8 @@ class GraphBuilder:
                                     hint=f"functions are: {', '.join(sorted(known))}")
 
     def _keyword(self, op, name: str, kw: Keyword, given: dict) -> dict:
-        key = str(kw.token.value)
-        span = self._span(kw.token.start_pos, kw.token.end_pos)
+        key = kw.token.group()
+        span = self._span(kw.token.start(), kw.token.end())
         if key not in op.params:
             accepted = ", ".join(f"{p}=" for p in op.params)
             raise UnknownFunctionError(
@@ -384,7 +395,7 @@ class GraphBuilder:
 
     def parens(self, children: list) -> Expr:
         lpar, inner, rpar = children
-        return Expr(inner.node, lpar.start_pos, rpar.end_pos)
+        return Expr(inner.node, lpar.start(), rpar.end())
 
     # -- operators -----------------------------------------------------------------------
     add = _binary("add")
@@ -402,13 +413,13 @@ class GraphBuilder:
                 self.created.pop()
                 self.columns.constants.pop()
                 self.constant.discard(node.id)
-            folded = self._node("const", sign.start_pos, operand.end, default=-node.default)
-            return Expr(folded, sign.start_pos, operand.end)
-        return self._gate("neg", [operand], sign.start_pos, operand.end)
+            folded = self._node("const", sign.start(), operand.end, default=-node.default)
+            return Expr(folded, sign.start(), operand.end)
+        return self._gate("neg", [operand], sign.start(), operand.end)
 
     def pos(self, children: list) -> Expr:
         sign, operand = children
-        return Expr(operand.node, sign.start_pos, operand.end)
+        return Expr(operand.node, sign.start(), operand.end)
 
     # -- statements ----------------------------------------------------------------------
     def expression(self, children: list) -> Statement:
@@ -416,22 +427,22 @@ class GraphBuilder:
 
     def assign(self, children: list) -> Statement:
         tok, expr = children
-        statement = self._bind(str(tok.value), expr)
-        statement.start = tok.start_pos
+        statement = self._bind(tok.group(), expr)
+        statement.start = tok.start()
         return statement
 
     def augassign(self, children: list) -> Statement:
         tok, augop, expr = children
-        target = str(tok.value)
+        target = tok.group()
         current = self.name([tok])  # the binding before this statement
-        op_name = {"+=": "add", "-=": "sub", "*=": "mul", "/=": "div"}[str(augop.value)]
-        combined = self._gate(op_name, [current, expr], tok.start_pos, expr.end)
+        op_name = {"+=": "add", "-=": "sub", "*=": "mul", "/=": "div"}[augop.group()]
+        combined = self._gate(op_name, [current, expr], tok.start(), expr.end)
         return self._bind(target, combined)
 
     def define_head(self, children: list) -> _Definition:
         tok, _, args, _ = children
-        name = str(tok.value)
-        span = self._span(tok.start_pos, tok.end_pos)
+        name = tok.group()
+        span = self._span(tok.start(), tok.end())
         if self.defining is not None:  # pragma: no cover - the grammar has no nested definitions
             raise DefinitionError("a function cannot be defined inside another", span=span)
         if name in OVERLOADS or name == "diff":
@@ -446,8 +457,8 @@ class GraphBuilder:
         params: dict[str, Node] = {}
         for arg in args:
             if isinstance(arg, Keyword):  # f(x, axis=0) = …: a keyword is no parameter
-                raise DefinitionError(f"a parameter of {name} must be a name, not {arg.token.value}=…",
-                                      span=self._span(arg.token.start_pos, arg.token.end_pos),
+                raise DefinitionError(f"a parameter of {name} must be a name, not {arg.token.group()}=…",
+                                      span=self._span(arg.token.start(), arg.token.end()),
                                       hint=f"write {name}(t) = … and use t in the body")
             text = self.source.text[arg.start:arg.end]
             arg_span = self._span(arg.start, arg.end)
@@ -465,7 +476,7 @@ class GraphBuilder:
             raise DefinitionError(f"{name} has no parameters", span=span,
                                   hint=f"write {name}(t) = … with at least one parameter")
         self.columns.complete = False  # the body's nodes leave `created`
-        self.defining = _Definition(name, params, tok.start_pos, len(self.created))
+        self.defining = _Definition(name, params, tok.start(), len(self.created))
         return self.defining
 
     def define(self, children: list) -> Statement:
