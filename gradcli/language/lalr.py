@@ -187,16 +187,15 @@ class Parser:
                     i = m.lastindex
                     code = group_code[i]
                     if code < plain:  # what the newline post-lexer looks at
+                        if code > 2:  # whitespace, comments
+                            continue
                         before = depth
                         if code == 0:
                             depth += 1
                         elif code == 1:
                             if depth:
                                 depth -= 1
-                        elif code == 2:
-                            if depth:
-                                continue
-                        else:  # whitespace, comments
+                        elif depth:  # a new line inside parentheses
                             continue
                     lex_state = state
                     while True:

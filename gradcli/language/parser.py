@@ -549,7 +549,7 @@ def _parser():
     return _PARSER
 
 
-# Parsing costs a microsecond or two a character: past this, refuse rather than seem to hang.
+# Parsing costs about a microsecond a character: past this, refuse rather than seem to hang.
 MAX_SOURCE_CHARS = 2_000_000
 # The highest order `diff(f, x, N)` takes (the gate budget of gradcli.differentiation.derivative bounds it too).
 MAX_DIFF_ORDER = 20
