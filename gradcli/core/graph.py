@@ -24,13 +24,15 @@ class Node:
 
     A variable used several times is one node: its gradient is the sum of what comes back.
     `default` is a constant's value, or a named constant's (`pi`, `e`) until a value replaces it.
+    (op, inputs, name and default may be given by position: the parser creates 100,000s of
+    nodes, and keyword arguments cost about as much as the rest of the call.)
     """
 
     __slots__ = ("id", "kind", "op", "inputs", "name", "span", "default", "params", "rewrite", "scope", "_text")
 
-    def __init__(self, kind: str, span: Span, *, op: Op | None = None,
+    def __init__(self, kind: str, span: Span, op: Op | None = None,
                  inputs: tuple[Node, ...] = (), name: str | None = None,
-                 default: float | None = None, params: dict | None = None,
+                 default: float | None = None, *, params: dict | None = None,
                  rewrite: str | None = None, scope: str | None = None,
                  text: str | Callable[[], str] | None = None) -> None:
         self.id = -1
@@ -84,6 +86,44 @@ class Node:
         return f"Node({self.id}, {self.op_name}, {self.label!r})"
 
 
+class Columns:
+    """A parse's gates as flat lists, appended by the parser as it creates each node, so that the
+    scalar engine plans a first run by slicing these lists instead of a second pass over 100,000
+    Node objects (gradcli.evaluation.scalar_engine._Plan).
+
+    `gates` holds six entries per gate (one list: one append per gate, and slices with a step of
+    6 give each column, or its reverse): its node's index in `created`, its scalar kernel's
+    forward, its inputs' indices (the second -1 for a unary gate), and the kernel's local
+    gradient toward each input, None where that input needs no gradient (a number, a named
+    constant such as pi, a gate of those: the `constant` node indices) or there is none.
+    `constant_gates`: which gates (0, 1, 2… in `gates`) are such; `kinks`: (kink_offset, i, j) of
+    the other gates whose op has a kink. `constants`: (index, value) of every constant node.
+    `variables`: {name: var node} (named constants among them), in first-use order, and
+    `position` {name: its index}, built alongside (a dict made while each name is at hand, not by
+    hashing 30,000 names again at the first evaluation).
+
+    Only gates of one or two inputs without params are appended; the parser sets `complete` to
+    False when it builds anything else (definitions, diff, calls with keyword arguments or three
+    inputs), and the graph then forgets its columns. `scalar` is False when some gate's op has
+    no scalar kernel (its forward and locals are None here)."""
+
+    __slots__ = ("gates", "constant", "constant_gates", "kinks", "constants", "variables", "position",
+                 "complete", "scalar")
+
+    STRIDE = 6
+
+    def __init__(self) -> None:
+        self.gates: list = []
+        self.constant: set[int] = set()
+        self.constant_gates: list[int] = []
+        self.kinks: list[tuple] = []
+        self.constants: list[tuple[int, float]] = []
+        self.variables: dict[str, Node] = {}
+        self.position: dict[str, int] = {}
+        self.complete = True
+        self.scalar = True
+
+
 class Graph:
     """Nodes in topological order (every input before its gate) and the output node.
 
@@ -91,16 +131,21 @@ class Graph:
     """
 
     def __init__(self, created: list[Node], output: Node, source: Source,
-                 notes: list[Diagnostic] | None = None) -> None:
+                 notes: list[Diagnostic] | None = None, *, columns: Columns | None = None) -> None:
         self.source = source
         self.output = output
-        self.nodes = reachable_in_order(created, output)
-        for i, node in enumerate(self.nodes):
-            node.id = i
-        # Free variables, in first-use order; named constants count once a value is given.
-        self.variables: dict[str, Node] = {
-            n.name: n for n in self.nodes if n.kind == "var" and n.name is not None
-        }
+        # `columns` (from the parser, each node's id already its index in `created`) is kept when
+        # every node is reachable: then the nodes are `created` as they are, with their ids
+        self.columns = columns if columns is not None and _all_reachable(created, output, columns) else None
+        if self.columns is not None:
+            self.nodes = list(created)
+            self.variables: dict[str, Node] = dict(columns.variables)
+        else:
+            self.nodes = reachable_in_order(created, output)
+            for i, node in enumerate(self.nodes):
+                node.id = i
+            # Free variables, in first-use order; named constants count once a value is given.
+            self.variables = {n.name: n for n in self.nodes if n.kind == "var" and n.name is not None}
         self.notes = notes or []  # remarks from parsing, such as unused statements
         # {name: shape} a diff(…) was built for (gradcli.language.parser.parse's `shapes`): other shapes
         # would need the gates it left out, so they are refused
@@ -150,6 +195,21 @@ class Graph:
 
     def __len__(self) -> int:
         return len(self.nodes)
+
+
+def _all_reachable(created: list[Node], output: Node, columns: Columns) -> bool:
+    """Whether every node created is one the output depends on: when every node but the output
+    is some gate's input (a gate is created after its inputs, so following the gates that use a
+    node ends at one that none uses: the output)."""
+    n = len(created)
+    gates = columns.gates
+    if not columns.complete or len(gates) // 6 + len(columns.variables) + len(columns.constants) != n \
+            or not n or created[-1] is not output or output.id != n - 1:
+        return False
+    used = set(gates[2::6])
+    used.update(gates[3::6])
+    used.discard(-1)
+    return len(used) == n - 1 and n - 1 not in used
 
 
 def reachable_in_order(created: list[Node], *outputs: Node) -> list[Node]:

@@ -26,24 +26,6 @@ def grammar_key(grammar: str) -> str:
     return grammar.replace("\r\n", "\n")
 
 
-class Token:
-    """A token as the builder's methods see it (the attributes of Lark's Token they use)."""
-
-    __slots__ = ("type", "value", "start_pos", "end_pos")
-
-    def __init__(self, type: str, value: str, start_pos: int, end_pos: int) -> None:
-        self.type = type
-        self.value = value
-        self.start_pos = start_pos
-        self.end_pos = end_pos
-
-    def __str__(self) -> str:
-        return self.value
-
-    def __repr__(self) -> str:
-        return f"Token({self.type!r}, {self.value!r})"
-
-
 class ParseFailure(Exception):
     """Text that is not in the language: what was found, where, and the terminals expected.
 
@@ -67,7 +49,7 @@ class _Relex(Exception):
 
 
 # How a rule's children become its value (chosen once, from the tables).
-_PASS, _ALL, _PICK, _GENERAL = 0, 1, 2, 3
+_PASS, _ALL, _PICK, _GENERAL, _PICK2 = 0, 1, 2, 3, 4
 
 
 class Parser:
@@ -86,11 +68,10 @@ class Parser:
         self.plain = 3 + len(tables["ignored"])  # codes below this need the post-lexer's care
         self.literals = {names[code]: text for code, text in tables["literals"].items()}
         self.lexer = tables["lexer"]
-        skip = tables["skip"] or ""  # lalr_build folds no expression that has groups
-        # The loop's expression: Lark's root lexer's, after any whitespace and comments (see
-        # lalr_build._skippable). Its groups are numbered as in the root lexer's and each state's.
-        self.fast_regex = re.compile(f"{skip}(?:{self._alternatives(None)})")
-        self._regex = None  # the root lexer's, for errors (see `regex`)
+        # The loop's expression: Lark's root lexer's. Its groups are numbered as in each state's.
+        # A token is the re.Match itself (group 0: whitespace and comments are tokens the loop
+        # skips), which the builder reads as m.group(), m.start(), m.end(): no object per token.
+        self.fast_regex = self._regex = re.compile(self._alternatives(None))
         groups = self.fast_regex.groups
         group_code = [None] * (groups + 1)
         for name, index in self.fast_regex.groupindex.items():
@@ -126,13 +107,13 @@ class Parser:
                 kind, pick = _ALL, None
             elif fn is not None and direct and not expand1:
                 kind, pick = _PICK, tuple(i - size for i, _ in include)
+                if len(pick) == 2:
+                    kind = _PICK2
             else:
                 kind, pick = _GENERAL, (include, expand1)
             rules.append((first + lhs, size, fn, kind, pick))
         self.rules = rules
         self._collapse_unit_chains()
-        # Tokens of the terminals that no rule passes to the builder are not built (None).
-        self.keep = [name in tables["kept"] for name in names] + [False]
 
     def _collapse_unit_chains(self) -> None:
         """Reductions by `?rule: child` only change the top state (atom → power → unary →
@@ -175,9 +156,7 @@ class Parser:
 
     @property
     def regex(self) -> re.Pattern:
-        """Lark's root lexer: every terminal, no skipping (compiled when first needed)."""
-        if self._regex is None:
-            self._regex = re.compile(self._alternatives(None))
+        """Lark's root lexer: every terminal, no skipping."""
         return self._regex
 
     def state_regex(self, state: int) -> re.Pattern:
@@ -193,8 +172,6 @@ class Parser:
         chains = self.chains
         rules = self.rules
         group_code = self.group_code
-        keep = self.keep
-        names = self.names
         plain = self.plain
         end_state = self.end_state
         state = self.start_state
@@ -210,16 +187,15 @@ class Parser:
                     i = m.lastindex
                     code = group_code[i]
                     if code < plain:  # what the newline post-lexer looks at
+                        if code > 2:  # whitespace, comments
+                            continue
                         before = depth
                         if code == 0:
                             depth += 1
                         elif code == 1:
                             if depth:
                                 depth -= 1
-                        elif code == 2:
-                            if depth:
-                                continue
-                        else:  # whitespace, comments
+                        elif depth:  # a new line inside parentheses
                             continue
                     lex_state = state
                     while True:
@@ -230,7 +206,7 @@ class Parser:
                             self._fail(text, m, code, lex_state, state, states)
                         if act >= 0:  # shift
                             append_state(act)
-                            append_value(Token(names[code], m.group(i), m.start(i), m.end(i)) if keep[code] else None)
+                            append_value(m)
                             state = act
                             break
                         lhs, size, fn, kind, pick = rules[~act]
@@ -240,27 +216,25 @@ class Parser:
                                 states[-1] = state
                                 continue
                             value = values[pick]
-                            del values[-size:]
-                            del states[-size:]
                         elif kind == _ALL:
-                            if size:
-                                value = fn(values[-size:])
-                                del values[-size:]
-                                del states[-size:]
-                            else:
-                                value = fn([])
+                            value = fn(values[-size:]) if size else fn([])
+                        elif kind == _PICK2:
+                            a, b = pick
+                            value = fn([values[a], values[b]])
                         elif kind == _PICK:
                             value = fn([values[k] for k in pick])
-                            del values[-size:]
-                            del states[-size:]
                         else:
                             value = _general(values, size, fn, *pick)
-                            if size:
-                                del values[-size:]
-                                del states[-size:]
-                        state = table[states[-1] + lhs]
-                        append_state(state)
-                        append_value(value)
+                        if size:  # the rule's children give way to its value, in place
+                            if size > 1:
+                                del values[1 - size:]
+                                del states[1 - size:]
+                            values[-1] = value
+                            states[-1] = state = table[states[-2] + lhs]
+                        else:
+                            state = table[state + lhs]
+                            append_state(state)
+                            append_value(value)
                 raise AssertionError("the token stream ended without its end marker")  # pragma: no cover
             except _Relex as relex:  # the token was read otherwise: the post-lexer never saw it
                 if code < 2:

@@ -28,7 +28,33 @@ class ParenNewlines:
                 depth = max(depth - 1, 0)
             elif kind == "_NEWLINE" and depth:
                 continue
-            yield tok
+            yield _matchlike(tok)
+
+
+_MATCH_TOKEN = None
+
+
+def _matchlike(tok):
+    """A Lark token that the builder reads as it reads gradcli.language.lalr's tokens, re.Match
+    objects: tok.group(), tok.start(), tok.end()."""
+    global _MATCH_TOKEN
+    if _MATCH_TOKEN is None:
+        from lark import Token
+
+        class MatchToken(Token):
+            __slots__ = ()
+
+            def group(self) -> str:
+                return str(self)
+
+            def start(self) -> int:
+                return self.start_pos
+
+            def end(self) -> int:
+                return self.end_pos
+
+        _MATCH_TOKEN = MatchToken
+    return _MATCH_TOKEN.new_borrow_pos(tok.type, tok.value, tok)
 
 
 def build_lark(grammar: str, transformer=None):

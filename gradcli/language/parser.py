@@ -22,7 +22,7 @@ from ..differentiation.derivative import RULES, Builder, gradient_nodes, topolog
 from .composite import expand as expand_graph
 from ..base.errors import (DefinitionError, GradcliSyntaxError, ResourceError, UnknownFunctionError, character_hint,
                      did_you_mean)
-from ..core.graph import Graph, Node
+from ..core.graph import Columns, Graph, Node
 from ..core.ops import CONSTANTS, OPS, OVERLOADS, Op
 from ..base.source import Source, Span
 from ..core.trace import Diagnostic
@@ -47,15 +47,10 @@ def grammar_path() -> Path:
     raise FileNotFoundError(f"gradcli's grammar file {_GRAMMAR_NAME} is missing from {here}")
 
 
-class Expr:
-    """An expression occurrence: its node and where it stands in the text (parentheses included)."""
-
-    __slots__ = ("node", "start", "end")
-
-    def __init__(self, node: Node, start: int, end: int) -> None:
-        self.node = node
-        self.start = start
-        self.end = end
+# An expression occurrence, the value of every expression rule: (node, start, end), its node and
+# where it stands in the text (parentheses included). A plain tuple: the parser makes one per
+# name, call, operator and parentheses, and a tuple costs a fifth of an object with attributes.
+Expr = tuple
 
 
 class Keyword:
@@ -91,13 +86,26 @@ def _binary(op_name: str):
     """The builder's method for a binary operator: `left op right` (the operator token, if the
     rule passes it, sits between them). One call per gate: these run for most of a long sum."""
     op = OPS[op_name]
+    kernel = op.scalar
+    forward, first, second = (kernel.forward, *kernel.locals) if kernel else (None, None, None)
+    if op.kink_offset is not None:
+        forward = None  # (every gate through Builder._gate_columns)
 
     def method(self, children: list) -> Expr:
         left, right = children[0], children[-1]
-        start, end = left.start, right.end
-        node = Node("gate", Span(self.source, start, end), op=op, inputs=(left.node, right.node))
-        self.created.append(node)
-        return Expr(node, start, end)
+        start, end = left[1], right[2]
+        a, b = left[0], right[0]
+        created = self.created
+        node = Node("gate", Span(self.source, start, end), op, (a, b))
+        node.id = k = len(created)
+        created.append(node)
+        i, j = a.id, b.id
+        constant = self.constant
+        if forward is None or i in constant or j in constant:
+            self._gate_columns(node)
+        else:  # the usual case, inline: one call per gate (core.graph.Columns)
+            self.gate_columns((k, forward, i, j, first, second))
+        return (node, start, end)
 
     return method
 
@@ -109,9 +117,13 @@ class GraphBuilder:
         self.source = source
         self.var_shapes = var_shapes  # the variables' shapes, when known before parsing
         self.differentiated = False  # a diff(…) was built (with those shapes)
-        self.created: list[Node] = []
+        self.created: list[Node] = []  # each node's id is its index here
+        self.columns = columns = Columns()  # the gates as flat lists, for the scalar engine
+        self.gate_columns = columns.gates.extend
+        self.constant = columns.constant
+        self.position = columns.position
         self.bindings: dict[str, Node] = {}  # names assigned so far
-        self.free: dict[str, Node] = {}  # variables and named constants, one node per name
+        self.free: dict[str, Node] = columns.variables  # variables and named constants, one node per name
         self.notes: list[Diagnostic] = []
         self.functions: dict[str, tuple[Op, Span]] = {}  # user functions defined so far
         self.defining: _Definition | None = None
@@ -121,45 +133,83 @@ class GraphBuilder:
         return Span(self.source, start, end)
 
     def _node(self, kind: str, start: int, end: int, **fields) -> Node:
+        """A constant or a gate, also in the columns."""
+        created = self.created
         node = Node(kind, Span(self.source, start, end), **fields)
-        self.created.append(node)
+        node.id = k = len(created)
+        created.append(node)
+        if kind == "const":
+            self.columns.constants.append((k, node.default))
+            self.constant.add(k)
+        else:
+            self._gate_columns(node)
         return node
 
+    def _gate_columns(self, node: Node) -> None:
+        """A gate's entry in the columns (see core.graph.Columns)."""
+        inputs = node.inputs
+        columns = self.columns
+        if node.params or not 1 <= len(inputs) <= 2:
+            columns.complete = False  # the scalar engine plans such a graph from its nodes
+            return
+        op = node.op
+        kernel = op.scalar
+        constant = columns.constant
+        i = inputs[0].id
+        j = inputs[1].id if len(inputs) == 2 else -1
+        need_i = i not in constant
+        need_j = j >= 0 and j not in constant
+        forward = first = second = None
+        if kernel is None:
+            columns.scalar = False
+        else:
+            forward = kernel.forward
+            first = kernel.locals[0] if need_i else None
+            second = kernel.locals[1] if need_j else None
+        if not (need_i or need_j):
+            constant.add(node.id)
+            columns.constant_gates.append(len(columns.gates) // Columns.STRIDE)
+        elif op.kink_offset is not None:
+            columns.kinks.append((op.kink_offset, i, j))
+        self.gate_columns((node.id, forward, i, j, first, second))
+
     def _gate(self, op_name: str, args: list[Expr], start: int, end: int) -> Expr:
-        node = self._node("gate", start, end, op=OPS[op_name], inputs=tuple([a.node for a in args]))
-        return Expr(node, start, end)
+        node = self._node("gate", start, end, op=OPS[op_name], inputs=tuple([a[0] for a in args]))
+        return (node, start, end)
 
     # -- atoms ---------------------------------------------------------------------------
     def number(self, children: list) -> Expr:
         (tok,) = children
-        value = float(tok.value)
+        value = float(tok.group())
         if value == float("inf"):
             self.notes.append(Diagnostic(
-                "domain", f"the number {tok.value[:30]} at {self._span(tok.start_pos, tok.end_pos).where()} "
+                "domain", f"the number {tok.group()[:30]} at {self._span(tok.start(), tok.end()).where()} "
                 "is too large for float64 and becomes inf"))
-        return Expr(self._node("const", tok.start_pos, tok.end_pos, default=value), tok.start_pos, tok.end_pos)
+        return (self._node("const", tok.start(), tok.end(), default=value), tok.start(), tok.end())
 
     def name(self, children: list) -> Expr:
         (tok,) = children
-        name = str(tok.value)
+        name = tok.group()
         if self.defining is not None:
             return self._body_name(tok, name)
-        node = self.bindings.get(name)
+        node = self.bindings.get(name) or self.free.get(name)
+        start, end = tok.start(), tok.end()
         if node is None:
-            node = self.free.get(name)
-        start, end = tok.start_pos, tok.end_pos
-        if node is None:
-            node = Node("var", Span(self.source, start, end), name=name, default=CONSTANTS.get(name))
+            node = Node("var", Span(self.source, start, end), None, (), name, CONSTANTS.get(name))
+            node.id = k = len(self.created)
             self.created.append(node)
             self.free[name] = node
-        return Expr(node, start, end)
+            self.position[name] = k
+            if node.default is not None:  # a named constant: needs no gradient unless given a value
+                self.constant.add(k)
+        return (node, start, end)
 
     def _body_name(self, tok, name: str) -> Expr:
         """A name inside a function's body: a parameter, or a named constant."""
         definition = self.defining
         node = definition.params.get(name)
         if node is None and name in CONSTANTS:
-            node = self._node("const", tok.start_pos, tok.end_pos, default=CONSTANTS[name])
+            node = self._node("const", tok.start(), tok.end(), default=CONSTANTS[name])
         if node is None:
             params = ", ".join(definition.params)
             hint = f"add it as a parameter: {definition.name}({', '.join([*definition.params, name])}) = …"
@@ -169,13 +219,25 @@ class GraphBuilder:
                 hint = f"{did_you_mean(name, definition.params)} If not, {hint}"
             raise DefinitionError(
                 f"the body of {definition.name}({params}) uses {name!r}, which is not one of its "
-                "parameters", span=self._span(tok.start_pos, tok.end_pos), hint=hint)
-        return Expr(node, tok.start_pos, tok.end_pos)
+                "parameters", span=self._span(tok.start(), tok.end()), hint=hint)
+        return (node, tok.start(), tok.end())
 
     def call(self, children: list) -> Expr:
         tok, _, args, rpar = children
-        name = str(tok.value)
-        span = self._span(tok.start_pos, tok.end_pos)
+        name = tok.group()
+        overloads = OVERLOADS.get(name)
+        if overloads is not None and self.defining is None and name not in self.functions:
+            # a built-in function called with positional arguments: the usual case, in short
+            op = overloads.get(len(args))
+            if op is not None and all([arg.__class__ is tuple for arg in args]):
+                start, end = tok.start(), rpar.end()
+                created = self.created
+                node = Node("gate", Span(self.source, start, end), op, tuple([a[0] for a in args]))
+                node.id = len(created)
+                created.append(node)
+                self._gate_columns(node)
+                return (node, start, end)
+        span = self._span(tok.start(), tok.end())
         if self.defining is not None and name == self.defining.name:
             raise DefinitionError(
                 f"{name} calls itself: a function cannot be recursive", span=span,
@@ -185,58 +247,61 @@ class GraphBuilder:
             return self._diff(tok, args, rpar)
         overloads = {user[0].arity: user[0]} if user else OVERLOADS.get(name)
         if overloads is None:
-            raise self._unknown_function(name, span, self.source.text[tok.end_pos:rpar.end_pos])
-        positional = [a for a in args if isinstance(a, Expr)]
+            raise self._unknown_function(name, span, self.source.text[tok.end():rpar.end()])
+        positional = [a for a in args if a.__class__ is tuple]
         keywords = [a for a in args if isinstance(a, Keyword)] if len(positional) < len(args) else []
         op = overloads.get(len(positional))
         if op is None:
-            raise _arity_error(name, overloads, len(positional), span, self.source.text[tok.end_pos:rpar.end_pos])
+            raise _arity_error(name, overloads, len(positional), span, self.source.text[tok.end():rpar.end()])
         if keywords and args.index(keywords[0]) < len(positional):
             raise GradcliSyntaxError(
-                f"a positional argument follows the keyword argument {keywords[0].token.value!s}",
-                span=self._span(keywords[0].token.start_pos, keywords[0].token.end_pos),
+                f"a positional argument follows the keyword argument {keywords[0].token.group()!s}",
+                span=self._span(keywords[0].token.start(), keywords[0].token.end()),
                 hint="put keyword arguments last")
         params = {}
         for kw in keywords:
             params.update(self._keyword(op, name, kw, params))
-        start, end = tok.start_pos, rpar.end_pos
+        start, end = tok.start(), rpar.end()
         if user and self.defining is None and size_of(op.body) > MAX_INLINED_GATES:
             raise too_big(f"a call of {name}", self._span(start, end))  # before any value is read
         node = Node("gate", Span(self.source, start, end), op=op, params=params,
-                    inputs=tuple([a.node for a in positional]))
+                    inputs=tuple([a[0] for a in positional]))
+        node.id = len(self.created)
         self.created.append(node)
-        return Expr(node, start, end)
+        self._gate_columns(node)
+        return (node, start, end)
 
     def _diff(self, tok, args: list, rpar) -> Expr:
         """`diff(EXPR, NAME)` and `diff(EXPR, NAME, N)`: the derivative's gates, built now from
         the registry's rules (gradcli.differentiation.derivative), under one `diff` gate whose value is theirs."""
-        start, end = tok.start_pos, rpar.end_pos
+        start, end = tok.start(), rpar.end()
         span = self._span(start, end)
         usage = "write diff(EXPR, NAME) or diff(EXPR, NAME, N), e.g. diff(x**3 * y, x, 2)"
-        positional = [a for a in args if isinstance(a, Expr)]
+        self.columns.complete = False  # the derivative's gates are not in the columns
+        positional = [a for a in args if a.__class__ is tuple]
         if len(positional) < len(args):
             kw = next(a for a in args if isinstance(a, Keyword))
             raise UnknownFunctionError("diff() takes no keyword arguments",
-                                       span=self._span(kw.token.start_pos, kw.token.end_pos), hint=usage)
+                                       span=self._span(kw.token.start(), kw.token.end()), hint=usage)
         if len(positional) not in (2, 3):
             raise UnknownFunctionError(f"diff() takes 2 or 3 arguments, not {len(positional)}", span=span,
                                        hint=usage)
         expr, wrt = positional[0], positional[1]
-        variable = wrt.node
-        wrt_text = self.source.text[wrt.start:wrt.end]
+        variable = wrt[0]
+        wrt_text = self.source.text[wrt[1]:wrt[2]]
         if variable.kind != "var" or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", wrt_text):
             what = (f"{wrt_text!r} is assigned in the program" if variable.kind == "gate" and variable.name == wrt_text
                     else f"{wrt_text[:30]!r} is not a name")
             raise GradcliSyntaxError(f"diff's second argument must be a variable; {what}",
-                                     span=self._span(wrt.start, wrt.end), hint=usage)
+                                     span=self._span(wrt[1], wrt[2]), hint=usage)
         order = 1
         if len(positional) == 3:
-            node = positional[2].node
+            node = positional[2][0]
             value = node.default if node.kind == "const" else None
             if value is None or not float(value).is_integer() or not 1 <= value <= MAX_DIFF_ORDER:
                 raise GradcliSyntaxError(
                     f"diff's order must be a whole number from 1 to {MAX_DIFF_ORDER} written in the text",
-                    span=self._span(positional[2].start, positional[2].end), hint=usage)
+                    span=self._span(positional[2][1], positional[2][2]), hint=usage)
             order = int(value)
         # values all scalars: so are a user function's arguments (no broadcast to undo in its body)
         scalars = bool(self.var_shapes) and all(s == () for s in self.var_shapes.values())
@@ -244,24 +309,24 @@ class GraphBuilder:
                           scalars=scalars)
         builder.know(self.created)
         self.differentiated = True
-        scalar = expr.node
+        scalar = expr[0]
         if builder.maybe_array(scalar):
             # f's shape is checked first (the engines run gates in the order they were made):
             # the derivative's gates assume a scalar f
-            scalar = self._node("gate", start, end, op=OPS["scalar"], inputs=(expr.node,),
-                                scope=f"∂/∂{wrt_text}", text=f"{self._span(expr.start, expr.end).short_text()} "
+            scalar = self._node("gate", start, end, op=OPS["scalar"], inputs=(expr[0],),
+                                scope=f"∂/∂{wrt_text}", text=f"{self._span(expr[1], expr[2]).short_text()} "
                                 "(a scalar)")
         if order > 1 and self.var_shapes is not None and self.var_shapes.get(wrt_text, ()) != ():
             raise GradcliSyntaxError(
                 f"diff(…, {wrt_text}, {order}) needs a scalar {wrt_text}, and its value has shape "
                 f"{self.var_shapes[wrt_text]}: the derivatives of a gradient array are a matrix",
-                span=self._span(wrt.start, wrt.end),
+                span=self._span(wrt[1], wrt[2]),
                 hint="gradcli hessian gives every second derivative (or use diff(diff(f, x), y) of scalars)")
-        if variable not in topological(expr.node):
+        if variable not in topological(expr[0]):
             self.notes.append(Diagnostic(
                 "input", f"{wrt_text} does not appear in the expression differentiated at {span.where()}: "
                 "its derivative is 0"))
-        result = expr.node
+        result = expr[0]
         for k in range(order):
             if k and builder.maybe_array(result):
                 # order 2 and up differentiate the last derivative, a scalar only for a scalar
@@ -276,7 +341,7 @@ class GraphBuilder:
                 result = zero_like(variable, builder, span)
                 break
         node = self._node("gate", start, end, op=OPS["diff"], inputs=(result, scalar))
-        return Expr(node, start, end)
+        return (node, start, end)
 
     def _unknown_function(self, name: str, span: Span, arguments: str) -> UnknownFunctionError:
         """A call of a name that is no function: a misspelling, another tool's name for one of
@@ -299,8 +364,8 @@ class GraphBuilder:
                                     hint=f"functions are: {', '.join(sorted(known))}")
 
     def _keyword(self, op, name: str, kw: Keyword, given: dict) -> dict:
-        key = str(kw.token.value)
-        span = self._span(kw.token.start_pos, kw.token.end_pos)
+        key = kw.token.group()
+        span = self._span(kw.token.start(), kw.token.end())
         if key not in op.params:
             accepted = ", ".join(f"{p}=" for p in op.params)
             raise UnknownFunctionError(
@@ -308,12 +373,12 @@ class GraphBuilder:
                 span=span, hint=f"it accepts {accepted}" if accepted else "it takes no keyword arguments")
         if key in given:
             raise GradcliSyntaxError(f"{key}= is given twice", span=span)
-        node = kw.expr.node
+        node = kw.expr[0]
         value = node.default if node.kind == "const" else None
         if value is None or not float(value).is_integer():
             raise GradcliSyntaxError(
                 f"{key}= needs a whole number written in the text, like {key}=0 or {key}=-1",
-                span=self._span(kw.expr.start, kw.expr.end), hint=f"write {name}(x, {key}=0)")
+                span=self._span(kw.expr[1], kw.expr[2]), hint=f"write {name}(x, {key}=0)")
         return {key: int(value)}
 
     def keyword(self, children: list) -> Keyword:
@@ -325,7 +390,7 @@ class GraphBuilder:
 
     def parens(self, children: list) -> Expr:
         lpar, inner, rpar = children
-        return Expr(inner.node, lpar.start_pos, rpar.end_pos)
+        return (inner[0], lpar.start(), rpar.end())
 
     # -- operators -----------------------------------------------------------------------
     add = _binary("add")
@@ -337,15 +402,19 @@ class GraphBuilder:
 
     def neg(self, children: list) -> Expr:
         sign, operand = children
-        node = operand.node
+        node = operand[0]
         if node.kind == "const":  # -2.5 is a constant, not a gate
-            folded = self._node("const", sign.start_pos, operand.end, default=-node.default)
-            return Expr(folded, sign.start_pos, operand.end)
-        return self._gate("neg", [operand], sign.start_pos, operand.end)
+            if self.created[-1] is node:  # (and 2.5 no node: the graph would leave it out)
+                self.created.pop()
+                self.columns.constants.pop()
+                self.constant.discard(node.id)
+            folded = self._node("const", sign.start(), operand[2], default=-node.default)
+            return (folded, sign.start(), operand[2])
+        return self._gate("neg", [operand], sign.start(), operand[2])
 
     def pos(self, children: list) -> Expr:
         sign, operand = children
-        return Expr(operand.node, sign.start_pos, operand.end)
+        return (operand[0], sign.start(), operand[2])
 
     # -- statements ----------------------------------------------------------------------
     def expression(self, children: list) -> Statement:
@@ -353,22 +422,22 @@ class GraphBuilder:
 
     def assign(self, children: list) -> Statement:
         tok, expr = children
-        statement = self._bind(str(tok.value), expr)
-        statement.start = tok.start_pos
+        statement = self._bind(tok.group(), expr)
+        statement.start = tok.start()
         return statement
 
     def augassign(self, children: list) -> Statement:
         tok, augop, expr = children
-        target = str(tok.value)
+        target = tok.group()
         current = self.name([tok])  # the binding before this statement
-        op_name = {"+=": "add", "-=": "sub", "*=": "mul", "/=": "div"}[str(augop.value)]
-        combined = self._gate(op_name, [current, expr], tok.start_pos, expr.end)
+        op_name = {"+=": "add", "-=": "sub", "*=": "mul", "/=": "div"}[augop.group()]
+        combined = self._gate(op_name, [current, expr], tok.start(), expr[2])
         return self._bind(target, combined)
 
     def define_head(self, children: list) -> _Definition:
         tok, _, args, _ = children
-        name = str(tok.value)
-        span = self._span(tok.start_pos, tok.end_pos)
+        name = tok.group()
+        span = self._span(tok.start(), tok.end())
         if self.defining is not None:  # pragma: no cover - the grammar has no nested definitions
             raise DefinitionError("a function cannot be defined inside another", span=span)
         if name in OVERLOADS or name == "diff":
@@ -383,25 +452,26 @@ class GraphBuilder:
         params: dict[str, Node] = {}
         for arg in args:
             if isinstance(arg, Keyword):  # f(x, axis=0) = …: a keyword is no parameter
-                raise DefinitionError(f"a parameter of {name} must be a name, not {arg.token.value}=…",
-                                      span=self._span(arg.token.start_pos, arg.token.end_pos),
+                raise DefinitionError(f"a parameter of {name} must be a name, not {arg.token.group()}=…",
+                                      span=self._span(arg.token.start(), arg.token.end()),
                                       hint=f"write {name}(t) = … and use t in the body")
-            text = self.source.text[arg.start:arg.end]
-            arg_span = self._span(arg.start, arg.end)
+            text = self.source.text[arg[1]:arg[2]]
+            arg_span = self._span(arg[1], arg[2])
             if not _PARAMETER.fullmatch(text):
                 raise DefinitionError(f"a parameter of {name} must be a name, not {text!r}", span=arg_span,
                                       hint=f"write {name}(t) = … and use t in the body")
             if text in params:
                 raise DefinitionError(f"{name} has two parameters called {text}", span=arg_span,
                                       hint="give each parameter its own name")
-            node = arg.node  # the argument was read as a use of the name: take that back
-            if node.kind == "var" and node.span.start == arg.start and self.free.get(text) is node:
+            node = arg[0]  # the argument was read as a use of the name: take that back
+            if node.kind == "var" and node.span.start == arg[1] and self.free.get(text) is node:
                 del self.free[text]
             params[text] = Node("var", arg_span, name=text)
         if not params:
             raise DefinitionError(f"{name} has no parameters", span=span,
                                   hint=f"write {name}(t) = … with at least one parameter")
-        self.defining = _Definition(name, params, tok.start_pos, len(self.created))
+        self.columns.complete = False  # the body's nodes leave `created`
+        self.defining = _Definition(name, params, tok.start(), len(self.created))
         return self.defining
 
     def define(self, children: list) -> Statement:
@@ -409,7 +479,7 @@ class GraphBuilder:
         self.defining = None
         nodes = self.created[definition.mark:]
         del self.created[definition.mark:]  # the body is not part of the program's graph
-        graph = Graph([*definition.params.values(), *nodes], body.node, self.source)
+        graph = Graph([*definition.params.values(), *nodes], body[0], self.source)
         function = Function(definition.name, tuple(definition.params), graph,
                             span=self._span(definition.start, definition.start + len(definition.name)))
         self.functions[definition.name] = (function_op(function),
@@ -417,7 +487,7 @@ class GraphBuilder:
         return Statement(definition.name, None)
 
     def _bind(self, target: str, expr: Expr) -> Statement:
-        node = expr.node
+        node = expr[0]
         if node.kind == "gate" and node.name is None:
             node.name = target
         self.bindings[target] = node
@@ -434,14 +504,14 @@ class GraphBuilder:
                                      hint=f"add a last statement that calls it, e.g. {last.target}(x)")
         for stmt in statements[:-1]:
             if stmt.target is None:
-                where = self._span(stmt.expr.start, stmt.expr.end).where()
+                where = self._span(stmt.expr[1], stmt.expr[2]).where()
                 self.notes.append(Diagnostic(
                     "input", f"the expression at {where} is not assigned or used; only the last "
                     "statement is the output"))
-        output = statements[-1].expr.node
-        start = last.expr.start if last.start is None else last.start
-        self.source.output = self._span(start, last.expr.end)
-        graph = Graph(self.created, output, self.source, self.notes)
+        output = statements[-1].expr[0]
+        start = last.expr[1] if last.start is None else last.start
+        self.source.output = self._span(start, last.expr[2])
+        graph = Graph(self.created, output, self.source, self.notes, columns=self.columns)
         if self.differentiated and self.var_shapes:
             graph.assumes = {n: s for n, s in self.var_shapes.items() if n in graph.variables}
         return graph
@@ -479,7 +549,7 @@ def _parser():
     return _PARSER
 
 
-# Parsing costs a microsecond or two a character: past this, refuse rather than seem to hang.
+# Parsing costs about a microsecond a character: past this, refuse rather than seem to hang.
 MAX_SOURCE_CHARS = 2_000_000
 # The highest order `diff(f, x, N)` takes (the gate budget of gradcli.differentiation.derivative bounds it too).
 MAX_DIFF_ORDER = 20
