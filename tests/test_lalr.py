@@ -56,6 +56,11 @@ def test_a_parse_imports_no_lark_and_importing_the_parser_does_no_work():
 
 @pytest.fixture(scope="module")
 def lark_parser():
+    # `_parse_with` skips what `parse` does first for a text with diff(…): compile the rules (a
+    # rule is itself parsed); without this the test depends on an earlier test having done it
+    from gradcli.differentiation.derivative import RULES
+
+    RULES.load_all()
     return LarkParser(parser.grammar_path().read_text(encoding="utf-8"), parser._BUILDER)
 
 
