@@ -1263,5 +1263,7 @@ def run() -> None:
         os._exit(code)
 
 
-if _collecting:  # see the imports at the top
+if _collecting:  # see the imports at the top, and gradcli/__init__.py for the freeze
+    gc.freeze()
+    gc.unfreeze()
     gc.enable()
