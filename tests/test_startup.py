@@ -86,3 +86,34 @@ def test_help_and_an_unknown_command_build_every_command():
     _, report = probe(["evl", "x"])
     assert report["code"] == 2 and sorted(report["built"]) == sorted(["eval", "check", "diff", "hessian", "batch",
                                                                       "help"])
+
+
+# The console script (cli.run) ends the process with os._exit once main() is done, without the
+# interpreter's teardown: what it prints, writes and exits with must be what main() gives.
+ENTRY = """
+import sys
+sys.argv = ["gradcli"] + sys.argv[1:]
+from gradcli.commands import cli
+cli.{}()
+"""
+
+
+@pytest.mark.parametrize("args, code", [
+    (SIGMOID + ["--format", "json"], 0),
+    (SIGMOID, 0),
+    (["eval", "x +", "x=1"], 1),  # bad input
+    (["eval", "x", "x=1", "--fromat", "json"], 2),  # usage error
+    (["eval", "x*y", "x=2", "y=3", "--output", "{tmp}/c.dot"], 0),  # a file written whole
+])
+def test_the_console_script_ends_as_main_does(args, code, tmp_path):
+    outputs = []
+    for entry in ("run", "main"):
+        folder = tmp_path / entry
+        folder.mkdir()
+        command = [a.replace("{tmp}", str(folder)) for a in args]
+        done = subprocess.run([sys.executable, "-c", ENTRY.format(entry), *command], capture_output=True, text=True,
+                              timeout=120)
+        written = (folder / "c.dot").read_text() if (folder / "c.dot").exists() else None
+        outputs.append((done.returncode, done.stdout, done.stderr, written))
+    assert outputs[0] == outputs[1]
+    assert outputs[0][0] == code and (outputs[0][1] or outputs[0][3] or outputs[0][2])
