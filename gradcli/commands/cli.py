@@ -283,6 +283,20 @@ StepsOption = Annotated[bool, typer.Option(
 
 
 _MARK = "\x00gradcli-argument:"  # cannot come from a shell (no NUL in an argv string)
+# Option names are read with these rather than regular expressions: compiling one costs more than
+# a run's whole reading of its options.
+_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_NAME_CHARS = _LETTERS | frozenset("0123456789_-")
+
+
+def _short_name(opt: str) -> bool:
+    """Whether opt is -X, X a letter."""
+    return len(opt) == 2 and opt[0] == "-" and opt[1] in _LETTERS
+
+
+def _long_name(name: str) -> bool:
+    """Whether name reads as a long option: --, a letter, then letters, digits, _ or -."""
+    return len(name) > 2 and name[:2] == "--" and name[2] in _LETTERS and _NAME_CHARS.issuperset(name[3:])
 
 
 def _short_options(arg: str, flags: set, valued: dict) -> bool:
@@ -316,9 +330,9 @@ class _ExpressionCommand(_Command):
                        and not param.is_flag for opt in param.opts}
         args = list(args)
         flags = {opt[1] for param in self.params if isinstance(param, click.Option) and param.is_flag
-                 for opt in param.opts if re.fullmatch(r"-[A-Za-z]", opt)}
+                 for opt in param.opts if _short_name(opt)}
         valued = {opt[1]: param for param in self.params if isinstance(param, click.Option) and not param.is_flag
-                  for opt in param.opts if re.fullmatch(r"-[A-Za-z]", opt)}
+                  for opt in param.opts if _short_name(opt)}
         i = 0
         while i < len(args):
             arg = args[i]
@@ -328,7 +342,7 @@ class _ExpressionCommand(_Command):
                 i += 2
                 continue
             name = arg.split("=", 1)[0]
-            if name not in known and re.fullmatch(r"--[A-Za-z][A-Za-z0-9_-]*", name):
+            if name not in known and _long_name(name):
                 raise click.NoSuchOption(name, possibilities=sorted(o for o in known if o.startswith("--")),
                                          ctx=ctx)
             if arg.startswith("-") and not arg.startswith("--") and len(arg) > 1 and \
