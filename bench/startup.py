@@ -24,6 +24,8 @@ Three more figures help read these:
   slows imports down, so read it for proportions, not for milliseconds.
 - the command-line framework's share: `import numpy, typer` (Typer imports Click) against
   `import numpy`, what every run pays before gradcli's own modules load.
+- with `--instructions` (valgrind installed), the same ratios in instructions executed, which a
+  busy machine does not change (wall times there can swing by 0.3x between two runs).
 
 gradcli is run the way users run it: the `gradcli` console script next to the interpreter when
 it exists, else `python -m gradcli` (the output says which). `--python PATH` measures another
@@ -36,7 +38,7 @@ as an installed copy's is.
 
 This is a report, not a test: it always exits 0 unless the commands themselves fail.
 
-    python bench/startup.py [--install | --python PATH] [--runs N] [--module] [--no-breakdown]
+    python bench/startup.py [--install | --python PATH] [--runs N] [--module] [--no-breakdown] [--instructions]
 """
 
 from __future__ import annotations
@@ -129,6 +131,8 @@ def main() -> int:
     parser.add_argument("--module", action="store_true",
                         help="run `python -m gradcli` even where a console script exists")
     parser.add_argument("--no-breakdown", action="store_true", help="skip the per-module breakdown")
+    parser.add_argument("--instructions", action="store_true",
+                        help="also count each command's instructions with valgrind (~1 min; the same on a busy machine)")
     args = parser.parse_args()
 
     # Absolute, since the commands run in another folder; not resolved (a venv's python is a symlink).
@@ -178,7 +182,7 @@ def main() -> int:
     print(f"\nthe parser's share (engine import, set-up, first parse): {parser_min * 1e3:.1f} ms min, "
           f"{parser_med * 1e3:.1f} ms median")
     framework = min(times["import typer"]) / base_min - 1
-    print(f"Typer and Click's share (their import): +{framework:.2f}x import numpy "
+    print(f"Typer and Click's share (their import): {framework:+.2f}x import numpy "
           f"({statistics.median(times['import typer']) / base_med - 1:+.2f}x in medians)")
     print()
     for label, target in TARGETS.items():
@@ -187,9 +191,39 @@ def main() -> int:
         verdict = "ok" if ratio <= target else "OVER TARGET"
         print(f"{label}: {ratio:.2f}x import numpy (target <= {target}x) {verdict}; "
               f"{without:.2f}x without the parser's share")
+    if args.instructions:
+        instructions(commands)
     if not args.no_breakdown:
         breakdown(python, commands["import numpy"], commands["eval json"])
     return 0
+
+
+def instructions(commands: dict[str, list[str]]) -> None:
+    """The ratios again in instructions executed (valgrind's callgrind), which a busy machine does
+    not change; OpenBLAS and OpenMP get one thread, whose spinning would count otherwise. Kernel
+    time (NumPy's page faults and mmaps of its libraries) is not counted, so they run above the
+    wall-time ratios of a quiet machine."""
+    if shutil.which("valgrind") is None:
+        print("\n--instructions: valgrind is not installed")
+        return
+    env = dict(ENV, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    counts = {}
+    for label in ("import numpy", "import typer", "eval table", "eval json"):
+        done = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *commands[label]],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                              cwd=WORKDIR, env=env)
+        found = [line.split()[-1] for line in done.stderr.splitlines() if "Collected :" in line]
+        if done.returncode != 0 or not found:
+            print(f"\n--instructions: valgrind failed on {label}:\n{done.stderr[-1000:]}")
+            return
+        counts[label] = int(found[-1])
+    base = counts["import numpy"]
+    print(f"\ninstructions (valgrind): import numpy {base / 1e6:.0f}M; Typer and Click's share "
+          f"{counts['import typer'] / base - 1:+.3f}x")
+    for label, target in TARGETS.items():
+        ratio = counts[label] / base
+        print(f"{label}: {counts[label] / 1e6:.0f}M instructions, {ratio:.3f}x import numpy (target <= {target}x) "
+              f"{'ok' if ratio <= target else 'OVER TARGET'}")
 
 
 def breakdown(python: str, baseline: list[str], command: list[str]) -> None:
