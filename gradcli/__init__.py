@@ -53,7 +53,7 @@ _graph.connect(evaluate=_evaluate_graph, to_source=_to_source)
 __version__ = "0.1.0"
 
 __all__ = [
-    "evaluate", "diff", "hessian", "Hessian", "parse", "Graph", "Node", "Result", "NodeTrace", "Edge", "Diagnostic",
+    "evaluate", "diff", "hessian", "Hessian", "hvp", "HVP", "parse", "Graph", "Node", "Result", "NodeTrace", "Edge", "Diagnostic",
     "GradcliError", "GradcliSyntaxError", "UnknownFunctionError", "MissingValueError",
     "ValueFormatError", "ShapeError", "DomainError", "ResourceError", "DefinitionError", "__version__",
 ]
@@ -61,10 +61,10 @@ __all__ = [
 
 def __getattr__(name: str):
     # the Hessian result's module is read when first asked for, not at every start-up
-    if name == "Hessian":
-        from .evaluation.hessian import Hessian
+    if name in ("Hessian", "HVP"):
+        from .evaluation import hessian
 
-        return Hessian
+        return getattr(hessian, name)
     raise AttributeError(f"module 'gradcli' has no attribute {name!r}")
 
 
@@ -73,6 +73,9 @@ def evaluate(source: str, values: Mapping[str, object] | None = None, /, **more_
 
     Values come as a mapping, as keywords, or both (keywords win); each is a number,
     a nested list or a NumPy array.
+
+    The run takes the fast path (Graph.evaluate's trace=None): `.value` and `.gradients` cost no
+    per-edge records; those (`.trace`, `.edges`, ...) are made when first read.
     """
     from .inputs.values import shapes_of
 
@@ -111,6 +114,36 @@ def hessian(source: str, values: Mapping[str, object] | None = None, wrt: Sequen
     if isinstance(wrt, str):
         wrt = [wrt]
     return compute(parse(source), merged, None if wrt is None else list(wrt))
+
+
+def hvp(source: str, values: Mapping[str, object] | None, tangent: Mapping[str, object], /,
+        **more_values: object) -> HVP:
+    """The Hessian-vector product H·v of the scalar f that `source` computes, for the tangent v,
+    with f and the gradient: one forward-over-reverse pass with one tangent, never the n×n matrix.
+
+    Values come as a mapping (or None), as keywords, or both (keywords win), as for `evaluate`.
+    `tangent` maps variable names to their directions, each a number, nested list or array of
+    its variable's shape; a variable it leaves out has direction 0.
+
+    Returns an `HVP`: `.f` (float), `.variables` ({name: shape}, every variable with a value),
+    `.gradients`, `.tangent` and `.hvp` ({name: a float for a scalar, an array of its shape}:
+    ∂f/∂name, v, and (H·v) = Σ_w ∂²f/∂name∂w · v_w), `.names` and `.flat(part)` (the element
+    labels and one part as a vector, the order of a Hessian's rows), `.diagnostics`.
+
+    Raises what `hessian` raises, GradcliError (a tangent name that is not a variable with a
+    value), ShapeError (a tangent not of its variable's shape), ValueFormatError (a tangent that
+    is not numbers, or not finite).
+
+        >>> p = gradcli.hvp("x**2 * y", {"x": 3, "y": 2}, {"x": 1})
+        >>> p.hvp, p.gradients, p.f
+        ({'x': 4.0, 'y': 6.0}, {'x': 12.0, 'y': 9.0}, 18.0)
+    """
+    from .evaluation.hessian import hvp as compute
+    from .inputs.values import shapes_of
+
+    merged = dict(values or {})
+    merged.update(more_values)
+    return compute(parse(source, shapes=shapes_of(merged)), merged, tangent)
 
 
 def diff(source: str, wrt: str, order: int = 1) -> str:

@@ -388,3 +388,42 @@ def test_cli_program_file_and_values_file(cli, tmp_path):
 def test_cli_refuses_a_matrix_past_the_memory_limit(cli):
     result = cli("hessian", "dot(v, v)", "v=[" + ",".join(["1"] * 40) + "]", "--max-memory", "10KB")
     assert result.exit_code == 1 and "memory" in result.stderr and result.stdout == ""
+
+
+@pytest.mark.parametrize("source,values", SCALAR_CASES[:6], ids=[c[0][:30] for c in SCALAR_CASES[:6]])
+def test_float_values_give_the_engines_gradient_to_the_bit(source, values):
+    # Python floats: f and the gradient come from the Hessian's float pass alone (no first-order
+    # engine run); they must be the engine's, and the matrix the general path's
+    h = gradcli.hessian(source, values)
+    r = gradcli.evaluate(source, values)
+    assert h.gradient.tolist() == list(r.gradients.values()) and h.f == r.value and h.warnings == r.warnings
+    other = gradcli.hessian(source, {k: np.float64(v) for k, v in values.items()})
+    assert other.gradient.tolist() == h.gradient.tolist()
+    np.testing.assert_allclose(other.matrix, h.matrix, rtol=1e-15, atol=1e-15)
+
+
+def test_every_compiled_second_order_local_is_the_derivative_of_the_ops_local():
+    # the float passes differentiate each rule's template once per op (_second_order): every op
+    # with a float kernel, every input pair, against a central difference of its own local
+    from gradcli.core.ops import OPS
+    from gradcli.evaluation.hessian import _second_order
+
+    points = {1: (0.37,), 2: (0.37, 1.3), 3: (0.2, -0.5, 0.9)}
+    checked = 0
+    for op in OPS.values():
+        if op.scalar is None:
+            continue
+        args = points[op.arity]
+        for j, (pattern, phi) in enumerate(_second_order(op, (True,) * op.arity)):
+            local = op.scalar.locals[j]
+            if phi is None:  # a constant local (1.0 for +), or a rule that is a constant (0 for sign)
+                continue
+            got = phi(*args)
+            for p, k in enumerate(pattern):
+                up, down = list(args), list(args)
+                up[k] += 1e-6
+                down[k] -= 1e-6
+                fd = (local(op.scalar.forward(*up), *up) - local(op.scalar.forward(*down), *down)) / 2e-6
+                assert got[p] == pytest.approx(fd, rel=1e-5, abs=1e-5), (op.name, j, k)
+                checked += 1
+    assert checked >= 40

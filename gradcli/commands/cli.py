@@ -795,6 +795,7 @@ EXAMPLES["hessian"] = (
     'gradcli hessian "x**2 * y + sin(x*y)" x=1 y=2',
     'gradcli hessian "sum(W**3)" "W=[[1,2],[3,4]]" -f json',
     'gradcli hessian "x*y*z" x=1 y=2 z=3 --wrt x,z',
+    'gradcli hessian "x**2 * y" x=3 y=2 --tangent x=1',
 )
 
 
@@ -818,9 +819,14 @@ def hessian_command(
     quiet: QuietOption = False,
     no_color: NoColorOption = False,
     max_memory: MaxMemoryOption = DEFAULT_MAX_MEMORY,
+    tangent: Annotated[Optional[List[str]], typer.Option(
+        "--tangent", "-t", metavar="NAME=VALUE",
+        help="Print the Hessian-vector product H·v for this tangent v instead of the matrix (one "
+             "pass, not the n×n matrix): NAME's direction, a number or an array in NAME's shape. "
+             "Repeat for each variable; one not named has direction 0.")] = None,
 ) -> None:
     """The Hessian of EXPRESSION, a scalar f: the matrix of second derivatives ∂²f/∂v∂w at the
-    given values, beside the gradient ∂f/∂v.
+    given values, beside the gradient ∂f/∂v; with --tangent, the Hessian-vector product H·v.
 
     EXPRESSION and NAME=VALUE are as for gradcli eval. An array variable contributes one row and
     column per element, labelled W[0,1] (C order). The matrix comes from differentiating the
@@ -828,7 +834,6 @@ def hessian_command(
     abs, max at a tie) the registry's convention is used and a warning says so.
     """
     with _user_errors():
-        from ..evaluation.hessian import hessian
         from ..language.parser import parse
 
         limit = _parse_size(max_memory)
@@ -839,6 +844,16 @@ def hessian_command(
             names = [name.strip() for name in wrt.split(",") if name.strip()]
             if not names:
                 raise GradcliError("--wrt needs at least one variable name", hint="write --wrt x,y")
+        if tangent is not None:
+            if wrt is not None:
+                raise GradcliError("--wrt and --tangent do not go together: H·v has a row for every variable",
+                                   hint="leave out --wrt; a variable without a --tangent has direction 0")
+            # stdin is read once: name the program's or a value's use of it if a tangent asks too
+            taken = next((how for how, path in _input_files(arguments, file, set_, values_file) if path == "-"), None)
+            _hvp_command(source, values, tangent, format, digits, strict, quiet, no_color, limit, read_limit, taken)
+            return
+        from ..evaluation.hessian import hessian
+
         graph = parse(source)
         result = hessian(graph, values, names, max_memory=limit or None)
         if not quiet:
@@ -859,6 +874,38 @@ def hessian_command(
                                   title=title(graph))
         if strict and any(d.kind == "domain" for d in result.diagnostics):
             raise DomainError("a nan or inf appeared and --strict is on (see the warnings)")
+
+
+def _hvp_command(source: str, values: dict, tangent: list[str], format: HessianFormat, digits: int,
+                 strict: bool, quiet: bool, no_color: bool, limit: int, read_limit: tuple,
+                 stdin_taken: str | None) -> None:
+    """gradcli hessian --tangent: H·v beside the gradient and the tangent, in the same formats."""
+    from ..evaluation.hessian import hvp
+    from ..inputs.arguments import collect_values
+    from ..inputs.values import shapes_of
+    from ..language.parser import parse
+
+    directions = collect_values(tangent, flag="--tangent", stdin_taken=stdin_taken, limit=read_limit)
+    graph = parse(source, shapes=shapes_of(values))
+    result = hvp(graph, values, directions, max_memory=limit or None)
+    if not quiet:
+        _warn(result.diagnostics)
+    from ..render import hessian as view
+
+    with _ascii_stdout():
+        if format is HessianFormat.json:
+            view.render_hvp_json(result, sys.stdout)
+        elif format is HessianFormat.csv:
+            view.render_hvp_csv(result, sys.stdout)
+        elif format is HessianFormat.plain:
+            view.render_hvp_plain(result, sys.stdout)
+        else:
+            from ..render.gates import title
+
+            view.render_hvp_table(result, _table_output(no_color), digits=digits, ascii_only=_dumb_terminal(),
+                                  title=title(graph))
+    if strict and any(d.kind == "domain" for d in result.diagnostics):
+        raise DomainError("a nan or inf appeared and --strict is on (see the warnings)")
 
 
 EXAMPLES["batch"] = (

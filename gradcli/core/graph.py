@@ -111,10 +111,12 @@ class Graph:
         """Names that need a value (variables other than the named constants)."""
         return [name for name, n in self.variables.items() if n.default is None]
 
-    def evaluate(self, values: Mapping[str, object] | None = None, *, trace: bool = True,
+    def evaluate(self, values: Mapping[str, object] | None = None, *, trace: bool | None = None,
                  max_memory: int | None = None) -> Result:
-        """Forward and backward pass. With trace=False, per-edge records are skipped (faster);
-        the values and diagnostics are those of trace=True. With max_memory (bytes), a run
+        """Forward and backward pass. trace=None (default): the fast pass, the per-edge records made
+        when first read (Result.trace), without running again where the run could keep its state
+        (gradcli.evaluation.engine.run says when); trace=True: records made at once; trace=False:
+        none. The values and diagnostics are the same for all three. With max_memory (bytes), a run
         estimated to need more raises ResourceError before any work (gradcli.evaluation.shapes).
 
         A graph of scalars runs on Python floats (gradcli.evaluation.scalar_engine, from a plan made at the

@@ -7,7 +7,8 @@ costs start-up time on every run of the command line.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Union
+import gc
+from typing import TYPE_CHECKING, Callable, Union
 
 import numpy as np
 
@@ -80,15 +81,46 @@ class Diagnostic:
 
 
 class Result:
-    __slots__ = ("graph", "value", "gradients", "trace", "diagnostics")
+    """What a forward and backward pass gives: `value`, `gradients`, `diagnostics`, and `trace`,
+    the per-node records (NodeTrace, in topological order; None when tracing was off).
+
+    The records may be made when first read (`records`: a function of no arguments that makes
+    them, from what the run kept; see Graph.evaluate's trace=None): reading `trace`, `edges`,
+    `iter_edges()` or `edge_count` makes them once, and they are kept."""
+
+    __slots__ = ("graph", "value", "gradients", "_trace", "_records", "diagnostics")
 
     def __init__(self, graph: Graph, value: Number, gradients: dict[str, Number],
-                 trace: list[NodeTrace] | None, diagnostics: list[Diagnostic]) -> None:
+                 trace: list[NodeTrace] | None, diagnostics: list[Diagnostic], *,
+                 records: Callable[[], list[NodeTrace]] | None = None) -> None:
         self.graph = graph
         self.value = value
         self.gradients = gradients
-        self.trace = trace  # in topological order; None when tracing was off
+        self._trace = trace
+        self._records = records if trace is None else None
         self.diagnostics = diagnostics
+
+    @property
+    def trace(self) -> list[NodeTrace] | None:
+        """The records in topological order; None when tracing was off."""
+        if self._records is not None:
+            make = self._records
+            # hundreds of thousands of records, none of them garbage: without a pause the cyclic
+            # collector would walk the graph and the records again and again while they are made
+            collecting = gc.isenabled()
+            gc.disable()
+            try:
+                self._trace = make()
+            finally:
+                if collecting:
+                    gc.enable()
+            self._records = None  # (after: a failed attempt may be read again)
+        return self._trace
+
+    @trace.setter
+    def trace(self, records: list[NodeTrace] | None) -> None:
+        self._trace = records
+        self._records = None
 
     @property
     def gradient_of(self) -> str:

@@ -22,12 +22,13 @@ No NumPy warning leaves `run` (every entry point sets its own errstate).
 
 from __future__ import annotations
 
+import gc
 import math
 import sys
 
 import numpy as np
 
-from ..base.errors import MissingValueError, did_you_mean, shorten
+from ..base.errors import GradcliError, MissingValueError, ResourceError, did_you_mean, shorten
 from ..core.graph import Graph, Node
 from ..core.kernels import _check_broadcast, _dot, _edge_result, _forward_array_op, _shape, _times, unbroadcast
 from ..core.ops import OVERLOADS, safe_sum
@@ -114,35 +115,103 @@ def bind_values(graph: Graph, values: dict) -> tuple[dict[str, np.ndarray], list
     return arrays, diagnostics
 
 
-def run(graph: Graph, values: dict, *, trace: bool = True, max_memory: int | None = None) -> Result:
+# trace=None on arrays: a run whose values (inputs and forward values) hold at most this many
+# bytes runs the traced loop and keeps its records; a bigger one runs the untraced fast pass and
+# makes its records, if they are read, by one traced pass then. Measured (neuron, two-layer
+# network): up to ~0.5 MB of values the traced loop is as fast as the untraced pass or faster (it
+# plans nothing); past ~1 MB its allocations and page faults make it 1.5-7x slower.
+KEEP_BYTES = 2**19
+
+
+class _TooBig(Exception):
+    """A trace=None run's values passed KEEP_BYTES: the untraced pass runs instead."""
+
+
+def run(graph: Graph, values: dict, *, trace: bool | None = True, max_memory: int | None = None) -> Result:
     """Forward and backward pass. The untraced path (trace=False) gives the traced path's numbers
     and diagnostics: its fast pass answers only ordinary runs (see `_run_untraced`); a run where
     anything is unusual (a floating-point error, a nan or inf among the inputs or constants, a
     scalar factor that overflows or underflows) is run again step by step as the traced path runs
-    it, keeping no records and freeing each value after its last reader."""
+    it, keeping no records and freeing each value after its last reader.
+
+    trace=None: a small run (its values within KEEP_BYTES) is traced and keeps its records; a
+    bigger one runs untraced, and its records are made when first read, by one traced pass of
+    the same values (checked against this run's value: changed inputs raise GradcliError)."""
     # No NumPy warning leaves the engine: every floating-point error is either reported as a
     # diagnostic (the passes below set their own errstate) or harmless.
     with np.errstate(all="ignore"):
         arrays, diagnostics = bind_values(graph, values)
         diagnostics[:0] = graph.notes
+        if trace is None:
+            result = _run_small(graph, arrays, diagnostics, max_memory)
+            if result is not None:
+                return result
         plan = None if trace else _Plan(graph, arrays)
         if max_memory is not None:
-            check_memory(graph, arrays, trace, max_memory, plan)
+            check_memory(graph, arrays, bool(trace), max_memory, plan)
         if trace:
             return _run_traced(graph, arrays, diagnostics, None)
+        result = None
         if not any(d.kind == "domain" for d in diagnostics):  # every input and constant is finite
             try:
                 result = _run_untraced(graph, arrays, list(diagnostics), plan)
             except (ArithmeticError, _Unusual):  # FloatingPointError, ZeroDivisionError, OverflowError
                 result = None  # (outside the handler, the fast pass's arrays are freed before the rerun)
-            if result is not None:
-                return result
-        return _run_traced(graph, arrays, diagnostics, plan)
+        if result is None:
+            result = _run_traced(graph, arrays, diagnostics, plan)
+    if trace is None:  # (the output's value, not the result: no reference cycle keeps a result alive)
+        value = result.value
+        result._records = lambda: _records_later(graph, arrays, value, max_memory)
+    return result
 
 
-def _run_traced(graph: Graph, arrays: dict, diagnostics: list, plan: _Plan | None) -> Result:
+def _run_small(graph: Graph, arrays: dict, diagnostics: list, max_memory: int | None) -> Result | None:
+    """trace=None: the traced loop, records and all, if the run's values stay within KEEP_BYTES
+    (and its traced estimate within max_memory); else None, having done at most that much work."""
+    budget = KEEP_BYTES - sum(a.nbytes for a in arrays.values())
+    if budget < 0:
+        return None
+    if max_memory is not None:
+        try:
+            check_memory(graph, arrays, True, max_memory)
+        except ResourceError:
+            return None  # the untraced run may fit
+    try:
+        return _run_traced(graph, arrays, list(diagnostics), None, budget=budget)
+    except _TooBig:
+        return None
+
+
+def _records_later(graph: Graph, arrays: dict, value, max_memory: int | None) -> list:
+    """The records of an untraced trace=None run (whose output was `value`), by one traced pass
+    when first read."""
+    with np.errstate(all="ignore"):
+        if max_memory is not None:
+            check_memory(graph, arrays, True, max_memory)
+        again = _run_traced(graph, arrays, [], None)
+    if not np.allclose(again.value, value, rtol=1e-9, atol=0.0, equal_nan=True):
+        raise GradcliError("the values given to evaluate() changed before its records were read",
+                           hint="read result.trace before changing the arrays, or pass trace=True")
+    return again.trace
+
+
+def _run_traced(graph: Graph, arrays: dict, diagnostics: list, plan: _Plan | None,
+                budget: int | None = None) -> Result:
     """The traced pass. With a plan (the careful rerun of an untraced run): no records, and each
-    value is let go after its last reader, as `plan` (made with the ops' own `reads`) says."""
+    value is let go after its last reader, as `plan` (made with the ops' own `reads`) says.
+    With a budget (bytes): _TooBig as soon as the inputs and forward values hold more."""
+    if plan is None:  # records, none of them garbage: no collection passes while they are made
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return _traced(graph, arrays, diagnostics, plan, budget)
+        finally:
+            if collecting:
+                gc.enable()
+    return _traced(graph, arrays, diagnostics, plan, budget)
+
+
+def _traced(graph: Graph, arrays: dict, diagnostics: list, plan: _Plan | None, budget: int | None) -> Result:
     nodes = graph.nodes
     count = len(nodes)
     out_id = graph.output.id
@@ -186,6 +255,10 @@ def _run_traced(graph: Graph, arrays: dict, diagnostics: list, plan: _Plan | Non
             k = node.id
             values_of[k] = value
             shapes[k] = _shape(value)
+            if budget is not None:
+                budget -= getattr(value, "nbytes", 8)
+                if budget < 0:
+                    raise _TooBig
             if not keep:
                 for inp in node.inputs:
                     i = inp.id

@@ -14,7 +14,7 @@ from ..core.graph import Graph
 from ..core.trace import Result
 
 
-def evaluate(graph: Graph, values: Mapping[str, object] | None = None, *, trace: bool = True,
+def evaluate(graph: Graph, values: Mapping[str, object] | None = None, *, trace: bool | None = None,
              max_memory: int | None = None) -> Result:
     """Forward and backward pass of `graph` (see Graph.evaluate, which calls this)."""
     values = dict(values or {})

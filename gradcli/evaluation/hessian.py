@@ -1,4 +1,5 @@
-"""The Hessian of a scalar f: every second derivative ∂²f/∂vᵢ∂vⱼ, by forward-over-reverse.
+"""The Hessian of a scalar f, every second derivative ∂²f/∂vᵢ∂vⱼ, and Hessian-vector products
+H·v, by forward-over-reverse.
 
 The gradient of f is built as a graph (`gradcli.differentiation.derivative.gradient_graph`): ordinary gates of
 registry ops. One forward pass over that graph carries, beside each node's value, its tangent:
@@ -17,11 +18,22 @@ The tangent rules (JVPs) come from the registry, none is written here:
 A zero tangent times an infinite local gradient counts 0, not 0·inf = nan: a variable that does
 not move an input does not move the gate through it.
 
-For a graph of scalars, `_ScalarPass` gives the same numbers without building the gradient's
-graph (which costs more than the pass itself): the reverse sweep run on dual numbers, each rule's
-compiled template evaluated on Python floats with sparse tangents. It answers ordinary runs; a
-floating-point error, a nan or inf, or a gate without a float kernel sends the run to the
-gradient-graph pass above, which reports where they come from.
+For a graph of scalars, the same numbers (to rounding) come without building the gradient's graph
+(which costs more than the pass itself), on Python floats, from each rule's template
+differentiated once per op into straight-line code (`_second_order`):
+- `_fast_hessian`: edge pushing, one forward and one reverse sweep; each nonlinear gate adds its
+  adjoint times its second derivatives times its inputs' (sparse) gradients to the matrix;
+- `_fast_hvp`: a Hessian-vector product H·v, forward over reverse with one tangent (one float
+  beside each value and each adjoint), from flat columns cached on the graph (`_HvpPlan`).
+Where the first-order pass would be an ordinary run of the scalar engine (Python float values),
+these passes also give f and the gradient, the engine's sums in its order, and it need not run.
+They decline (`_Declined`) at anything unusual: a rule's step at its kink, a floating-point
+error, a nan or inf, a gate without a float kernel. The Hessian then goes to `_ScalarPass` (the
+reverse sweep on dual numbers with sparse tangents, which reports second-order kinks), and from
+there, like H·v, to the gradient-graph pass above, which reports where a nan or inf comes from.
+
+A Hessian-vector product (`hvp`) on arrays is that pass with one tangent column seeded with v:
+a gate linear in an input (a sum, @, a transpose) carries the tangent through the op itself.
 
 Kinks and domains carry over: the first-order pass (the engine) reports f's own gates; a gate of
 the gradient graph at its kink (relu's slope `step(x)` at x = 0) uses the registry's convention
@@ -152,12 +164,16 @@ def hessian(graph: Graph, values: Mapping[str, object] | None = None, wrt: Seque
     `wrt` (by default every variable with a value, in first-use order).
 
     `method`: "auto" runs a graph of scalars on Python floats without building the gradient's
-    graph (`_ScalarPass`) where it can, else the gradient graph's pass (`_TangentPass`);
-    "graph" always the latter (the tests hold the two together).
+    graph (`_fast_hessian`, else `_ScalarPass`) where it can, else the gradient graph's pass
+    (`_TangentPass`); "graph" always the latter (the tests hold them together).
 
     Raises MissingValueError (a variable without a value), ShapeError (f is not a scalar),
     GradcliError (no variables, or a `wrt` name that is not one), ResourceError (more memory
     than `max_memory` bytes)."""
+    if method == "auto" and wrt is None and max_memory is None:
+        quick = _ordinary_hessian(graph, values or {})
+        if quick is not None:
+            return quick
     first = graph.evaluate(dict(values or {}), trace=False, max_memory=max_memory)
     if np.ndim(first.value) != 0:
         raise ShapeError(f"the Hessian needs a scalar f, but f has shape {np.shape(first.value)}",
@@ -175,7 +191,13 @@ def hessian(graph: Graph, values: Mapping[str, object] | None = None, wrt: Seque
     if method not in ("auto", "graph"):
         raise ValueError(f"method is 'auto' or 'graph', not {method!r}")
     fast = _ScalarPass(graph, arrays, names) if scalars and method == "auto" else None
-    matrix = fast.run() if fast is not None else None
+    matrix = None
+    if fast is not None:
+        try:
+            with np.errstate(all="raise", under="ignore"):
+                matrix = _fast_hessian(graph, arrays, names)[2]
+        except (_Declined, ArithmeticError, ValueError, TypeError):
+            matrix = fast.run()
     if matrix is not None:
         found = fast.diagnostics
     else:
@@ -202,6 +224,211 @@ def hessian(graph: Graph, values: Mapping[str, object] | None = None, wrt: Seque
     gradient = np.concatenate([np.ravel(np.asarray(first.gradients[name], dtype=np.float64))
                                for name in names]) if names else np.zeros(0)
     return Hessian(float(first.value), gradient, labels, matrix, shapes, diagnostics, graph)
+
+
+class HVP:
+    """A Hessian-vector product: H·v for one tangent v, with f and the gradient, at one point.
+
+    - `f`: the value of f (a float).
+    - `variables`: {name: shape} of every variable with a value, in first-use order.
+    - `gradients`: ∂f/∂name per variable (a float for a scalar, an array of its shape).
+    - `tangent`: v per variable (a float for a scalar, an array of its shape; 0 where none was
+      given).
+    - `hvp`: (H·v) per variable, ∂/∂name of the directional derivative ∇f·v (a float for a
+      scalar, an array of its shape): Σ_w ∂²f/∂name∂w · v_w.
+    - `names`: the element labels (`x`, `W[0,1]`) in `variables` order, as a Hessian's rows.
+    - `diagnostics`: the warnings (kinks, nan/inf) of the first- and second-order passes.
+    """
+
+    __slots__ = ("f", "variables", "gradients", "tangent", "hvp", "diagnostics", "graph")
+
+    def __init__(self, f: float, variables: dict, gradients: dict, tangent: dict, hvp: dict,
+                 diagnostics: list[Diagnostic] | None = None, graph: Graph | None = None) -> None:
+        self.f = f
+        self.variables = variables
+        self.gradients = gradients
+        self.tangent = tangent
+        self.hvp = hvp
+        self.diagnostics = diagnostics or []
+        self.graph = graph
+
+    @property
+    def names(self) -> list[str]:
+        return [label for name, shape in self.variables.items() for label in element_labels(name, shape)]
+
+    @property
+    def warnings(self) -> list[str]:
+        return [d.message for d in self.diagnostics]
+
+    def flat(self, part: str) -> np.ndarray:
+        """`gradients`, `tangent` or `hvp` as one float64 vector in `names` order."""
+        parts = getattr(self, part)
+        if not parts:
+            return np.zeros(0)
+        return np.concatenate([np.ravel(np.asarray(parts[name], dtype=np.float64)) for name in self.variables])
+
+    def __repr__(self) -> str:
+        return f"HVP(f={self.f!r}, hvp={self.hvp!r})"
+
+
+def hvp(graph: Graph, values: Mapping[str, object] | None, tangent: Mapping[str, object],
+        *, max_memory: int | None = None, method: str = "auto") -> HVP:
+    """The Hessian-vector product H·v of the scalar output of `graph` at `values`, for the
+    tangent v: `tangent` maps a variable's name to its direction (a number, nested list or
+    array of the variable's shape); a variable it does not name has direction 0. One
+    forward-over-reverse pass with one tangent column, never the whole Hessian.
+
+    `method`: as for `hessian` ("auto": a graph of scalars on Python floats where it can).
+    Raises what `hessian` raises, and GradcliError (a tangent name that is not a variable with
+    a value), ShapeError (a tangent not of its variable's shape), ValueFormatError (a tangent
+    that is not numbers, or not finite)."""
+    if method == "auto" and max_memory is None:
+        quick = _ordinary_hvp(graph, values or {}, tangent)
+        if quick is not None:
+            return quick
+    first = graph.evaluate(dict(values or {}), trace=False, max_memory=max_memory)
+    if np.ndim(first.value) != 0:
+        raise ShapeError(f"a Hessian-vector product needs a scalar f, but f has shape {np.shape(first.value)}",
+                         hint="reduce f to one number first, e.g. sum(...) or mean(...)")
+    names = _chosen(first.gradients, None)
+    shapes = {name: () if g.__class__ is float else np.shape(g) for name, g in first.gradients.items()}
+    directions = _directions(tangent, shapes)
+    if method not in ("auto", "graph"):
+        raise ValueError(f"method is 'auto' or 'graph', not {method!r}")
+    from ..inputs.values import to_arrays
+
+    values = values or {}
+    if all(v.__class__ is float or v.__class__ is int for v in values.values()):
+        arrays, scalars = values, True  # (as to_arrays would make them, without its conversions)
+    else:
+        arrays = to_arrays(values)
+        scalars = all(a.ndim == 0 for a in arrays.values())
+    products = None
+    found: list[Diagnostic] = []
+    if scalars and method == "auto":
+        try:
+            with np.errstate(all="raise", under="ignore"):
+                products = _fast_hvp(graph, arrays, names, {name: float(v) for name, v in directions.items()})[2]
+        except (_Declined, ArithmeticError, ValueError, TypeError):
+            products = None
+    if products is None:
+        from ..differentiation.derivative import gradient_graph
+
+        arrays = to_arrays(values)
+        nodes, nodes_of = gradient_graph(graph, names, scalars=scalars)
+        own = set(nodes[:len(graph.nodes)])
+        seeds = {name: np.reshape(directions[name], shapes[name] + (1,)) for name in names}
+        pass_ = _TangentPass(own, arrays, names, shapes, 1, max_memory, seeds)
+        column = pass_.run(nodes, [nodes_of[name] for name in names])[:, 0]
+        found = pass_.diagnostics
+        products, start = [], 0
+        for name in names:
+            size = math.prod(shapes[name])
+            products.append(column[start:start + size].reshape(shapes[name]))
+            start += size
+    product = {name: float(p) if shapes[name] == () else np.asarray(p, dtype=np.float64)
+               for name, p in zip(names, products)}
+    diagnostics = list(first.diagnostics)
+    seen = {d.message for d in diagnostics}
+    for diagnostic in found:
+        if diagnostic.message not in seen:
+            seen.add(diagnostic.message)
+            diagnostics.append(diagnostic)
+    finite = math.isfinite(sum(product.values())) if scalars else all(np.isfinite(p).all() for p in product.values())
+    bad = [] if finite else [
+        label for name in names for label, v in zip(element_labels(name, shapes[name]), np.ravel(product[name]))
+        if not math.isfinite(v)]
+    if bad:
+        listed = ", ".join(bad[:4]) + (f" and {len(bad) - 4} more" if len(bad) > 4 else "")
+        kinds = _describe(np.array([v for name in names for v in np.ravel(product[name])]))
+        diagnostics.append(Diagnostic("domain", f"the Hessian-vector product holds {kinds} at {listed}"))
+    gradients = {name: float(first.gradients[name]) if shapes[name] == ()
+                 else np.asarray(first.gradients[name], dtype=np.float64) for name in names}
+    return HVP(float(first.value), shapes, gradients, directions, product, diagnostics, graph)
+
+
+def _ordinary_hvp(graph: Graph, values: Mapping[str, object], tangent: Mapping[str, object]) -> HVP | None:
+    """H·v with f and the gradient from the float pass alone, where `_ordinary_values` allows;
+    None otherwise (the engine runs first)."""
+    names = _ordinary_values(graph, values)
+    if names is None:
+        return None
+    shapes = dict.fromkeys(names, ())
+    directions = _directions(tangent, shapes)
+    try:
+        with np.errstate(all="raise", under="ignore"):
+            f, gradients, products = _fast_hvp(graph, values, names, directions)
+    except (_Declined, ArithmeticError, ValueError, TypeError):
+        return None
+    return HVP(f, shapes, dict(zip(names, gradients)), directions, dict(zip(names, products)),
+               list(graph.notes), graph)
+
+
+def _directions(tangent: Mapping[str, object], shapes: dict) -> dict:
+    """The tangent per variable (a float for a scalar, else a float64 array of the variable's
+    shape), 0 for those it does not name."""
+    from ..base.errors import ValueFormatError
+    from ..inputs.values import to_array
+
+    if not isinstance(tangent, Mapping):
+        raise TypeError(f"the tangent is a mapping name -> value, not {type(tangent).__name__}")
+    for name in tangent:
+        if name not in shapes:
+            hint = did_you_mean(str(name), shapes) or f"variables: {', '.join(shapes)}"
+            raise GradcliError(f"--tangent {name}: not a variable of the expression with a value", hint=hint)
+    directions: dict = {}
+    for name, shape in shapes.items():
+        if name not in tangent:
+            directions[name] = 0.0 if shape == () else np.zeros(shape)
+            continue
+        v = tangent[name]
+        if v.__class__ is float and shape == ():  # (the common case, without NumPy's conversions)
+            if not math.isfinite(v):
+                raise ValueFormatError(f"--tangent {name}: a tangent's numbers must be finite (not nan or inf)")
+            directions[name] = v
+            continue
+        v = to_array(v, f"the tangent of {name}")
+        if v.shape != shape:
+            def show(s):
+                return "a scalar" if s == () else f"shape {s}"
+
+            raise ShapeError(f"--tangent {name}: the tangent is {show(v.shape)}, but {name} is {show(shape)}",
+                             hint="a tangent has its variable's shape: " + (
+                                 "one number" if shape == () else f"{math.prod(shape)} numbers laid out as {name}'s"))
+        if not np.isfinite(v).all():
+            raise ValueFormatError(f"--tangent {name}: a tangent's numbers must be finite (not nan or inf)")
+        directions[name] = float(v) if shape == () else v
+    return directions
+
+
+def _ordinary_values(graph: Graph, values: Mapping[str, object]) -> list[str] | None:
+    """The variables, in first-use order, where the first-order pass would be an ordinary run of
+    the scalar engine (every value a Python float for a variable of the graph, none missing; the
+    float passes check the rest: finite, no gate that needs a gradient at its kink); else None.
+    Then the float pass's gradient is the engine's (the same products summed in the same order)
+    and the engine's diagnostics are the graph's notes, so the engine need not run first."""
+    if not values or not all(v.__class__ is float for v in values.values()):
+        return None
+    variables = graph.variables
+    names = [name for name in variables if name in values]
+    if len(names) != len(values) or any(node.default is None and name not in values
+                                        for name, node in variables.items()):
+        return None
+    return names
+
+
+def _ordinary_hessian(graph: Graph, values: Mapping[str, object]) -> Hessian | None:
+    """The Hessian from the float pass alone, where `_ordinary_values` allows; None otherwise."""
+    names = _ordinary_values(graph, values)
+    if names is None:
+        return None
+    try:
+        with np.errstate(all="raise", under="ignore"):
+            f, gradient, matrix = _fast_hessian(graph, values, names)
+    except (_Declined, ArithmeticError, ValueError, TypeError):
+        return None
+    return Hessian(f, np.array(gradient, dtype=np.float64), names, matrix, dict.fromkeys(names, ()),
+                   list(graph.notes), graph)
 
 
 def _chosen(gradients: Mapping[str, object], wrt: Iterable[str] | None) -> list[str]:
@@ -242,15 +469,16 @@ class _TangentPass:
     """Values and tangents of the gradient graph's nodes, in topological order (see the module)."""
 
     def __init__(self, own: set, arrays: dict, names: list[str], shapes: dict, n: int,
-                 max_memory: int | None) -> None:
+                 max_memory: int | None, seeds: dict | None = None) -> None:
         self.own = own
         self.arrays = arrays
         self.n = n
         self.max_memory = max_memory
         self.diagnostics: list[Diagnostic] = []
-        self.seeds: dict[str, np.ndarray] = {}
+        # by default the identity (every column of the Hessian); an HVP's one tangent column
+        self.seeds: dict[str, np.ndarray] = seeds or {}
         start = 0
-        for name in names:
+        for name in [] if seeds else names:
             shape = shapes[name]
             size = math.prod(shape)
             seed = np.zeros((size, n))
@@ -320,6 +548,8 @@ class _TangentPass:
                     tangent = term if tangent is None else tangent + term
             else:
                 tangent = self._jacobian_times(node, ans, args, ins)
+                if tangent is None:
+                    continue  # (only inputs it reads the shape of move)
             if limit:
                 held += tangent.nbytes
                 if held > limit:
@@ -339,17 +569,33 @@ class _TangentPass:
 
     def _jacobian_times(self, node: Node, ans, args: list, ins: list) -> np.ndarray:
         """Σₖ Jₖ · tangentₖ for a gate that is not elementwise, Jₖ (output size × input size) read
-        row by row from the op's VJP with unit cotangents."""
+        row by row from the op's VJP with unit cotangents; or, where the op is linear in input k
+        (`derivative._ZERO_IF`: a sum, a transpose, either side of @) and there are fewer tangent
+        columns than output elements (an HVP has one), the op itself applied to each column:
+        Jₖ·t = op(…, t, …), one forward call instead of a VJP per output element."""
+        from ..differentiation.derivative import _ZERO_IF
+
         op = node.op
         n = self.n
         out_shape = np.shape(ans)
         m = math.prod(out_shape)
+        linear = _ZERO_IF.get(op.name, ()) if op.body is None else ()
         total = None
         for k, tk in enumerate(ins):
-            if tk is None:
-                continue
+            if tk is None or (op.body is None and k < len(op.rule) and op.rule[k] is None):
+                continue  # (no rule: the output does not depend on that input, only on its shape)
             in_shape = np.shape(args[k])
             size = math.prod(in_shape)
+            if k in linear and n <= m and all(np.isfinite(a).all() for i, a in enumerate(args) if i != k):
+                # (a non-finite other input: the Jacobian's way, where a zero tangent counts 0)
+                columns = np.broadcast_to(tk, in_shape + (n,))
+                term = np.empty(out_shape + (n,))
+                for c in range(n):
+                    # (contiguous: @ on a broadcast view with zero strides skips BLAS)
+                    moved = [np.ascontiguousarray(columns[..., c]) if i == k else a for i, a in enumerate(args)]
+                    term[..., c] = op.forward(*moved, **node.params)
+                total = term if total is None else total + term
+                continue
             if self.max_memory and 8 * m * size > self.max_memory:
                 raise ResourceError(f"the Hessian's pass would need a Jacobian of {m} × {size} at gate "
                                     f"{_where(node)}, more memory than the limit",
@@ -609,3 +855,444 @@ def _scaled(local, tangent):
     if not np.isfinite(local).all():
         product = np.where(tangent == 0, 0.0, product)
     return product
+
+
+# -- the fast passes for graphs of scalars: second-order locals compiled from the rules -------------
+
+class _Declined(Exception):
+    """The fast scalar pass does not answer this run (a rule at its kink, a floating-point error,
+    a gate without a float kernel…): the dual-number pass or the gradient graph's pass does."""
+
+
+_SECOND: dict = {}  # (id(op), moving) -> (op, per input j: (pattern, phi))
+
+
+def _second_order(op, moving: tuple) -> tuple:
+    """Per input j of an op with a float kernel: (pattern, phi), phi(*inputs) giving
+    ∂localⱼ/∂inputₖ for k in pattern (a tuple), the inputs k that the variables move
+    (`moving[k]`: the others' derivatives are never computed: pow's exponent's local log(x) has
+    no place in x**2); phi None where localⱼ is a constant. Each phi
+    is the rule's template (`derivative.RULES`) differentiated step by step with the steps' own
+    float locals, compiled once per op into straight-line Python. A step at its kink (the
+    `step(x)` of relu's rule at x = 0) raises _Declined (the dual-number pass reports it)."""
+    cached = _SECOND.get((id(op), moving))
+    if cached is not None:
+        return cached[1]
+    from ..differentiation.derivative import _COTANGENT, RULES
+
+    per_input = []
+    for j, local in enumerate(op.scalar.locals):
+        if isinstance(local, float):
+            per_input.append(((), None))
+            continue
+        template = RULES.template(op, j, True)
+        per_input.append(((), None) if template is None or template.result is None
+                         else _compile_second(template, moving, _COTANGENT))
+    result = tuple(per_input)
+    _SECOND[(id(op), moving)] = (op, result)  # (the op is kept: its id is never another's)
+    return result
+
+
+def _compile_second(template, moving: tuple, cotangent: int) -> tuple:
+    """(pattern, phi) for one rule: the template's steps in forward mode, each step's derivative
+    with respect to the moving inputs the sum of its own float locals times its inputs'
+    derivatives, structural zeros and ones folded while the code is written. A rule that reads
+    the cotangent (a VJP) or a step without a float kernel gives a phi that always declines."""
+    arity = len(moving)
+    env: dict = {"_Declined": _Declined}
+    lines: list[str] = []
+    args = [f"x{i}" for i in range(arity)]
+    steps: list[tuple[str, list]] = []  # per step: its value's name, its derivatives (None: zero)
+
+    def constant(value: float) -> str:
+        name = f"c{len(env)}"
+        env[name] = value
+        return name
+
+    def ref(r):
+        kind, value = r
+        if kind == "arg":
+            if value == cotangent:
+                raise _Declined
+            return args[value], ["1" if k == value and moving[k] else None for k in range(arity)]
+        if kind == "const":
+            return constant(float(value)), [None] * arity
+        return steps[value]
+
+    # a step's value is computed where a later step reads it or a local used reads it (`Op.reads`):
+    # cos(x) in sin's rule is not, only its local -sin(x) is
+    referenced = {value for _, _, refs in template.steps for kind, value in refs if kind == "step"}
+    try:
+        for m, (op, params, refs) in enumerate(template.steps):
+            if params or op.scalar is None or op.body is not None:
+                raise _Declined
+            ins = [ref(r) for r in refs]
+            call = ", ".join(name for name, _ in ins)
+            used = [i for i, (_, d) in enumerate(ins) if any(d)]
+            reads = op.reads
+            if m in referenced or (used and (reads is None and op.uses_output
+                                             or reads is not None and any("ans" in reads[i] for i in used))):
+                env[f"F{m}"] = op.scalar.forward
+                lines.append(f"s{m} = F{m}({call})")
+            else:
+                lines.append(f"s{m} = None")
+            if op.kink_offset is not None:
+                env[f"K{m}"] = op.kink_offset
+                lines.append(f"if K{m}({call}) == 0: raise _Declined")
+            locals_: dict[int, str] = {}
+            ds = []
+            for k in range(arity):
+                terms = []
+                for i, (_, d) in enumerate(ins):
+                    if d[k] is None:
+                        continue
+                    local = op.scalar.locals[i]
+                    if isinstance(local, float):
+                        if local == 0.0:
+                            continue
+                        factor = constant(local)
+                    elif i in locals_:
+                        factor = locals_[i]
+                    else:
+                        env[f"L{m}_{i}"] = local
+                        factor = locals_[i] = f"l{m}_{i}"
+                        lines.append(f"{factor} = L{m}_{i}(s{m}, {call})")
+                    terms.append(factor if d[k] == "1" else f"{factor} * {d[k]}")
+                if terms:
+                    lines.append(f"d{m}_{k} = " + " + ".join(terms))
+                    ds.append(f"d{m}_{k}")
+                else:
+                    ds.append(None)
+            steps.append((f"s{m}", ds))
+        _, d = ref(template.result)
+    except _Declined:
+        return ((), _declined)
+    pattern = tuple(k for k in range(arity) if d[k] is not None)
+    if not pattern:
+        return ((), None)
+    values = ", ".join("1.0" if d[k] == "1" else d[k] for k in pattern)
+    lines.append(f"return ({values},)")
+    exec(f"def phi({', '.join(args)}):\n" + "".join(f"    {line}\n" for line in lines), env)
+    return (pattern, env["phi"])
+
+
+def _declined(*args):
+    raise _Declined
+
+
+def _scalar_forward(graph: Graph, arrays: dict, targets) -> tuple:
+    """Every node's value (floats, by node id), whether it depends on a target variable, and the
+    gates that do, in order, as (k, i, j, op) (node ids; j = -1: unary). _Declined for a gate
+    without a float kernel, one of three inputs, a nan/inf, or a gate that moves with a variable
+    at its kink (as the scalar engine: the NumPy engine reports it)."""
+    nodes = graph.nodes
+    vals = [0.0] * len(nodes)
+    dep = [False] * len(nodes)
+    gates = []
+    for node in nodes:
+        k = node.id
+        kind = node.kind
+        if kind == "gate":
+            op = node.op
+            scalar = op.scalar
+            ins = node.inputs
+            if scalar is None or node.params or len(ins) > 2:
+                raise _Declined
+            i = ins[0].id
+            if len(ins) == 1:
+                vals[k] = scalar.forward(vals[i])
+                if dep[i]:
+                    dep[k] = True
+                    gates.append((k, i, -1, op))
+                    if op.kink_offset is not None and op.kink_offset(vals[i]) == 0:
+                        raise _Declined
+            else:
+                j = ins[1].id
+                vals[k] = scalar.forward(vals[i], vals[j])
+                if dep[i] or dep[j]:
+                    dep[k] = True
+                    gates.append((k, i, j, op))
+                    if op.kink_offset is not None and op.kink_offset(vals[i], vals[j]) == 0:
+                        raise _Declined
+        elif kind == "var":
+            value = arrays.get(node.name)
+            vals[k] = float(node.default if value is None else value)
+            dep[k] = k in targets
+        else:
+            vals[k] = float(node.default)
+    if not math.isfinite(sum(vals)):
+        raise _Declined
+    return vals, dep, gates
+
+
+def _fast_hessian(graph: Graph, arrays: dict, names: list[str]) -> tuple[float, list, np.ndarray]:
+    """The Hessian of a graph of scalars by edge pushing, one forward and one reverse sweep:
+    H = Σ over gates g of ḡ · Σⱼₖ ∂²g/∂uⱼ∂uₖ · ∇uⱼ ∇uₖᵀ, with ḡ = ∂f/∂g (the reverse sweep's
+    adjoint), ∂²g/∂uⱼ∂uₖ the derivative of g's local gradient (its rule, `_second_order`) and
+    ∇u an input's gradient with respect to the variables (forward, sparse dicts, only for the
+    nodes such a gate reads). A linear gate (+, -) costs one float. Returns f, the gradient
+    and H; _Declined where the dual-number pass must answer."""
+    n = len(names)
+    column = {graph.variables[name].id: c for c, name in enumerate(names)}
+    vals, dep, gates = _scalar_forward(graph, arrays, column)
+    adj = [-0.0] * len(vals)  # (summed as the scalar engine sums: see _fast_hvp)
+    if dep[graph.output.id]:
+        adj[graph.output.id] = 1.0
+    needed = [False] * len(vals)
+    # the gates the forward half visits, in reverse order: (k, i, j, local toward i, toward j,
+    # second-order rules if the gate pushes a term, whether a later gate reads its gradient)
+    work = []
+    for k, i, j, op in reversed(gates):
+        g = adj[k]
+        locals_ = op.scalar.locals
+        if j < 0:
+            a = locals_[0]
+            if a.__class__ is not float:
+                a = a(vals[k], vals[i])
+            adj[i] += a * g
+            second = None
+            if g != 0.0:
+                rules = _second_order(op, _UNARY)
+                if rules[0][1] is not None:
+                    second = rules
+            need = needed[k]
+            if need or second is not None:
+                needed[i] = True
+                work.append((k, i, j, a, None, second, need))
+            continue
+        x, y = vals[i], vals[j]
+        di, dj = dep[i], dep[j]
+        a = b = None
+        if di:
+            a = locals_[0]
+            if a.__class__ is not float:
+                a = a(vals[k], x, y)
+            adj[i] += a * g
+        if dj:
+            b = locals_[1]
+            if b.__class__ is not float:
+                b = b(vals[k], x, y)
+            adj[j] += b * g
+        second = None
+        if g != 0.0 and not (locals_[0].__class__ is float and locals_[1].__class__ is float):  # (+, -)
+            rules = _second_order(op, (di, dj))
+            if (di and rules[0][0]) or (dj and rules[1][0]):
+                second = rules
+        need = needed[k]
+        if need or second is not None:
+            if di:
+                needed[i] = True
+            if dj:
+                needed[j] = True
+            work.append((k, i, j, a, b, second, need))
+    if not math.isfinite(sum(adj)):
+        raise _Declined
+    # forward: the gradients ∇u that pushing gates read, and their terms
+    tangents: dict = {k: {c: 1.0} for k, c in column.items()}
+    rows: list = []
+    cols: list = []
+    entries: list = []
+    for k, i, j, a, b, second, need in reversed(work):
+        if second is not None:
+            g = adj[k]
+            if j < 0:
+                t = tangents[i]
+                c = g * second[0][1](vals[i])[0]
+                for r, ta in t.items():
+                    ca = c * ta
+                    for q, tb in t.items():
+                        rows.append(r), cols.append(q), entries.append(ca * tb)
+            else:
+                x, y = vals[i], vals[j]
+                for u, (pattern, phi) in zip((i, j), second):
+                    tu = tangents.get(u) if pattern else None
+                    if tu is None:
+                        continue
+                    terms = phi(x, y)
+                    for p, w in enumerate(pattern):
+                        tw = tangents[j if w else i]
+                        c = g * terms[p]
+                        for r, ta in tu.items():
+                            ca = c * ta
+                            for q, tb in tw.items():
+                                rows.append(r), cols.append(q), entries.append(ca * tb)
+        if need:
+            ti = tangents.get(i) if a is not None else None
+            out = None if ti is None else {c: a * v for c, v in ti.items()}
+            tj = tangents.get(j) if b is not None else None
+            if tj is not None:
+                if out is None:
+                    out = {c: b * v for c, v in tj.items()}
+                else:
+                    get = out.get
+                    for c, v in tj.items():
+                        out[c] = get(c, 0.0) + b * v
+            tangents[k] = out
+    matrix = np.bincount(np.array(rows, dtype=np.intp) * n + np.array(cols, dtype=np.intp),
+                         weights=entries, minlength=n * n).reshape(n, n) if entries else np.zeros((n, n))
+    if not np.isfinite(matrix).all():
+        raise _Declined
+    return vals[graph.output.id], [adj[k] for k in column], matrix
+
+
+_UNARY = (True,)
+
+
+class _HvpPlan:
+    """What `_fast_hvp` reads, per gate, in flat lists of node ids (topological order), built once
+    per graph and set of variables and cached on the Graph, as the scalar engine's plan is: a
+    parsed graph's next H·v (a new point, a new tangent) reads no node object.
+
+    `forward` = (ks, fs, is, js): every gate's value, vals[k] = f(vals[i][, vals[j]]) (j = -1:
+    unary). `moving` = (ks, is, js, las, lbs, seconds): the gates a variable moves; la (lb) the
+    local gradient toward input i (j) as in `Scalar.locals`, None where no variable moves that
+    input; `second` the gate's `_second_order` rules (None for a unary gate with a constant
+    local)."""
+
+    __slots__ = ("template", "variables", "forward", "moving", "kinks", "output", "output_needs")
+
+    def __init__(self, graph: Graph, names: list[str]) -> None:
+        nodes = graph.nodes
+        self.template = [0.0] * len(nodes)
+        self.variables = [graph.variables[name].id for name in names]
+        targets = set(self.variables)
+        dep = [False] * len(nodes)
+        forward = ([], [], [], [])
+        moving = ([], [], [], [], [], [])
+        self.kinks = []  # (offset, i, j) of the moving gates with a kink, as the scalar engine's
+        for node in nodes:
+            k = node.id
+            if node.kind != "gate":
+                if node.default is not None:
+                    self.template[k] = float(node.default)
+                dep[k] = k in targets
+                continue
+            op = node.op
+            scalar = op.scalar
+            ins = node.inputs
+            if scalar is None or node.params or len(ins) > 2:
+                raise _Declined
+            i = ins[0].id
+            j = ins[1].id if len(ins) == 2 else -1
+            for column, value in zip(forward, (k, scalar.forward, i, j)):
+                column.append(value)
+            di, dj = dep[i], j >= 0 and dep[j]
+            if not (di or dj):
+                continue
+            dep[k] = True
+            if op.kink_offset is not None:
+                self.kinks.append((op.kink_offset, i, j))
+            if j < 0:
+                second = _second_order(op, _UNARY)[0][1]
+                la, lb = scalar.locals[0], None
+            else:
+                second = _second_order(op, (di, dj))
+                la = scalar.locals[0] if di else None
+                lb = scalar.locals[1] if dj else None
+            for column, value in zip(moving, (k, i, j, la, lb, second)):
+                column.append(value)
+        self.forward = forward
+        self.moving = moving
+        self.output = graph.output.id
+        self.output_needs = dep[self.output]
+
+
+_NO_PLAN = object()  # a graph with a gate that the float pass cannot run
+
+
+def _hvp_plan(graph: Graph, names: list[str]) -> _HvpPlan:
+    plans = graph.__dict__.get("_hvp_plans")
+    if plans is None:
+        plans = graph._hvp_plans = {}
+    key = tuple(names)
+    plan = plans.get(key)
+    if plan is None:
+        try:
+            plan = plans[key] = _HvpPlan(graph, names)
+        except _Declined:
+            plan = plans[key] = _NO_PLAN
+    if plan is _NO_PLAN:
+        raise _Declined
+    return plan
+
+
+def _fast_hvp(graph: Graph, arrays: dict, names: list[str], direction: dict) -> tuple[float, list, list]:
+    """H·v on a graph of scalars, forward over reverse with one tangent: forward, each node's
+    value and its derivative along v (ṫ = Σⱼ localⱼ·ṫⱼ); reverse, each adjoint ḡ and its
+    derivative along v (u̇ += localⱼ·ġ + ḡ·Σₖ ∂localⱼ/∂uₖ·ṫₖ, the second factor compiled from the
+    rules as for the Hessian). Returns f, the gradient and H·v (in `names` order); _Declined
+    where the gradient graph's pass must answer."""
+    plan = _hvp_plan(graph, names)
+    vals = plan.template[:]
+    t = [0.0] * len(vals)
+    for k, name in zip(plan.variables, names):
+        vals[k] = float(arrays[name])
+        t[k] = direction[name]
+    for k, f, i, j in zip(*plan.forward):
+        vals[k] = f(vals[i]) if j < 0 else f(vals[i], vals[j])
+    if not math.isfinite(sum(vals)):
+        raise _Declined
+    for offset, i, j in plan.kinks:  # (the engine reports a gate at its kink, the graph's pass the rest)
+        if (offset(vals[i]) if j < 0 else offset(vals[i], vals[j])) == 0:
+            raise _Declined
+    ks, is_, js, las, lbs, seconds = plan.moving
+    first_a, first_b = [], []  # each moving gate's local gradients (0.0 toward an unmoved input)
+    for k, i, j, a, b in zip(ks, is_, js, las, lbs):
+        if j < 0:
+            if a.__class__ is not float:
+                a = a(vals[k], vals[i])
+            t[k] = a * t[i]
+            first_a.append(a)
+            first_b.append(0.0)
+            continue
+        x, y = vals[i], vals[j]
+        if a is None:
+            a = 0.0
+        elif a.__class__ is not float:
+            a = a(vals[k], x, y)
+        if b is None:
+            b = 0.0
+        elif b.__class__ is not float:
+            b = b(vals[k], x, y)
+        t[k] = a * t[i] + b * t[j]
+        first_a.append(a)
+        first_b.append(b)
+    # the adjoints as the scalar engine sums them (-0.0, the identity of IEEE addition, then the
+    # same products in the same order): the same gradient to the bit
+    adj = [-0.0] * len(vals)
+    if plan.output_needs:
+        adj[plan.output] = 1.0
+    adt = [0.0] * len(vals)
+    for k, i, j, a, b, second, la, lb in zip(reversed(ks), reversed(is_), reversed(js), reversed(first_a),
+                                             reversed(first_b), reversed(seconds), reversed(las), reversed(lbs)):
+        g = adj[k]
+        gt = adt[k]
+        if j < 0:
+            adj[i] += a * g
+            if second is not None and g != 0.0:
+                adt[i] += a * gt + g * second(vals[i])[0] * t[i]
+            else:
+                adt[i] += a * gt
+            continue
+        x, y = vals[i], vals[j]
+        if la is not None:
+            adj[i] += a * g
+            s = a * gt
+            pattern, phi = second[0]
+            if pattern and g != 0.0:
+                terms = phi(x, y)
+                for p, w in enumerate(pattern):
+                    s += g * terms[p] * t[j if w else i]
+            adt[i] += s
+        if lb is not None:
+            adj[j] += b * g
+            s = b * gt
+            pattern, phi = second[1]
+            if pattern and g != 0.0:
+                terms = phi(x, y)
+                for p, w in enumerate(pattern):
+                    s += g * terms[p] * t[j if w else i]
+            adt[j] += s
+    if not math.isfinite(sum(adj) + sum(adt) + sum(t)):
+        raise _Declined
+    return vals[plan.output], [adj[k] for k in plan.variables], [adt[k] for k in plan.variables]

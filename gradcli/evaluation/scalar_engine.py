@@ -17,9 +17,10 @@ evaluation in the NumPy engine, so that every warning and error comes from one p
   - a gate that needs a gradient sitting at its kink (relu(0), abs(0), a max/min tie);
   - a max_memory that the run might need (then the NumPy engine's estimate decides).
 
-With trace=True it also records, as the engine does, each node's value and gradient and each edge's
-local gradient, upstream gradient and result (as Python floats, where the engine holds NumPy
-scalars or 0-d arrays of the same numbers).
+With trace=True (or None) the run keeps its values and gradients (two lists of floats it makes
+anyway), and the records, as the engine makes them (each node's value and gradient, each edge's
+local gradient, upstream gradient and result, as Python floats where the engine holds NumPy
+scalars or 0-d arrays of the same numbers), are made from them when first read (`_backward_traced`).
 """
 
 from __future__ import annotations
@@ -165,9 +166,10 @@ class _Plans:
         self.by_bound: dict[frozenset, _Plan] = {}
 
 
-def run(graph: Graph, values: dict, *, trace: bool = False, max_memory: int | None = None) -> Result | None:
+def run(graph: Graph, values: dict, *, trace: bool | None = False, max_memory: int | None = None) -> Result | None:
     """The Result of the NumPy engine's `run`, computed on floats; None where that path does not
-    apply or something unusual happened (the caller then runs the NumPy engine)."""
+    apply or something unusual happened (the caller then runs the NumPy engine). trace=True or
+    None: the records are made when first read, from the values and gradients the run kept."""
     plans = graph.__dict__.get("_scalar_plans")
     if plans is None:
         plans = graph._scalar_plans = _Plans(graph)
@@ -205,20 +207,17 @@ def run(graph: Graph, values: dict, *, trace: bool = False, max_memory: int | No
         with np.errstate(all="raise", under="ignore"):
             if not (_forward3 if plan.third else _forward)(plan, vals):
                 return None
-            if trace:
-                grads = _backward_traced(plan, vals, graph.nodes)
-            else:
-                grads = (_backward3 if plan.third else _backward)(plan, vals)
+            grads = (_backward3 if plan.third else _backward)(plan, vals)
     except (ArithmeticError, ValueError):  # NumPy's FloatingPointError, 1/0, math's domain errors
         return None
     if grads is None:
         return None
-    records = None
-    if trace:
-        grads, records = grads
     names, ids = plan.gradients
     gradients = dict(zip(names, [grads[k] for k in ids]))
-    return Result(graph, vals[plan.output], gradients, records, list(graph.notes))
+    # Traced (trace=True or None): the records are made from the kept values and gradients when
+    # first read, without running anything again (the two lists are the run's own: no cost).
+    records = None if trace is False else (lambda: _backward_traced(plan, vals, grads, graph.nodes))
+    return Result(graph, vals[plan.output], gradients, None, list(graph.notes), records=records)
 
 
 _NO_PLAN = object()  # a graph with a gate that has no scalar kernel
@@ -305,36 +304,49 @@ def _backward3(plan: _Plan, vals: list) -> list | None:
     return grads if math.isfinite(sum(grads)) else None
 
 
-def _backward_traced(plan: _Plan, vals: list, nodes: list) -> tuple[list, list] | None:
-    """As _backward, also recording every node and edge as the NumPy engine does."""
-    records = [NodeTrace(node, value, None) for node, value in zip(nodes, vals)]
-    grads = [-0.0] * len(vals)
-    if plan.output_needs:
-        grads[plan.output] = 1.0
+def _backward_traced(plan: _Plan, vals: list, grads: list, nodes: list) -> list:
+    """The records of a run, as the NumPy engine's traced loop makes them, from its values and
+    final gradients (`_backward`'s): every gate's local gradients again from the plan's kernels
+    (the same calls on the same floats), each edge's result local × upstream (the product that
+    `_backward` added), arrivals in the order they were added."""
+    records = [NodeTrace(node, value, None, [], []) for node, value in zip(nodes, vals)]
+    third = plan.third
     for k, i, j, li, lj in zip(*plan.backward):
         g = grads[k]
         node = nodes[k]
         record = records[k]
         record.gradient = g
+        edges = record.edges
         ans = vals[k]
-        args = (ans, vals[i]) if j < 0 else (ans, vals[i], vals[j])
-        edges = [(0, i, li), (1, j, lj)]
-        extra = plan.third.get(k)
-        if extra is not None:
-            args += (vals[extra[0]],)
-            edges.append((2, *extra))
-        for index, inp, local in edges:
+        if j < 0:
+            local = li if li.__class__ is float else li(ans, vals[i])
+            edge = Edge(node, 0, local, g, local * g)
+            edges.append(edge)
+            records[i].arrivals.append(edge)
+            continue
+        extra = third.get(k) if third else None
+        if extra is None:  # (unrolled: a two-input gate is the common case)
+            x, y = vals[i], vals[j]
+            if li is not None:
+                local = li if li.__class__ is float else li(ans, x, y)
+                edge = Edge(node, 0, local, g, local * g)
+                edges.append(edge)
+                records[i].arrivals.append(edge)
+            if lj is not None:
+                local = lj if lj.__class__ is float else lj(ans, x, y)
+                edge = Edge(node, 1, local, g, local * g)
+                edges.append(edge)
+                records[j].arrivals.append(edge)
+            continue
+        args = (ans, vals[i], vals[j], vals[extra[0]])
+        for index, inp, local in ((0, i, li), (1, j, lj), (2, *extra)):
             if local is None:
                 continue
             if local.__class__ is not float:
                 local = local(*args)
-            result = local * g
-            grads[inp] += result
-            edge = Edge(node, index, local, g, result)
-            record.edges.append(edge)
+            edge = Edge(node, index, local, g, local * g)
+            edges.append(edge)
             records[inp].arrivals.append(edge)
-    if not math.isfinite(sum(grads)):
-        return None
     for name, k in zip(*plan.gradients):  # variables get theirs here: they are no gate
         records[k].gradient = grads[k]
-    return grads, records
+    return records

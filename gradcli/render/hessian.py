@@ -1,12 +1,13 @@
 """`gradcli hessian`'s views of a Hessian: a table for people (the gradient beside the matrix, the
-repeated upper triangle dimmed on a terminal, a line on symmetry), JSON, CSV and plain lines."""
+repeated upper triangle dimmed on a terminal, a line on symmetry), JSON, CSV and plain lines; and
+the same four views of a Hessian-vector product (`--tangent`)."""
 
 from __future__ import annotations
 
 import csv
 import json
 
-from ..evaluation.hessian import Hessian
+from ..evaluation.hessian import HVP, Hessian
 from . import numbers
 from .jsondoc import jsonable
 from .style import GAP, ascii_table, is_console, light_table, plain_ascii, write
@@ -129,3 +130,74 @@ def _rich_table(console, heading: str, headers, rows, *, dim_upper: bool) -> Non
             cells += [Text(row[i], style="dim" if dim_upper and i - 2 > r else "") for i in columns]
             table.add_row(*cells)
         console.print(table)
+
+
+# -- a Hessian-vector product (gradcli hessian --tangent) -------------------------------------------
+
+HVP_HEADERS = ["", "∂f/∂w", "v", "(H·v)"]
+HOW_TO_READ_HVP = "row w: the gradient ∂f/∂w, the tangent v, and (H·v) = sum over u of ∂²f/∂w∂u × v_u"
+
+
+def hvp_document(p: HVP) -> dict:
+    """`--format json` with --tangent: {"f", "variables" (the labels), "gradient", "tangent",
+    "hvp", "warnings"}, one number per label; nan and inf as strings, as for the Hessian."""
+    return {
+        "f": jsonable(p.f),
+        "variables": p.names,
+        "gradient": jsonable(p.flat("gradients")),
+        "tangent": jsonable(p.flat("tangent")),
+        "hvp": jsonable(p.flat("hvp")),
+        "warnings": p.warnings,
+    }
+
+
+def render_hvp_json(p: HVP, out) -> None:
+    doc = hvp_document(p)
+    lines = [f"  {json.dumps(key)}: {json.dumps(value, allow_nan=False)}" for key, value in doc.items()]
+    out.write("{\n" + ",\n".join(lines) + "\n}\n")
+
+
+def _hvp_rows(p: HVP):
+    return zip(p.names, p.flat("gradients"), p.flat("tangent"), p.flat("hvp"))
+
+
+def render_hvp_csv(p: HVP, out) -> None:
+    """`--format csv` with --tangent: a header `variable,gradient,tangent,hvp`, a row per label."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["variable", "gradient", "tangent", "hvp"])
+    for label, *numbers_ in _hvp_rows(p):
+        writer.writerow([label, *map(numbers.exact, numbers_)])
+
+
+def render_hvp_plain(p: HVP, out) -> None:
+    """`--format plain` with --tangent: `f VALUE`, then `LABEL GRADIENT TANGENT HVP` lines."""
+    lines = [f"f {numbers.exact(p.f)}"]
+    lines += [" ".join([label, *map(numbers.exact, numbers_)]) for label, *numbers_ in _hvp_rows(p)]
+    out.write("\n".join(lines) + "\n")
+
+
+def render_hvp_table(p: HVP, out, *, digits: int = 6, ascii_only: bool = False, title: str | None = None) -> None:
+    """The labels with the gradient, the tangent and H·v, then f."""
+
+    def num(value) -> str:
+        return numbers.scalar(value, digits)
+
+    headers = HVP_HEADERS
+    rows = [[label, *map(num, numbers_)] for label, *numbers_ in _hvp_rows(p)]
+    heading = f"Hessian-vector product of {title}\n{HOW_TO_READ_HVP}" if title else HOW_TO_READ_HVP
+    if is_console(out):
+        from rich.text import Text
+
+        out.print(Text(heading))
+        table = light_table()
+        for i, header in enumerate(headers):
+            table.add_column(header, justify="left" if i == 0 else "right", no_wrap=True)
+        for row in rows:
+            table.add_row(*row)
+        out.print(table)
+    else:
+        text = heading + "\n" + ascii_table(headers, rows, right={1, 2, 3})
+        write(out, plain_ascii(text) if ascii_only else text)
+    write(out, "")
+    text = f"f = {num(p.f)}"
+    write(out, plain_ascii(text) if ascii_only else text)

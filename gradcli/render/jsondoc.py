@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from bisect import bisect_right
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -102,20 +103,41 @@ def render(result: Result) -> str:
     return out.getvalue()
 
 
+def _view_fields(op, constants: tuple, cache: dict) -> tuple[str, str]:
+    """A gate's "symbol" and "role" as JSON text. They depend on the op and its constant inputs
+    only (not on the inputs' labels, which only the formulas name): computed once per kind."""
+    key = (id(op), constants)  # (an op's own hash is slower; the cache lives while op does)
+    fields = cache.get(key)
+    if fields is None:
+        from ..core.ops import gate_view
+
+        view = gate_view(op, constants, (None,) * len(constants))
+        enc = json.encoder.encode_basestring_ascii
+        fields = cache[key] = (enc(view.symbol) if view.symbol is not None else "null",
+                               enc(view.role) if view.role is not None else "null")
+    return fields
+
+
 def write(result: Result, out) -> None:
-    """Write the document to the text stream `out`, one node at a time: the text is exactly
-    `json.dumps(document(result), allow_nan=False, indent=2)`, without holding the document (or
-    its text) whole. A 70,000-node trace's document is ~60 MB of text, and several times that as
-    dicts; json's indenting encoder is pure Python. Here each node is laid out by a template,
-    its strings and numbers written by json's own C helpers, arrays by json itself."""
+    """Write the document to the text stream `out`, one block of nodes at a time: the text is
+    exactly `json.dumps(document(result), allow_nan=False, indent=2)`, without holding the
+    document (or its text) whole. A 100,000-node trace's document is ~60 MB of text, and several
+    times that as dicts; json's indenting encoder is pure Python. Here each node is laid out by a
+    template, strings by json's own C helper, a finite float as json writes it (float.__repr__),
+    anything else (arrays, nan/inf) by json itself.
+
+    Writing the shortest repr of a float (~0.75 µs) is most of the work, and a trace repeats its
+    numbers (an edge's upstream is its gate's gradient, a sum's result its input's gradient, a
+    product's local the other factor): each block's floats are formatted once."""
     enc = json.encoder.encode_basestring_ascii
+    float_repr = float.__repr__
 
     def value(data, level: int) -> str:
         """One JSON value at nesting `level`, laid out as json.dumps(indent=2) lays it there."""
         if data is None:
             return "null"
         if type(data) is float:
-            return float.__repr__(data)
+            return float_repr(data)
         if type(data) is str:
             return enc(data)
         if type(data) is int:
@@ -123,89 +145,158 @@ def write(result: Result, out) -> None:
         text = json.dumps(data, allow_nan=False, indent=2)
         return text.replace("\n", "\n" + "  " * level) if level else text
 
-    doc = document(Result(result.graph, result.value, result.gradients, None, result.diagnostics))
-    head = json.dumps(doc, allow_nan=False, indent=2)
-    if result.trace is None:
-        out.write(head)
+    known: dict = {}  # float -> its text, for the current block (never a zero: 0.0 == -0.0)
+
+    def number(data, level: int) -> str:
+        if data.__class__ is float and data * 0.0 == 0.0:  # a finite float
+            text = known.get(data)
+            if text is None:
+                text = float_repr(data)
+                if data:
+                    known[data] = text
+            return text
+        return value(jsonable(data), level)
+
+    _write_head(result, out, value, number)
+    trace = result.trace
+    if trace is None:
+        out.write("\n}")
         return
-    out.write(head[:-2] + ",\n")  # the document without its closing "\n}"
+    out.write(",\n")
     lines: list[str] = []
+    views: dict = {}
 
     def flush() -> None:
         out.write("".join(lines))
         lines.clear()
+        known.clear()
 
-    trace = result.trace
     out.write('  "nodes": [' + ("" if trace else "],\n"))
-    for number, record in enumerate(trace):
+    null_null = ("null", "null")
+    texts: dict = {}  # per source: its text, and where its lines start (line_col's answer, by bisect)
+    for number_, record in enumerate(trace):
         node = record.node
         span = node.span
-        line, column = span.source.line_col(span.start)
-        by_index = {edge.index: edge for edge in record.edges}
-        view = node.view if node.kind == "gate" else None
-        parts = [
-            "\n    {\n"
+        start, end = span.start, span.end
+        source = texts.get(span.source)
+        if source is None:
+            source = texts[span.source] = (span.source.text, _line_starts(span.source.text))
+        source_text, starts = source
+        line = bisect_right(starts, start)
+        if end - start <= TEXT_LIMIT:  # short_text's answer at once when there is no space to squeeze
+            text = source_text[start:end]
+            if not (text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " "):
+                text = span.short_text(TEXT_LIMIT)
+        else:
+            text = span.short_text(TEXT_LIMIT)
+        inputs = node.inputs
+        if node.kind == "gate":
+            symbol, role = _view_fields(node.op, tuple([i.default if i.kind == "const" else None for i in inputs]),
+                                        views)
+        else:
+            symbol, role = null_null
+        name = node.name
+        rewrite = node.rewrite
+        gradient = record.gradient
+        gradient_text = number(gradient, 3)
+        if gradient.__class__ is not float:
+            gradient = None  # an array's text is indented by its level: not an edge's
+        lines.append(
+            f'{"," if number_ else ""}\n    {{\n'
             f'      "id": {node.id},\n'
             f'      "op": {enc(node.op_name)},\n'
-            f'      "symbol": {value(view.symbol if view else None, 3)},\n'
-            f'      "role": {value(view.role if view else None, 3)},\n'
-            f'      "name": {value(node.name, 3)},\n'
-            f'      "rewrite": {value(node.rewrite, 3)},\n'
-            f'      "text": {enc(span.short_text(TEXT_LIMIT))},\n'
+            f'      "symbol": {symbol},\n'
+            f'      "role": {role},\n'
+            f'      "name": {"null" if name is None else enc(name)},\n'
+            f'      "rewrite": {"null" if rewrite is None else enc(rewrite)},\n'
+            f'      "text": {enc(text)},\n'
             '      "span": {\n'
-            f'        "start": {span.start},\n'
-            f'        "end": {span.end},\n'
+            f'        "start": {start},\n'
+            f'        "end": {end},\n'
             f'        "line": {line},\n'
-            f'        "column": {column}\n'
+            f'        "column": {start - starts[line - 1] + 1}\n'
             "      },\n"
-            f'      "value": {value(jsonable(record.value), 3)},\n'
-            f'      "gradient": {value(jsonable(record.gradient), 3)},\n'
-            '      "inputs": ['
-        ]
-        if node.inputs:
-            items = []
-            for index, inp in enumerate(node.inputs):
-                edge = by_index.get(index)
-                if edge is None:
-                    local = upstream = res = "null"
-                else:
-                    local = value(jsonable(edge.local), 5)
-                    upstream = value(jsonable(edge.upstream), 5)
-                    res = value(jsonable(edge.result), 5)
-                items.append("\n        {\n"
-                             f'          "id": {inp.id},\n'
-                             f'          "local": {local},\n'
-                             f'          "upstream": {upstream},\n'
-                             f'          "result": {res}\n'
-                             "        }")
-            parts.append(",".join(items) + "\n      ]")
-        else:
-            parts.append("]")
-        parts.append("\n    }")
-        if number:
-            lines.append(",")
-        lines.append("".join(parts))
-        if len(lines) >= 400:
+            f'      "value": {number(record.value, 3)},\n'
+            f'      "gradient": {gradient_text},\n'
+            '      "inputs": [')
+        if not inputs:
+            lines.append("]\n    }")
+            continue  # (a variable or a constant: the block is flushed at a gate)
+        edges = record.edges
+        count = len(inputs)
+        if len(edges) != count or edges[0].index or edges[-1].index != count - 1 or (
+                count > 2 and [edge.index for edge in edges] != list(range(count))):
+            by_index = [None] * len(inputs)  # (an input without an edge: a constant, say)
+            for edge in edges:
+                by_index[edge.index] = edge
+            edges = by_index
+        items = []
+        for inp, edge in zip(inputs, edges):
+            if edge is None:
+                items.append(f'\n        {{\n          "id": {inp.id},\n          "local": null,\n'
+                             '          "upstream": null,\n          "result": null\n        }')
+            else:  # (the upstream is the gate's gradient, the very object: its text is known)
+                upstream = edge.upstream
+                items.append(f'\n        {{\n          "id": {inp.id},\n'
+                             f'          "local": {number(edge.local, 5)},\n'
+                             f'          "upstream": {gradient_text if upstream is gradient else number(upstream, 5)},\n'
+                             f'          "result": {number(edge.result, 5)}\n        }}')
+        lines.append(",".join(items) + "\n      ]\n    }")
+        if len(lines) >= 1000:
             flush()
     if trace:
         lines.append("\n  ],\n")
     flush()
-    forks = [record for record in trace if record.is_fork]
+    forks = [record for record in trace if len(record.arrivals) > 1]
     out.write('  "forks": [')
     if not forks:
         out.write("]\n}")
         return
-    for number, record in enumerate(forks):
-        terms = [jsonable(edge.result) for edge in record.arrivals]
-        lines.append(("," if number else "") + "\n    {\n"
+    for number_, record in enumerate(forks):
+        terms = [edge.result for edge in record.arrivals]
+        if all(term.__class__ is float and term * 0.0 == 0.0 for term in terms):  # json.dumps's layout
+            terms = "[\n        " + ",\n        ".join([number(term, 4) for term in terms]) + "\n      ]"
+        else:
+            terms = value([jsonable(term) for term in terms], 3)
+        lines.append(("," if number_ else "") + "\n    {\n"
                      f'      "id": {record.node.id},\n'
-                     f'      "terms": {value(terms, 3)},\n'
-                     f'      "total": {value(jsonable(record.gradient), 3)}\n'
+                     f'      "terms": {terms},\n'
+                     f'      "total": {number(record.gradient, 3)}\n'
                      "    }")
-        if len(lines) >= 400:
+        if len(lines) >= 1000:
             flush()
     lines.append("\n  ]\n}")
     flush()
+
+
+def _write_head(result: Result, out, value, number) -> None:
+    """The document's first keys (value, shape, gradient_of, gradients, output), as
+    json.dumps(indent=2) writes them, without the closing brace."""
+    gradients = result.gradients
+    lines = ["{\n",
+             f'  "value": {number(result.value, 1)},\n',
+             f'  "shape": {value(list(np.shape(result.value)), 1)},\n',
+             f'  "gradient_of": {value(result.gradient_of, 1)},\n',
+             '  "gradients": {']
+    if gradients:
+        enc = json.encoder.encode_basestring_ascii
+        lines.append(",".join([f"\n    {enc(name)}: {number(g, 2)}" for name, g in gradients.items()]))
+        lines.append("\n  },\n")
+    else:
+        lines.append("},\n")
+    lines.append(f'  "output": {result.graph.output.id}')
+    out.write("".join(lines))
+
+
+def _line_starts(text: str) -> list[int]:
+    """The offsets where the lines of `text` start (Source.line_col's table)."""
+    starts = [0]
+    find = text.find
+    i = find("\n")
+    while i != -1:
+        starts.append(i + 1)
+        i = find("\n", i + 1)
+    return starts
 
 
 def check_document(report: CheckReport) -> dict:
