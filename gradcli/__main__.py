@@ -1,5 +1,5 @@
 """`python -m gradcli` runs the command line."""
 
-from .commands.cli import main
+from .commands.cli import run
 
-main()
+run()

@@ -214,7 +214,8 @@ def test_there_are_console_examples():
 def test_every_option_of_every_command_is_documented():
     command = typer.main.get_command(app)
     ctx = click.Context(command)
-    for name, sub in command.commands.items():
+    for name in command.list_commands(ctx):  # the commands are built when asked for
+        sub = command.get_command(ctx, name)
         assert f"gradcli {name}" in README
         for param in sub.params:
             for opt in param.opts:

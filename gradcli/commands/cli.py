@@ -26,6 +26,7 @@ try:
     import click
     import typer
     import typer.core
+    import typer.main
 
     from .. import __version__
     from ..base.errors import DomainError, GradcliError
@@ -120,6 +121,22 @@ class _Group(_Help, typer.core.TyperGroup):
             sys.stderr.write("error: aborted\n")
             code = EXIT_BAD_INPUT
         sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+    def get_command(self, ctx: click.Context, name: str):
+        # A command is built (Typer reading its parameters) when first named: a run builds its own
+        # only. A name that is none of them builds them all, for the lists and suggestions.
+        if name not in self.commands:
+            for info in [_LAZY[name]] if name in _LAZY else _LAZY.values():
+                if info.name not in self.commands:
+                    self.commands[info.name] = typer.main.get_command_from_info(
+                        info, pretty_exceptions_short=app.pretty_exceptions_short,
+                        rich_markup_mode=app.rich_markup_mode)
+        return super().get_command(ctx, name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self.get_command(ctx, "")  # builds them all
+        return [*(name for name in _LAZY if name in self.commands),
+                *(name for name in self.commands if name not in _LAZY)]
 
     def resolve_command(self, ctx: click.Context, args: list[str]):
         try:
@@ -266,6 +283,20 @@ StepsOption = Annotated[bool, typer.Option(
 
 
 _MARK = "\x00gradcli-argument:"  # cannot come from a shell (no NUL in an argv string)
+# Option names are read with these rather than regular expressions: compiling one costs more than
+# a run's whole reading of its options.
+_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_NAME_CHARS = _LETTERS | frozenset("0123456789_-")
+
+
+def _short_name(opt: str) -> bool:
+    """Whether opt is -X, X a letter."""
+    return len(opt) == 2 and opt[0] == "-" and opt[1] in _LETTERS
+
+
+def _long_name(name: str) -> bool:
+    """Whether name reads as a long option: --, a letter, then letters, digits, _ or -."""
+    return len(name) > 2 and name[:2] == "--" and name[2] in _LETTERS and _NAME_CHARS.issuperset(name[3:])
 
 
 def _short_options(arg: str, flags: set, valued: dict) -> bool:
@@ -299,9 +330,9 @@ class _ExpressionCommand(_Command):
                        and not param.is_flag for opt in param.opts}
         args = list(args)
         flags = {opt[1] for param in self.params if isinstance(param, click.Option) and param.is_flag
-                 for opt in param.opts if re.fullmatch(r"-[A-Za-z]", opt)}
+                 for opt in param.opts if _short_name(opt)}
         valued = {opt[1]: param for param in self.params if isinstance(param, click.Option) and not param.is_flag
-                  for opt in param.opts if re.fullmatch(r"-[A-Za-z]", opt)}
+                  for opt in param.opts if _short_name(opt)}
         i = 0
         while i < len(args):
             arg = args[i]
@@ -311,7 +342,7 @@ class _ExpressionCommand(_Command):
                 i += 2
                 continue
             name = arg.split("=", 1)[0]
-            if name not in known and re.fullmatch(r"--[A-Za-z][A-Za-z0-9_-]*", name):
+            if name not in known and _long_name(name):
                 raise click.NoSuchOption(name, possibilities=sorted(o for o in known if o.startswith("--")),
                                          ctx=ctx)
             if arg.startswith("-") and not arg.startswith("--") and len(arg) > 1 and \
@@ -1226,6 +1257,12 @@ def _met_closed_pipe(stdout_was) -> bool:
     return not _SILENCED and now != stdout_was and now == _identity(os.devnull)
 
 
+# The commands, in their order, built when first asked for (_Group.get_command) rather than all by
+# Typer at every run: reading the six commands' parameters took ~5% of `import numpy`'s time.
+_LAZY = {info.name: info for info in app.registered_commands}
+app.registered_commands = []
+
+
 def main() -> None:
     """Console-script entry point: never a traceback, even for an internal error."""
     # What start-up created lives as long as the process: moved out of the collector's sight,
@@ -1267,5 +1304,27 @@ def main() -> None:
     sys.exit(code)
 
 
-if _collecting:  # see the imports at the top
+def run() -> None:
+    """The console script and `python -m gradcli`: main(), then the process ends at once. By then
+    the output is flushed and every file the run wrote is closed; tearing the interpreter down
+    (freeing every module's objects, NumPy's too, one by one: ~3% of `import numpy`'s time)
+    would change nothing the user sees. In-process callers (tests) use main(), which raises
+    SystemExit."""
+    try:
+        main()
+    except SystemExit as exit:
+        code = EXIT_OK if exit.code is None else exit.code
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except (AttributeError, OSError, ValueError):  # then let Python's own exit report it
+            raise exit from None
+        if not isinstance(code, int):
+            raise
+        os._exit(code)
+
+
+if _collecting:  # see the imports at the top, and gradcli/__init__.py for the freeze
+    gc.freeze()
+    gc.unfreeze()
     gc.enable()

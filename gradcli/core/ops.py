@@ -70,6 +70,9 @@ class InPlace(NamedTuple):
 
 @dataclass(frozen=True)
 class Op:
+    # (a docstring spares dataclass writing one from inspect.signature at every start-up)
+    """One kind of gate: its forward, local gradients, rule and how it reads for people."""
+
     name: str
     arity: int
     forward: Callable[..., object]

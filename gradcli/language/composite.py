@@ -37,6 +37,8 @@ MAX_INLINED_GATES = 1_000_000
 
 @dataclass(frozen=True, eq=False)
 class Function:
+    """A function the program defines: its parameters and its body, a graph of them."""
+
     name: str
     params: tuple[str, ...]
     body: Graph  # its variables are (some of) the parameters
