@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 from bisect import bisect_right
+from itertools import compress, repeat
+from operator import is_
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -158,6 +160,9 @@ def write(result: Result, out) -> None:
         return value(jsonable(data), level)
 
     _write_head(result, out, value, number)
+    columns = result.columns
+    if columns is not None and _write_columns(result.graph, columns, out):
+        return
     trace = result.trace
     if trace is None:
         out.write("\n}")
@@ -267,6 +272,207 @@ def write(result: Result, out) -> None:
             flush()
     lines.append("\n  ]\n}")
     flush()
+
+
+# A node of the document as pieces: the texts between its fields (the first node's opener has no
+# comma), its fields going between them (_write_columns).
+_NODE = ('\n    {\n      "id": ', None, ',\n      "op": ', None, ',\n      "name": ', None,
+         ',\n      "rewrite": ', None, ',\n      "text": ', None, ',\n      "span": {\n        "start": ',
+         None, ',\n        "end": ', None, ',\n        "line": ', None, ',\n        "column": ', None,
+         '\n      },\n      "value": ', None, ',\n      "gradient": ', None, None)
+_SLOT = (',\n        {\n          "id": ', None, ',\n          "local": ', None, ',\n          "upstream": ',
+         None, ',\n          "result": ', None, '\n        }')
+_INPUTS, _NO_INPUTS, _LAST = ',\n      "inputs": [', ',\n      "inputs": []\n    }', '\n        }\n      ]\n    }'
+_JSON_NAMES = {"nan": '"NaN"', "inf": '"Infinity"', "-inf": '"-Infinity"'}  # as jsonable writes them
+# Nodes laid out at a time by _write_columns (its memory: a block's texts).
+COLUMN_BLOCK = 4096
+
+
+def _float_texts(floats: list, known: dict) -> list:
+    """Each float's JSON text (None's: null): those in `known` from there, the others formatted
+    at once (repr of a list: the C loop of float.__repr__, as json writes them) and added to it.
+    A zero is never kept in `known` (0.0 == -0.0 there)."""
+    texts = list(map(known.get, floats))
+    if None not in texts:
+        return texts
+    fresh = [number for number in dict.fromkeys(floats) if number not in known]
+    made = repr(fresh)[1:-1].split(", ")
+    if "n" in "".join(made):  # nan, inf: json's names
+        made = [_JSON_NAMES.get(text, text) for text in made]
+    known.update(zip(fresh, made))
+    known.pop(0.0, None)
+    texts = list(map(known.get, floats))
+    if None in texts:  # a zero (0.0 == -0.0 in a dict), or a nan not the one formatted
+        for n in compress(range(len(texts)), map(is_, texts, repeat(None))):
+            number = floats[n]
+            texts[n] = _JSON_NAMES.get(repr(number), repr(number))
+    return texts
+
+
+def _write_columns(graph, columns, out) -> bool:
+    """The nodes and forks of the document from a scalar run's columns (core.trace.Columns),
+    without making the records: each block of nodes as a list of pieces joined once, its
+    floats formatted at once (_float_texts), its pieces placed by NumPy's index arithmetic. False
+    (nothing written) where the graph is not the common kind (several sources)."""
+    nodes = columns.nodes
+    count = len(nodes)
+    spans = [node.span for node in nodes]
+    source = spans[0].source if spans else None
+    if any(span.source is not source for span in spans):
+        return False
+    enc = json.encoder.encode_basestring_ascii
+    source_text = source.text
+    line_starts = np.array(_line_starts(source_text))
+    values, gradients = columns.values, columns.gradients
+    gates, indexes, inputs, locals_, results = (columns.gates, columns.indexes, columns.inputs, columns.locals,
+                                                columns.results)
+    gate_array = np.array(gates, dtype=np.int64)
+    views: dict = {}
+    short_texts: dict = {}  # span.short_text(TEXT_LIMIT) by start (and end)
+    descriptors: dict = {}  # (id of the op or the kind, arity) -> the op, symbol and role fields as text
+    null = "null"
+    out.write(',\n  "nodes": [' + ("" if count else "],\n"))
+    for first in range(0, count, COLUMN_BLOCK):
+        last = min(first + COLUMN_BLOCK, count)
+        block = nodes[first:last]
+        known: dict = {None: null}
+        size = last - first
+        arity = np.array([len(node.inputs) for node in block], dtype=np.int64)
+        slot_count = int(arity.sum())
+        slots_before = np.zeros(size, dtype=np.int64)
+        np.cumsum(arity[:-1], out=slots_before[1:])
+        node_at = np.arange(size, dtype=np.int64) * len(_NODE) + slots_before * len(_SLOT)
+        pieces = np.empty(size * len(_NODE) + slot_count * len(_SLOT), dtype=object)
+        for n, text in enumerate(_NODE):
+            if text is not None:
+                pieces[node_at + n] = text
+        if first == 0:
+            pieces[0] = _NODE[0]
+        else:
+            pieces[0] = "," + _NODE[0]
+        pieces[node_at[1:]] = "," + _NODE[0]
+        pieces[node_at + 1] = list(map(str, range(first, last)))
+        # op, symbol and role: by the op (the node's kind for a variable or constant) and arity,
+        # except for a gate with a constant input (its symbol folds the constant in)
+        keys = [node.kind if node.op is None else id(node.op) for node in block]  # (an op's hash is slow)
+        fields = [descriptors.get((key, a)) for key, a in zip(keys, arity.tolist())]
+        slot_nodes = [inp for node in block for inp in node.inputs]
+        folded = {n for n, inp in zip(np.repeat(np.arange(size), arity).tolist(), slot_nodes)
+                  if inp.kind == "const"}
+        for n in [n for n, text in enumerate(fields) if text is None or n in folded]:
+            node = block[n]
+            if node.kind == "gate":
+                constants = tuple([i.default if i.kind == "const" else None for i in node.inputs])
+                symbol, role = _view_fields(node.op, constants, views)
+            else:
+                symbol = role = null
+            text = f'{enc(node.op_name)},\n      "symbol": {symbol},\n      "role": {role}'
+            if n not in folded:
+                descriptors[(keys[n], len(node.inputs))] = text
+            fields[n] = text
+        pieces[node_at + 3] = fields
+        pieces[node_at + 5] = [null if name is None else enc(name) for name in [node.name for node in block]]
+        rewrites = [node.rewrite for node in block]
+        pieces[node_at + 7] = null if rewrites.count(None) == size else [
+            null if rewrite is None else enc(rewrite) for rewrite in rewrites]
+        block_spans = spans[first:last]
+        starts = [span.start for span in block_spans]
+        ends = [span.end for span in block_spans]
+        # short_text's answer where the text (or, past TEXT_LIMIT, its first TEXT_LIMIT + 1
+        # characters) has no space to squeeze: as it is (or its head and …)
+        long = TEXT_LIMIT + 1
+        texts = [source_text[start:end] if end - start <= TEXT_LIMIT else source_text[start:start + long]
+                 for start, end in zip(starts, ends)]
+        joined = "|".join(texts)
+        if not (joined.isprintable() and "  " not in joined and " |" not in joined and "| " not in joined
+                and joined[:1] != " " and joined[-1:] != " "):  # short_text's answer, one at a time
+            texts = [None if text is None or not (text.isprintable() and "  " not in text and text[:1] != " "
+                                                  and text[-1:] != " ") else text for text in texts]
+        for n in [n for n, text in enumerate(texts) if text is None]:
+            start, end = starts[n], ends[n]
+            key = start if end - start > 4 * TEXT_LIMIT else (start, end)  # (short_text reads no further)
+            text = short_texts.get(key)
+            if text is None:
+                text = short_texts[key] = block_spans[n].short_text(TEXT_LIMIT)
+            texts[n] = text
+        for n in [n for n, text in enumerate(texts) if len(text) == long]:
+            texts[n] = texts[n][:TEXT_LIMIT - 1] + "…"
+        pieces[node_at + 9] = list(map(enc, texts))
+        pieces[node_at + 11] = list(map(str, starts))
+        pieces[node_at + 13] = list(map(str, ends))
+        start_array = np.array(starts, dtype=np.int64)
+        lines = np.searchsorted(line_starts, start_array, side="right")
+        pieces[node_at + 15] = list(map(str, lines.tolist()))
+        pieces[node_at + 17] = list(map(str, (start_array - line_starts[lines - 1] + 1).tolist()))
+        value_texts = _float_texts(values[first:last], known)
+        pieces[node_at + 19] = value_texts
+        gradient_texts = _float_texts(gradients[first:last], known)
+        pieces[node_at + 21] = gradient_texts
+        pieces[node_at + 22] = _NO_INPUTS
+        has_inputs = node_at[arity > 0]
+        pieces[has_inputs + 22] = _INPUTS
+        if slot_count:
+            slot_at = (np.repeat(node_at + len(_NODE) - slots_before * len(_SLOT), arity)
+                       + np.arange(slot_count, dtype=np.int64) * len(_SLOT))
+            for n, text in enumerate(_SLOT):
+                if text is not None:
+                    pieces[slot_at + n] = text
+            pieces[slot_at[np.cumsum(arity[arity > 0]) - arity[arity > 0]]] = _SLOT[0][1:]  # a node's first
+            pieces[slot_at[np.cumsum(arity[arity > 0]) - 1] + 8] = _LAST
+            pieces[slot_at + 1] = [str(inp.id) for inp in slot_nodes]
+            # this block's edges: their gates' ids are first..last-1, contiguous in the columns
+            begin, end = np.searchsorted(gate_array, (first, last))
+            begin, end = int(begin), int(end)
+            edge_gates = gates[begin:end]
+            local_texts = _float_texts(locals_[begin:end], known)
+            upstream_texts = [gradient_texts[k - first] for k in edge_gates]
+            result_texts = _float_texts(results[begin:end], known)
+            if end - begin == slot_count:  # every input has its edge, in order
+                at = slot_at
+            else:  # an input without an edge (a constant): null, null, null
+                at = slot_at[(slots_before[gate_array[begin:end] - first] + np.array(indexes[begin:end],
+                                                                                      dtype=np.int64))]
+                for n in (3, 5, 7):
+                    pieces[slot_at + n] = null
+            pieces[at + 3] = local_texts
+            pieces[at + 5] = upstream_texts
+            pieces[at + 7] = result_texts
+        out.write("".join(pieces.tolist()))
+    if count:
+        out.write("\n  ],\n")
+    # forks: the nodes where several gradients arrived, each arrival's result in the order the
+    # backward pass added them (gates in reverse, a gate's inputs in order)
+    input_array = np.array(inputs, dtype=np.int64)
+    arrivals = np.bincount(input_array, minlength=count) if len(inputs) else np.zeros(count, dtype=np.int64)
+    forks = np.flatnonzero(arrivals > 1)
+    out.write('  "forks": [')
+    if not len(forks):
+        out.write("]\n}")
+        return True
+    order = np.lexsort((np.array(indexes, dtype=np.int64), -gate_array, input_array))
+    firsts = np.zeros(count + 1, dtype=np.int64)
+    np.cumsum(arrivals, out=firsts[1:])
+    lines = []
+    forks = forks.tolist()
+    order = order.tolist()
+    firsts = firsts.tolist()
+    for at in range(0, len(forks), 1000):
+        block = forks[at:at + 1000]
+        known = {None: null}
+        totals = _float_texts([gradients[k] for k in block], known)
+        terms = _float_texts([results[e] for k in block for e in order[firsts[k]:firsts[k + 1]]], known)
+        position = 0
+        for n, k, total in zip(range(at, at + len(block)), block, totals):
+            many = int(arrivals[k])
+            lines.append(("," if n else "") + '\n    {\n      "id": ' + str(k) + ',\n      "terms": [\n        '
+                         + ",\n        ".join(terms[position:position + many]) + '\n      ],\n      "total": '
+                         + total + "\n    }")
+            position += many
+        out.write("".join(lines))
+        lines.clear()
+    lines.append("\n  ]\n}")
+    out.write("".join(lines))
+    return True
 
 
 def _write_head(result: Result, out, value, number) -> None:
