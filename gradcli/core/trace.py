@@ -108,19 +108,22 @@ class Columns:
         each node's arrivals in the order the backward pass added them."""
         nodes = self.nodes
         gradients = self.gradients
-        records = [NodeTrace(node, value, gradient, [], [])
-                   for node, value, gradient in zip(nodes, self.values, gradients)]
-        for k, index, local, result in zip(self.gates, self.indexes, self.locals, self.results):
-            records[k].edges.append(Edge(nodes[k], index, local, gradients[k], result))
+        gates = self.gates
+        edges = list(map(Edge, map(nodes.__getitem__, gates), self.indexes, self.locals,
+                         map(gradients.__getitem__, gates), self.results))
+        records = list(map(NodeTrace, nodes, self.values, gradients))
+        # each gate's edges are a run of the columns (gates in topological order)
+        runs = []
+        begin = len(edges)
+        for k in reversed(gates):  # the backward pass's order of the gates
+            if not runs or runs[-1][0] != k:
+                runs.append([k, begin, begin])
+            begin -= 1
+            runs[-1][1] = begin
         inputs = self.inputs
-        position = 0
-        ends = []  # each gate's edges and where they end in the columns, gates in topological order
-        for record in records:
-            if record.edges:
-                position += len(record.edges)
-                ends.append((record.edges, position))
-        for edges, end in reversed(ends):  # the backward pass: gates in reverse, inputs in order
-            for edge, i in zip(edges, inputs[end - len(edges):end]):
+        for k, begin, end in runs:
+            own = records[k].edges = edges[begin:end]
+            for edge, i in zip(own, inputs[begin:end]):
                 records[i].arrivals.append(edge)
         return records
 
