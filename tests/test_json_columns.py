@@ -1,5 +1,5 @@
 """The JSON writer's column path (issue 13): a scalar run's records are written from its columns
-(core.trace.Columns) without making the NodeTrace/Edge objects, and the text must stay exactly
+(core.trace.RecordColumns) without making the NodeTrace/Edge objects, and the text must stay exactly
 json.dumps of the document, the document of the NumPy engine's own records."""
 
 from __future__ import annotations

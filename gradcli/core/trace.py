@@ -80,10 +80,11 @@ class Diagnostic:
         return f"Diagnostic(kind={self.kind!r}, message={self.message!r}, node={self.node!r})"
 
 
-class Columns:
+class RecordColumns:
     """A scalar run's records as flat lists, with no object per edge (the scalar engine fills them
-    in one loop; a 10,000-term sum has ~110,000 edges): `Columns.records` makes the NodeTrace and
-    Edge objects from them, and the JSON writer reads them as they are.
+    in one loop; a 10,000-term sum has ~110,000 edges): `records()` makes the NodeTrace and Edge
+    objects from them, and the JSON writer reads them as they are. (Not core.graph's Columns,
+    which the parser fills for the scalar engine's plan.)
 
     Per node (by id, topological order): `values`, `gradients` (None where none is needed). Per
     edge, gates in topological order and each gate's edges in input order (the backward pass takes
@@ -135,14 +136,14 @@ class Result:
     The records may be made when first read (`records`: a function of no arguments that makes
     them, from what the run kept; see Graph.evaluate's trace=None): reading `trace`, `edges`,
     `iter_edges()` or `edge_count` makes them once, and they are kept. A scalar run gives them
-    as `columns` (Columns), which renderers may read instead (None otherwise)."""
+    as `columns` (RecordColumns), which renderers may read instead (None otherwise)."""
 
     __slots__ = ("graph", "value", "gradients", "_trace", "_records", "diagnostics", "_columns")
 
     def __init__(self, graph: Graph, value: Number, gradients: dict[str, Number],
                  trace: list[NodeTrace] | None, diagnostics: list[Diagnostic], *,
                  records: Callable[[], list[NodeTrace]] | None = None,
-                 columns: Callable[[], Columns] | None = None) -> None:
+                 columns: Callable[[], RecordColumns] | None = None) -> None:
         self.graph = graph
         self.value = value
         self.gradients = gradients
@@ -152,10 +153,10 @@ class Result:
         self.diagnostics = diagnostics
 
     @property
-    def columns(self) -> Columns | None:
+    def columns(self) -> RecordColumns | None:
         """The records as columns (a scalar run traced or not, trace=True or None), else None."""
         make = self._columns
-        if make is not None and not isinstance(make, Columns):
+        if make is not None and not isinstance(make, RecordColumns):
             self._columns = make = make()
         return make
 

@@ -21,7 +21,7 @@ With trace=True (or None) the run keeps its values and gradients (two lists of f
 anyway), and the records, as the engine makes them (each node's value and gradient, each edge's
 local gradient, upstream gradient and result, as Python floats where the engine holds NumPy
 scalars or 0-d arrays of the same numbers), are made from them when first read (`_columns`, then
-core.trace.Columns.records).
+core.trace.RecordColumns.records).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import numpy as np
 
 from ..core.graph import Graph
 from . import shapes
-from ..core.trace import Columns, Result
+from ..core.trace import RecordColumns, Result
 
 _INT_LIMIT = 2**53  # larger integers go through NumPy, which converts (or refuses) them its own way
 
@@ -307,9 +307,9 @@ def _backward3(plan: _Plan, vals: list) -> list | None:
     return grads if math.isfinite(sum(grads)) else None
 
 
-def _columns(plan: _Plan, vals: list, grads: list, nodes: list) -> Columns:
-    """The records of a run as columns (core.trace.Columns), as the NumPy engine's traced loop
-    makes them, from its values and final gradients (`_backward`'s): every gate's local gradients
+def _columns(plan: _Plan, vals: list, grads: list, nodes: list) -> RecordColumns:
+    """The records of a run as columns (core.trace.RecordColumns), as the NumPy engine's traced
+    loop makes them, from its values and final gradients (`_backward`'s): every gate's local gradients
     again from the plan's kernels (the same calls on the same floats), each edge's result local ×
     upstream (the product that `_backward` added). One loop over the gates, appending floats and
     ints: no object per edge."""
@@ -352,4 +352,4 @@ def _columns(plan: _Plan, vals: list, grads: list, nodes: list) -> Columns:
     for k in plan.gradients[1]:  # variables get theirs too: they are no gate
         gradients[k] = grads[k]
     results = list(map(mul, locals_, map(gradients.__getitem__, gates)))
-    return Columns(nodes, vals, gradients, gates, indexes, inputs, locals_, results)
+    return RecordColumns(nodes, vals, gradients, gates, indexes, inputs, locals_, results)

@@ -319,7 +319,7 @@ def _reprs(floats: list) -> list:
 
 
 def _write_columns(graph, columns, out) -> bool:
-    """The nodes and forks of the document from a scalar run's columns (core.trace.Columns),
+    """The nodes and forks of the document from a scalar run's columns (core.trace.RecordColumns),
     without making the records: a block of nodes is an array of pieces (the _NODE and _SLOT
     texts, the fields between them) joined once; its floats are formatted at once (_float_texts),
     the fields that do not depend on the values are read a column at a time (one list per field,
