@@ -59,13 +59,23 @@ def test_float_texts_keep_signed_zeros_and_json_names():
     assert jsondoc._float_texts([-0.0, 0.0], known) == ["-0.0", "0.0"]  # no zero kept in `known`
 
 
-def test_records_from_the_columns_keep_their_identities():
-    result = gradcli.evaluate("x*x + sin(x)*y", x=0.75, y=-1.5)
-    records = result.trace
+@pytest.mark.parametrize("source, values", [
+    ("x*x + sin(x)*y", dict(x=0.75, y=-1.5)),
+    ("clip(x, y, 2)*x + pi*y", dict(x=0.5, y=1.5)),
+])
+def test_records_from_the_columns_are_the_run_s_records(source, values):
+    result = gradcli.evaluate(source, values)
+    records = result.columns.records()
     for record in records:
         for edge in record.edges:
             assert edge.gate is record.node and edge.upstream is record.gradient
             assert any(arrival is edge for arrival in records[edge.input.id].arrivals)
-    (x,) = [r for r in records if r.node.name == "x"]
-    # the backward pass's order: sin(x)*y's gates first, then x*x's two edges, input 0 first
-    assert [(e.gate.op_name, e.index) for e in x.arrivals] == [("sin", 0), ("mul", 0), ("mul", 1)]
+    for mine, theirs in zip(records, result.trace, strict=True):  # the scalar engine's own records
+        assert mine.node is theirs.node
+        assert (mine.value, mine.gradient) == (theirs.value, theirs.gradient)
+        for edges, their_edges in ((mine.edges, theirs.edges), (mine.arrivals, theirs.arrivals)):
+            assert [(e.gate.id, e.index, e.local, e.upstream, e.result) for e in edges] == \
+                [(e.gate.id, e.index, e.local, e.upstream, e.result) for e in their_edges]
+    if source.startswith("x*x"):  # the backward pass's order: sin(x)*y's gates, then x*x's edges
+        (x,) = [r for r in records if r.node.name == "x"]
+        assert [(e.gate.op_name, e.index) for e in x.arrivals] == [("sin", 0), ("mul", 0), ("mul", 1)]

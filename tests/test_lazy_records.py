@@ -54,11 +54,11 @@ def _same_records(lazy, traced) -> None:
 
 
 def test_scalar_records_are_made_when_read_from_the_run_s_own_numbers(monkeypatch):
-    fast = Calls(monkeypatch, scalar_engine, "_forward", "_backward", "_columns")
+    fast = Calls(monkeypatch, scalar_engine, "_forward", "_backward", "_backward_traced")
     numpy_engine = Calls(monkeypatch, engine, "run")
     result = gradcli.evaluate("(x + y) * z", x=-2, y=5, z=-4)
     assert result.value == -12.0 and result.gradients == {"x": -4.0, "y": -4.0, "z": 3.0}
-    assert fast.counts == {"_forward": 1, "_backward": 1, "_columns": 0}  # no records yet
+    assert fast.counts == {"_forward": 1, "_backward": 1, "_backward_traced": 0}  # no records yet
     # by hand: ∂f/∂q = z = -4 and ∂f/∂z = q = 3 (q = x + y), upstream 1; q's edges pass -4 on
     steps = [(e.gate.op_name, e.index, e.local, e.upstream, e.result) for e in result.edges]
     assert steps == [("mul", 0, -4.0, 1.0, -4.0), ("mul", 1, 3.0, 1.0, 3.0),
@@ -66,7 +66,7 @@ def test_scalar_records_are_made_when_read_from_the_run_s_own_numbers(monkeypatc
     assert result.edge_count == 4 and len(list(result.iter_edges())) == 4
     assert [r.gradient for r in result.trace] == [-4.0, -4.0, -4.0, 3.0, 1.0]
     # made once, from the kept values and gradients: nothing ran again
-    assert fast.counts == {"_forward": 1, "_backward": 1, "_columns": 1}
+    assert fast.counts == {"_forward": 1, "_backward": 1, "_backward_traced": 1}
     assert numpy_engine.counts["run"] == 0
 
 

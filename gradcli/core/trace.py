@@ -200,8 +200,8 @@ class Result:
     @property
     def edge_count(self) -> int:
         """How many chain-rule steps there are (the rows of the table), without listing them."""
-        if self._trace is None and self._columns is not None:
-            return len(self.columns.gates)
+        if self._trace is None and isinstance(self._columns, RecordColumns):  # (made: not the records)
+            return len(self._columns.gates)
         return 0 if self.trace is None else sum(len(record.edges) for record in self.trace)
 
     def iter_edges(self):

@@ -20,8 +20,8 @@ evaluation in the NumPy engine, so that every warning and error comes from one p
 With trace=True (or None) the run keeps its values and gradients (two lists of floats it makes
 anyway), and the records, as the engine makes them (each node's value and gradient, each edge's
 local gradient, upstream gradient and result, as Python floats where the engine holds NumPy
-scalars or 0-d arrays of the same numbers), are made from them when first read (`_columns`, then
-core.trace.RecordColumns.records).
+scalars or 0-d arrays of the same numbers), are made from them when first read (`_backward_traced`;
+or as columns, `_columns`, for the JSON writer).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import numpy as np
 
 from ..core.graph import Graph
 from . import shapes
-from ..core.trace import RecordColumns, Result
+from ..core.trace import Edge, NodeTrace, RecordColumns, Result
 
 _INT_LIMIT = 2**53  # larger integers go through NumPy, which converts (or refuses) them its own way
 
@@ -216,11 +216,17 @@ def run(graph: Graph, values: dict, *, trace: bool | None = False, max_memory: i
         return None
     names, ids = plan.gradients
     gradients = dict(zip(names, [grads[k] for k in ids]))
-    # Traced (trace=True or None): the records (as columns, then objects) are made from the kept
+    # Traced (trace=True or None): the records (as objects, or as columns) are made from the kept
     # values and gradients when first read, without running anything again (the two lists are
     # the run's own: no cost).
-    columns = None if trace is False else (lambda: _columns(plan, vals, grads, graph.nodes))
-    return Result(graph, vals[plan.output], gradients, None, list(graph.notes), columns=columns)
+    if trace is False:
+        return Result(graph, vals[plan.output], gradients, None, list(graph.notes))
+    nodes = graph.nodes
+    # the records for Result.trace directly (objects, no columns first), the columns for the
+    # JSON writer (no objects): whichever is read is made
+    return Result(graph, vals[plan.output], gradients, None, list(graph.notes),
+                  records=lambda: _backward_traced(plan, vals, grads, nodes),
+                  columns=lambda: _columns(plan, vals, grads, nodes))
 
 
 _NO_PLAN = object()  # a graph with a gate that has no scalar kernel
@@ -305,6 +311,54 @@ def _backward3(plan: _Plan, vals: list) -> list | None:
         if extra is not None and lz is not None:
             grads[z] += (lz if lz.__class__ is float else lz(*args)) * g
     return grads if math.isfinite(sum(grads)) else None
+
+
+def _backward_traced(plan: _Plan, vals: list, grads: list, nodes: list) -> list:
+    """The records of a run, as the NumPy engine's traced loop makes them, from its values and
+    final gradients (`_backward`'s): every gate's local gradients again from the plan's kernels
+    (the same calls on the same floats), each edge's result local × upstream (the product that
+    `_backward` added), arrivals in the order they were added."""
+    records = [NodeTrace(node, value, None, [], []) for node, value in zip(nodes, vals)]
+    third = plan.third
+    for k, i, j, li, lj in zip(*plan.backward):
+        g = grads[k]
+        node = nodes[k]
+        record = records[k]
+        record.gradient = g
+        edges = record.edges
+        ans = vals[k]
+        if j < 0:
+            local = li if li.__class__ is float else li(ans, vals[i])
+            edge = Edge(node, 0, local, g, local * g)
+            edges.append(edge)
+            records[i].arrivals.append(edge)
+            continue
+        extra = third.get(k) if third else None
+        if extra is None:  # (unrolled: a two-input gate is the common case)
+            x, y = vals[i], vals[j]
+            if li is not None:
+                local = li if li.__class__ is float else li(ans, x, y)
+                edge = Edge(node, 0, local, g, local * g)
+                edges.append(edge)
+                records[i].arrivals.append(edge)
+            if lj is not None:
+                local = lj if lj.__class__ is float else lj(ans, x, y)
+                edge = Edge(node, 1, local, g, local * g)
+                edges.append(edge)
+                records[j].arrivals.append(edge)
+            continue
+        args = (ans, vals[i], vals[j], vals[extra[0]])
+        for index, inp, local in ((0, i, li), (1, j, lj), (2, *extra)):
+            if local is None:
+                continue
+            if local.__class__ is not float:
+                local = local(*args)
+            edge = Edge(node, index, local, g, local * g)
+            edges.append(edge)
+            records[inp].arrivals.append(edge)
+    for name, k in zip(*plan.gradients):  # variables get theirs here: they are no gate
+        records[k].gradient = grads[k]
+    return records
 
 
 def _columns(plan: _Plan, vals: list, grads: list, nodes: list) -> RecordColumns:
