@@ -27,7 +27,6 @@ or as columns, `_columns`, for the JSON writer).
 from __future__ import annotations
 
 import math
-from operator import mul
 
 import numpy as np
 
@@ -405,5 +404,7 @@ def _columns(plan: _Plan, vals: list, grads: list, nodes: list) -> RecordColumns
         gradients[k] = grads[k]
     for k in plan.gradients[1]:  # variables get theirs too: they are no gate
         gradients[k] = grads[k]
+    from operator import mul  # (here: the module's imports are part P's)
+
     results = list(map(mul, locals_, map(gradients.__getitem__, gates)))
     return RecordColumns(nodes, vals, gradients, gates, indexes, inputs, locals_, results)
