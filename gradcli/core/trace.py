@@ -80,31 +80,93 @@ class Diagnostic:
         return f"Diagnostic(kind={self.kind!r}, message={self.message!r}, node={self.node!r})"
 
 
+class RecordColumns:
+    """A scalar run's records as flat lists, with no object per edge (the scalar engine fills them
+    in one loop; a 10,000-term sum has ~110,000 edges): `records()` makes the NodeTrace and Edge
+    objects from them, and the JSON writer reads them as they are. (Not core.graph's Columns,
+    which the parser fills for the scalar engine's plan.)
+
+    Per node (by id, topological order): `values`, `gradients` (None where none is needed). Per
+    edge, gates in topological order and each gate's edges in input order (the backward pass takes
+    the gates in reverse): `gates`, `indexes`, `inputs` (the input's node id), `locals`, `results`
+    (local × the gate's gradient, the upstream)."""
+
+    __slots__ = ("nodes", "values", "gradients", "gates", "indexes", "inputs", "locals", "results")
+
+    def __init__(self, nodes: list, values: list, gradients: list, gates: list, indexes: list,
+                 inputs: list, locals_: list, results: list) -> None:
+        self.nodes = nodes
+        self.values = values
+        self.gradients = gradients
+        self.gates = gates
+        self.indexes = indexes
+        self.inputs = inputs
+        self.locals = locals_
+        self.results = results
+
+    def records(self) -> list[NodeTrace]:
+        """The NodeTrace records: an edge's upstream is its gate's gradient (the same object),
+        each node's arrivals in the order the backward pass added them."""
+        nodes = self.nodes
+        gradients = self.gradients
+        gates = self.gates
+        edges = list(map(Edge, map(nodes.__getitem__, gates), self.indexes, self.locals,
+                         map(gradients.__getitem__, gates), self.results))
+        records = list(map(NodeTrace, nodes, self.values, gradients))
+        # each gate's edges are a run of the columns (gates in topological order)
+        runs = []
+        begin = len(edges)
+        for k in reversed(gates):  # the backward pass's order of the gates
+            if not runs or runs[-1][0] != k:
+                runs.append([k, begin, begin])
+            begin -= 1
+            runs[-1][1] = begin
+        inputs = self.inputs
+        for k, begin, end in runs:
+            own = records[k].edges = edges[begin:end]
+            for edge, i in zip(own, inputs[begin:end]):
+                records[i].arrivals.append(edge)
+        return records
+
+
 class Result:
     """What a forward and backward pass gives: `value`, `gradients`, `diagnostics`, and `trace`,
     the per-node records (NodeTrace, in topological order; None when tracing was off).
 
     The records may be made when first read (`records`: a function of no arguments that makes
     them, from what the run kept; see Graph.evaluate's trace=None): reading `trace`, `edges`,
-    `iter_edges()` or `edge_count` makes them once, and they are kept."""
+    `iter_edges()` or `edge_count` makes them once, and they are kept. A scalar run gives them
+    as `columns` (RecordColumns), which renderers may read instead (None otherwise)."""
 
-    __slots__ = ("graph", "value", "gradients", "_trace", "_records", "diagnostics")
+    __slots__ = ("graph", "value", "gradients", "_trace", "_records", "diagnostics", "_columns")
 
     def __init__(self, graph: Graph, value: Number, gradients: dict[str, Number],
                  trace: list[NodeTrace] | None, diagnostics: list[Diagnostic], *,
-                 records: Callable[[], list[NodeTrace]] | None = None) -> None:
+                 records: Callable[[], list[NodeTrace]] | None = None,
+                 columns: Callable[[], RecordColumns] | None = None) -> None:
         self.graph = graph
         self.value = value
         self.gradients = gradients
         self._trace = trace
         self._records = records if trace is None else None
+        self._columns = columns if trace is None else None  # made when first read, like the records
         self.diagnostics = diagnostics
+
+    @property
+    def columns(self) -> RecordColumns | None:
+        """The records as columns (a scalar run traced or not, trace=True or None), else None."""
+        make = self._columns
+        if make is not None and not isinstance(make, RecordColumns):
+            self._columns = make = make()
+        return make
 
     @property
     def trace(self) -> list[NodeTrace] | None:
         """The records in topological order; None when tracing was off."""
-        if self._records is not None:
-            make = self._records
+        make = self._records
+        if make is None and self._trace is None and self._columns is not None:
+            make = self._from_columns
+        if make is not None:
             # hundreds of thousands of records, none of them garbage: without a pause the cyclic
             # collector would walk the graph and the records again and again while they are made
             collecting = gc.isenabled()
@@ -117,10 +179,14 @@ class Result:
             self._records = None  # (after: a failed attempt may be read again)
         return self._trace
 
+    def _from_columns(self) -> list[NodeTrace]:
+        return self.columns.records()
+
     @trace.setter
     def trace(self, records: list[NodeTrace] | None) -> None:
         self._trace = records
         self._records = None
+        self._columns = None  # (they would describe other records)
 
     @property
     def gradient_of(self) -> str:
@@ -134,6 +200,8 @@ class Result:
     @property
     def edge_count(self) -> int:
         """How many chain-rule steps there are (the rows of the table), without listing them."""
+        if self._trace is None and isinstance(self._columns, RecordColumns):  # (made: not the records)
+            return len(self._columns.gates)
         return 0 if self.trace is None else sum(len(record.edges) for record in self.trace)
 
     def iter_edges(self):

@@ -20,7 +20,8 @@ evaluation in the NumPy engine, so that every warning and error comes from one p
 With trace=True (or None) the run keeps its values and gradients (two lists of floats it makes
 anyway), and the records, as the engine makes them (each node's value and gradient, each edge's
 local gradient, upstream gradient and result, as Python floats where the engine holds NumPy
-scalars or 0-d arrays of the same numbers), are made from them when first read (`_backward_traced`).
+scalars or 0-d arrays of the same numbers), are made from them when first read (`_backward_traced`;
+or as columns, `_columns`, for the JSON writer).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import numpy as np
 from ..core.graph import Graph
 from ..core.ops import CONSTANTS
 from . import shapes
-from ..core.trace import Edge, NodeTrace, Result
+from ..core.trace import Edge, NodeTrace, RecordColumns, Result
 
 _NAMED = tuple(CONSTANTS)  # names whose variable has a default (pi, e): the parser's, in columns
 _INT_LIMIT = 2**53  # larger integers go through NumPy, which converts (or refuses) them its own way
@@ -269,10 +270,17 @@ def run(graph: Graph, values: dict, *, trace: bool | None = False, max_memory: i
         return None
     names, ids = plan.gradients
     gradients = dict(zip(names, [grads[k] for k in ids]))
-    # Traced (trace=True or None): the records are made from the kept values and gradients when
-    # first read, without running anything again (the two lists are the run's own: no cost).
-    records = None if trace is False else (lambda: _backward_traced(plan, vals, grads, graph.nodes))
-    return Result(graph, vals[plan.output], gradients, None, list(graph.notes), records=records)
+    # Traced (trace=True or None): the records (as objects, or as columns) are made from the kept
+    # values and gradients when first read, without running anything again (the two lists are
+    # the run's own: no cost).
+    if trace is False:
+        return Result(graph, vals[plan.output], gradients, None, list(graph.notes))
+    nodes = graph.nodes
+    # the records for Result.trace directly (objects, no columns first), the columns for the
+    # JSON writer (no objects): whichever is read is made
+    return Result(graph, vals[plan.output], gradients, None, list(graph.notes),
+                  records=lambda: _backward_traced(plan, vals, grads, nodes),
+                  columns=lambda: _columns(plan, vals, grads, nodes))
 
 
 _NO_PLAN = object()  # a graph with a gate that has no scalar kernel
@@ -405,3 +413,53 @@ def _backward_traced(plan: _Plan, vals: list, grads: list, nodes: list) -> list:
     for name, k in zip(*plan.gradients):  # variables get theirs here: they are no gate
         records[k].gradient = grads[k]
     return records
+
+
+def _columns(plan: _Plan, vals: list, grads: list, nodes: list) -> RecordColumns:
+    """The records of a run as columns (core.trace.RecordColumns), as the NumPy engine's traced
+    loop makes them, from its values and final gradients (`_backward`'s): every gate's local gradients
+    again from the plan's kernels (the same calls on the same floats), each edge's result local ×
+    upstream (the product that `_backward` added). One loop over the gates, appending floats and
+    ints: no object per edge."""
+    gates, indexes, inputs, locals_ = [], [], [], []
+    gate, index, input_, local = gates.append, indexes.append, inputs.append, locals_.append
+    gradients = [None] * len(vals)
+    third = plan.third
+    bk, bi, bj, bli, blj = plan.backward
+    for k, i, j, li, lj in zip(bk[::-1], bi[::-1], bj[::-1], bli[::-1], blj[::-1]):  # topological order
+        ans = vals[k]
+        if j < 0:
+            gate(k)
+            index(0)
+            input_(i)
+            local(li if li.__class__ is float else li(ans, vals[i]))
+            continue
+        extra = third.get(k) if third else None
+        if extra is None:  # (unrolled: a two-input gate is the common case)
+            x, y = vals[i], vals[j]
+            if li is not None:
+                gate(k)
+                index(0)
+                input_(i)
+                local(li if li.__class__ is float else li(ans, x, y))
+            if lj is not None:
+                gate(k)
+                index(1)
+                input_(j)
+                local(lj if lj.__class__ is float else lj(ans, x, y))
+            continue
+        args = (ans, vals[i], vals[j], vals[extra[0]])
+        for n, inp, li in ((0, i, li), (1, j, lj), (2, *extra)):
+            if li is not None:
+                gate(k)
+                index(n)
+                input_(inp)
+                local(li if li.__class__ is float else li(*args))
+    for k in bk:
+        gradients[k] = grads[k]
+    for k in plan.gradients[1]:  # variables get theirs too: they are no gate
+        gradients[k] = grads[k]
+    from operator import mul  # (here: the module's imports are part P's)
+
+    results = list(map(mul, locals_, map(gradients.__getitem__, gates)))
+    return RecordColumns(nodes, vals, gradients, gates, indexes, inputs, locals_, results)

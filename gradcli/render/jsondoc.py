@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 from bisect import bisect_right
+from itertools import compress, repeat
+from operator import is_
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -128,7 +130,8 @@ def write(result: Result, out) -> None:
 
     Writing the shortest repr of a float (~0.75 µs) is most of the work, and a trace repeats its
     numbers (an edge's upstream is its gate's gradient, a sum's result its input's gradient, a
-    product's local the other factor): each block's floats are formatted once."""
+    product's local the other factor): each block's floats are formatted once. A scalar run's
+    result is written from its columns (_write_columns), without making the records at all."""
     enc = json.encoder.encode_basestring_ascii
     float_repr = float.__repr__
 
@@ -158,6 +161,9 @@ def write(result: Result, out) -> None:
         return value(jsonable(data), level)
 
     _write_head(result, out, value, number)
+    columns = result.columns
+    if columns is not None and _write_columns(result.graph, columns, out):
+        return
     trace = result.trace
     if trace is None:
         out.write("\n}")
@@ -269,6 +275,231 @@ def write(result: Result, out) -> None:
     flush()
 
 
+# A node of the document as pieces: the texts between its fields (the first node's opener has no
+# comma), its fields going between them (_write_columns).
+_NODE = ('\n    {\n      "id": ', None, ',\n      "op": ', None, ',\n      "name": ', None,
+         ',\n      "rewrite": ', None, ',\n      "text": ', None, ',\n      "span": {\n        "start": ',
+         None, ',\n        "end": ', None, ',\n        "line": ', None, ',\n        "column": ', None,
+         '\n      },\n      "value": ', None, ',\n      "gradient": ', None, None)
+_SLOT = (',\n        {\n          "id": ', None, ',\n          "local": ', None, ',\n          "upstream": ',
+         None, ',\n          "result": ', None, '\n        }')
+_INPUTS, _NO_INPUTS, _LAST = ',\n      "inputs": [', ',\n      "inputs": []\n    }', '\n        }\n      ]\n    }'
+_JSON_NAMES = {"nan": '"NaN"', "inf": '"Infinity"', "-inf": '"-Infinity"'}  # as jsonable writes them
+# Nodes laid out at a time by _write_columns (its memory: a block's texts).
+COLUMN_BLOCK = 4096
+
+
+def _float_texts(floats: list, known: dict) -> list:
+    """Each float's JSON text (None's: null): those in `known` from there, the others formatted
+    at once (repr of a list: the C loop of float.__repr__, as json writes them) and added to it.
+    A zero is never kept in `known` (0.0 == -0.0 there)."""
+    texts = list(map(known.get, floats))
+    if None not in texts:
+        return texts
+    fresh = [number for number in dict.fromkeys(floats) if number not in known]
+    made = repr(fresh)[1:-1].split(", ")
+    if "n" in "".join(made):  # nan, inf: json's names
+        made = [_JSON_NAMES.get(text, text) for text in made]
+    known.update(zip(fresh, made))
+    known.pop(0.0, None)
+    texts = list(map(known.get, floats))
+    if None in texts:  # a zero (0.0 == -0.0 in a dict), or a nan not the one formatted
+        for n in compress(range(len(texts)), map(is_, texts, repeat(None))):
+            number = floats[n]
+            texts[n] = _JSON_NAMES.get(repr(number), repr(number))
+    return texts
+
+
+def _reprs(floats: list) -> list:
+    """Each float's JSON text, formatted at once (no float repeats enough to look it up)."""
+    made = repr(floats)[1:-1].split(", ") if floats else []
+    if "n" in "".join(made):  # nan, inf: json's names
+        made = [_JSON_NAMES.get(text, text) for text in made]
+    return made
+
+
+def _write_columns(graph, columns, out) -> bool:
+    """The nodes and forks of the document from a scalar run's columns (core.trace.RecordColumns),
+    without making the records: a block of nodes is an array of pieces (the _NODE and _SLOT
+    texts, the fields between them) joined once; its floats are formatted at once (_float_texts),
+    the fields that do not depend on the values are read a column at a time (one list per field,
+    not a dict per node), and NumPy's index arithmetic places them. False (nothing written) where
+    the graph's nodes come from several sources."""
+    nodes = columns.nodes
+    count = len(nodes)
+    spans = [node.span for node in nodes]
+    source = spans[0].source if spans else None
+    if any(span.source is not source for span in spans):
+        return False
+    enc = json.encoder.encode_basestring_ascii
+    source_text = source.text
+    line_starts = np.array(_line_starts(source_text))
+    id_texts = list(map(str, range(count)))
+    constants = any(node.kind == "const" for node in nodes)
+    values, gradients = columns.values, columns.gradients
+    gates, indexes, inputs, locals_, results = (columns.gates, columns.indexes, columns.inputs, columns.locals,
+                                                columns.results)
+    gate_array = np.array(gates, dtype=np.int64)
+    input_array = np.array(inputs, dtype=np.int64)
+    arrivals = np.bincount(input_array, minlength=count) if len(inputs) else np.zeros(count, dtype=np.int64)
+    # an input that only one edge reaches has that edge's result as its gradient (-0.0 + r is r,
+    # bit for bit): its text is the gradient's, already made
+    all_gradient_texts: list = []
+    views: dict = {}
+    short_texts: dict = {}  # span.short_text(TEXT_LIMIT) by start (and end)
+    descriptors: dict = {}  # (id of the op or the kind, arity) -> the op, symbol and role fields as text
+    null = "null"
+    out.write(',\n  "nodes": [' + ("" if count else "],\n"))
+    for first in range(0, count, COLUMN_BLOCK):
+        last = min(first + COLUMN_BLOCK, count)
+        block = nodes[first:last]
+        known: dict = {None: null}
+        size = last - first
+        arity = np.array([len(node.inputs) for node in block], dtype=np.int64)
+        slot_count = int(arity.sum())
+        slots_before = np.zeros(size, dtype=np.int64)
+        np.cumsum(arity[:-1], out=slots_before[1:])
+        node_at = np.arange(size, dtype=np.int64) * len(_NODE) + slots_before * len(_SLOT)
+        pieces = np.empty(size * len(_NODE) + slot_count * len(_SLOT), dtype=object)
+        for n, text in enumerate(_NODE):
+            if text is not None:
+                pieces[node_at + n] = text
+        if first == 0:
+            pieces[0] = _NODE[0]
+        else:
+            pieces[0] = "," + _NODE[0]
+        pieces[node_at[1:]] = "," + _NODE[0]
+        pieces[node_at + 1] = id_texts[first:last]
+        # op, symbol and role: by the op (the node's kind for a variable or constant) and arity,
+        # except for a gate with a constant input (its symbol folds the constant in)
+        keys = [node.kind if node.op is None else id(node.op) for node in block]  # (an op's hash is slow)
+        fields = [descriptors.get((key, a)) for key, a in zip(keys, arity.tolist())]
+        slot_ids = [inp.id for node in block for inp in node.inputs]
+        folded = {n for n, k in zip(np.repeat(np.arange(size), arity).tolist(), slot_ids)
+                  if nodes[k].kind == "const"} if constants else ()
+        for n in [n for n, text in enumerate(fields) if text is None or n in folded]:
+            node = block[n]
+            if node.kind == "gate":
+                defaults = tuple([i.default if i.kind == "const" else None for i in node.inputs])
+                symbol, role = _view_fields(node.op, defaults, views)
+            else:
+                symbol = role = null
+            text = f'{enc(node.op_name)},\n      "symbol": {symbol},\n      "role": {role}'
+            if n not in folded:
+                descriptors[(keys[n], len(node.inputs))] = text
+            fields[n] = text
+        pieces[node_at + 3] = fields
+        pieces[node_at + 5] = [null if name is None else enc(name) for name in [node.name for node in block]]
+        rewrites = [node.rewrite for node in block]
+        pieces[node_at + 7] = null if rewrites.count(None) == size else [
+            null if rewrite is None else enc(rewrite) for rewrite in rewrites]
+        block_spans = spans[first:last]
+        starts = [span.start for span in block_spans]
+        ends = [span.end for span in block_spans]
+        # a text as it is where it has no space to squeeze (short_text's answer), checked at once
+        texts = [source_text[start:end] if end - start <= TEXT_LIMIT else None for start, end in zip(starts, ends)]
+        joined = "|".join(filter(None, texts))
+        if not (joined.isprintable() and "  " not in joined and " |" not in joined and "| " not in joined
+                and joined[:1] != " " and joined[-1:] != " "):  # else one at a time
+            texts = [text if text is None or (text.isprintable() and "  " not in text and text[:1] != " "
+                                              and text[-1:] != " ") else False for text in texts]
+        texts = list(map(enc, map(str, texts)))  # (None, False: placeholders)
+        for n in [n for n, text in enumerate(texts) if text == '"None"' or text == '"False"']:
+            start, end = starts[n], ends[n]
+            key = start if end - start > 4 * TEXT_LIMIT else (start, end)  # (short_text reads no further)
+            text = short_texts.get(key)  # (a long sum's left-nested terms share their start)
+            if text is None:
+                text = short_texts[key] = enc(block_spans[n].short_text(TEXT_LIMIT))
+            texts[n] = text
+        pieces[node_at + 9] = texts
+        pieces[node_at + 11] = list(map(str, starts))
+        pieces[node_at + 13] = list(map(str, ends))
+        if len(line_starts) == 1:  # one line: column = offset + 1
+            pieces[node_at + 15] = "1"
+            pieces[node_at + 17] = list(map(str, map((1).__add__, starts)))
+        else:
+            start_array = np.array(starts, dtype=np.int64)
+            lines = np.searchsorted(line_starts, start_array, side="right")
+            pieces[node_at + 15] = list(map(str, lines.tolist()))
+            pieces[node_at + 17] = list(map(str, (start_array - line_starts[lines - 1] + 1).tolist()))
+        block_values = values[first:last]
+        value_texts = _reprs(block_values)
+        pieces[node_at + 19] = value_texts
+        known.update(zip(block_values, value_texts))  # (a product's locals are its inputs' values)
+        known.pop(0.0, None)
+        gradient_texts = _float_texts(gradients[first:last], known)
+        pieces[node_at + 21] = gradient_texts
+        all_gradient_texts += gradient_texts
+        pieces[node_at + 22] = _NO_INPUTS
+        has_inputs = node_at[arity > 0]
+        pieces[has_inputs + 22] = _INPUTS
+        if slot_count:
+            slot_at = (np.repeat(node_at + len(_NODE) - slots_before * len(_SLOT), arity)
+                       + np.arange(slot_count, dtype=np.int64) * len(_SLOT))
+            for n, text in enumerate(_SLOT):
+                if text is not None:
+                    pieces[slot_at + n] = text
+            pieces[slot_at[np.cumsum(arity[arity > 0]) - arity[arity > 0]]] = _SLOT[0][1:]  # a node's first
+            pieces[slot_at[np.cumsum(arity[arity > 0]) - 1] + 8] = _LAST
+            pieces[slot_at + 1] = list(map(id_texts.__getitem__, slot_ids))
+            # this block's edges: their gates' ids are first..last-1, contiguous in the columns
+            begin, end = np.searchsorted(gate_array, (first, last))
+            begin, end = int(begin), int(end)
+            edge_gates = gates[begin:end]
+            local_texts = _float_texts(locals_[begin:end], known)
+            upstream_texts = [gradient_texts[k - first] for k in edge_gates]
+            result_texts = list(map(all_gradient_texts.__getitem__, inputs[begin:end]))
+            forked = np.flatnonzero(arrivals[input_array[begin:end]] > 1).tolist()
+            if forked:
+                for n, text in zip(forked, _float_texts([results[begin + n] for n in forked], known)):
+                    result_texts[n] = text
+            if end - begin == slot_count:  # every input has its edge, in order
+                at = slot_at
+            else:  # an input without an edge (a constant): null, null, null
+                at = slot_at[(slots_before[gate_array[begin:end] - first] + np.array(indexes[begin:end],
+                                                                                      dtype=np.int64))]
+                for n in (3, 5, 7):
+                    pieces[slot_at + n] = null
+            pieces[at + 3] = local_texts
+            pieces[at + 5] = upstream_texts
+            pieces[at + 7] = result_texts
+        out.write("".join(pieces.tolist()))
+    if count:
+        out.write("\n  ],\n")
+    # forks: the nodes where several gradients arrived, each arrival's result in the order the
+    # backward pass added them (gates in reverse, a gate's inputs in order)
+    forks = np.flatnonzero(arrivals > 1)
+    out.write('  "forks": [')
+    if not len(forks):
+        out.write("]\n}")
+        return True
+    order = np.lexsort((np.array(indexes, dtype=np.int64), -gate_array, input_array))
+    firsts = np.zeros(count + 1, dtype=np.int64)
+    np.cumsum(arrivals, out=firsts[1:])
+    lines = []
+    forks = forks.tolist()
+    arrivals = arrivals.tolist()
+    order = order.tolist()
+    firsts = firsts.tolist()
+    for at in range(0, len(forks), 1000):
+        block = forks[at:at + 1000]
+        known = {None: null}
+        totals = _float_texts([gradients[k] for k in block], known)
+        terms = _float_texts([results[e] for k in block for e in order[firsts[k]:firsts[k + 1]]], known)
+        position = 0
+        for n, k, total in zip(range(at, at + len(block)), block, totals):
+            many = arrivals[k]
+            lines.append(("," if n else "") + '\n    {\n      "id": ' + str(k) + ',\n      "terms": [\n        '
+                         + ",\n        ".join(terms[position:position + many]) + '\n      ],\n      "total": '
+                         + total + "\n    }")
+            position += many
+        out.write("".join(lines))
+        lines.clear()
+    lines.append("\n  ]\n}")
+    out.write("".join(lines))
+    return True
+
+
 def _write_head(result: Result, out, value, number) -> None:
     """The document's first keys (value, shape, gradient_of, gradients, output), as
     json.dumps(indent=2) writes them, without the closing brace."""
@@ -280,7 +511,12 @@ def _write_head(result: Result, out, value, number) -> None:
              '  "gradients": {']
     if gradients:
         enc = json.encoder.encode_basestring_ascii
-        lines.append(",".join([f"\n    {enc(name)}: {number(g, 2)}" for name, g in gradients.items()]))
+        texts = list(gradients.values())
+        if all(text.__class__ is float for text in texts):  # formatted at once (30,000 of them, say)
+            texts = _float_texts(texts, {})
+        else:
+            texts = [number(g, 2) for g in texts]
+        lines.append(",".join(map("\n    %s: %s".__mod__, zip(map(enc, gradients), texts))))
         lines.append("\n  },\n")
     else:
         lines.append("},\n")
