@@ -212,11 +212,12 @@ class GraphBuilder:
         if self.defining is not None:
             return self._body_name(tok, name)
         node = self.bindings.get(name) or self.free.get(name)
-        start, end = tok.start(), tok.end()
+        start, end = tok.span()
         if node is None:
             node = Node("var", (self.source, start, end), None, (), name, CONSTANTS.get(name))
-            node.id = k = len(self.created)
-            self.created.append(node)
+            created = self.created
+            node.id = k = len(created)
+            created.append(node)
             self.free[name] = node
             self.position[name] = k
             if node.default is not None:  # a named constant: needs no gradient unless given a value
@@ -411,6 +412,8 @@ class GraphBuilder:
 
     def arguments(self, children: list) -> list[Expr]:
         return children
+
+    arguments.keeps_children = True  # the parser may skip the call (gradcli.language.lalr)
 
     def parens(self, children: list) -> Expr:
         lpar, inner, rpar = children
