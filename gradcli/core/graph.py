@@ -26,11 +26,17 @@ class Node:
     `default` is a constant's value, or a named constant's (`pi`, `e`) until a value replaces it.
     (op, inputs, name and default may be given by position: the parser creates 100,000s of
     nodes, and keyword arguments cost about as much as the rest of the call.)
+    `span` may also be given as the int start << SPAN_SHIFT | end, with `_source` set to the Source:
+    the Span is then made when first read (the parser's way: most of its 100,000s of nodes are
+    never pointed at, and an int, unlike a Span or a tuple, is nothing the cyclic GC traverses).
     """
 
-    __slots__ = ("id", "kind", "op", "inputs", "name", "span", "default", "params", "rewrite", "scope", "_text")
+    __slots__ = ("id", "kind", "op", "inputs", "name", "_span", "default", "params", "rewrite", "scope", "_text",
+                 "_source")
 
-    def __init__(self, kind: str, span: Span, op: Op | None = None,
+    SPAN_SHIFT = 40
+
+    def __init__(self, kind: str, span: Span | int, op: Op | None = None,
                  inputs: tuple[Node, ...] = (), name: str | None = None,
                  default: float | None = None, *, params: dict | None = None,
                  rewrite: str | None = None, scope: str | None = None,
@@ -40,7 +46,7 @@ class Node:
         self.op = op
         self.inputs = inputs
         self.name = name
-        self.span = span
+        self._span = span
         self.default = default
         self.rewrite = rewrite  # the pattern this gate replaced (--stable), e.g. "1/(1+exp(-u))"
         self.params = params or {}  # a gate's keyword arguments, fixed in the text: {"axis": 0}
@@ -49,6 +55,17 @@ class Node:
         # parameters (`-y` for sigmoid(y)'s `-x`), so no inner name reads as one of the user's;
         # a callable is called when the text is first read (most inlined gates never are)
         self._text = text
+
+    @property
+    def span(self) -> Span:
+        span = self._span
+        if span.__class__ is int:
+            span = self._span = Span(self._source, span >> 40, span & 0xFF_FFFF_FFFF)
+        return span
+
+    @span.setter
+    def span(self, span: Span) -> None:
+        self._span = span
 
     @property
     def text(self) -> str | None:

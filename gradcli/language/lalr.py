@@ -49,7 +49,7 @@ class _Relex(Exception):
 
 
 # How a rule's children become its value (chosen once, from the tables).
-_PASS, _ALL, _PICK, _GENERAL, _PICK2 = 0, 1, 2, 3, 4
+_PASS, _ALL, _PICK, _GENERAL, _PICK2, _LIST = 0, 1, 2, 3, 4, 5
 
 
 class Parser:
@@ -104,7 +104,8 @@ class Parser:
             if expand1 and direct and len(include) == 1:
                 kind, pick = _PASS, include[0][0] - size  # the child passes through
             elif fn is not None and direct and not expand1 and len(include) == size:
-                kind, pick = _ALL, None
+                # a callback marked keeps_children returns its list: no call needed
+                kind, pick = (_LIST if getattr(fn, "keeps_children", False) else _ALL), None
             elif fn is not None and direct and not expand1:
                 kind, pick = _PICK, tuple(i - size for i, _ in include)
                 if len(pick) == 2:
@@ -218,6 +219,8 @@ class Parser:
                             value = values[pick]
                         elif kind == _ALL:
                             value = fn(values[-size:]) if size else fn([])
+                        elif kind == _LIST:
+                            value = values[-size:] if size else []
                         elif kind == _PICK2:
                             a, b = pick
                             value = fn([values[a], values[b]])

@@ -36,7 +36,7 @@ _MATCH_TOKEN = None
 
 def _matchlike(tok):
     """A Lark token that the builder reads as it reads gradcli.language.lalr's tokens, re.Match
-    objects: tok.group(), tok.start(), tok.end()."""
+    objects: tok.group(), tok.start(), tok.end(), tok.span()."""
     global _MATCH_TOKEN
     if _MATCH_TOKEN is None:
         from lark import Token
@@ -52,6 +52,9 @@ def _matchlike(tok):
 
             def end(self) -> int:
                 return self.end_pos
+
+            def span(self) -> tuple[int, int]:
+                return self.start_pos, self.end_pos
 
         _MATCH_TOKEN = MatchToken
     return _MATCH_TOKEN.new_borrow_pos(tok.type, tok.value, tok)

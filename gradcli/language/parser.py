@@ -96,7 +96,8 @@ def _binary(op_name: str):
         start, end = left[1], right[2]
         a, b = left[0], right[0]
         created = self.created
-        node = Node("gate", Span(self.source, start, end), op, (a, b))
+        node = Node("gate", start << 40 | end, op, (a, b))  # its Span made when read (core.graph.Node)
+        node._source = self.source
         node.id = k = len(created)
         created.append(node)
         i, j = a.id, b.id
@@ -135,7 +136,8 @@ class GraphBuilder:
     def _node(self, kind: str, start: int, end: int, **fields) -> Node:
         """A constant or a gate, also in the columns."""
         created = self.created
-        node = Node(kind, Span(self.source, start, end), **fields)
+        node = Node(kind, start << 40 | end, **fields)
+        node._source = self.source
         node.id = k = len(created)
         created.append(node)
         if kind == "const":
@@ -173,6 +175,26 @@ class GraphBuilder:
             columns.kinks.append((op.kink_offset, i, j))
         self.gate_columns((node.id, forward, i, j, first, second))
 
+    def _unary(self, op: Op, a: Node, start: int, end: int) -> Expr:
+        """A built-in one-input gate (a call such as sin(x), or -x): the usual case of
+        _gate_columns inline, one call per gate."""
+        created = self.created
+        node = Node("gate", start << 40 | end, op, (a,))
+        node._source = self.source
+        node.id = k = len(created)
+        created.append(node)
+        fast = _UNARY.get(id(op))
+        if fast is None or fast[0] is not op:
+            kernel = op.scalar
+            fast = _UNARY[id(op)] = (op, kernel.forward, kernel.locals[0]) \
+                if kernel is not None and op.kink_offset is None and not op.params else (op, None, None)
+        i = a.id
+        if fast[1] is None or i in self.constant:
+            self._gate_columns(node)
+        else:
+            self.gate_columns((k, fast[1], i, -1, fast[2], None))
+        return (node, start, end)
+
     def _gate(self, op_name: str, args: list[Expr], start: int, end: int) -> Expr:
         node = self._node("gate", start, end, op=OPS[op_name], inputs=tuple([a[0] for a in args]))
         return (node, start, end)
@@ -193,11 +215,13 @@ class GraphBuilder:
         if self.defining is not None:
             return self._body_name(tok, name)
         node = self.bindings.get(name) or self.free.get(name)
-        start, end = tok.start(), tok.end()
+        start, end = tok.span()
         if node is None:
-            node = Node("var", Span(self.source, start, end), None, (), name, CONSTANTS.get(name))
-            node.id = k = len(self.created)
-            self.created.append(node)
+            node = Node("var", start << 40 | end, None, (), name, CONSTANTS.get(name))
+            node._source = self.source
+            created = self.created
+            node.id = k = len(created)
+            created.append(node)
             self.free[name] = node
             self.position[name] = k
             if node.default is not None:  # a named constant: needs no gradient unless given a value
@@ -229,14 +253,20 @@ class GraphBuilder:
         if overloads is not None and self.defining is None and name not in self.functions:
             # a built-in function called with positional arguments: the usual case, in short
             op = overloads.get(len(args))
-            if op is not None and all([arg.__class__ is tuple for arg in args]):
-                start, end = tok.start(), rpar.end()
-                created = self.created
-                node = Node("gate", Span(self.source, start, end), op, tuple([a[0] for a in args]))
-                node.id = len(created)
-                created.append(node)
-                self._gate_columns(node)
-                return (node, start, end)
+            if op is not None:
+                if len(args) == 1:
+                    arg = args[0]
+                    if arg.__class__ is tuple:
+                        return self._unary(op, arg[0], tok.start(), rpar.end())
+                elif all([arg.__class__ is tuple for arg in args]):
+                    start, end = tok.start(), rpar.end()
+                    created = self.created
+                    node = Node("gate", start << 40 | end, op, tuple([a[0] for a in args]))
+                    node._source = self.source
+                    node.id = len(created)
+                    created.append(node)
+                    self._gate_columns(node)
+                    return (node, start, end)
         span = self._span(tok.start(), tok.end())
         if self.defining is not None and name == self.defining.name:
             raise DefinitionError(
@@ -264,8 +294,9 @@ class GraphBuilder:
         start, end = tok.start(), rpar.end()
         if user and self.defining is None and size_of(op.body) > MAX_INLINED_GATES:
             raise too_big(f"a call of {name}", self._span(start, end))  # before any value is read
-        node = Node("gate", Span(self.source, start, end), op=op, params=params,
+        node = Node("gate", start << 40 | end, op=op, params=params,
                     inputs=tuple([a[0] for a in positional]))
+        node._source = self.source
         node.id = len(self.created)
         self.created.append(node)
         self._gate_columns(node)
@@ -388,6 +419,8 @@ class GraphBuilder:
     def arguments(self, children: list) -> list[Expr]:
         return children
 
+    arguments.keeps_children = True  # the parser may skip the call (gradcli.language.lalr)
+
     def parens(self, children: list) -> Expr:
         lpar, inner, rpar = children
         return (inner[0], lpar.start(), rpar.end())
@@ -410,7 +443,7 @@ class GraphBuilder:
                 self.constant.discard(node.id)
             folded = self._node("const", sign.start(), operand[2], default=-node.default)
             return (folded, sign.start(), operand[2])
-        return self._gate("neg", [operand], sign.start(), operand[2])
+        return self._unary(OPS["neg"], node, sign.start(), operand[2])
 
     def pos(self, children: list) -> Expr:
         sign, operand = children
@@ -518,6 +551,9 @@ class GraphBuilder:
 
 
 _BUILDER = GraphBuilder()
+# id(op) → (op, its scalar forward, its local gradient) for GraphBuilder._unary, or (op, None,
+# None) when the gate goes through _gate_columns
+_UNARY: dict[int, tuple] = {}
 _LOCK = threading.Lock()
 _PARSER = None  # built by the first parse
 
