@@ -856,24 +856,26 @@ def hessian_command(
 
         graph = parse(source)
         result = hessian(graph, values, names, max_memory=limit or None)
-        if not quiet:
-            _warn(result.diagnostics)
-        from ..render import hessian as view
+        _show_second_order(result, graph, "", format, digits, strict, quiet, no_color)
 
-        with _ascii_stdout():
-            if format is HessianFormat.json:
-                view.render_json(result, sys.stdout)
-            elif format is HessianFormat.csv:
-                view.render_csv(result, sys.stdout)
-            elif format is HessianFormat.plain:
-                view.render_plain(result, sys.stdout)
-            else:
-                from ..render.gates import title
 
-                view.render_table(result, _table_output(no_color), digits=digits, ascii_only=_dumb_terminal(),
-                                  title=title(graph))
-        if strict and any(d.kind == "domain" for d in result.diagnostics):
-            raise DomainError("a nan or inf appeared and --strict is on (see the warnings)")
+def _show_second_order(result, graph, kind: str, format: HessianFormat, digits: int, strict: bool, quiet: bool,
+                       no_color: bool) -> None:
+    """Print a Hessian (kind "") or an HVP (kind "hvp_") with render.hessian's renderers of that kind."""
+    if not quiet:
+        _warn(result.diagnostics)
+    from ..render import hessian as view
+
+    with _ascii_stdout():
+        if format is HessianFormat.table:
+            from ..render.gates import title
+
+            getattr(view, f"render_{kind}table")(result, _table_output(no_color), digits=digits,
+                                                 ascii_only=_dumb_terminal(), title=title(graph))
+        else:
+            getattr(view, f"render_{kind}{format.value}")(result, sys.stdout)
+    if strict and any(d.kind == "domain" for d in result.diagnostics):
+        raise DomainError("a nan or inf appeared and --strict is on (see the warnings)")
 
 
 def _hvp_command(source: str, values: dict, tangent: list[str], format: HessianFormat, digits: int,
@@ -888,24 +890,7 @@ def _hvp_command(source: str, values: dict, tangent: list[str], format: HessianF
     directions = collect_values(tangent, flag="--tangent", stdin_taken=stdin_taken, limit=read_limit)
     graph = parse(source, shapes=shapes_of(values))
     result = hvp(graph, values, directions, max_memory=limit or None)
-    if not quiet:
-        _warn(result.diagnostics)
-    from ..render import hessian as view
-
-    with _ascii_stdout():
-        if format is HessianFormat.json:
-            view.render_hvp_json(result, sys.stdout)
-        elif format is HessianFormat.csv:
-            view.render_hvp_csv(result, sys.stdout)
-        elif format is HessianFormat.plain:
-            view.render_hvp_plain(result, sys.stdout)
-        else:
-            from ..render.gates import title
-
-            view.render_hvp_table(result, _table_output(no_color), digits=digits, ascii_only=_dumb_terminal(),
-                                  title=title(graph))
-    if strict and any(d.kind == "domain" for d in result.diagnostics):
-        raise DomainError("a nan or inf appeared and --strict is on (see the warnings)")
+    _show_second_order(result, graph, "hvp_", format, digits, strict, quiet, no_color)
 
 
 EXAMPLES["batch"] = (
