@@ -406,7 +406,7 @@ def test_every_compiled_second_order_local_is_the_derivative_of_the_ops_local():
     # the float passes differentiate each rule's template once per op (_second_order): every op
     # with a float kernel, every input pair, against a central difference of its own local
     from gradcli.core.ops import OPS
-    from gradcli.evaluation.hessian import _second_order
+    from gradcli.evaluation.edge_pushing import _second_order
 
     points = {1: (0.37,), 2: (0.37, 1.3), 3: (0.2, -0.5, 0.9)}
     checked = 0
