@@ -327,9 +327,9 @@ def _write_columns(graph, columns, out) -> bool:
     the graph's nodes come from several sources."""
     nodes = columns.nodes
     count = len(nodes)
-    spans = [node.span for node in nodes]
-    source = spans[0].source if spans else None
-    if any(span.source is not source for span in spans):
+    bounds = [node.bounds() for node in nodes]  # (no Span object per node: the parser's are made when read)
+    source = bounds[0][0] if bounds else None
+    if any(where[0] is not source for where in bounds):
         return False
     enc = json.encoder.encode_basestring_ascii
     source_text = source.text
@@ -393,9 +393,9 @@ def _write_columns(graph, columns, out) -> bool:
         rewrites = [node.rewrite for node in block]
         pieces[node_at + 7] = null if rewrites.count(None) == size else [
             null if rewrite is None else enc(rewrite) for rewrite in rewrites]
-        block_spans = spans[first:last]
-        starts = [span.start for span in block_spans]
-        ends = [span.end for span in block_spans]
+        block_bounds = bounds[first:last]
+        starts = [where[1] for where in block_bounds]
+        ends = [where[2] for where in block_bounds]
         # a text as it is where it has no space to squeeze (short_text's answer), checked at once
         texts = [source_text[start:end] if end - start <= TEXT_LIMIT else None for start, end in zip(starts, ends)]
         joined = "|".join(filter(None, texts))
@@ -409,7 +409,7 @@ def _write_columns(graph, columns, out) -> bool:
             key = start if end - start > 4 * TEXT_LIMIT else (start, end)  # (short_text reads no further)
             text = short_texts.get(key)  # (a long sum's left-nested terms share their start)
             if text is None:
-                text = short_texts[key] = enc(block_spans[n].short_text(TEXT_LIMIT))
+                text = short_texts[key] = enc(block[n].span.short_text(TEXT_LIMIT))
             texts[n] = text
         pieces[node_at + 9] = texts
         pieces[node_at + 11] = list(map(str, starts))
