@@ -46,7 +46,8 @@ NOT_AT_START_UP = [
     "gradcli.render.language", "gradcli.render.steps", "gradcli.render.tree", "gradcli.render.dot",
     "gradcli.language.printer", "gradcli.language.formula", "gradcli.language.symbolic",
     "gradcli.language.lalr_build", "gradcli.language.rewrite",
-    "gradcli.evaluation.hessian", "gradcli.evaluation.check", "gradcli.evaluation.formulas",
+    "gradcli.evaluation.hessian", "gradcli.evaluation.edge_pushing", "gradcli.evaluation.check",
+    "gradcli.evaluation.formulas", "gradcli.evaluation.engine",
     "gradcli.inputs.datafiles", "gradcli.base.outfile",
 ]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from . import engine, scalar_engine
+from . import scalar_engine
 from ..core.graph import Graph
 from ..core.trace import Result
 
@@ -21,4 +21,6 @@ def evaluate(graph: Graph, values: Mapping[str, object] | None = None, *, trace:
     result = scalar_engine.run(graph, values, trace=trace, max_memory=max_memory)
     if result is not None:
         return result
+    from . import engine  # (a run of scalars, the README's first example, never loads it)
+
     return engine.run(graph, values, trace=trace, max_memory=max_memory)
