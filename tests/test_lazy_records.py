@@ -119,11 +119,19 @@ def test_big_arrays_run_untraced_and_make_their_records_once_when_read(monkeypat
     assert result.gradients["x"] is not traced.gradients["x"]
 
 
-def test_records_of_changed_arrays_are_refused_not_made_up():
-    x = np.linspace(-1.0, 1.0, engine.KEEP_BYTES // 8 + 1)
-    result = gradcli.evaluate("x*x", x=x)
-    x *= 3.0
-    with pytest.raises(gradcli.GradcliError, match="changed before its records were read"):
+@pytest.mark.parametrize("source,change", [
+    ("x*x", lambda x, y: x.__imul__(3.0)),
+    # changes that leave f as it was: seen in a gradient
+    ("sum(x*y)", lambda x, y: (x.__setitem__(slice(None), x[::-1].copy()), y.__setitem__(slice(None), y[::-1].copy()))),
+    ("sum(x*x) + sum(y)", lambda x, y: x.__setitem__(0, x[0] + 1e-4)),
+    ("sum(x*y)", lambda x, y: y.__setitem__(7, y[7] + 1e-6)),
+])
+def test_records_of_changed_arrays_are_refused_not_made_up(source, change):
+    n = engine.KEEP_BYTES // 8 + 1
+    x, y = np.linspace(-1.0, 1.0, n), np.cos(np.arange(n))
+    result = gradcli.evaluate(source, x=x, y=y)
+    change(x, y)
+    with pytest.raises(gradcli.GradcliError, match="changed before the records were read"):
         result.trace
 
 

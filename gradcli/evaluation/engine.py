@@ -166,8 +166,8 @@ def run(graph: Graph, values: dict, *, trace: bool | None = True, max_memory: in
             return _run_traced(graph, arrays, diagnostics, None)
         result = _run_fast(graph, arrays, diagnostics, plan, checked)
     if trace is None:  # (the output's value, not the result: no reference cycle keeps a result alive)
-        value = result.value
-        result._records = lambda: _records_later(graph, arrays, value, max_memory)
+        value, gradients = result.value, result.gradients
+        result._records = lambda: _records_later(graph, arrays, value, gradients, max_memory)
     return result
 
 
@@ -188,17 +188,26 @@ def _run_small(graph: Graph, arrays: dict, diagnostics: list, max_memory: int | 
         return None
 
 
-def _records_later(graph: Graph, arrays: dict, value, max_memory: int | None) -> list:
-    """The records of an untraced trace=None run (whose output was `value`), by one traced pass
-    when first read."""
+def _records_later(graph: Graph, arrays: dict, value, gradients: dict, max_memory: int | None) -> list:
+    """The records of an untraced trace=None run (whose output was `value`, its gradients
+    `gradients`), by one traced pass when first read. An input array changed in place meanwhile
+    shows as an f or a gradient that differs (copying or hashing the inputs on every run would
+    cost the fast path its speed): refused rather than records of other numbers."""
     with np.errstate(all="ignore"):
         if max_memory is not None:
             check_memory(graph, arrays, True, max_memory)
         again = _run_traced(graph, arrays, [], None)
-    if not np.allclose(again.value, value, rtol=1e-9, atol=0.0, equal_nan=True):
-        raise GradcliError("the values given to evaluate() changed before its records were read",
-                           hint="read result.trace before changing the arrays, or pass trace=True")
+        same = _close(again.value, value) and again.gradients.keys() == gradients.keys() and all(
+            _close(again.gradients[name], gradient) for name, gradient in gradients.items())
+    if not same:
+        raise GradcliError("f or a gradient computed again for the records differs from this result's: an array "
+                           "given to evaluate(), or one it returned, was changed before the records were read",
+                           hint="read result.trace before changing those arrays, or pass trace=True")
     return again.trace
+
+
+def _close(a, b) -> bool:
+    return np.shape(a) == np.shape(b) and np.allclose(a, b, rtol=1e-9, atol=0.0, equal_nan=True)
 
 
 def _run_traced(graph: Graph, arrays: dict, diagnostics: list, plan: _Plan | None,
