@@ -112,7 +112,7 @@ def main() -> int:
     print(f"  Lark LALR building a tree               {lark_tree / chars * 1e6:6.2f} us/char  (information: "
           f"gradcli.parse takes {ours / lark_tree:.2f}x)")
     verdict = "ok" if ours_us <= TARGET_US_PER_CHAR else "OVER TARGET"
-    print(f"  gradcli.parse {ours_us:.2f} us/char (target <= {TARGET_US_PER_CHAR:g})  {verdict}")
+    print(f"  gradcli.parse {ours_us:.3f} us/char (target <= {TARGET_US_PER_CHAR:g})  {verdict}")
     verdict = "ok" if ratio <= TARGET_RATIO else "OVER TARGET"
     print(f"  gradcli.parse / ast.parse {ratio:.2f} (target <= {TARGET_RATIO:g})  {verdict}")
 

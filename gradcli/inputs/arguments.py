@@ -80,8 +80,9 @@ def collect_values(options: list[str], pairs: list[str] = (), values_file: str |
             if text.strip().replace(" ", "") == "@-":
                 uses_stdin(written)
             if name in values:
-                raise ValueFormatError(f"{name} is given a value twice: {given[name]} and {written}",
-                                       hint="give each variable one value")
+                what = "a tangent" if flag == "--tangent" else "a value"  # (--expect's are values too)
+                raise ValueFormatError(f"{name} is given {what} twice: {given[name]} and {written}",
+                                       hint=f"give each variable one {what[2:]}")
             # a long value must not flood the message; a file's path is shown whole
             label = item if text.lstrip().startswith("@") else shorten(item, 60)
             values[name] = parse_set_value(text, f"{where} {label}", stdin, limit)
