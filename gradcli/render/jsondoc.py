@@ -327,14 +327,14 @@ def _write_columns(graph, columns, out) -> bool:
     the graph's nodes come from several sources."""
     nodes = columns.nodes
     count = len(nodes)
-    bounds = [node.bounds() for node in nodes]  # (no Span object per node: the parser's are made when read)
-    source = bounds[0][0] if bounds else None
-    if any(where[0] is not source for where in bounds):
+    # (source, start, end) is read a block at a time, without a Span per node (the parser's are
+    # made when read) and without a list for the whole graph (a 10,000-term sum's is ~12 MB)
+    source = nodes[0].bounds()[0] if nodes else None
+    if any(node.bounds()[0] is not source for node in nodes):
         return False
     enc = json.encoder.encode_basestring_ascii
     source_text = source.text
     line_starts = np.array(_line_starts(source_text))
-    id_texts = list(map(str, range(count)))
     constants = any(node.kind == "const" for node in nodes)
     values, gradients = columns.values, columns.gradients
     gates, indexes, inputs, locals_, results = (columns.gates, columns.indexes, columns.inputs, columns.locals,
@@ -369,7 +369,7 @@ def _write_columns(graph, columns, out) -> bool:
         else:
             pieces[0] = "," + _NODE[0]
         pieces[node_at[1:]] = "," + _NODE[0]
-        pieces[node_at + 1] = id_texts[first:last]
+        pieces[node_at + 1] = list(map(str, range(first, last)))
         # op, symbol and role: by the op (the node's kind for a variable or constant) and arity,
         # except for a gate with a constant input (its symbol folds the constant in)
         keys = [node.kind if node.op is None else id(node.op) for node in block]  # (an op's hash is slow)
@@ -393,7 +393,7 @@ def _write_columns(graph, columns, out) -> bool:
         rewrites = [node.rewrite for node in block]
         pieces[node_at + 7] = null if rewrites.count(None) == size else [
             null if rewrite is None else enc(rewrite) for rewrite in rewrites]
-        block_bounds = bounds[first:last]
+        block_bounds = [node.bounds() for node in block]
         starts = [where[1] for where in block_bounds]
         ends = [where[2] for where in block_bounds]
         # a text as it is where it has no space to squeeze (short_text's answer), checked at once
@@ -441,7 +441,7 @@ def _write_columns(graph, columns, out) -> bool:
                     pieces[slot_at + n] = text
             pieces[slot_at[np.cumsum(arity[arity > 0]) - arity[arity > 0]]] = _SLOT[0][1:]  # a node's first
             pieces[slot_at[np.cumsum(arity[arity > 0]) - 1] + 8] = _LAST
-            pieces[slot_at + 1] = list(map(id_texts.__getitem__, slot_ids))
+            pieces[slot_at + 1] = list(map(str, slot_ids))
             # this block's edges: their gates' ids are first..last-1, contiguous in the columns
             begin, end = np.searchsorted(gate_array, (first, last))
             begin, end = int(begin), int(end)
