@@ -138,7 +138,7 @@ def test_a_kink_along_the_tangent_is_warned():
 
 
 @pytest.mark.parametrize("tangent,error,needle", [
-    ({"q": 1.0}, gradcli.GradcliError, "--tangent q: not a variable"),
+    ({"q": 1.0}, gradcli.GradcliError, "tangent q: not a variable"),
     ({"x": [1.0, 2.0]}, gradcli.ShapeError, "the tangent is shape (2,), but x is a scalar"),
     ({"x": "abc"}, gradcli.ValueFormatError, "cannot read 'abc'"),
     ({"x": float("nan")}, gradcli.ValueFormatError, "finite"),
@@ -185,7 +185,7 @@ def test_cli_csv_and_plain_with_an_array_tangent(cli):
 
 
 @pytest.mark.parametrize("args,needle", [
-    (("x*y", "x=1", "y=2", "-t", "q=1"), "--tangent q: not a variable"),
+    (("x*y", "x=1", "y=2", "-t", "q=1"), "tangent q: not a variable"),
     (("x*y", "x=1", "y=2", "-t", "x=[1,2]"), "but x is a scalar"),
     (("x*y", "x=1", "y=2", "-t", "x=abc"), "cannot read 'abc'"),
     (("x*y", "x=1", "y=2", "-t", "x=inf"), "finite"),

@@ -376,7 +376,7 @@ def _directions(tangent: Mapping[str, object], shapes: dict) -> dict:
     for name in tangent:
         if name not in shapes:
             hint = did_you_mean(str(name), shapes) or f"variables: {', '.join(shapes)}"
-            raise GradcliError(f"--tangent {name}: not a variable of the expression with a value", hint=hint)
+            raise GradcliError(f"tangent {name}: not a variable of the expression with a value", hint=hint)
     directions: dict = {}
     for name, shape in shapes.items():
         if name not in tangent:
@@ -385,7 +385,7 @@ def _directions(tangent: Mapping[str, object], shapes: dict) -> dict:
         v = tangent[name]
         if v.__class__ is float and shape == ():  # (the common case, without NumPy's conversions)
             if not math.isfinite(v):
-                raise ValueFormatError(f"--tangent {name}: a tangent's numbers must be finite (not nan or inf)")
+                raise ValueFormatError(f"tangent {name}: a tangent's numbers must be finite (not nan or inf)")
             directions[name] = v
             continue
         v = to_array(v, f"the tangent of {name}")
@@ -393,11 +393,11 @@ def _directions(tangent: Mapping[str, object], shapes: dict) -> dict:
             def show(s):
                 return "a scalar" if s == () else f"shape {s}"
 
-            raise ShapeError(f"--tangent {name}: the tangent is {show(v.shape)}, but {name} is {show(shape)}",
+            raise ShapeError(f"tangent {name}: the tangent is {show(v.shape)}, but {name} is {show(shape)}",
                              hint="a tangent has its variable's shape: " + (
                                  "one number" if shape == () else f"{math.prod(shape)} numbers laid out as {name}'s"))
         if not np.isfinite(v).all():
-            raise ValueFormatError(f"--tangent {name}: a tangent's numbers must be finite (not nan or inf)")
+            raise ValueFormatError(f"tangent {name}: a tangent's numbers must be finite (not nan or inf)")
         directions[name] = float(v) if shape == () else v
     return directions
 
