@@ -63,19 +63,21 @@ def test_float_texts_keep_signed_zeros_and_json_names():
     ("x*x + sin(x)*y", dict(x=0.75, y=-1.5)),
     ("clip(x, y, 2)*x + pi*y", dict(x=0.5, y=1.5)),
 ])
-def test_records_from_the_columns_are_the_run_s_records(source, values):
+def test_the_columns_hold_the_run_s_records(source, values):
     result = gradcli.evaluate(source, values)
-    records = result.columns.records()
+    columns, records = result.columns, result.trace  # the scalar engine's own records
+    assert [r.node for r in records] == columns.nodes
+    assert [(r.value, r.gradient) for r in records] == list(zip(columns.values, columns.gradients))
+    # every edge, gates in topological order and each gate's edges in input order; the upstream
+    # is the gate's gradient
+    mine = list(zip(columns.gates, columns.indexes, columns.inputs, columns.locals,
+                    [columns.gradients[k] for k in columns.gates], columns.results))
+    assert mine == [(e.gate.id, e.index, e.input.id, e.local, e.upstream, e.result)
+                    for r in records for e in r.edges]
     for record in records:
         for edge in record.edges:
             assert edge.gate is record.node and edge.upstream is record.gradient
             assert any(arrival is edge for arrival in records[edge.input.id].arrivals)
-    for mine, theirs in zip(records, result.trace, strict=True):  # the scalar engine's own records
-        assert mine.node is theirs.node
-        assert (mine.value, mine.gradient) == (theirs.value, theirs.gradient)
-        for edges, their_edges in ((mine.edges, theirs.edges), (mine.arrivals, theirs.arrivals)):
-            assert [(e.gate.id, e.index, e.local, e.upstream, e.result) for e in edges] == \
-                [(e.gate.id, e.index, e.local, e.upstream, e.result) for e in their_edges]
     if source.startswith("x*x"):  # the backward pass's order: sin(x)*y's gates, then x*x's edges
         (x,) = [r for r in records if r.node.name == "x"]
         assert [(e.gate.op_name, e.index) for e in x.arrivals] == [("sin", 0), ("mul", 0), ("mul", 1)]

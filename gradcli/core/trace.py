@@ -82,9 +82,10 @@ class Diagnostic:
 
 class RecordColumns:
     """A scalar run's records as flat lists, with no object per edge (the scalar engine fills them
-    in one loop; a 10,000-term sum has ~110,000 edges): `records()` makes the NodeTrace and Edge
-    objects from them, and the JSON writer reads them as they are. (Not core.graph's Columns,
-    which the parser fills for the scalar engine's plan.)
+    in one loop; a 10,000-term sum has ~110,000 edges), which the JSON writer reads as they are.
+    They hold the numbers of the run's NodeTrace and Edge records (the scalar engine makes those
+    directly, which is faster than through the columns). (Not core.graph's Columns, which the
+    parser fills for the scalar engine's plan.)
 
     Per node (by id, topological order): `values`, `gradients` (None where none is needed). Per
     edge, gates in topological order and each gate's edges in input order (the backward pass takes
@@ -103,30 +104,6 @@ class RecordColumns:
         self.inputs = inputs
         self.locals = locals_
         self.results = results
-
-    def records(self) -> list[NodeTrace]:
-        """The NodeTrace records: an edge's upstream is its gate's gradient (the same object),
-        each node's arrivals in the order the backward pass added them."""
-        nodes = self.nodes
-        gradients = self.gradients
-        gates = self.gates
-        edges = list(map(Edge, map(nodes.__getitem__, gates), self.indexes, self.locals,
-                         map(gradients.__getitem__, gates), self.results))
-        records = list(map(NodeTrace, nodes, self.values, gradients))
-        # each gate's edges are a run of the columns (gates in topological order)
-        runs = []
-        begin = len(edges)
-        for k in reversed(gates):  # the backward pass's order of the gates
-            if not runs or runs[-1][0] != k:
-                runs.append([k, begin, begin])
-            begin -= 1
-            runs[-1][1] = begin
-        inputs = self.inputs
-        for k, begin, end in runs:
-            own = records[k].edges = edges[begin:end]
-            for edge, i in zip(own, inputs[begin:end]):
-                records[i].arrivals.append(edge)
-        return records
 
 
 class Result:
@@ -164,8 +141,6 @@ class Result:
     def trace(self) -> list[NodeTrace] | None:
         """The records in topological order; None when tracing was off."""
         make = self._records
-        if make is None and self._trace is None and self._columns is not None:
-            make = self._from_columns
         if make is not None:
             # hundreds of thousands of records, none of them garbage: without a pause the cyclic
             # collector would walk the graph and the records again and again while they are made
@@ -178,9 +153,6 @@ class Result:
                     gc.enable()
             self._records = None  # (after: a failed attempt may be read again)
         return self._trace
-
-    def _from_columns(self) -> list[NodeTrace]:
-        return self.columns.records()
 
     @trace.setter
     def trace(self, records: list[NodeTrace] | None) -> None:
