@@ -19,6 +19,13 @@ import numpy as np
 if TYPE_CHECKING:
     from ..core.graph import Graph
 
+def _add_scaled(out: dict, scale: float, tangent: dict) -> None:
+    """out += scale · tangent, for sparse tangents {column: value} (a missing column is 0)."""
+    get = out.get
+    for c, v in tangent.items():
+        out[c] = get(c, 0.0) + scale * v
+
+
 class _Declined(Exception):
     """The fast scalar pass does not answer this run (a rule at its kink, a floating-point error,
     a gate without a float kernel…): the dual-number pass or the gradient graph's pass does."""
@@ -284,9 +291,7 @@ def _fast_hessian(graph: Graph, arrays: dict, names: list[str]) -> tuple[float, 
                 if out is None:
                     out = {c: b * v for c, v in tj.items()}
                 else:
-                    get = out.get
-                    for c, v in tj.items():
-                        out[c] = get(c, 0.0) + b * v
+                    _add_scaled(out, b, tj)
             tangents[k] = out
     matrix = np.bincount(np.array(rows, dtype=np.intp) * n + np.array(cols, dtype=np.intp),
                          weights=entries, minlength=n * n).reshape(n, n) if entries else np.zeros((n, n))

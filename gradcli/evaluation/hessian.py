@@ -50,7 +50,7 @@ import numpy as np
 from ..base.errors import GradcliError, ResourceError, ShapeError, did_you_mean
 from ..core.graph import reachable_in_order
 from ..core.trace import Diagnostic
-from .edge_pushing import _Declined, _fast_hessian, _fast_hvp
+from .edge_pushing import _add_scaled, _Declined, _fast_hessian, _fast_hvp
 
 if TYPE_CHECKING:
     from ..core.graph import Graph, Node
@@ -805,9 +805,7 @@ def _combine(locals_, ans: float, args: list, tangents: list) -> dict | None:
         if out is None:
             out = dict(tk) if local == 1.0 else {c: local * v for c, v in tk.items()}
         else:
-            get = out.get
-            for c, v in tk.items():
-                out[c] = get(c, 0.0) + local * v
+            _add_scaled(out, local, tk)
     return out
 
 
@@ -821,9 +819,7 @@ def _dual_mul(a, b):
         if tangent is None:
             tangent = {c: va * v for c, v in tb.items()}
         else:
-            get = tangent.get
-            for c, v in tb.items():
-                tangent[c] = get(c, 0.0) + va * v
+            _add_scaled(tangent, va, tb)
     return (va * vb, tangent)
 
 
@@ -834,9 +830,7 @@ def _dual_add(a, b):
     if not tb:
         return (va + vb, ta)
     tangent = dict(ta)
-    get = tangent.get
-    for c, v in tb.items():
-        tangent[c] = get(c, 0.0) + v
+    _add_scaled(tangent, 1.0, tb)  # (1.0 · v is v, bit for bit)
     return (va + vb, tangent)
 
 
