@@ -19,6 +19,11 @@ def connect(*, evaluate: Callable, to_source: Callable) -> None:
     _hooks.update(evaluate=evaluate, to_source=to_source)
 
 
+# A parser's node may hold its span packed in one int, start << SPAN_SHIFT | end (see Node).
+SPAN_SHIFT = 40
+_SPAN_MASK = (1 << SPAN_SHIFT) - 1
+
+
 class Node:
     """One gate (an op applied to inputs), one variable, or one constant.
 
@@ -33,8 +38,6 @@ class Node:
 
     __slots__ = ("id", "kind", "op", "inputs", "name", "_span", "default", "params", "rewrite", "scope", "_text",
                  "_source")
-
-    SPAN_SHIFT = 40
 
     def __init__(self, kind: str, span: Span | int, op: Op | None = None,
                  inputs: tuple[Node, ...] = (), name: str | None = None,
@@ -60,7 +63,7 @@ class Node:
     def span(self) -> Span:
         span = self._span
         if span.__class__ is int:
-            span = self._span = Span(self._source, span >> 40, span & 0xFF_FFFF_FFFF)
+            span = self._span = Span(self._source, span >> SPAN_SHIFT, span & _SPAN_MASK)
         return span
 
     @span.setter
@@ -72,7 +75,7 @@ class Node:
         renderer walking 100,000 nodes reads."""
         span = self._span
         if span.__class__ is int:
-            return self._source, span >> 40, span & 0xFF_FFFF_FFFF
+            return self._source, span >> SPAN_SHIFT, span & _SPAN_MASK
         return span.source, span.start, span.end
 
     @property

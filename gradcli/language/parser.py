@@ -22,7 +22,7 @@ from ..differentiation.derivative import RULES, Builder, gradient_nodes, topolog
 from .composite import expand as expand_graph
 from ..base.errors import (DefinitionError, GradcliSyntaxError, ResourceError, UnknownFunctionError, character_hint,
                      did_you_mean)
-from ..core.graph import Columns, Graph, Node
+from ..core.graph import SPAN_SHIFT, Columns, Graph, Node
 from ..core.ops import CONSTANTS, OPS, OVERLOADS, Op
 from ..base.source import Source, Span
 from ..core.trace import Diagnostic
@@ -96,7 +96,7 @@ def _binary(op_name: str):
         start, end = left[1], right[2]
         a, b = left[0], right[0]
         created = self.created
-        node = Node("gate", start << 40 | end, op, (a, b))  # its Span made when read (core.graph.Node)
+        node = Node("gate", start << SPAN_SHIFT | end, op, (a, b))  # its Span made when read (core.graph.Node)
         node._source = self.source
         node.id = k = len(created)
         created.append(node)
@@ -136,7 +136,7 @@ class GraphBuilder:
     def _node(self, kind: str, start: int, end: int, **fields) -> Node:
         """A constant or a gate, also in the columns."""
         created = self.created
-        node = Node(kind, start << 40 | end, **fields)
+        node = Node(kind, start << SPAN_SHIFT | end, **fields)
         node._source = self.source
         node.id = k = len(created)
         created.append(node)
@@ -179,7 +179,7 @@ class GraphBuilder:
         """A built-in one-input gate (a call such as sin(x), or -x): the usual case of
         _gate_columns inline, one call per gate."""
         created = self.created
-        node = Node("gate", start << 40 | end, op, (a,))
+        node = Node("gate", start << SPAN_SHIFT | end, op, (a,))
         node._source = self.source
         node.id = k = len(created)
         created.append(node)
@@ -217,7 +217,7 @@ class GraphBuilder:
         node = self.bindings.get(name) or self.free.get(name)
         start, end = tok.span()
         if node is None:
-            node = Node("var", start << 40 | end, None, (), name, CONSTANTS.get(name))
+            node = Node("var", start << SPAN_SHIFT | end, None, (), name, CONSTANTS.get(name))
             node._source = self.source
             created = self.created
             node.id = k = len(created)
@@ -261,7 +261,7 @@ class GraphBuilder:
                 elif all([arg.__class__ is tuple for arg in args]):
                     start, end = tok.start(), rpar.end()
                     created = self.created
-                    node = Node("gate", start << 40 | end, op, tuple([a[0] for a in args]))
+                    node = Node("gate", start << SPAN_SHIFT | end, op, tuple([a[0] for a in args]))
                     node._source = self.source
                     node.id = len(created)
                     created.append(node)
@@ -294,7 +294,7 @@ class GraphBuilder:
         start, end = tok.start(), rpar.end()
         if user and self.defining is None and size_of(op.body) > MAX_INLINED_GATES:
             raise too_big(f"a call of {name}", self._span(start, end))  # before any value is read
-        node = Node("gate", start << 40 | end, op=op, params=params,
+        node = Node("gate", start << SPAN_SHIFT | end, op=op, params=params,
                     inputs=tuple([a[0] for a in positional]))
         node._source = self.source
         node.id = len(self.created)
