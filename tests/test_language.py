@@ -452,3 +452,17 @@ def test_max_routes_and_relu_gates():
     assert grads("relu(x) + max(x, 2)", x=3.0) == {"x": pytest.approx(2.0)}
     # at x = 1: max routes to the constant 2: ∂f/∂x = 1
     assert grads("relu(x) + max(x, 2)", x=1.0) == {"x": pytest.approx(1.0)}
+
+
+def test_parse_output_names_the_statement_whose_value_is_the_output():
+    # q = x*y = 2, g = exp(q): dg/dx = exp(2)*y, dg/dy = exp(2)*x, by hand
+    source = "q = x*y; f = q + z; g = exp(q); f"
+    result = gradcli.parse(source, output="g").evaluate({"x": 1.0, "y": 2.0})
+    assert result.value == pytest.approx(math.exp(2.0))
+    assert result.gradients["x"] == pytest.approx(2 * math.exp(2.0))
+    assert result.gradients["y"] == pytest.approx(math.exp(2.0))
+    # the last assignment of a name is its value: q = 2, then q = 3
+    assert gradcli.parse("q = x*y; q += 1; q*2", output="q").evaluate({"x": 1, "y": 2}).value == 3.0
+    with pytest.raises(gradcli.GradcliError, match="no statement of the program assigns 'h'") as caught:
+        gradcli.parse(source, output="h")
+    assert caught.value.hint == "the statements assign: q, f, g"

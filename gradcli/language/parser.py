@@ -20,8 +20,8 @@ import numpy as np
 from .composite import MAX_INLINED_GATES, Function, function_op, size_of, too_big
 from ..differentiation.derivative import RULES, Builder, gradient_nodes, topological, zero_like
 from .composite import expand as expand_graph
-from ..base.errors import (DefinitionError, GradcliSyntaxError, ResourceError, UnknownFunctionError, character_hint,
-                     did_you_mean)
+from ..base.errors import (DefinitionError, GradcliError, GradcliSyntaxError, ResourceError, UnknownFunctionError,
+                           character_hint, did_you_mean, shorten)
 from ..core.graph import SPAN_SHIFT, Columns, Graph, Node
 from ..core.ops import CONSTANTS, OPS, OVERLOADS, Op
 from ..base.source import Source, Span
@@ -114,8 +114,10 @@ def _binary(op_name: str):
 class GraphBuilder:
     """Lark's callbacks, one per rule alias of the grammar; state is per parse (see `parse`)."""
 
-    def reset(self, source: Source, var_shapes: dict[str, tuple] | None = None) -> None:
+    def reset(self, source: Source, var_shapes: dict[str, tuple] | None = None,
+              output: str | None = None) -> None:
         self.source = source
+        self.output_name = output  # the statement whose value is the output; None: the last
         self.var_shapes = var_shapes  # the variables' shapes, when known before parsing
         self.differentiated = False  # a diff(…) was built (with those shapes)
         self.created: list[Node] = []  # each node's id is its index here
@@ -526,22 +528,37 @@ class GraphBuilder:
         self.bindings[target] = node
         return Statement(target, expr)
 
+    @staticmethod
+    def _named_statement(statements: list[Statement], name: str) -> Statement:
+        """The last statement that assigns `name` (an output asked for by name)."""
+        for stmt in reversed(statements):
+            if stmt.target == name and stmt.expr is not None:
+                return stmt
+        named = list(dict.fromkeys(s.target for s in statements if s.target is not None and s.expr is not None))
+        hint = did_you_mean(name, named) if named else None
+        raise GradcliError(f"no statement of the program assigns {shorten(name)!r}, so it cannot be an output",
+                           hint=hint or (f"the statements assign: {', '.join(named[:10])}" if named else
+                                         "name a statement first, e.g. f = x*y; then ask for f"))
+
     def start(self, children: list) -> Graph:
         statements: list[Statement] = children
         if not statements:
             raise GradcliSyntaxError("nothing to evaluate: the program has no statements",
                                      hint='write an expression, e.g. "x * y"')
         last = statements[-1]
-        if last.expr is None:
+        if self.output_name is not None:
+            last = self._named_statement(statements, self.output_name)
+        elif last.expr is None:
             raise GradcliSyntaxError("the program ends with a function definition: nothing to evaluate",
                                      hint=f"add a last statement that calls it, e.g. {last.target}(x)")
-        for stmt in statements[:-1]:
-            if stmt.target is None:
+        for stmt in statements:
+            if stmt.target is None and stmt is not last:
                 where = self._span(stmt.expr[1], stmt.expr[2]).where()
                 self.notes.append(Diagnostic(
-                    "input", f"the expression at {where} is not assigned or used; only the last "
-                    "statement is the output"))
-        output = statements[-1].expr[0]
+                    "input", f"the expression at {where} is not assigned or used; only the "
+                    + ("last statement" if self.output_name is None else f"statement {self.output_name}")
+                    + " is the output"))
+        output = last.expr[0]
         start = last.expr[1] if last.start is None else last.start
         self.source.output = self._span(start, last.expr[2])
         graph = Graph(self.created, output, self.source, self.notes, columns=self.columns)
@@ -601,14 +618,16 @@ RULES.compiler = _compile_rule
 
 
 def parse(text: str, *, expand: bool = False, max_chars: int | None = MAX_SOURCE_CHARS,
-          shapes: dict[str, tuple] | None = None) -> Graph:
+          shapes: dict[str, tuple] | None = None, output: str | None = None) -> Graph:
     """Parse a gradcli expression or program into a Graph (max_chars=None lifts the size limit).
 
     A call of a user function or of a built-in composite (sigmoid) is one gate; with `expand`,
     it is replaced by the primitive gates of its body. `shapes` ({name: shape}, what the values
     will be) lets `diff(…)` leave out the gates that sum a broadcast cotangent back to a
     variable's shape where no broadcast can happen; the graph then refuses values of other
-    shapes for those names (Graph.assumes)."""
+    shapes for those names (Graph.assumes). `output` names the statement whose value is the
+    output (the last assignment of that name; by default the last statement): for a program of
+    several outputs, one graph per output. Raises GradcliError when no statement assigns it."""
     if not isinstance(text, str):
         raise TypeError(f"parse() needs a str, not {type(text).__name__}")
     if max_chars is not None and len(text) > max_chars:
@@ -619,11 +638,11 @@ def parse(text: str, *, expand: bool = False, max_chars: int | None = MAX_SOURCE
     if shapes is not None:
         shapes = {name: tuple(np.shape(s) if not isinstance(s, tuple) else s) for name, s in shapes.items()}
     with _LOCK:
-        graph = _parse_with(_parser(), text, shapes)
+        graph = _parse_with(_parser(), text, shapes, output)
     return expand_graph(graph, parse) if expand else graph
 
 
-def _parse_with(parser, text: str, shapes: dict[str, tuple] | None = None) -> Graph:
+def _parse_with(parser, text: str, shapes: dict[str, tuple] | None = None, output: str | None = None) -> Graph:
     """Run `parser` (gradcli.language.lalr.Parser, or gradcli.language.lalr_reference.LarkParser) with the builder."""
     from .lalr import ParseFailure
 
@@ -631,7 +650,7 @@ def _parse_with(parser, text: str, shapes: dict[str, tuple] | None = None) -> Gr
     gc_was_on = gc.isenabled()
     gc.disable()  # building 100,000 nodes triggers many useless collections
     try:
-        _BUILDER.reset(source, shapes)
+        _BUILDER.reset(source, shapes, output)
         try:
             return parser.parse(text)
         except ParseFailure as failure:
