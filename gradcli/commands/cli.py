@@ -203,6 +203,10 @@ FormatOption = Annotated[Optional[Format], typer.Option(
     help="table (default): the backward pass for people; json: one JSON document; csv: the per-edge "
          "table with a header; plain: 'name value' lines, f first; dot: the circuit in Graphviz DOT; "
          "tree: the circuit as a tree in the terminal.")]
+OutputsOption = Annotated[Optional[str], typer.Option(
+    "--outputs", metavar="NAME,NAME",
+    help="The outputs: these statements of the program (q = ...; f = ...), each its own f, in this "
+         "order (by default the last statement).")]
 CheckFormatOption = Annotated[CheckFormat, typer.Option(
     "--format", "-f", metavar="FORMAT", help="table: one row per variable (per element of an array); json: one JSON document.")]
 
@@ -542,6 +546,14 @@ def _read_program(file: Path | None, where: str) -> str:
         raise GradcliError(f"--file {file}: {exc.strerror or exc}") from None
     with handle:
         return read_limited(handle, where, max_chars=MAX_SOURCE_CHARS)
+
+
+def _names(text: str, flag: str) -> list[str]:
+    """A comma-separated list of names (--wrt, --outputs): each once, at least one."""
+    names = list(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
+    if not names:
+        raise GradcliError(f"{flag} needs at least one name", hint=f"write {flag} f,g")
+    return names
 
 
 def _select(result, wrt: str) -> dict:
