@@ -109,18 +109,27 @@ class JVP:
     Unpacks as `(value, tangent)`: `f, df = gradcli.jvp(...)`.
     """
 
-    __slots__ = ("graph", "value", "tangent", "seeds", "variables", "diagnostics", "_records", "_make")
+    __slots__ = ("graph", "value", "tangent", "_seeds", "variables", "diagnostics", "_records", "_make")
 
     def __init__(self, graph: Graph, value, tangent, seeds: dict, variables: dict,
                  diagnostics: list[Diagnostic], records: list | None = None, make=None) -> None:
         self.graph = graph
         self.value = value
         self.tangent = tangent
-        self.seeds = seeds
+        self._seeds = seeds  # (those given; the zeros of the others are made when first read)
         self.variables = variables
         self.diagnostics = diagnostics
         self._records = records
         self._make = make if records is None else None
+
+    @property
+    def seeds(self) -> dict:
+        """{name: t} per variable with a value, in `variables` order (0 where none was given)."""
+        seeds = self._seeds
+        if seeds.keys() != self.variables.keys():
+            self._seeds = seeds = {name: seeds[name] if name in seeds else 0.0 if shape == () else np.zeros(shape)
+                                   for name, shape in self.variables.items()}
+        return seeds
 
     @property
     def records(self) -> list[ForwardRecord]:
@@ -154,6 +163,13 @@ def bind_tangents(tangents: Mapping[str, object], shapes: dict[str, tuple]) -> d
     Raises TypeError (`tangents` is not a mapping), GradcliError (a name that is not a variable
     with a value, with a did-you-mean hint), ShapeError (a tangent not of its variable's shape),
     ValueFormatError (not numbers, or not finite)."""
+    given = _given_tangents(tangents, shapes)
+    return {name: given[name] if name in given else 0.0 if shape == () else np.zeros(shape)
+            for name, shape in shapes.items()}
+
+
+def _given_tangents(tangents: Mapping[str, object], shapes: dict[str, tuple]) -> dict:
+    """bind_tangents for the names `tangents` gives only, in `shapes` order."""
     from ..base.errors import ValueFormatError
     from ..inputs.values import to_array
 
@@ -167,7 +183,6 @@ def bind_tangents(tangents: Mapping[str, object], shapes: dict[str, tuple]) -> d
     directions: dict = {}
     for name, shape in shapes.items():
         if name not in tangents:
-            directions[name] = 0.0 if shape == () else np.zeros(shape)
             continue
         v = tangents[name]
         if v.__class__ is float and shape == ():  # (the common case, without NumPy's conversions)
@@ -183,7 +198,7 @@ def bind_tangents(tangents: Mapping[str, object], shapes: dict[str, tuple]) -> d
             raise ShapeError(f"tangent {name}: the tangent is {show(v.shape)}, but {name} is {show(shape)}",
                              hint="a tangent has its variable's shape: " + (
                                  "one number" if shape == () else f"{math.prod(shape)} numbers laid out as {name}'s"))
-        if not np.isfinite(v).all():
+        if not _all_finite(v):
             raise ValueFormatError(f"tangent {name}: a tangent's numbers must be finite (not nan or inf)")
         directions[name] = float(v) if shape == () else v
     return directions
@@ -443,67 +458,273 @@ def _record(node: Node, ans, args: list, ins: list, terms: list, tangent, n: int
     return ForwardRecord(node, value, locals_, tangents_in, tuple(full(t) for t in terms), full(tangent))
 
 
+class _Unusual(Exception):
+    """The lean pass met something its shortcuts do not cover: the careful pass runs instead."""
+
+
+_TINY = float(np.finfo(np.float64).tiny)
+
+
+def _scale(a: float, b: float) -> float:
+    """a × b for two scalar factors (Python floats overflow to inf silently): _Unusual where
+    the product is not finite, or subnormal, or a zero that neither factor is."""
+    p = a * b
+    if math.isfinite(p) and (abs(p) >= _TINY or (p == 0.0 and (a == 0.0 or b == 0.0))):
+        return p
+    raise _Unusual
+
+
+class _Pool:
+    """The arrays the lean pass made (`take`), with how many slots (values, tangents) hold each:
+    one held by a single slot that dies at this gate may be written into, and one no slot holds
+    any more is handed to the next `take` of its shape (no new pages to fault in). An array
+    given to code that may return a view of it or the array itself (an op with a VJP, a forward
+    that is not a ufunc) is pinned: never written into nor handed out again."""
+
+    __slots__ = ("held", "free")
+
+    def __init__(self) -> None:
+        self.held: dict[int, list] = {}
+        self.free: list[np.ndarray] = []
+
+    def take(self, shape: tuple) -> np.ndarray:
+        free = self.free
+        for index, array in enumerate(free):
+            if array.shape == shape:
+                del free[index]
+                break
+        else:
+            array = np.empty(shape)
+        self.held[id(array)] = [array, 0]
+        return array
+
+    def hold(self, array) -> None:
+        entry = self.held.get(id(array))
+        if entry is not None and entry[0] is array:
+            entry[1] += 1
+
+    def drop(self, array) -> None:
+        entry = self.held.get(id(array))
+        if entry is not None and entry[0] is array:
+            entry[1] -= 1
+            if entry[1] <= 0:
+                del self.held[id(array)]
+                self.free.append(array)
+
+    def sole(self, array) -> bool:
+        entry = self.held.get(id(array))
+        return entry is not None and entry[0] is array and entry[1] == 1
+
+    def adopt(self, array):
+        """A new array NumPy made for the pass (held by no slot yet), to be reused."""
+        if isinstance(array, np.ndarray) and array.ndim and array.base is None:
+            self.held[id(array)] = [array, 0]
+            return _FRESH
+        return _READ_ONLY
+
+    def pin(self, array) -> None:
+        entry = self.held.get(id(array))
+        if entry is not None and entry[0] is array:
+            del self.held[id(array)]
+
+
 def _lean(graph: Graph, arrays: dict, seeds: dict):
     """The lean pass: (value, tangent, kinks), or None where something unusual happened (a
-    floating-point error, a nan or inf in f or its tangent): the careful pass then runs."""
+    floating-point error, a nan or inf in f or its tangent, a scalar factor out of the normal
+    range): the careful pass then runs.
+
+    A tangent here is a pair (t, c) standing for c·t, c a Python float: a scalar local gradient
+    (a negation, the w of w·x, a seed that is a number times a local that is an array) scales c
+    and costs no pass over an array; c is applied where two tangents with different factors
+    meet, and at the end. Values and tangents are let go after their last reader, and an array
+    that dies at a gate is written in place there (`_Pool`)."""
+    from .shapes import _reads
+
+    needs, last = _lean_plan(graph, arrays)
     nodes = graph.nodes
-    plan = _lean_plan(graph, arrays)
-    needs, last = plan
     out = graph.output.id
     values: list = [None] * len(nodes)
     tangents: list = [None] * len(nodes)
+    factors: list = [1.0] * len(nodes)
+    pool = _Pool()
     kinks: list = []
     flag = _FloatingPointFlag()
-    with np.errstate(all="call", under="ignore", call=flag):
-        for node in nodes:
-            k = node.id
-            kind = node.kind
-            if kind == "var":
-                values[k] = _variable_value(node, arrays)
-                tangents[k] = seeds.get(node.name)
-                continue
-            if kind == "const":
-                values[k] = np.float64(node.default)
-                continue
-            op = node.op
-            inputs = node.inputs
-            args = [values[i.id] for i in inputs]
-            if op.vjp is None:
-                if len(args) >= 2:
-                    _check_broadcast(node, args)
-                ans = op.forward(*args)
-            else:
-                ans = _forward_array_op(node, args)
-            values[k] = ans
-            if (op.kink is not None or op.kink_offset is not None) and needs[k] and op.at_kink(*args, **node.params):
-                kinks.append(_at_its_kink(node))
-            ins = [tangents[i.id] for i in inputs]
-            tangent = None
-            if op.vjp is None:
-                locals_ = op.locals
-                for index, tk in enumerate(ins):
-                    if tk is None:
-                        continue
-                    local = locals_[index](ans, *args)
-                    if local.__class__ is float:
-                        term = tk if local == 1.0 else (-tk if local == -1.0 else local * tk)
+    try:
+        with np.errstate(all="call", under="ignore", call=flag):
+            for node in nodes:
+                k = node.id
+                kind = node.kind
+                if kind == "var":
+                    values[k] = _variable_value(node, arrays)
+                    t = seeds.get(node.name)
+                    if t is not None:
+                        tangents[k] = t
+                    continue
+                if kind == "const":
+                    values[k] = np.float64(node.default)
+                    continue
+                op = node.op
+                inputs = node.inputs
+                args = [values[i.id] for i in inputs]
+                if (op.kink is not None or op.kink_offset is not None) and needs[k] and \
+                        op.at_kink(*args, **node.params):
+                    kinks.append(_at_its_kink(node))
+                moving = [index for index, i in enumerate(inputs) if tangents[i.id] is not None]
+                ufunc = op.ufunc
+                if op.vjp is None and ufunc is not None:
+                    if len(args) == 2:
+                        _check_broadcast(node, args)
+                        sa, sb = np.shape(args[0]), np.shape(args[1])
+                        shape = sa if sa == sb or not sb else sb if not sa else np.broadcast_shapes(sa, sb)
                     else:
-                        term = local * tk
-                    tangent = term if tangent is None else tangent + term
-            elif any(t is not None for t in ins):
-                tangent = gate_tangent(node, ans, args, ins, guard=False)
-            tangents[k] = tangent
-            for i in inputs:  # (let go of what no later gate reads)
-                j = i.id
-                if last[j] == k and j != out:
-                    values[j] = tangents[j] = None
-            args = ins = ans = tangent = None
-    value, tangent = values[out], tangents[out]
+                        shape = np.shape(args[0])
+                    if shape:
+                        read = {r for index in moving for r in _reads(node, index)}
+                        into = None
+                        for index, (i, a) in enumerate(zip(inputs, args)):
+                            if (last[i.id] == k and i.id != out and index not in read and pool.sole(a)
+                                    and a.shape == shape):
+                                into = a
+                                break
+                        if into is None:
+                            into = pool.take(shape)
+                        ans = ufunc(*args, out=into)
+                    else:
+                        ans = ufunc(*args)
+                else:
+                    for a in args:
+                        pool.pin(a)
+                    ans = _forward(node, args)
+                values[k] = ans
+                pool.hold(ans)
+                if op.vjp is None:
+                    tangent, factor = _lean_elementwise(node, k, ans, args, tangents, factors, pool, last)
+                elif moving:
+                    ins = []
+                    for i in inputs:  # (the factors applied: an op with a VJP takes plain tangents)
+                        t = tangents[i.id]
+                        c = factors[i.id]
+                        pool.pin(t)
+                        ins.append(t if t is None or c == 1.0 else t * c)
+                    tangent, factor = gate_tangent(node, ans, args, ins, guard=False), 1.0
+                else:
+                    tangent, factor = None, 1.0
+                if tangent is not None:
+                    tangents[k] = tangent
+                    factors[k] = factor
+                    pool.hold(tangent)
+                for i in inputs:  # (let go of what no later gate reads)
+                    j = i.id
+                    if last[j] == k and j != out:
+                        a = values[j]
+                        if a is not None:
+                            values[j] = None
+                            pool.drop(a)
+                        t = tangents[j]
+                        if t is not None:
+                            tangents[j] = None
+                            pool.drop(t)
+                args = ans = tangent = t = a = into = None
+            value, tangent, factor = values[out], tangents[out], factors[out]
+            if tangent is not None and factor != 1.0:
+                if pool.sole(tangent) and tangent is not value:
+                    np.multiply(tangent, factor, out=tangent)
+                else:
+                    tangent = tangent * factor
+    except (_Unusual, ArithmeticError):  # (Python floats raise where NumPy's would flag)
+        return None
     if flag.raised or not _all_finite(np.asarray(value)) or (
             tangent is not None and not _all_finite(np.asarray(tangent))):
         return None
     kinks.reverse()
     return value, tangent, kinks
+
+
+# how writable a term of _lean_elementwise is: not at all (a value, a seed, an array held
+# elsewhere), in place though its input's slot holds it (that slot lets go of it at this gate),
+# or made for this gate alone (to be let go of if abandoned)
+_READ_ONLY, _BORROWED, _FRESH = 0, 1, 2
+
+
+def _lean_elementwise(node: Node, k: int, ans, args: list, tangents: list, factors: list, pool: _Pool,
+                      last: list):
+    """(t, c) for an elementwise gate in the lean pass (see _lean), or (None, 1.0)."""
+    op = node.op
+    kernel = op.in_place
+    terms = []
+    shape = np.shape(ans)
+    for index, inp in enumerate(node.inputs):
+        j = inp.id
+        tk = tangents[j]
+        if tk is None:
+            continue
+        made = []
+
+        def fresh():
+            array = pool.take(shape)
+            made.append(array)
+            return array
+
+        got = kernel.local(index, fresh, ans, *args) if kernel is not None else None
+        if got is None:
+            local, c = op.locals[index](ans, *args), factors[j]
+        else:
+            local, c = got
+            c = _scale(c, factors[j])
+        mine = bool(made) and local is made[0]  # an array made for this edge alone
+        for array in made[1 if mine else 0:]:
+            pool.drop(array)
+        if local.__class__ is float or np.ndim(local) == 0:
+            if mine:
+                local = local[()]
+                pool.drop(made[0])
+            terms.append((tk, _scale(c, float(local)), _READ_ONLY))
+            continue
+        if tk.__class__ is float or np.ndim(tk) == 0:  # a number: it joins the factor
+            terms.append((local, _scale(c, float(tk)), _FRESH if mine else _READ_ONLY))
+            continue
+        if mine and local.shape == np.broadcast_shapes(local.shape, tk.shape):
+            terms.append((np.multiply(local, tk, out=local), c, _FRESH))
+        elif last[j] == k and pool.sole(tk) and tk.shape == np.broadcast_shapes(local.shape, tk.shape):
+            terms.append((np.multiply(tk, local, out=tk), c, _BORROWED))
+        else:
+            if mine:
+                pool.drop(local)
+            product = local * tk
+            terms.append((product, c, pool.adopt(product)))
+    if not terms:
+        return None, 1.0
+    tangent, factor, state = terms[0]
+    for term, c, other in terms[1:]:
+        if c != factor:
+            if factor == 0.0:
+                raise _Unusual
+            ratio = c / factor
+            if not (math.isfinite(ratio) and abs(ratio) >= _TINY):
+                raise _Unusual
+            if other != _READ_ONLY:
+                term = np.multiply(term, ratio, out=term)
+            else:
+                term = term * ratio
+                other = pool.adopt(term)
+        both = np.broadcast_shapes(np.shape(tangent), np.shape(term))
+        if state != _READ_ONLY and np.shape(tangent) == both:
+            np.add(tangent, term, out=tangent)
+            if other == _FRESH:
+                pool.drop(term)
+        elif other != _READ_ONLY and np.shape(term) == both:
+            if state == _FRESH:
+                pool.drop(tangent)
+            tangent = np.add(term, tangent, out=term)
+            state = other
+        else:
+            if state == _FRESH:
+                pool.drop(tangent)
+            if other == _FRESH:
+                pool.drop(term)
+            tangent = tangent + term
+            state = pool.adopt(tangent)
+    return tangent, factor
 
 
 def _lean_plan(graph: Graph, arrays: dict):
@@ -542,9 +763,7 @@ def jvp(graph: Graph, values: Mapping[str, object] | None, tangents: Mapping[str
         arrays, diagnostics = bind_values(graph, values)
     diagnostics[:0] = graph.notes
     shapes = {name: arrays[name].shape for name in graph.variables if name in arrays}
-    given = dict(tangents or {})
-    directions = bind_tangents(given, shapes)
-    seeds = {name: directions[name] for name in given}
+    seeds = _given_tangents(tangents if tangents is not None else {}, shapes)
     if max_memory is not None:
         from .shapes import check_memory
 
@@ -575,7 +794,7 @@ def jvp(graph: Graph, values: Mapping[str, object] | None, tangents: Mapping[str
             return made
     else:
         make = None
-    return JVP(graph, value, tangent, directions, shapes, diagnostics, records, make)
+    return JVP(graph, value, tangent, seeds, shapes, diagnostics, records, make)
 
 
 def _finish(graph: Graph, arrays: dict, value, tangent):
