@@ -370,3 +370,21 @@ def test_max_memory_bounds_the_jacobian_of_a_user_function():
     assert run(source, values, {"x": np.ones(2000)}).tangent == pytest.approx(4000.0)
     with pytest.raises(gradcli.ResourceError):
         run(source, values, {"x": np.ones(2000)}, max_memory=10_000)
+
+
+def test_the_readme_example_runs_and_shows_its_numbers():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Forward mode: `gradcli.jvp`", 1)[1]
+    block = section.split("```python\n", 1)[1].split("```", 1)[0]
+    scope: dict = {}
+    exec(compile(block, "README.md", "exec"), scope)  # noqa: S102 (our own README)
+    # the numbers its comments show
+    assert (scope["f"], scope["df"]) == (-12.0, 2.0)
+    assert repr(scope["last"].products) == "(0.0, -0.19661193324148188)"
+    r = scope["r"]
+    assert np.array_equal(np.round(r.tangent, 8), [0.78644773, 1.25992302])
+    for line in block.splitlines():
+        if line.startswith("gradcli.jvp(") and "# 1.0" in line:
+            assert eval(line.split("#")[0], scope) == 1.0  # noqa: S307
