@@ -685,7 +685,8 @@ def _lean_elementwise(node: Node, k: int, ans, args: list, tangents: list, facto
             continue
         if mine and local.shape == np.broadcast_shapes(local.shape, tk.shape):
             terms.append((np.multiply(local, tk, out=local), c, _FRESH))
-        elif last[j] == k and pool.sole(tk) and tk.shape == np.broadcast_shapes(local.shape, tk.shape):
+        elif (last[j] == k and pool.sole(tk) and tk.shape == np.broadcast_shapes(local.shape, tk.shape)
+              and node.inputs.count(inp) == 1):
             terms.append((np.multiply(tk, local, out=tk), c, _BORROWED))
         else:
             if mine:
