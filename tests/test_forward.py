@@ -277,6 +277,18 @@ def test_random_programs_lean_and_careful_agree_with_reverse_mode():
         scale = max(1.0, float(np.max(finite))) if finite.size else 1.0  # (cancellation: to rounding)
         np.testing.assert_allclose(lean.tangent, careful.tangent, rtol=1e-11, atol=1e-13 * scale, equal_nan=True,
                                    err_msg=source)
+        if i % 3 == 0:  # scalars: the float pass against the NumPy careful pass, gate by gate
+            scalars = {k: float(np.ravel(v)[0]) for k, v in values.items()}
+            ts = {k: float(np.ravel(v)[0]) for k, v in tangents.items()}
+            floats = jvp(graph, scalars, ts)
+            numpy_side = []
+            value, tangent, records = forward._careful(
+                graph, {k: np.asarray(v) for k, v in scalars.items()}, ts, numpy_side, True)
+            assert floats.warnings == [d.message for d in numpy_side], source
+            assert len(floats.records) == len(records)
+            for mine, theirs in zip(floats.records, records):
+                np.testing.assert_allclose([mine.value, mine.tangent], [theirs.value, theirs.tangent],
+                                           rtol=1e-12, atol=1e-300, equal_nan=True, err_msg=source)
         reverse = graph.evaluate(values, trace=False)
         if careful.warnings or reverse.warnings or not np.all(np.abs(careful.tangent) < 1e8):
             continue  # (reverse mode's 0·inf = nan where forward mode's zero tangent counts 0)
