@@ -90,8 +90,12 @@ def evaluate(graphs: Mapping[str, Graph], values: Mapping[str, object] | None = 
     to every Result's diagnostics (each Result stays whole; the CLI prints a message once).
 
     Raises what Graph.evaluate raises (MissingValueError, ShapeError, ResourceError, ...), for
-    the first output, in order, that fails."""
+    the first output, in order, that fails. A single graph runs on all the values (the engine
+    warns of the unused ones itself)."""
     values = dict(values or {})
+    if len(graphs) == 1:  # the engine's own warnings are then exactly these, in its order
+        graph, = graphs.values()
+        return {name: graph.evaluate(values, trace=trace, max_memory=max_memory) for name in graphs}
     unused = unused_values(graphs, values)
     results = {}
     for name, graph in graphs.items():

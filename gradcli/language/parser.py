@@ -535,6 +535,10 @@ class GraphBuilder:
             if stmt.target == name and stmt.expr is not None:
                 return stmt
         named = list(dict.fromkeys(s.target for s in statements if s.target is not None and s.expr is not None))
+        if any(s.target == name for s in statements):  # only a definition has that name
+            raise GradcliError(f"{shorten(name)!r} is a function the program defines, not a statement, so it "
+                               "cannot be an output",
+                               hint=f"call it in a statement (y = {shorten(name)}(x)) and ask for that statement")
         hint = did_you_mean(name, named) if named else None
         raise GradcliError(f"no statement of the program assigns {shorten(name)!r}, so it cannot be an output",
                            hint=hint or (f"the statements assign: {', '.join(named[:10])}" if named else
