@@ -431,7 +431,8 @@ def eval_command(
 
                     if shutil.which("dot") is None:  # then the DOT text goes beside it
                         fallback = str(Path(drawing).with_suffix(".dot"))
-                        files.append((f"{fallback} (the DOT text for {drawing})", fallback))
+                        files.append((f"{fallback} (the DOT text for "
+                                      + (f"--output {output})" if drawing == output else f"{drawing})"), fallback))
             _refuse_output_over_input(files, _input_files(arguments, file, set_, values_file))
         # a value file larger than the memory limit is refused while it is read
         read_limit = (limit or _MAX_SIZE, f"the memory limit of {max_memory} (--max-memory)")

@@ -56,7 +56,7 @@ def graphs(text: str, outputs: Iterable[str] | None, *, values: Mapping[str, obj
     `output_name`. `values` give the shapes diff(…) is built for (as `parse(shapes=…)`);
     `transform` (e.g. language.rewrite.stabilize) is applied to each graph. Raises the parser's
     errors: GradcliError for a name no statement assigns (listing the statements)."""
-    shapes = shapes_of(values) if values else None
+    shapes = shapes_of(values or {})
     if outputs is None:
         graph = parse(text, expand=expand, shapes=shapes)
         found = {output_name(graph): graph}
