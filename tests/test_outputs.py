@@ -492,3 +492,10 @@ def test_csv_parses_back(cli):
     rows = list(csv.DictReader(io.StringIO(text)))
     assert {row["output"] for row in rows} == {"f", "g"}
     assert np.isclose(float([r for r in rows if r["output"] == "g" and r["input"] == "x"][0]["result"]), 2 * E2)
+
+
+def test_a_bare_expression_is_said_once(cli):
+    result = cli("eval", "q = x*y; x + 1; f = q; g = q*2", "x=1", "y=2", "--outputs", "f,g", "-f", "plain")
+    assert result.exit_code == 0 and result.stdout == "f f 2.0\nf x 2.0\nf y 1.0\ng g 4.0\ng x 4.0\ng y 2.0\n"
+    assert result.stderr == ("warning: the expression at line 1, column 10 is not assigned or used; "
+                             "no output asked for depends on it\n")

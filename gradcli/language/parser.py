@@ -558,10 +558,11 @@ class GraphBuilder:
         for stmt in statements:
             if stmt.target is None and stmt is not last:
                 where = self._span(stmt.expr[1], stmt.expr[2]).where()
+                # (worded alike for every output asked for by name: said once for several)
                 self.notes.append(Diagnostic(
-                    "input", f"the expression at {where} is not assigned or used; only the "
-                    + ("last statement" if self.output_name is None else f"statement {self.output_name}")
-                    + " is the output"))
+                    "input", f"the expression at {where} is not assigned or used; "
+                    + ("only the last statement is the output" if self.output_name is None
+                       else "no output asked for depends on it")))
         output = last.expr[0]
         start = last.expr[1] if last.start is None else last.start
         self.source.output = self._span(start, last.expr[2])
