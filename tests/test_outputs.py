@@ -367,6 +367,8 @@ def test_array_outputs_note(cli):
     steps = cli("eval", "v = x*a; s = sum(v)", "x=2", "a=[1,2]", "--outputs", "v", "--steps").stdout
     assert ("v is an array of shape (2,): the gradients are those of sum(v) "
             "(gradcli jacobian gives each element's gradient)") in steps
+    text = cli("eval", "v = x*a; s = sum(v)", "x=2", "a=[[1,2],[3,4]]", "--outputs", "v,s", "-f", "json").stdout
+    assert text == json.dumps(json.loads(text), indent=2) + "\n"  # nested arrays laid out as json.dumps does
     data = json.loads(cli("eval", "v = x*a; s = sum(v)", "x=2", "a=[1,2]", "--outputs", "v,s", "-f", "json").stdout)
     assert data["outputs"]["v"]["gradient_of"] == "sum(f)" and data["outputs"]["s"]["gradient_of"] == "f"
 
