@@ -109,6 +109,8 @@ def test_api_shapes_unpacking_and_keywords():
     got = gradcli.jvp("x", {"x": [3.0, 4.0]}, {"x": t}).tangent
     assert got.tolist() == [1.0, 2.0] and got is not t
     assert "jvp" in gradcli.__all__ and "JVP" in gradcli.__all__
+    # through diff(…) in the language: d/dx x³ = 3x², its tangent 6x·t
+    assert gradcli.jvp("diff(x**3, x)", {"x": 2.0}, {"x": 1.0})[:] == (12.0, 12.0)
 
 
 # -- every op: central differences along t, and the adjoint identity against the reverse engine ---
