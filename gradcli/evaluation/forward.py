@@ -35,7 +35,8 @@ Three passes give the same numbers:
   and all, declining to the NumPy passes at anything unusual (`_scalar_pass`);
 - the lean pass (untraced runs on arrays): values and tangents only, each let go after its last
   reader, no per-gate scans: NumPy calls a flag on any floating-point error, and f and ∂f·t are
-  checked once at the end;
+  checked once at the end (not even that on finite inputs of elementwise gates, where only a
+  flagged error makes a nan or inf);
 - the careful pass (`trace=True`, small runs, and any run where the lean pass saw something
   unusual): gate by gate with every check, and the records (`ForwardRecord`) if asked.
 
@@ -531,7 +532,7 @@ class _Pool:
             del self.held[id(array)]
 
 
-def _lean(graph: Graph, arrays: dict, seeds: dict):
+def _lean(graph: Graph, arrays: dict, seeds: dict, inputs_finite: bool = False):
     """The lean pass: (value, tangent, kinks), or None where something unusual happened (a
     floating-point error, a nan or inf in f or its tangent, a scalar factor out of the normal
     range): the careful pass then runs.
@@ -540,7 +541,12 @@ def _lean(graph: Graph, arrays: dict, seeds: dict):
     (a negation, the w of w·x, a seed that is a number times a local that is an array) scales c
     and costs no pass over an array; c is applied where two tangents with different factors
     meet, and at the end. Values and tangents are let go after their last reader, and an array
-    that dies at a gate is written in place there (`_Pool`)."""
+    that dies at a gate is written in place there (`_Pool`).
+
+    `inputs_finite`: the values, seeds and constants hold no nan or inf. Then, on a graph of the
+    registry's elementwise ops, a nan or inf can only come from a floating-point error, which
+    raises the flag (0·inf is an invalid operation, an overflow and a division by zero are
+    errors): f and ∂f·t need no pass of their own to be known finite."""
     from .shapes import _reads
 
     needs, last = _lean_plan(graph, arrays)
@@ -636,8 +642,10 @@ def _lean(graph: Graph, arrays: dict, seeds: dict):
                     tangent = tangent * factor
     except (_Unusual, ArithmeticError):  # (Python floats raise where NumPy's would flag)
         return None
-    if flag.raised or not _all_finite(np.asarray(value)) or (
-            tangent is not None and not _all_finite(np.asarray(tangent))):
+    if flag.raised:
+        return None
+    if not (inputs_finite and _elementwise_only(graph)) and (not _all_finite(np.asarray(value)) or (
+            tangent is not None and not _all_finite(np.asarray(tangent)))):
         return None
     kinks.reverse()
     return value, tangent, kinks
@@ -729,6 +737,17 @@ def _lean_elementwise(node: Node, k: int, ans, args: list, tangents: list, facto
             tangent = tangent + term
             state = pool.adopt(tangent)
     return tangent, factor
+
+
+def _elementwise_only(graph: Graph) -> bool:
+    """Whether every gate is a registry op that is elementwise, and every constant finite (kept
+    on the graph): a graph whose floating-point errors NumPy's flag sees, each one."""
+    known = graph.__dict__.get("_forward_elementwise")
+    if known is None:
+        known = graph._forward_elementwise = all(
+            node.op.vjp is None and node.op.body is None if node.kind == "gate"
+            else node.kind != "const" or math.isfinite(node.default) for node in graph.nodes)
+    return known
 
 
 def _floats(graph: Graph) -> bool:
@@ -875,7 +894,8 @@ def jvp(graph: Graph, values: Mapping[str, object] | None, tangents: Mapping[str
             value, tangent, kinks, records = lean
             diagnostics += kinks
     else:
-        lean = None if keep else _lean(graph, arrays, seeds)
+        finite = not any(d.kind == "domain" for d in diagnostics)  # (the values' nan and inf, if any)
+        lean = None if keep else _lean(graph, arrays, seeds, finite)
         if lean is not None:
             value, tangent, kinks = lean
             diagnostics += kinks
