@@ -187,7 +187,8 @@ def render_steps(jvp, out, *, values: Mapping | None = None, name: str = "f", di
         wires = [(k, letters.get(inp.label, inp.label)) for k, inp in _wires(record)]
         lines.extend(f"   {letter} = {label}" for letter, label in renamed)
         if any(isinstance(record.locals[k], str) for k, _ in wires):
-            lines.append(f"   not elementwise: each term is the Jacobian-vector product ∂{_of(own)}/∂v·dv")
+            lines.append(f"   not elementwise: each term is a Jacobian-vector product, {_of(own)}'s Jacobian for "
+                         "that input times the input's tangent")
             symbols = [f"∂{_of(own)}/∂{_of(inp)}·{_d(inp)}" for _, inp in wires]
             products = [num(record.products[k]) for k, _ in wires]
         else:
