@@ -780,6 +780,7 @@ def jvp_command(
         raise UsageProblem(f"--steps narrates the forward pass for people; it does not go with --format {format.value}",
                            hint="--format json already holds every gate's local gradients and tangents")
     with _user_errors():
+        from ..evaluation.check import output_name
         from ..evaluation.forward import jvp
         from ..inputs.arguments import collect_values
         from ..inputs.values import shapes_of
@@ -799,7 +800,7 @@ def jvp_command(
         graphs = {}
         for name in names:
             graph = parse(source, shapes=shapes_of(values), output=name)
-            graphs[name or graph.output.name or "f"] = graph
+            graphs[name or output_name(graph)] = graph
         _refuse_constant_tangents(graphs.values(), directions, values)
         traced = steps or format is not JvpFormat.plain
         results = {}

@@ -230,9 +230,21 @@ def steps_text(jvp, **options) -> str:
 
 # -- machine formats ----------------------------------------------------------------------------
 
+def json_label(node) -> str:
+    """A node's label in JSON: its name, else its source text on one line, cut with … past
+    jsondoc.TEXT_LIMIT characters (as `eval`'s "text": a 10,000-term sum's gates would otherwise
+    write its whole text each, some 10⁹ characters)."""
+    from .jsondoc import TEXT_LIMIT
+
+    if node.name is not None:
+        return node.name
+    text = node.text if node.text is not None else node.span.short_text(TEXT_LIMIT)
+    return f"{node.scope}: {text}" if node.scope else text
+
+
 def document(jvp, values: Mapping | None = None) -> dict:
     """`--format json`: {"f", "tangent" (∂f·t), "seeds" {name: t}, "gates", "warnings"}. A gate:
-    its id, label, op, symbol, role, value, tangent and per input that carries a tangent (every
+    its id, label (json_label), op, symbol, role, value, tangent and per input that carries a tangent (every
     input but the constants) its id, label, value, tangent, formula (the local gradient as the
     registry writes it), local and term (local × tangent; for an op that is not elementwise, the
     local is the formula and the term its Jacobian-vector product). nan and inf as "NaN",
@@ -245,14 +257,14 @@ def document(jvp, values: Mapping | None = None) -> dict:
         view = node.view
         gates_.append({
             "id": node.id,
-            "gate": gates.whole_label(node),
+            "gate": json_label(node),
             "op": node.op_name,
             "symbol": view.symbol,
             "role": view.role,
             "value": jsonable(record.value),
             "inputs": [{
                 "id": inp.id,
-                "input": gates.whole_label(inp),
+                "input": json_label(inp),
                 "value": jsonable(_value_of(inp, gate_values, values)),
                 "tangent": jsonable(record.tangents_in[k]),
                 "formula": view.formulas[k],
