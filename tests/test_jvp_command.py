@@ -346,3 +346,42 @@ def test_check_direction_through_the_testing_api():
 def test_check_direction_refuses_a_useless_or_unknown_direction(tangent, message):
     with pytest.raises(gradcli.GradcliError, match=message):
         chk.check_direction(gradcli.parse("x**2"), {"x": 1.0}, tangent)
+
+
+# -- terminals and warnings -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("width", [200, 90, 40])
+def test_on_a_terminal_numbers_are_never_cut(width):
+    from rich.console import Console
+
+    graph = gradcli.parse(NEURON)
+    result = jvp_of_graph(graph, NEURON_VALUES, {"w0": 1.0})
+    console = Console(width=width, record=True, force_terminal=True, no_color=True, file=io.StringIO())
+    view.render_table(result, console, values=NEURON_VALUES)
+    text = console.export_text()
+    table = text.split("\nf = ")[0]  # the summary lines are not wrapped (copied whole), as eval's
+    assert all(len(line) <= width for line in table.splitlines())
+    for number in ("0.367879", "-0.534447", "-0.196612", "1.36788"):
+        assert number in text
+
+
+def test_forward_mode_warns_at_a_kink_as_reverse_mode_does(cli):
+    forward = cli("jvp", "relu(x) * y", "x=0", "y=2", "-t", "x=1", "-f", "plain")
+    backward = cli("eval", "relu(x) * y", "x=0", "y=2", "-f", "plain")
+    assert forward.exit_code == 0 and forward.stdout == "f 0.0\njvp 0.0\n"  # relu'(0) = 0
+    assert forward.stderr == backward.stderr != ""
+    assert cli("jvp", "relu(x) * y", "x=0", "y=2", "-t", "x=1", "-q").stderr == ""
+
+
+def test_a_zero_tangent_times_an_infinite_slope_is_zero(cli):
+    result = cli("jvp", "sqrt(x) + y", "x=0", "y=2", "-t", "y=1", "--steps")
+    assert result.exit_code == 0, result.stderr
+    assert "   d(sqrt(x)) = inf·dx = inf·0 = 0" in result.stdout.splitlines()
+    assert "∂f·t = df = 1    (the directional derivative of f along t)" in result.stdout
+
+
+def test_steps_under_a_dumb_terminal_are_ascii(cli, monkeypatch):
+    monkeypatch.setenv("TERM", "dumb")
+    result = cli("jvp", "q = x + y; q * z", "x=-2", "y=5", "z=-4", "-t", "x=1", "--steps")
+    assert result.exit_code == 0 and result.stdout.isascii()
+    assert "   df = -4*dq + 3*dz = -4*1 + 3*0 = -4" in result.stdout.splitlines()
