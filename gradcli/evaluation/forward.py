@@ -782,11 +782,11 @@ def jvp(graph: Graph, values: Mapping[str, object] | None, tangents: Mapping[str
         diagnostics += kinks
     else:
         value, tangent, records = careful(keep, diagnostics)
-    value, tangent = _finish(graph, arrays, value, tangent)
+    value, tangent = _finish(graph, arrays, value, tangent, seeds)
     if records is None:
         def make():
             again, again_tangent, made = careful(True, [])
-            again, again_tangent = _finish(graph, arrays, again, again_tangent)
+            again, again_tangent = _finish(graph, arrays, again, again_tangent, seeds)
             if not (_close(again, value) and _close(again_tangent, tangent)):
                 raise GradcliError("f or its tangent computed again for the records differs from this result's: "
                                    "an array given to jvp(), or one it returned, was changed before the records "
@@ -797,13 +797,13 @@ def jvp(graph: Graph, values: Mapping[str, object] | None, tangents: Mapping[str
     return JVP(graph, value, tangent, seeds, shapes, diagnostics, records, make)
 
 
-def _finish(graph: Graph, arrays: dict, value, tangent):
+def _finish(graph: Graph, arrays: dict, value, tangent, seeds: dict):
     """f and its tangent as the caller gets them: floats for a scalar f, else arrays of f's
     shape the caller owns (never an input's array)."""
     shape = np.shape(value)
     if shape == ():
         return float(value), 0.0 if tangent is None else float(tangent)
-    inputs = {id(a) for a in arrays.values()}
+    inputs = {id(a) for a in arrays.values()} | {id(t) for t in seeds.values()}
     if id(value) in inputs or not isinstance(value, np.ndarray):
         value = np.array(value, dtype=np.float64)
     if tangent is None:
@@ -811,6 +811,8 @@ def _finish(graph: Graph, arrays: dict, value, tangent):
     elif np.shape(tangent) != shape or id(tangent) in inputs or not isinstance(tangent, np.ndarray) \
             or not tangent.flags.writeable:
         tangent = np.array(np.broadcast_to(tangent, shape), dtype=np.float64)
+    if tangent is value:
+        tangent = tangent.copy()
     return value, tangent
 
 
