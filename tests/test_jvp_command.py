@@ -98,6 +98,12 @@ def test_json_of_the_circuit(cli):
         ("x + y", "z", -4.0, 1.0, -4.0), ("z", "(x + y)", 3.0, 0.5, 1.5)]
 
 
+def test_a_glued_short_tangent_and_an_expression_starting_with_minus_t(cli):
+    assert cli("jvp", "x*y", "x=1", "y=2", "-tx=1", "-f", "plain").stdout == "f 2.0\njvp 2.0\n"
+    result = cli("jvp", "-tanh(x)", "x=0", "-t", "x=1", "-f", "plain")
+    assert result.stdout == "f -0.0\njvp -1.0\n"  # -(1 - tanh(0)²)
+
+
 def test_csv_and_plain_of_the_circuit(cli):
     result = cli("jvp", *CIRCUIT, "-t", "x=1", "-f", "csv")
     assert result.exit_code == 0, result.stderr

@@ -319,7 +319,7 @@ def _short_options(arg: str, flags: set, valued: dict) -> bool:
     choices = getattr(param.type, "choices", None)
     if choices is not None:
         return value in choices
-    if letter == "s":
+    if letter in ("s", "t"):  # --set, --tangent: NAME=VALUE
         return re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", value) is not None
     return re.fullmatch(r"[\w./~:-]+", value) is not None  # a path or a number
 
