@@ -70,9 +70,11 @@ def test_steps_of_the_circuit(cli):
         "seeds: dx = 1, dy = 0, dz = 0\n"
         "\n"
         "1. q = x + y = 3    [+ gate]\n"
+        "   in: x = -2, dx = 1; y = 5, dy = 0\n"
         "   ∂q/∂x = 1, ∂q/∂y = 1\n"
         "   dq = 1·dx + 1·dy = 1·1 + 1·0 = 1\n"
         "2. f = q * z = -12    [* gate]\n"
+        "   in: q = 3, dq = 1; z = -4, dz = 0\n"
         "   ∂f/∂q = z = -4, ∂f/∂z = q = 3\n"
         "   df = -4·dq + 3·dz = -4·1 + 3·0 = -4\n"
         "\n"
@@ -154,6 +156,7 @@ def test_the_neuron_steps_narrate_the_lectures_gates(cli):
                  "   ∂(w0*x0)/∂w0 = x0 = -1, ∂(w0*x0)/∂x0 = w0 = 2",
                  "   d(w0*x0) = -1·dw0 + 2·dx0 = -1·1 + 2·0 = -1",
                  "6. g = exp(-(w0*x0+w1*x1+w2)) = 0.367879    [exp gate]",
+                 "   in: u = -1, du = 1",
                  "   ∂g/∂u = e^u = 0.367879",
                  "8. f = 1/(1+exp(-(w0*x0+w1*x1+w2))) = 0.731059    [1/x gate]",
                  "   ∂f/∂u = -1/u² = -0.534447",

@@ -142,8 +142,8 @@ def _factor(text: str) -> str:
 
 def render_steps(jvp, out, *, values: Mapping | None = None, name: str = "f", digits: int = 6,
                  all_steps: bool = False) -> None:
-    """The forward pass narrated one gate at a time, inputs first: the gate and its value, its
-    local gradients (formula = number, from the registry's formulas through the gate's view), its
+    """The forward pass narrated one gate at a time, inputs first: the gate and its value, what
+    comes in (each input's value and tangent; `values` gives the variables'), its local gradients (formula = number, from the registry's formulas through the gate's view), its
     tangent as the sum of the products local × input tangent. Streamed; at most DEFAULT_ROWS
     steps unless `all_steps`."""
     from ..core.ops import _SHORT
@@ -162,6 +162,7 @@ def render_steps(jvp, out, *, values: Mapping | None = None, name: str = "f", di
     graph = jvp.graph
     output = graph.output
     taken = {node.name for node in graph.nodes if node.name}
+    gate_values = {record.node.id: record.value for record in jvp.records}
     lines += [f"Forward pass of {gates.title(graph)} along t, one gate per step, inputs first", NOTATION,
               f"seeds: {', '.join(f'{_d(n)} = {num(t)}' for n, t in islice(jvp.seeds.items(), DEFAULT_ROWS if not all_steps else None))}"
               + (" …" if not all_steps and len(jvp.seeds) > DEFAULT_ROWS else ""), ""]
@@ -184,8 +185,13 @@ def render_steps(jvp, out, *, values: Mapping | None = None, name: str = "f", di
         else:
             head = node.label
         lines.append(f"{count}. {head} = {num(record.value)}    [{view.symbol} gate]")
-        wires = [(k, letters.get(inp.label, inp.label)) for k, inp in _wires(record)]
+        inputs = _wires(record)
+        wires = [(k, letters.get(inp.label, inp.label)) for k, inp in inputs]
         lines.extend(f"   {letter} = {label}" for letter, label in renamed)
+        if wires:  # what comes in: each input's value and tangent
+            lines.append("   in: " + "; ".join(
+                f"{label} = {num(_value_of(inp, gate_values, values))}, {_d(label)} = {num(record.tangents_in[k])}"
+                for (k, label), (_, inp) in zip(wires, inputs)))
         if any(isinstance(record.locals[k], str) for k, _ in wires):
             lines.append(f"   not elementwise: each term is a Jacobian-vector product, {_of(own)}'s Jacobian for "
                          "that input times the input's tangent")
