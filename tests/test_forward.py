@@ -74,6 +74,16 @@ def test_sigmoid_neuron_of_the_lecture():
     assert [rec.node.label for rec in r.records][-1] == NEURON
 
 
+def test_records_of_gates_with_a_vjp_show_the_rule():
+    # sum(x·W) along W = I: the product gate's tangent is x·I, and sum's is its sum, 1 + 2
+    r = run("sum(x * W)", {"x": [1.0, 2.0], "W": [[1.0, 2.0], [3.0, 4.0]]}, {"W": [[1.0, 0.0], [0.0, 1.0]]})
+    product, total = r.records
+    assert product.products[0] == 0.0 and product.products[1].tolist() == [[1.0, 0.0], [0.0, 2.0]]
+    assert product.locals[0].tolist() == [[1.0, 2.0], [3.0, 4.0]] and product.locals[1].tolist() == [[1.0, 2.0], [1.0, 2.0]]
+    assert total.locals == OPS["sum"].formulas and total.tangent == 3.0 and total.products == (3.0,)
+    assert (r.value, r.tangent) == (16.0, 3.0)
+
+
 def test_the_docstring_example():
     import doctest
 
@@ -223,6 +233,69 @@ def test_big_arrays_take_the_lean_pass_with_the_careful_numbers():
         again.records
 
 
+@pytest.mark.parametrize("source, expected", [
+    ("x * x", lambda x: 2 * x),
+    ("u = exp(x)\nu * u", lambda x: 2 * np.exp(2 * x)),
+    ("u = -x * 3\nv = u * u\nv / u + sin(u) * 2", lambda x: -3 + 2 * np.cos(-3 * x) * -3),
+    ("u = x * 0.5\nexp(u) * u + u", lambda x: 0.5 * np.exp(x / 2) * (1 + x / 2) + 0.5),
+])
+def test_the_lean_pass_with_shared_and_reused_arrays(source, expected):
+    # the lean pass writes into arrays that die at a gate: a node read twice must not be
+    # overwritten before its second reading
+    x = np.linspace(-1.0, 1.0, 6)  # (not 0: v/u)
+    for trace in (False, True):
+        r = run(source, {"x": x}, {"x": np.ones(6)}, trace=trace)
+        np.testing.assert_allclose(r.tangent, expected(x), rtol=1e-13, err_msg=source)
+        r = run(source, {"x": x}, {"x": np.full(6, 2.0)}, trace=trace)
+        np.testing.assert_allclose(r.tangent, 2 * expected(x), rtol=1e-13, err_msg=source)
+    assert x.tolist() == np.linspace(-1.0, 1.0, 6).tolist()  # the caller's array is untouched
+
+
+def test_random_programs_lean_and_careful_agree_with_reverse_mode():
+    """Random expression trees over the registry's elementwise ops (tests/exprtrees.py) on arrays
+    and a broadcast scalar: the lean and careful passes give the same numbers and warnings, and
+    sum(JVP(t)) = <∇sum(f), t> from the reverse engine; `any_tree` (odd constants, no domain
+    care) holds the passes together where nan and inf appear."""
+    import random
+
+    from exprtrees import any_tree, safe_tree, text
+
+    rng = random.Random(14)
+    data = np.random.default_rng(14)
+    for i in range(120):
+        tree = safe_tree(rng, 4) if i % 2 == 0 else any_tree(rng, 3)
+        source = text(tree)
+        graph = gradcli.parse(source)
+        values = {"x": data.uniform(-2, 2, 4), "y": float(data.uniform(-2, 2)), "z": data.uniform(-2, 2, 4)}
+        values = {k: v for k, v in values.items() if k in graph.variables}
+        tangents = {k: (float(data.normal()) if np.ndim(v) == 0 else data.normal(size=4)) for k, v in values.items()}
+        careful = jvp(graph, values, tangents, trace=True)
+        lean = jvp(graph, values, tangents, trace=False)
+        assert lean.warnings == careful.warnings, source
+        np.testing.assert_allclose(lean.value, careful.value, rtol=1e-13, atol=0, equal_nan=True, err_msg=source)
+        finite = np.abs(careful.tangent)[np.isfinite(careful.tangent)]
+        scale = max(1.0, float(np.max(finite))) if finite.size else 1.0  # (cancellation: to rounding)
+        np.testing.assert_allclose(lean.tangent, careful.tangent, rtol=1e-11, atol=1e-13 * scale, equal_nan=True,
+                                   err_msg=source)
+        if i % 3 == 0:  # scalars: the float pass against the NumPy careful pass, gate by gate
+            scalars = {k: float(np.ravel(v)[0]) for k, v in values.items()}
+            ts = {k: float(np.ravel(v)[0]) for k, v in tangents.items()}
+            floats = jvp(graph, scalars, ts)
+            numpy_side = []
+            value, tangent, records = forward._careful(
+                graph, {k: np.asarray(v) for k, v in scalars.items()}, ts, numpy_side, True)
+            assert floats.warnings == [d.message for d in numpy_side], source
+            assert len(floats.records) == len(records)
+            for mine, theirs in zip(floats.records, records):
+                np.testing.assert_allclose([mine.value, mine.tangent], [theirs.value, theirs.tangent],
+                                           rtol=1e-12, atol=1e-300, equal_nan=True, err_msg=source)
+        reverse = graph.evaluate(values, trace=False)
+        if careful.warnings or reverse.warnings or not np.all(np.abs(careful.tangent) < 1e8):
+            continue  # (reverse mode's 0·inf = nan where forward mode's zero tangent counts 0)
+        adjoint = sum(float(np.sum(np.asarray(reverse.gradients[k]) * tangents[k])) for k in values)
+        assert float(np.sum(careful.tangent)) == pytest.approx(adjoint, rel=1e-9, abs=1e-9), source
+
+
 # -- 0·∞, kinks, nan and inf --------------------------------------------------------------------------
 
 def test_a_zero_tangent_times_an_infinite_slope_is_zero():
@@ -370,3 +443,21 @@ def test_max_memory_bounds_the_jacobian_of_a_user_function():
     assert run(source, values, {"x": np.ones(2000)}).tangent == pytest.approx(4000.0)
     with pytest.raises(gradcli.ResourceError):
         run(source, values, {"x": np.ones(2000)}, max_memory=10_000)
+
+
+def test_the_readme_example_runs_and_shows_its_numbers():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Forward mode: `gradcli.jvp`", 1)[1]
+    block = section.split("```python\n", 1)[1].split("```", 1)[0]
+    scope: dict = {}
+    exec(compile(block, "README.md", "exec"), scope)  # noqa: S102 (our own README)
+    # the numbers its comments show
+    assert (scope["f"], scope["df"]) == (-12.0, 2.0)
+    assert repr(scope["last"].products) == "(0.0, -0.19661193324148188)"
+    r = scope["r"]
+    assert np.array_equal(np.round(r.tangent, 8), [0.78644773, 1.25992302])
+    for line in block.splitlines():
+        if line.startswith("gradcli.jvp(") and "# 1.0" in line:
+            assert eval(line.split("#")[0], scope) == 1.0  # noqa: S307

@@ -30,10 +30,12 @@ warning and convention; a gate that produces nan or inf from a floating-point er
 warning; a value holding nan or inf, or given for a name the expression does not use, the input
 warnings. Forward mode adds one: the gate where a tangent first becomes nan or inf.
 
-Two passes give the same numbers:
-- the lean pass (untraced runs): values and tangents only, each let go after its last reader, no
-  per-gate scans: NumPy calls a flag on any floating-point error, and f and ∂f·t are checked once
-  at the end;
+Three passes give the same numbers:
+- a graph of scalars: on Python floats with the registry's float kernels (`Op.scalar`), records
+  and all, declining to the NumPy passes at anything unusual (`_scalar_pass`);
+- the lean pass (untraced runs on arrays): values and tangents only, each let go after its last
+  reader, no per-gate scans: NumPy calls a flag on any floating-point error, and f and ∂f·t are
+  checked once at the end;
 - the careful pass (`trace=True`, small runs, and any run where the lean pass saw something
   unusual): gate by gate with every check, and the records (`ForwardRecord`) if asked.
 
@@ -293,7 +295,7 @@ def _array_tangent(node: Node, ans, args: list, ins: list, n: int | None, max_me
                 product = np.where(t == 0, 0.0, product)
             axis = params.get("axis")
             axes = tuple(range(d)) if axis is None else axis % max(d, 1)
-            term = OPS_SUM(product, axis=axes) if d else product
+            term = _registry_sum(product, axis=axes) if d else product
         else:
             term = _jacobian_term(node, ans, args, k, t, max_memory)
         term = np.asarray(term, dtype=np.float64)
@@ -306,7 +308,8 @@ def _array_tangent(node: Node, ans, args: list, ins: list, n: int | None, max_me
     return total
 
 
-def OPS_SUM(x, axis):  # noqa: N802 (the registry's own sum, which rescues an overflowing partial sum)
+def _registry_sum(x, axis):
+    """The registry's own sum (it rescues a partial sum that overflowed)."""
     from ..core.ops import OPS
 
     return OPS["sum"].forward(x, axis=axis)
@@ -685,7 +688,8 @@ def _lean_elementwise(node: Node, k: int, ans, args: list, tangents: list, facto
             continue
         if mine and local.shape == np.broadcast_shapes(local.shape, tk.shape):
             terms.append((np.multiply(local, tk, out=local), c, _FRESH))
-        elif last[j] == k and pool.sole(tk) and tk.shape == np.broadcast_shapes(local.shape, tk.shape):
+        elif (last[j] == k and pool.sole(tk) and tk.shape == np.broadcast_shapes(local.shape, tk.shape)
+              and node.inputs.count(inp) == 1):
             terms.append((np.multiply(tk, local, out=tk), c, _BORROWED))
         else:
             if mine:
@@ -725,6 +729,86 @@ def _lean_elementwise(node: Node, k: int, ans, args: list, tangents: list, facto
             tangent = tangent + term
             state = pool.adopt(tangent)
     return tangent, factor
+
+
+def _floats(graph: Graph) -> bool:
+    """Whether every gate has a kernel on Python floats (kept on the graph)."""
+    known = graph.__dict__.get("_forward_floats")
+    if known is None:
+        known = graph._forward_floats = all(
+            node.op.scalar is not None and node.op.body is None for node in graph.nodes if node.kind == "gate")
+    return known
+
+
+def _scalar_pass(graph: Graph, arrays: dict, seeds: dict, keep: bool):
+    """Forward mode for a graph of scalars on Python floats, with the registry's float kernels
+    (`Op.scalar`: the NumPy kernels' results to the bit): (value, tangent, kinks, records), or
+    None at anything unusual (a floating-point error, a nan or inf, a value or local gradient
+    that is not finite), where the NumPy passes take over and report it."""
+    needs, _ = _lean_plan(graph, arrays)
+    nodes = graph.nodes
+    values: list = [0.0] * len(nodes)
+    tangents: list = [None] * len(nodes)
+    kinks: list = []
+    records: list | None = [] if keep else None
+    isfinite = math.isfinite
+    try:
+        with np.errstate(all="raise", under="ignore"):
+            for node in nodes:
+                k = node.id
+                kind = node.kind
+                if kind == "var":
+                    given = arrays.get(node.name)
+                    value = float(node.default if given is None else given)
+                    if not isfinite(value):
+                        return None
+                    values[k] = value
+                    tangents[k] = seeds.get(node.name)
+                    continue
+                if kind == "const":
+                    values[k] = float(node.default)
+                    continue
+                op = node.op
+                scalar = op.scalar
+                inputs = node.inputs
+                args = [values[i.id] for i in inputs]
+                ans = scalar.forward(*args)
+                if not isfinite(ans):
+                    return None
+                values[k] = ans
+                if (op.kink is not None or op.kink_offset is not None) and needs[k] and \
+                        op.at_kink(*args, **node.params):
+                    kinks.append(_at_its_kink(node))
+                tangent = None
+                if keep:
+                    locals_, ins, products = [], [], []
+                for index, inp in enumerate(inputs):
+                    tk = tangents[inp.id]
+                    if tk is None and not keep:
+                        continue
+                    local = scalar.locals[index]
+                    if local.__class__ is not float:
+                        local = float(local(ans, *args))
+                    if not isfinite(local):
+                        return None
+                    if tk is not None:
+                        term = tk if local == 1.0 else local * tk
+                        tangent = term if tangent is None else tangent + term
+                    if keep:
+                        locals_.append(local)
+                        ins.append(0.0 if tk is None else tk)
+                        products.append(0.0 if tk is None else term)
+                if tangent is not None and not isfinite(tangent):
+                    return None
+                tangents[k] = tangent
+                if keep:
+                    records.append(ForwardRecord(node, ans, tuple(locals_), tuple(ins), tuple(products),
+                                                 0.0 if tangent is None else tangent))
+    except (ArithmeticError, ValueError, TypeError):  # math's and NumPy's raised errors
+        return None
+    out = graph.output.id
+    kinks.reverse()
+    return values[out], tangents[out], kinks, records
 
 
 def _lean_plan(graph: Graph, arrays: dict):
@@ -776,11 +860,26 @@ def jvp(graph: Graph, values: Mapping[str, object] | None, tangents: Mapping[str
             return _careful(graph, arrays, seeds, found, keep, max_memory=max_memory)
 
     records = None
-    lean = None if keep else _lean(graph, arrays, seeds)
-    if lean is not None:
-        value, tangent, kinks = lean
-        diagnostics += kinks
+    floats = all(a.ndim == 0 for a in arrays.values()) and _floats(graph)
+    if floats:  # a graph of scalars: Python floats, records and all (as cheap to keep as not)
+        import gc
+
+        collecting = gc.isenabled()
+        gc.disable()  # (records, none of them garbage: no collection passes while they are made)
+        try:
+            lean = _scalar_pass(graph, arrays, seeds, True)
+        finally:
+            if collecting:
+                gc.enable()
+        if lean is not None:
+            value, tangent, kinks, records = lean
+            diagnostics += kinks
     else:
+        lean = None if keep else _lean(graph, arrays, seeds)
+        if lean is not None:
+            value, tangent, kinks = lean
+            diagnostics += kinks
+    if lean is None:
         value, tangent, records = careful(keep, diagnostics)
     value, tangent = _finish(graph, arrays, value, tangent, seeds)
     if records is None:

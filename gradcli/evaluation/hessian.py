@@ -9,14 +9,10 @@ identity at the variables. A gradient node's tangent is then its rows of the Hes
 gives the whole n×n matrix, where HIPS autograd's `hessian` runs n reverse passes over its
 gradient. No finite differences anywhere.
 
-The tangent rules (JVPs) come from the registry, none is written here:
-- an elementwise gate: tangent = Σₖ localₖ · tangentₖ, with the op's local gradients (`Op.locals`),
-  each input's tangent broadcast to the gate's shape;
-- any other gate (a reduction, a product, `expand_as`…): per input, its Jacobian, row by row from
-  the op's VJP with unit cotangents (a VJP is linear in its cotangent), times the input's tangent.
-
-A zero tangent times an infinite local gradient counts 0, not 0·inf = nan: a variable that does
-not move an input does not move the gate through it.
+Each gate's tangent is forward mode's (`gradcli.evaluation.forward.gate_tangent`, the one place
+that states it): from the registry's local gradients for an elementwise gate (Σₖ localₖ ·
+tangentₖ), the op itself for an input it is linear in (a sum, @, a transpose), the VJP's
+Jacobian otherwise; a zero tangent times an infinite local gradient counts 0, not 0·inf = nan.
 
 For a graph of scalars, the same numbers (to rounding) come without building the gradient's graph
 (which costs more than the pass itself), on Python floats, from each rule's template
