@@ -394,3 +394,26 @@ def test_steps_under_a_dumb_terminal_are_ascii(cli, monkeypatch):
     result = cli("jvp", "q = x + y; q * z", "x=-2", "y=5", "z=-4", "-t", "x=1", "--steps")
     assert result.exit_code == 0 and result.stdout.isascii()
     assert "   df = -4*dq + 3*dz = -4*1 + 3*0 = -4" in result.stdout.splitlines()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["x*y", "x=1", "y=2", "-t", "x=0"], "error: the direction is 0 for every variable: there is nothing to check "
+                                        "along it\nhint: give a --tangent that is not all zeros, e.g. --tangent x=1\n"),
+    (["x*y", "x=1", "y=2", "-t", "yy=1"], "error: tangent yy: not a variable of the expression with a value\n"
+                                          "hint: did you mean 'y'?\n"),
+    (["x*y", "x=1", "y=2", "-t", "x=inf"], "error: tangent x: a tangent's numbers must be finite (not nan or inf)\n"),
+])
+def test_check_along_a_bad_direction_is_one_message_and_exit_1(cli, args, message):
+    result = cli("check", *args)
+    assert (result.exit_code, result.stdout, result.stderr) == (1, "", message)
+
+
+def test_the_program_and_a_tangent_cannot_both_read_stdin(cli):
+    from typer.testing import CliRunner
+
+    from gradcli.commands.cli import app
+
+    result = CliRunner().invoke(app, ["jvp", "-", "x=1", "y=2", "-t", "x=@-"], input="x*y")
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr == ("error: the program (-) and --tangent x=@- both read stdin\n"
+                             "hint: stdin can be read once; put the other one in a file\n")
