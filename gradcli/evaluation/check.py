@@ -257,13 +257,6 @@ def _expected_arrays(expected: Mapping[str, object], gradients: dict) -> dict[st
     return out
 
 
-def output_name(graph: Graph) -> str:
-    """The output's name: its statement's (`g = ...` last: "g"), else "f" (an expression, or a
-    variable alone)."""
-    output = graph.output
-    return output.name if output.kind == "gate" and output.name else "f"
-
-
 def check_direction(graph: Graph, values: Mapping[str, object], tangent: Mapping[str, object], *,
                     expected: Mapping[str, object] | None = None, h: float = DEFAULT_H, rtol: float = DEFAULT_RTOL,
                     atol: float = DEFAULT_ATOL, name: str | None = None) -> CheckReport:
@@ -289,11 +282,12 @@ def check_direction(graph: Graph, values: Mapping[str, object], tangent: Mapping
     finite; a bad h, rtol, atol; an expected value not of f's shape).
     """
     from .forward import jvp
+    from .outputs import output_name
 
     tolerances = Tolerances(h, rtol, atol)
     h = float(h)
     arrays = to_arrays(values)
-    name = name or output_name(graph)
+    name = name or output_name(graph)  # (evaluation.outputs: a statement's name, else "f")
     result = jvp(graph, arrays, tangent, trace=False)
     seeds = result.seeds
     if not seeds:
