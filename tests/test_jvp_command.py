@@ -192,6 +192,11 @@ def test_a_value_no_output_uses_is_warned_once(cli):
                  "-f", "plain")
     assert result.exit_code == 0
     assert result.stderr.count("warning:") == 1 and "'w'" in result.stderr
+    result = cli("jvp", "q = x*y; g = q + z", "x=1", "y=2", "z=3", "w=4", "-t", "x=1", "--outputs", "q,g",
+                 "-f", "json", "-q")
+    assert result.stderr == ""
+    doc = json.loads(result.stdout)["outputs"]
+    assert [len(doc[name]["warnings"]) for name in ("q", "g")] == [1, 1] and "'w'" in doc["q"]["warnings"][0]
 
 
 # -- arrays ---------------------------------------------------------------------------------------------

@@ -926,8 +926,9 @@ def jvp_command(
                 # a tangent that no output's variable takes stays, for the engine's message (did you mean)
                 own_tangents = {key: t for key, t in directions.items()
                                 if key in graph.variables or not any(key in g.variables for g in graphs.values())}
-            results[name] = jvp(graph, own, own_tangents, trace=traced, max_memory=limit or None)
-        diagnostics = list({d.message: d for r in results.values() for d in [*r.diagnostics, *unused]}.values())
+            results[name] = result = jvp(graph, own, own_tangents, trace=traced, max_memory=limit or None)
+            result.diagnostics = [*result.diagnostics, *unused]  # each output's JSON "warnings" has them too
+        diagnostics = list({d.message: d for r in results.values() for d in r.diagnostics}.values())
         if not quiet:
             _warn(diagnostics)
         _render_jvp(results, values, format, steps=steps, digits=digits, all_rows=all_rows, no_color=no_color,
