@@ -19,10 +19,14 @@ __all__ = ["check_gradients", "assert_gradients", "format_report", "GradCheck", 
 
 def check_gradients(source: str | Graph, values: Mapping[str, object] | None = None, *,
                     expected: Mapping[str, object] | None = None, h: float = DEFAULT_H,
-                    rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL) -> CheckReport:
-    """Check every gradient of `source` (text or a parsed Graph) at `values`, as `gradcli check` does."""
+                    rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
+                    tangent: Mapping[str, object] | None = None) -> CheckReport:
+    """Check every gradient of `source` (text or a parsed Graph) at `values`, as `gradcli check` does;
+    with `tangent` ({name: direction}), the directional derivative along it, as `check --tangent`
+    does (forward mode against one pair of evaluations; `expected` then maps the output's name,
+    "f", to your ∂f·t)."""
     graph = source if isinstance(source, Graph) else parse(source)
-    return check(graph, values or {}, expected=expected, h=h, rtol=rtol, atol=atol)
+    return check(graph, values or {}, expected=expected, h=h, rtol=rtol, atol=atol, tangent=tangent)
 
 
 def assert_gradients(source: str | Graph, values: Mapping[str, object] | None = None,

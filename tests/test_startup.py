@@ -44,6 +44,7 @@ NOT_AT_START_UP = [
     "rich", "lark", "sympy", "typer.rich_utils",
     "gradcli.commands.helptext", "gradcli.commands.batch",
     "gradcli.render.language", "gradcli.render.steps", "gradcli.render.tree", "gradcli.render.dot",
+    "gradcli.render.forward",
     "gradcli.language.printer", "gradcli.language.formula", "gradcli.language.symbolic",
     "gradcli.language.lalr_build", "gradcli.language.rewrite",
     "gradcli.evaluation.hessian", "gradcli.evaluation.edge_pushing", "gradcli.evaluation.check",
@@ -83,9 +84,9 @@ def test_the_sigmoid_example_builds_eval_only_and_loads_nothing_else(output):
 
 def test_help_and_an_unknown_command_build_every_command():
     _, report = probe(["--help"])
-    assert report["code"] == 0 and report["built"] == ["eval", "check", "diff", "hessian", "batch", "help"]
+    assert report["code"] == 0 and report["built"] == ["eval", "check", "jvp", "diff", "hessian", "batch", "help"]
     _, report = probe(["evl", "x"])
-    assert report["code"] == 2 and sorted(report["built"]) == sorted(["eval", "check", "diff", "hessian", "batch",
+    assert report["code"] == 2 and sorted(report["built"]) == sorted(["eval", "check", "jvp", "diff", "hessian", "batch",
                                                                       "help"])
 
 

@@ -319,7 +319,7 @@ def _short_options(arg: str, flags: set, valued: dict) -> bool:
     choices = getattr(param.type, "choices", None)
     if choices is not None:
         return value in choices
-    if letter == "s":
+    if letter in ("s", "t"):  # --set, --tangent: NAME=VALUE
         return re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", value) is not None
     return re.fullmatch(r"[\w./~:-]+", value) is not None  # a path or a number
 
@@ -769,6 +769,7 @@ EXAMPLES["check"] = (
     'gradcli check "x**3" x=2 --expect x=12',
     'gradcli check "sigmoid(w*x)" w=2 x=-1',
     'gradcli check "norm(v)" "v=[3,4]" --format json',
+    'gradcli check "sum(v**2)" "v=[1,2,3]" -t "v=[1,1,1]"',
 )
 
 
@@ -794,12 +795,19 @@ def check_command(
     digits: DigitsOption = 6,
     quiet: QuietOption = False,
     no_color: NoColorOption = False,
+    tangent: Annotated[Optional[List[str]], typer.Option(
+        "--tangent", "-t", metavar="NAME=VALUE",
+        help="Check the directional derivative along this direction t instead: forward mode (the JVP) "
+             "against (f(v+h·t) - f(v-h·t)) / 2h, one pair of evaluations however many variables. NAME's "
+             "tangent: a number, an array in NAME's shape, or @FILE; repeat for each variable (0 for "
+             "the others). --expect f=VALUE then gives your own ∂f·t.")] = None,
 ) -> None:
     """Check every gradient of EXPRESSION (every element of an array) against a centered
     difference, and say good, ok with kinks, suspicious or wrong.
 
     EXPRESSION and NAME=VALUE are as for gradcli eval. --expect NAME=VALUE judges your own
-    hand-derived gradient as well.
+    hand-derived gradient as well. With --tangent, the directional derivative along that
+    direction is checked instead (one entry per element of f), the cheap check for many variables.
     """
     with _user_errors():
         from ..evaluation.check import check
@@ -809,7 +817,13 @@ def check_command(
 
         source, values = _program_and_values(arguments, file, set_, values_file)
         expected = collect_values(expect or [], flag="--expect")
-        report = check(parse(source, shapes=shapes_of(values)), values, expected=expected, h=h, rtol=rtol, atol=atol)
+        graph = parse(source, shapes=shapes_of(values))
+        directions = None
+        if tangent:
+            taken = next((how for how, path in _input_files(arguments, file, set_, values_file) if path == "-"), None)
+            directions = collect_values(tangent, flag="--tangent", stdin_taken=taken)
+            _refuse_constant_tangents([graph], directions, values)
+        report = check(graph, values, expected=expected, h=h, rtol=rtol, atol=atol, tangent=directions)
         if not quiet:
             _warn(report.diagnostics)
         if format is CheckFormat.json:
@@ -823,6 +837,139 @@ def check_command(
         sys.stderr.write(report.summary() + "\n")
         if not report.passed:
             raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+# -- gradcli jvp: forward mode, the tangents gate by gate ------------------------------------------
+
+class JvpFormat(str, enum.Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    plain = "plain"
+
+
+EXAMPLES["jvp"] = (
+    'gradcli jvp "(x + y) * z" x=-2 y=5 z=-4 --tangent x=1',
+    'gradcli jvp "sigmoid(w*x)" w=2 x=-1 -t w=1 --steps',
+    'gradcli jvp "x * y" "x=[1,2]" y=3 -t "x=[1,0]" -f json',
+)
+
+TangentOption = Annotated[Optional[List[str]], typer.Option(
+    "--tangent", "-t", metavar="NAME=VALUE",
+    help="The direction t: NAME's tangent, a number, an array in NAME's shape, or @FILE. Repeat for "
+         "each variable; one not named has tangent 0.")]
+
+
+@app.command("jvp", cls=_ExpressionCommand, context_settings={"ignore_unknown_options": True},
+             short_help="Forward mode: f and its derivative along a direction, gate by gate.", epilog=EXIT_CODES)
+def jvp_command(
+    arguments: ArgumentsArgument = None,
+    set_: SetOption = None,
+    file: FileOption = None,
+    values_file: ValuesOption = None,
+    tangent: TangentOption = None,
+    outputs: OutputsOption = None,
+    format: Annotated[JvpFormat, typer.Option(
+        "--format", "-f", metavar="FORMAT",
+        help="table: the forward pass for people; json: {f, tangent, seeds, gates, warnings}; csv: one "
+             "line per gate input with a header; plain: 'f VALUE' and 'jvp VALUE' lines.")] = JvpFormat.table,
+    steps: Annotated[bool, typer.Option(
+        "--steps", help="Narrate the forward pass one gate at a time: local gradients as formula and number, "
+                        "then the gate's tangent as the sum of local × input tangent.")] = False,
+    digits: DigitsOption = 6,
+    all_rows: AllOption = False,
+    strict: StrictOption = False,
+    quiet: QuietOption = False,
+    no_color: NoColorOption = False,
+    max_memory: MaxMemoryOption = DEFAULT_MAX_MEMORY,
+) -> None:
+    """Forward mode: evaluate EXPRESSION and, along the direction t that --tangent gives, the
+    directional derivative ∂f·t (the Jacobian-vector product), with each gate's value, local
+    gradients, incoming tangents and outgoing tangent in the order the forward pass visits them.
+
+    EXPRESSION and NAME=VALUE are as for gradcli eval. One forward pass gives the derivative
+    along one direction whatever the number of variables; reverse mode (gradcli eval) gives
+    every variable's gradient of one output.
+    """
+    if steps and format is not JvpFormat.table:
+        from .helptext import UsageProblem
+
+        raise UsageProblem(f"--steps narrates the forward pass for people; it does not go with --format {format.value}",
+                           hint="--format json already holds every gate's local gradients and tangents")
+    with _user_errors():
+        from ..evaluation import outputs as several
+        from ..evaluation.forward import jvp
+        from ..inputs.arguments import collect_values
+
+        names = None if outputs is None else _output_names(outputs)
+        limit = _parse_size(max_memory)
+        read_limit = (limit or _MAX_SIZE, f"the memory limit of {max_memory} (--max-memory)")
+        source, values = _program_and_values(arguments, file, set_, values_file, read_limit)
+        if not tangent:
+            from .helptext import UsageProblem
+
+            raise UsageProblem("give the direction: at least one --tangent NAME=VALUE (-t)",
+                               hint=f"for example: {EXAMPLES['jvp'][0]}")
+        taken = next((how for how, path in _input_files(arguments, file, set_, values_file) if path == "-"), None)
+        directions = collect_values(tangent, flag="--tangent", stdin_taken=taken, limit=read_limit)
+        graphs = several.graphs(source, names, values=values)
+        _refuse_constant_tangents(graphs.values(), directions, values)
+        traced = steps or format is not JvpFormat.plain
+        results = {}
+        unused = several.unused_values(graphs, values) if len(graphs) > 1 else []
+        for name, graph in graphs.items():
+            own, own_tangents = values, directions
+            if len(graphs) > 1:  # as evaluation.outputs runs each output: on the values (and tangents) it uses
+                own = {key: value for key, value in values.items() if key in graph.variables}
+                if any(key not in own for key in graph.required):
+                    own = values  # it fails: the engine's message names the unused values as candidates
+                # a tangent that no output's variable takes stays, for the engine's message (did you mean)
+                own_tangents = {key: t for key, t in directions.items()
+                                if key in graph.variables or not any(key in g.variables for g in graphs.values())}
+            results[name] = result = jvp(graph, own, own_tangents, trace=traced, max_memory=limit or None)
+            result.diagnostics = [*result.diagnostics, *unused]  # each output's JSON "warnings" has them too
+        diagnostics = list({d.message: d for r in results.values() for d in r.diagnostics}.values())
+        if not quiet:
+            _warn(diagnostics)
+        _render_jvp(results, values, format, steps=steps, digits=digits, all_rows=all_rows, no_color=no_color,
+                    keyed=outputs is not None)
+        if strict and any(d.kind == "domain" for d in diagnostics):
+            raise DomainError("a nan or inf appeared and --strict is on (see the warnings)")
+
+
+def _refuse_constant_tangents(graphs, directions: dict, values: dict) -> None:
+    """A --tangent for a constant of the language (pi, e) that was given no value: it cannot move."""
+    for name in directions:
+        if name in values:
+            continue
+        for graph in graphs:
+            node = graph.variables.get(name)
+            if node is not None and node.default is not None:
+                raise GradcliError(f"--tangent {name}: {name} is a constant ({node.default:g}), which has no tangent",
+                                   hint=f"--set {name}=VALUE makes it a variable, which can have a tangent")
+
+
+def _render_jvp(results: dict, values: dict, format: "JvpFormat", *, steps: bool, digits: int, all_rows: bool,
+                no_color: bool, keyed: bool) -> None:
+    from ..render import forward as view
+
+    with _ascii_stdout():
+        if format is JvpFormat.json:
+            view.render_json(results, sys.stdout, values=values, keyed=keyed)
+        elif format is JvpFormat.csv:
+            view.render_csv(results, sys.stdout, values=values, keyed=keyed)
+        elif format is JvpFormat.plain:
+            view.render_plain(results, sys.stdout, keyed=keyed)
+        else:
+            out = _table_output(no_color) if not steps else sys.stdout
+            for n, (name, result) in enumerate(results.items()):
+                if n:
+                    sys.stdout.write("\n") if out is sys.stdout else out.print()
+                if steps:
+                    view.render_steps(result, sys.stdout, values=values, name=name, digits=digits, all_steps=all_rows)
+                else:
+                    view.render_table(result, out, values=values, name=name, digits=digits, all_rows=all_rows,
+                                      ascii_only=_dumb_terminal())
 
 
 # -- gradcli diff: derivatives of any order as formulas ---------------------------------------------

@@ -4,6 +4,10 @@ n = (f(v + h) − f(v − h)) / 2h in float64, compared by the relative error |a
 and judged with CS231n's bands. The graph is parsed once and re-evaluated for every perturbation.
 Where a kink (relu, abs, max, min) lies between v − h and v + h the numeric side is meaningless
 there; such an entry is "kink crossed", never "wrong".
+
+`check_direction` checks along one direction t instead (forward mode): the JVP ∂f·t against
+(f(v + h·t) − f(v − h·t)) / 2h, one evaluation pair whatever the number of variables, one entry
+per element of f, judged the same way.
 """
 
 from __future__ import annotations
@@ -124,6 +128,9 @@ class CheckReport:
     tolerances: Tolerances
     entries: list[Entry]
     diagnostics: list[Diagnostic] = field(default_factory=list)  # from the pass at the given values
+    # check_direction's: the direction t, {name: float | array} (0 for a variable it left out);
+    # None for a gradient check
+    direction: dict | None = None
 
     @property
     def passed(self) -> bool:
@@ -135,6 +142,10 @@ class CheckReport:
 
     @property
     def gradient_of(self) -> str:
+        """What was checked: "f" or "sum(f)" (the gradient of), or "jvp" (the directional derivative
+        along `direction`, per element of f)."""
+        if self.direction is not None:
+            return "jvp"
         return "f" if np.ndim(self.value) == 0 else "sum(f)"
 
     def counts(self, expected: bool = False) -> dict[str, int]:
@@ -148,7 +159,7 @@ class CheckReport:
         parts = ", ".join(f"{n} {v}" for v, n in self.counts().items())
         if any(e.expected is not None for e in self.entries):
             parts += "; expected: " + ", ".join(f"{n} {v}" for v, n in self.counts(True).items())
-        noun = "gradient" if total == 1 else "gradients"
+        noun = ("directional derivative" if self.direction is not None else "gradient") + ("" if total == 1 else "s")
         if self.passed:
             return f"check passed: {total} {noun} checked ({parts})"
         failed = self.failures
@@ -157,8 +168,13 @@ class CheckReport:
 
 
 def check(graph: Graph, values: Mapping[str, object], *, expected: Mapping[str, object] | None = None,
-          h: float = DEFAULT_H, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL) -> CheckReport:
-    """Check every gradient of `graph` at `values`; `expected` maps names to hand-derived gradients."""
+          h: float = DEFAULT_H, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
+          tangent: Mapping[str, object] | None = None) -> CheckReport:
+    """Check every gradient of `graph` at `values`; `expected` maps names to hand-derived gradients.
+    With `tangent` ({name: direction}), check the directional derivative along it instead
+    (`check_direction`; `expected` then maps the output's name to your ∂f·t)."""
+    if tangent is not None:
+        return check_direction(graph, values, tangent, expected=expected, h=h, rtol=rtol, atol=atol)
     tolerances = Tolerances(h, rtol, atol)
     h = float(h)
     arrays = to_arrays(values)
@@ -239,3 +255,89 @@ def _expected_arrays(expected: Mapping[str, object], gradients: dict) -> dict[st
                                    hint="give one number per element, or one number for all")
         out[name] = np.broadcast_to(array, shape)
     return out
+
+
+def check_direction(graph: Graph, values: Mapping[str, object], tangent: Mapping[str, object], *,
+                    expected: Mapping[str, object] | None = None, h: float = DEFAULT_H, rtol: float = DEFAULT_RTOL,
+                    atol: float = DEFAULT_ATOL, name: str | None = None) -> CheckReport:
+    """Check the directional derivative of `graph` at `values` along `tangent` (forward mode).
+
+    The analytic side is the JVP ∂f·t (gradcli.evaluation.forward.jvp: one forward pass); the
+    numeric side is the centered difference (f(v + h·t) − f(v − h·t)) / 2h, every variable moved
+    at once along t: one evaluation pair, whatever the number of variables (the cheap check of a
+    function of many variables; a wrong gradient element shows unless t is orthogonal to its
+    error, so a random t finds one almost surely). Each element of f is an entry (`f`, or `f[2]`
+    for an array f), named `name` (by default the output's statement name, else "f"), judged with
+    `judge` and the same Tolerances as `check`. A kink crossed between v − h·t and v + h·t (the
+    passes at v − h·t, v and v + h·t put a kink gate's input on both sides) makes every entry's
+    mismatch "kink crossed"; the crossing gates are every entry's `kinks`.
+
+    `tangent` maps variable names to directions (a number, or an array of the variable's shape;
+    0 for those left out). `expected` maps the output's name to your own ∂f·t (a number, or an
+    array of f's shape), judged against both sides as --expect is.
+
+    Raises GradcliError (no variables; a tangent name that is not a variable with a value; a
+    direction that is 0 everywhere; an expected name that is not the output's), ShapeError (a
+    tangent not of its variable's shape), ValueFormatError (a tangent that is not numbers or not
+    finite; a bad h, rtol, atol; an expected value not of f's shape).
+    """
+    from .forward import jvp
+    from .outputs import output_name
+
+    tolerances = Tolerances(h, rtol, atol)
+    h = float(h)
+    arrays = to_arrays(values)
+    name = name or output_name(graph)  # (evaluation.outputs: a statement's name, else "f")
+    result = jvp(graph, arrays, tangent, trace=False)
+    seeds = result.seeds
+    if not seeds:
+        raise GradcliError("nothing to check: the expression has no variables",
+                           hint='check an expression of variables, e.g. "x**3" x=2 --tangent x=1')
+    if not any(np.any(np.asarray(t) != 0) for t in seeds.values()):
+        raise GradcliError("the direction is 0 for every variable: there is nothing to check along it",
+                           hint="give a --tangent that is not all zeros, e.g. --tangent "
+                                f"{next(iter(seeds))}=1")
+    kink_gates = [n for n in graph.nodes if n.kind == "gate" and n.op.kink_offset is not None]
+    trace = bool(kink_gates)  # node values are needed to see which side of a kink a pass is on
+    passes = []
+    for step in (h, -h):
+        moved = dict(arrays)
+        for variable, t in seeds.items():
+            with np.errstate(all="ignore"):  # v ± h·t may overflow: the pass then reports it
+                moved[variable] = arrays[variable] + step * np.asarray(t, dtype=np.float64)
+        passes.append(graph.evaluate(moved, trace=trace))
+    plus, minus = passes
+    crossed: tuple = ()
+    if trace:
+        base = graph.evaluate(arrays, trace=True)
+        crossed = tuple(node for node in kink_gates if _crossed(node, (minus, base, plus)))
+    with np.errstate(all="ignore"):
+        numeric = (np.asarray(plus.value, dtype=np.float64) - np.asarray(minus.value, dtype=np.float64)) / (2 * h)
+    analytic = np.broadcast_to(np.asarray(result.tangent, dtype=np.float64), numeric.shape)
+    wanted = _expected_direction(expected or {}, name, numeric.shape)
+    entries = []
+    for index in np.ndindex(numeric.shape):
+        a, n = float(analytic[index]), float(numeric[index])
+        error, verdict = judge(a, n, tolerances, kink=bool(crossed))
+        entry = Entry(name, index, a, n, error, verdict, crossed)
+        if wanted is not None:
+            _judge_expected(entry, float(wanted[index]), tolerances)
+        entries.append(entry)
+    return CheckReport(graph, result.value, tolerances, entries, list(result.diagnostics), direction=dict(seeds))
+
+
+def _expected_direction(expected: Mapping[str, object], name: str, shape: tuple) -> np.ndarray | None:
+    """Your ∂f·t for the output `name`, broadcast to f's shape; None when none is given."""
+    for key in expected:
+        if key != name:
+            raise GradcliError(f"an expected value is given for {key!r}; along a --tangent, --expect gives "
+                               f"your own directional derivative of the output {name!r}",
+                               hint=f"write --expect {name}=VALUE (∂{name}·t, a number or an array of {name}'s shape)")
+    if name not in expected:
+        return None
+    array = to_array(expected[name], f"expected directional derivative of {name}")
+    if array.shape not in ((), shape):
+        raise ValueFormatError(f"the expected directional derivative of {name} has shape {array.shape}, "
+                               f"but {name} has shape {shape}",
+                               hint="give one number per element of f, or one number for all")
+    return np.broadcast_to(array, shape)

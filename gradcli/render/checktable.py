@@ -11,6 +11,10 @@ from .style import (LABEL_MIN, ascii_table, distinct_width, fit, head_line, is_c
                     shorten, stacked, write)
 
 
+# The direction's variables named under the table (the JSON has them all).
+DIRECTION_SHOWN = 10
+
+
 def error_text(error: float | None) -> str:
     if error is None:
         return ""
@@ -30,7 +34,8 @@ def render(report: CheckReport, out, *, digits: int = 6, ascii_only: bool = Fals
         return "" if value is None else numbers.scalar(value, digits)
 
     with_expected = any(e.expected is not None for e in report.entries)
-    headers = ["variable", "analytic", "numeric", "rel. error", "verdict"]
+    along = report.direction is not None  # check_direction's: one entry per element of f
+    headers = ["output" if along else "variable", "analytic", "numeric", "rel. error", "verdict"]
     if with_expected:
         headers += ["expected", "rel. error", "verdict"]
     rows = []
@@ -42,9 +47,9 @@ def render(report: CheckReport, out, *, digits: int = 6, ascii_only: bool = Fals
 
     graph = report.graph
     source = Span(graph.source, 0, len(graph.source.text)).short_text(60)
-    title = f"Gradient check of {source}"
+    title = f"{'Directional derivative' if along else 'Gradient'} check of {source}"
     tol = report.tolerances
-    left = {i for i, header in enumerate(headers) if header in ("variable", "verdict")}
+    left = {i for i, header in enumerate(headers) if header in ("variable", "output", "verdict")}
     if rows:
         if is_console(out):
             _rich_table(out, title, headers, rows, left)
@@ -55,9 +60,21 @@ def render(report: CheckReport, out, *, digits: int = 6, ascii_only: bool = Fals
     lines = [f"f = {numbers.number(report.value, digits)}"]
     if report.gradient_of == "sum(f)":
         lines.append("f is an array: the gradients checked are those of sum(f)")
-    lines.append(f"numeric = (f(v+h) - f(v-h)) / 2h with h = {tol.h:g}; "
-                 f"wrong from a relative error of {tol.rtol:g}; good within {tol.atol:g}")
-    for e in report.entries:
+    if along:
+        seeds = list(report.direction.items())
+        shown = ", ".join(f"{name} = {numbers.number(t, digits)}" for name, t in seeds[:DIRECTION_SHOWN])
+        more = f", … ({len(seeds) - DIRECTION_SHOWN} more)" if len(seeds) > DIRECTION_SHOWN else ""
+        lines.append(f"t: {shown}{more}")
+        lines.append(f"analytic = ∂f·t by forward mode (JVP); numeric = (f(v+h·t) - f(v-h·t)) / 2h with h = {tol.h:g}; "
+                     f"wrong from a relative error of {tol.rtol:g}; good within {tol.atol:g}")
+    else:
+        lines.append(f"numeric = (f(v+h) - f(v-h)) / 2h with h = {tol.h:g}; "
+                     f"wrong from a relative error of {tol.rtol:g}; good within {tol.atol:g}")
+    kinked = [e for e in report.entries if e.kinks]
+    if along and kinked:  # one crossing along t serves every element of f: said once
+        gates = ", ".join(gate_text(node) for node in kinked[0].kinks)
+        lines.append(f"kink crossed along t at gate {gates}; the numeric derivative means nothing there")
+    for e in report.entries if not along else ():
         if e.kinks:
             gates = ", ".join(gate_text(node) for node in e.kinks)
             lines.append(f"{e.label}: kink crossed at gate {gates}; the numeric gradient means nothing there")

@@ -555,7 +555,7 @@ def check_document(report: CheckReport) -> dict:
             "expected_verdict": e.expected_verdict,
             "passed": e.passed,
         })
-    return {
+    doc = {
         "value": jsonable(report.value),
         "gradient_of": report.gradient_of,
         "h": tol.h,
@@ -566,6 +566,9 @@ def check_document(report: CheckReport) -> dict:
         "counts": report.counts(),
         "checks": checks,
     }
+    if report.direction is not None:  # check --tangent: the direction t, by variable
+        doc["tangent"] = {name: jsonable(t) for name, t in report.direction.items()}
+    return doc
 
 
 def render_check(report: CheckReport) -> str:

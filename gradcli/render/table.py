@@ -49,6 +49,18 @@ GIVE = ((LABEL_COLUMNS, LABEL_MIN), ((ROLE_COLUMN,), WORD_MIN), ((1,), 4))
 LABEL_ROOM = 12
 # The longest word of each number column's header: it wraps between its words.
 HEADER_WORD = {i: max(map(len, HEADERS[i].split())) for i in NUMBER_COLUMNS}
+
+
+# The blocks below lay out any table of this shape: `headers` the gate, op, role and input
+# columns, then number columns (the backward pass's HEADERS; render.forward's for forward mode).
+def _numbers(headers: tuple) -> tuple:
+    return NUMBER_COLUMNS if headers is HEADERS else tuple(range(4, len(headers)))
+
+
+def _header_word(headers: tuple, i: int) -> int:
+    return HEADER_WORD[i] if headers is HEADERS else max(map(len, headers[i].split()))
+
+
 # Under the title: how to read a row, without the README.
 HOW_TO_READ = "read a row as the chain rule: result = local × upstream"
 
@@ -190,24 +202,24 @@ def terminal_width(out) -> int | None:
     return shutil.get_terminal_size().columns
 
 
-def _ascii_fit(widths: list[int], block, width: int, ellipsis: str):
+def _ascii_fit(widths: list[int], block, width: int, ellipsis: str, headers: tuple = HEADERS):
     """The ASCII layout fitted to a terminal of `width` as _rich_blocks fits the Rich one (the
     number columns' headers wrap, then the labels give way, then the role and the op, then the
     role column goes; numbers are never cut): (columns shown, their widths), or None."""
-    cells_width = _widths([0] * len(HEADERS), block)
-    headers_wrap = {i: min(widths[i], max(HEADER_WORD[i], cells_width[i])) for i in NUMBER_COLUMNS}
+    cells_width = _widths([0] * len(headers), block)
+    headers_wrap = {i: min(widths[i], max(_header_word(headers, i), cells_width[i])) for i in _numbers(headers)}
     apart = distinct_width([cells[i] for cells in block for i in LABEL_COLUMNS], LABEL_MIN, ellipsis)
-    give = ((NUMBER_COLUMNS, headers_wrap), (LABEL_COLUMNS, max(apart, LABEL_ROOM)), *GIVE[1:])
+    give = ((_numbers(headers), headers_wrap), (LABEL_COLUMNS, max(apart, LABEL_ROOM)), *GIVE[1:])
     fitted = fit(widths, width, give)  # the columns GAP apart, as on a Rich terminal
     if fitted is not None:
-        return list(range(len(HEADERS))), fitted
-    shown = [i for i in range(len(HEADERS)) if i != ROLE_COLUMN]
-    give = ((NUMBER_COLUMNS, headers_wrap), (LABEL_COLUMNS, apart), *GIVE[1:])
+        return list(range(len(headers))), fitted
+    shown = [i for i in range(len(headers)) if i != ROLE_COLUMN]
+    give = ((_numbers(headers), headers_wrap), (LABEL_COLUMNS, apart), *GIVE[1:])
     fitted = _fit_columns(widths, shown, width, give)
     return (shown, fitted) if fitted is not None else None
 
 
-def _stacked_row(cells, width: int, ellipsis: str) -> list[str]:
+def _stacked_row(cells, width: int, ellipsis: str, headers: tuple = HEADERS) -> list[str]:
     """One row of a table too wide for the terminal, as style.stacked writes it on a Rich one:
     the labels on lines of their own (… in their middle), the numbers whole, packed."""
     gate, op, role, inp, *values = cells
@@ -218,15 +230,15 @@ def _stacked_row(cells, width: int, ellipsis: str) -> list[str]:
     else:
         heads = [shorten(gate, width, ellipsis), cut(what, width, ellipsis)]
     heads.append(f"  input {shorten(inp, max(width - len('  input '), LABEL_MIN), ellipsis)}")
-    return heads + pack([f"{name} {value}" for name, value in zip(HEADERS[4:], values)], width)
+    return heads + pack([f"{name} {value}" for name, value in zip(headers[4:], values)], width)
 
 
-def _header_lines(shown: list[int], widths: list[int]) -> list[list[str]]:
+def _header_lines(shown: list[int], widths: list[int], headers: tuple = HEADERS) -> list[list[str]]:
     """The header lines of the columns shown, a header wrapping between its words where its
     column is narrower (`input` over `value`)."""
     import textwrap
 
-    wrapped = [textwrap.wrap(HEADERS[i], max(w, 1), break_long_words=False) or [""]
+    wrapped = [textwrap.wrap(headers[i], max(w, 1), break_long_words=False) or [""]
                for i, w in zip(shown, widths)]
     height = max(map(len, wrapped))
     wrapped = [[""] * (height - len(lines)) + lines for lines in wrapped]  # on the rule, as Rich does
@@ -234,15 +246,16 @@ def _header_lines(shown: list[int], widths: list[int]) -> list[list[str]]:
 
 
 def _ascii_blocks(out, title: str, blocks, *, streaming: bool, digits: int, ellipsis: str,
-                  ascii_only: bool, width: int | None = None) -> None:
+                  ascii_only: bool, width: int | None = None, headers: tuple = HEADERS) -> None:
     """A pipe or a file: plain ASCII, " | " between columns, numbers right-aligned; labels
     shortened to LABEL_WIDTH (… in the middle; longer where two labels would read alike),
     numbers never. Written a block at a time. On a terminal of `width` columns (TERM=dumb) the
     table is fitted as the Rich one is (_ascii_fit), its columns GAP spaces apart without rules;
     where even so it does not fit, each row is stacked on a few lines (_stacked_row)."""
-    widths = [len(h) for h in HEADERS]
+    number_columns = _numbers(headers)
+    widths = [len(h) for h in headers]
     if streaming:
-        for i in NUMBER_COLUMNS:
+        for i in number_columns:
             widths[i] = max(widths[i], number_width(digits))
     if width is not None:  # the title's first line cut, the lines under it wrapped, as on Rich
         import textwrap
@@ -250,12 +263,12 @@ def _ascii_blocks(out, title: str, blocks, *, streaming: bool, digits: int, elli
         head, *rest = title.split("\n")
         title = "\n".join([cut(plain_ascii(head) if ascii_only else head, width, ellipsis),
                            *(part for line in rest for part in textwrap.wrap(line, width))])
-    shown = list(range(len(HEADERS)))
+    shown = list(range(len(headers)))
     shown_widths = widths
     sep, rule = (" | ", "-+-") if width is None else (" " * GAP, " " * GAP)
 
     def line(cells) -> str:
-        return sep.join(cells[i].rjust(w) if i in NUMBER_COLUMNS else cells[i].ljust(w)
+        return sep.join(cells[i].rjust(w) if i in number_columns else cells[i].ljust(w)
                           for i, w in zip(shown, shown_widths)).rstrip()
 
     def fitted_cells(cells):
@@ -273,30 +286,31 @@ def _ascii_blocks(out, title: str, blocks, *, streaming: bool, digits: int, elli
         block = [(shorten(r[0], room, ellipsis), r[1], r[2], shorten(r[3], room, ellipsis), *r[4:])
                  for r in block]
         _widths(widths, block)
-        shown, shown_widths = list(range(len(HEADERS))), widths
+        shown, shown_widths = list(range(len(headers))), widths
         if width is not None:
-            layout = _ascii_fit(widths, block, width, ellipsis)
+            layout = _ascii_fit(widths, block, width, ellipsis, headers)
             if layout is None:  # stacked, a few lines per row, as _rich_blocks does
                 lines = [plain_ascii(title) if ascii_only else title] if first else []
                 first = False
                 for cells in block:
-                    lines.extend(_stacked_row(cells, width, ellipsis))
+                    lines.extend(_stacked_row(cells, width, ellipsis, headers))
                 out.write("\n".join(lines) + "\n")
                 continue
             shown, shown_widths = layout
             block = [fitted_cells(cells) for cells in block]
         lines = [line(cells) for cells in block]
         if first:
-            heads = _header_lines(shown, shown_widths) if width is not None else [list(HEADERS)]
+            heads = _header_lines(shown, shown_widths, headers) if width is not None else [list(headers)]
             lines[:0] = [plain_ascii(title) if ascii_only else title,
-                         *(sep.join(h.rjust(w) if i in NUMBER_COLUMNS else h.ljust(w)
+                         *(sep.join(h.rjust(w) if i in number_columns else h.ljust(w)
                                       for i, h, w in zip(shown, head, shown_widths)).rstrip() for head in heads),
                          rule.join("-" * w for w in shown_widths)]
             first = False
         out.write("\n".join(lines) + "\n")
 
 
-def _rich_blocks(console, title: str, blocks, *, streaming: bool, digits: int) -> None:
+def _rich_blocks(console, title: str, blocks, *, streaming: bool, digits: int,
+                 headers: tuple = HEADERS) -> None:
     """On a terminal: numbers never cut; the columns two spaces apart, no vertical rules. A number
     column's header wraps first (`input` over `value`); then the labels give way, … in their
     middle, never so far that two labels of a column read alike (style.distinct_width); then the
@@ -304,12 +318,13 @@ def _rich_blocks(console, title: str, blocks, *, streaming: bool, digits: int) -
     between its words (a cell grows taller, no number is split); a block that does not fit even
     so is printed stacked, a few lines per row. Each block is a Rich table of its own with the
     widths carried over, the header on the first."""
+    number_columns = _numbers(headers)
     from rich.text import Text
 
-    widths = [len(h) for h in HEADERS]
-    cells_width = [0] * len(HEADERS)  # the widest cell of each column, its header aside
+    widths = [len(h) for h in headers]
+    cells_width = [0] * len(headers)  # the widest cell of each column, its header aside
     if streaming:
-        for i in NUMBER_COLUMNS:
+        for i in number_columns:
             widths[i] = max(widths[i], number_width(digits))
             cells_width[i] = number_width(digits)
     # a title of its own line: a table title would wrap at the (possibly narrow) table's width
@@ -320,25 +335,25 @@ def _rich_blocks(console, title: str, blocks, *, streaming: bool, digits: int) -
         console.print(Text(line))
     header = True
     # the longest word of each number column (a header wraps between its words)
-    words = {i: max(map(len, HEADERS[i].split())) for i in NUMBER_COLUMNS}
+    words = {i: max(map(len, headers[i].split())) for i in number_columns}
     for block in blocks:
         _widths(widths, block)
         _widths(cells_width, block)
         for cells in block:
-            for i in NUMBER_COLUMNS:
+            for i in number_columns:
                 if len(cells[i]) > words[i]:
                     words[i] = max(words[i], *map(len, cells[i].split()))
         # the headers wrap (no cell does); labels give way down to where they still read apart
-        headers_wrap = {i: min(widths[i], max(HEADER_WORD[i], cells_width[i])) for i in NUMBER_COLUMNS}
+        headers_wrap = {i: min(widths[i], max(_header_word(headers, i), cells_width[i])) for i in number_columns}
         apart = distinct_width([cells[i] for cells in block for i in LABEL_COLUMNS], LABEL_MIN)
-        shown = list(range(len(HEADERS)))
+        shown = list(range(len(headers)))
         # with the role column, only while the labels keep LABEL_ROOM characters (or all of theirs)
-        give = ((NUMBER_COLUMNS, headers_wrap), (LABEL_COLUMNS, max(apart, LABEL_ROOM)), *GIVE[1:],
-                (NUMBER_COLUMNS, words))
+        give = ((number_columns, headers_wrap), (LABEL_COLUMNS, max(apart, LABEL_ROOM)), *GIVE[1:],
+                (number_columns, words))
         fitted = fit(widths, console.width, give)
         if fitted is None:  # without the role column
             shown.remove(ROLE_COLUMN)
-            give = ((NUMBER_COLUMNS, headers_wrap), (LABEL_COLUMNS, apart), *GIVE[1:], (NUMBER_COLUMNS, words))
+            give = ((number_columns, headers_wrap), (LABEL_COLUMNS, apart), *GIVE[1:], (number_columns, words))
             fitted = _fit_columns(widths, shown, console.width, give)
         if fitted is None:
             width = console.width
@@ -349,15 +364,15 @@ def _rich_blocks(console, title: str, blocks, *, streaming: bool, digits: int) -
                 else:  # the gate's label on a line of its own: it reads apart from the others
                     heads = [shorten(gate, width), what]
                 heads.append(f"  input {shorten(inp, max(width - len('  input '), LABEL_MIN))}")
-                stacked(console, heads, [f"{name} {number}" for name, number in zip(HEADERS[4:], numbers)])
+                stacked(console, heads, [f"{name} {number}" for name, number in zip(headers[4:], numbers)])
             continue
         table = light_table(show_header=header)
         header = False
         for i, width in zip(shown, fitted):
-            if i in NUMBER_COLUMNS:
-                table.add_column(HEADERS[i], justify="right", width=width, overflow="fold")
+            if i in number_columns:
+                table.add_column(headers[i], justify="right", width=width, overflow="fold")
             else:
-                table.add_column(HEADERS[i], width=width, no_wrap=True, overflow="ellipsis")
+                table.add_column(headers[i], width=width, no_wrap=True, overflow="ellipsis")
         label_width = {i: width for i, width in zip(shown, fitted) if i in LABEL_COLUMNS}
         for cells in block:  # Text, not markup: Rich would take "[nan, 1]" for a style tag
             table.add_row(*(Text(shorten(cells[i], label_width[i]) if i in label_width else cells[i])
