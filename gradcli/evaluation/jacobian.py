@@ -141,18 +141,20 @@ def jacobian(graphs: Mapping[str, Graph], values: Mapping[str, object] | None = 
     from ..inputs.values import to_arrays
 
     arrays = to_arrays(dict(values or {}))
-    # the first pass of each output: its value, the engine's diagnostics, missing values
-    firsts = {}
+    owns = {name: {v: arrays[v] for v in graph.variables if v in arrays} for name, graph in graphs.items()}
     for name, graph in graphs.items():
-        own = {v: arrays[v] for v in graph.variables if v in arrays}
-        firsts[name] = graph.evaluate(own, trace=False, max_memory=max_memory)
+        if any(v not in arrays for v in graph.required):
+            graph.evaluate(owns[name], trace=False)  # raises MissingValueError, naming them
     used = list(dict.fromkeys(v for graph in graphs.values() for v in graph.variables if v in arrays))
     names = _chosen(used, wrt)
     shapes = {name: np.shape(arrays[name]) for name in names}
-    outputs = {name: first.value for name, first in firsts.items()}
-    rows = [label for name, value in outputs.items() for label in element_labels(name, np.shape(value))]
-    columns = [label for name in names for label in element_labels(name, shapes[name])]
-    m, n = len(rows), len(columns)
+    # every node's shape, before any work (the engine's own inference: the same shape errors)
+    from .shapes import infer
+
+    inferred = {name: infer(graph, {v: np.shape(a) for v, a in owns[name].items()})[0]
+                for name, graph in graphs.items()}
+    sizes = {name: math.prod(inferred[name][graph.output.id]) for name, graph in graphs.items()}
+    m, n = sum(sizes.values()), sum(math.prod(shape) for shape in shapes.values())
     if max_memory and 8 * m * n > max_memory:
         raise ResourceError(f"a Jacobian of {m} × {n} entries needs more memory than the limit",
                             hint="differentiate fewer outputs or with respect to fewer variables, "
@@ -166,6 +168,21 @@ def jacobian(graphs: Mapping[str, Graph], values: Mapping[str, object] | None = 
         reason = f"auto: {why}: {how[mode]}"
     else:
         reason = f"asked for: {how[mode]}"
+    if max_memory:
+        for name, graph in graphs.items():
+            # a tangent (or cotangent) per node moved by the columns' variables, n (or its rows) wide
+            moved = _moved(graph, set(names))
+            held = 8 * (n if mode == "forward" else sizes[name]) * sum(
+                math.prod(inferred[name][node.id]) for node in graph.nodes if node in moved)
+            if held > max_memory:
+                raise ResourceError(f"the {how[mode][4:]} over {name!r} needs more memory than the limit",
+                                    hint="differentiate fewer outputs or with respect to fewer variables, "
+                                         "or allow more memory")
+    # the first pass of each output: its value and the engine's diagnostics
+    firsts = {name: graph.evaluate(owns[name], trace=False, max_memory=max_memory) for name, graph in graphs.items()}
+    outputs = {name: first.value for name, first in firsts.items()}
+    rows = [label for name, value in outputs.items() for label in element_labels(name, np.shape(value))]
+    columns = [label for name in names for label in element_labels(name, shapes[name])]
 
     diagnostics: list[Diagnostic] = []
     seen: set[str] = set()
@@ -239,6 +256,15 @@ def _chosen(used: list[str], wrt: Sequence[str] | None) -> list[str]:
     return names
 
 
+def _moved(graph: Graph, names: set) -> set:
+    """The nodes that the variables `names` move: those variables, and every gate fed by one."""
+    moved = set()
+    for node in graph.nodes:
+        if node.kind == "var" and node.name in names or node.kind == "gate" and any(i in moved for i in node.inputs):
+            moved.add(node)
+    return moved
+
+
 def _seeds(names: list[str], shapes: dict, n: int, present) -> dict[str, np.ndarray]:
     """The identity over the n input elements: seeds[name] of shape var_shape + (n,)."""
     seeds, start = {}, 0
@@ -274,18 +300,15 @@ def _reverse_rows(graph: Graph, arrays: dict, names: list[str], shapes: dict, ro
     """An output's rows of J by reverse mode: the forward values, then one backward sweep with
     `rows` cotangents at once (each node's cotangent of shape node_shape + (rows,))."""
     nodes = graph.nodes
-    wanted = set(names)
+    needs = _moved(graph, set(names))
     values: dict = {}
-    needs: dict = {}
     for node in nodes:
         kind = node.kind
         if kind == "var":
             value = arrays.get(node.name)
             values[node] = np.float64(node.default) if value is None else value
-            needs[node] = node.name in wanted
         elif kind == "const":
             values[node] = np.float64(node.default)
-            needs[node] = False
         else:
             args = [values[i] for i in node.inputs]
             if node.op.vjp is not None:
@@ -294,16 +317,10 @@ def _reverse_rows(graph: Graph, arrays: dict, names: list[str], shapes: dict, ro
                 if len(args) >= 2:
                     _check_broadcast(node, args)
                 values[node] = node.op.forward(*args, **node.params) if node.params else node.op.forward(*args)
-            needs[node] = any(needs[i] for i in node.inputs)
-    if max_memory:
-        held = 8 * rows * sum(int(np.size(values[node])) for node in nodes if needs[node])
-        if held > max_memory:
-            raise ResourceError(f"the reverse sweep with {rows} cotangent rows needs more memory than the limit",
-                                hint="differentiate fewer outputs, use forward mode, or allow more memory")
     out = graph.output
     n = sum(math.prod(shapes[name]) for name in names)
     block = np.zeros((rows, n))
-    if not needs[out]:
+    if out not in needs:
         return block, []
     out_shape = np.shape(values[out])
     cotangents: dict = {out: np.eye(rows).reshape(out_shape + (rows,))}
@@ -317,7 +334,7 @@ def _reverse_rows(graph: Graph, arrays: dict, names: list[str], shapes: dict, ro
         ans = values[node]
         full = np.shape(ans)
         for k, inp in enumerate(node.inputs):
-            if not needs[inp]:
+            if inp not in needs:
                 continue
             in_shape = np.shape(args[k])
             if op.vjp is None:
@@ -376,7 +393,7 @@ def _vjp_rows(node: Node, k: int, g: np.ndarray, ans, args: list, in_shape: tupl
         # an overflow with finite inputs: the op's own VJP rescues it, row by row
     result = np.empty(in_shape + (rows,))
     for r in range(rows):
-        row = np.ascontiguousarray(g[..., r])
+        row = g[..., r].copy()  # (contiguous, and 0-d for a scalar output)
         result[..., r] = op.vjp(row, ans, *args, index=k, **node.params)
     return result
 

@@ -78,7 +78,12 @@ def render_table(j: Jacobian, out, *, digits: int = 6, ascii_only: bool = False,
     lines = [f"{name} = {numbers.number(value, digits)}" for name, value in j.outputs.items()]
     lines.append(mode_line(j))
     text = "\n".join(lines)
-    write(out, plain_ascii(text) if ascii_only else text)
+    if is_console(out):  # (wrapped at the terminal's width: the reason is a sentence)
+        from rich.text import Text
+
+        out.print(Text(text))
+    else:
+        write(out, plain_ascii(text) if ascii_only else text)
 
 
 def _rich_table(console, heading: str, headers, rows) -> None:
