@@ -57,19 +57,31 @@ class Jacobian:
     - `diagnostics` (and `warnings`, their messages): kinks, nan/inf, unused values.
     """
 
-    __slots__ = ("matrix", "rows", "columns", "mode", "reason", "outputs", "variables", "diagnostics")
+    __slots__ = ("matrix", "_rows", "_columns", "mode", "reason", "outputs", "variables", "diagnostics")
 
-    def __init__(self, matrix: np.ndarray, rows: list[str], columns: list[str], mode: str, reason: str,
-                 outputs: dict, variables: dict[str, tuple[int, ...]],
+    def __init__(self, matrix: np.ndarray, rows: list[str] | None, columns: list[str] | None, mode: str,
+                 reason: str, outputs: dict, variables: dict[str, tuple[int, ...]],
                  diagnostics: list[Diagnostic] | None = None) -> None:
         self.matrix = matrix
-        self.rows = rows
-        self.columns = columns
+        self._rows = rows  # (None: made from the shapes when first read)
+        self._columns = columns
         self.mode = mode
         self.reason = reason
         self.outputs = outputs
         self.variables = variables
         self.diagnostics = diagnostics or []
+
+    @property
+    def rows(self) -> list[str]:
+        if self._rows is None:
+            self._rows = _labels({name: np.shape(value) for name, value in self.outputs.items()})
+        return self._rows
+
+    @property
+    def columns(self) -> list[str]:
+        if self._columns is None:
+            self._columns = _labels(self.variables)
+        return self._columns
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -96,6 +108,18 @@ class Jacobian:
             matrix = repr(self.matrix)
         return (f"Jacobian(mode={self.mode!r}, rows={self.rows!r}, columns={self.columns!r},\n"
                 f"         matrix={matrix})")
+
+
+def _labels(shapes: Mapping[str, tuple]) -> list[str]:
+    """Each name's element labels in turn (hessian.element_labels: `x`, `g[2]`, `W[0,1]`), a
+    vector's made without np.ndindex (a Jacobian may have 10⁶ rows)."""
+    labels: list[str] = []
+    for name, shape in shapes.items():
+        if len(shape) == 1:
+            labels += [f"{name}[{i}]" for i in range(shape[0])]
+        else:
+            labels += element_labels(name, shape)
+    return labels
 
 
 def _spans(shapes: Mapping[str, tuple]) -> dict[str, tuple[slice, tuple]]:
@@ -178,12 +202,6 @@ def jacobian(graphs: Mapping[str, Graph], values: Mapping[str, object] | None = 
                 raise ResourceError(f"the {how[mode][4:]} over {name!r} needs more memory than the limit",
                                     hint="differentiate fewer outputs or with respect to fewer variables, "
                                          "or allow more memory")
-    # the first pass of each output: its value and the engine's diagnostics
-    firsts = {name: graph.evaluate(owns[name], trace=False, max_memory=max_memory) for name, graph in graphs.items()}
-    outputs = {name: first.value for name, first in firsts.items()}
-    rows = [label for name, value in outputs.items() for label in element_labels(name, np.shape(value))]
-    columns = [label for name in names for label in element_labels(name, shapes[name])]
-
     diagnostics: list[Diagnostic] = []
     seen: set[str] = set()
 
@@ -193,35 +211,36 @@ def jacobian(graphs: Mapping[str, Graph], values: Mapping[str, object] | None = 
                 seen.add(diagnostic.message)
                 diagnostics.append(diagnostic)
 
-    for first in firsts.values():
-        report(first.diagnostics)
     unused = [v for v in arrays if not any(v in graph.variables for graph in graphs.values())]
     everything = list(dict.fromkeys(v for graph in graphs.values() for v in graph.variables))
     for name in unused:
         hint = did_you_mean(name, everything) if everything else None
         report([Diagnostic("input", f"a value was given for {shorten(name)!r}, which the expression does not use"
                            + (f"; {hint}" if hint else ""))])
-
-    matrix = np.zeros((m, n))
-    start = 0
-    with np.errstate(all="ignore"):
-        for name, graph in graphs.items():
-            size = int(np.size(outputs[name]))
-            own = {v: arrays[v] for v in graph.variables if v in arrays}
-            if mode == "forward":
-                block, found = _forward_rows(graph, own, names, shapes, n, max_memory)
-            else:
-                block, found = _reverse_rows(graph, own, names, shapes, size, max_memory)
+    outputs: dict = {}
+    blocks = []
+    for name, graph in graphs.items():
+        report(graph.notes)
+        if mode == "forward":  # the pass gives the value and the warnings the engine would
+            outputs[name], block, found = _forward_rows(graph, owns[name], names, shapes, n, max_memory)
             report(found)
-            matrix[start:start + size] = block
-            start += size
+        else:  # the engine's pass for the value and its warnings, then the sweep
+            first = graph.evaluate(owns[name], trace=False, max_memory=max_memory)
+            report(first.diagnostics)
+            outputs[name] = first.value
+            with np.errstate(all="ignore"):
+                block = _reverse_rows(graph, owns[name], names, shapes, int(np.size(first.value)))
+        blocks.append(block)
+    matrix = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+    result = Jacobian(matrix, None, None, mode, reason, outputs, shapes, diagnostics)
     if not np.isfinite(matrix).all():
+        rows, columns = result.rows, result.columns
         bad = [f"J[{rows[i]},{columns[j]}]" for i, j in zip(*np.nonzero(~np.isfinite(matrix)))]
         listed = ", ".join(bad[:4]) + (f" and {len(bad) - 4} more" if len(bad) > 4 else "")
         report([Diagnostic("domain", f"the Jacobian holds {_describe(matrix)} at {listed}")])
-    outputs = {name: float(v) if np.ndim(v) == 0 else np.asarray(v, dtype=np.float64)
-               for name, v in outputs.items()}
-    return Jacobian(matrix, rows, columns, mode, reason, outputs, shapes, diagnostics)
+    result.outputs = {name: float(v) if np.ndim(v) == 0 else np.asarray(v, dtype=np.float64)
+                      for name, v in outputs.items()}
+    return result
 
 
 def _count(k: int, noun: str) -> str:
@@ -280,23 +299,24 @@ def _seeds(names: list[str], shapes: dict, n: int, present) -> dict[str, np.ndar
 
 
 def _forward_rows(graph: Graph, arrays: dict, names: list[str], shapes: dict, n: int,
-                  max_memory: int | None) -> tuple[np.ndarray, list[Diagnostic]]:
-    """An output's rows of J by forward mode: its tangent with n columns, as (size, n)."""
+                  max_memory: int | None) -> tuple[object, np.ndarray, list[Diagnostic]]:
+    """An output's value, its rows of J by forward mode (its tangent with n columns, as an
+    array (size, n) of its own) and the pass's diagnostics."""
     try:
         from .forward import tangent_columns
     except ImportError:  # TEMPORARY until h14-forward is merged
         tangent_columns = _temporary_tangent_columns
 
     seeds = _seeds(names, shapes, n, graph.variables)
-    value, tangent, found = tangent_columns(graph, arrays, seeds, n, max_memory=max_memory)
+    with np.errstate(all="ignore"):
+        value, tangent, found = tangent_columns(graph, arrays, seeds, n, max_memory=max_memory)
     size = int(np.size(value))
     if tangent is None:
-        return np.zeros((size, n)), found
-    return np.broadcast_to(tangent, np.shape(value) + (n,)).reshape(size, n), found
+        return value, np.zeros((size, n)), found
+    return value, np.array(np.broadcast_to(tangent, np.shape(value) + (n,)), dtype=np.float64).reshape(size, n), found
 
 
-def _reverse_rows(graph: Graph, arrays: dict, names: list[str], shapes: dict, rows: int,
-                  max_memory: int | None) -> tuple[np.ndarray, list[Diagnostic]]:
+def _reverse_rows(graph: Graph, arrays: dict, names: list[str], shapes: dict, rows: int) -> np.ndarray:
     """An output's rows of J by reverse mode: the forward values, then one backward sweep with
     `rows` cotangents at once (each node's cotangent of shape node_shape + (rows,))."""
     nodes = graph.nodes
@@ -321,7 +341,7 @@ def _reverse_rows(graph: Graph, arrays: dict, names: list[str], shapes: dict, ro
     n = sum(math.prod(shapes[name]) for name in names)
     block = np.zeros((rows, n))
     if out not in needs:
-        return block, []
+        return block
     out_shape = np.shape(values[out])
     cotangents: dict = {out: np.eye(rows).reshape(out_shape + (rows,))}
     for node in reversed(nodes):
@@ -354,7 +374,7 @@ def _reverse_rows(graph: Graph, arrays: dict, names: list[str], shapes: dict, ro
         if g is not None:
             block[:, start:start + size] = np.broadcast_to(g, shapes[name] + (rows,)).reshape(size, rows).T
         start += size
-    return block, []
+    return block
 
 
 def _rows_times(local, g):
@@ -383,13 +403,18 @@ def _vjp_rows(node: Node, k: int, g: np.ndarray, ans, args: list, in_shape: tupl
     op = node.op
     out_shape = np.shape(ans)
     if op.name in ("matmul", "dot") and rows > 1 and 0 not in out_shape and 0 not in in_shape:
+        # as matrices (a vector a is a row (1, k), b a column (k, 1)); g is (p, q, rows)
         a, b = args
         a2 = a.reshape(1, -1) if a.ndim == 1 else a
         b2 = b.reshape(-1, 1) if b.ndim == 1 else b
-        batch = np.moveaxis(g, -1, 0).reshape(rows, a2.shape[0], b2.shape[1])
-        product = np.matmul(batch, b2.T) if k == 0 else np.matmul(a2.T, batch)
+        p, q = a2.shape[0], b2.shape[1]
+        g3 = g.reshape(p, q, rows)
+        if k == 0:  # the rows' g @ bᵀ, (p, rows, q) @ (q, k) as one product
+            product = (g3.transpose(0, 2, 1).reshape(p * rows, q) @ b2.T).reshape(p, rows, -1).transpose(0, 2, 1)
+        else:  # aᵀ @ the rows' g, (k, p) @ (p, q·rows) as one product
+            product = a2.T @ g3.reshape(p, q * rows)
         if np.isfinite(product).all() or not (np.isfinite(a).all() and np.isfinite(b).all()):
-            return np.moveaxis(product.reshape((rows,) + in_shape), 0, -1)
+            return np.ascontiguousarray(product).reshape(in_shape + (rows,))
         # an overflow with finite inputs: the op's own VJP rescues it, row by row
     result = np.empty(in_shape + (rows,))
     for r in range(rows):
@@ -405,5 +430,6 @@ def _temporary_tangent_columns(graph, arrays, seeds, n, *, max_memory=None):  # 
     shapes = {name: np.shape(arrays[name]) for name in names}
     pass_ = _TangentPass(set(graph.nodes), arrays, names, shapes, n, max_memory, seeds or {"": None})
     pass_.seeds = dict(seeds)
+    found = [d for d in graph.evaluate(arrays, trace=False).diagnostics if d.kind != "input"]
     values, tangents = pass_._sweep(graph.nodes, careful=False)
-    return values[graph.output], tangents.get(graph.output), pass_.diagnostics
+    return values[graph.output], tangents.get(graph.output), found
