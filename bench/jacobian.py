@@ -9,7 +9,8 @@
 
 Each timing is `gradcli.evaluation.jacobian.jacobian(graphs, values, ["x"], mode=...)` on a
 parsed graph (the values' first pass, the mode's pass, the matrix), processor time (user +
-system), the two modes interleaved in each repeat; BLAS runs one thread (OPENBLAS_NUM_THREADS=1
+system) of `--calls` calls in a row (a few milliseconds: one call of the cheap mode is a fraction
+of a millisecond, near the clock's noise), the two modes interleaved in each repeat; BLAS runs one thread (OPENBLAS_NUM_THREADS=1
 unless set: a threaded BLAS's spinning workers count as processor time). Printed: the ratio of the
 two modes in each repeat, its median and min-max; never an absolute time.
 
@@ -17,7 +18,7 @@ A report, not a test: it exits 0 whatever the ratios, 1 if the two modes' matric
 (beyond 1e-12 of the largest entry), differ from the closed form A·diag(1 - tanh²x), or `auto`
 picks the other mode.
 
-    python bench/jacobian.py [--repeats 15]
+    python bench/jacobian.py [--repeats 15] [--calls 5]
 """
 
 from __future__ import annotations
@@ -40,13 +41,14 @@ from options import positive  # noqa: E402
 TARGET = 0.2  # the cheaper mode's time / the other's
 
 
-def timed(run) -> tuple[float, object]:
+def timed(run, calls: int) -> float:
     start = time.process_time()
-    out = run()
-    return time.process_time() - start, out
+    for _ in range(calls):
+        run()
+    return time.process_time() - start
 
 
-def case(label: str, matrix_name: str, shape: tuple[int, int], cheap: str, repeats: int, rng) -> bool:
+def case(label: str, matrix_name: str, shape: tuple[int, int], cheap: str, repeats: int, calls: int, rng) -> bool:
     """Time both modes on f = M @ tanh(x); print the ratio cheap / other; True if all is right."""
     other = "reverse" if cheap == "forward" else "forward"
     M = rng.normal(size=shape)
@@ -63,8 +65,8 @@ def case(label: str, matrix_name: str, shape: tuple[int, int], cheap: str, repea
     picked = jacobian(graphs, values, ["x"]).mode
     ratios = []
     for _ in range(repeats):
-        t_cheap, _ = timed(lambda: jacobian(graphs, values, ["x"], mode=cheap))
-        t_other, _ = timed(lambda: jacobian(graphs, values, ["x"], mode=other))
+        t_cheap = timed(lambda: jacobian(graphs, values, ["x"], mode=cheap), calls)
+        t_other = timed(lambda: jacobian(graphs, values, ["x"], mode=other), calls)
         ratios.append(t_cheap / max(t_other, 1e-9))
     median = statistics.median(ratios)
     verdict = "ok" if median <= TARGET else "OVER TARGET"
@@ -78,10 +80,11 @@ def case(label: str, matrix_name: str, shape: tuple[int, int], cheap: str, repea
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=positive, default=15)
+    parser.add_argument("--calls", type=positive, default=5)
     args = parser.parse_args()
     rng = np.random.default_rng(14)
-    ok = case("tall", "A", (1000, 10), "forward", args.repeats, rng)
-    ok = case("wide", "B", (10, 1000), "reverse", args.repeats, rng) and ok
+    ok = case("tall", "A", (1000, 10), "forward", args.repeats, args.calls, rng)
+    ok = case("wide", "B", (10, 1000), "reverse", args.repeats, args.calls, rng) and ok
     return 0 if ok else 1
 
 
