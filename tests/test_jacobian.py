@@ -280,6 +280,7 @@ def test_cli_table(cli):
     result = cli(*PROGRAM)
     assert result.exit_code == 0, result.stderr
     assert result.stdout == (
+        "Jacobian of a, b\n"
         "row: an output element, column: an input element; each entry ∂row/∂column\n"
         "  | x | y\n"
         "--+---+--\n"

@@ -994,7 +994,7 @@ def jacobian_command(
                 from ..render.gates import title
 
                 view.render_table(result, _table_output(no_color), digits=digits, ascii_only=_dumb_terminal(),
-                                  title=None if outputs else title(next(iter(graphs.values()))))
+                                  title=", ".join(graphs) if outputs else title(next(iter(graphs.values()))))
             else:
                 getattr(view, f"render_{format.value}")(result, sys.stdout)
         if strict and any(d.kind == "domain" for d in result.diagnostics):
