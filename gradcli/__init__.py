@@ -53,7 +53,8 @@ _graph.connect(evaluate=_evaluate_graph, to_source=_to_source)
 __version__ = "0.1.0"
 
 __all__ = [
-    "evaluate", "diff", "hessian", "Hessian", "hvp", "HVP", "jacobian", "Jacobian", "parse", "Graph", "Node", "Result", "NodeTrace", "Edge", "Diagnostic",
+    "evaluate", "diff", "hessian", "Hessian", "hvp", "HVP", "jvp", "JVP", "jacobian", "Jacobian", "parse", "Graph", "Node",
+    "Result", "NodeTrace", "Edge", "Diagnostic",
     "GradcliError", "GradcliSyntaxError", "UnknownFunctionError", "MissingValueError",
     "ValueFormatError", "ShapeError", "DomainError", "ResourceError", "DefinitionError", "__version__",
 ]
@@ -65,6 +66,10 @@ def __getattr__(name: str):
         from .evaluation import hessian
 
         return getattr(hessian, name)
+    if name == "JVP":
+        from .evaluation import forward
+
+        return forward.JVP
     if name == "Jacobian":
         from .evaluation import jacobian as _jacobian
 
@@ -148,6 +153,46 @@ def hvp(source: str, values: Mapping[str, object] | None, tangent: Mapping[str, 
     merged = dict(values or {})
     merged.update(more_values)
     return compute(parse(source, shapes=shapes_of(merged)), merged, tangent)
+
+
+def jvp(source: str, values: Mapping[str, object] | None = None, tangents: Mapping[str, object] | None = None,
+        /, **more_values: object) -> JVP:
+    """Forward mode: f and its directional derivative ∂f·t (the Jacobian-vector product) at the
+    given values, for the tangent t, in one forward pass, whatever the number of variables.
+
+    Values come as a mapping (or None), as keywords, or both (keywords win), as for `evaluate`.
+    `tangents` maps variable names to their directions t, each a number, nested list or array of
+    its variable's shape; a variable it leaves out has direction 0 (t = {"x": 1} gives ∂f/∂x).
+
+    Returns a `JVP`, which unpacks as `(value, tangent)`: `.value` (f: a float for a scalar f,
+    else an array of f's shape), `.tangent` (∂f·t, of f's shape: per element of f, Σ over the
+    variables' elements of ∂f/∂v · t_v), `.seeds` ({name: t} for every variable with a value, 0
+    where none was given), `.variables` ({name: shape}), `.records` (the forward-mode table: per
+    gate its value, local gradients, incoming tangents, products and outgoing tangent,
+    `ForwardRecord`s in the order the forward pass visits the gates), `.diagnostics`/`.warnings`
+    (kinks with reverse mode's conventions, nan/inf, unused values).
+
+    Each gate's tangent comes from the op registry's local gradients and VJPs
+    (gradcli.evaluation.forward); a zero tangent times an infinite local gradient counts 0.
+    Raises MissingValueError (a variable without a value), GradcliError (a tangent for a name
+    that is not a variable with a value), ShapeError (a tangent not of its variable's shape, or
+    shapes that do not fit a gate), ValueFormatError (a value or tangent that is not numbers; a
+    tangent that is not finite), TypeError (`tangents` is not a mapping), and the parser's errors.
+
+    For f = (x + y)·z at x = -2, y = 5, z = -4 along t = (1, 0, 2): ∂f·t = z·1 + (x + y)·2 = -4 + 6.
+
+        >>> f, df = gradcli.jvp("(x + y) * z", {"x": -2, "y": 5, "z": -4}, {"x": 1, "z": 2})
+        >>> f, df
+        (-12.0, 2.0)
+        >>> gradcli.jvp("x * y", {"x": [1, 2, 3], "y": 2}, {"x": [1, 0, 0], "y": 1}).tangent.tolist()
+        [3.0, 2.0, 3.0]
+    """
+    from .evaluation.forward import jvp as compute
+    from .inputs.values import shapes_of
+
+    merged = dict(values or {})
+    merged.update(more_values)
+    return compute(parse(source, shapes=shapes_of(merged)), merged, tangents or {})
 
 
 def jacobian(source: str, values: Mapping[str, object] | None = None, /, *,

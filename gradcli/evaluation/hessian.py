@@ -51,6 +51,7 @@ from ..base.errors import GradcliError, ResourceError, ShapeError, did_you_mean
 from ..core.graph import reachable_in_order
 from ..core.trace import Diagnostic
 from .edge_pushing import _add_scaled, _Declined, _fast_hessian, _fast_hvp
+from .forward import bind_tangents, gate_tangent
 
 if TYPE_CHECKING:
     from ..core.graph import Graph, Node
@@ -293,7 +294,7 @@ def hvp(graph: Graph, values: Mapping[str, object] | None, tangent: Mapping[str,
                          hint="reduce f to one number first, e.g. sum(...) or mean(...)")
     names = _chosen(first.gradients, None)
     shapes = {name: () if g.__class__ is float else np.shape(g) for name, g in first.gradients.items()}
-    directions = _directions(tangent, shapes)
+    directions = bind_tangents(tangent, shapes)
     if method not in ("auto", "graph"):
         raise ValueError(f"method is 'auto' or 'graph', not {method!r}")
     from ..inputs.values import to_arrays
@@ -355,7 +356,7 @@ def _ordinary_hvp(graph: Graph, values: Mapping[str, object], tangent: Mapping[s
     if names is None:
         return None
     shapes = dict.fromkeys(names, ())
-    directions = _directions(tangent, shapes)
+    directions = bind_tangents(tangent, shapes)
     try:
         with np.errstate(all="raise", under="ignore"):
             f, gradients, products = _fast_hvp(graph, values, names, directions)
@@ -363,43 +364,6 @@ def _ordinary_hvp(graph: Graph, values: Mapping[str, object], tangent: Mapping[s
         return None
     return HVP(f, shapes, dict(zip(names, gradients)), directions, dict(zip(names, products)),
                list(graph.notes), graph)
-
-
-def _directions(tangent: Mapping[str, object], shapes: dict) -> dict:
-    """The tangent per variable (a float for a scalar, else a float64 array of the variable's
-    shape), 0 for those it does not name."""
-    from ..base.errors import ValueFormatError
-    from ..inputs.values import to_array
-
-    if not isinstance(tangent, Mapping):
-        raise TypeError(f"the tangent is a mapping name -> value, not {type(tangent).__name__}")
-    for name in tangent:
-        if name not in shapes:
-            hint = did_you_mean(str(name), shapes) or f"variables: {', '.join(shapes)}"
-            raise GradcliError(f"tangent {name}: not a variable of the expression with a value", hint=hint)
-    directions: dict = {}
-    for name, shape in shapes.items():
-        if name not in tangent:
-            directions[name] = 0.0 if shape == () else np.zeros(shape)
-            continue
-        v = tangent[name]
-        if v.__class__ is float and shape == ():  # (the common case, without NumPy's conversions)
-            if not math.isfinite(v):
-                raise ValueFormatError(f"tangent {name}: a tangent's numbers must be finite (not nan or inf)")
-            directions[name] = v
-            continue
-        v = to_array(v, f"the tangent of {name}")
-        if v.shape != shape:
-            def show(s):
-                return "a scalar" if s == () else f"shape {s}"
-
-            raise ShapeError(f"tangent {name}: the tangent is {show(v.shape)}, but {name} is {show(shape)}",
-                             hint="a tangent has its variable's shape: " + (
-                                 "one number" if shape == () else f"{math.prod(shape)} numbers laid out as {name}'s"))
-        if not np.isfinite(v).all():
-            raise ValueFormatError(f"tangent {name}: a tangent's numbers must be finite (not nan or inf)")
-        directions[name] = float(v) if shape == () else v
-    return directions
 
 
 def _ordinary_values(graph: Graph, values: Mapping[str, object]) -> list[str] | None:
@@ -540,17 +504,13 @@ class _TangentPass:
                 if op.at_kink(*args, **node.params) and _kink_crossed(
                         op, args, ([None if t is None else t[..., c] for t in ins] for c in range(n))):
                     self.diagnostics.append(_kink(node))
-            if op.vjp is None:
-                tangent = None
-                for k, tk in enumerate(ins):
-                    if tk is None:
-                        continue
-                    term = _scaled(op.locals[k](ans, *args), tk)
-                    tangent = term if tangent is None else tangent + term
-            else:
-                tangent = self._jacobian_times(node, ans, args, ins)
-                if tangent is None:
-                    continue  # (only inputs it reads the shape of move)
+            try:
+                tangent = gate_tangent(node, ans, args, ins, n, max_memory=self.max_memory)
+            except ResourceError as exc:
+                raise ResourceError(exc.message.replace("forward mode", "the Hessian's pass", 1),
+                                    hint="choose fewer variables with --wrt, or raise --max-memory") from None
+            if tangent is None:
+                continue  # (only inputs it reads the shape of move)
             if limit:
                 held += tangent.nbytes
                 if held > limit:
@@ -567,57 +527,6 @@ class _TangentPass:
                                   "from finite inputs", node))
                     reported = True
         return values, tangents
-
-    def _jacobian_times(self, node: Node, ans, args: list, ins: list) -> np.ndarray:
-        """Σₖ Jₖ · tangentₖ for a gate that is not elementwise, Jₖ (output size × input size) read
-        row by row from the op's VJP with unit cotangents; or, where the op is linear in input k
-        (`derivative._ZERO_IF`: a sum, a transpose, either side of @) and there are fewer tangent
-        columns than output elements (an HVP has one), the op itself applied to each column:
-        Jₖ·t = op(…, t, …), one forward call instead of a VJP per output element."""
-        from ..differentiation.derivative import _ZERO_IF
-
-        op = node.op
-        n = self.n
-        out_shape = np.shape(ans)
-        m = math.prod(out_shape)
-        linear = _ZERO_IF.get(op.name, ()) if op.body is None else ()
-        total = None
-        for k, tk in enumerate(ins):
-            if tk is None or (op.body is None and k < len(op.rule) and op.rule[k] is None):
-                continue  # (no rule: the output does not depend on that input, only on its shape)
-            in_shape = np.shape(args[k])
-            size = math.prod(in_shape)
-            if k in linear and n <= m and all(np.isfinite(a).all() for i, a in enumerate(args) if i != k):
-                # (a non-finite other input: the Jacobian's way, where a zero tangent counts 0)
-                columns = np.broadcast_to(tk, in_shape + (n,))
-                term = np.empty(out_shape + (n,))
-                for c in range(n):
-                    # (contiguous: @ on a broadcast view with zero strides skips BLAS)
-                    moved = [np.ascontiguousarray(columns[..., c]) if i == k else a for i, a in enumerate(args)]
-                    term[..., c] = op.forward(*moved, **node.params)
-                total = term if total is None else total + term
-                continue
-            if self.max_memory and 8 * m * size > self.max_memory:
-                raise ResourceError(f"the Hessian's pass would need a Jacobian of {m} × {size} at gate "
-                                    f"{_where(node)}, more memory than the limit",
-                                    hint="choose fewer variables with --wrt, or raise --max-memory")
-            jacobian = np.empty((m, size))
-            cotangent = np.zeros(out_shape)
-            for j in range(m):
-                cotangent.flat[j] = 1.0
-                row = op.vjp(cotangent, ans, *args, index=k, **node.params)
-                jacobian[j] = np.broadcast_to(row, in_shape).ravel()
-                cotangent.flat[j] = 0.0
-            columns = np.broadcast_to(tk, in_shape + (n,)).reshape(size, n)
-            term = jacobian @ columns
-            finite = np.isfinite(jacobian)
-            if not finite.all():  # an infinite slope times a zero tangent is 0 (see the module)
-                term = np.where(finite, jacobian, 0.0) @ columns
-                for j, s in zip(*np.nonzero(~finite)):
-                    term[j] += np.where(columns[s] == 0, 0.0, jacobian[j, s] * columns[s])
-            term = term.reshape(out_shape + (n,))
-            total = term if total is None else total + term
-        return total
 
 
 class _ScalarPass:
@@ -832,21 +741,3 @@ def _dual_add(a, b):
     tangent = dict(ta)
     _add_scaled(tangent, 1.0, tb)  # (1.0 · v is v, bit for bit)
     return (va + vb, tangent)
-
-
-def _scaled(local, tangent):
-    """local · tangent, local in the gate's shape (or a part of it that broadcasts), tangent with
-    its last axis of columns; where local is not finite, a zero tangent gives 0."""
-    if isinstance(local, float):
-        if local == 1.0:
-            return tangent
-        if math.isfinite(local):
-            return local * tangent
-        return np.where(tangent == 0, 0.0, local * tangent)
-    local = np.asarray(local)
-    if local.ndim:
-        local = local[..., None]
-    product = local * tangent
-    if not np.isfinite(local).all():
-        product = np.where(tangent == 0, 0.0, product)
-    return product

@@ -302,10 +302,7 @@ def _forward_rows(graph: Graph, arrays: dict, names: list[str], shapes: dict, n:
                   max_memory: int | None) -> tuple[object, np.ndarray, list[Diagnostic]]:
     """An output's value, its rows of J by forward mode (its tangent with n columns, as an
     array (size, n) of its own) and the pass's diagnostics."""
-    try:
-        from .forward import tangent_columns
-    except ImportError:  # TEMPORARY until h14-forward is merged
-        tangent_columns = _temporary_tangent_columns
+    from .forward import tangent_columns
 
     seeds = _seeds(names, shapes, n, graph.variables)
     with np.errstate(all="ignore"):
@@ -422,14 +419,3 @@ def _vjp_rows(node: Node, k: int, g: np.ndarray, ans, args: list, in_shape: tupl
         result[..., r] = op.vjp(row, ans, *args, index=k, **node.params)
     return result
 
-
-def _temporary_tangent_columns(graph, arrays, seeds, n, *, max_memory=None):  # TEMPORARY
-    from .hessian import _TangentPass
-
-    names = list(seeds)
-    shapes = {name: np.shape(arrays[name]) for name in names}
-    pass_ = _TangentPass(set(graph.nodes), arrays, names, shapes, n, max_memory, seeds or {"": None})
-    pass_.seeds = dict(seeds)
-    found = [d for d in graph.evaluate(arrays, trace=False).diagnostics if d.kind != "input"]
-    values, tangents = pass_._sweep(graph.nodes, careful=False)
-    return values[graph.output], tangents.get(graph.output), found

@@ -1,0 +1,853 @@
+"""Forward mode: the Jacobian-vector product (JVP) ∂f·t of a graph for a tangent t, gate by gate.
+
+Beside each node's value the forward pass carries its tangent, the directional derivative of the
+node along t: t itself at a variable (0 where none was given), and at a gate Σₖ Jₖ·tₖ over its
+inputs k, Jₖ the gate's Jacobian in input k. The mirror image of the backward pass: the same
+local gradients, multiplied by the incoming tangents instead of the upstream gradient; one pass
+gives f and ∂f·t whatever the number of variables (Griewank & Walther, "Evaluating Derivatives",
+ch. 3; JAX's `jvp`).
+
+Every tangent rule comes from the op registry (gradcli.core.ops), none is written here:
+- an elementwise gate: tangent = Σₖ localₖ · tₖ, `Op.locals` (∂gate/∂input, the backward table's
+  local gradients), each tₖ broadcast to the gate's shape;
+- a gate with a VJP that is linear in input k (a sum, a mean, a transpose, either side of @ or
+  dot, `expand_as`, `sum_as`: `derivative._ZERO_IF`): Jₖ·tₖ is the op itself with tₖ in place of
+  input k;
+- an axis reduction whose VJP is not linear (max, min, logsumexp, norm): each input element feeds
+  one output element, so VJP(ones) holds the whole Jacobian (one nonzero per column) and
+  J·t = Σ over the reduced axes of VJP(ones) · t;
+- any other gate (a user function that is not elementwise): its Jacobian read row by row from
+  its VJP with unit cotangents (a VJP is linear in its cotangent), times t.
+
+A zero tangent times an infinite or nan local gradient counts 0, not nan: a direction that does
+not move an input does not move the gate through it (sqrt(x) + y at x = 0 along y has tangent 1).
+An input with no tangent at all (a constant, a variable the tangent leaves out) is skipped; a
+gate none of whose inputs carries one has none (0 in the records).
+
+Kinks and domains as in reverse mode (gradcli.evaluation.engine), with the same messages and
+conditions: a gate at its kink that depends on a variable with a value gets the engine's kink
+warning and convention; a gate that produces nan or inf from a floating-point error, its domain
+warning; a value holding nan or inf, or given for a name the expression does not use, the input
+warnings. Forward mode adds one: the gate where a tangent first becomes nan or inf.
+
+Two passes give the same numbers:
+- the lean pass (untraced runs): values and tangents only, each let go after its last reader, no
+  per-gate scans: NumPy calls a flag on any floating-point error, and f and ∂f·t are checked once
+  at the end;
+- the careful pass (`trace=True`, small runs, and any run where the lean pass saw something
+  unusual): gate by gate with every check, and the records (`ForwardRecord`) if asked.
+
+`tangent_columns` runs n tangents at once (a trailing axis of n columns on every tangent): the
+Jacobian's forward mode, and the Hessian's forward-over-reverse pass (gradcli.evaluation.hessian)
+takes each gate's tangent from `gate_tangent` here.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Mapping
+
+import numpy as np
+
+from ..base.errors import GradcliError, ResourceError, ShapeError, did_you_mean
+from ..core.kernels import _check_broadcast, _forward_array_op
+from ..core.trace import Diagnostic
+from .engine import (KEEP_BYTES, _all_finite, _at, _at_its_kink, _close, _describe, _FloatingPointFlag,
+                     _produced, bind_values)
+
+if TYPE_CHECKING:
+    from ..core.graph import Graph, Node
+
+# Axis reductions whose VJP is not linear but routes each input element to one output element:
+# VJP(ones) is their whole Jacobian.
+_ROUTED = frozenset(("amax", "amin", "logsumexp", "norm"))
+
+
+class ForwardRecord:
+    """One gate of the forward-mode table (records are gates only, in topological order).
+
+    - `node`: the gate.
+    - `value`: its output (float or array).
+    - `locals`: per input, ∂gate/∂input (a float, or an array in the gate's shape) for an
+      elementwise op; for an op with a VJP, the op's formula text (`op.formulas[k]`, what the
+      backward table shows for it).
+    - `tangents_in`: per input, the input's tangent (0.0 where none: constants, variables the
+      tangent leaves out).
+    - `products`: per input, its term of the gate's tangent: local × tangent_in in the gate's
+      shape for an elementwise op, Jₖ·tₖ for the others (0.0 where the input has no tangent).
+    - `tangent`: Σ products, ∂gate·t (a float, or an array in the gate's shape).
+    """
+
+    __slots__ = ("node", "value", "locals", "tangents_in", "products", "tangent")
+
+    def __init__(self, node: Node, value, locals_: tuple, tangents_in: tuple, products: tuple, tangent) -> None:
+        self.node = node
+        self.value = value
+        self.locals = locals_
+        self.tangents_in = tangents_in
+        self.products = products
+        self.tangent = tangent
+
+    def __repr__(self) -> str:
+        return f"ForwardRecord(node={self.node!r}, value={self.value!r}, tangent={self.tangent!r})"
+
+
+class JVP:
+    """A Jacobian-vector product: f and its directional derivative ∂f·t at one point.
+
+    - `graph`: the graph evaluated.
+    - `value`: f (a float for a scalar f, else an array of f's shape).
+    - `tangent`: ∂f·t, of f's type and shape.
+    - `seeds`: {name: t} per variable with a value (a float for a scalar, an array of its shape;
+      0 where no tangent was given).
+    - `variables`: {name: shape} of the variables with a value, in first-use order.
+    - `records`: the forward-mode table (list of ForwardRecord); made when first read if the run
+      kept none.
+    - `diagnostics` / `warnings`: kinks, nan/inf and input warnings, as reverse mode gives them,
+      and where a tangent became nan or inf.
+
+    Unpacks as `(value, tangent)`: `f, df = gradcli.jvp(...)`.
+    """
+
+    __slots__ = ("graph", "value", "tangent", "_seeds", "variables", "diagnostics", "_records", "_make")
+
+    def __init__(self, graph: Graph, value, tangent, seeds: dict, variables: dict,
+                 diagnostics: list[Diagnostic], records: list | None = None, make=None) -> None:
+        self.graph = graph
+        self.value = value
+        self.tangent = tangent
+        self._seeds = seeds  # (those given; the zeros of the others are made when first read)
+        self.variables = variables
+        self.diagnostics = diagnostics
+        self._records = records
+        self._make = make if records is None else None
+
+    @property
+    def seeds(self) -> dict:
+        """{name: t} per variable with a value, in `variables` order (0 where none was given)."""
+        seeds = self._seeds
+        if seeds.keys() != self.variables.keys():
+            self._seeds = seeds = {name: seeds[name] if name in seeds else 0.0 if shape == () else np.zeros(shape)
+                                   for name, shape in self.variables.items()}
+        return seeds
+
+    @property
+    def records(self) -> list[ForwardRecord]:
+        if self._records is None and self._make is not None:
+            self._records = self._make()
+            self._make = None
+        return self._records if self._records is not None else []
+
+    @property
+    def warnings(self) -> list[str]:
+        return [d.message for d in self.diagnostics]
+
+    def __iter__(self):
+        return iter((self.value, self.tangent))
+
+    def __len__(self) -> int:
+        return 2
+
+    def __getitem__(self, index: int):
+        return (self.value, self.tangent)[index]
+
+    def __repr__(self) -> str:
+        return f"JVP(value={self.value!r}, tangent={self.tangent!r})"
+
+
+def bind_tangents(tangents: Mapping[str, object], shapes: dict[str, tuple]) -> dict:
+    """The tangent per variable of `shapes` ({name: shape}, the variables with a value): a float
+    for a scalar, a float64 array of the variable's shape otherwise; 0 for those `tangents` does
+    not name.
+
+    Raises TypeError (`tangents` is not a mapping), GradcliError (a name that is not a variable
+    with a value, with a did-you-mean hint), ShapeError (a tangent not of its variable's shape),
+    ValueFormatError (not numbers, or not finite)."""
+    given = _given_tangents(tangents, shapes)
+    return {name: given[name] if name in given else 0.0 if shape == () else np.zeros(shape)
+            for name, shape in shapes.items()}
+
+
+def _given_tangents(tangents: Mapping[str, object], shapes: dict[str, tuple]) -> dict:
+    """bind_tangents for the names `tangents` gives only, in `shapes` order."""
+    from ..base.errors import ValueFormatError
+    from ..inputs.values import to_array
+
+    if not isinstance(tangents, Mapping):
+        raise TypeError(f"the tangent is a mapping name -> value, not {type(tangents).__name__}")
+    for name in tangents:
+        if name not in shapes:
+            hint = did_you_mean(str(name), shapes) or (f"variables: {', '.join(shapes)}" if shapes
+                                                       else "the expression has no variables with a value")
+            raise GradcliError(f"tangent {name}: not a variable of the expression with a value", hint=hint)
+    directions: dict = {}
+    for name, shape in shapes.items():
+        if name not in tangents:
+            continue
+        v = tangents[name]
+        if v.__class__ is float and shape == ():  # (the common case, without NumPy's conversions)
+            if not math.isfinite(v):
+                raise ValueFormatError(f"tangent {name}: a tangent's numbers must be finite (not nan or inf)")
+            directions[name] = v
+            continue
+        v = to_array(v, f"the tangent of {name}")
+        if v.shape != shape:
+            def show(s):
+                return "a scalar" if s == () else f"shape {s}"
+
+            raise ShapeError(f"tangent {name}: the tangent is {show(v.shape)}, but {name} is {show(shape)}",
+                             hint="a tangent has its variable's shape: " + (
+                                 "one number" if shape == () else f"{math.prod(shape)} numbers laid out as {name}'s"))
+        if not _all_finite(v):
+            raise ValueFormatError(f"tangent {name}: a tangent's numbers must be finite (not nan or inf)")
+        directions[name] = float(v) if shape == () else v
+    return directions
+
+
+# -- one gate's tangent -----------------------------------------------------------------------------
+
+def gate_tangent(node: Node, ans, args: list, ins: list, n: int | None = None, *,
+                 max_memory: int | None = None, terms: list | None = None, guard: bool = True):
+    """Σₖ Jₖ·tₖ for one gate: `ans` its output, `args` its inputs' values, `ins` their tangents
+    (None where an input has none). With n, each tangent has a trailing axis of n columns (the
+    tangent of an input may also be of a shape that broadcasts to the input's). Returns None
+    where no input with a tangent moves the gate. `terms` (a list) receives each input's term
+    (None where it has none). `guard`: a zero tangent times an infinite local gives 0 (the lean
+    pass leaves that to its final check, which then runs the careful pass)."""
+    op = node.op
+    if op.vjp is None:
+        total = None
+        for k, tk in enumerate(ins):
+            if tk is None:
+                if terms is not None:
+                    terms.append(None)
+                continue
+            term = times(op.locals[k](ans, *args), tk, n, guard)
+            if terms is not None:
+                terms.append(term)
+            total = term if total is None else total + term
+        return total
+    return _array_tangent(node, ans, args, ins, n, max_memory, terms)
+
+
+def times(local, tangent, n: int | None = None, guard: bool = True):
+    """local · tangent (local in the gate's shape, or a shape that broadcasts to it; with n the
+    tangent has a last axis of n columns); with `guard`, where local is not finite a zero
+    tangent gives 0."""
+    if isinstance(local, float):
+        if local == 1.0:
+            return tangent
+        if not guard or math.isfinite(local):
+            return local * tangent
+        return np.where(np.asarray(tangent) == 0, 0.0, local * tangent)
+    if n is not None:
+        local = np.asarray(local)
+        if local.ndim:
+            local = local[..., None]
+    product = local * tangent
+    if guard and not np.isfinite(local).all():
+        product = np.where(np.asarray(tangent) == 0, 0.0, product)
+    return product
+
+
+def _array_tangent(node: Node, ans, args: list, ins: list, n: int | None, max_memory: int | None,
+                   terms: list | None):
+    """Σₖ Jₖ·tₖ for a gate that is not elementwise (see the module for the three ways)."""
+    from ..differentiation.derivative import _ZERO_IF
+
+    op = node.op
+    params = node.params
+    out_shape = np.shape(ans)
+    m = math.prod(out_shape)
+    columns = 1 if n is None else n
+    linear = _ZERO_IF.get(op.name, ()) if op.body is None else ()
+    total = None
+    for k, tk in enumerate(ins):
+        if tk is None or (op.body is None and k < len(op.rule) and op.rule[k] is None):
+            if terms is not None:
+                terms.append(None)
+            continue  # (no rule: the output does not depend on that input, only on its shape)
+        in_shape = np.shape(args[k])
+        t = np.broadcast_to(tk, in_shape + (columns,) if n is not None else in_shape)
+        if n is None:
+            t = t[..., None]  # one column
+        d = len(in_shape)
+        if op.name in ("sum", "mean") and op.body is None:
+            axis = params.get("axis")
+            axes = tuple(range(d)) if axis is None else axis % max(d, 1)
+            term = op.forward(t, axis=axes) if d else np.array(t, dtype=np.float64)
+        elif op.name == "T" and op.body is None:
+            term = np.transpose(t, tuple(range(d - 1, -1, -1)) + (d,))
+        elif k in linear and (n is None or columns <= m) and all(
+                np.isfinite(a).all() for i, a in enumerate(args) if i != k):
+            # (a non-finite other input: the Jacobian's way, where a zero tangent counts 0)
+            term = np.empty(out_shape + (columns,))
+            for c in range(columns):
+                # (contiguous: @ on a broadcast view with zero strides skips BLAS)
+                moved = [np.ascontiguousarray(t[..., c]) if i == k else a for i, a in enumerate(args)]
+                term[..., c] = op.forward(*moved, **params)
+        elif op.name in _ROUTED and op.body is None:
+            weights = np.asarray(op.vjp(np.ones(out_shape), ans, *args, index=k, **params), dtype=np.float64)
+            product = weights[..., None] * t
+            if not np.isfinite(weights).all():
+                product = np.where(t == 0, 0.0, product)
+            axis = params.get("axis")
+            axes = tuple(range(d)) if axis is None else axis % max(d, 1)
+            term = OPS_SUM(product, axis=axes) if d else product
+        else:
+            term = _jacobian_term(node, ans, args, k, t, max_memory)
+        term = np.asarray(term, dtype=np.float64)
+        if n is None:
+            term = term[..., 0]
+            term = term[()] if term.ndim == 0 else term
+        if terms is not None:
+            terms.append(term)
+        total = term if total is None else total + term
+    return total
+
+
+def OPS_SUM(x, axis):  # noqa: N802 (the registry's own sum, which rescues an overflowing partial sum)
+    from ..core.ops import OPS
+
+    return OPS["sum"].forward(x, axis=axis)
+
+
+def _jacobian_term(node: Node, ans, args: list, k: int, t: np.ndarray, max_memory: int | None):
+    """Jₖ·t with Jₖ (output size × input size) read row by row from the op's VJP with unit
+    cotangents; t has a last axis of columns. An infinite slope times a zero tangent is 0."""
+    op = node.op
+    out_shape = np.shape(ans)
+    m = math.prod(out_shape)
+    in_shape = np.shape(args[k])
+    size = math.prod(in_shape)
+    columns = t.shape[-1]
+    if max_memory and 8 * m * size > max_memory:
+        raise ResourceError(f"forward mode would need a Jacobian of {m} × {size} at gate {_at(node)}, "
+                            "more memory than the limit", hint="raise --max-memory")
+    jacobian = np.empty((m, size))
+    cotangent = np.zeros(out_shape)
+    for j in range(m):
+        cotangent.flat[j] = 1.0
+        row = op.vjp(cotangent, ans, *args, index=k, **node.params)
+        jacobian[j] = np.broadcast_to(row, in_shape).ravel()
+        cotangent.flat[j] = 0.0
+    flat = t.reshape(size, columns)
+    finite = np.isfinite(jacobian)
+    if finite.all():
+        term = jacobian @ flat
+    else:  # an infinite slope times a zero tangent is 0 (see the module)
+        term = np.where(finite, jacobian, 0.0) @ flat
+        for j, s in zip(*np.nonzero(~finite)):
+            term[j] += np.where(flat[s] == 0, 0.0, jacobian[j, s] * flat[s])
+    return term.reshape(out_shape + (columns,))
+
+
+# -- the passes ---------------------------------------------------------------------------------
+
+def _needs(graph: Graph, arrays: dict) -> list[bool]:
+    """Per node, whether it depends on a variable with a value: the gates reverse mode visits,
+    and so checks for kinks."""
+    needs = [False] * len(graph.nodes)
+    for node in graph.nodes:
+        if node.kind == "var":
+            needs[node.id] = node.name in arrays
+        elif node.kind == "gate":
+            needs[node.id] = any(needs[i.id] for i in node.inputs)
+    return needs
+
+
+def _forward(node: Node, args: list):
+    """The gate's output, as the engine computes it (its shape errors name the gate)."""
+    op = node.op
+    if op.vjp is not None:
+        return _forward_array_op(node, args)
+    if len(args) >= 2:
+        _check_broadcast(node, args)
+    return op.forward(*args)
+
+
+def _variable_value(node: Node, arrays: dict):
+    value = arrays.get(node.name)
+    if value is None:
+        return np.float64(node.default)
+    return value[()] if value.ndim == 0 else value
+
+
+def _non_finite_tangent(node: Node, tangent) -> Diagnostic:
+    return Diagnostic("domain", f"the tangent of gate {_at(node)} is {_describe(tangent)}", node)
+
+
+def _careful(graph: Graph, arrays: dict, seeds: dict, diagnostics: list, keep: bool,
+             n: int | None = None, max_memory: int | None = None):
+    """The careful pass: values and tangents gate by gate, the engine's checks at every gate
+    (appended to `diagnostics`), and with `keep` the records. Returns (value, tangent, records)."""
+    nodes = graph.nodes
+    needs = _needs(graph, arrays)
+    values: list = [None] * len(nodes)
+    tangents: list = [None] * len(nodes)
+    records: list | None = [] if keep else None
+    kinks: list = []
+    moved: list = []  # where a tangent became nan or inf
+    flag = _FloatingPointFlag()
+    with np.errstate(all="call", under="ignore", call=flag):
+        for node in nodes:
+            k = node.id
+            if node.kind == "var":
+                values[k] = _variable_value(node, arrays)
+                tangents[k] = seeds.get(node.name)
+                continue
+            if node.kind == "const":
+                values[k] = np.float64(node.default)
+                continue
+            op = node.op
+            args = [values[i.id] for i in node.inputs]
+            flag.raised = False
+            ans = _forward(node, args)
+            if (flag.raised or op.body is not None) and not np.isfinite(ans).all():
+                diagnostics.append(_produced(node, ans, all(np.isfinite(a).all() for a in args)))
+            values[k] = ans
+            if needs[k] and op.at_kink(*args, **node.params):
+                kinks.append(_at_its_kink(node))
+            ins = [tangents[i.id] for i in node.inputs]
+            terms: list = []
+            if any(t is not None for t in ins):
+                tangent = gate_tangent(node, ans, args, ins, n, max_memory=max_memory, terms=terms)
+                if tangent is not None and not np.isfinite(tangent).all() and all(
+                        t is None or np.isfinite(t).all() for t in ins):
+                    moved.append(_non_finite_tangent(node, tangent))
+            else:
+                tangent = None
+                terms = [None] * len(ins)
+            tangents[k] = tangent
+            if keep:
+                records.append(_record(node, ans, args, ins, terms, tangent, n))
+    # the kinks after the forward pass's warnings, output first, as the engine finds them in its
+    # backward pass; then the tangents'
+    kinks.reverse()
+    diagnostics += kinks + moved
+    out = graph.output.id
+    return values[out], tangents[out], records
+
+
+def _record(node: Node, ans, args: list, ins: list, terms: list, tangent, n: int | None) -> ForwardRecord:
+    op = node.op
+    shape = np.shape(ans)
+
+    def full(x):
+        if x is None:
+            return 0.0
+        if shape == () and np.ndim(x) == 0:
+            return float(x)
+        target = shape if n is None else shape + (n,)
+        return x if np.shape(x) == target else np.array(np.broadcast_to(x, target))
+
+    if op.vjp is None:
+        locals_ = []
+        for k in range(len(args)):
+            local = op.locals[k](ans, *args)
+            if isinstance(local, float) or np.ndim(local) == 0:
+                local = float(local)
+            elif np.shape(local) != shape:
+                local = np.array(np.broadcast_to(local, shape))
+            locals_.append(local)
+        locals_ = tuple(locals_)
+    else:
+        locals_ = tuple(op.formulas)
+    tangents_in = tuple(0.0 if t is None else (float(t) if np.ndim(t) == 0 else t) for t in ins)
+    value = float(ans) if np.ndim(ans) == 0 else ans
+    return ForwardRecord(node, value, locals_, tangents_in, tuple(full(t) for t in terms), full(tangent))
+
+
+class _Unusual(Exception):
+    """The lean pass met something its shortcuts do not cover: the careful pass runs instead."""
+
+
+_TINY = float(np.finfo(np.float64).tiny)
+
+
+def _scale(a: float, b: float) -> float:
+    """a × b for two scalar factors (Python floats overflow to inf silently): _Unusual where
+    the product is not finite, or subnormal, or a zero that neither factor is."""
+    p = a * b
+    if math.isfinite(p) and (abs(p) >= _TINY or (p == 0.0 and (a == 0.0 or b == 0.0))):
+        return p
+    raise _Unusual
+
+
+class _Pool:
+    """The arrays the lean pass made (`take`), with how many slots (values, tangents) hold each:
+    one held by a single slot that dies at this gate may be written into, and one no slot holds
+    any more is handed to the next `take` of its shape (no new pages to fault in). An array
+    given to code that may return a view of it or the array itself (an op with a VJP, a forward
+    that is not a ufunc) is pinned: never written into nor handed out again."""
+
+    __slots__ = ("held", "free")
+
+    def __init__(self) -> None:
+        self.held: dict[int, list] = {}
+        self.free: list[np.ndarray] = []
+
+    def take(self, shape: tuple) -> np.ndarray:
+        free = self.free
+        for index, array in enumerate(free):
+            if array.shape == shape:
+                del free[index]
+                break
+        else:
+            array = np.empty(shape)
+        self.held[id(array)] = [array, 0]
+        return array
+
+    def hold(self, array) -> None:
+        entry = self.held.get(id(array))
+        if entry is not None and entry[0] is array:
+            entry[1] += 1
+
+    def drop(self, array) -> None:
+        entry = self.held.get(id(array))
+        if entry is not None and entry[0] is array:
+            entry[1] -= 1
+            if entry[1] <= 0:
+                del self.held[id(array)]
+                self.free.append(array)
+
+    def sole(self, array) -> bool:
+        entry = self.held.get(id(array))
+        return entry is not None and entry[0] is array and entry[1] == 1
+
+    def adopt(self, array):
+        """A new array NumPy made for the pass (held by no slot yet), to be reused."""
+        if isinstance(array, np.ndarray) and array.ndim and array.base is None:
+            self.held[id(array)] = [array, 0]
+            return _FRESH
+        return _READ_ONLY
+
+    def pin(self, array) -> None:
+        entry = self.held.get(id(array))
+        if entry is not None and entry[0] is array:
+            del self.held[id(array)]
+
+
+def _lean(graph: Graph, arrays: dict, seeds: dict):
+    """The lean pass: (value, tangent, kinks), or None where something unusual happened (a
+    floating-point error, a nan or inf in f or its tangent, a scalar factor out of the normal
+    range): the careful pass then runs.
+
+    A tangent here is a pair (t, c) standing for c·t, c a Python float: a scalar local gradient
+    (a negation, the w of w·x, a seed that is a number times a local that is an array) scales c
+    and costs no pass over an array; c is applied where two tangents with different factors
+    meet, and at the end. Values and tangents are let go after their last reader, and an array
+    that dies at a gate is written in place there (`_Pool`)."""
+    from .shapes import _reads
+
+    needs, last = _lean_plan(graph, arrays)
+    nodes = graph.nodes
+    out = graph.output.id
+    values: list = [None] * len(nodes)
+    tangents: list = [None] * len(nodes)
+    factors: list = [1.0] * len(nodes)
+    pool = _Pool()
+    kinks: list = []
+    flag = _FloatingPointFlag()
+    try:
+        with np.errstate(all="call", under="ignore", call=flag):
+            for node in nodes:
+                k = node.id
+                kind = node.kind
+                if kind == "var":
+                    values[k] = _variable_value(node, arrays)
+                    t = seeds.get(node.name)
+                    if t is not None:
+                        tangents[k] = t
+                    continue
+                if kind == "const":
+                    values[k] = np.float64(node.default)
+                    continue
+                op = node.op
+                inputs = node.inputs
+                args = [values[i.id] for i in inputs]
+                if (op.kink is not None or op.kink_offset is not None) and needs[k] and \
+                        op.at_kink(*args, **node.params):
+                    kinks.append(_at_its_kink(node))
+                moving = [index for index, i in enumerate(inputs) if tangents[i.id] is not None]
+                ufunc = op.ufunc
+                if op.vjp is None and ufunc is not None:
+                    if len(args) == 2:
+                        _check_broadcast(node, args)
+                        sa, sb = np.shape(args[0]), np.shape(args[1])
+                        shape = sa if sa == sb or not sb else sb if not sa else np.broadcast_shapes(sa, sb)
+                    else:
+                        shape = np.shape(args[0])
+                    if shape:
+                        read = {r for index in moving for r in _reads(node, index)}
+                        into = None
+                        for index, (i, a) in enumerate(zip(inputs, args)):
+                            if (last[i.id] == k and i.id != out and index not in read and pool.sole(a)
+                                    and a.shape == shape):
+                                into = a
+                                break
+                        if into is None:
+                            into = pool.take(shape)
+                        ans = ufunc(*args, out=into)
+                    else:
+                        ans = ufunc(*args)
+                else:
+                    for a in args:
+                        pool.pin(a)
+                    ans = _forward(node, args)
+                values[k] = ans
+                pool.hold(ans)
+                if op.vjp is None:
+                    tangent, factor = _lean_elementwise(node, k, ans, args, tangents, factors, pool, last)
+                elif moving:
+                    ins = []
+                    for i in inputs:  # (the factors applied: an op with a VJP takes plain tangents)
+                        t = tangents[i.id]
+                        c = factors[i.id]
+                        pool.pin(t)
+                        ins.append(t if t is None or c == 1.0 else t * c)
+                    tangent, factor = gate_tangent(node, ans, args, ins, guard=False), 1.0
+                else:
+                    tangent, factor = None, 1.0
+                if tangent is not None:
+                    tangents[k] = tangent
+                    factors[k] = factor
+                    pool.hold(tangent)
+                for i in inputs:  # (let go of what no later gate reads)
+                    j = i.id
+                    if last[j] == k and j != out:
+                        a = values[j]
+                        if a is not None:
+                            values[j] = None
+                            pool.drop(a)
+                        t = tangents[j]
+                        if t is not None:
+                            tangents[j] = None
+                            pool.drop(t)
+                args = ans = tangent = t = a = into = None
+            value, tangent, factor = values[out], tangents[out], factors[out]
+            if tangent is not None and factor != 1.0:
+                if pool.sole(tangent) and tangent is not value:
+                    np.multiply(tangent, factor, out=tangent)
+                else:
+                    tangent = tangent * factor
+    except (_Unusual, ArithmeticError):  # (Python floats raise where NumPy's would flag)
+        return None
+    if flag.raised or not _all_finite(np.asarray(value)) or (
+            tangent is not None and not _all_finite(np.asarray(tangent))):
+        return None
+    kinks.reverse()
+    return value, tangent, kinks
+
+
+# how writable a term of _lean_elementwise is: not at all (a value, a seed, an array held
+# elsewhere), in place though its input's slot holds it (that slot lets go of it at this gate),
+# or made for this gate alone (to be let go of if abandoned)
+_READ_ONLY, _BORROWED, _FRESH = 0, 1, 2
+
+
+def _lean_elementwise(node: Node, k: int, ans, args: list, tangents: list, factors: list, pool: _Pool,
+                      last: list):
+    """(t, c) for an elementwise gate in the lean pass (see _lean), or (None, 1.0)."""
+    op = node.op
+    kernel = op.in_place
+    terms = []
+    shape = np.shape(ans)
+    for index, inp in enumerate(node.inputs):
+        j = inp.id
+        tk = tangents[j]
+        if tk is None:
+            continue
+        made = []
+
+        def fresh():
+            array = pool.take(shape)
+            made.append(array)
+            return array
+
+        got = kernel.local(index, fresh, ans, *args) if kernel is not None else None
+        if got is None:
+            local, c = op.locals[index](ans, *args), factors[j]
+        else:
+            local, c = got
+            c = _scale(c, factors[j])
+        mine = bool(made) and local is made[0]  # an array made for this edge alone
+        for array in made[1 if mine else 0:]:
+            pool.drop(array)
+        if local.__class__ is float or np.ndim(local) == 0:
+            if mine:
+                local = local[()]
+                pool.drop(made[0])
+            terms.append((tk, _scale(c, float(local)), _READ_ONLY))
+            continue
+        if tk.__class__ is float or np.ndim(tk) == 0:  # a number: it joins the factor
+            terms.append((local, _scale(c, float(tk)), _FRESH if mine else _READ_ONLY))
+            continue
+        if mine and local.shape == np.broadcast_shapes(local.shape, tk.shape):
+            terms.append((np.multiply(local, tk, out=local), c, _FRESH))
+        elif last[j] == k and pool.sole(tk) and tk.shape == np.broadcast_shapes(local.shape, tk.shape):
+            terms.append((np.multiply(tk, local, out=tk), c, _BORROWED))
+        else:
+            if mine:
+                pool.drop(local)
+            product = local * tk
+            terms.append((product, c, pool.adopt(product)))
+    if not terms:
+        return None, 1.0
+    tangent, factor, state = terms[0]
+    for term, c, other in terms[1:]:
+        if c != factor:
+            if factor == 0.0:
+                raise _Unusual
+            ratio = c / factor
+            if not (math.isfinite(ratio) and abs(ratio) >= _TINY):
+                raise _Unusual
+            if other != _READ_ONLY:
+                term = np.multiply(term, ratio, out=term)
+            else:
+                term = term * ratio
+                other = pool.adopt(term)
+        both = np.broadcast_shapes(np.shape(tangent), np.shape(term))
+        if state != _READ_ONLY and np.shape(tangent) == both:
+            np.add(tangent, term, out=tangent)
+            if other == _FRESH:
+                pool.drop(term)
+        elif other != _READ_ONLY and np.shape(term) == both:
+            if state == _FRESH:
+                pool.drop(tangent)
+            tangent = np.add(term, tangent, out=term)
+            state = other
+        else:
+            if state == _FRESH:
+                pool.drop(tangent)
+            if other == _FRESH:
+                pool.drop(term)
+            tangent = tangent + term
+            state = pool.adopt(tangent)
+    return tangent, factor
+
+
+def _lean_plan(graph: Graph, arrays: dict):
+    """(needs, last reader of each node), kept on the graph for the same variables with values."""
+    key = frozenset(name for name in graph.variables if name in arrays)
+    cached = graph.__dict__.get("_forward_plan")
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    needs = _needs(graph, arrays)
+    last = [-1] * len(graph.nodes)
+    for node in graph.nodes:
+        for i in node.inputs:
+            last[i.id] = node.id
+    graph._forward_plan = (key, (needs, last))
+    return needs, last
+
+
+def jvp(graph: Graph, values: Mapping[str, object] | None, tangents: Mapping[str, object] | None, *,
+        trace: bool | None = None, max_memory: int | None = None) -> JVP:
+    """f and its directional derivative ∂f·t at `values`, for the tangent t: `tangents` maps a
+    variable's name to its direction (a number, nested list or array of the variable's shape; 0
+    for those it leaves out). One forward pass (see the module); never the Jacobian.
+
+    trace=True: the records at once; None (default): at once for a small run (values within
+    engine.KEEP_BYTES), else made when first read; False: made when first read. The numbers and
+    diagnostics are the same for all three.
+
+    Raises MissingValueError (a variable without a value), ValueFormatError (a value or tangent
+    that is not numbers; a tangent that is not finite), ShapeError (shapes that do not fit a
+    gate, a tangent not of its variable's shape), GradcliError (a tangent for a name that is not
+    a variable with a value), ResourceError (more memory than `max_memory` bytes)."""
+    values = dict(values or {})
+    if graph.assumes:
+        graph._check_assumed(values)
+    with np.errstate(all="ignore"):
+        arrays, diagnostics = bind_values(graph, values)
+    diagnostics[:0] = graph.notes
+    shapes = {name: arrays[name].shape for name in graph.variables if name in arrays}
+    seeds = _given_tangents(tangents if tangents is not None else {}, shapes)
+    if max_memory is not None:
+        from .shapes import check_memory
+
+        check_memory(graph, arrays, True, max_memory)
+    small = sum(a.nbytes for a in arrays.values()) <= KEEP_BYTES
+    keep = trace is True or (trace is None and small)
+
+    def careful(keep: bool, found: list):
+        with np.errstate(all="ignore"):
+            return _careful(graph, arrays, seeds, found, keep, max_memory=max_memory)
+
+    records = None
+    lean = None if keep else _lean(graph, arrays, seeds)
+    if lean is not None:
+        value, tangent, kinks = lean
+        diagnostics += kinks
+    else:
+        value, tangent, records = careful(keep, diagnostics)
+    value, tangent = _finish(graph, arrays, value, tangent, seeds)
+    if records is None:
+        def make():
+            again, again_tangent, made = careful(True, [])
+            again, again_tangent = _finish(graph, arrays, again, again_tangent, seeds)
+            if not (_close(again, value) and _close(again_tangent, tangent)):
+                raise GradcliError("f or its tangent computed again for the records differs from this result's: "
+                                   "an array given to jvp(), or one it returned, was changed before the records "
+                                   "were read", hint="read .records before changing those arrays, or pass trace=True")
+            return made
+    else:
+        make = None
+    return JVP(graph, value, tangent, seeds, shapes, diagnostics, records, make)
+
+
+def _finish(graph: Graph, arrays: dict, value, tangent, seeds: dict):
+    """f and its tangent as the caller gets them: floats for a scalar f, else arrays of f's
+    shape the caller owns (never an input's array)."""
+    shape = np.shape(value)
+    if shape == ():
+        return float(value), 0.0 if tangent is None else float(tangent)
+    inputs = {id(a) for a in arrays.values()} | {id(t) for t in seeds.values()}
+    if id(value) in inputs or not isinstance(value, np.ndarray):
+        value = np.array(value, dtype=np.float64)
+    if tangent is None:
+        tangent = np.zeros(shape)
+    elif np.shape(tangent) != shape or id(tangent) in inputs or not isinstance(tangent, np.ndarray) \
+            or not tangent.flags.writeable:
+        tangent = np.array(np.broadcast_to(tangent, shape), dtype=np.float64)
+    if tangent is value:
+        tangent = tangent.copy()
+    return value, tangent
+
+
+def tangent_columns(graph: Graph, arrays: dict[str, np.ndarray], seeds: dict[str, np.ndarray], n: int, *,
+                    max_memory: int | None = None) -> tuple:
+    """Forward mode with n tangent columns at once: `seeds[name]` has shape var_shape + (n,)
+    (a variable it leaves out has tangent 0). Returns (f, its tangents of shape f.shape + (n,),
+    diagnostics): column c of the tangents is the JVP along column c of the seeds, so seeding
+    the identity gives the Jacobian's columns.
+
+    The diagnostics are the pass's own: the values' nan/inf, kinks and domains as in reverse
+    mode, a tangent that became nan or inf; not the graph's notes nor unused-value warnings (the
+    caller knows every output). Raises what `jvp` raises, ShapeError for a seed of another shape,
+    GradcliError for a seed of a name that is not a variable with a value."""
+    with np.errstate(all="ignore"):
+        bound, found = bind_values(graph, dict(arrays))
+    diagnostics = [d for d in found if d.kind != "input"]
+    for name, seed in seeds.items():
+        if name not in graph.variables or name not in bound:
+            hint = did_you_mean(str(name), graph.variables) or None
+            raise GradcliError(f"tangent {name}: not a variable of the expression with a value", hint=hint)
+        want = bound[name].shape + (n,)
+        if np.shape(seed) != want:
+            raise ShapeError(f"tangent {name}: the seed has shape {np.shape(seed)}, not {want}")
+    if max_memory is not None:
+        from .shapes import check_memory
+
+        check_memory(graph, bound, True, max_memory // max(n, 1))
+    with np.errstate(all="ignore"):
+        value, tangent, _ = _careful(graph, bound, {k: np.asarray(v, dtype=np.float64) for k, v in seeds.items()},
+                                     diagnostics, False, n=n, max_memory=max_memory)
+    shape = np.shape(value)
+    value = float(value) if shape == () else np.array(value, dtype=np.float64)
+    if tangent is None:
+        tangent = np.zeros(shape + (n,))
+    else:
+        tangent = np.array(np.broadcast_to(tangent, shape + (n,)), dtype=np.float64)
+    return value, tangent, diagnostics
