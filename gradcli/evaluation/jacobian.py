@@ -235,8 +235,10 @@ def jacobian(graphs: Mapping[str, Graph], values: Mapping[str, object] | None = 
     result = Jacobian(matrix, None, None, mode, reason, outputs, shapes, diagnostics)
     if not np.isfinite(matrix).all():
         rows, columns = result.rows, result.columns
-        bad = [f"J[{rows[i]},{columns[j]}]" for i, j in zip(*np.nonzero(~np.isfinite(matrix)))]
-        listed = ", ".join(bad[:4]) + (f" and {len(bad) - 4} more" if len(bad) > 4 else "")
+        where = np.nonzero(~np.isfinite(matrix))
+        count = len(where[0])
+        listed = ", ".join(f"J[{rows[i]},{columns[j]}]" for i, j in zip(where[0][:4], where[1][:4])) + (
+            f" and {count - 4} more" if count > 4 else "")
         report([Diagnostic("domain", f"the Jacobian holds {_describe(matrix)} at {listed}")])
     result.outputs = {name: float(v) if np.ndim(v) == 0 else np.asarray(v, dtype=np.float64)
                       for name, v in outputs.items()}
@@ -257,7 +259,7 @@ def _chosen(used: list[str], wrt: Sequence[str] | None) -> list[str]:
     """The columns' variables: `wrt` (checked, in its order, each once) or every one used."""
     if not used:
         raise GradcliError("nothing to differentiate: no output uses a variable with a value",
-                           hint='give an expression of variables, e.g. gradcli jacobian "x*y" x=1 y=2')
+                           hint='give an expression of variables and their values, e.g. "x*y" with x=1, y=2')
     if wrt is None:
         return used
     if isinstance(wrt, str):
