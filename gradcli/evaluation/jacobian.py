@@ -312,7 +312,10 @@ def _forward_rows(graph: Graph, arrays: dict, names: list[str], shapes: dict, n:
     size = int(np.size(value))
     if tangent is None:
         return value, np.zeros((size, n)), found
-    return value, np.array(np.broadcast_to(tangent, np.shape(value) + (n,)), dtype=np.float64).reshape(size, n), found
+    tangent = np.asarray(tangent, dtype=np.float64)
+    if tangent.shape != np.shape(value) + (n,):  # (one that stands for its broadcast)
+        tangent = np.array(np.broadcast_to(tangent, np.shape(value) + (n,)))
+    return value, tangent.reshape(size, n), found
 
 
 def _reverse_rows(graph: Graph, arrays: dict, names: list[str], shapes: dict, rows: int) -> np.ndarray:
