@@ -53,8 +53,8 @@ _graph.connect(evaluate=_evaluate_graph, to_source=_to_source)
 __version__ = "0.1.0"
 
 __all__ = [
-    "evaluate", "diff", "hessian", "Hessian", "hvp", "HVP", "jvp", "JVP", "jacobian", "Jacobian", "parse", "Graph", "Node",
-    "Result", "NodeTrace", "Edge", "Diagnostic",
+    "evaluate", "evaluate_outputs", "diff", "hessian", "Hessian", "hvp", "HVP", "jvp", "JVP", "jacobian", "Jacobian",
+    "parse", "Graph", "Node", "Result", "NodeTrace", "Edge", "Diagnostic",
     "GradcliError", "GradcliSyntaxError", "UnknownFunctionError", "MissingValueError",
     "ValueFormatError", "ShapeError", "DomainError", "ResourceError", "DefinitionError", "__version__",
 ]
@@ -91,6 +91,43 @@ def evaluate(source: str, values: Mapping[str, object] | None = None, /, **more_
     merged = dict(values or {})
     merged.update(more_values)
     return parse(source, shapes=shapes_of(merged)).evaluate(merged)
+
+
+def evaluate_outputs(source: str, outputs: Sequence[str] | None, values: Mapping[str, object] | None = None, /,
+                     **more_values: object) -> dict[str, Result]:
+    """Evaluate several outputs of one program: for each statement named in `outputs`, its value
+    and the gradient of that statement's value, each output its own f.
+
+    `outputs` is a list of statement names (each once; the statement that last assigns a name is
+    the output, so an intermediate statement may be one), or None for the last statement alone.
+    Values come as a mapping, as keywords, or both (keywords win), as for `evaluate`.
+
+    Returns {name: Result} in the order asked for (for None, keyed by the last statement's name,
+    or "f" when it is a bare expression). Each Result is what `evaluate` gives for that output:
+    an output whose value is an array has the gradients of sum(output) (`gradient_of` says
+    "sum(f)"; `gradcli.jacobian` gives each element's gradient). Each output runs on the values
+    its own graph uses: a value that no output uses is one "input" diagnostic (in every Result's
+    `.diagnostics`), a value some output uses is none.
+
+    Raises GradcliError for a name no statement assigns (the hint lists the statements or
+    guesses the one meant), for an empty `outputs`, TypeError for a name that is not a str, and
+    what `evaluate` raises. Equivalent to `gradcli.parse(source, output=name).evaluate(values)`
+    per name, the values filtered per output.
+
+    With q = x·y, f = q + z, g = exp(q) at x=1, y=2, z=3: ∂f/∂x = y = 2, ∂f/∂y = x = 1,
+    ∂f/∂z = 1; g = e² and ∂g/∂x = e^q·y = 2e², ∂g/∂y = e^q·x = e².
+
+        >>> r = gradcli.evaluate_outputs("q = x*y; f = q + z; g = exp(q)", ["f", "g"], x=1, y=2, z=3)
+        >>> r["f"].value, r["f"].gradients
+        (5.0, {'x': 2.0, 'y': 1.0, 'z': 1.0})
+        >>> {name: round(grad, 6) for name, grad in r["g"].gradients.items()}  # 2e², e²
+        {'x': 14.778112, 'y': 7.389056}
+    """
+    from .evaluation import outputs as several
+
+    merged = dict(values or {})
+    merged.update(more_values)
+    return several.evaluate(several.graphs(source, outputs, values=merged), merged)
 
 
 def hessian(source: str, values: Mapping[str, object] | None = None, wrt: Sequence[str] | None = None, /,
@@ -231,19 +268,12 @@ def jacobian(source: str, values: Mapping[str, object] | None = None, /, *,
         >>> j.rows, j.columns, j.matrix.tolist(), j.mode
         (['a', 'b'], ['x', 'y'], [[3.0, 2.0], [1.0, 1.0]], 'reverse')
     """
-    from .evaluation.jacobian import jacobian as compute, output_name
-    from .inputs.values import shapes_of
+    from .evaluation import outputs as several
+    from .evaluation.jacobian import jacobian as compute
 
     merged = dict(values or {})
     merged.update(more_values)
-    shapes = shapes_of(merged)
-    if outputs is None:
-        graph = parse(source, shapes=shapes)
-        graphs = {output_name(graph): graph}
-    else:
-        if isinstance(outputs, str):
-            outputs = [outputs]
-        graphs = {name: parse(source, shapes=shapes, output=name) for name in dict.fromkeys(outputs)}
+    graphs = several.graphs(source, outputs, values=merged)
     return compute(graphs, merged, [wrt] if isinstance(wrt, str) else wrt, mode=mode)
 
 

@@ -372,6 +372,7 @@ EXAMPLES["eval"] = (
     'gradcli eval "(x + y) * z" x=-2 y=5 z=-4',
     'gradcli eval "q = x + y; q * z" x=-2 y=5 z=-4 --steps',
     'gradcli eval "sig(t) = 1/(1+exp(-t)); sig(w*x)" w=2 x=-1',
+    'gradcli eval "q = x*y; f = exp(q)" x=1 y=2 --outputs q,f',
 )
 
 
@@ -383,6 +384,7 @@ def eval_command(
     file: FileOption = None,
     values_file: ValuesOption = None,
     format: FormatOption = None,
+    outputs: OutputsOption = None,
     wrt: WrtOption = None,
     digits: DigitsOption = 6,
     strict: StrictOption = False,
@@ -402,48 +404,58 @@ def eval_command(
     last of which is f, and functions you define (see the examples); - reads it from stdin. Each
     NAME=VALUE after it gives a variable its value, as --set does. gradcli help language lists
     the operators and functions with their local gradients.
+
+    --outputs f,g reports each named statement as its own f, one after the other (JSON: keyed by
+    output; CSV: an output column; plain: each line after its output's name; --output c.svg
+    draws c-f.svg and c-g.svg).
     """
     if steps and format not in (None, Format.table, Format.json):
         raise click.UsageError(f"--steps works with --format table or json, not {format.value}")
     if output is not None and (steps or format not in (None, Format.dot)):
         flag = "--steps" if steps else f"--format {format.value}"
         raise click.UsageError(f"--output draws the circuit diagram; it does not go with {flag}")
+    names = None if outputs is None else _output_names(outputs)
     format = format or (Format.dot if output is not None else Format.table)
     with _user_errors():
-        from ..language.parser import parse
-        from ..inputs.values import shapes_of
+        from ..evaluation import outputs as several
 
         limit = _parse_size(max_memory)
-        if output is not None:
-            outputs = [("--output " + output, output)]
-            if Path(output).suffix.lower() != ".dot":
-                import shutil
+        drawings = _drawing_paths(output, names)
+        if drawings:
+            files = []
+            for drawing in drawings:
+                files.append(("--output " + output if drawing == output else f"{drawing} (for --output {output})",
+                              drawing))
+                if Path(drawing).suffix.lower() != ".dot":
+                    import shutil
 
-                if shutil.which("dot") is None:  # then the DOT text goes beside it
-                    fallback = str(Path(output).with_suffix(".dot"))
-                    outputs.append((f"{fallback} (the DOT text for --output {output})", fallback))
-            _refuse_output_over_input(outputs, _input_files(arguments, file, set_, values_file))
+                    if shutil.which("dot") is None:  # then the DOT text goes beside it
+                        fallback = str(Path(drawing).with_suffix(".dot"))
+                        files.append((f"{fallback} (the DOT text for "
+                                      + (f"--output {output})" if drawing == output else f"{drawing})"), fallback))
+            _refuse_output_over_input(files, _input_files(arguments, file, set_, values_file))
         # a value file larger than the memory limit is refused while it is read
         read_limit = (limit or _MAX_SIZE, f"the memory limit of {max_memory} (--max-memory)")
         source, values = _program_and_values(arguments, file, set_, values_file, read_limit)
-        graph = parse(source, expand=expand, shapes=shapes_of(values))
+        transform = None
         if stable:
-            from ..language.rewrite import stabilize
-
-            graph = stabilize(graph)
+            from ..language.rewrite import stabilize as transform
+        graphs = several.graphs(source, names, values=values, expand=expand, transform=transform)
         # plain output needs no per-edge records: skip them (faster, far less memory)
         traced = steps or format is not Format.plain
-        result = graph.evaluate(values, trace=traced, max_memory=limit or None)
+        results = several.evaluate(graphs, values, trace=traced, max_memory=limit or None)
         if wrt is not None:
-            result.gradients = _select(result, wrt)
+            _select_outputs(results, wrt)
         if not quiet:
-            _warn(result.diagnostics)
-            if not stable:
-                _suggest_stable(result)
+            _warn_outputs(results, stable)
         with _ascii_stdout():
-            _render(result, format, steps=steps, output=output, digits=digits, all_rows=all_rows,
-                    no_color=no_color)
-        if strict and any(d.kind == "domain" for d in result.diagnostics):
+            if names is None:
+                _render(*results.values(), format, steps=steps, output=output, digits=digits,
+                        all_rows=all_rows, no_color=no_color)
+            else:
+                _render_outputs(results, format, steps=steps, drawings=drawings, digits=digits,
+                                all_rows=all_rows, no_color=no_color)
+        if strict and any(d.kind == "domain" for result in results.values() for d in result.diagnostics):
             raise DomainError("a nan or inf appeared and --strict is on (see the warnings)")
 
 
@@ -642,6 +654,111 @@ def _render(result, format: Format, *, steps: bool, output: str | None, digits: 
 
         table.render(result, _table_output(no_color), digits=digits, all_rows=all_rows,
                      ascii_only=_dumb_terminal())
+
+
+def _output_names(text: str) -> list[str]:
+    """--outputs f,g: the names, each once; none at all (--outputs , or "") is a usage error."""
+    try:
+        return _names(text, "--outputs")
+    except GradcliError as exc:
+        from .helptext import UsageProblem
+
+        raise UsageProblem(exc.message, exc.hint) from None
+
+
+def _drawing_paths(output: str | None, names: list[str] | None) -> list[str]:
+    """The files --output draws: FILE itself for one output; for several, one per output, the
+    output's name added to FILE's stem (c.svg: c-f.svg, c-g.svg), since one .svg, .png or .pdf
+    holds one drawing."""
+    if output is None:
+        return []
+    if names is None or len(names) == 1:
+        return [output]
+    path = Path(output)
+    return [str(path.with_name(f"{path.stem}-{name}{path.suffix}")) for name in names]
+
+
+def _select_outputs(results: dict, wrt: str) -> None:
+    """--wrt for every output: each keeps the named gradients it has, in --wrt's order; a name
+    that is a variable of no output is an error (as for one output, with did-you-mean)."""
+    if len(results) == 1:
+        result, = results.values()
+        result.gradients = _select(result, wrt)
+        return
+    from ..base.errors import did_you_mean
+
+    names = [name.strip() for name in wrt.split(",") if name.strip()]
+    if not names:
+        raise GradcliError("--wrt needs at least one variable name", hint="write --wrt x,y")
+    known = {name: None for result in results.values() for name in result.gradients}
+    for name in names:
+        if name not in known:
+            hint = did_you_mean(name, known) or f"variables: {', '.join(known) or 'none'}"
+            raise GradcliError(f"--wrt {name}: not a variable with a gradient of any output", hint=hint)
+    for result in results.values():
+        result.gradients = {name: result.gradients[name] for name in names if name in result.gradients}
+
+
+def _warn_outputs(results: dict, stable: bool) -> None:
+    """The outputs' warnings, each message once (outputs that share a gate share its warnings),
+    then where --stable would help."""
+    if len(results) == 1:
+        result, = results.values()
+        _warn(result.diagnostics)
+        if not stable:
+            _suggest_stable(result)
+        return
+    seen = {}
+    for result in results.values():
+        for diagnostic in result.diagnostics:
+            seen.setdefault(diagnostic.message, diagnostic)
+    _warn(seen.values())
+    if stable or not any(d.kind == "domain" for d in seen.values()):
+        return
+    from ..language.rewrite import unstable_patterns
+
+    hints = {}
+    for result in results.values():
+        for node, pattern in unstable_patterns(result.graph):
+            hints.setdefault(f"hint: {pattern} at {node.span.where()} overflows for large |u|; "
+                             "--stable computes it as one stable gate with the same gradients\n")
+    sys.stderr.write("".join(hints))
+
+
+def _render_outputs(results: dict, format: Format, *, steps: bool, drawings: list[str], digits: int,
+                    all_rows: bool, no_color: bool) -> None:
+    """--outputs: the results of several outputs (or one, asked for by name) in render.outputs's
+    formats."""
+    from ..render import outputs as view
+
+    if steps:
+        if format is Format.json:
+            from ..render import jsondoc
+
+            sys.stdout.write(jsondoc.dumps(view.steps_document(results)) + "\n")
+        else:
+            view.render_steps(results, sys.stdout, digits=digits, all_steps=all_rows)
+    elif format is Format.json:
+        view.write_json(results, sys.stdout)
+        sys.stdout.write("\n")
+    elif format is Format.csv:
+        view.render_csv(results, sys.stdout)
+    elif format is Format.plain:
+        view.render_plain(results, sys.stdout)
+    elif format is Format.dot:
+        texts = view.render_dot(results, digits=digits)
+        if not drawings:
+            sys.stdout.write("\n\n".join(texts) + "\n")
+        else:
+            from ..render import graphviz
+
+            for text, drawing in zip(texts, drawings):
+                graphviz.write(text, Path(drawing))
+    elif format is Format.tree:
+        view.render_tree(results, _table_output(no_color), digits=digits, all_nodes=all_rows)
+    else:
+        view.render_table(results, _table_output(no_color), digits=digits, all_rows=all_rows,
+                          ascii_only=_dumb_terminal())
 
 
 CHECK_EXIT_CODES = ("Exit codes: 0 every gradient passes; 1 a gradient is wrong or non-finite, or bad input; "
@@ -966,22 +1083,17 @@ def jacobian_command(
     """
     with _user_errors():
         from ..base.errors import ResourceError
-        from ..evaluation.jacobian import jacobian, output_name
-        from ..inputs.values import shapes_of
-        from ..language.parser import parse
+        from ..evaluation import outputs as several
+        from ..evaluation.jacobian import jacobian
 
+        names = None if outputs is None else _output_names(outputs)
         limit = _parse_size(max_memory)
         read_limit = (limit or _MAX_SIZE, f"the memory limit of {max_memory} (--max-memory)")
         source, values = _program_and_values(arguments, file, set_, values_file, read_limit)
-        shapes = shapes_of(values)
-        if outputs is None:
-            graph = parse(source, shapes=shapes)
-            graphs = {output_name(graph): graph}
-        else:
-            graphs = {name: parse(source, shapes=shapes, output=name) for name in _names(outputs, "--outputs")}
-        names = None if wrt is None else _names(wrt, "--wrt")
+        graphs = several.graphs(source, names, values=values)
+        columns = None if wrt is None else _names(wrt, "--wrt")
         try:
-            result = jacobian(graphs, values, names, mode=mode.value, max_memory=limit or None)
+            result = jacobian(graphs, values, columns, mode=mode.value, max_memory=limit or None)
         except ResourceError as exc:
             exc.hint = "choose fewer variables with --wrt or fewer outputs with --outputs, or raise --max-memory"
             raise

@@ -27,7 +27,6 @@ and inf where they first appear), once each, and one for a nan or inf in the mat
 from __future__ import annotations
 
 import math
-import re
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
@@ -131,17 +130,6 @@ def _spans(shapes: Mapping[str, tuple]) -> dict[str, tuple[slice, tuple]]:
     return spans
 
 
-_TARGET = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:[-+*/]|\*\*)?=(?!=)")
-
-
-def output_name(graph: Graph) -> str:
-    """The name of a graph's output: the target of its last statement if that assigns one
-    (`g = ...` → "g"), else "f"."""
-    span = graph.source.output
-    match = _TARGET.match(span.text) if span is not None else None
-    return match.group(1) if match else "f"
-
-
 def jacobian(graphs: Mapping[str, Graph], values: Mapping[str, object] | None = None,
              wrt: Sequence[str] | None = None, *, mode: str = "auto",
              max_memory: int | None = None) -> Jacobian:
@@ -211,12 +199,9 @@ def jacobian(graphs: Mapping[str, Graph], values: Mapping[str, object] | None = 
                 seen.add(diagnostic.message)
                 diagnostics.append(diagnostic)
 
-    unused = [v for v in arrays if not any(v in graph.variables for graph in graphs.values())]
-    everything = list(dict.fromkeys(v for graph in graphs.values() for v in graph.variables))
-    for name in unused:
-        hint = did_you_mean(name, everything) if everything else None
-        report([Diagnostic("input", f"a value was given for {shorten(name)!r}, which the expression does not use"
-                           + (f"; {hint}" if hint else ""))])
+    from .outputs import unused_values
+
+    report(unused_values(graphs, arrays))
     outputs: dict = {}
     blocks = []
     for name, graph in graphs.items():

@@ -535,6 +535,10 @@ class GraphBuilder:
             if stmt.target == name and stmt.expr is not None:
                 return stmt
         named = list(dict.fromkeys(s.target for s in statements if s.target is not None and s.expr is not None))
+        if any(s.target == name for s in statements):  # only a definition has that name
+            raise GradcliError(f"{shorten(name)!r} is a function the program defines, not a statement, so it "
+                               "cannot be an output",
+                               hint=f"call it in a statement (y = {shorten(name)}(x)) and ask for that statement")
         hint = did_you_mean(name, named) if named else None
         raise GradcliError(f"no statement of the program assigns {shorten(name)!r}, so it cannot be an output",
                            hint=hint or (f"the statements assign: {', '.join(named[:10])}" if named else
@@ -554,10 +558,11 @@ class GraphBuilder:
         for stmt in statements:
             if stmt.target is None and stmt is not last:
                 where = self._span(stmt.expr[1], stmt.expr[2]).where()
+                # (worded alike for every output asked for by name: said once for several)
                 self.notes.append(Diagnostic(
-                    "input", f"the expression at {where} is not assigned or used; only the "
-                    + ("last statement" if self.output_name is None else f"statement {self.output_name}")
-                    + " is the output"))
+                    "input", f"the expression at {where} is not assigned or used; "
+                    + ("only the last statement is the output" if self.output_name is None
+                       else "no output asked for depends on it")))
         output = last.expr[0]
         start = last.expr[1] if last.start is None else last.start
         self.source.output = self._span(start, last.expr[2])

@@ -19,11 +19,16 @@ HEADER = ["gate", "op", "role", "input", "value", "local", "upstream", "result",
 def render(result: Result, out) -> None:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(HEADER)
+    writer.writerows(rows(result))
+
+
+def rows(result: Result):
+    """The table's rows under its header, one per edge, output first (as lists of str)."""
     trace = result.trace
     for edge in result.iter_edges():
         gate = edge.gate
         view = gate.view
-        writer.writerow([gates.whole_label(gate), gate.op_name, gates.role(edge, view), gates.whole_label(edge.input),
-                         exact(trace[gate.id].value),
-                         exact(edge.local), exact(edge.upstream), exact(edge.result),
-                         exact(trace[edge.input.id].value), view.symbol])
+        yield [gates.whole_label(gate), gate.op_name, gates.role(edge, view), gates.whole_label(edge.input),
+               exact(trace[gate.id].value),
+               exact(edge.local), exact(edge.upstream), exact(edge.result),
+               exact(trace[edge.input.id].value), view.symbol]

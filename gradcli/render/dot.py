@@ -46,7 +46,9 @@ def _constant(text: str) -> str:
     return f"label={_quote(text)}, shape=plaintext, tooltip=\"constant\""
 
 
-def render(result: Result, *, digits: int = 6) -> str:
+def render(result: Result, *, digits: int = 6, name: str = "f") -> str:
+    """The circuit of `result`; the output wire ends at a node labelled `name` (f; eval --outputs
+    names each output)."""
     def num(value) -> str:
         return numbers.number(value, digits)
 
@@ -81,7 +83,7 @@ def render(result: Result, *, digits: int = 6) -> str:
             lines.append(f"  n{inp.id} -> n{node.id} [label={label}];")
     out = graph.output
     out_grad = records[out.id].gradient
-    lines.append("  f [label=\"f\", shape=doublecircle, style=filled, fillcolor=\"#fff4cc\", "
+    lines.append(f"  f [label={_quote(name)}, shape=doublecircle, style=filled, fillcolor=\"#fff4cc\", "
                  "tooltip=\"the output\"];")
     lines.append(f"  n{out.id} -> f [label={_wire(num(result.value), num(out_grad) if out_grad is not None else None)}];")
     lines.append("}")

@@ -51,9 +51,9 @@ def whole_label(node: Node) -> str:
     return f"{node.scope}: {text}" if node.scope else text
 
 
-def wrt(node: Node, output: Node) -> str:
-    """∂f/∂node, with a parenthesised label where it is not a name."""
+def wrt(node: Node, output: Node, name: str = "f") -> str:
+    """∂f/∂node, with a parenthesised label where it is not a name (∂g/∂… for name "g")."""
     if node is output:
-        return "∂f/∂f"
+        return f"∂{name}/∂{name}"
     label = node.label
-    return f"∂f/∂{label}" if _IDENTIFIER.fullmatch(label) else f"∂f/∂({label})"
+    return f"∂{name}/∂{label}" if _IDENTIFIER.fullmatch(label) else f"∂{name}/∂({label})"

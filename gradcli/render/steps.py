@@ -114,10 +114,12 @@ def text(result: Result, *, digits: int = 6, all_steps: bool = False) -> str:
     return out.getvalue()[:-1]
 
 
-def render(result: Result, out, *, digits: int = 6, all_steps: bool = False) -> None:
+def render(result: Result, out, *, digits: int = 6, all_steps: bool = False, name: str = "f") -> None:
     """Write the narration to the text stream `out`, a block of lines at a time. Unless
     `all_steps`, at most DEFAULT_STEPS steps and variables, each sum with at most DEFAULT_TERMS
-    terms, with a note of what is hidden."""
+    terms, with a note of what is hidden. `name`: what the output is called (∂g/∂x), f by
+    default (eval --outputs names each output)."""
+    f = name
 
     def num(value) -> str:
         return numbers.number(value, digits)
@@ -139,7 +141,8 @@ def render(result: Result, out, *, digits: int = 6, all_steps: bool = False) -> 
     source = gates.title(graph)
     lines += [f"Backward pass of {source}, one gate per step, output first", ""]
     if result.gradient_of == "sum(f)":
-        lines[1:1] = [f"f is an array of shape {tuple(result.value.shape)}: the gradients are those of sum(f)"]
+        lines[1:1] = [f"{f} is an array of shape {tuple(result.value.shape)}: the gradients are those of sum({f})"
+                      " (gradcli jacobian gives each element's gradient)"]
     roles_used = []
     taken = _names(result)
     limit = None if all_steps else DEFAULT_STEPS
@@ -150,16 +153,16 @@ def render(result: Result, out, *, digits: int = 6, all_steps: bool = False) -> 
             continue  # counted, not shown
         step = _step(record, output, taken)
         node = step["gate"]
-        name = f"f = {node.label}" if node is output and node.label != "f" else node.label
+        name = f"{f} = {node.label}" if node is output and node.label != f else node.label
         lines.append(f"{count}. {name} = {num(step['value'])}    [{step['symbol']} gate: {step['role']}]")
         if step["role"] not in roles_used:
             roles_used.append(step["role"])
         if node.op.name == "diff":
             lines.extend(_diff_note(node))
         if step["seed"]:
-            lines.append("   seed ∂f/∂f = 1")
+            lines.append(f"   seed ∂{f}/∂{f} = 1")
         elif len(step["terms"]) > 1:
-            lines.append(f"   {gates.wrt(node, output)} = {sum_text(step['terms'], step['gradient'])}    "
+            lines.append(f"   {gates.wrt(node, output, f)} = {sum_text(step['terms'], step['gradient'])}    "
                          "(gradients add at forks)")
         lines.extend(f"   {letter} = {label}" for letter, label in step["names"])  # said once
         for item in step["edges"]:
@@ -171,7 +174,7 @@ def render(result: Result, out, *, digits: int = 6, all_steps: bool = False) -> 
                 local = num(edge.local)
                 local_text = local if formula in ("", local) else f"{formula} = {local}"
             route = item["role"][len("routes "):] if item["role"].startswith("routes (") else ""
-            lines.append(f"   {gates.wrt(item['input'], output)} = [local {local_text}] × "
+            lines.append(f"   {gates.wrt(item['input'], output, f)} = [local {local_text}] × "
                          f"[upstream {num(edge.upstream)}] = {num(edge.result)}"
                          + (f"    {route}" if route else ""))
         flush()
@@ -191,7 +194,7 @@ def render(result: Result, out, *, digits: int = 6, all_steps: bool = False) -> 
         shown += 1
         terms = total["terms"]
         grad = sum_text(terms, total["gradient"]) if len(terms) > 1 else num(total["gradient"])
-        lines.append(f"   {gates.wrt(total['node'], output)} = {grad}"
+        lines.append(f"   {gates.wrt(total['node'], output, f)} = {grad}"
                      + ("    (gradients add at forks)" if len(terms) > 1 else ""))
         flush()
     if hidden:

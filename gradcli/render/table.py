@@ -86,9 +86,11 @@ def number_width(digits: int) -> int:
 
 
 def render(result: Result, out, *, digits: int = 6, all_rows: bool = False,
-           ascii_only: bool = False) -> None:
+           ascii_only: bool = False, name: str = "f") -> None:
     """Print the table to a Rich console (a terminal) or a text stream (see style.py);
-    `ascii_only` (TERM=dumb) avoids every non-ASCII character (∂ becomes d, … becomes ...)."""
+    `ascii_only` (TERM=dumb) avoids every non-ASCII character (∂ becomes d, … becomes ...).
+    `name`: what the output is called in the lines under the table (`g = …`, `∂g/∂x = …`) where
+    a program's several outputs are shown (eval --outputs); f by default."""
     ellipsis = "..." if ascii_only else "…"
 
     def num(value) -> str:
@@ -130,14 +132,14 @@ def render(result: Result, out, *, digits: int = 6, all_rows: bool = False,
             write(out, f"{ellipsis} {total - shown} more rows not shown; --all shows every row")
         write(out, "")
 
-    lines = [f"f = {num(result.value)}"]
+    lines = [f"{name} = {num(result.value)}"]
     if result.gradient_of == "sum(f)":
-        lines.append(f"f is an array of shape {tuple(result.value.shape)}: "
-                     "the gradients below are those of sum(f)")
+        lines.append(f"{name} is an array of shape {tuple(result.value.shape)}: "
+                     f"the gradients below are those of sum({name}) (gradcli jacobian gives each element's gradient)")
     gradients = result.gradients
     limit = len(gradients) if all_rows else DEFAULT_ROWS
-    for name, grad in islice(gradients.items(), limit):
-        lines.append(f"∂f/∂{name} = {num(grad)}")
+    for variable, grad in islice(gradients.items(), limit):
+        lines.append(f"∂{name}/∂{variable} = {num(grad)}")
         if len(lines) >= BLOCK:
             write(out, text(lines))
             lines = []
@@ -156,7 +158,7 @@ def render(result: Result, out, *, digits: int = 6, all_rows: bool = False,
                 terms = numbers.joined_sum(num(edge.result) for edge in islice(arrivals, most))
                 if len(arrivals) > most:
                     terms += f" + {ellipsis} ({len(arrivals) - most} more terms)"
-                lines.append(f"  ∂f/∂{record.node.label} = {terms} = {num(record.gradient)}")
+                lines.append(f"  ∂{name}/∂{record.node.label} = {terms} = {num(record.gradient)}")
                 if len(lines) >= BLOCK:
                     write(out, text(lines))
                     lines = []

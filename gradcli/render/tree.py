@@ -21,8 +21,9 @@ BLOCK = 200
 _BRANCH, _LAST, _PIPE, _SPACE = "├── ", "└── ", "│   ", "    "
 
 
-def render(result: Result, out, *, digits: int = 6, all_nodes: bool = False) -> None:
-    """Draw the tree to a Rich console (a terminal) or a text stream."""
+def render(result: Result, out, *, digits: int = 6, all_nodes: bool = False, name: str = "f") -> None:
+    """Draw the tree to a Rich console (a terminal) or a text stream; the root reads `f = …`
+    (`name = …`: eval --outputs names each output)."""
 
     def num(value) -> str:
         return numbers.number(value, digits)
@@ -42,7 +43,7 @@ def render(result: Result, out, *, digits: int = 6, all_nodes: bool = False) -> 
         else:
             head, tail = num(node.default), "  constant"
         if node is output:
-            head = f"f = {head}"
+            head = f"{name} = {head}"
         gradient = f"  gradient {num(record.gradient)}" if record.gradient is not None else ""
         return head, f"  value {num(record.value)}", gradient, tail + ("  (shown above)" if again else "")
 
