@@ -395,3 +395,15 @@ def test_a_wide_matrix_is_split_into_column_groups_on_a_terminal():
     text_ = console.export_text()
     assert "columns v[0] to" in text_ and max(map(len, text_.splitlines())) <= 80
     assert "mode: reverse" in text_ and text_.count("f[19]") >= 2
+
+
+def test_cli_empty_outputs_is_a_usage_error_and_files_work(cli, tmp_path):
+    assert cli("jacobian", "x*y", "x=1", "y=2", "--outputs", ",").exit_code == 2
+    program = tmp_path / "f.grad"
+    program.write_text("q = x*y\nr = q**2 + z\n")
+    values = tmp_path / "v.json"
+    values.write_text('{"x": 1.0, "y": 2.0, "z": 5.0}')
+    result = cli("jacobian", "--file", str(program), "--values", str(values), "--outputs", "q,r", "-f", "csv")
+    assert result.exit_code == 0, result.stderr
+    # q = xy: (y, x, 0); r = x²y² + z: (2xy², 2x²y, 1)
+    assert result.stdout == "output,x,y,z\nq,2.0,1.0,0.0\nr,8.0,4.0,1.0\n"
