@@ -53,8 +53,8 @@ _graph.connect(evaluate=_evaluate_graph, to_source=_to_source)
 __version__ = "0.1.0"
 
 __all__ = [
-    "evaluate", "evaluate_outputs", "diff", "hessian", "Hessian", "hvp", "HVP", "jvp", "JVP", "parse", "Graph", "Node",
-    "Result", "NodeTrace", "Edge", "Diagnostic",
+    "evaluate", "evaluate_outputs", "diff", "hessian", "Hessian", "hvp", "HVP", "jvp", "JVP", "jacobian", "Jacobian",
+    "parse", "Graph", "Node", "Result", "NodeTrace", "Edge", "Diagnostic",
     "GradcliError", "GradcliSyntaxError", "UnknownFunctionError", "MissingValueError",
     "ValueFormatError", "ShapeError", "DomainError", "ResourceError", "DefinitionError", "__version__",
 ]
@@ -70,6 +70,10 @@ def __getattr__(name: str):
         from .evaluation import forward
 
         return forward.JVP
+    if name == "Jacobian":
+        from .evaluation import jacobian as _jacobian
+
+        return _jacobian.Jacobian
     raise AttributeError(f"module 'gradcli' has no attribute {name!r}")
 
 
@@ -226,6 +230,51 @@ def jvp(source: str, values: Mapping[str, object] | None = None, tangents: Mappi
     merged = dict(values or {})
     merged.update(more_values)
     return compute(parse(source, shapes=shapes_of(merged)), merged, tangents or {})
+
+
+def jacobian(source: str, values: Mapping[str, object] | None = None, /, *,
+             outputs: Sequence[str] | str | None = None, wrt: Sequence[str] | str | None = None,
+             mode: str = "auto", **more_values: object) -> Jacobian:
+    """The Jacobian of the outputs of `source` at the given values: ∂ of every output element with
+    respect to every input element, as one (m, n) matrix.
+
+    Values come as a mapping, as keywords, or both (keywords win), as for `evaluate` (a variable
+    called outputs, wrt or mode goes in the mapping). `outputs`: the statements whose values are
+    the outputs (names, or one name), the rows in that order; by default the last statement,
+    named by its target (`g = ...` is "g"), else "f". `wrt`: the variables of the columns, in
+    that order; by default every variable with a value that some output uses, in first-use order.
+
+    Rows: m = the outputs' sizes added up, labelled by the output's name for a scalar (`f`) and
+    `g[0]`, `A[0,1]` per element of an array output (C order). Columns: n = the variables'
+    sizes, labelled `x`, `W[0,1]`. An output that does not depend on a variable has zeros there.
+
+    `mode`: "forward" (one JVP pass with n tangent columns), "reverse" (one VJP sweep with m
+    cotangent rows) or "auto" (forward when n < m, else reverse); both give the same numbers
+    to rounding, from the registry's derivative rules, not finite differences.
+
+    Returns a `Jacobian`: `.matrix` (shape (m, n), float64), `.rows`, `.columns`, `.mode`,
+    `.reason`, `.outputs` ({name: value}), `.variables` ({name: shape}), `.block(output,
+    variable)` (shape output.shape + variable.shape), `.diagnostics` / `.warnings`.
+
+    Raises MissingValueError (a variable without a value), GradcliError (no variables; an
+    `outputs` name no statement assigns; a `wrt` name that is not a variable with a value),
+    ValueError (a mode other than auto, forward, reverse), and the parser's and evaluation's
+    errors (syntax, shapes, values).
+
+    By hand, for a = x·y and b = x + y at x = 2, y = 3: ∂a/∂x = y = 3, ∂a/∂y = x = 2,
+    ∂b/∂x = ∂b/∂y = 1:
+
+        >>> j = gradcli.jacobian("a = x*y; b = x + y", x=2, y=3, outputs=["a", "b"])
+        >>> j.rows, j.columns, j.matrix.tolist(), j.mode
+        (['a', 'b'], ['x', 'y'], [[3.0, 2.0], [1.0, 1.0]], 'reverse')
+    """
+    from .evaluation import outputs as several
+    from .evaluation.jacobian import jacobian as compute
+
+    merged = dict(values or {})
+    merged.update(more_values)
+    graphs = several.graphs(source, outputs, values=merged)
+    return compute(graphs, merged, [wrt] if isinstance(wrt, str) else wrt, mode=mode)
 
 
 def diff(source: str, wrt: str, order: int = 1) -> str:

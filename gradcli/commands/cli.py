@@ -1169,6 +1169,97 @@ def _hvp_command(source: str, values: dict, tangent: list[str], format: HessianF
     _show_second_order(result, graph, "hvp_", format, digits, strict, quiet, no_color)
 
 
+# -- gradcli jacobian: the whole Jacobian of one or more outputs, by forward or reverse mode --------
+
+class JacobianFormat(str, enum.Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    plain = "plain"
+
+
+class JacobianMode(str, enum.Enum):
+    auto = "auto"
+    forward = "forward"
+    reverse = "reverse"
+
+
+EXAMPLES["jacobian"] = (
+    'gradcli jacobian "a = x*y; b = x + y" x=2 y=3 --outputs a,b',
+    'gradcli jacobian "W @ x" "W=[[1,2],[3,4]]" "x=[5,6]" --wrt x',
+    'gradcli jacobian "tanh(x)" "x=[0,1,2]" --mode reverse -f json',
+)
+
+
+@app.command("jacobian", cls=_ExpressionCommand, context_settings={"ignore_unknown_options": True},
+             short_help="The whole Jacobian of one or more outputs, by forward or reverse mode.",
+             epilog=EXIT_CODES)
+def jacobian_command(
+    arguments: ArgumentsArgument = None,
+    set_: SetOption = None,
+    file: FileOption = None,
+    values_file: ValuesOption = None,
+    outputs: OutputsOption = None,
+    wrt: Annotated[Optional[str], typer.Option(
+        "--wrt", metavar="NAME,NAME", help="The columns: only these variables, in this order (the others "
+                                           "are constants). By default every variable with a value.")] = None,
+    mode: Annotated[JacobianMode, typer.Option(
+        "--mode", "-m", metavar="MODE",
+        help="auto: forward when there are fewer input elements than output elements, else reverse; "
+             "forward: one pass with a tangent column per input element; reverse: one backward sweep "
+             "with a cotangent row per output element.")] = JacobianMode.auto,
+    format: Annotated[JacobianFormat, typer.Option(
+        "--format", "-f", metavar="FORMAT",
+        help="table: the matrix for people, the mode on a line; json: {outputs, rows, columns, jacobian, "
+             "mode, reason, warnings}; csv: a header 'output,<columns>', then a line per row; plain: "
+             "'ROW V1 V2...' lines.")] = JacobianFormat.table,
+    digits: DigitsOption = 6,
+    strict: StrictOption = False,
+    quiet: QuietOption = False,
+    no_color: NoColorOption = False,
+    max_memory: MaxMemoryOption = DEFAULT_MAX_MEMORY,
+) -> None:
+    """The Jacobian of EXPRESSION: ∂ of every output element with respect to every input element,
+    a row per output element (g[2]) and a column per input element (W[0,1]).
+
+    EXPRESSION and NAME=VALUE are as for gradcli eval. The outputs are the statements --outputs
+    names (by default the last statement; an array output has a row per element). Forward mode
+    (JVPs) costs a pass per input element, reverse mode (VJPs) one per output element, each done
+    as one pass with all of them at once; auto takes the cheaper and says which. At a kink the
+    registry's convention is used and a warning says so.
+    """
+    with _user_errors():
+        from ..base.errors import ResourceError
+        from ..evaluation import outputs as several
+        from ..evaluation.jacobian import jacobian
+
+        names = None if outputs is None else _output_names(outputs)
+        limit = _parse_size(max_memory)
+        read_limit = (limit or _MAX_SIZE, f"the memory limit of {max_memory} (--max-memory)")
+        source, values = _program_and_values(arguments, file, set_, values_file, read_limit)
+        graphs = several.graphs(source, names, values=values)
+        columns = None if wrt is None else _names(wrt, "--wrt")
+        try:
+            result = jacobian(graphs, values, columns, mode=mode.value, max_memory=limit or None)
+        except ResourceError as exc:
+            exc.hint = "choose fewer variables with --wrt or fewer outputs with --outputs, or raise --max-memory"
+            raise
+        if not quiet:
+            _warn(result.diagnostics)
+        from ..render import jacobian as view
+
+        with _ascii_stdout():
+            if format is JacobianFormat.table:
+                from ..render.gates import title
+
+                view.render_table(result, _table_output(no_color), digits=digits, ascii_only=_dumb_terminal(),
+                                  title=", ".join(graphs) if outputs else title(next(iter(graphs.values()))))
+            else:
+                getattr(view, f"render_{format.value}")(result, sys.stdout)
+        if strict and any(d.kind == "domain" for d in result.diagnostics):
+            raise DomainError("a nan or inf appeared and --strict is on (see the warnings)")
+
+
 EXAMPLES["batch"] = (
     r"""printf 'x,y\n1,2\n3,4\n' | gradcli batch "x*y" --input -""",
     r"""printf 'x\n1\n2\n' | gradcli batch "x**2" -i - -f ndjson""",
