@@ -463,3 +463,16 @@ def test_the_readme_example_runs_and_shows_its_numbers():
     for line in block.splitlines():
         if line.startswith("gradcli.jvp(") and "# 1.0" in line:
             assert eval(line.split("#")[0], scope) == 1.0  # noqa: S307
+
+
+def test_a_linear_non_elementwise_gate_reads_as_the_op_of_the_tangent():
+    # T(A) @ v with dA = [[0,1],[0,0]], dv = [1,0]: d(T(A)) = T(dA) = [[0,0],[1,0]];
+    # d(T(A) @ v) = dT @ v + T(A) @ dv = [0,1] + [1,2] = [1,3]; d sum = 4 (by hand)
+    result = gradcli.jvp("sum(T(A) @ v)", {"A": [[1, 2], [3, 4]], "v": [1, 1]},
+                         {"A": [[0, 1], [0, 0]], "v": [1, 0]})
+    transpose, product, total = result.records
+    assert transpose.locals == ("jvp: T(da)",)
+    assert product.locals == ("jvp: da @ b", "jvp: a @ db")
+    assert total.locals == ("1 for each element",)
+    assert product.products[0].tolist() == [0.0, 1.0] and product.products[1].tolist() == [1.0, 2.0]
+    assert result.tangent == 4.0

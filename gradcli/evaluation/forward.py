@@ -72,8 +72,8 @@ class ForwardRecord:
     - `node`: the gate.
     - `value`: its output (float or array).
     - `locals`: per input, ∂gate/∂input (a float, or an array in the gate's shape) for an
-      elementwise op; for an op with a VJP, the op's formula text (`op.formulas[k]`, what the
-      backward table shows for it).
+      elementwise op; for an op with a VJP, text (`_jvp_text`): a reduction's formula element by
+      element, else the op applied to the input's tangent ("jvp: da @ b").
     - `tangents_in`: per input, the input's tangent (0.0 where none: constants, variables the
       tangent leaves out).
     - `products`: per input, its term of the gate's tangent: local × tangent_in in the gate's
@@ -456,10 +456,24 @@ def _record(node: Node, ans, args: list, ins: list, terms: list, tangent, n: int
             locals_.append(local)
         locals_ = tuple(locals_)
     else:
-        locals_ = tuple(op.formulas)
+        locals_ = tuple(_jvp_text(op, k) for k in range(len(args)))
     tangents_in = tuple(0.0 if t is None else (float(t) if np.ndim(t) == 0 else t) for t in ins)
     value = float(ans) if np.ndim(ans) == 0 else ans
     return ForwardRecord(node, value, locals_, tangents_in, tuple(full(t) for t in terms), full(tangent))
+
+
+def _jvp_text(op, k: int) -> str:
+    """A non-elementwise gate's local for input k as forward mode reads it: the op's formula where
+    it gives ∂ans/∂input element by element (a reduction's: "1 for each element", "x/‖x‖"); where
+    it is a VJP ("vjp: g·bᵀ", an op linear in that input) the term is the op applied to the
+    input's tangent, written so: "jvp: da @ b", "jvp: T(da)"."""
+    text = op.formulas[k] if k < len(op.formulas) else ""
+    if not text.startswith("vjp:"):
+        return text
+    args = ["d" + letter if i == k else letter for i, letter in enumerate("abc"[:op.arity])]
+    if op.symbol == "@":
+        return f"jvp: {args[0]} @ {args[1]}"
+    return f"jvp: {op.call_name}({', '.join(args)})"
 
 
 class _Unusual(Exception):
