@@ -9,7 +9,7 @@ import json
 
 from ..evaluation.hessian import HVP, Hessian
 from . import numbers
-from .jsondoc import jsonable
+from .jsondoc import jsonable, write_matrix_document
 from .style import GAP, ascii_table, is_console, light_table, plain_ascii, write
 
 GRADIENT = "∂f/∂v"
@@ -31,12 +31,7 @@ def document(h: Hessian) -> dict:
 
 def render_json(h: Hessian, out) -> None:
     """The document in ASCII like gradcli's other documents, one matrix row a line."""
-    doc = document(h)
-    rows = doc.pop("hessian")
-    lines = [f"  {json.dumps(key)}: {json.dumps(value, allow_nan=False)}" for key, value in doc.items()]
-    matrix = ",\n".join(f"    {json.dumps(row, allow_nan=False)}" for row in rows)
-    lines.insert(3, f'  "hessian": [\n{matrix}\n  ]' if rows else '  "hessian": []')
-    out.write("{\n" + ",\n".join(lines) + "\n}\n")
+    write_matrix_document(document(h), "hessian", out)
 
 
 def render_csv(h: Hessian, out) -> None:

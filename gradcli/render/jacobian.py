@@ -4,11 +4,10 @@ per input element, the mode and why it was chosen on a line), JSON, CSV and plai
 from __future__ import annotations
 
 import csv
-import json
 
 from ..evaluation.jacobian import Jacobian
 from . import numbers
-from .jsondoc import jsonable
+from .jsondoc import jsonable, write_matrix_document
 from .style import GAP, ascii_table, is_console, light_table, plain_ascii, write
 
 HOW_TO_READ = "row: an output element, column: an input element; each entry ∂row/∂column"
@@ -31,12 +30,7 @@ def document(j: Jacobian) -> dict:
 
 def render_json(j: Jacobian, out) -> None:
     """The document in ASCII like gradcli's other documents, one matrix row a line."""
-    doc = document(j)
-    rows = doc.pop("jacobian")
-    lines = [f"  {json.dumps(key)}: {json.dumps(value, allow_nan=False)}" for key, value in doc.items()]
-    matrix = ",\n".join(f"    {json.dumps(row, allow_nan=False)}" for row in rows)
-    lines.insert(3, f'  "jacobian": [\n{matrix}\n  ]' if rows else '  "jacobian": []')
-    out.write("{\n" + ",\n".join(lines) + "\n}\n")
+    write_matrix_document(document(j), "jacobian", out)
 
 
 def render_csv(j: Jacobian, out) -> None:

@@ -96,6 +96,19 @@ def dumps(data) -> str:
     return json.dumps(data, allow_nan=False, indent=2)
 
 
+def write_matrix_document(doc: dict, key: str, out) -> None:
+    """A document whose entry `key` is a matrix (a list of rows), each other entry on one line and
+    the matrix one row a line, in the document's order: a Hessian's, a Jacobian's."""
+    lines = []
+    for name, value in doc.items():
+        if name == key:
+            matrix = ",\n".join(f"    {json.dumps(row, allow_nan=False)}" for row in value)
+            lines.append(f'  {json.dumps(key)}: [\n{matrix}\n  ]' if value else f'  {json.dumps(key)}: []')
+        else:
+            lines.append(f"  {json.dumps(name)}: {json.dumps(value, allow_nan=False)}")
+    out.write("{\n" + ",\n".join(lines) + "\n}\n")
+
+
 def render(result: Result) -> str:
     """The document as one string: the same text `write` streams."""
     import io
