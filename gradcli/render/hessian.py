@@ -17,13 +17,14 @@ HOW_TO_READ = "row v, column w: ∂²f/∂v∂w; beside it the gradient ∂f/∂
 
 
 def document(h: Hessian) -> dict:
-    """`--format json`: {"f", "variables" (the labels), "gradient", "hessian" (rows), "symmetric",
-    "warnings"}; nan and inf as the strings "NaN", "Infinity", "-Infinity"."""
+    """`--format json`: {"f", "variables" (the labels), "gradient", "hessian" (the matrix, an
+    array: `render_json` writes its rows), "symmetric", "warnings"}; nan and inf as the strings
+    "NaN", "Infinity", "-Infinity"."""
     return {
         "f": jsonable(h.f),
         "variables": list(h.names),
         "gradient": jsonable(h.gradient),
-        "hessian": jsonable(h.matrix),
+        "hessian": h.matrix,
         "symmetric": h.symmetric,
         "warnings": h.warnings,
     }
@@ -40,16 +41,15 @@ def render_csv(h: Hessian, out) -> None:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["variable", "gradient", *h.names])
     for label, grad, row in zip(h.names, h.gradient, h.matrix):
-        writer.writerow([label, numbers.exact(grad), *map(numbers.exact, row)])
+        writer.writerow([label, numbers.exact(grad), *numbers.exact_row(row)])
 
 
 def render_plain(h: Hessian, out) -> None:
     """`--format plain`: `f VALUE`, then per variable `LABEL GRADIENT H-ROW…`, space-separated,
     full precision (for awk and `read`)."""
-    lines = [f"f {numbers.exact(h.f)}"]
-    lines += [" ".join([label, numbers.exact(grad), *map(numbers.exact, row)])
-              for label, grad, row in zip(h.names, h.gradient, h.matrix)]
-    out.write("\n".join(lines) + "\n")
+    out.write(f"f {numbers.exact(h.f)}\n")
+    for label, grad, row in zip(h.names, h.gradient, h.matrix):  # (a line at a time: n² numbers)
+        out.write(" ".join([label, numbers.exact(grad), *numbers.exact_row(row)]) + "\n")
 
 
 def symmetry_line(h: Hessian, digits: int, ascii_only: bool = False) -> str | None:

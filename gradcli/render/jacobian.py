@@ -15,13 +15,13 @@ HOW_TO_READ = "row: an output element, column: an input element; each entry ∂r
 
 def document(j: Jacobian) -> dict:
     """`--format json`: {"outputs" ({name: value}), "rows", "columns" (the labels), "jacobian"
-    (the matrix's rows), "mode", "reason", "warnings"}; nan and inf as the strings "NaN",
-    "Infinity", "-Infinity"."""
+    (the matrix, an array: `render_json` writes its rows), "mode", "reason", "warnings"}; nan
+    and inf as the strings "NaN", "Infinity", "-Infinity"."""
     return {
         "outputs": {name: jsonable(value) for name, value in j.outputs.items()},
         "rows": list(j.rows),
         "columns": list(j.columns),
-        "jacobian": jsonable(j.matrix),
+        "jacobian": j.matrix,
         "mode": j.mode,
         "reason": j.reason,
         "warnings": j.warnings,
@@ -38,14 +38,14 @@ def render_csv(j: Jacobian, out) -> None:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["output", *j.columns])
     for label, row in zip(j.rows, j.matrix):
-        writer.writerow([label, *map(numbers.exact, row)])
+        writer.writerow([label, *numbers.exact_row(row)])
 
 
 def render_plain(j: Jacobian, out) -> None:
     """`--format plain`: one line per row, `LABEL V1 V2 …`, space-separated, full precision (for
     awk and `read`); the columns are in the order of the other views."""
-    lines = [" ".join([label, *map(numbers.exact, row)]) for label, row in zip(j.rows, j.matrix)]
-    out.write("\n".join(lines) + ("\n" if lines else ""))
+    for label, row in zip(j.rows, j.matrix):  # (a line at a time: m × n numbers)
+        out.write(" ".join([label, *numbers.exact_row(row)]) + "\n")
 
 
 def mode_line(j: Jacobian) -> str:

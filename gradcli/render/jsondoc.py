@@ -97,16 +97,24 @@ def dumps(data) -> str:
 
 
 def write_matrix_document(doc: dict, key: str, out) -> None:
-    """A document whose entry `key` is a matrix (a list of rows), each other entry on one line and
-    the matrix one row a line, in the document's order: a Hessian's, a Jacobian's."""
-    lines = []
+    """A document whose entry `key` is a matrix (a 2-D array), each other entry on one line and
+    the matrix one row a line, in the document's order: a Hessian's, a Jacobian's. Written row
+    by row: a matrix of millions of entries is never held as text or as lists."""
+    out.write("{")
+    sep = "\n"
     for name, value in doc.items():
-        if name == key:
-            matrix = ",\n".join(f"    {json.dumps(row, allow_nan=False)}" for row in value)
-            lines.append(f'  {json.dumps(key)}: [\n{matrix}\n  ]' if value else f'  {json.dumps(key)}: []')
+        out.write(f"{sep}  {json.dumps(name)}: ")
+        sep = ",\n"
+        if name != key:
+            out.write(json.dumps(value, allow_nan=False))
+        elif len(value) == 0:
+            out.write("[]")
         else:
-            lines.append(f"  {json.dumps(name)}: {json.dumps(value, allow_nan=False)}")
-    out.write("{\n" + ",\n".join(lines) + "\n}\n")
+            out.write("[")
+            for i, row in enumerate(value):
+                out.write(("\n    " if i == 0 else ",\n    ") + json.dumps(jsonable(row), allow_nan=False))
+            out.write("\n  ]")
+    out.write("\n}\n")
 
 
 def render(result: Result) -> str:

@@ -62,3 +62,9 @@ def exact(value) -> str:
         number = float(value)
         return repr(number) if number - number == 0 else _NON_FINITE[repr(number)]
     return json.dumps(np.asarray(value, dtype=np.float64).tolist(), separators=(",", ":"))
+
+
+def exact_row(row) -> list[str]:
+    """`exact` of each number of a 1-D array, at a fraction of its cost per number (a matrix of
+    millions of entries): the same texts."""
+    return [repr(v) if v - v == 0 else _NON_FINITE[repr(v)] for v in np.asarray(row, dtype=np.float64).tolist()]
