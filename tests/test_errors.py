@@ -330,3 +330,21 @@ def test_api_unused_value_is_a_diagnostic():
 def test_parse_needs_a_string():
     with pytest.raises(TypeError):
         gradcli.parse(3)
+
+
+@pytest.mark.parametrize("command", [
+    ["jacobian", "x*y", "x=1", "y=2", "-t", "x=1"],  # jacobian has no --tangent
+    ["eval", "x*y", "x=1", "y=2", "-tx=1"],
+    ["jvp", "x*y", "x=1", "y=2", "-t", "x=1", "-m", "forward"],  # jvp has no --mode
+])
+def test_an_unknown_short_option_after_the_expression_is_a_usage_error(command):
+    # not "argument '-t': expected NAME=VALUE" (exit 1): the option is named, exit 2
+    done = run_module(*command)
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[0].startswith("error: no such option -")
+    assert "Traceback" not in done.stderr
+
+
+def test_a_leading_minus_is_still_an_expression():
+    done = run_module("eval", "-x", "x=2", "-f", "plain")
+    assert done.returncode == 0 and done.stdout.split("\n")[:2] == ["f -2.0", "x -1.0"]

@@ -338,6 +338,7 @@ class _ExpressionCommand(_Command):
         valued = {opt[1]: param for param in self.params if isinstance(param, click.Option) and not param.is_flag
                   for opt in param.opts if _short_name(opt)}
         i = 0
+        positional = False  # whether the EXPRESSION has been read (what follows are NAME=VALUE pairs)
         while i < len(args):
             arg = args[i]
             if arg == "--":
@@ -349,6 +350,12 @@ class _ExpressionCommand(_Command):
             if name not in known and _long_name(name):
                 raise click.NoSuchOption(name, possibilities=sorted(o for o in known if o.startswith("--")),
                                          ctx=ctx)
+            if positional and arg[:2] not in known and re.fullmatch(r"-[A-Za-z]([A-Za-z_]\w*=.*)?", arg):
+                # after the expression, "-t" or "-tx=1" is no pair and no expression: an option
+                # this command does not have (`gradcli jacobian … -t x=1`)
+                raise click.NoSuchOption(arg[:2], possibilities=sorted(o for o in known if o.startswith("--")),
+                                         ctx=ctx)
+            positional = positional or not arg.startswith("-") or arg == "-" or not _short_options(arg, flags, valued)
             if arg.startswith("-") and not arg.startswith("--") and len(arg) > 1 and \
                     not _short_options(arg, flags, valued):
                 # an expression starting with a minus ("-(cos(y))", "-x**2"): click would read it
