@@ -288,7 +288,7 @@ def test_simplify_without_sympy_says_how_to_install_it():
 @pytest.mark.parametrize("args, code, message", [
     (["x**2", "--wrt", "y"], 1, "error: --wrt y: not a variable of the expression"),
     (["x**2", "--wrt", "xx"], 1, "did you mean 'x'"),
-    (["x**2", "--wrt", ","], 1, "--wrt needs at least one variable name"),
+    (["x**2", "--wrt", ","], 2, "--wrt needs at least one variable name"),
     (["x**2", "--order", "0"], 2, "0 is not between 1 and 20"),
     (["x**2", "--order", "-3"], 2, "-3 is not between 1 and 20"),
     (["x**2", "--order", "1000000"], 2, "1000000 is not between 1 and 20"),

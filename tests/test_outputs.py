@@ -453,8 +453,8 @@ def test_max_memory_per_output(cli, tmp_path):
                              "output\nhint: the statements assign: q, f, g\n"),
     ("x", 1, "error: no statement of the program assigns 'x', so it cannot be an output\n"
              "hint: the statements assign: q, f, g\n"),
-    (",", 2, "--outputs needs at least one name"),
-    ("", 2, "--outputs needs at least one name"),
+    (",", 2, "--outputs needs at least one output name"),
+    ("", 2, "--outputs needs at least one output name"),
     (" , ,", 2, "hint: write --outputs f,g"),
 ])
 def test_bad_outputs(cli, outputs, code, message):

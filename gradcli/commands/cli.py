@@ -421,7 +421,7 @@ def eval_command(
     if output is not None and (steps or format not in (None, Format.dot)):
         flag = "--steps" if steps else f"--format {format.value}"
         raise click.UsageError(f"--output draws the circuit diagram; it does not go with {flag}")
-    names = None if outputs is None else _output_names(outputs)
+    names = None if outputs is None else _names(outputs, "--outputs")
     format = format or (Format.dot if output is not None else Format.table)
     with _user_errors():
         from ..evaluation import outputs as several
@@ -568,10 +568,14 @@ def _read_program(file: Path | None, where: str) -> str:
 
 
 def _names(text: str, flag: str) -> list[str]:
-    """A comma-separated list of names (--wrt, --outputs): each once, at least one."""
+    """A comma-separated list of names (--wrt, --outputs): each once; none at all (`--wrt ,`,
+    `--outputs ""`) is a usage error."""
     names = list(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
     if not names:
-        raise GradcliError(f"{flag} needs at least one name", hint=f"write {flag} f,g")
+        from .helptext import UsageProblem
+
+        what, example = ("output", "f,g") if flag == "--outputs" else ("variable", "x,y")
+        raise UsageProblem(f"{flag} needs at least one {what} name", f"write {flag} {example}")
     return names
 
 
@@ -579,9 +583,7 @@ def _select(result, wrt: str) -> dict:
     """The gradients named by --wrt, in that order."""
     from ..base.errors import did_you_mean
 
-    names = [name.strip() for name in wrt.split(",") if name.strip()]
-    if not names:
-        raise GradcliError("--wrt needs at least one variable name", hint="write --wrt x,y")
+    names = _names(wrt, "--wrt")
     chosen = {}
     for name in names:
         if name not in result.gradients:
@@ -663,14 +665,6 @@ def _render(result, format: Format, *, steps: bool, output: str | None, digits: 
                      ascii_only=_dumb_terminal())
 
 
-def _output_names(text: str) -> list[str]:
-    """--outputs f,g: the names, each once; none at all (--outputs , or "") is a usage error."""
-    try:
-        return _names(text, "--outputs")
-    except GradcliError as exc:
-        from .helptext import UsageProblem
-
-        raise UsageProblem(exc.message, exc.hint) from None
 
 
 def _drawing_paths(output: str | None, names: list[str] | None) -> list[str]:
@@ -694,9 +688,7 @@ def _select_outputs(results: dict, wrt: str) -> None:
         return
     from ..base.errors import did_you_mean
 
-    names = [name.strip() for name in wrt.split(",") if name.strip()]
-    if not names:
-        raise GradcliError("--wrt needs at least one variable name", hint="write --wrt x,y")
+    names = _names(wrt, "--wrt")
     known = {name: None for result in results.values() for name in result.gradients}
     for name in names:
         if name not in known:
@@ -908,7 +900,7 @@ def jvp_command(
         from ..evaluation.forward import jvp
         from ..inputs.arguments import collect_values
 
-        names = None if outputs is None else _output_names(outputs)
+        names = None if outputs is None else _names(outputs, "--outputs")
         limit = _parse_size(max_memory)
         read_limit = (limit or _MAX_SIZE, f"the memory limit of {max_memory} (--max-memory)")
         source, values = _program_and_values(arguments, file, set_, values_file, read_limit)
@@ -1033,7 +1025,7 @@ def diff_command(
         from ..inputs.values import shapes_of
 
         source, values = _program_and_values(arguments, file, set_, values_file)
-        names = None if wrt is None else [n.strip() for n in wrt.split(",") if n.strip()]
+        names = None if wrt is None else _names(wrt, "--wrt")
         derivs = derive(parse(source, shapes=shapes_of(values)), names, order, values, simplify=simplify)
         if not quiet:
             for message in derivs.warnings:
@@ -1124,9 +1116,7 @@ def hessian_command(
         source, values = _program_and_values(arguments, file, set_, values_file, read_limit)
         names = None
         if wrt is not None:
-            names = [name.strip() for name in wrt.split(",") if name.strip()]
-            if not names:
-                raise GradcliError("--wrt needs at least one variable name", hint="write --wrt x,y")
+            names = _names(wrt, "--wrt")
         if tangent is not None:
             if wrt is not None:
                 raise GradcliError("--wrt and --tangent do not go together: H·v has a row for every variable",
@@ -1240,7 +1230,7 @@ def jacobian_command(
         from ..evaluation import outputs as several
         from ..evaluation.jacobian import jacobian
 
-        names = None if outputs is None else _output_names(outputs)
+        names = None if outputs is None else _names(outputs, "--outputs")
         limit = _parse_size(max_memory)
         read_limit = (limit or _MAX_SIZE, f"the memory limit of {max_memory} (--max-memory)")
         source, values = _program_and_values(arguments, file, set_, values_file, read_limit)
