@@ -635,6 +635,8 @@ def parse(text: str, *, expand: bool = False, max_chars: int | None = MAX_SOURCE
     several outputs, one graph per output. Raises GradcliError when no statement assigns it."""
     if not isinstance(text, str):
         raise TypeError(f"parse() needs a str, not {type(text).__name__}")
+    if output is not None and not isinstance(output, str):
+        raise TypeError(f"parse()'s output is a statement's name (a str), not {type(output).__name__}")
     if max_chars is not None and len(text) > max_chars:
         raise ResourceError(f"the program is {len(text):,} characters long; the limit is {max_chars:,}",
                             hint="split the work, or call gradcli.parse(text, max_chars=None) from Python")
