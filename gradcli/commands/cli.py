@@ -238,8 +238,8 @@ def _finite(flag: str, default: float, *, zero: bool):
 
 DigitsOption = Annotated[int, typer.Option(
     "--digits", metavar="N", callback=_between(1, 17),
-    help="Significant digits (1 to 17) of the numbers shown: table, steps, tree, diagram. "
-         "JSON, CSV and plain keep them all.")]
+    help="Significant digits (1 to 17) of the numbers shown for people (the table; steps, tree and "
+         "diagram where the command has them). JSON, CSV and plain keep them all.")]
 StrictOption = Annotated[bool, typer.Option(
     "--strict", help="Exit 1 when a nan or inf appears (log(-1), 1/0, exp(1000), ...).")]
 AllOption = Annotated[bool, typer.Option(
@@ -1199,7 +1199,8 @@ def jacobian_command(
     outputs: OutputsOption = None,
     wrt: Annotated[Optional[str], typer.Option(
         "--wrt", metavar="NAME,NAME", help="The columns: only these variables, in this order (the others "
-                                           "are constants). By default every variable with a value.")] = None,
+                                           "are constants). By default every variable with a value that "
+                                           "some output uses.")] = None,
     mode: Annotated[JacobianMode, typer.Option(
         "--mode", "-m", metavar="MODE",
         help="auto: forward when there are fewer input elements than output elements, else reverse; "
