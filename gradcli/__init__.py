@@ -258,8 +258,9 @@ def jacobian(source: str, values: Mapping[str, object] | None = None, /, *,
 
     Raises MissingValueError (a variable without a value), GradcliError (no variables; an
     `outputs` name no statement assigns; a `wrt` name that is not a variable with a value),
-    ValueError (a mode other than auto, forward, reverse), and the parser's and evaluation's
-    errors (syntax, shapes, values).
+    ValueError (a mode other than auto, forward, reverse), ResourceError (more memory than the
+    machine has: an m × n matrix of float64 takes 8·m·n bytes), and the parser's and
+    evaluation's errors (syntax, shapes, values).
 
     By hand, for a = x·y and b = x + y at x = 2, y = 3: ∂a/∂x = y = 3, ∂a/∂y = x = 2,
     ∂b/∂x = ∂b/∂y = 1:
@@ -274,7 +275,12 @@ def jacobian(source: str, values: Mapping[str, object] | None = None, /, *,
     merged = dict(values or {})
     merged.update(more_values)
     graphs = several.graphs(source, outputs, values=merged)
-    return compute(graphs, merged, [wrt] if isinstance(wrt, str) else wrt, mode=mode)
+    try:
+        return compute(graphs, merged, [wrt] if isinstance(wrt, str) else wrt, mode=mode)
+    except MemoryError:  # (no limit is set here: the machine's is the one met)
+        raise ResourceError("the Jacobian needs more memory than this machine can give",
+                            hint="differentiate fewer outputs (outputs=...) or with respect to fewer "
+                                 "variables (wrt=...)") from None
 
 
 def diff(source: str, wrt: str, order: int = 1) -> str:
