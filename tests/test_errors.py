@@ -348,3 +348,11 @@ def test_an_unknown_short_option_after_the_expression_is_a_usage_error(command):
 def test_a_leading_minus_is_still_an_expression():
     done = run_module("eval", "-x", "x=2", "-f", "plain")
     assert done.returncode == 0 and done.stdout.split("\n")[:2] == ["f -2.0", "x -1.0"]
+
+
+def test_a_jacobian_bigger_than_the_machine_is_a_resource_error_in_the_api():
+    # 10^5 × 10^5 float64 entries are 80 GB: NumPy's MemoryError becomes gradcli's ResourceError
+    import numpy as np
+
+    with pytest.raises(gradcli.ResourceError, match="more memory than this machine can give"):
+        gradcli.jacobian("tanh(x)", x=np.zeros(100_000))
