@@ -399,6 +399,54 @@ def test_tangent_columns_are_single_jvps():
         tangent_columns(graph, values, {"Z": np.zeros((n,))}, n)
 
 
+_PRODUCT_SHAPES = [((3,), (3,)), ((3,), (3, 2)), ((4, 3), (3,)), ((4, 3), (3, 2)), ((1, 3), (3, 1))]
+
+
+@pytest.mark.parametrize("op", ["a @ b", "dot(a, b)"])
+@pytest.mark.parametrize("shapes", _PRODUCT_SHAPES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("moved", ["a", "b", "ab"])
+def test_a_products_tangent_columns_in_one_call(op, shapes, moved):
+    """@ and dot take all n tangent columns in one product (the column axis folded into b's
+    columns, or into a's rows): column c equals the single JVP along it, which equals a central
+    difference (exact up to rounding for a product, linear in each side), in every shape case and
+    with the tangent on either side or both."""
+    rng = np.random.default_rng(zlib.crc32(f"{op}{shapes}{moved}".encode()))
+    values = {"a": rng.normal(size=shapes[0]), "b": rng.normal(size=shapes[1])}
+    n = 4
+    seeds = {name: rng.normal(size=values[name].shape + (n,)) for name in moved}
+    graph = gradcli.parse(op)
+    value, columns, diagnostics = tangent_columns(graph, values, seeds, n)
+    f = graph.evaluate(values, trace=False).value
+    assert diagnostics == [] and np.shape(columns) == np.shape(f) + (n,)
+    np.testing.assert_allclose(value, f, rtol=0, atol=0)
+    h = 1e-3
+    for c in range(n):
+        t = {name: seed[..., c] for name, seed in seeds.items()}
+        single = jvp(graph, values, t)
+        np.testing.assert_allclose(columns[..., c], single.tangent, rtol=1e-13, atol=1e-14)
+        plus = graph.evaluate({k: v + h * t[k] if k in t else v for k, v in values.items()}, trace=False).value
+        minus = graph.evaluate({k: v - h * t[k] if k in t else v for k, v in values.items()}, trace=False).value
+        np.testing.assert_allclose(single.tangent, (np.asarray(plus) - np.asarray(minus)) / (2 * h),
+                                   rtol=1e-8, atol=1e-10)
+
+
+def test_a_products_columns_with_a_non_finite_other_side_keep_zero_times_inf():
+    """A non-finite other input keeps the Jacobian's way: a zero tangent times inf counts 0."""
+    graph = gradcli.parse("a @ b")
+    values = {"a": np.array([[math.inf, 1.0], [2.0, 3.0]]), "b": np.array([1.0, 2.0])}
+    seeds = {"b": np.array([[0.0, 1.0], [1.0, 0.0]])}  # columns e₂ and e₁
+    _, columns, _ = tangent_columns(graph, values, seeds, 2)
+    np.testing.assert_array_equal(columns, [[1.0, math.inf], [3.0, 2.0]])  # (not nan: a[1] is finite)
+    # the tangent on a (a vector) against b with an inf: only b's finite column moves with a zero
+    graph = gradcli.parse("dot(a, b)")
+    values = {"a": np.array([1.0, 2.0]), "b": np.array([[math.inf, 1.0], [2.0, 3.0]])}
+    _, columns, _ = tangent_columns(graph, values, {"a": np.array([[0.0, 1.0], [1.0, 0.0]])}, 2)
+    np.testing.assert_array_equal(columns, [[2.0, math.inf], [3.0, 1.0]])
+    for c in range(2):
+        single = jvp(graph, values, {"a": np.array([[0.0, 1.0], [1.0, 0.0]])[:, c]})
+        np.testing.assert_array_equal(single.tangent, columns[:, c])
+
+
 # -- hostile input ---------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("tangents, error, needle", [

@@ -281,6 +281,8 @@ def _array_tangent(node: Node, ans, args: list, ins: list, n: int | None, max_me
             term = op.forward(t, axis=axes) if d else np.array(t, dtype=np.float64)
         elif op.name == "T" and op.body is None:
             term = np.transpose(t, tuple(range(d - 1, -1, -1)) + (d,))
+        elif op.name in ("matmul", "dot") and op.body is None:
+            term = _product_columns(op, args, k, t, out_shape)
         elif k in linear and (n is None or columns <= m) and all(
                 np.isfinite(a).all() for i, a in enumerate(args) if i != k):
             # (a non-finite other input: the Jacobian's way, where a zero tangent counts 0)
@@ -307,6 +309,47 @@ def _array_tangent(node: Node, ans, args: list, ins: list, n: int | None, max_me
             terms.append(term)
         total = term if total is None else total + term
     return total
+
+
+def _product_columns(op, args: list, k: int, t: np.ndarray, out_shape: tuple) -> np.ndarray:
+    """a @ b's (or dot's) term for the tangent t of input k (t of the input's shape + (n,)), all
+    n columns in one call of the op (one BLAS product, the registry's overflow rescue and all),
+    shape out_shape + (n,). The op takes vectors and matrices only (1-D or 2-D a and b):
+    - k = 1: t (k,) + b's trailing axes + (n,) is read as a (k, p·n) matrix: a @ that is
+      a's rows × p·n, whose columns are laid out as b's trailing axes then n;
+    - k = 0: the column axis moved to the front, t is (n·m, k) (m: a's rows, 1 for a vector),
+      each row a row of one column's a; (that @ b) is (n, out) again, the column axis put back
+      last.
+    Column c is the op on column c of t, the same products and sums as one call per column.
+    Where the other input holds a nan or inf, the product runs with 0 in its place and each such
+    element's products are added after, a zero tangent counting 0 (see the module)."""
+    columns = t.shape[-1]
+    if t.size == 0:  # (no columns, or an empty inner axis: reshape cannot infer a length)
+        return np.zeros(out_shape + (columns,))
+    a, b = (np.asarray(x, dtype=np.float64) for x in args)
+    other = a if k == 1 else b
+    finite = np.isfinite(other)
+    bad = not finite.all()
+    if bad:
+        other = np.where(finite, other, 0.0)
+    if k == 1:
+        flat = np.ascontiguousarray(t.reshape(t.shape[0], -1))  # (k, p·n)
+        term = np.asarray(op.forward(other, flat), dtype=np.float64)
+        if bad:
+            rows = term.reshape(-1, flat.shape[1])  # (a's rows, p·n), a view of term
+            a2 = a.reshape(1, -1) if a.ndim == 1 else a
+            for i, j in zip(*np.nonzero(~np.isfinite(a2))):
+                rows[i] += np.where(flat[j] == 0, 0.0, a2[i, j] * flat[j])
+        return term.reshape(out_shape + (columns,))
+    inner = t.shape[-2]
+    flat = np.ascontiguousarray(np.moveaxis(t, -1, 0).reshape(-1, inner))  # (n·m, k)
+    term = np.asarray(op.forward(flat, other), dtype=np.float64)
+    if bad:
+        cols = term.reshape(flat.shape[0], -1)  # (n·m, b's columns), a view of term
+        b2 = b.reshape(-1, 1) if b.ndim == 1 else b
+        for j, i in zip(*np.nonzero(~np.isfinite(b2))):
+            cols[:, i] += np.where(flat[:, j] == 0, 0.0, flat[:, j] * b2[j, i])
+    return np.moveaxis(term.reshape((columns,) + out_shape), 0, -1)
 
 
 def _registry_sum(x, axis):
