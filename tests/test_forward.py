@@ -235,11 +235,37 @@ def test_big_arrays_take_the_lean_pass_with_the_careful_numbers():
         again.records
 
 
+@pytest.mark.parametrize("x", [1.0, -1.0, 2.5, "array"])
+def test_in_place_times_equal_the_op_formulas(x):
+    """Op.in_place.times (the lean pass's tangent multiplied by a local in its own array) gives
+    local × t, the local from the op's formula (Op.locals); None where it declines."""
+    rng = np.random.default_rng(7)
+    for name, op in OPS.items():
+        kernel = op.in_place
+        if kernel is None or kernel.times is None:
+            continue
+        y = rng.uniform(0.5, 2.0, 5) * rng.choice([-1.0, 1.0], 5)
+        xs = rng.normal(size=5) if x == "array" else np.float64(x)
+        args = [xs, y][:op.arity]
+        ans = op.forward(*args)
+        for index in range(op.arity):
+            t = rng.normal(size=5)
+            mine = t.copy()
+            factor = kernel.times(index, mine, ans, *args)
+            if factor is None:
+                continue
+            np.testing.assert_allclose(mine * factor, op.locals[index](ans, *args) * t, rtol=1e-14, err_msg=name)
+
+
 @pytest.mark.parametrize("source, expected", [
     ("x * x", lambda x: 2 * x),
     ("u = exp(x)\nu * u", lambda x: 2 * np.exp(2 * x)),
     ("u = -x * 3\nv = u * u\nv / u + sin(u) * 2", lambda x: -3 + 2 * np.cos(-3 * x) * -3),
     ("u = x * 0.5\nexp(u) * u + u", lambda x: 0.5 * np.exp(x / 2) * (1 + x / 2) + 0.5),
+    # a divisor's tangent that dies at the division, multiplied by its local in place
+    ("1 / (x * x + 1)", lambda x: -2 * x / (x * x + 1) ** 2),
+    ("-1 / (x * x + 1)", lambda x: 2 * x / (x * x + 1) ** 2),
+    ("exp(x) / (x * x + 2)", lambda x: np.exp(x) / (x * x + 2) - np.exp(x) * 2 * x / (x * x + 2) ** 2),
 ])
 def test_the_lean_pass_with_shared_and_reused_arrays(source, expected):
     # the lean pass writes into arrays that die at a gate: a node read twice must not be

@@ -733,6 +733,13 @@ def _lean_elementwise(node: Node, k: int, ans, args: list, tangents: list, facto
             made.append(array)
             return array
 
+        if (kernel is not None and kernel.times is not None and tk.__class__ is np.ndarray and tk.shape == shape
+                and last[j] == k and pool.sole(tk) and node.inputs.count(inp) == 1):
+            # (t dies here: multiplied by the local in its own array, no array for the local)
+            got = kernel.times(index, tk, ans, *args)
+            if got is not None:
+                terms.append((tk, _scale(factors[j], got), _BORROWED))
+                continue
         got = kernel.local(index, fresh, ans, *args) if kernel is not None else None
         if got is None:
             local, c = op.locals[index](ans, *args), factors[j]
