@@ -398,6 +398,27 @@ def test_nan_inf_and_unused_values_warn_as_in_reverse_mode():
     assert t.value == math.inf or t.warnings[-1].startswith("the tangent of gate 'x * 1e300 * 1e10'")
 
 
+@pytest.mark.parametrize("bad", [math.inf, -math.inf, math.nan])
+def test_a_value_and_its_tangent_checked_in_one_pass_still_warn_and_refuse(bad):
+    """jvp checks a value and its tangent together (one dot product): a nan or inf in the value
+    still warns as reverse mode does, whatever the tangent holds there (0 included), and one in
+    the tangent is still refused."""
+    x = np.linspace(-1.0, 1.0, 8)
+    x[3] = bad
+    for t3 in (0.0, 1.0, -1e308):
+        t = np.ones(8)
+        t[3] = t3
+        r = run("exp(-x * x) * 2 + y", {"x": x, "y": np.arange(8.0)}, {"x": t, "y": np.ones(8)})
+        expected = gradcli.evaluate("exp(-x * x) * 2 + y", x=x, y=np.arange(8.0)).warnings
+        assert r.warnings[:1] == expected[:1] and expected[0] == f"the value of 'x' holds {bad}"
+    t = np.ones(8)
+    t[5] = bad
+    with pytest.raises(gradcli.ValueFormatError, match="must be finite"):
+        run("x * 2", {"x": np.linspace(-1.0, 1.0, 8)}, {"x": t})
+    r = run("x * 2", {"x": np.full(8, 1e200)}, {"x": np.full(8, 1e200)})  # (the dot overflows: looked into)
+    assert r.warnings == [] and r.tangent.tolist() == [2e200] * 8
+
+
 # -- n columns at once ---------------------------------------------------------------------------------
 
 def test_tangent_columns_are_single_jvps():

@@ -56,7 +56,7 @@ from ..base.errors import GradcliError, ResourceError, ShapeError, did_you_mean
 from ..core.kernels import _check_broadcast, _forward_array_op
 from ..core.trace import Diagnostic
 from .engine import (KEEP_BYTES, _all_finite, _at, _at_its_kink, _close, _describe, _FloatingPointFlag,
-                     _produced, bind_values)
+                     _produced, bind_values, value_diagnostics)
 
 if TYPE_CHECKING:
     from ..core.graph import Graph, Node
@@ -171,8 +171,12 @@ def bind_tangents(tangents: Mapping[str, object], shapes: dict[str, tuple]) -> d
             for name, shape in shapes.items()}
 
 
-def _given_tangents(tangents: Mapping[str, object], shapes: dict[str, tuple]) -> dict:
-    """bind_tangents for the names `tangents` gives only, in `shapes` order."""
+def _given_tangents(tangents: Mapping[str, object], shapes: dict[str, tuple], arrays: dict | None = None,
+                    finite_ids: set | None = None) -> dict:
+    """bind_tangents for the names `tangents` gives only, in `shapes` order. With `arrays` (the
+    bound values) and `finite_ids` (a set), a tangent and its variable's value are checked in one
+    pass, a dot product of the two (finite only if both are: a nan, or an inf times anything,
+    even 0, is not), and the ids of the values so found finite are added to `finite_ids`."""
     from ..base.errors import ValueFormatError
     from ..inputs.values import to_array
 
@@ -201,7 +205,16 @@ def _given_tangents(tangents: Mapping[str, object], shapes: dict[str, tuple]) ->
             raise ShapeError(f"tangent {name}: the tangent is {show(v.shape)}, but {name} is {show(shape)}",
                              hint="a tangent has its variable's shape: " + (
                                  "one number" if shape == () else f"{math.prod(shape)} numbers laid out as {name}'s"))
-        if not _all_finite(v):
+        value = arrays.get(name) if arrays is not None and finite_ids is not None and v.ndim else None
+        if value is not None and value.shape == v.shape and value.dtype == v.dtype == np.float64 \
+                and value.flags.c_contiguous and v.flags.c_contiguous:
+            with np.errstate(all="ignore"):
+                both = math.isfinite(np.dot(value.reshape(-1), v.reshape(-1)))
+            if both:
+                finite_ids.add(id(value))
+        else:
+            both = False
+        if not both and not _all_finite(v):
             raise ValueFormatError(f"tangent {name}: a tangent's numbers must be finite (not nan or inf)")
         directions[name] = float(v) if shape == () else v
     return directions
@@ -927,10 +940,13 @@ def jvp(graph: Graph, values: Mapping[str, object] | None, tangents: Mapping[str
     if graph.assumes:
         graph._check_assumed(values)
     with np.errstate(all="ignore"):
-        arrays, diagnostics = bind_values(graph, values)
+        arrays, diagnostics = bind_values(graph, values, finite=False)
     diagnostics[:0] = graph.notes
     shapes = {name: arrays[name].shape for name in graph.variables if name in arrays}
-    seeds = _given_tangents(tangents if tangents is not None else {}, shapes)
+    finite_ids: set = set()  # (values found finite with their tangent, in one pass each)
+    seeds = _given_tangents(tangents if tangents is not None else {}, shapes, arrays, finite_ids)
+    with np.errstate(all="ignore"):
+        diagnostics += value_diagnostics(graph, arrays, finite_ids)
     if max_memory is not None:
         from .shapes import check_memory
 
