@@ -68,7 +68,7 @@ class InPlace(NamedTuple):
     divisor: Callable[..., object] | None = None
     # `times(index, t, ans, *inputs)` -> factor, or None: t (an array of the gate's shape the
     # caller may overwrite) multiplied in place by the local / factor, no array of its own
-    # (forward mode's tangent); the same formula as `local`
+    # (forward mode's tangent); the same formula as `local` (tests/test_forward.py checks it)
     times: Callable[..., object] | None = None
 
 

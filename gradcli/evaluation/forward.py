@@ -12,7 +12,7 @@ Every tangent rule comes from the op registry (gradcli.core.ops), none is writte
   local gradients), each tₖ broadcast to the gate's shape;
 - a gate with a VJP that is linear in input k (a sum, a mean, a transpose, either side of @ or
   dot, `expand_as`, `sum_as`: `derivative._ZERO_IF`): Jₖ·tₖ is the op itself with tₖ in place of
-  input k;
+  input k (@ and dot: one call for all n tangent columns, `_product_columns`);
 - an axis reduction whose VJP is not linear (max, min, logsumexp, norm): each input element feeds
   one output element, so VJP(ones) holds the whole Jacobian (one nonzero per column) and
   J·t = Σ over the reduced axes of VJP(ones) · t;
@@ -36,7 +36,8 @@ Three passes give the same numbers:
 - the lean pass (untraced runs on arrays): values and tangents only, each let go after its last
   reader, no per-gate scans: NumPy calls a flag on any floating-point error, and f and ∂f·t are
   checked once at the end (not even that on finite inputs of elementwise gates, where only a
-  flagged error makes a nan or inf);
+  flagged error makes a nan or inf); a tangent that dies at a gate is multiplied by its local in
+  its own array where the registry says how (`Op.in_place.times`);
 - the careful pass (`trace=True`, small runs, and any run where the lean pass saw something
   unusual): gate by gate with every check, and the records (`ForwardRecord`) if asked.
 
