@@ -334,7 +334,8 @@ def _product_columns(op, args: list, k: int, t: np.ndarray, out_shape: tuple) ->
     - k = 0: the column axis moved to the front, t is (n·m, k) (m: a's rows, 1 for a vector),
       each row a row of one column's a; (that @ b) is (n, out) again, the column axis put back
       last.
-    Column c is the op on column c of t, the same products and sums as one call per column.
+    Column c is the op on column c of t (to rounding: BLAS may sum a product of many columns in
+    another order than one of a single column).
     Where the other input holds a nan or inf, the product runs with 0 in its place and each such
     element's products are added after, a zero tangent counting 0 (see the module)."""
     columns = t.shape[-1]
