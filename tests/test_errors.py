@@ -356,3 +356,18 @@ def test_a_jacobian_bigger_than_the_machine_is_a_resource_error_in_the_api():
 
     with pytest.raises(gradcli.ResourceError, match="more memory than this machine can give"):
         gradcli.jacobian("tanh(x)", x=np.zeros(100_000))
+
+
+def test_forward_mode_memory_is_judged_by_what_its_pass_keeps():
+    # tanh(x), x of 2000 elements, forward mode: 2 nodes × 2000 elements × (2000 columns + the
+    # value) × 8 bytes ≈ 64 MB: allowed under 100 MB (it was refused at limit/n), refused under 10 MB
+    import numpy as np
+
+    from gradcli.evaluation.jacobian import jacobian
+
+    x = np.linspace(-1, 1, 2000)
+    graphs = {"f": gradcli.parse("tanh(x)")}
+    j = jacobian(graphs, {"x": x}, mode="forward", max_memory=100 * 10**6)
+    np.testing.assert_allclose(np.diag(j.matrix), 1 - np.tanh(x) ** 2, rtol=1e-12)
+    with pytest.raises(gradcli.ResourceError):
+        jacobian(graphs, {"x": x}, mode="forward", max_memory=10 * 10**6)

@@ -1038,10 +1038,15 @@ def tangent_columns(graph: Graph, arrays: dict[str, np.ndarray], seeds: dict[str
         want = bound[name].shape + (n,)
         if np.shape(seed) != want:
             raise ShapeError(f"tangent {name}: the seed has shape {np.shape(seed)}, not {want}")
-    if max_memory is not None:
-        from .shapes import check_memory
+    if max_memory is not None:  # the careful pass keeps every node's value and its n tangent columns
+        from .shapes import _bytes, infer
 
-        check_memory(graph, bound, True, max_memory // max(n, 1))
+        shapes = infer(graph, {name: a.shape for name, a in bound.items()})[0]
+        need = 8 * (n + 1) * sum(math.prod(shapes[node.id]) for node in graph.nodes)
+        if need > max_memory:
+            raise ResourceError(f"forward mode with {n:,} tangent columns needs about {_bytes(need)}, "
+                                f"more than the memory limit of {_bytes(max_memory)}",
+                                hint="differentiate with respect to fewer variables, or allow more memory")
     with np.errstate(all="ignore"):
         value, tangent, _ = _careful(graph, bound, {k: np.asarray(v, dtype=np.float64) for k, v in seeds.items()},
                                      diagnostics, False, n=n, max_memory=max_memory)
