@@ -371,3 +371,10 @@ def test_forward_mode_memory_is_judged_by_what_its_pass_keeps():
     np.testing.assert_allclose(np.diag(j.matrix), 1 - np.tanh(x) ** 2, rtol=1e-12)
     with pytest.raises(gradcli.ResourceError):
         jacobian(graphs, {"x": x}, mode="forward", max_memory=10 * 10**6)
+
+
+def test_a_jacobians_zeros_are_written_without_a_sign():
+    # ∂(-x)[i]/∂x[j] = -1 on the diagonal, 0 elsewhere (not -0.0) in both modes
+    for mode in ("forward", "reverse"):
+        j = gradcli.jacobian("-x", x=[1.0, 2.0], mode=mode)
+        assert [[str(v) for v in row] for row in j.matrix.tolist()] == [["-1.0", "0.0"], ["0.0", "-1.0"]]

@@ -217,6 +217,7 @@ def jacobian(graphs: Mapping[str, Graph], values: Mapping[str, object] | None = 
                 block = _reverse_rows(graph, owns[name], names, shapes, int(np.size(first.value)))
         blocks.append(block)
     matrix = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+    matrix += 0.0  # -0.0 (a zero times a negative local) is written 0.0, as people and the other mode write it
     result = Jacobian(matrix, None, None, mode, reason, outputs, shapes, diagnostics)
     if not np.isfinite(matrix).all():
         rows, columns = result.rows, result.columns
