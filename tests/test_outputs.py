@@ -501,3 +501,11 @@ def test_a_bare_expression_is_said_once(cli):
     assert result.exit_code == 0 and result.stdout == "f f 2.0\nf x 2.0\nf y 1.0\ng g 4.0\ng x 4.0\ng y 2.0\n"
     assert result.stderr == ("warning: the expression at line 1, column 10 is not assigned or used; "
                              "no output asked for depends on it\n")
+
+
+def test_the_last_statements_name_names_the_output():
+    from gradcli.evaluation.outputs import output_name
+
+    cases = {"x*y": "f", "g = x*y": "g", "q = x; q += 1": "q", "  h2=x": "h2", "f(t) = t*2; f(x)": "f",
+             "a = 1; a*2": "f"}
+    assert {text: output_name(gradcli.parse(text)) for text in cases} == cases

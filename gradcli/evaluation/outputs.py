@@ -9,7 +9,6 @@ as eval does it (the gradients of sum(f)).
 
 from __future__ import annotations
 
-import re
 from typing import Callable, Iterable, Mapping
 
 from ..base.errors import GradcliError, did_you_mean, shorten
@@ -18,19 +17,28 @@ from ..core.trace import Diagnostic, Result
 from ..inputs.values import shapes_of
 from ..language.parser import parse
 
-# A statement `name = ...`: what the output span of an assignment starts with (a definition,
-# `name(t) = ...`, is never an output; a bare expression has no `=` after a leading name).
-_ASSIGNED = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=")
-
 
 def output_name(graph: Graph) -> str:
-    """The name of a graph's output: the target of its output statement (`g = exp(q)` → "g"),
-    or "f" when that statement is a bare expression or the graph was not made by the parser."""
+    """The name of a graph's output: the target of its output statement (`g = exp(q)` and
+    `g += 1` → "g"), or "f" when that statement is a bare expression or the graph was not made by
+    the parser. (Read character by character, not by a regular expression: this runs at every
+    `gradcli eval`, whose start-up is measured.)"""
     span = graph.source.output
     if span is None:
         return "f"
-    match = _ASSIGNED.match(span.source.text, span.start, span.end)
-    return match.group(1) if match else "f"
+    text, i, end = span.source.text, span.start, span.end
+    while i < end and text[i] in " \t\r\n":
+        i += 1
+    start = i
+    while i < end and (text[i] == "_" or "a" <= text[i] <= "z" or "A" <= text[i] <= "Z"
+                       or (i > start and "0" <= text[i] <= "9")):
+        i += 1
+    name = text[start:i]
+    while i < end and text[i] in " \t":
+        i += 1
+    if i < end and text[i] in "+-*/" and text[i + 1:i + 2] == "=":
+        i += 1  # an augmented assignment, q += 1, names q too
+    return name if name and i < end and text[i] == "=" else "f"
 
 
 def names(outputs: Iterable[str]) -> list[str]:
