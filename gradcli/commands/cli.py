@@ -43,6 +43,14 @@ EXIT_CHECK_FAILED = 1  # `check` works as a test in a script: failing is 1, like
 MAX_CHUNK_SIZE = 2**24  # batch --chunk-size: larger chunks only cost memory
 
 
+class ReportFormat(str, enum.Enum):
+    """The four views of jvp, hessian and jacobian (one class: each Enum costs start-up time)."""
+    table = "table"
+    json = "json"
+    csv = "csv"
+    plain = "plain"
+
+
 class CheckFormat(str, enum.Enum):
     table = "table"
     json = "json"
@@ -350,7 +358,8 @@ class _ExpressionCommand(_Command):
             if name not in known and _long_name(name):
                 raise click.NoSuchOption(name, possibilities=sorted(o for o in known if o.startswith("--")),
                                          ctx=ctx)
-            if positional and arg[:2] not in known and re.fullmatch(r"-[A-Za-z]([A-Za-z_]\w*=.*)?", arg):
+            if positional and arg[:1] == "-" and arg[1:2].isalpha() and arg[:2] not in known and \
+                    re.fullmatch(r"-[A-Za-z]([A-Za-z_]\w*=.*)?", arg):
                 # after the expression, "-t" or "-tx=1" is no pair and no expression: an option
                 # this command does not have (`gradcli jacobian … -t x=1`)
                 raise click.NoSuchOption(arg[:2], possibilities=sorted(o for o in known if o.startswith("--")),
@@ -840,13 +849,6 @@ def check_command(
 
 # -- gradcli jvp: forward mode, the tangents gate by gate ------------------------------------------
 
-class JvpFormat(str, enum.Enum):
-    table = "table"
-    json = "json"
-    csv = "csv"
-    plain = "plain"
-
-
 EXAMPLES["jvp"] = (
     'gradcli jvp "(x + y) * z" x=-2 y=5 z=-4 --tangent x=1',
     'gradcli jvp "sigmoid(w*x)" w=2 x=-1 -t w=1 --steps',
@@ -868,10 +870,10 @@ def jvp_command(
     values_file: ValuesOption = None,
     tangent: TangentOption = None,
     outputs: OutputsOption = None,
-    format: Annotated[JvpFormat, typer.Option(
+    format: Annotated[ReportFormat, typer.Option(
         "--format", "-f", metavar="FORMAT",
         help="table: the forward pass for people; json: {f, tangent, seeds, gates, warnings}; csv: one "
-             "line per gate input with a header; plain: 'f VALUE' and 'jvp VALUE' lines.")] = JvpFormat.table,
+             "line per gate input with a header; plain: 'f VALUE' and 'jvp VALUE' lines.")] = ReportFormat.table,
     steps: Annotated[bool, typer.Option(
         "--steps", help="Narrate the forward pass one gate at a time: local gradients as formula and number, "
                         "then the gate's tangent as the sum of local × input tangent.")] = False,
@@ -890,7 +892,7 @@ def jvp_command(
     along one direction whatever the number of variables; reverse mode (gradcli eval) gives
     every variable's gradient of one output.
     """
-    if steps and format is not JvpFormat.table:
+    if steps and format is not ReportFormat.table:
         from .helptext import UsageProblem
 
         raise UsageProblem(f"--steps narrates the forward pass for people; it does not go with --format {format.value}",
@@ -913,7 +915,7 @@ def jvp_command(
         directions = collect_values(tangent, flag="--tangent", stdin_taken=taken, limit=read_limit)
         graphs = several.graphs(source, names, values=values)
         _refuse_constant_tangents(graphs.values(), directions, values)
-        traced = steps or format is not JvpFormat.plain
+        traced = steps or format is not ReportFormat.plain
         results = {}
         unused = several.unused_values(graphs, values) if len(graphs) > 1 else []
         for name, graph in graphs.items():
@@ -948,16 +950,16 @@ def _refuse_constant_tangents(graphs, directions: dict, values: dict) -> None:
                                    hint=f"--set {name}=VALUE makes it a variable, which can have a tangent")
 
 
-def _render_jvp(results: dict, values: dict, format: "JvpFormat", *, steps: bool, digits: int, all_rows: bool,
+def _render_jvp(results: dict, values: dict, format: "ReportFormat", *, steps: bool, digits: int, all_rows: bool,
                 no_color: bool, keyed: bool) -> None:
     from ..render import forward as view
 
     with _ascii_stdout():
-        if format is JvpFormat.json:
+        if format is ReportFormat.json:
             view.render_json(results, sys.stdout, values=values, keyed=keyed)
-        elif format is JvpFormat.csv:
+        elif format is ReportFormat.csv:
             view.render_csv(results, sys.stdout, values=values, keyed=keyed)
-        elif format is JvpFormat.plain:
+        elif format is ReportFormat.plain:
             view.render_plain(results, sys.stdout, keyed=keyed)
         else:
             out = _table_output(no_color) if not steps else sys.stdout
@@ -1059,13 +1061,6 @@ class BatchFormat(str, enum.Enum):
     ndjson = "ndjson"
 
 
-class HessianFormat(str, enum.Enum):
-    table = "table"
-    json = "json"
-    csv = "csv"
-    plain = "plain"
-
-
 EXAMPLES["hessian"] = (
     'gradcli hessian "x**2 * y + sin(x*y)" x=1 y=2',
     'gradcli hessian "sum(W**3)" "W=[[1,2],[3,4]]" -f json',
@@ -1084,11 +1079,11 @@ def hessian_command(
     wrt: Annotated[Optional[str], typer.Option(
         "--wrt", metavar="NAME,NAME", help="The rows and columns: only these variables, in this order "
                                            "(the others are constants).")] = None,
-    format: Annotated[HessianFormat, typer.Option(
+    format: Annotated[ReportFormat, typer.Option(
         "--format", "-f", metavar="FORMAT",
         help="table: the matrix beside the gradient, for people; json: {f, variables, gradient, hessian}; "
              "csv: a header, then one row per variable; plain: 'f VALUE', then 'NAME GRADIENT ROW...' lines.")
-    ] = HessianFormat.table,
+    ] = ReportFormat.table,
     digits: DigitsOption = 6,
     strict: StrictOption = False,
     quiet: QuietOption = False,
@@ -1132,7 +1127,7 @@ def hessian_command(
         _show_second_order(result, graph, "", format, digits, strict, quiet, no_color)
 
 
-def _show_second_order(result, graph, kind: str, format: HessianFormat, digits: int, strict: bool, quiet: bool,
+def _show_second_order(result, graph, kind: str, format: ReportFormat, digits: int, strict: bool, quiet: bool,
                        no_color: bool) -> None:
     """Print a Hessian (kind "") or an HVP (kind "hvp_") with render.hessian's renderers of that kind."""
     if not quiet:
@@ -1140,7 +1135,7 @@ def _show_second_order(result, graph, kind: str, format: HessianFormat, digits: 
     from ..render import hessian as view
 
     with _ascii_stdout():
-        if format is HessianFormat.table:
+        if format is ReportFormat.table:
             from ..render.gates import title
 
             getattr(view, f"render_{kind}table")(result, _table_output(no_color), digits=digits,
@@ -1151,7 +1146,7 @@ def _show_second_order(result, graph, kind: str, format: HessianFormat, digits: 
         raise DomainError("a nan or inf appeared and --strict is on (see the warnings)")
 
 
-def _hvp_command(source: str, values: dict, tangent: list[str], format: HessianFormat, digits: int,
+def _hvp_command(source: str, values: dict, tangent: list[str], format: ReportFormat, digits: int,
                  strict: bool, quiet: bool, no_color: bool, limit: int, read_limit: tuple,
                  stdin_taken: str | None) -> None:
     """gradcli hessian --tangent: H·v beside the gradient and the tangent, in the same formats."""
@@ -1167,13 +1162,6 @@ def _hvp_command(source: str, values: dict, tangent: list[str], format: HessianF
 
 
 # -- gradcli jacobian: the whole Jacobian of one or more outputs, by forward or reverse mode --------
-
-class JacobianFormat(str, enum.Enum):
-    table = "table"
-    json = "json"
-    csv = "csv"
-    plain = "plain"
-
 
 class JacobianMode(str, enum.Enum):
     auto = "auto"
@@ -1206,11 +1194,11 @@ def jacobian_command(
         help="auto: forward when there are fewer input elements than output elements, else reverse; "
              "forward: one pass with a tangent column per input element; reverse: one backward sweep "
              "with a cotangent row per output element.")] = JacobianMode.auto,
-    format: Annotated[JacobianFormat, typer.Option(
+    format: Annotated[ReportFormat, typer.Option(
         "--format", "-f", metavar="FORMAT",
         help="table: the matrix for people, the mode on a line; json: {outputs, rows, columns, jacobian, "
              "mode, reason, warnings}; csv: a header 'output,<columns>', then a line per row; plain: "
-             "'ROW V1 V2...' lines.")] = JacobianFormat.table,
+             "'ROW V1 V2...' lines.")] = ReportFormat.table,
     digits: DigitsOption = 6,
     strict: StrictOption = False,
     quiet: QuietOption = False,
@@ -1247,7 +1235,7 @@ def jacobian_command(
         from ..render import jacobian as view
 
         with _ascii_stdout():
-            if format is JacobianFormat.table:
+            if format is ReportFormat.table:
                 from ..render.gates import title
 
                 view.render_table(result, _table_output(no_color), digits=digits, ascii_only=_dumb_terminal(),
