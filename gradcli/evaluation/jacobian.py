@@ -18,8 +18,15 @@ ways to fill it, with the same numbers to rounding:
 `auto` takes forward mode when there are fewer input elements (columns) than output elements
 (rows), else reverse mode (JAX's advice for `jacfwd` and `jacrev`, and the cost of each above).
 
-A zero cotangent times an infinite local gradient counts 0, not 0·inf = nan (as the Hessian's
-tangent pass does): an output element that does not move through a gate gets nothing from it.
+A zero cotangent times an infinite local gradient counts 0, not 0·inf = nan, where the zero is
+structural: the row's output element does not depend (through the graph's edges, whatever the
+numbers) on the gate's element, so it gets nothing from it (the identity's other rows: sqrt(v)
+at v = [0, 1] has 0 off the diagonal). Where it does depend and the cotangent is 0 by the
+numbers, the product is local·0 = nan, as the reverse engine gives (sqrt(x)·y at x = y = 0: nan
+in column x, as forward mode and `gradcli eval` give). The masks of which rows reach which
+elements (`_Reached`: the identity at the output, passed back like the cotangents but on
+indicators) are made only when an infinite local first meets a zero cotangent. Forward mode
+applies the same rule to its tangents (`gradcli.evaluation.forward`), so the two modes agree.
 The warnings are the reverse engine's for each output graph (kinks with their conventions, nan
 and inf where they first appear), once each, and one for a nan or inf in the matrix.
 """
@@ -331,6 +338,7 @@ def _reverse_rows(graph: Graph, arrays: dict, names: list[str], shapes: dict, ro
         return block
     out_shape = np.shape(values[out])
     cotangents: dict = {out: np.eye(rows).reshape(out_shape + (rows,))}
+    reached = _Reached(nodes, out, needs, values, rows)  # (made only if asked for)
     for node in reversed(nodes):
         g = cotangents.get(node)
         if g is None or node.kind != "gate":
@@ -345,7 +353,8 @@ def _reverse_rows(graph: Graph, arrays: dict, names: list[str], shapes: dict, ro
                 continue
             in_shape = np.shape(args[k])
             if op.vjp is None:
-                term = unbroadcast(_rows_times(op.locals[k](ans, *args), g), in_shape + (rows,), full + (rows,))
+                term = unbroadcast(_rows_times(op.locals[k](ans, *args), g, lambda node=node: reached.of(node)),
+                                   in_shape + (rows,), full + (rows,))
             else:
                 if op.body is None and k < len(op.rule) and op.rule[k] is None:
                     continue  # the output reads only that input's shape
@@ -364,23 +373,111 @@ def _reverse_rows(graph: Graph, arrays: dict, names: list[str], shapes: dict, ro
     return block
 
 
-def _rows_times(local, g):
+def _rows_times(local, g, reach=None):
     """local · g for an elementwise gate: local in the gate's shape (or a part of it that
-    broadcasts), g with the last axis of rows; where local is not finite, a zero cotangent
-    gives 0 (the gate does not pass that row anything)."""
+    broadcasts), g with the last axis of rows. Where local is not finite, a zero cotangent
+    gives 0 if it is structural: the row's output element does not depend on the gate's element
+    (`reach()`, the gate's reached mask, asked for only where such a meeting happens; None, or no
+    `reach`: no row depends on it); else local·0 = nan, as the reverse engine gives."""
     if isinstance(local, float):
         if local == 1.0:
             return g
         if math.isfinite(local):
             return local * g
-        return np.where(g == 0, 0.0, local * g)
+        return _structural(local * g, g == 0, reach)
     local = np.asarray(local)
     if local.ndim:
         local = local[..., None]
     product = local * g
-    if not np.isfinite(local).all():
-        product = np.where(g == 0, 0.0, product)
+    finite = np.isfinite(local)
+    if not finite.all():
+        zero = ~finite & (g == 0)
+        if zero.any():
+            product = _structural(product, zero, reach)
     return product
+
+
+def _structural(product, zero, reach):
+    """`product` with 0 where `zero` and the element is not reached (`reach()`, or None)."""
+    mask = None if reach is None else reach()
+    if mask is not None:
+        zero = zero & ~mask
+    return np.where(zero, 0.0, product)
+
+
+# reductions over an axis: each output element depends on every input element it reduces
+_REDUCTIONS = frozenset(("sum", "mean", "amax", "amin", "logsumexp", "norm"))
+
+
+class _Reached:
+    """Reverse mode's reached masks, made all at once when first asked for: per node, a bool
+    array node_shape + (rows,) saying which rows' output elements depend on each of its
+    elements (through the graph's edges, whatever the numbers), None where none does. Seeded
+    with the identity at the output; an elementwise gate passes its mask back to each input,
+    ORed over the broadcast axes; a reduction spreads it over the elements it reduces; a
+    transpose transposes it; an op linear in the input (@, dot, expand_as, ...) applies its VJP
+    to the float mask with ones for the other inputs (no numerical zero hides a dependence),
+    > 0; any other op (a user function's body, `scalar`) marks every input element from any
+    output element of the row."""
+
+    __slots__ = ("nodes", "out", "needs", "values", "rows", "masks")
+
+    def __init__(self, nodes: list, out: Node, needs: set, values: dict, rows: int) -> None:
+        self.nodes = nodes
+        self.out = out
+        self.needs = needs
+        self.values = values
+        self.rows = rows
+        self.masks: dict | None = None
+
+    def of(self, node: Node):
+        if self.masks is None:
+            self.masks = self._make()
+        return self.masks.get(node)
+
+    def _make(self) -> dict:
+        from ..differentiation.derivative import _ZERO_IF
+
+        values, rows, needs = self.values, self.rows, self.needs
+        out = self.out
+        order = [node for node in self.nodes if node in needs]
+        masks: dict = {}
+        masks[out] = np.eye(rows, dtype=bool).reshape(np.shape(values[out]) + (rows,))
+        for node in reversed(order):
+            m = masks.get(node)
+            if m is None or node.kind != "gate":
+                continue
+            op = node.op
+            args = [values[i] for i in node.inputs]
+            ans = values[node]
+            full = np.shape(ans) + (rows,)
+            for k, inp in enumerate(node.inputs):
+                if inp not in needs:
+                    continue
+                in_shape = np.shape(args[k])
+                d = len(in_shape)
+                if op.vjp is None:
+                    got = unbroadcast(m.astype(np.float64), in_shape + (rows,), full) > 0
+                elif op.body is None and k < len(op.rule) and op.rule[k] is None:
+                    continue
+                elif op.body is None and op.name in _REDUCTIONS:
+                    axis = node.params.get("axis")
+                    spread = m if axis is None or not d else np.expand_dims(m, axis % d)
+                    got = np.broadcast_to(spread, in_shape + (rows,))
+                elif op.body is None and op.name == "T":
+                    got = np.transpose(m, tuple(range(d - 1, -1, -1)) + (d,))
+                elif op.body is None and k in _ZERO_IF.get(op.name, ()):
+                    ones = [np.ones(np.shape(a)) for a in args]
+                    got = np.empty(in_shape + (rows,), dtype=bool)
+                    for r in range(rows):
+                        row = np.ascontiguousarray(m[..., r], dtype=np.float64)
+                        got[..., r] = np.asarray(op.vjp(row, np.ones(np.shape(ans)), *ones, index=k,
+                                                        **node.params)) > 0
+                else:
+                    got = np.broadcast_to(m.reshape(-1, rows).any(axis=0), in_shape + (rows,))
+                before = masks.get(inp)
+                masks[inp] = got if before is None else before | got
+        return masks
 
 
 def _vjp_rows(node: Node, k: int, g: np.ndarray, ans, args: list, in_shape: tuple, rows: int) -> np.ndarray:
