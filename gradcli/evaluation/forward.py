@@ -329,7 +329,7 @@ def _array_tangent(node: Node, ans, args: list, ins: list, n: int | None, max_me
             term = np.transpose(t, tuple(range(d - 1, -1, -1)) + (d,))
         elif k in linear and (n is None or columns <= m) and all(
                 np.isfinite(a).all() for i, a in enumerate(args) if i != k):
-            # (a non-finite other input: the Jacobian's way, where a zero tangent counts 0)
+            # (a non-finite other input: the Jacobian's way, where a structural zero tangent counts 0)
             term = np.empty(out_shape + (columns,))
             for c in range(columns):
                 # (contiguous: @ on a broadcast view with zero strides skips BLAS)
