@@ -235,11 +235,37 @@ def test_big_arrays_take_the_lean_pass_with_the_careful_numbers():
         again.records
 
 
+@pytest.mark.parametrize("x", [1.0, -1.0, 2.5, "array"])
+def test_in_place_times_equal_the_op_formulas(x):
+    """Op.in_place.times (the lean pass's tangent multiplied by a local in its own array) gives
+    local × t, the local from the op's formula (Op.locals); None where it declines."""
+    rng = np.random.default_rng(7)
+    for name, op in OPS.items():
+        kernel = op.in_place
+        if kernel is None or kernel.times is None:
+            continue
+        y = rng.uniform(0.5, 2.0, 5) * rng.choice([-1.0, 1.0], 5)
+        xs = rng.normal(size=5) if x == "array" else np.float64(x)
+        args = [xs, y][:op.arity]
+        ans = op.forward(*args)
+        for index in range(op.arity):
+            t = rng.normal(size=5)
+            mine = t.copy()
+            factor = kernel.times(index, mine, ans, *args)
+            if factor is None:
+                continue
+            np.testing.assert_allclose(mine * factor, op.locals[index](ans, *args) * t, rtol=1e-14, err_msg=name)
+
+
 @pytest.mark.parametrize("source, expected", [
     ("x * x", lambda x: 2 * x),
     ("u = exp(x)\nu * u", lambda x: 2 * np.exp(2 * x)),
     ("u = -x * 3\nv = u * u\nv / u + sin(u) * 2", lambda x: -3 + 2 * np.cos(-3 * x) * -3),
     ("u = x * 0.5\nexp(u) * u + u", lambda x: 0.5 * np.exp(x / 2) * (1 + x / 2) + 0.5),
+    # a divisor's tangent that dies at the division, multiplied by its local in place
+    ("1 / (x * x + 1)", lambda x: -2 * x / (x * x + 1) ** 2),
+    ("-1 / (x * x + 1)", lambda x: 2 * x / (x * x + 1) ** 2),
+    ("exp(x) / (x * x + 2)", lambda x: np.exp(x) / (x * x + 2) - np.exp(x) * 2 * x / (x * x + 2) ** 2),
 ])
 def test_the_lean_pass_with_shared_and_reused_arrays(source, expected):
     # the lean pass writes into arrays that die at a gate: a node read twice must not be
@@ -372,6 +398,27 @@ def test_nan_inf_and_unused_values_warn_as_in_reverse_mode():
     assert t.value == math.inf or t.warnings[-1].startswith("the tangent of gate 'x * 1e300 * 1e10'")
 
 
+@pytest.mark.parametrize("bad", [math.inf, -math.inf, math.nan])
+def test_a_value_and_its_tangent_checked_in_one_pass_still_warn_and_refuse(bad):
+    """jvp checks a value and its tangent together (one dot product): a nan or inf in the value
+    still warns as reverse mode does, whatever the tangent holds there (0 included), and one in
+    the tangent is still refused."""
+    x = np.linspace(-1.0, 1.0, 8)
+    x[3] = bad
+    for t3 in (0.0, 1.0, -1e308):
+        t = np.ones(8)
+        t[3] = t3
+        r = run("exp(-x * x) * 2 + y", {"x": x, "y": np.arange(8.0)}, {"x": t, "y": np.ones(8)})
+        expected = gradcli.evaluate("exp(-x * x) * 2 + y", x=x, y=np.arange(8.0)).warnings
+        assert r.warnings[:1] == expected[:1] and expected[0] == f"the value of 'x' holds {bad}"
+    t = np.ones(8)
+    t[5] = bad
+    with pytest.raises(gradcli.ValueFormatError, match="must be finite"):
+        run("x * 2", {"x": np.linspace(-1.0, 1.0, 8)}, {"x": t})
+    r = run("x * 2", {"x": np.full(8, 1e200)}, {"x": np.full(8, 1e200)})  # (the dot overflows: looked into)
+    assert r.warnings == [] and r.tangent.tolist() == [2e200] * 8
+
+
 # -- n columns at once ---------------------------------------------------------------------------------
 
 def test_tangent_columns_are_single_jvps():
@@ -397,6 +444,54 @@ def test_tangent_columns_are_single_jvps():
         tangent_columns(graph, values, {"X": np.zeros((4, 3))}, n)
     with pytest.raises(gradcli.GradcliError, match="not a variable"):
         tangent_columns(graph, values, {"Z": np.zeros((n,))}, n)
+
+
+_PRODUCT_SHAPES = [((3,), (3,)), ((3,), (3, 2)), ((4, 3), (3,)), ((4, 3), (3, 2)), ((1, 3), (3, 1))]
+
+
+@pytest.mark.parametrize("op", ["a @ b", "dot(a, b)"])
+@pytest.mark.parametrize("shapes", _PRODUCT_SHAPES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("moved", ["a", "b", "ab"])
+def test_a_products_tangent_columns_in_one_call(op, shapes, moved):
+    """@ and dot take all n tangent columns in one product (the column axis folded into b's
+    columns, or into a's rows): column c equals the single JVP along it, which equals a central
+    difference (exact up to rounding for a product, linear in each side), in every shape case and
+    with the tangent on either side or both."""
+    rng = np.random.default_rng(zlib.crc32(f"{op}{shapes}{moved}".encode()))
+    values = {"a": rng.normal(size=shapes[0]), "b": rng.normal(size=shapes[1])}
+    n = 4
+    seeds = {name: rng.normal(size=values[name].shape + (n,)) for name in moved}
+    graph = gradcli.parse(op)
+    value, columns, diagnostics = tangent_columns(graph, values, seeds, n)
+    f = graph.evaluate(values, trace=False).value
+    assert diagnostics == [] and np.shape(columns) == np.shape(f) + (n,)
+    np.testing.assert_allclose(value, f, rtol=0, atol=0)
+    h = 1e-3
+    for c in range(n):
+        t = {name: seed[..., c] for name, seed in seeds.items()}
+        single = jvp(graph, values, t)
+        np.testing.assert_allclose(columns[..., c], single.tangent, rtol=1e-13, atol=1e-14)
+        plus = graph.evaluate({k: v + h * t[k] if k in t else v for k, v in values.items()}, trace=False).value
+        minus = graph.evaluate({k: v - h * t[k] if k in t else v for k, v in values.items()}, trace=False).value
+        np.testing.assert_allclose(single.tangent, (np.asarray(plus) - np.asarray(minus)) / (2 * h),
+                                   rtol=1e-8, atol=1e-10)
+
+
+def test_a_products_columns_with_a_non_finite_other_side_keep_zero_times_inf():
+    """A non-finite other input keeps the Jacobian's way: a zero tangent times inf counts 0."""
+    graph = gradcli.parse("a @ b")
+    values = {"a": np.array([[math.inf, 1.0], [2.0, 3.0]]), "b": np.array([1.0, 2.0])}
+    seeds = {"b": np.array([[0.0, 1.0], [1.0, 0.0]])}  # columns e₂ and e₁
+    _, columns, _ = tangent_columns(graph, values, seeds, 2)
+    np.testing.assert_array_equal(columns, [[1.0, math.inf], [3.0, 2.0]])  # (not nan: a[1] is finite)
+    # the tangent on a (a vector) against b with an inf: only b's finite column moves with a zero
+    graph = gradcli.parse("dot(a, b)")
+    values = {"a": np.array([1.0, 2.0]), "b": np.array([[math.inf, 1.0], [2.0, 3.0]])}
+    _, columns, _ = tangent_columns(graph, values, {"a": np.array([[0.0, 1.0], [1.0, 0.0]])}, 2)
+    np.testing.assert_array_equal(columns, [[2.0, math.inf], [3.0, 1.0]])
+    for c in range(2):
+        single = jvp(graph, values, {"a": np.array([[0.0, 1.0], [1.0, 0.0]])[:, c]})
+        np.testing.assert_array_equal(single.tangent, columns[:, c])
 
 
 # -- hostile input ---------------------------------------------------------------------------------------

@@ -84,6 +84,9 @@ SOURCES = [  # (source, values): forward and reverse must agree, nan for nan
     ("max(sqrt(x)) * y", {"x": [0.0, 4.0], "y": 0.0}),
     ("(x**3)**(1/3) + sqrt(y)", {"x": [0.0, 1.0], "y": [1.0, 0.0]}),
     ("log(x) * (y - y)", {"x": [0.0, 1.0], "y": [1.0, 2.0]}),
+    # an infinite entry of the other matrix of @ times a tangent that is 0 by the numbers (y = 0)
+    ("A @ (x*y)", {"A": [[math.inf, 1.0], [1.0, math.inf]], "x": [1.0, 1.0], "y": [0.0, 0.0]}),
+    ("sum((x*y) @ A)", {"A": [[math.inf, 1.0], [1.0, 2.0]], "x": [1.0, 1.0], "y": [0.0, 1.0]}),
 ]
 
 

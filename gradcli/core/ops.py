@@ -66,6 +66,10 @@ class InPlace(NamedTuple):
     # `divisor(index, out, ans, *inputs)` -> (d, factor), the local being factor / d, or None:
     # the engine then divides an upstream array by d, a pass fewer than the local times it
     divisor: Callable[..., object] | None = None
+    # `times(index, t, ans, *inputs)` -> factor, or None: t (an array of the gate's shape the
+    # caller may overwrite) multiplied in place by the local / factor, no array of its own
+    # (forward mode's tangent); the same formula as `local` (tests/test_forward.py checks it)
+    times: Callable[..., object] | None = None
 
 
 @dataclass(frozen=True)
@@ -742,6 +746,22 @@ def _div_local_into(index, out, ans, x, y):
     return np.divide(ans, y, out=out()), -1.0  # -x/y² = -(x/y)/y, from the output
 
 
+def _div_times(index, t, ans, x, y):
+    """_div_local_into's local for the divisor applied to t in place: -x·ans² as (t·ans)·ans for
+    x = ±1, -(x/y)/y as (t·ans)/y otherwise (the same rescue declined)."""
+    if index == 0 or _is_0d(y):
+        return None
+    if _is_0d(x) and abs(float(x)) == 1.0:
+        np.multiply(t, ans, out=t)
+        np.multiply(t, ans, out=t)
+        return -float(x)
+    if _any_subnormal(ans):
+        return None  # _div_local_divisor's rescue from x
+    np.multiply(t, ans, out=t)
+    np.divide(t, y, out=t)
+    return -1.0
+
+
 def _pow_local_into(index, out, ans, x, y):
     if index == 1 or not _is_0d(y):
         return None  # the general formula (op.locals)
@@ -783,7 +803,7 @@ _OPS = [
        "/", "slope", (), uses_inputs=True, uses_output=True, callable=False, ufunc=np.divide,
        scalar=Scalar(operator.truediv, (lambda ans, x, y: 1.0 / y, _div_local_divisor_scalar)),
        reads=((1,), ("ans", 0, 1)),
-       in_place=InPlace(_div_local_into),
+       in_place=InPlace(_div_local_into, times=_div_times),
        rule=("1/y", "-(x/y)/y")),
     Op("neg", 1, operator.neg, (lambda ans, x: -1.0,),
        "-x", "scales", (), callable=False, ufunc=np.negative,

@@ -12,7 +12,7 @@ Every tangent rule comes from the op registry (gradcli.core.ops), none is writte
   local gradients), each tₖ broadcast to the gate's shape;
 - a gate with a VJP that is linear in input k (a sum, a mean, a transpose, either side of @ or
   dot, `expand_as`, `sum_as`: `derivative._ZERO_IF`): Jₖ·tₖ is the op itself with tₖ in place of
-  input k;
+  input k (@ and dot: one call for all n tangent columns, `_product_columns`);
 - an axis reduction whose VJP is not linear (max, min, logsumexp, norm): each input element feeds
   one output element, so VJP(ones) holds the whole Jacobian (one nonzero per column) and
   J·t = Σ over the reduced axes of VJP(ones) · t;
@@ -47,7 +47,8 @@ Three passes give the same numbers:
 - the lean pass (untraced runs on arrays): values and tangents only, each let go after its last
   reader, no per-gate scans: NumPy calls a flag on any floating-point error, and f and ∂f·t are
   checked once at the end (not even that on finite inputs of elementwise gates, where only a
-  flagged error makes a nan or inf);
+  flagged error makes a nan or inf); a tangent that dies at a gate is multiplied by its local in
+  its own array where the registry says how (`Op.in_place.times`);
 - the careful pass (`trace=True`, small runs, and any run where the lean pass saw something
   unusual): gate by gate with every check, and the records (`ForwardRecord`) if asked.
 
@@ -67,7 +68,7 @@ from ..base.errors import GradcliError, ResourceError, ShapeError, did_you_mean
 from ..core.kernels import _check_broadcast, _forward_array_op
 from ..core.trace import Diagnostic
 from .engine import (KEEP_BYTES, _all_finite, _at, _at_its_kink, _close, _describe, _FloatingPointFlag,
-                     _produced, bind_values)
+                     _produced, bind_values, value_diagnostics)
 
 if TYPE_CHECKING:
     from ..core.graph import Graph, Node
@@ -182,8 +183,12 @@ def bind_tangents(tangents: Mapping[str, object], shapes: dict[str, tuple]) -> d
             for name, shape in shapes.items()}
 
 
-def _given_tangents(tangents: Mapping[str, object], shapes: dict[str, tuple]) -> dict:
-    """bind_tangents for the names `tangents` gives only, in `shapes` order."""
+def _given_tangents(tangents: Mapping[str, object], shapes: dict[str, tuple], arrays: dict | None = None,
+                    finite_ids: set | None = None) -> dict:
+    """bind_tangents for the names `tangents` gives only, in `shapes` order. With `arrays` (the
+    bound values) and `finite_ids` (a set), a tangent and its variable's value are checked in one
+    pass, a dot product of the two (finite only if both are: a nan, or an inf times anything,
+    even 0, is not), and the ids of the values so found finite are added to `finite_ids`."""
     from ..base.errors import ValueFormatError
     from ..inputs.values import to_array
 
@@ -212,7 +217,16 @@ def _given_tangents(tangents: Mapping[str, object], shapes: dict[str, tuple]) ->
             raise ShapeError(f"tangent {name}: the tangent is {show(v.shape)}, but {name} is {show(shape)}",
                              hint="a tangent has its variable's shape: " + (
                                  "one number" if shape == () else f"{math.prod(shape)} numbers laid out as {name}'s"))
-        if not _all_finite(v):
+        value = arrays.get(name) if arrays is not None and finite_ids is not None and v.ndim else None
+        if value is not None and value.shape == v.shape and value.dtype == v.dtype == np.float64 \
+                and value.flags.c_contiguous and v.flags.c_contiguous:
+            with np.errstate(all="ignore"):
+                both = math.isfinite(np.dot(value.reshape(-1), v.reshape(-1)))
+            if both:
+                finite_ids.add(id(value))
+        else:
+            both = False
+        if not both and not _all_finite(v):
             raise ValueFormatError(f"tangent {name}: a tangent's numbers must be finite (not nan or inf)")
         directions[name] = float(v) if shape == () else v
     return directions
@@ -327,6 +341,8 @@ def _array_tangent(node: Node, ans, args: list, ins: list, n: int | None, max_me
             term = op.forward(t, axis=axes) if d else np.array(t, dtype=np.float64)
         elif op.name == "T" and op.body is None:
             term = np.transpose(t, tuple(range(d - 1, -1, -1)) + (d,))
+        elif op.name in ("matmul", "dot") and op.body is None:
+            term = _product_columns(op, args, k, t, out_shape, mask)
         elif k in linear and (n is None or columns <= m) and all(
                 np.isfinite(a).all() for i, a in enumerate(args) if i != k):
             # (a non-finite other input: the Jacobian's way, where a structural zero tangent counts 0)
@@ -450,6 +466,58 @@ def reach_gate(node: Node, ans, args: list, masks: list, n: int | None):
             got = got[..., 0]
         total = got if total is None else total | got
     return total
+
+
+def _product_columns(op, args: list, k: int, t: np.ndarray, out_shape: tuple, mask=None) -> np.ndarray:
+    """a @ b's (or dot's) term for the tangent t of input k (t of the input's shape + (n,)), all
+    n columns in one call of the op (one BLAS product, the registry's overflow rescue and all),
+    shape out_shape + (n,). The op takes vectors and matrices only (1-D or 2-D a and b):
+    - k = 1: t (k,) + b's trailing axes + (n,) is read as a (k, p·n) matrix: a @ that is
+      a's rows × p·n, whose columns are laid out as b's trailing axes then n;
+    - k = 0: the column axis moved to the front, t is (n·m, k) (m: a's rows, 1 for a vector),
+      each row a row of one column's a; (that @ b) is (n, out) again, the column axis put back
+      last.
+    Column c is the op on column c of t (to rounding: BLAS may sum a product of many columns in
+    another order than one of a single column).
+    Where the other input holds a nan or inf, the product runs with 0 in its place and each such
+    element's products are added after, a zero tangent counting 0 where it is structural
+    (`mask()`: t's reached mask, None for nothing reached; see the module), else nan."""
+    columns = t.shape[-1]
+    if t.size == 0:  # (no columns, or an empty inner axis: reshape cannot infer a length)
+        return np.zeros(out_shape + (columns,))
+    a, b = (np.asarray(x, dtype=np.float64) for x in args)
+    other = a if k == 1 else b
+    finite = np.isfinite(other)
+    bad = not finite.all()
+    if bad:
+        other = np.where(finite, other, 0.0)
+    if k == 1:
+        flat = np.ascontiguousarray(t.reshape(t.shape[0], -1))  # (k, p·n)
+        term = np.asarray(op.forward(other, flat), dtype=np.float64)
+        if bad:
+            rows = term.reshape(-1, flat.shape[1])  # (a's rows, p·n), a view of term
+            a2 = a.reshape(1, -1) if a.ndim == 1 else a
+            structural = _unreached(flat == 0, mask, lambda m: m.reshape(t.shape[0], -1))
+            for i, j in zip(*np.nonzero(~np.isfinite(a2))):
+                rows[i] += np.where(structural[j], 0.0, a2[i, j] * flat[j])
+        return term.reshape(out_shape + (columns,))
+    inner = t.shape[-2]
+    flat = np.ascontiguousarray(np.moveaxis(t, -1, 0).reshape(-1, inner))  # (n·m, k)
+    term = np.asarray(op.forward(flat, other), dtype=np.float64)
+    if bad:
+        cols = term.reshape(flat.shape[0], -1)  # (n·m, b's columns), a view of term
+        b2 = b.reshape(-1, 1) if b.ndim == 1 else b
+        structural = _unreached(flat == 0, mask, lambda m: np.moveaxis(m, -1, 0).reshape(-1, inner))
+        for j, i in zip(*np.nonzero(~np.isfinite(b2))):
+            cols[:, i] += np.where(structural[:, j], 0.0, flat[:, j] * b2[j, i])
+    return np.moveaxis(term.reshape((columns,) + out_shape), 0, -1)
+
+
+def _unreached(zero, mask, laid_out):
+    """`zero` (a tangent's zeros) where not reached: `mask()` (None: nothing reached) laid out
+    as the zeros by `laid_out`; the mask is asked for only where there is a zero."""
+    got = mask() if mask is not None and zero.any() else None
+    return zero if got is None else zero & ~laid_out(got)
 
 
 def _registry_sum(x, axis):
@@ -843,6 +911,13 @@ def _lean_elementwise(node: Node, k: int, ans, args: list, tangents: list, facto
             made.append(array)
             return array
 
+        if (kernel is not None and kernel.times is not None and tk.__class__ is np.ndarray and tk.shape == shape
+                and last[j] == k and pool.sole(tk) and node.inputs.count(inp) == 1):
+            # (t dies here: multiplied by the local in its own array, no array for the local)
+            got = kernel.times(index, tk, ans, *args)
+            if got is not None:
+                terms.append((tk, _scale(factors[j], got), _BORROWED))
+                continue
         got = kernel.local(index, fresh, ans, *args) if kernel is not None else None
         if got is None:
             local, c = op.locals[index](ans, *args), factors[j]
@@ -1030,10 +1105,13 @@ def jvp(graph: Graph, values: Mapping[str, object] | None, tangents: Mapping[str
     if graph.assumes:
         graph._check_assumed(values)
     with np.errstate(all="ignore"):
-        arrays, diagnostics = bind_values(graph, values)
+        arrays, diagnostics = bind_values(graph, values, finite=False)
     diagnostics[:0] = graph.notes
     shapes = {name: arrays[name].shape for name in graph.variables if name in arrays}
-    seeds = _given_tangents(tangents if tangents is not None else {}, shapes)
+    finite_ids: set = set()  # (values found finite with their tangent, in one pass each)
+    seeds = _given_tangents(tangents if tangents is not None else {}, shapes, arrays, finite_ids)
+    with np.errstate(all="ignore"):
+        diagnostics += value_diagnostics(graph, arrays, finite_ids)
     if max_memory is not None:
         from .shapes import check_memory
 

@@ -358,7 +358,7 @@ def _reverse_rows(graph: Graph, arrays: dict, names: list[str], shapes: dict, ro
             else:
                 if op.body is None and k < len(op.rule) and op.rule[k] is None:
                     continue  # the output reads only that input's shape
-                term = _vjp_rows(node, k, g, ans, args, in_shape, rows)
+                term = _vjp_rows(node, k, g, ans, args, in_shape, rows, lambda node=node: reached.of(node))
             before = cotangents.get(inp)
             cotangents[inp] = term if before is None else before + term
     start = 0
@@ -480,10 +480,14 @@ class _Reached:
         return masks
 
 
-def _vjp_rows(node: Node, k: int, g: np.ndarray, ans, args: list, in_shape: tuple, rows: int) -> np.ndarray:
+def _vjp_rows(node: Node, k: int, g: np.ndarray, ans, args: list, in_shape: tuple, rows: int,
+              reach=None) -> np.ndarray:
     """The VJP of input k for every cotangent row, in_shape + (rows,): a matrix product's for all
     rows at once (one batched matmul), any other op's row by row (a VJP is linear in its
-    cotangent)."""
+    cotangent). In the batched product, a nan or inf of the other matrix times a zero of g
+    counts 0 where that zero is structural (`reach()`: the gate's reached mask, asked for only
+    then; see the module), else nan: the product runs with 0 in its place and each such
+    element's terms are added after."""
     op = node.op
     out_shape = np.shape(ans)
     if op.name in ("matmul", "dot") and rows > 1 and 0 not in out_shape and 0 not in in_shape:
@@ -493,12 +497,28 @@ def _vjp_rows(node: Node, k: int, g: np.ndarray, ans, args: list, in_shape: tupl
         b2 = b.reshape(-1, 1) if b.ndim == 1 else b
         p, q = a2.shape[0], b2.shape[1]
         g3 = g.reshape(p, q, rows)
+        other = b2 if k == 0 else a2
+        finite = np.isfinite(other)
+        bad = not finite.all()
+        if bad:
+            other = np.where(finite, other, 0.0)
         if k == 0:  # the rows' g @ bᵀ, (p, rows, q) @ (q, k) as one product
-            product = (g3.transpose(0, 2, 1).reshape(p * rows, q) @ b2.T).reshape(p, rows, -1).transpose(0, 2, 1)
+            product = np.ascontiguousarray(
+                (g3.transpose(0, 2, 1).reshape(p * rows, q) @ other.T).reshape(p, rows, -1).transpose(0, 2, 1))
         else:  # aᵀ @ the rows' g, (k, p) @ (p, q·rows) as one product
-            product = a2.T @ g3.reshape(p, q * rows)
-        if np.isfinite(product).all() or not (np.isfinite(a).all() and np.isfinite(b).all()):
-            return np.ascontiguousarray(product).reshape(in_shape + (rows,))
+            product = (other.T @ g3.reshape(p, q * rows)).reshape(-1, q, rows)
+        if bad:  # each non-finite element's terms, a structural zero of g counting 0
+            zero = g3 == 0
+            mask = reach() if reach is not None and zero.any() else None
+            structural = zero if mask is None else zero & ~np.broadcast_to(mask, g.shape).reshape(p, q, rows)
+            if k == 0:  # product[i, j, r] += g[i, c, r] · b[j, c]
+                for j, c in zip(*np.nonzero(~finite)):
+                    product[:, j, :] += np.where(structural[:, c, :], 0.0, g3[:, c, :] * b2[j, c])
+            else:  # product[j, c, r] += a[i, j] · g[i, c, r]
+                for i, j in zip(*np.nonzero(~finite)):
+                    product[j] += np.where(structural[i], 0.0, a2[i, j] * g3[i])
+        if bad or np.isfinite(product).all() or not (np.isfinite(a).all() and np.isfinite(b).all()):
+            return product.reshape(in_shape + (rows,))
         # an overflow with finite inputs: the op's own VJP rescues it, row by row
     result = np.empty(in_shape + (rows,))
     for r in range(rows):
