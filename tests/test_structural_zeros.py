@@ -87,6 +87,12 @@ SOURCES = [  # (source, values): forward and reverse must agree, nan for nan
     # an infinite entry of the other matrix of @ times a tangent that is 0 by the numbers (y = 0)
     ("A @ (x*y)", {"A": [[math.inf, 1.0], [1.0, math.inf]], "x": [1.0, 1.0], "y": [0.0, 0.0]}),
     ("sum((x*y) @ A)", {"A": [[math.inf, 1.0], [1.0, 2.0]], "x": [1.0, 1.0], "y": [0.0, 1.0]}),
+    ("sqrt(x) @ y", {"x": [0.0, 1.0], "y": [0.0, 0.0]}),
+    ("max(sqrt(X), axis=1)", {"X": [[0.0, 0.0], [1.0, 4.0]]}),
+    ("sum(sqrt(X), axis=0)", {"X": [[0.0, 1.0], [1.0, 0.0]]}),
+    # functions you define: an elementwise one, and one with a VJP (its Jacobian read row by row)
+    ("c(t) = t*t*t; sqrt(c(x))", {"x": [0.0, 1.0]}),
+    ("s(v) = sum(v*v); sqrt(s(x)) * y", {"x": [0.0, 0.0], "y": [0.0, 1.0]}),
 ]
 
 
