@@ -155,3 +155,16 @@ def test_masks_through_reductions_and_products(mode):
     j = gradcli.jacobian("sqrt(x) * (B @ y)", {"x": [0.0, 1.0], "B": [[0.0, 0.0], [0.0, 0.0]], "y": [1.0, 1.0]},
                          wrt=["x", "y"], mode=mode)
     assert same(j.matrix, [[math.nan, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
+
+
+def test_the_lean_pass_leaves_a_numerical_zero_to_the_careful_pass():
+    # a function you define with a VJP: its Jacobian at v = x·y = [0, 1] has inf at [0, 0];
+    # along x = [1, 0] the tangent of x·y is y·1 = 0 at element 0, by the numbers: nan in either
+    # pass (the lean pass once zeroed it silently), and a structural zero along x = [0, 1]
+    graph = gradcli.parse("q(v) = sqrt(v) + sum(v); q(x*y)")
+    values = {"x": np.array([0.0, 1.0]), "y": np.array([0.0, 1.0])}
+    for trace in (True, False):
+        r = jvp(graph, values, {"x": np.array([1.0, 0.0])}, trace=trace)
+        assert np.isnan(r.tangent[0]), trace
+        r = jvp(graph, values, {"x": np.array([0.0, 1.0])}, trace=trace)
+        assert r.tangent.tolist() == [1.0, 1.5], trace
