@@ -210,7 +210,8 @@ def jvp(source: str, values: Mapping[str, object] | None = None, tangents: Mappi
     (kinks with reverse mode's conventions, nan/inf, unused values).
 
     Each gate's tangent comes from the op registry's local gradients and VJPs
-    (gradcli.evaluation.forward); a zero tangent times an infinite local gradient counts 0.
+    (gradcli.evaluation.forward); a zero tangent times an infinite local gradient counts 0
+    where the direction does not move that input (a structural zero), and is nan otherwise.
     Raises MissingValueError (a variable without a value), GradcliError (a tangent for a name
     that is not a variable with a value), ShapeError (a tangent not of its variable's shape, or
     shapes that do not fit a gate), ValueFormatError (a value or tangent that is not numbers; a

@@ -19,8 +19,19 @@ Every tangent rule comes from the op registry (gradcli.core.ops), none is writte
 - any other gate (a user function that is not elementwise): its Jacobian read row by row from
   its VJP with unit cotangents (a VJP is linear in its cotangent), times t.
 
-A zero tangent times an infinite or nan local gradient counts 0, not nan: a direction that does
-not move an input does not move the gate through it (sqrt(x) + y at x = 0 along y has tangent 1).
+A zero tangent times an infinite or nan local gradient counts 0, not nan, where the zero is
+structural: the input's element is not reached, i.e. does not depend (through the graph's edges,
+whatever the numbers) on a seeded variable element of that column (a seed's elements that are 0:
+a JVP's direction, the identity's other columns). A direction that does not move an input does
+not move the gate through it (sqrt(x) + y at x = 0 along y has tangent 1; sqrt(x) at x = [0, 1]
+has 0 off the Jacobian's diagonal). Where the element is reached and its tangent is 0 by the
+numbers, the product is local·0 = nan, as reverse mode's engine gives: (x**3)**(1/3) at 0 along
+x has tangent nan (x³'s tangent is 3·0²·1 = 0), not a silent 0. The reached masks (`Reach`) ride
+the same machinery on indicators: an elementwise gate ORs its inputs' masks; a reduction reaches
+an output element from any element it reduces; an op linear in an input is applied to the float
+mask with ones for the other inputs (a numerical zero hides no dependence), > 0; any other op
+reaches all its output from any reached input. They cost nothing on the common path: they are
+made only where an infinite local meets a zero tangent, up to that gate, once per pass.
 An input with no tangent at all (a constant, a variable the tangent leaves out) is skipped; a
 gate none of whose inputs carries one has none (0 in the records).
 
@@ -224,13 +235,20 @@ def _given_tangents(tangents: Mapping[str, object], shapes: dict[str, tuple], ar
 # -- one gate's tangent -----------------------------------------------------------------------------
 
 def gate_tangent(node: Node, ans, args: list, ins: list, n: int | None = None, *,
-                 max_memory: int | None = None, terms: list | None = None, guard: bool = True):
+                 max_memory: int | None = None, terms: list | None = None, guard: bool = True, reach=None):
     """Σₖ Jₖ·tₖ for one gate: `ans` its output, `args` its inputs' values, `ins` their tangents
     (None where an input has none). With n, each tangent has a trailing axis of n columns (the
     tangent of an input may also be of a shape that broadcasts to the input's). Returns None
     where no input with a tangent moves the gate. `terms` (a list) receives each input's term
-    (None where it has none). `guard`: a zero tangent times an infinite local gives 0 (the lean
-    pass leaves that to its final check, which then runs the careful pass)."""
+    (None where it has none).
+
+    `guard`: where an infinite (or nan) local meets a zero tangent, the product is 0 if that
+    zero is structural (the input's element is not reached by the seeds in that column: see
+    the module) and local·0 = nan otherwise. `reach(k)` gives input k's reached mask (a bool
+    array of tₖ's shape, or one broadcasting to it; None: nothing reached); it is called only
+    where such a meeting happens. Without `reach`, every zero counts as structural. With
+    guard=False (the lean pass) the product is plain local·t: a nan makes its final check run
+    the careful pass."""
     op = node.op
     if op.vjp is None:
         total = None
@@ -239,37 +257,58 @@ def gate_tangent(node: Node, ans, args: list, ins: list, n: int | None = None, *
                 if terms is not None:
                     terms.append(None)
                 continue
-            term = times(op.locals[k](ans, *args), tk, n, guard)
+            term = times(op.locals[k](ans, *args), tk, n, guard,
+                         None if reach is None else (lambda k=k: reach(k)))
             if terms is not None:
                 terms.append(term)
             total = term if total is None else total + term
         return total
-    return _array_tangent(node, ans, args, ins, n, max_memory, terms)
+    return _array_tangent(node, ans, args, ins, n, max_memory, terms, reach if guard else _EVERYWHERE)
 
 
-def times(local, tangent, n: int | None = None, guard: bool = True):
+def times(local, tangent, n: int | None = None, guard: bool = True, reach=None):
     """local · tangent (local in the gate's shape, or a shape that broadcasts to it; with n the
     tangent has a last axis of n columns); with `guard`, where local is not finite a zero
-    tangent gives 0."""
+    tangent gives 0 if it is structural: not reached, by `reach()` (the tangent's reached mask,
+    asked for only where such a meeting happens; None, or no `reach`: nothing reached), else
+    local·0 = nan."""
     if isinstance(local, float):
         if local == 1.0:
             return tangent
         if not guard or math.isfinite(local):
             return local * tangent
-        return np.where(np.asarray(tangent) == 0, 0.0, local * tangent)
+        return _structural(local * tangent, np.asarray(tangent) == 0, reach)
     if n is not None:
         local = np.asarray(local)
         if local.ndim:
             local = local[..., None]
     product = local * tangent
-    if guard and not np.isfinite(local).all():
-        product = np.where(np.asarray(tangent) == 0, 0.0, product)
+    if guard:
+        finite = np.isfinite(local)
+        if not finite.all():
+            zero = ~finite & (np.asarray(tangent) == 0)
+            if zero.any():
+                product = _structural(product, zero, reach)
     return product
 
 
+def _structural(product, zero, reach):
+    """`product` with 0 where `zero` (a zero tangent met an infinite or nan local) and the
+    element is not reached (`reach()`: a bool mask broadcasting to the product, or None)."""
+    mask = None if reach is None else reach()
+    if mask is not None:
+        zero = zero & ~mask
+    return np.where(zero, 0.0, product)
+
+
+def _EVERYWHERE(k):  # (guard=False: every zero counts as reached, local·0 = nan)
+    return np.True_
+
+
 def _array_tangent(node: Node, ans, args: list, ins: list, n: int | None, max_memory: int | None,
-                   terms: list | None):
-    """Σₖ Jₖ·tₖ for a gate that is not elementwise (see the module for the three ways)."""
+                   terms: list | None, reach=None):
+    """Σₖ Jₖ·tₖ for a gate that is not elementwise (see the module for the three ways); `reach`
+    as gate_tangent's (where an infinite slope meets a zero tangent)."""
     from ..differentiation.derivative import _ZERO_IF
 
     op = node.op
@@ -288,6 +327,13 @@ def _array_tangent(node: Node, ans, args: list, ins: list, n: int | None, max_me
         t = np.broadcast_to(tk, in_shape + (columns,) if n is not None else in_shape)
         if n is None:
             t = t[..., None]  # one column
+
+        def mask(k=k, t=t):  # input k's reached mask in t's shape (None: nothing reached)
+            got = None if reach is None else reach(k)
+            if got is None:
+                return None
+            return np.broadcast_to(got[..., None] if n is None else got, t.shape)
+
         d = len(in_shape)
         if op.name in ("sum", "mean") and op.body is None:
             axis = params.get("axis")
@@ -296,10 +342,10 @@ def _array_tangent(node: Node, ans, args: list, ins: list, n: int | None, max_me
         elif op.name == "T" and op.body is None:
             term = np.transpose(t, tuple(range(d - 1, -1, -1)) + (d,))
         elif op.name in ("matmul", "dot") and op.body is None:
-            term = _product_columns(op, args, k, t, out_shape)
+            term = _product_columns(op, args, k, t, out_shape, mask)
         elif k in linear and (n is None or columns <= m) and all(
                 np.isfinite(a).all() for i, a in enumerate(args) if i != k):
-            # (a non-finite other input: the Jacobian's way, where a zero tangent counts 0)
+            # (a non-finite other input: the Jacobian's way, where a structural zero tangent counts 0)
             term = np.empty(out_shape + (columns,))
             for c in range(columns):
                 # (contiguous: @ on a broadcast view with zero strides skips BLAS)
@@ -309,12 +355,12 @@ def _array_tangent(node: Node, ans, args: list, ins: list, n: int | None, max_me
             weights = np.asarray(op.vjp(np.ones(out_shape), ans, *args, index=k, **params), dtype=np.float64)
             product = weights[..., None] * t
             if not np.isfinite(weights).all():
-                product = np.where(t == 0, 0.0, product)
+                product = _structural(product, ~np.isfinite(weights)[..., None] & (t == 0), mask)
             axis = params.get("axis")
             axes = tuple(range(d)) if axis is None else axis % max(d, 1)
             term = _registry_sum(product, axis=axes) if d else product
         else:
-            term = _jacobian_term(node, ans, args, k, t, max_memory)
+            term = _jacobian_term(node, ans, args, k, t, max_memory, mask)
         term = np.asarray(term, dtype=np.float64)
         if n is None:
             term = term[..., 0]
@@ -325,7 +371,104 @@ def _array_tangent(node: Node, ans, args: list, ins: list, n: int | None, max_me
     return total
 
 
-def _product_columns(op, args: list, k: int, t: np.ndarray, out_shape: tuple) -> np.ndarray:
+# -- reached masks: which zeros are structural ------------------------------------------------------
+
+# reductions over an axis: each output element depends on every input element it reduces
+_REDUCTIONS = frozenset(("sum", "mean")) | _ROUTED
+
+
+class Reach:
+    """Forward mode's reached masks, made only when first asked for (see the module): per node,
+    a bool array of its tangent's shape (node shape, + (n,) with n columns) saying which
+    elements depend, through the graph's edges whatever the numbers, on a seeded variable
+    element of the column (a seed's mask: seed != 0), or None where none does.
+
+    `order`: the nodes in the pass's order; `seeds`: {variable name: seed}; `value_of(node)`:
+    a node's value (its shape; the pass has evaluated it). `of(node)`, for a node the pass has
+    reached, makes the masks of every node up to it in `order` (once each)."""
+
+    __slots__ = ("order", "seeds", "n", "value_of", "masks", "next")
+
+    def __init__(self, order, seeds: dict, n: int | None, value_of) -> None:
+        self.order = order
+        self.seeds = seeds
+        self.n = n
+        self.value_of = value_of
+        self.masks: dict = {}
+        self.next = 0
+
+    def of(self, node: Node):
+        masks = self.masks
+        if node not in masks:
+            order = self.order
+            while self.next < len(order):
+                made = order[self.next]
+                self.next += 1
+                masks[made] = self._make(made)
+                if made is node:
+                    break
+        return masks.get(node)
+
+    def _make(self, node: Node):
+        if node.kind == "var":
+            seed = self.seeds.get(node.name)
+            return None if seed is None else np.asarray(seed) != 0
+        if node.kind != "gate":
+            return None
+        value = self.value_of
+        return reach_gate(node, value(node), [value(i) for i in node.inputs],
+                          [self.masks.get(i) for i in node.inputs], self.n)
+
+
+def reach_gate(node: Node, ans, args: list, masks: list, n: int | None):
+    """A gate's reached mask from its inputs' (`masks`, None where nothing is reached): an
+    elementwise gate ORs its inputs' masks (broadcast); a reduction reaches an output element
+    from any element it reduces; a transpose transposes; an op linear in the input (@, dot,
+    expand_as, sum_as, ...) is applied to the float mask with ones for its other inputs (so that
+    no numerical zero hides a dependence), > 0; any other op (a user function's body, `scalar`)
+    reaches every output element from any reached input element. None where nothing is reached."""
+    from ..differentiation.derivative import _ZERO_IF
+
+    op = node.op
+    out_shape = np.shape(ans)
+    total = None
+    if op.vjp is None:
+        for m in masks:
+            if m is not None:
+                total = m if total is None else total | m
+        return total
+    columns = 1 if n is None else n
+    params = node.params
+    for k, m in enumerate(masks):
+        if m is None or (op.body is None and k < len(op.rule) and op.rule[k] is None):
+            continue
+        in_shape = np.shape(args[k])
+        t = np.broadcast_to(m, in_shape + (columns,) if n is not None else in_shape)
+        if n is None:
+            t = t[..., None]
+        d = len(in_shape)
+        if op.body is None and op.name in _REDUCTIONS:
+            axis = params.get("axis")
+            axes = tuple(range(d)) if axis is None else axis % max(d, 1)
+            got = t.any(axis=axes) if d else t
+        elif op.body is None and op.name == "T":
+            got = np.transpose(t, tuple(range(d - 1, -1, -1)) + (d,))
+        elif op.body is None and k in _ZERO_IF.get(op.name, ()):
+            got = np.empty(out_shape + (columns,), dtype=bool)
+            for c in range(columns):
+                moved = [np.ascontiguousarray(t[..., c], dtype=np.float64) if i == k else np.ones(np.shape(a))
+                         for i, a in enumerate(args)]
+                got[..., c] = np.asarray(op.forward(*moved, **params)) > 0
+        else:
+            got = np.broadcast_to(t.reshape(-1, columns).any(axis=0) if t.size else np.zeros(columns, bool),
+                                  out_shape + (columns,))
+        if n is None:
+            got = got[..., 0]
+        total = got if total is None else total | got
+    return total
+
+
+def _product_columns(op, args: list, k: int, t: np.ndarray, out_shape: tuple, mask=None) -> np.ndarray:
     """a @ b's (or dot's) term for the tangent t of input k (t of the input's shape + (n,)), all
     n columns in one call of the op (one BLAS product, the registry's overflow rescue and all),
     shape out_shape + (n,). The op takes vectors and matrices only (1-D or 2-D a and b):
@@ -337,7 +480,8 @@ def _product_columns(op, args: list, k: int, t: np.ndarray, out_shape: tuple) ->
     Column c is the op on column c of t (to rounding: BLAS may sum a product of many columns in
     another order than one of a single column).
     Where the other input holds a nan or inf, the product runs with 0 in its place and each such
-    element's products are added after, a zero tangent counting 0 (see the module)."""
+    element's products are added after, a zero tangent counting 0 where it is structural
+    (`mask()`: t's reached mask, None for nothing reached; see the module), else nan."""
     columns = t.shape[-1]
     if t.size == 0:  # (no columns, or an empty inner axis: reshape cannot infer a length)
         return np.zeros(out_shape + (columns,))
@@ -353,8 +497,9 @@ def _product_columns(op, args: list, k: int, t: np.ndarray, out_shape: tuple) ->
         if bad:
             rows = term.reshape(-1, flat.shape[1])  # (a's rows, p·n), a view of term
             a2 = a.reshape(1, -1) if a.ndim == 1 else a
+            structural = _unreached(flat == 0, mask, lambda m: m.reshape(t.shape[0], -1))
             for i, j in zip(*np.nonzero(~np.isfinite(a2))):
-                rows[i] += np.where(flat[j] == 0, 0.0, a2[i, j] * flat[j])
+                rows[i] += np.where(structural[j], 0.0, a2[i, j] * flat[j])
         return term.reshape(out_shape + (columns,))
     inner = t.shape[-2]
     flat = np.ascontiguousarray(np.moveaxis(t, -1, 0).reshape(-1, inner))  # (n·m, k)
@@ -362,9 +507,17 @@ def _product_columns(op, args: list, k: int, t: np.ndarray, out_shape: tuple) ->
     if bad:
         cols = term.reshape(flat.shape[0], -1)  # (n·m, b's columns), a view of term
         b2 = b.reshape(-1, 1) if b.ndim == 1 else b
+        structural = _unreached(flat == 0, mask, lambda m: np.moveaxis(m, -1, 0).reshape(-1, inner))
         for j, i in zip(*np.nonzero(~np.isfinite(b2))):
-            cols[:, i] += np.where(flat[:, j] == 0, 0.0, flat[:, j] * b2[j, i])
+            cols[:, i] += np.where(structural[:, j], 0.0, flat[:, j] * b2[j, i])
     return np.moveaxis(term.reshape((columns,) + out_shape), 0, -1)
+
+
+def _unreached(zero, mask, laid_out):
+    """`zero` (a tangent's zeros) where not reached: `mask()` (None: nothing reached) laid out
+    as the zeros by `laid_out`; the mask is asked for only where there is a zero."""
+    got = mask() if mask is not None and zero.any() else None
+    return zero if got is None else zero & ~laid_out(got)
 
 
 def _registry_sum(x, axis):
@@ -374,9 +527,10 @@ def _registry_sum(x, axis):
     return OPS["sum"].forward(x, axis=axis)
 
 
-def _jacobian_term(node: Node, ans, args: list, k: int, t: np.ndarray, max_memory: int | None):
+def _jacobian_term(node: Node, ans, args: list, k: int, t: np.ndarray, max_memory: int | None, mask=None):
     """Jₖ·t with Jₖ (output size × input size) read row by row from the op's VJP with unit
-    cotangents; t has a last axis of columns. An infinite slope times a zero tangent is 0."""
+    cotangents; t has a last axis of columns. An infinite slope times a zero tangent is 0 where
+    that zero is structural (`mask()`: t's reached mask, None for nothing reached), else nan."""
     op = node.op
     out_shape = np.shape(ans)
     m = math.prod(out_shape)
@@ -397,10 +551,17 @@ def _jacobian_term(node: Node, ans, args: list, k: int, t: np.ndarray, max_memor
     finite = np.isfinite(jacobian)
     if finite.all():
         term = jacobian @ flat
-    else:  # an infinite slope times a zero tangent is 0 (see the module)
+    else:  # an infinite slope times a structural zero tangent is 0 (see the module)
         term = np.where(finite, jacobian, 0.0) @ flat
+        reached = None
+        if mask is not None and (flat[np.nonzero(~finite)[1]] == 0).any():
+            reached = mask()
+            reached = None if reached is None else reached.reshape(size, columns)
         for j, s in zip(*np.nonzero(~finite)):
-            term[j] += np.where(flat[s] == 0, 0.0, jacobian[j, s] * flat[s])
+            zero = flat[s] == 0
+            if reached is not None:
+                zero &= ~reached[s]
+            term[j] += np.where(zero, 0.0, jacobian[j, s] * flat[s])
     return term.reshape(out_shape + (columns,))
 
 
@@ -450,6 +611,7 @@ def _careful(graph: Graph, arrays: dict, seeds: dict, diagnostics: list, keep: b
     records: list | None = [] if keep else None
     kinks: list = []
     moved: list = []  # where a tangent became nan or inf
+    reached = Reach(nodes, seeds, n, lambda node: values[node.id])  # (made only if asked for)
     flag = _FloatingPointFlag()
     with np.errstate(all="call", under="ignore", call=flag):
         for node in nodes:
@@ -473,7 +635,8 @@ def _careful(graph: Graph, arrays: dict, seeds: dict, diagnostics: list, keep: b
             ins = [tangents[i.id] for i in node.inputs]
             terms: list = []
             if any(t is not None for t in ins):
-                tangent = gate_tangent(node, ans, args, ins, n, max_memory=max_memory, terms=terms)
+                tangent = gate_tangent(node, ans, args, ins, n, max_memory=max_memory, terms=terms,
+                                       reach=lambda index, node=node: reached.of(node.inputs[index]))
                 if tangent is not None and not np.isfinite(tangent).all() and all(
                         t is None or np.isfinite(t).all() for t in ins):
                     moved.append(_non_finite_tangent(node, tangent))

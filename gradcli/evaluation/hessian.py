@@ -12,7 +12,10 @@ gradient. No finite differences anywhere.
 Each gate's tangent is forward mode's (`gradcli.evaluation.forward.gate_tangent`, the one place
 that states it): from the registry's local gradients for an elementwise gate (Σₖ localₖ ·
 tangentₖ), the op itself for an input it is linear in (a sum, @, a transpose), the VJP's
-Jacobian otherwise; a zero tangent times an infinite local gradient counts 0, not 0·inf = nan.
+Jacobian otherwise; a zero tangent times an infinite local gradient counts 0 where the zero is
+structural (the node's element does not depend, through the gradient graph's edges, on the
+variable element of that column: the identity's other columns), and is local·0 = nan where it is
+a numerical zero (forward mode's rule, `gradcli.evaluation.forward.Reach`).
 
 For a graph of scalars, the same numbers (to rounding) come without building the gradient's graph
 (which costs more than the pass itself), on Python floats, from each rule's template
@@ -47,7 +50,7 @@ from ..base.errors import GradcliError, ResourceError, ShapeError, did_you_mean
 from ..core.graph import reachable_in_order
 from ..core.trace import Diagnostic
 from .edge_pushing import _add_scaled, _Declined, _fast_hessian, _fast_hvp
-from .forward import bind_tangents, gate_tangent
+from .forward import Reach, bind_tangents, gate_tangent
 
 if TYPE_CHECKING:
     from ..core.graph import Graph, Node
@@ -477,6 +480,7 @@ class _TangentPass:
         limit = self.max_memory
         held = 0
         reported = False
+        reached = Reach(order, self.seeds, n, values.__getitem__)  # (made only if asked for)
         for node in order:
             kind = node.kind
             if kind == "var":
@@ -501,7 +505,8 @@ class _TangentPass:
                         op, args, ([None if t is None else t[..., c] for t in ins] for c in range(n))):
                     self.diagnostics.append(_kink(node))
             try:
-                tangent = gate_tangent(node, ans, args, ins, n, max_memory=self.max_memory)
+                tangent = gate_tangent(node, ans, args, ins, n, max_memory=self.max_memory,
+                                       reach=lambda index, node=node: reached.of(node.inputs[index]))
             except ResourceError as exc:
                 raise ResourceError(exc.message.replace("forward mode", "the Hessian's pass", 1),
                                     hint="choose fewer variables with --wrt, or raise --max-memory") from None

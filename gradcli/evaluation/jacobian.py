@@ -18,8 +18,15 @@ ways to fill it, with the same numbers to rounding:
 `auto` takes forward mode when there are fewer input elements (columns) than output elements
 (rows), else reverse mode (JAX's advice for `jacfwd` and `jacrev`, and the cost of each above).
 
-A zero cotangent times an infinite local gradient counts 0, not 0·inf = nan (as the Hessian's
-tangent pass does): an output element that does not move through a gate gets nothing from it.
+A zero cotangent times an infinite local gradient counts 0, not 0·inf = nan, where the zero is
+structural: the row's output element does not depend (through the graph's edges, whatever the
+numbers) on the gate's element, so it gets nothing from it (the identity's other rows: sqrt(v)
+at v = [0, 1] has 0 off the diagonal). Where it does depend and the cotangent is 0 by the
+numbers, the product is local·0 = nan, as the reverse engine gives (sqrt(x)·y at x = y = 0: nan
+in column x, as forward mode and `gradcli eval` give). The masks of which rows reach which
+elements (`_Reached`: the identity at the output, passed back like the cotangents but on
+indicators) are made only when an infinite local first meets a zero cotangent. Forward mode
+applies the same rule to its tangents (`gradcli.evaluation.forward`), so the two modes agree.
 The warnings are the reverse engine's for each output graph (kinks with their conventions, nan
 and inf where they first appear), once each, and one for a nan or inf in the matrix.
 """
@@ -332,6 +339,7 @@ def _reverse_rows(graph: Graph, arrays: dict, names: list[str], shapes: dict, ro
         return block
     out_shape = np.shape(values[out])
     cotangents: dict = {out: np.eye(rows).reshape(out_shape + (rows,))}
+    reached = _Reached(nodes, out, needs, values, rows)  # (made only if asked for)
     for node in reversed(nodes):
         g = cotangents.get(node)
         if g is None or node.kind != "gate":
@@ -346,11 +354,12 @@ def _reverse_rows(graph: Graph, arrays: dict, names: list[str], shapes: dict, ro
                 continue
             in_shape = np.shape(args[k])
             if op.vjp is None:
-                term = unbroadcast(_rows_times(op.locals[k](ans, *args), g), in_shape + (rows,), full + (rows,))
+                term = unbroadcast(_rows_times(op.locals[k](ans, *args), g, lambda node=node: reached.of(node)),
+                                   in_shape + (rows,), full + (rows,))
             else:
                 if op.body is None and k < len(op.rule) and op.rule[k] is None:
                     continue  # the output reads only that input's shape
-                term = _vjp_rows(node, k, g, ans, args, in_shape, rows)
+                term = _vjp_rows(node, k, g, ans, args, in_shape, rows, lambda node=node: reached.of(node))
             before = cotangents.get(inp)
             cotangents[inp] = term if before is None else before + term
     start = 0
@@ -365,29 +374,121 @@ def _reverse_rows(graph: Graph, arrays: dict, names: list[str], shapes: dict, ro
     return block
 
 
-def _rows_times(local, g):
+def _rows_times(local, g, reach=None):
     """local · g for an elementwise gate: local in the gate's shape (or a part of it that
-    broadcasts), g with the last axis of rows; where local is not finite, a zero cotangent
-    gives 0 (the gate does not pass that row anything)."""
+    broadcasts), g with the last axis of rows. Where local is not finite, a zero cotangent
+    gives 0 if it is structural: the row's output element does not depend on the gate's element
+    (`reach()`, the gate's reached mask, asked for only where such a meeting happens; None, or no
+    `reach`: no row depends on it); else local·0 = nan, as the reverse engine gives."""
     if isinstance(local, float):
         if local == 1.0:
             return g
         if math.isfinite(local):
             return local * g
-        return np.where(g == 0, 0.0, local * g)
+        return _structural(local * g, g == 0, reach)
     local = np.asarray(local)
     if local.ndim:
         local = local[..., None]
     product = local * g
-    if not np.isfinite(local).all():
-        product = np.where(g == 0, 0.0, product)
+    finite = np.isfinite(local)
+    if not finite.all():
+        zero = ~finite & (g == 0)
+        if zero.any():
+            product = _structural(product, zero, reach)
     return product
 
 
-def _vjp_rows(node: Node, k: int, g: np.ndarray, ans, args: list, in_shape: tuple, rows: int) -> np.ndarray:
+def _structural(product, zero, reach):
+    """`product` with 0 where `zero` and the element is not reached (`reach()`, or None)."""
+    mask = None if reach is None else reach()
+    if mask is not None:
+        zero = zero & ~mask
+    return np.where(zero, 0.0, product)
+
+
+# reductions over an axis: each output element depends on every input element it reduces
+_REDUCTIONS = frozenset(("sum", "mean", "amax", "amin", "logsumexp", "norm"))
+
+
+class _Reached:
+    """Reverse mode's reached masks, made all at once when first asked for: per node, a bool
+    array node_shape + (rows,) saying which rows' output elements depend on each of its
+    elements (through the graph's edges, whatever the numbers), None where none does. Seeded
+    with the identity at the output; an elementwise gate passes its mask back to each input,
+    ORed over the broadcast axes; a reduction spreads it over the elements it reduces; a
+    transpose transposes it; an op linear in the input (@, dot, expand_as, ...) applies its VJP
+    to the float mask with ones for the other inputs (no numerical zero hides a dependence),
+    > 0; any other op (a user function's body, `scalar`) marks every input element from any
+    output element of the row."""
+
+    __slots__ = ("nodes", "out", "needs", "values", "rows", "masks")
+
+    def __init__(self, nodes: list, out: Node, needs: set, values: dict, rows: int) -> None:
+        self.nodes = nodes
+        self.out = out
+        self.needs = needs
+        self.values = values
+        self.rows = rows
+        self.masks: dict | None = None
+
+    def of(self, node: Node):
+        if self.masks is None:
+            self.masks = self._make()
+        return self.masks.get(node)
+
+    def _make(self) -> dict:
+        from ..differentiation.derivative import _ZERO_IF
+
+        values, rows, needs = self.values, self.rows, self.needs
+        out = self.out
+        order = [node for node in self.nodes if node in needs]
+        masks: dict = {}
+        masks[out] = np.eye(rows, dtype=bool).reshape(np.shape(values[out]) + (rows,))
+        for node in reversed(order):
+            m = masks.get(node)
+            if m is None or node.kind != "gate":
+                continue
+            op = node.op
+            args = [values[i] for i in node.inputs]
+            ans = values[node]
+            full = np.shape(ans) + (rows,)
+            for k, inp in enumerate(node.inputs):
+                if inp not in needs:
+                    continue
+                in_shape = np.shape(args[k])
+                d = len(in_shape)
+                if op.vjp is None:
+                    got = unbroadcast(m.astype(np.float64), in_shape + (rows,), full) > 0
+                elif op.body is None and k < len(op.rule) and op.rule[k] is None:
+                    continue
+                elif op.body is None and op.name in _REDUCTIONS:
+                    axis = node.params.get("axis")
+                    spread = m if axis is None or not d else np.expand_dims(m, axis % d)
+                    got = np.broadcast_to(spread, in_shape + (rows,))
+                elif op.body is None and op.name == "T":
+                    got = np.transpose(m, tuple(range(d - 1, -1, -1)) + (d,))
+                elif op.body is None and k in _ZERO_IF.get(op.name, ()):
+                    ones = [np.ones(np.shape(a)) for a in args]
+                    got = np.empty(in_shape + (rows,), dtype=bool)
+                    for r in range(rows):
+                        row = np.ascontiguousarray(m[..., r], dtype=np.float64)
+                        got[..., r] = np.asarray(op.vjp(row, np.ones(np.shape(ans)), *ones, index=k,
+                                                        **node.params)) > 0
+                else:
+                    got = np.broadcast_to(m.reshape(-1, rows).any(axis=0), in_shape + (rows,))
+                before = masks.get(inp)
+                masks[inp] = got if before is None else before | got
+        return masks
+
+
+def _vjp_rows(node: Node, k: int, g: np.ndarray, ans, args: list, in_shape: tuple, rows: int,
+              reach=None) -> np.ndarray:
     """The VJP of input k for every cotangent row, in_shape + (rows,): a matrix product's for all
     rows at once (one batched matmul), any other op's row by row (a VJP is linear in its
-    cotangent)."""
+    cotangent). In the batched product, a nan or inf of the other matrix times a zero of g
+    counts 0 where that zero is structural (`reach()`: the gate's reached mask, asked for only
+    then; see the module), else nan: the product runs with 0 in its place and each such
+    element's terms are added after."""
     op = node.op
     out_shape = np.shape(ans)
     if op.name in ("matmul", "dot") and rows > 1 and 0 not in out_shape and 0 not in in_shape:
@@ -397,12 +498,28 @@ def _vjp_rows(node: Node, k: int, g: np.ndarray, ans, args: list, in_shape: tupl
         b2 = b.reshape(-1, 1) if b.ndim == 1 else b
         p, q = a2.shape[0], b2.shape[1]
         g3 = g.reshape(p, q, rows)
+        other = b2 if k == 0 else a2
+        finite = np.isfinite(other)
+        bad = not finite.all()
+        if bad:
+            other = np.where(finite, other, 0.0)
         if k == 0:  # the rows' g @ bᵀ, (p, rows, q) @ (q, k) as one product
-            product = (g3.transpose(0, 2, 1).reshape(p * rows, q) @ b2.T).reshape(p, rows, -1).transpose(0, 2, 1)
+            product = np.ascontiguousarray(
+                (g3.transpose(0, 2, 1).reshape(p * rows, q) @ other.T).reshape(p, rows, -1).transpose(0, 2, 1))
         else:  # aᵀ @ the rows' g, (k, p) @ (p, q·rows) as one product
-            product = a2.T @ g3.reshape(p, q * rows)
-        if np.isfinite(product).all() or not (np.isfinite(a).all() and np.isfinite(b).all()):
-            return np.ascontiguousarray(product).reshape(in_shape + (rows,))
+            product = (other.T @ g3.reshape(p, q * rows)).reshape(-1, q, rows)
+        if bad:  # each non-finite element's terms, a structural zero of g counting 0
+            zero = g3 == 0
+            mask = reach() if reach is not None and zero.any() else None
+            structural = zero if mask is None else zero & ~np.broadcast_to(mask, g.shape).reshape(p, q, rows)
+            if k == 0:  # product[i, j, r] += g[i, c, r] · b[j, c]
+                for j, c in zip(*np.nonzero(~finite)):
+                    product[:, j, :] += np.where(structural[:, c, :], 0.0, g3[:, c, :] * b2[j, c])
+            else:  # product[j, c, r] += a[i, j] · g[i, c, r]
+                for i, j in zip(*np.nonzero(~finite)):
+                    product[j] += np.where(structural[i], 0.0, a2[i, j] * g3[i])
+        if bad or np.isfinite(product).all() or not (np.isfinite(a).all() and np.isfinite(b).all()):
+            return product.reshape(in_shape + (rows,))
         # an overflow with finite inputs: the op's own VJP rescues it, row by row
     result = np.empty(in_shape + (rows,))
     for r in range(rows):
