@@ -58,19 +58,7 @@ def _warnings(diagnostics) -> str:
 
 def backward_rows(result):
     """The terminal table's rows (table.HEADERS), output first, as texts."""
-    trace = result.trace
-    if trace is None:
-        return
-    for record in reversed(trace):
-        if not record.edges:
-            continue
-        gate = record.node
-        view = gate.view
-        op = view.symbol if gate.rewrite is None else f"{view.symbol} (stable)"
-        name, value = table.label(gate), _num(record.value)
-        for edge in record.edges:
-            yield (name, op, gates.role(edge, view), table.label(edge.input), _num(trace[edge.input.id].value),
-                   value, _num(edge.local), _num(edge.upstream), _num(edge.result))
+    return table.rows(result, _num)
 
 
 def _summary(result, name: str = "f"):
