@@ -149,3 +149,17 @@ def test_the_forks_and_gradients_read_as_in_the_terminal_table(no_dot):
     assert under_table.count("\n") >= 4
     assert under_table in html.unescape(result._repr_html_())
     assert "routes (won)" in html.unescape(result._repr_html_())
+
+
+def test_a_big_circuit_is_not_drawn_and_says_so(monkeypatch):
+    from gradcli.render import html as views
+
+    def never(*args, **kwargs):
+        raise AssertionError("dot run on a big circuit")
+
+    monkeypatch.setattr(graphviz.subprocess, "run", never)
+    n = views.DRAWN_NODES
+    result = gradcli.evaluate(" + ".join(f"x{i}" for i in range(n)), **{f"x{i}": 1 for i in range(n)})
+    assert result._repr_svg_() is None
+    page = result._repr_html_()
+    assert "is not drawn here" in page and "<table" in page

@@ -16,6 +16,9 @@ from . import gates, numbers, table
 
 DIGITS = 6
 ROWS = table.DEFAULT_ROWS  # rows (and gradients, forks, matrix rows) shown, as on the terminal
+# A bigger circuit is not drawn in a notebook: dot takes seconds to minutes on thousands of nodes,
+# and Jupyter asks for each view every time a cell shows a result.
+DRAWN_NODES = 200
 
 
 def _num(value) -> str:
@@ -95,6 +98,9 @@ def result_html(result) -> str:
     shown = min(total, ROWS)
     parts = ['<div class="gradcli-result">']
     drawing = result_svg(result) if shown else None  # the circuit inline, where dot is installed
+    if shown and len(result.graph.nodes) > DRAWN_NODES:
+        parts.append(_note(f"The circuit ({len(result.graph.nodes)} nodes) is not drawn here: more than "
+                           f"{DRAWN_NODES}; gradcli eval … --output circuit.svg draws it"))
     if drawing is not None:
         start = drawing.find("<svg")
         parts.append(f'<div class="gradcli-circuit">{drawing[start:] if start >= 0 else drawing}</div>')
@@ -242,8 +248,12 @@ def jacobian_html(j) -> str:
 
 
 def result_svg(result) -> str | None:
-    """The circuit as SVG, drawn by Graphviz's dot; None where dot is missing or fails."""
+    """The circuit as SVG, drawn by Graphviz's dot; None where dot is missing, fails or takes too
+    long, and for a circuit of more than DRAWN_NODES nodes."""
     from . import dot, graphviz
+
+    if len(result.graph.nodes) > DRAWN_NODES:
+        return None
 
     return graphviz.svg(dot.render(result, digits=DIGITS))
 
