@@ -163,3 +163,10 @@ def test_a_big_circuit_is_not_drawn_and_says_so(monkeypatch):
     assert result._repr_svg_() is None
     page = result._repr_html_()
     assert "is not drawn here" in page and "<table" in page
+
+
+def test_an_untraced_result_shows_f_and_its_gradients(no_dot):
+    result = gradcli.parse("x*y").evaluate({"x": 2, "y": 3}, trace=False)
+    page = result._repr_html_()
+    assert "<table" not in page and "f = 6\n∂f/∂x = 3\n∂f/∂y = 2" in html.unescape(page)
+    assert result._repr_markdown_() == "- f = 6\n- ∂f/∂x = 3\n- ∂f/∂y = 2"
