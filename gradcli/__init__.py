@@ -27,6 +27,7 @@ try:
         ValueFormatError,
     )
     from .core import graph as _graph
+    from .core import trace as _trace
     from .evaluation.evaluator import evaluate as _evaluate_graph
     from .core.graph import Graph, Node
     from .language.parser import parse
@@ -49,6 +50,17 @@ def _to_source(graph: Graph) -> str:
 
 # The graph imports neither its evaluator nor its printer (they import it): connected here.
 _graph.connect(evaluate=_evaluate_graph, to_source=_to_source)
+
+
+def _view(kind: str, result) -> str | None:
+    from .render.html import display  # (loaded when a notebook first shows a result)
+
+    return display(kind, result)
+
+
+# The results (core/trace.py, evaluation/*) show themselves in Jupyter through the renderers above
+# them: connected here.
+_trace.connect_views(display=_view)
 
 __version__ = "0.1.0"
 

@@ -17,6 +17,41 @@ if TYPE_CHECKING:
 
 Number = Union[float, np.ndarray]
 
+# Jupyter's views of the results (IPython's rich display protocol: _repr_html_ and the like) are
+# renderers (gradcli.render.html), a layer above this one and above evaluation: gradcli/__init__.py
+# connects them here, as it connects Graph.evaluate (core/graph.py).
+_views: dict[str, Callable] = {}
+
+
+def connect_views(*, display: Callable[[str, object], str | None]) -> None:
+    """Called once, by gradcli/__init__.py: display(kind, result) gives the view's text or None."""
+    _views.update(display=display)
+
+
+def view(kind: str, result) -> str | None:
+    """The `kind` view (html, markdown, latex, svg) of `result`, or None (not connected, or none)."""
+    display = _views.get("display")
+    return None if display is None else display(kind, result)
+
+
+class DisplayMixin:
+    """IPython's rich display protocol for a result class: each method gives text or None (then
+    Jupyter shows the next kind it can, at last the repr)."""
+
+    __slots__ = ()
+
+    def _repr_html_(self) -> str | None:
+        return view("html", self)
+
+    def _repr_markdown_(self) -> str | None:
+        return view("markdown", self)
+
+    def _repr_latex_(self) -> str | None:
+        return view("latex", self)
+
+    def _repr_svg_(self) -> str | None:
+        return view("svg", self)
+
 
 class Edge:
     """One step of the chain rule: gradient flowing from `gate` back to its input number `index`."""
@@ -106,7 +141,7 @@ class RecordColumns:
         self.results = results
 
 
-class Result:
+class Result(DisplayMixin):
     """What a forward and backward pass gives: `value`, `gradients`, `diagnostics`, and `trace`,
     the per-node records (NodeTrace, in topological order; None when tracing was off).
 

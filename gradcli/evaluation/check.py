@@ -20,7 +20,7 @@ import numpy as np
 
 from ..base.errors import GradcliError, ValueFormatError, did_you_mean
 from ..core.graph import Graph, Node
-from ..core.trace import Diagnostic
+from ..core.trace import Diagnostic, DisplayMixin
 from ..inputs.values import to_array, to_arrays
 
 # Verdicts, best first. The first four are CS231n's bands.
@@ -122,7 +122,7 @@ class Entry:
 
 
 @dataclass
-class CheckReport:
+class CheckReport(DisplayMixin):
     graph: Graph
     value: float | np.ndarray  # f at the given values
     tolerances: Tolerances

@@ -66,7 +66,7 @@ import numpy as np
 
 from ..base.errors import GradcliError, ResourceError, ShapeError, did_you_mean
 from ..core.kernels import _check_broadcast, _forward_array_op
-from ..core.trace import Diagnostic
+from ..core.trace import Diagnostic, DisplayMixin
 from .engine import (KEEP_BYTES, _all_finite, _at, _at_its_kink, _close, _describe, _FloatingPointFlag,
                      _produced, bind_values, value_diagnostics)
 
@@ -107,7 +107,7 @@ class ForwardRecord:
         return f"ForwardRecord(node={self.node!r}, value={self.value!r}, tangent={self.tangent!r})"
 
 
-class JVP:
+class JVP(DisplayMixin):
     """A Jacobian-vector product: f and its directional derivative ∂f·t at one point.
 
     - `graph`: the graph evaluated.

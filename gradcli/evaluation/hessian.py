@@ -48,7 +48,7 @@ import numpy as np
 
 from ..base.errors import GradcliError, ResourceError, ShapeError, did_you_mean
 from ..core.graph import reachable_in_order
-from ..core.trace import Diagnostic
+from ..core.trace import Diagnostic, DisplayMixin
 from .edge_pushing import _add_scaled, _Declined, _fast_hessian, _fast_hvp
 from .forward import Reach, bind_tangents, gate_tangent
 
@@ -67,7 +67,7 @@ def element_labels(name: str, shape: tuple[int, ...]) -> list[str]:
     return [f"{name}[{','.join(map(str, index))}]" for index in np.ndindex(*shape)]
 
 
-class Hessian:
+class Hessian(DisplayMixin):
     """The second derivatives of a scalar f at one point.
 
     - `f`: the value of f (a float).
@@ -227,7 +227,7 @@ def hessian(graph: Graph, values: Mapping[str, object] | None = None, wrt: Seque
     return Hessian(float(first.value), gradient, labels, matrix, shapes, diagnostics, graph)
 
 
-class HVP:
+class HVP(DisplayMixin):
     """A Hessian-vector product: H·v for one tangent v, with f and the gradient, at one point.
 
     - `f`: the value of f (a float).

@@ -40,7 +40,7 @@ import numpy as np
 
 from ..base.errors import GradcliError, ResourceError, did_you_mean, shorten
 from ..core.kernels import _check_broadcast, _forward_array_op, unbroadcast
-from ..core.trace import Diagnostic
+from ..core.trace import Diagnostic, DisplayMixin
 from .hessian import element_labels
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 MODES = ("auto", "forward", "reverse")
 
 
-class Jacobian:
+class Jacobian(DisplayMixin):
     """The Jacobian of one or more outputs at one point.
 
     - `matrix`: shape (m, n), float64; row i is output element i, column j input element j:

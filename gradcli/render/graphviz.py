@@ -39,3 +39,18 @@ def write(dot_text: str, path: Path) -> None:
         first = (done.stderr.decode(errors="replace").strip().splitlines() or ["no message"])[0]
         raise GradcliError(f"cannot draw {path}: dot exited with code {done.returncode}: {first}")
     write_whole(str(path), done.stdout, binary=True)
+
+
+def svg(dot_text: str, timeout: float = 20) -> str | None:
+    """The diagram as SVG text, for a notebook (`_repr_svg_`); None where `dot` is not installed,
+    fails or takes longer than `timeout` seconds (Jupyter then shows the HTML view alone)."""
+    dot = shutil.which("dot")
+    if dot is None:
+        return None
+    try:
+        done = subprocess.run([dot, "-Tsvg"], input=dot_text.encode(), capture_output=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+    return done.stdout.decode("utf-8", errors="replace")

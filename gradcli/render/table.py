@@ -97,6 +97,24 @@ def number_width(digits: int) -> int:
     return 1 + digits + (1 if digits > 1 else 0) + len("e-308")
 
 
+def rows(result: Result, num):
+    """Each edge's row (HEADERS, texts; `num` writes a number), output first; what belongs to the
+    gate is worked out once per gate. (Also the notebook's table: render/html.py.)"""
+    trace = result.trace
+    if trace is None:
+        return
+    for record in reversed(trace):
+        if not record.edges:
+            continue
+        gate = record.node
+        view = gate.view
+        op = view.symbol if gate.rewrite is None else f"{view.symbol} (stable)"
+        name, value = label(gate), num(record.value)
+        for edge in record.edges:
+            yield (name, op, gates.role(edge, view), label(edge.input), num(trace[edge.input.id].value),
+                   value, num(edge.local), num(edge.upstream), num(edge.result))
+
+
 def render(result: Result, out, *, digits: int = 6, all_rows: bool = False,
            ascii_only: bool = False, name: str = "f") -> None:
     """Print the table to a Rich console (a terminal) or a text stream (see style.py);
@@ -117,23 +135,10 @@ def render(result: Result, out, *, digits: int = 6, all_rows: bool = False,
     shown = total if all_rows else min(total, DEFAULT_ROWS)
     trace = result.trace
 
-    def rows():
-        """Each edge's row, output first; what belongs to the gate is worked out once per gate."""
-        for record in reversed(trace):
-            if not record.edges:
-                continue
-            gate = record.node
-            view = gate.view
-            op = view.symbol if gate.rewrite is None else f"{view.symbol} (stable)"
-            name, value = label(gate), num(record.value)
-            for edge in record.edges:
-                yield (name, op, gates.role(edge, view), label(edge.input), num(trace[edge.input.id].value),
-                       value, num(edge.local), num(edge.upstream), num(edge.result))
-
     if shown:
         source = gates.title(graph)
         title = f"Backward pass of {source}\n{HOW_TO_READ}"
-        edges = islice(rows(), shown)
+        edges = islice(rows(result, num), shown)
         blocks = (block for block in iter(lambda: list(islice(edges, BLOCK)), []))
         if is_console(out):
             _rich_blocks(out, title, blocks, streaming=shown > BLOCK, digits=digits)
