@@ -41,6 +41,7 @@ import numpy as np
 from ..base.errors import GradcliError, ResourceError, did_you_mean, shorten
 from ..core.kernels import _check_broadcast, _forward_array_op, unbroadcast
 from ..core.trace import Diagnostic, DisplayMixin
+from .forward import tangent_columns, times
 from .hessian import element_labels
 
 if TYPE_CHECKING:
@@ -297,8 +298,6 @@ def _forward_rows(graph: Graph, arrays: dict, names: list[str], shapes: dict, n:
                   max_memory: int | None) -> tuple[object, np.ndarray, list[Diagnostic]]:
     """An output's value, its rows of J by forward mode (its tangent with n columns, as an
     array (size, n) of its own) and the pass's diagnostics."""
-    from .forward import tangent_columns
-
     seeds = _seeds(names, shapes, n, graph.variables)
     with np.errstate(all="ignore"):
         value, tangent, found = tangent_columns(graph, arrays, seeds, n, max_memory=max_memory)
@@ -354,7 +353,8 @@ def _reverse_rows(graph: Graph, arrays: dict, names: list[str], shapes: dict, ro
                 continue
             in_shape = np.shape(args[k])
             if op.vjp is None:
-                term = unbroadcast(_rows_times(op.locals[k](ans, *args), g, lambda node=node: reached.of(node)),
+                # local · g with the rows as forward mode's columns, the same 0·∞ rule for structural zeros
+                term = unbroadcast(times(op.locals[k](ans, *args), g, rows, reach=lambda node=node: reached.of(node)),
                                    in_shape + (rows,), full + (rows,))
             else:
                 if op.body is None and k < len(op.rule) and op.rule[k] is None:
@@ -372,38 +372,6 @@ def _reverse_rows(graph: Graph, arrays: dict, names: list[str], shapes: dict, ro
             block[:, start:start + size] = np.broadcast_to(g, shapes[name] + (rows,)).reshape(size, rows).T
         start += size
     return block
-
-
-def _rows_times(local, g, reach=None):
-    """local · g for an elementwise gate: local in the gate's shape (or a part of it that
-    broadcasts), g with the last axis of rows. Where local is not finite, a zero cotangent
-    gives 0 if it is structural: the row's output element does not depend on the gate's element
-    (`reach()`, the gate's reached mask, asked for only where such a meeting happens; None, or no
-    `reach`: no row depends on it); else local·0 = nan, as the reverse engine gives."""
-    if isinstance(local, float):
-        if local == 1.0:
-            return g
-        if math.isfinite(local):
-            return local * g
-        return _structural(local * g, g == 0, reach)
-    local = np.asarray(local)
-    if local.ndim:
-        local = local[..., None]
-    product = local * g
-    finite = np.isfinite(local)
-    if not finite.all():
-        zero = ~finite & (g == 0)
-        if zero.any():
-            product = _structural(product, zero, reach)
-    return product
-
-
-def _structural(product, zero, reach):
-    """`product` with 0 where `zero` and the element is not reached (`reach()`, or None)."""
-    mask = None if reach is None else reach()
-    if mask is not None:
-        zero = zero & ~mask
-    return np.where(zero, 0.0, product)
 
 
 # reductions over an axis: each output element depends on every input element it reduces
