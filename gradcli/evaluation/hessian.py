@@ -50,6 +50,7 @@ from ..base.errors import GradcliError, ResourceError, ShapeError, did_you_mean
 from ..core.graph import reachable_in_order
 from ..core.trace import Diagnostic, DisplayMixin
 from .edge_pushing import _add_scaled, _Declined, _fast_hessian, _fast_hvp
+from .engine import _at, _describe
 from .forward import Reach, bind_tangents, gate_tangent
 
 if TYPE_CHECKING:
@@ -415,18 +416,8 @@ def _chosen(gradients: Mapping[str, object], wrt: Iterable[str] | None) -> list[
 
 
 def _kink(node: Node) -> Diagnostic:
-    return Diagnostic("kink", f"second derivative: gate {_where(node)} is at its kink; using the "
+    return Diagnostic("kink", f"second derivative: gate {_at(node)} is at its kink; using the "
                               f"convention {node.op.kink_rule}", node)
-
-
-def _describe(array) -> str:
-    kinds = [kind for kind, test in (("nan", np.isnan), ("inf", np.isposinf), ("-inf", np.isneginf))
-             if test(array).any()]
-    return "/".join(kinds)
-
-
-def _where(node: Node) -> str:
-    return f"{node.label!r} ({node.gate_name}, {node.span.where()})"
 
 
 class _TangentPass:
@@ -524,7 +515,7 @@ class _TangentPass:
                 if finite_in and not (np.isfinite(ans).all() and np.isfinite(tangent).all()):
                     bad = ans if not np.isfinite(ans).all() else tangent
                     self.diagnostics.append(Diagnostic(
-                        "domain", f"second derivative: gate {_where(node)} produced {_describe(bad)} "
+                        "domain", f"second derivative: gate {_at(node)} produced {_describe(bad)} "
                                   "from finite inputs", node))
                     reported = True
         return values, tangents
@@ -662,7 +653,7 @@ class _ScalarPass:
             if op.kink_offset is not None and op.kink_offset(*vals) == 0 and _kink_crossed(
                     op, vals, _dict_columns([d[1] for d in ins])):
                 self.diagnostics.append(Diagnostic(
-                    "kink", f"second derivative: the slope of gate {_where(node)} is at the kink of "
+                    "kink", f"second derivative: the slope of gate {_at(node)} is at the kink of "
                             f"{op.call_name}; using the convention {op.kink_rule}", node))
             done.append((ans, _combine(scalar.locals, ans, vals, [d[1] for d in ins])))
         kind, value = template.result

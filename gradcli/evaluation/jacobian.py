@@ -41,6 +41,7 @@ import numpy as np
 from ..base.errors import GradcliError, ResourceError, did_you_mean, shorten
 from ..core.kernels import _check_broadcast, _forward_array_op, unbroadcast
 from ..core.trace import Diagnostic, DisplayMixin
+from .engine import _describe
 from .forward import tangent_columns, times
 from .hessian import element_labels
 
@@ -241,12 +242,6 @@ def jacobian(graphs: Mapping[str, Graph], values: Mapping[str, object] | None = 
 
 def _count(k: int, noun: str) -> str:
     return f"{k} {noun}" if k == 1 else f"{k} {noun}s"
-
-
-def _describe(array) -> str:
-    kinds = [kind for kind, test in (("nan", np.isnan), ("inf", np.isposinf), ("-inf", np.isneginf))
-             if test(array).any()]
-    return "/".join(kinds)
 
 
 def _chosen(used: list[str], wrt: Sequence[str] | None) -> list[str]:
