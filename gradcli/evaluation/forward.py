@@ -1180,6 +1180,21 @@ def _finish(graph: Graph, arrays: dict, value, tangent, seeds: dict):
     return value, tangent
 
 
+def identity_seeds(names: list[str], shapes: dict, n: int) -> dict[str, np.ndarray]:
+    """The identity over the variables' n elements (in `names` order, C order within each) as
+    `tangent_columns` seeds: seeds[name] of shape shapes[name] + (n,), column j of the seeds one
+    element's unit direction, so that the tangents come back as the Jacobian's columns."""
+    seeds, start = {}, 0
+    for name in names:
+        shape = shapes[name]
+        size = math.prod(shape)
+        seed = np.zeros((size, n))
+        seed[np.arange(size), start + np.arange(size)] = 1.0
+        seeds[name] = seed.reshape(shape + (n,))
+        start += size
+    return seeds
+
+
 def tangent_columns(graph: Graph, arrays: dict[str, np.ndarray], seeds: dict[str, np.ndarray], n: int, *,
                     max_memory: int | None = None) -> tuple:
     """Forward mode with n tangent columns at once: `seeds[name]` has shape var_shape + (n,)

@@ -51,7 +51,7 @@ from ..core.graph import reachable_in_order
 from ..core.trace import Diagnostic, DisplayMixin
 from .edge_pushing import _add_scaled, _Declined, _fast_hessian, _fast_hvp
 from .engine import _at, _describe
-from .forward import Reach, bind_tangents, gate_tangent
+from .forward import Reach, bind_tangents, gate_tangent, identity_seeds
 
 if TYPE_CHECKING:
     from ..core.graph import Graph, Node
@@ -431,15 +431,7 @@ class _TangentPass:
         self.max_memory = max_memory
         self.diagnostics: list[Diagnostic] = []
         # by default the identity (every column of the Hessian); an HVP's one tangent column
-        self.seeds: dict[str, np.ndarray] = seeds or {}
-        start = 0
-        for name in [] if seeds else names:
-            shape = shapes[name]
-            size = math.prod(shape)
-            seed = np.zeros((size, n))
-            seed[np.arange(size), start + np.arange(size)] = 1.0
-            self.seeds[name] = seed.reshape(shape + (n,))
-            start += size
+        self.seeds: dict[str, np.ndarray] = seeds or identity_seeds(names, shapes, n)
         self.shapes = shapes
         self.names = names
 

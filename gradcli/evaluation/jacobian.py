@@ -42,7 +42,7 @@ from ..base.errors import GradcliError, ResourceError, did_you_mean, shorten
 from ..core.kernels import _check_broadcast, _forward_array_op, unbroadcast
 from ..core.trace import Diagnostic, DisplayMixin
 from .engine import _describe
-from .forward import tangent_columns, times
+from .forward import identity_seeds, tangent_columns, times
 from .hessian import element_labels
 
 if TYPE_CHECKING:
@@ -275,25 +275,11 @@ def _moved(graph: Graph, names: set) -> set:
     return moved
 
 
-def _seeds(names: list[str], shapes: dict, n: int, present) -> dict[str, np.ndarray]:
-    """The identity over the n input elements: seeds[name] of shape var_shape + (n,)."""
-    seeds, start = {}, 0
-    for name in names:
-        shape = shapes[name]
-        size = math.prod(shape)
-        if name in present:
-            seed = np.zeros((size, n))
-            seed[np.arange(size), start + np.arange(size)] = 1.0
-            seeds[name] = seed.reshape(shape + (n,))
-        start += size
-    return seeds
-
-
 def _forward_rows(graph: Graph, arrays: dict, names: list[str], shapes: dict, n: int,
                   max_memory: int | None) -> tuple[object, np.ndarray, list[Diagnostic]]:
     """An output's value, its rows of J by forward mode (its tangent with n columns, as an
     array (size, n) of its own) and the pass's diagnostics."""
-    seeds = _seeds(names, shapes, n, graph.variables)
+    seeds = {name: seed for name, seed in identity_seeds(names, shapes, n).items() if name in graph.variables}
     with np.errstate(all="ignore"):
         value, tangent, found = tangent_columns(graph, arrays, seeds, n, max_memory=max_memory)
     size = int(np.size(value))
