@@ -201,7 +201,8 @@ def check(graph: Graph, values: Mapping[str, object], *, expected: Mapping[str, 
             plus, minus = passes
             with np.errstate(all="ignore"):
                 numeric = float((np.sum(plus.value) - np.sum(minus.value)) / (2 * h))
-            crossed = tuple(node for node in kink_gates if _crossed(node, (minus, base, plus)))
+            crossed = tuple(node for node in kink_gates
+                            if _crossed(node, (_traced(minus), _traced(base), _traced(plus))))
             a = float(analytic[index])
             error, verdict = judge(a, numeric, tolerances, kink=bool(crossed))
             entry = Entry(name, index, a, numeric, error, verdict, crossed)
@@ -211,14 +212,20 @@ def check(graph: Graph, values: Mapping[str, object], *, expected: Mapping[str, 
     return CheckReport(graph, base.value, tolerances, entries, base.diagnostics)
 
 
+def _traced(result):
+    """A traced Result's node values, as `_crossed` reads them: node -> value."""
+    return lambda node: result.trace[node.id].value
+
+
 def _crossed(node: Node, passes) -> bool:
-    """Whether the gate's inputs are not all on one side of its kink in the passes at v − h, v, v + h.
+    """Whether the gate's inputs are not all on one side of its kink in the passes at v − h, v, v + h
+    (each pass a function node -> its value there).
 
     The pass at v also catches a kink crossed twice (|x² − c| with both roots inside the step).
     """
     sides = []
-    for result in passes:
-        inputs = [result.trace[i.id].value for i in node.inputs]
+    for value_of in passes:
+        inputs = [value_of(i) for i in node.inputs]
         with np.errstate(all="ignore"):
             sides.append(np.sign(node.op.kink_offset(*inputs)))
     first = sides[0]
@@ -288,7 +295,10 @@ def check_direction(graph: Graph, values: Mapping[str, object], tangent: Mapping
     h = float(h)
     arrays = to_arrays(values)
     name = name or output_name(graph)  # (evaluation.outputs: a statement's name, else "f")
-    result = jvp(graph, arrays, tangent, trace=False)
+    kink_gates = [n for n in graph.nodes if n.kind == "gate" and n.op.kink_offset is not None]
+    trace = bool(kink_gates)  # node values are needed to see which side of a kink a pass is on
+    # (the JVP's pass is the pass at v: its records give the kink gates' inputs there)
+    result = jvp(graph, arrays, tangent, trace=trace)
     seeds = result.seeds
     if not seeds:
         raise GradcliError("nothing to check: the expression has no variables",
@@ -297,8 +307,6 @@ def check_direction(graph: Graph, values: Mapping[str, object], tangent: Mapping
         raise GradcliError("the direction is 0 for every variable: there is nothing to check along it",
                            hint="give a --tangent that is not all zeros, e.g. --tangent "
                                 f"{next(iter(seeds))}=1")
-    kink_gates = [n for n in graph.nodes if n.kind == "gate" and n.op.kink_offset is not None]
-    trace = bool(kink_gates)  # node values are needed to see which side of a kink a pass is on
     passes = []
     for step in (h, -h):
         moved = dict(arrays)
@@ -309,8 +317,14 @@ def check_direction(graph: Graph, values: Mapping[str, object], tangent: Mapping
     plus, minus = passes
     crossed: tuple = ()
     if trace:
-        base = graph.evaluate(arrays, trace=True)
-        crossed = tuple(node for node in kink_gates if _crossed(node, (minus, base, plus)))
+        at_v = {record.node: record.value for record in result.records}
+
+        def base(node):
+            if node in at_v:
+                return at_v[node]
+            return arrays[node.name] if node.kind == "var" and node.name in arrays else np.float64(node.default)
+
+        crossed = tuple(node for node in kink_gates if _crossed(node, (_traced(minus), base, _traced(plus))))
     with np.errstate(all="ignore"):
         numeric = (np.asarray(plus.value, dtype=np.float64) - np.asarray(minus.value, dtype=np.float64)) / (2 * h)
     analytic = np.broadcast_to(np.asarray(result.tangent, dtype=np.float64), numeric.shape)
