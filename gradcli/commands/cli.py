@@ -899,7 +899,6 @@ def jvp_command(
                            hint="--format json already holds every gate's local gradients and tangents")
     with _user_errors():
         from ..evaluation import outputs as several
-        from ..evaluation.forward import jvp
         from ..inputs.arguments import collect_values
 
         names = None if outputs is None else _names(outputs, "--outputs")
@@ -916,19 +915,7 @@ def jvp_command(
         graphs = several.graphs(source, names, values=values)
         _refuse_constant_tangents(graphs.values(), directions, values)
         traced = steps or format is not ReportFormat.plain
-        results = {}
-        unused = several.unused_values(graphs, values) if len(graphs) > 1 else []
-        for name, graph in graphs.items():
-            own, own_tangents = values, directions
-            if len(graphs) > 1:  # as evaluation.outputs runs each output: on the values (and tangents) it uses
-                own = {key: value for key, value in values.items() if key in graph.variables}
-                if any(key not in own for key in graph.required):
-                    own = values  # it fails: the engine's message names the unused values as candidates
-                # a tangent that no output's variable takes stays, for the engine's message (did you mean)
-                own_tangents = {key: t for key, t in directions.items()
-                                if key in graph.variables or not any(key in g.variables for g in graphs.values())}
-            results[name] = result = jvp(graph, own, own_tangents, trace=traced, max_memory=limit or None)
-            result.diagnostics = [*result.diagnostics, *unused]  # each output's JSON "warnings" has them too
+        results = several.jvps(graphs, values, directions, trace=traced, max_memory=limit or None)
         diagnostics = list({d.message: d for r in results.values() for d in r.diagnostics}.values())
         if not quiet:
             _warn(diagnostics)

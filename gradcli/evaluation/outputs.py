@@ -107,10 +107,37 @@ def evaluate(graphs: Mapping[str, Graph], values: Mapping[str, object] | None = 
     unused = unused_values(graphs, values)
     results = {}
     for name, graph in graphs.items():
-        own = {key: value for key, value in values.items() if key in graph.variables}
-        if any(key not in own for key in graph.required):
-            own = values  # it fails: the engine's message names the unused values as candidates
-        result = graph.evaluate(own, trace=trace, max_memory=max_memory)
+        result = graph.evaluate(_own_values(graph, values), trace=trace, max_memory=max_memory)
         result.diagnostics.extend(unused)
         results[name] = result
     return results
+
+
+def jvps(graphs: Mapping[str, Graph], values: Mapping[str, object], tangents: Mapping[str, object], *,
+         trace: bool | None = None, max_memory: int | None = None) -> dict:
+    """{output name: its JVP} (gradcli.evaluation.forward.jvp), each output run as `evaluate` runs
+    it: on the values it uses, and on the tangents of its own variables (a tangent of a name no
+    output has stays, for forward.jvp's did-you-mean); a value no output uses is one "input"
+    diagnostic in every JVP. A single graph runs on all the values and tangents."""
+    from .forward import jvp
+
+    values = dict(values)
+    if len(graphs) == 1:
+        graph, = graphs.values()
+        return {name: jvp(graph, values, tangents, trace=trace, max_memory=max_memory) for name in graphs}
+    unused = unused_values(graphs, values)
+    results = {}
+    for name, graph in graphs.items():
+        own_tangents = {key: t for key, t in tangents.items()
+                        if key in graph.variables or not any(key in g.variables for g in graphs.values())}
+        result = jvp(graph, _own_values(graph, values), own_tangents, trace=trace, max_memory=max_memory)
+        result.diagnostics = [*result.diagnostics, *unused]
+        results[name] = result
+    return results
+
+
+def _own_values(graph: Graph, values: dict) -> dict:
+    """The values an output's graph uses; all of them when one it needs is missing (its run then
+    fails, and the engine's message names the unused values as candidates)."""
+    own = {key: value for key, value in values.items() if key in graph.variables}
+    return values if any(key not in own for key in graph.required) else own
