@@ -95,11 +95,13 @@ def _all_finite(array) -> bool:
     return bool(np.isfinite(array).all())
 
 
-def bind_values(graph: Graph, values: dict, *, finite: bool = True) -> tuple[dict[str, np.ndarray], list[Diagnostic]]:
-    """Check the given values against the graph's variables and convert them to arrays; with
-    `finite`, say which hold a nan or an infinity (else the caller does, `value_diagnostics`)."""
+def bind_values(graph: Graph, values: dict, *, finite: bool = True,
+                convert=to_arrays) -> tuple[dict[str, np.ndarray], list[Diagnostic]]:
+    """Check the given values against the graph's variables and convert them to arrays (`convert`:
+    NumPy float64's by default); with `finite`, say which hold a nan or an infinity (else the
+    caller does, `value_diagnostics`)."""
     diagnostics = []
-    arrays = to_arrays(values)
+    arrays = convert(values)
     for name in arrays:
         if name not in graph.variables:
             hint = did_you_mean(name, graph.variables) if graph.variables and len(diagnostics) < 20 else None
