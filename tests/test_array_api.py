@@ -242,3 +242,69 @@ def test_numpy_values_take_the_numpy_engine(monkeypatch):
 
     monkeypatch.setattr(array_api, "run", lambda *a, **k: pytest.fail("NumPy values left the NumPy engine"))
     assert gradcli.evaluate("sum(x*x)", x=np.arange(3.0)).gradients["x"].tolist() == [0.0, 2.0, 4.0]
+
+
+# -- values from Parquet and Zarr for eval (issue 17, item 3) ------------------------------------
+
+@pytest.fixture
+def stores(tmp_path, monkeypatch):
+    pa = pytest.importorskip("pyarrow", reason="pyarrow is an extra: pip install 'gradcli[dask]'")
+    pq = pytest.importorskip("pyarrow.parquet")
+    zarr = pytest.importorskip("zarr", reason="zarr is an extra: pip install 'gradcli[dask]'")
+    monkeypatch.chdir(tmp_path)
+    pq.write_table(pa.table({"x": [1.0, 2.0, 3.0], "n": [1, 2, 3], "v": [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]],
+                             "s": ["a", "b", "c"], "r": [[1.0], [2.0, 3.0], [4.0]]}), "data.parquet")
+    pq.write_table(pa.table({"only": [0.5, -0.5]}), "one.parquet")
+    big = zarr.create_array("big.zarr", shape=(6, 2), chunks=(2, 2), dtype="f8")
+    big[:] = np.arange(12.0).reshape(6, 2)
+    group = zarr.open_group("group.zarr", mode="w")
+    group.create_array("a", shape=(3,), dtype="i4")[:] = [1, 2, 3]
+    group.create_array("b", shape=(2,), dtype="f8")[:] = [0.5, 1.5]
+    return tmp_path
+
+
+def test_parquet_column_and_list_column_for_eval(stores, cli):
+    out = cli("eval", "sum(x*x) + sum(V @ w)", "x=@data.parquet:x", "V=@data.parquet:v", "w=[1,1]", "--format", "plain")
+    assert out.exit_code == 0, out.stderr
+    # f = 1+4+9 + (3+7+11); ∂f/∂x = 2x; ∂f/∂V = w in every row; ∂f/∂w = column sums of V
+    assert out.stdout.split("\n")[:4] == ["f 35.0", "x [2.0,4.0,6.0]", "V [[1.0,1.0],[1.0,1.0],[1.0,1.0]]",
+                                          "w [9.0,12.0]"]
+    out = cli("eval", "sum(n) + sum(y)", "n=@data.parquet:n", "y=@one.parquet", "--format", "plain")
+    assert out.stdout.startswith("f 6.0\n")
+
+
+def test_zarr_is_read_lazily_and_computed_for_eval(stores, cli):
+    from gradcli.inputs.datafiles import load_value
+
+    lazy = load_value("big.zarr", "value of X")
+    assert isinstance(lazy, da.Array) and lazy.chunks == ((2, 2, 2), (2,))
+    out = cli("eval", "sum(X @ w)", "X=@big.zarr", "w=[1,2]", "--format", "plain")
+    assert out.exit_code == 0, out.stderr
+    # X @ w = [2, 8, …, 32], sum 102; ∂f/∂w = column sums of X (30, 36); ∂f/∂X = w in every row
+    assert out.stdout.split("\n")[:3] == ["f 102.0", "X [[1.0,2.0],[1.0,2.0],[1.0,2.0],[1.0,2.0],[1.0,2.0],[1.0,2.0]]",
+                                          "w [30.0,36.0]"]
+    out = cli("eval", "sum(a) * sum(b)", "a=@group.zarr:a", "b=@group.zarr:b", "--format", "plain")
+    assert out.stdout.startswith("f 12.0\na [2.0,2.0,2.0]\nb [6.0,6.0]\n")
+
+
+@pytest.mark.parametrize("value, needles", [
+    ("x=@data.parquet", ["holds 5 columns; say which one", "its columns are x, n, v, s, r"]),
+    ("x=@data.parquet:q", ["has no column 'q'"]),
+    ("x=@data.parquet:s", ["column 's' of data.parquet holds string values, not real numbers"]),
+    ("x=@data.parquet:r", ["differ in length (row 1 has 1, row 2 has 2)"]),
+    ("x=@missing.parquet", ["cannot read missing.parquet: no such file"]),
+    ("x=@big.zarr:a", ["is one array, not a group"]),
+    ("x=@group.zarr", ["is a group of 2 arrays", "its arrays are a, b"]),
+    ("x=@missing.zarr", ["cannot read missing.zarr: no such file"]),
+])
+def test_bad_stores_are_one_message_and_exit_1(stores, cli, value, needles):
+    out = cli("eval", "sum(x)", value)
+    assert out.exit_code == 1
+    assert "Traceback" not in out.stderr and out.stderr.startswith("error: ")
+    for needle in needles:
+        assert needle in out.stderr
+
+
+def test_parquet_over_the_memory_limit_is_refused_before_reading(stores, cli):
+    out = cli("eval", "sum(x)", "x=@data.parquet:x", "--max-memory", "16")
+    assert out.exit_code == 1 and "3 rows: 24 bytes as float64" in out.stderr

@@ -7,8 +7,9 @@ standard's functions (gradcli.core.array_api.FORWARDS). So a Dask value gives a 
 f and of every gradient, computed chunk by chunk when asked (`dask.compute(r.value,
 r.gradients)`), for arrays larger than memory; a CuPy value computes on its GPU.
 
-gradcli.evaluation.evaluator chooses this module once per run, when a value is an array of another
-library (gradcli.core.array_api.namespace_of); NumPy values never come here. What NumPy's engine
+The NumPy engine's `run` chooses this module once per run, when a value is an array of another
+library (gradcli.core.array_api.namespace_of); NumPy values never come here (nor to the scalar
+engine before it, which declines every value that is not a NumPy number). What NumPy's engine
 adds and this does not: the diagnostics that read values (nan/inf, kinks: a lazy run has no
 values to read), float64's rescues of overflowing partial sums, and max_memory. The per-gate
 records (`result.trace`) are made when first read, by the NumPy engine on the values copied to
@@ -29,16 +30,18 @@ from ..differentiation.derivative import RULES, _copied, gradient_nodes, topolog
 from ..inputs.values import to_array
 
 
-def run(graph: Graph, values: dict, xp, *, trace: bool | None = None) -> Result:
+def run(graph: Graph, values: dict, xp, *, bind, numpy_run) -> Result:
     """f and its gradients in namespace `xp` (the values' own; numbers and NumPy arrays among
     them are moved to it). Returns a Result whose value and gradients are arrays of `xp`: lazy
     ones for Dask. Raises MissingValueError, ShapeError (found from the shapes, before any
-    computing), GradcliError for an op the namespace cannot compute (erf outside Dask)."""
-    from .engine import bind_values
+    computing), GradcliError for an op the namespace cannot compute (erf outside Dask).
 
+    The NumPy engine's run (gradcli.evaluation.engine.run, which calls this) hands over its
+    `bind` (bind_values: the values checked against the variables, with the same messages) and
+    itself, `numpy_run`, for the records."""
     device = _device_of(values.values())
-    arrays, diagnostics = bind_values(graph, values, finite=False,
-                                      convert=lambda given: _to_namespace(given, xp, device))
+    arrays, diagnostics = bind(graph, values, finite=False,
+                               convert=lambda given: _to_namespace(given, xp, device))
     diagnostics[:0] = graph.notes
     names = tuple(n for n in graph.variables if n in arrays)
     output, gradients = _gradient_nodes(graph, names)
@@ -56,9 +59,7 @@ def run(graph: Graph, values: dict, xp, *, trace: bool | None = None) -> Result:
         value = float(value)
 
     def records():
-        from .engine import run as run_numpy
-
-        return run_numpy(graph, {n: to_numpy(a) for n, a in arrays.items()}, trace=True).trace
+        return numpy_run(graph, {n: to_numpy(a) for n, a in arrays.items()}, trace=True).trace
 
     return Result(graph, value, results, None, diagnostics, records=records)
 

@@ -32,6 +32,7 @@ from ..base.errors import GradcliError, MissingValueError, ResourceError, did_yo
 from ..core.graph import Graph, Node
 from ..core.kernels import (_check_broadcast, _dot, _edge_result, _forward_array_op, _shape, _times,
                             array_op_shape, unbroadcast)
+from ..core.array_api import namespace_of
 from ..core.ops import OVERLOADS, safe_sum
 from .shapes import _Plan, check_memory
 from .shapes import full_reduction as _full_reduction
@@ -146,7 +147,15 @@ def run(graph: Graph, values: dict, *, trace: bool | None = True, max_memory: in
 
     trace=None: a small run (its values within KEEP_BYTES) is traced and keeps its records; a
     bigger one runs untraced, and its records are made when first read, by one traced pass of
-    the same values (checked against this run's value: changed inputs raise GradcliError)."""
+    the same values (checked against this run's value: changed inputs raise GradcliError).
+
+    Values that are arrays of another library (Dask, CuPy, array_api_strict: see
+    gradcli.core.array_api.namespace_of) run in gradcli.evaluation.array_api instead, in that library."""
+    xp = namespace_of(values.values())  # the array library, once per run: None for NumPy values
+    if xp is not None:  # Dask, CuPy, array_api_strict: through the array API standard
+        from .array_api import run as run_array_api
+
+        return run_array_api(graph, values, xp, bind=bind_values, numpy_run=run)
     # No NumPy warning leaves the engine: every floating-point error is either reported as a
     # diagnostic (the passes below set their own errstate) or harmless.
     with np.errstate(all="ignore"):
