@@ -308,3 +308,12 @@ def test_bad_stores_are_one_message_and_exit_1(stores, cli, value, needles):
 def test_parquet_over_the_memory_limit_is_refused_before_reading(stores, cli):
     out = cli("eval", "sum(x)", "x=@data.parquet:x", "--max-memory", "16")
     assert out.exit_code == 1 and "3 rows: 24 bytes as float64" in out.stderr
+
+
+def test_arrays_of_two_libraries_are_one_message():
+    with pytest.raises(gradcli.GradcliError, match="arrays of array_api_strict and dask"):
+        gradcli.evaluate("sum(x) + sum(y)", x=da.zeros(2), y=strict.zeros(2))
+
+
+def test_trace_false_keeps_no_records():
+    assert gradcli.parse("sum(x)").evaluate({"x": da.ones(3)}, trace=False).trace is None

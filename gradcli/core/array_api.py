@@ -22,12 +22,14 @@ import math
 
 import numpy as np
 
+from ..base.errors import GradcliError
+
 _NUMPY_TYPES = (np.ndarray, np.generic, float, int, bool, list, tuple, str)
 
 
 def namespace_of(values) -> object | None:
     """The array-API namespace of the values, or None when they are all NumPy's (or numbers,
-    lists, text). Raises TypeError for values of two array libraries."""
+    lists, text). Raises GradcliError for arrays of two libraries."""
     others = [v for v in values if not isinstance(v, _NUMPY_TYPES)]
     if not others:
         return None
@@ -38,7 +40,12 @@ def namespace_of(values) -> object | None:
     arrays = [v for v in others if array_api_compat.is_array_api_obj(v)]
     if not arrays or all(isinstance(v, np.ndarray) for v in arrays):
         return None
-    xp = array_api_compat.array_namespace(*arrays)
+    try:
+        xp = array_api_compat.array_namespace(*arrays)
+    except TypeError as exc:  # arrays of two libraries (Dask and CuPy): no run can mix them
+        libraries = sorted({type(a).__module__.split(".")[0] for a in arrays})
+        raise GradcliError(f"the values are arrays of {' and '.join(libraries)}: one run computes in one library",
+                           hint="convert them to one library first") from exc
     return None if array_api_compat.is_numpy_namespace(xp) else xp
 
 

@@ -26,11 +26,11 @@ from ..core.graph import Graph, Node
 from ..core.kernels import array_op_shape, broadcast_error
 from ..core.trace import Result
 from ..core.ops import OPS
-from ..differentiation.derivative import RULES, _copied, gradient_nodes, topological, zero_like
+from ..differentiation.derivative import RULES, Builder, copy_nodes, gradient_nodes, topological, zero_like
 from ..inputs.values import to_array
 
 
-def run(graph: Graph, values: dict, xp, *, bind, numpy_run) -> Result:
+def run(graph: Graph, values: dict, xp, *, bind, numpy_run, trace: bool | None = None) -> Result:
     """f and its gradients in namespace `xp` (the values' own; numbers and NumPy arrays among
     them are moved to it). Returns a Result whose value and gradients are arrays of `xp`: lazy
     ones for Dask. Raises MissingValueError, ShapeError (found from the shapes, before any
@@ -38,7 +38,7 @@ def run(graph: Graph, values: dict, xp, *, bind, numpy_run) -> Result:
 
     The NumPy engine's run (gradcli.evaluation.engine.run, which calls this) hands over its
     `bind` (bind_values: the values checked against the variables, with the same messages) and
-    itself, `numpy_run`, for the records."""
+    itself, `numpy_run`, for the records (none with trace=False)."""
     device = _device_of(values.values())
     arrays, diagnostics = bind(graph, values, finite=False,
                                convert=lambda given: _to_namespace(given, xp, device))
@@ -61,7 +61,7 @@ def run(graph: Graph, values: dict, xp, *, bind, numpy_run) -> Result:
     def records():
         return numpy_run(graph, {n: to_numpy(a) for n, a in arrays.items()}, trace=True).trace
 
-    return Result(graph, value, results, None, diagnostics, records=records)
+    return Result(graph, value, results, None, diagnostics, records=None if trace is False else records)
 
 
 def to_numpy(array) -> np.ndarray:
@@ -105,7 +105,9 @@ def _gradient_nodes(graph: Graph, names: tuple) -> tuple[Node, dict[str, Node]]:
     a scalar stand for its broadcast instead)."""
     cache = graph.__dict__.setdefault("_array_api_gradients", {})
     if names not in cache:
-        copies, _, builder = _copied(graph)
+        copies = copy_nodes(graph.nodes)  # (f's own nodes, copied: a Graph numbers its nodes)
+        builder = Builder(lambda node: None)
+        builder.know(copies.values())
         output = copies[graph.output]
         span = graph.output.span
         seed = builder.gate(OPS["expand_as"], (builder.const(1.0, span), output), {}, span)

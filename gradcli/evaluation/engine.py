@@ -155,7 +155,7 @@ def run(graph: Graph, values: dict, *, trace: bool | None = True, max_memory: in
     if xp is not None:  # Dask, CuPy, array_api_strict: through the array API standard
         from .array_api import run as run_array_api
 
-        return run_array_api(graph, values, xp, bind=bind_values, numpy_run=run)
+        return run_array_api(graph, values, xp, bind=bind_values, numpy_run=run, trace=trace)
     # No NumPy warning leaves the engine: every floating-point error is either reported as a
     # diagnostic (the passes below set their own errstate) or harmless.
     with np.errstate(all="ignore"):
