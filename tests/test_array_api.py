@@ -317,3 +317,11 @@ def test_arrays_of_two_libraries_are_one_message():
 
 def test_trace_false_keeps_no_records():
     assert gradcli.parse("sum(x)").evaluate({"x": da.ones(3)}, trace=False).trace is None
+
+
+def test_plain_eval_of_a_zarr_store_makes_no_host_copy(stores, cli, monkeypatch):
+    from gradcli.evaluation import array_api
+
+    monkeypatch.setattr(array_api, "to_numpy", lambda a: pytest.fail("the store was copied to the host whole"))
+    out = cli("eval", "sum(X @ w)", "X=@big.zarr", "w=[1,2]", "--format", "plain")
+    assert out.exit_code == 0 and out.stdout.startswith("f 102.0\n")
