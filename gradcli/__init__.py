@@ -93,7 +93,9 @@ def evaluate(source: str, values: Mapping[str, object] | None = None, /, **more_
     """Parse `source`, run the forward and backward pass, and return the Result.
 
     Values come as a mapping, as keywords, or both (keywords win); each is a number,
-    a nested list or a NumPy array.
+    a nested list or a NumPy array, or an array of another array-API library (Dask, CuPy,
+    array_api_strict): the run is then that library's, and with Dask the value and the gradients
+    are lazy arrays, computed chunk by chunk when asked (`dask.compute(r.value, r.gradients)`).
 
     The run takes the fast path (Graph.evaluate's trace=None): `.value` and `.gradients` cost no
     per-edge records; those (`.trace`, `.edges`, ...) are made when first read.

@@ -32,6 +32,7 @@ from ..base.errors import GradcliError, MissingValueError, ResourceError, did_yo
 from ..core.graph import Graph, Node
 from ..core.kernels import (_check_broadcast, _dot, _edge_result, _forward_array_op, _shape, _times,
                             array_op_shape, unbroadcast)
+from ..core.array_api import namespace_of
 from ..core.ops import OVERLOADS, safe_sum
 from .shapes import _Plan, check_memory
 from .shapes import full_reduction as _full_reduction
@@ -95,11 +96,13 @@ def _all_finite(array) -> bool:
     return bool(np.isfinite(array).all())
 
 
-def bind_values(graph: Graph, values: dict, *, finite: bool = True) -> tuple[dict[str, np.ndarray], list[Diagnostic]]:
-    """Check the given values against the graph's variables and convert them to arrays; with
-    `finite`, say which hold a nan or an infinity (else the caller does, `value_diagnostics`)."""
+def bind_values(graph: Graph, values: dict, *, finite: bool = True,
+                convert=to_arrays) -> tuple[dict[str, np.ndarray], list[Diagnostic]]:
+    """Check the given values against the graph's variables and convert them to arrays (`convert`:
+    NumPy float64's by default); with `finite`, say which hold a nan or an infinity (else the
+    caller does, `value_diagnostics`)."""
     diagnostics = []
-    arrays = to_arrays(values)
+    arrays = convert(values)
     for name in arrays:
         if name not in graph.variables:
             hint = did_you_mean(name, graph.variables) if graph.variables and len(diagnostics) < 20 else None
@@ -144,7 +147,15 @@ def run(graph: Graph, values: dict, *, trace: bool | None = True, max_memory: in
 
     trace=None: a small run (its values within KEEP_BYTES) is traced and keeps its records; a
     bigger one runs untraced, and its records are made when first read, by one traced pass of
-    the same values (checked against this run's value: changed inputs raise GradcliError)."""
+    the same values (checked against this run's value: changed inputs raise GradcliError).
+
+    Values that are arrays of another library (Dask, CuPy, array_api_strict: see
+    gradcli.core.array_api.namespace_of) run in gradcli.evaluation.array_api instead, in that library."""
+    xp = namespace_of(values.values())  # the array library, once per run: None for NumPy values
+    if xp is not None:  # Dask, CuPy, array_api_strict: through the array API standard
+        from .array_api import run as run_array_api
+
+        return run_array_api(graph, values, xp, bind=bind_values, numpy_run=run, trace=trace)
     # No NumPy warning leaves the engine: every floating-point error is either reported as a
     # diagnostic (the passes below set their own errstate) or harmless.
     with np.errstate(all="ignore"):

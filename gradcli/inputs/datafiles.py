@@ -1,7 +1,9 @@
-"""Values from files and stdin: NumPy `.npy`, numeric CSV and JSON.
+"""Values from files and stdin: NumPy `.npy`, numeric CSV, JSON, a Parquet column and Zarr.
 
 `--set x=@data.npy`, `--set X=@points.csv`, `--set x=@values.json`, `--set x=@-` (stdin, JSON or
-CSV) and `--values FILE.json` (one JSON object, name → value) all come through here. Every problem
+CSV), `--set x=@data.parquet:column` (pyarrow), `--set X=@big.zarr` (a lazy Dask array: the run
+computes it chunk by chunk, gradcli.evaluation.array_api) and `--values FILE.json` (one JSON
+object, name → value) all come through here. Every problem
 (a missing file, a non-numeric cell, a ragged CSV, a wrong dtype) is one ValueFormatError naming
 the file and, for CSV, the line and column.
 
@@ -270,6 +272,12 @@ def load_value(path: str, where: str, stdin=None, limit: tuple[int, str] | None 
     (bytes, how to name it) past which the file is refused while it is read."""
     if not path:
         raise ValueFormatError(f"{where}: no file name after '@'", hint="write x=@data.npy, or x=@- for stdin")
+    stored = _STORED.fullmatch(path)
+    if stored:  # X=@data.parquet:column, X=@big.zarr, X=@group.zarr:array
+        file, column = stored["file"], stored["column"]
+        if stored["kind"].lower() == ".parquet":
+            return _load_parquet(file, column, where, limit)
+        return _load_zarr(file, column, where)
     kind = os.path.splitext(path)[1].lower()
     if path == STDIN:
         text = read_text(path, stdin, limit, where=where)
@@ -290,7 +298,7 @@ def load_value(path: str, where: str, stdin=None, limit: tuple[int, str] | None 
     if kind == ".json":
         return json_value(read_text(path, limit=limit, where=where), where)
     raise ValueFormatError(f"{where}: cannot tell the format of {path!r} from its name",
-                           hint="use a file ending in .npy, .csv or .json")
+                           hint="use a file ending in .npy, .csv or .json, or data.parquet:COLUMN, big.zarr")
 
 
 def _load_npy(path: str, where: str, limit: tuple[int, str] | None = None) -> np.ndarray:
@@ -328,6 +336,107 @@ def _load_npy(path: str, where: str, limit: tuple[int, str] | None = None) -> np
                                f"data, the file holds {len(data):,}")
     array = np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
     return array.astype(np.float64)
+
+
+# -- Parquet and Zarr: @data.parquet:column, @big.zarr (lazy, through Dask) ------------------
+
+_STORED = re.compile(r"(?P<file>.+?(?P<kind>\.parquet|\.zarr))/?(?::(?P<column>[^:/]+))?", re.IGNORECASE)
+
+
+def _missing_extra(where: str, what: str, exc: ImportError) -> ValueFormatError:
+    return ValueFormatError(f"{where}: reading {what} needs {exc.name or 'an optional package'}, "
+                            "which is not installed", hint="pip install 'gradcli[dask]'")
+
+
+def _load_parquet(path: str, column: str | None, where: str, limit: tuple[int, str] | None) -> np.ndarray:
+    """One column of a Parquet file (or a folder of parts), read with pyarrow, as float64: a
+    numeric column is a vector; a column of lists of one length is a matrix (row i the list of
+    row i). Without `:column` the file must hold one column. Sized from the metadata first."""
+    try:
+        import pyarrow as pa
+        import pyarrow.dataset as ds
+    except ImportError as exc:
+        raise _missing_extra(where, "Parquet", exc) from None
+    try:
+        dataset = ds.dataset(path, format="parquet")
+        names = dataset.schema.names
+    except FileNotFoundError:
+        raise _open_error(path, FileNotFoundError()) from None
+    except (OSError, pa.ArrowException) as exc:
+        raise ValueFormatError(f"{where}: {path} is not a Parquet file ({exc})") from None
+    listed = ", ".join(names[:20]) + (", …" if len(names) > 20 else "")
+    if column is None:
+        if len(names) != 1:
+            raise ValueFormatError(f"{where}: {path} holds {len(names)} columns; say which one",
+                                   hint=f"write {path}:COLUMN; its columns are {listed}")
+        column = names[0]
+    if column not in names:
+        raise ValueFormatError(f"{where}: {path} has no column {column!r}", hint=f"its columns are {listed}")
+    kind = dataset.schema.field(column).type
+    inner = kind.value_type if pa.types.is_list(kind) or pa.types.is_fixed_size_list(kind) \
+        or pa.types.is_large_list(kind) else kind
+    if not (pa.types.is_integer(inner) or pa.types.is_floating(inner) or pa.types.is_boolean(inner)):
+        raise ValueFormatError(f"{where}: column {column!r} of {path} holds {kind} values, not real numbers")
+    max_bytes, limit_text = limit or (DEFAULT_MAX_BYTES, "")
+    rows = dataset.count_rows()
+    if rows * 8 > max_bytes:  # (a list column is checked again once its lengths are known)
+        raise ResourceError(f"{where}: column {column!r} of {path} has {rows:,} rows: {rows * 8:,} bytes as "
+                            f"float64, over {limit_text or f'the limit of {max_bytes:,} bytes'}",
+                            hint="raise --max-memory (0: no limit), or pass a Dask array to gradcli.evaluate")
+    data = dataset.to_table(columns=[column]).column(column).combine_chunks()
+    if data.null_count:
+        raise ValueFormatError(f"{where}: column {column!r} of {path} has {data.null_count:,} empty cells",
+                               hint="fill or drop them first")
+    if inner is kind:
+        return data.to_numpy(zero_copy_only=False).astype(np.float64)
+    lengths = pa.compute.list_value_length(data).to_numpy(zero_copy_only=False)
+    if len(lengths) and (lengths != lengths[0]).any():
+        first = int(np.argmax(lengths != lengths[0]))
+        raise ValueFormatError(f"{where}: the lists in column {column!r} of {path} differ in length "
+                               f"(row 1 has {lengths[0]}, row {first + 1} has {lengths[first]})",
+                               hint="every row of a matrix needs the same length")
+    width = int(lengths[0]) if len(lengths) else 0
+    if rows * width * 8 > max_bytes:
+        raise ResourceError(f"{where}: column {column!r} of {path} holds {rows:,} × {width:,} values: "
+                            f"{rows * width * 8:,} bytes as float64, over "
+                            f"{limit_text or f'the limit of {max_bytes:,} bytes'}",
+                            hint="raise --max-memory (0: no limit), or pass a Dask array to gradcli.evaluate")
+    flat = pa.compute.list_flatten(data).to_numpy(zero_copy_only=False)
+    return flat.astype(np.float64).reshape(rows, width)
+
+
+def _load_zarr(path: str, component: str | None, where: str):
+    """A Zarr array (or the array `component` of a Zarr group) as a lazy Dask array in the store's
+    own chunks: nothing is read until the run computes (gradcli.evaluation.array_api)."""
+    try:
+        import dask.array as da
+        import zarr
+    except ImportError as exc:
+        raise _missing_extra(where, "Zarr", exc) from None
+    if not os.path.exists(path):
+        raise _open_error(path, FileNotFoundError())
+    try:
+        found = zarr.open(path, mode="r")
+    except Exception as exc:  # zarr raises many kinds for a store it cannot read
+        raise ValueFormatError(f"{where}: {path} is not a Zarr store ({exc})") from None
+    if isinstance(found, zarr.Group):
+        arrays = sorted(name for name, _ in found.arrays())
+        if component is None and len(arrays) == 1:
+            component = arrays[0]
+        if component is None or component not in arrays:
+            said = "has no array " + repr(component) if component else f"is a group of {len(arrays)} arrays"
+            raise ValueFormatError(f"{where}: {path} {said}",
+                                   hint=f"write {path}:NAME; its arrays are {', '.join(arrays) or 'none'}")
+        found = found[component]
+    elif component is not None:
+        raise ValueFormatError(f"{where}: {path} is one array, not a group: it has no array {component!r}",
+                               hint=f"write {path}")
+    if found.dtype.kind not in "biuf":
+        raise ValueFormatError(f"{where}: {path} holds {found.dtype} values, not real numbers",
+                               hint="gradcli reads bool, integer and float arrays")
+    if len(found.shape) > MAX_DIMS:
+        raise ValueFormatError(f"{where}: {path} has {len(found.shape)} dimensions, over {MAX_DIMS}")
+    return da.from_zarr(found)
 
 
 # -- JSON ------------------------------------------------------------------------------------
