@@ -1331,6 +1331,55 @@ def batch_command(
             raise typer.Exit(EXIT_BAD_INPUT)
 
 
+# -- gradcli repl: an interactive session (gradcli/commands/repl.py) ------------------------------
+
+EXAMPLES["repl"] = (
+    "gradcli repl",
+    "gradcli repl x=-2 y=5 z=-4",
+    "gradcli repl --file circuit.grad x=1 --no-history",
+)
+
+
+@app.command("repl", cls=_Command, short_help="An interactive session: expressions, values, views.",
+             epilog="Exit codes: 0 the session ended (Ctrl-D, or the end of piped input); 1 a bad "
+                    "NAME=VALUE or --file; 2 command-line usage error. Errors inside the session "
+                    "are reported and the session goes on.")
+def repl_command(
+    pairs: Annotated[Optional[List[str]], typer.Argument(
+        metavar="[NAME=VALUE]...", help="Values to start with, as for gradcli eval.")] = None,
+    set_: SetOption = None,
+    values_file: ValuesOption = None,
+    file: Annotated[Optional[Path], typer.Option(
+        "--file", metavar="PROGRAM.grad", dir_okay=False, help="Run this program first.")] = None,
+    digits: DigitsOption = 6,
+    no_color: NoColorOption = False,
+    no_history: Annotated[bool, typer.Option(
+        "--no-history", help="Neither read nor write the history file (by default "
+                             "$XDG_DATA_HOME/gradcli/repl_history, kept across sessions).")] = False,
+) -> None:
+    """An interactive session: type an expression or a program and see its backward pass as
+    gradcli eval shows it; x := 2 (or :set x=2 y=3) changes values and runs the last program
+    again on its parsed graph; :steps, :tree, :json, :check, :diff x, :plot x -3:3 and
+    :save FILE.grad show it as those commands do; :help lists them.
+
+    Enter runs a complete input; after an open bracket, a trailing operator or an assignment
+    (q = x + y) it starts another line, and an empty line runs the program. Tab completes
+    names, Ctrl-R searches the history, Ctrl-D leaves. Read from a pipe, the lines are run
+    as they come.
+    """
+    with _user_errors():
+        from . import repl
+        from ..inputs.arguments import collect_values
+
+        if str(file) == "-" or values_file == "-" or any(
+                p.partition("=")[2].strip() == "@-" for p in [*(set_ or []), *(pairs or [])]):
+            raise GradcliError("the session reads its input from stdin", hint="give the program or values in a file")
+        program = None if file is None else _read_program(file, f"--file {file}")
+        values = collect_values(set_ or [], pairs or [], values_file)
+    repl.main(sys.modules[__name__], values, program=program, digits=digits, no_color=no_color,
+              history=not no_history)
+
+
 EXAMPLES["help"] = ("gradcli help language", "gradcli help eval")
 
 
