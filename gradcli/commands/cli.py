@@ -1336,7 +1336,7 @@ def batch_command(
 EXAMPLES["repl"] = (
     "gradcli repl",
     "gradcli repl x=-2 y=5 z=-4",
-    "gradcli repl --file circuit.grad x=1 --no-history",
+    "gradcli repl w=2 x=-1 b=-3 --no-history",
 )
 
 
@@ -1362,10 +1362,9 @@ def repl_command(
     again on its parsed graph; :steps, :tree, :json, :check, :diff x, :plot x -3:3 and
     :save FILE.grad show it as those commands do; :help lists them.
 
-    Enter runs a complete input; after an open bracket, a trailing operator or an assignment
-    (q = x + y) it starts another line, and an empty line runs the program. Tab completes
-    names, Ctrl-R searches the history, Ctrl-D leaves. Read from a pipe, the lines are run
-    as they come.
+    Enter runs a complete input; inside an open bracket or after an assignment (q = x + y) it
+    starts another line, and an empty line runs the program. Tab completes names, Ctrl-R
+    searches the history, Ctrl-D leaves. Read from a pipe, the lines are run as they come.
     """
     with _user_errors():
         from . import repl

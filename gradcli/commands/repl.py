@@ -58,17 +58,26 @@ def complete_input(text: str) -> bool:
         return True
     if "\n" in text and not text.rsplit("\n", 1)[1].strip():
         return True  # an empty line ends a program (and any input, even one left open)
-    depth = 0
-    for line in text.split("\n"):
-        for char in line.split("#", 1)[0]:
-            if char in "([":
-                depth += 1
-            elif char in ")]":
-                depth -= 1
+    depth, start, separator = 0, 0, "\n"  # where the last statement starts, and after what
+    i = 0
+    while i < len(text):
+        char = text[i]
+        if char == "#":  # a comment runs to the end of its line
+            i = text.find("\n", i)
+            if i == -1:
+                break
+            char = "\n"
+        if char in "([":
+            depth += 1
+        elif char in ")]":
+            depth -= 1
+        elif char in "\n;" and depth <= 0:
+            start, separator = i + 1, char
+        i += 1
     if depth > 0:
         return False
-    last = text.rstrip().split("\n")[-1].split("#", 1)[0].rstrip()
-    return not (_STATEMENT.match(last) and ";" not in last)
+    last = text[start:]
+    return not (separator == "\n" and _STATEMENT.match(last))
 
 
 class Session:
