@@ -1235,9 +1235,11 @@ def jacobian_command(
 
 # -- gradcli plot: f and its derivatives over a range -------------------------------------------------
 
-class PlotFormat(str, enum.Enum):
-    csv = "csv"
-    json = "json"
+def _plot_format(value: Optional[str]) -> Optional[str]:
+    # a checked str, not an Enum: each Enum class costs every run's start-up
+    if value is not None and value not in ("csv", "json"):
+        raise typer.BadParameter(f"{value!r} is not one of 'csv', 'json'")
+    return value
 
 
 EXAMPLES["plot"] = (
@@ -1275,8 +1277,8 @@ def plot_command(
         "--output", "-o", metavar="FILE",
         help="Draw a Matplotlib figure into FILE (.png, .svg, .pdf) instead of the terminal "
              "(pip install 'gradcli[plot]').")] = None,
-    format: Annotated[Optional[PlotFormat], typer.Option(
-        "--format", "-f", metavar="FORMAT", show_default=False,
+    format: Annotated[Optional[str], typer.Option(
+        "--format", "-f", metavar="FORMAT", show_default=False, callback=_plot_format,
         help="csv: a header, then one line per point (x, f, df/dx, ...); json: one JSON document with "
              "the points, the curves and the kinks.")] = None,
     digits: DigitsOption = 6,
@@ -1299,7 +1301,7 @@ def plot_command(
         source, values = _program_and_values(arguments, file, set_, values_file)
         try:
             show_plot(source, values, names, range_, order=order, points=points, output=output,
-                      format="plot" if format is None else format.value, color=None if not no_color else False,
+                      format=format or "plot", color=None if not no_color else False,
                       digits=digits, quiet=quiet)
         except PlotUsageError as exc:
             from .helptext import UsageProblem

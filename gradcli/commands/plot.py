@@ -142,14 +142,17 @@ def show_plot(source: str, values: dict, wrt: list[str], range_text: str, *, ord
     if len(wrt) == 1:
         from ..evaluation.sampling import sample
 
-        data = sample(graph, wrt[0], *ranges[0], values, order=order, points=points)
+        expanded = None
+        if any(node.kind == "gate" and (node.op.body is not None or node.op.expansion) for node in graph.nodes):
+            expanded = parse(source, shapes=shapes_of(values), expand=True)  # for the kinks inside calls
+        data = sample(graph, wrt[0], *ranges[0], values, order=order, points=points, expanded=expanded)
     else:
         from ..evaluation.sampling import sample_field
 
         data = sample_field(graph, (wrt[0], wrt[1]), (ranges[0], ranges[1]), values, points=points)
     if not quiet:
         for message in data.warnings:
-            sys.stderr.write(f"warning: {message}\n")
+            sys.stderr.write(f"warning: {_ascii(message)}\n")
     title = _title(source, data)
     if format != "plot":
         from ..render import plotdata
@@ -167,8 +170,22 @@ def show_plot(source: str, values: dict, wrt: list[str], range_text: str, *, ord
     width, height = _size(console)
     if color is None:
         color = _colors(console)
-    _write(termplot.render(data, width=width, height=height, color=color, title=title, digits=digits),
-           console, ansi=color)
+    dumb = os.environ.get("TERM") == "dumb"
+    text = termplot.render(data, width=width, height=height, color=color and not dumb, title=title,
+                           digits=digits, ascii_only=dumb)
+    if dumb:
+        from ..render.style import plain_ascii
+
+        text = plain_ascii(text)
+    _write(text, console, ansi=color and not dumb)
+
+
+def _ascii(message: str) -> str:
+    if os.environ.get("TERM") != "dumb" or message.isascii():
+        return message
+    from ..render.style import plain_ascii
+
+    return plain_ascii(message)
 
 
 def _title(source: str, data) -> str:

@@ -209,9 +209,14 @@ def _probe(graph: Graph, names: list[str], held: dict, at: list[float]) -> None:
 
 
 def sample(graph: Graph, wrt: str, low: float, high: float, values: dict | None = None, *,
-           order: int = 1, points: int = DEFAULT_POINTS) -> Samples:
+           order: int = 1, points: int = DEFAULT_POINTS, expanded: Graph | None = None) -> Samples:
     """f, ∂f/∂wrt and (order 2) ∂²f/∂wrt² at `points` evenly spaced points from `low` to `high`,
     the other variables held at `values` (numbers).
+
+    `expanded`: the same program with its function calls expanded into primitive gates
+    (parse(…, expand=True)), when it has calls: the kinks inside a function's body are found
+    from its forward pass over the same points (a call is one gate of `graph`, with no kink of
+    its own).
 
     Raises GradcliError for a name that is not a variable, an array value of another variable,
     a gate that combines the points (sum, @, ...), an f that is not a scalar, a missing value,
@@ -226,9 +231,10 @@ def sample(graph: Graph, wrt: str, low: float, high: float, values: dict | None 
     x = np.linspace(low, high, points)
     arrays = dict(held)
     arrays[wrt] = x
-    kink_gates = _kink_gates(graph)
+    kink_graph = graph if expanded is None else expanded
+    kink_gates = _kink_gates(kink_graph)
     with np.errstate(all="ignore"):
-        result = graph.evaluate(arrays, trace=None if kink_gates else False)
+        result = graph.evaluate(arrays, trace=None if kink_gates and expanded is None else False)
     f = _spread(result.value, points)
     df = _spread(result.gradients[wrt], points)
     columns = [f, df]
@@ -238,7 +244,12 @@ def sample(graph: Graph, wrt: str, low: float, high: float, values: dict | None 
         second = derivative(graph, wrt, 2, scalars=True)
         with np.errstate(all="ignore"):
             columns.append(_spread(second.evaluate(arrays, trace=False).value, points))
-    kinks, crossed, left_off = _kinks(graph, kink_gates, result, x, f)
+    if kink_gates and expanded is not None:
+        with np.errstate(all="ignore"):
+            forward = expanded.evaluate(arrays, trace=True)
+    else:
+        forward = result
+    kinks, crossed, left_off = _kinks(kink_gates, forward, x, f)
     dx = np.diff(x)
     curves = []
     for k, values_k in enumerate(columns):
@@ -293,7 +304,7 @@ def _kink_gates(graph: Graph) -> list[Node]:
     return [n for n in graph.nodes if n.kind == "gate" and n.op.kink_offset is not None]
 
 
-def _kinks(graph: Graph, gates: list[Node], result, x: np.ndarray, f: np.ndarray):
+def _kinks(gates: list[Node], result, x: np.ndarray, f: np.ndarray):
     """The kinks along x, and per segment whether a kink (any gate) lies in it."""
     n = len(x)
     crossed = np.zeros(n - 1, dtype=bool)

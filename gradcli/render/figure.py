@@ -85,5 +85,8 @@ def save(data: Samples | Field, path: str, title: str = "") -> None:
     buffer = io.BytesIO()
     # no date or software version in the file: the same plot gives the same bytes
     metadata = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}[kind]
-    figure.savefig(buffer, format=kind, metadata=metadata)
+    import matplotlib
+
+    with matplotlib.rc_context({"svg.hashsalt": "gradcli"}):  # the SVG's ids: the same every run
+        figure.savefig(buffer, format=kind, metadata=metadata)
     write_whole(path, buffer.getvalue(), binary=True)

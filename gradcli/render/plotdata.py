@@ -33,16 +33,18 @@ def render_csv(data: Samples | Field) -> str:
 
 
 def document(data: Samples | Field, source: str) -> dict:
-    """The points as one JSON-ready dict: the expression, the variable(s), the values held, the
-    points and each curve (for a field: the grid and the arrays, row y[i], column x[j])."""
+    """The points as one JSON-ready dict: the expression, the variable(s) (`wrt`), the values held,
+    the points (`at`) and each curve by its key (f, df/dx, d2f/dx2), the kinks; for a field the
+    two axes (`axes`: x's values, y's values) and f and the gradient as arrays, row i at y[i],
+    column j at x[j]. Keys never clash with a variable's name."""
     held = {name: jsonable(value) for name, value in data.held.items()}
     if isinstance(data, Field):
         x, y = data.names
-        return {"expression": source, "wrt": [x, y], "held": held, "x": jsonable(data.x), "y": jsonable(data.y),
+        return {"expression": source, "wrt": [x, y], "held": held, "axes": [jsonable(data.x), jsonable(data.y)],
                 "f": jsonable(data.f), key(x, 1): jsonable(data.gradient[0]), key(y, 1): jsonable(data.gradient[1]),
                 "warnings": list(data.warnings)}
     doc = {"expression": source, "wrt": [data.wrt], "held": held, "order": data.order,
-           "points": len(data.x), data.wrt: jsonable(data.x)}
+           "points": len(data.x), "at": jsonable(data.x)}
     for curve in data.curves:
         doc[curve.key] = jsonable(curve.values)
     doc["kinks"] = [{"x": jsonable(k.x), "gate": k.gate, "rule": k.rule, "exact": k.exact} for k in data.kinks]
