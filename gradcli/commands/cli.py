@@ -1251,6 +1251,17 @@ EXAMPLES["plot"] = (
 )
 
 
+def _plot_size(value: Optional[str]):
+    if value is None:
+        return None
+    from .plot import PlotUsageError, parse_size
+
+    try:
+        return parse_size(value)
+    except PlotUsageError as exc:
+        raise typer.BadParameter(exc.message) from None
+
+
 @app.command("plot", cls=_ExpressionCommand, context_settings={"ignore_unknown_options": True},
              short_help="Plot f and its derivatives over a range, in the terminal or into a file.",
              epilog="Exit codes: 0 success; 1 bad input, or --output without Matplotlib; 2 command-line usage error.")
@@ -1281,6 +1292,9 @@ def plot_command(
         "--format", "-f", metavar="FORMAT", show_default=False, callback=_plot_format,
         help="csv: a header, then one line per point (x, f, df/dx, ...); json: one JSON document with "
              "the points, the curves and the kinks.")] = None,
+    size: Annotated[Optional[str], typer.Option(
+        "--size", metavar="COLUMNSxLINES", callback=lambda value: _plot_size(value),
+        help="The terminal plot's size in characters, e.g. 72x20 (by default the terminal's).")] = None,
     digits: DigitsOption = 6,
     quiet: QuietOption = False,
     no_color: NoColorOption = False,
@@ -1302,7 +1316,7 @@ def plot_command(
         try:
             show_plot(source, values, names, range_, order=order, points=points, output=output,
                       format=format or "plot", color=None if not no_color else False,
-                      digits=digits, quiet=quiet)
+                      digits=digits, quiet=quiet, size=size)
         except PlotUsageError as exc:
             from .helptext import UsageProblem
 

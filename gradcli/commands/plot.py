@@ -63,6 +63,21 @@ def parse_range(text: str, count: int = 1) -> list[tuple[float, float]]:
     return ranges * count if len(ranges) == 1 else ranges
 
 
+MIN_SIZE = (40, 12)  # the smallest terminal plot: its frame and labels need room
+MAX_SIZE = 1000
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'72x20' -> (72, 20): the terminal plot's columns and lines. Raises PlotUsageError."""
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(part.strip().isdigit() for part in parts):
+        raise PlotUsageError(f"{text!r} is not COLUMNSxLINES, e.g. 72x20")
+    columns, lines = (int(part) for part in parts)
+    if not (MIN_SIZE[0] <= columns <= MAX_SIZE and MIN_SIZE[1] <= lines <= MAX_SIZE):
+        raise PlotUsageError(f"{text} is not from {MIN_SIZE[0]}x{MIN_SIZE[1]} to {MAX_SIZE}x{MAX_SIZE}")
+    return columns, lines
+
+
 def check_points(points: int | None, dimensions: int) -> int:
     """The number of points (per axis for two variables), its default when None; PlotUsageError
     outside [2, the maximum]."""
@@ -103,13 +118,15 @@ def require_matplotlib(flag: str) -> None:
 
 def show_plot(source: str, values: dict, wrt: list[str], range_text: str, *, order: int = 1,
               points: int | None = None, output: str | None = None, format: str = "plot", console=None,
-              color: bool | None = None, digits: int = 6, quiet: bool = False) -> None:
+              color: bool | None = None, digits: int = 6, quiet: bool = False,
+              size: tuple[int, int] | None = None) -> None:
     """Plot f = `source` and its derivatives with respect to `wrt` (one name, or two for a field)
     over `range_text` ('-5:5'), the other variables held at `values`.
 
     format "plot": in the terminal (`console`, a Rich Console, or stdout), or with `output`
     (.png, .svg, .pdf) a Matplotlib figure in that file; "csv" / "json": the sampled points.
-    Two variables draw into a file only (or give csv/json). Raises PlotUsageError for a bad
+    Two variables draw into a file only (or give csv/json). `size`: the terminal plot's
+    (columns, lines), by default the console's or the terminal's. Raises PlotUsageError for a bad
     range, points, order, output or format, GradcliError for bad input (not a variable, a gate
     that combines the points, Matplotlib missing, ...)."""
     from ..inputs.values import shapes_of
@@ -167,7 +184,7 @@ def show_plot(source: str, values: dict, wrt: list[str], range_text: str, *, ord
         return
     from ..render import termplot
 
-    width, height = _size(console)
+    width, height = size if size is not None else _size(console)
     if color is None:
         color = _colors(console)
     dumb = os.environ.get("TERM") == "dumb"
