@@ -1233,6 +1233,96 @@ def jacobian_command(
             raise DomainError("a nan or inf appeared and --strict is on (see the warnings)")
 
 
+# -- gradcli plot: f and its derivatives over a range -------------------------------------------------
+
+def _plot_format(value: Optional[str]) -> Optional[str]:
+    # a checked str, not an Enum: each Enum class costs every run's start-up
+    if value is not None and value not in ("csv", "json"):
+        raise typer.BadParameter(f"{value!r} is not one of 'csv', 'json'")
+    return value
+
+
+EXAMPLES["plot"] = (
+    'gradcli plot "x**3 - 3*x" --wrt x --range -3:3',
+    'gradcli plot "relu(x) * y" --wrt x y=2 --order 2',
+    'gradcli plot "tanh(x)" --wrt x --output tanh.png',
+    'gradcli plot "x**2 + 3*y**2" --wrt x,y -o field.png',
+    'gradcli plot "sin(x)" --wrt x --points 5 -f csv',
+)
+
+
+def _plot_size(value: Optional[str]):
+    if value is None:
+        return None
+    from .plot import PlotUsageError, parse_size
+
+    try:
+        return parse_size(value)
+    except PlotUsageError as exc:
+        raise typer.BadParameter(exc.message) from None
+
+
+@app.command("plot", cls=_ExpressionCommand, context_settings={"ignore_unknown_options": True},
+             short_help="Plot f and its derivatives over a range, in the terminal or into a file.",
+             epilog="Exit codes: 0 success; 1 bad input, or --output without Matplotlib; 2 command-line usage error.")
+def plot_command(
+    arguments: ArgumentsArgument = None,
+    set_: SetOption = None,
+    file: FileOption = None,
+    values_file: ValuesOption = None,
+    wrt: Annotated[str, typer.Option(
+        "--wrt", metavar="NAME[,NAME]",
+        help="The variable along the horizontal axis; two (x,y) draw the gradient field into a file.")] = "",
+    range_: Annotated[str, typer.Option(
+        "--range", "-r", metavar="LOW:HIGH",
+        help="The variable's range (-5:5, -pi:pi); for two variables one for both or one each (-5:5,-2:2).")
+    ] = "-5:5",
+    order: Annotated[int, typer.Option(
+        "--order", "-n", metavar="N", callback=_between(1, 2),
+        help="1: f and ∂f/∂x; 2: also ∂²f/∂x².")] = 1,
+    points: Annotated[Optional[int], typer.Option(
+        "--points", metavar="N",
+        help="Points along the range (default 401, at most 1,000,000); per axis for two variables "
+             "(default 101, at most 2,000).")] = None,
+    output: Annotated[Optional[str], typer.Option(
+        "--output", "-o", metavar="FILE",
+        help="Draw a Matplotlib figure into FILE (.png, .svg, .pdf) instead of the terminal "
+             "(pip install 'gradcli[plot]').")] = None,
+    format: Annotated[Optional[str], typer.Option(
+        "--format", "-f", metavar="FORMAT", show_default=False, callback=_plot_format,
+        help="csv: a header, then one line per point (x, f, df/dx, ...); json: one JSON document with "
+             "the points, the curves and the kinks.")] = None,
+    size: Annotated[Optional[str], typer.Option(
+        "--size", metavar="COLUMNSxLINES", callback=lambda value: _plot_size(value),
+        help="The terminal plot's size in characters, e.g. 72x20 (by default the terminal's).")] = None,
+    digits: DigitsOption = 6,
+    quiet: QuietOption = False,
+    no_color: NoColorOption = False,
+) -> None:
+    """Plot f = EXPRESSION and ∂f/∂x (with --order 2 also ∂²f/∂x²) over --range, the other
+    variables held at their NAME=VALUE values.
+
+    In the terminal the curves are drawn in braille dots with axes and a legend, sized to the
+    terminal; --output draws the figure with Matplotlib. Kinks (relu at 0, abs at 0, max at a
+    tie) are marked; where a curve is not finite, jumps or crosses a pole it breaks. All points
+    come from one array evaluation of the graph. With --wrt x,y, a heat map of ‖∇f‖ with the
+    gradient's arrows goes into the --output file.
+    """
+    with _user_errors():
+        from .plot import PlotUsageError, show_plot
+
+        names = _names(wrt, "--wrt") if wrt else []
+        source, values = _program_and_values(arguments, file, set_, values_file)
+        try:
+            show_plot(source, values, names, range_, order=order, points=points, output=output,
+                      format=format or "plot", color=None if not no_color else False,
+                      digits=digits, quiet=quiet, size=size)
+        except PlotUsageError as exc:
+            from .helptext import UsageProblem
+
+            raise UsageProblem(exc.message, exc.hint) from None
+
+
 EXAMPLES["batch"] = (
     r"""printf 'x,y\n1,2\n3,4\n' | gradcli batch "x*y" --input -""",
     r"""printf 'x\n1\n2\n' | gradcli batch "x**2" -i - -f ndjson""",
