@@ -15,7 +15,8 @@ from pathlib import Path
 import pexpect
 import pyte
 
-ROWS, COLUMNS = 400, 104
+ROWS, COLUMNS = 400, 104  # the emulator's screen, tall enough to hold the whole session
+TERMINAL_ROWS = 30  # what the session is told: the plot takes the terminal's height
 
 # (keys typed, what to wait for before the next): Enter is \r, as a terminal sends it
 SESSION = [
@@ -28,6 +29,7 @@ SESSION = [
     ("z := -0.25\r", "∂f/∂z = "),
     (":diff z\r", "∂f/∂z = "),
     (":check\r", "check passed"),
+    (":plot z -1:1\r", "∂f/∂z"),
     ("x * w\r", "hint:"),
     ("w := 0.5\r", "∂f/∂w = "),
     (":save circuit.grad\r", "saved circuit.grad"),
@@ -41,7 +43,7 @@ def capture() -> str:
         env = {**os.environ, "XDG_DATA_HOME": home, "NO_COLOR": "1", "TERM": "xterm", "PROMPT_TOOLKIT_NO_CPR": "1"}
         env.pop("COLUMNS", None)
         child = pexpect.spawn(sys.executable, ["-m", "gradcli", "repl", "x=-2", "y=5", "z=-4"], env=env,
-                              encoding="utf-8", timeout=30, dimensions=(ROWS, COLUMNS), cwd=home)
+                              encoding="utf-8", timeout=30, dimensions=(TERMINAL_ROWS, COLUMNS), cwd=home)
         seen = []
 
         def wait(text: str) -> None:

@@ -91,6 +91,8 @@ def test_a_program_with_diff_is_parsed_again_when_a_shape_changes(session, parse
     (":diff x", ["diff", "--wrt", "x"]),
     (":diff x,z 2", ["diff", "--wrt", "x,z", "--order", "2"]),
     (":diff", ["diff"]),
+    (":plot x -3:3", ["plot", "--wrt", "x", "--range", "-3:3"]),
+    (":plot z -1:1 2", ["plot", "--wrt", "z", "--range", "-1:1", "--order", "2"]),
 ])
 def test_each_view_is_the_commands_own_text(session, capsys, cli, command, view):
     program = "q = x + y\nf = sigmoid(q * z)"
@@ -126,9 +128,10 @@ def test_errors_show_the_caret_and_the_session_goes_on(session, capsys):
     assert out.err.splitlines()[1:3] == ["  1 +* x", "     ^"]
     out = _run(session, capsys, "log(x) +")
     assert "^" in out.err
-    out = _run(session, capsys, ":nope", ":set", ":set x=[1,", ":diff w", ":save", ":plot x", ":unset q")
+    out = _run(session, capsys, ":nope", ":set", ":set x=[1,", ":diff w", ":save", ":plot x", ":plot w -1:1",
+               ":plot x 1:-1", ":unset q")
     messages = [line for line in out.err.splitlines() if line.startswith("error: ")]
-    assert len(messages) == 7, out.err
+    assert len(messages) == 9, out.err
     assert "no such command :nope" in out.err
     out = _run(session, capsys, "x * x")  # still alive, x still 2
     assert _gradients(out.out) == {"f": 4, "∂f/∂x": 4}

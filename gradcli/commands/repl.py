@@ -12,11 +12,12 @@ are read as they come, with the same rules for where an input ends.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
 from types import ModuleType
-from typing import Callable, Iterable, Iterator, Mapping
+from typing import Iterable, Iterator, Mapping
 
 from ..base.errors import GradcliError, MissingValueError
 
@@ -34,7 +35,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     (":json", "", "one JSON document (gradcli eval -f json)"),
     (":check", "", "gradients against differences (gradcli check)"),
     (":diff", "[NAME,NAME] [N]", "N-th derivative as a formula (gradcli diff)"),
-    (":plot", "NAME LOW:HIGH", "f and its derivative over a range (gradcli plot)"),
+    (":plot", "NAME LOW:HIGH [2]", "f, f' (and f'') over a range (gradcli plot)"),
     (":save", "FILE.grad", "the program, its values in a comment (eval --file)"),
     (":help", "", "this list"),
 )
@@ -84,16 +85,14 @@ class Session:
     """The state of one session: the values set so far, the last program, its graphs (parsed
     once, re-used while only values change) and its results.
 
-    `cli` is gradcli.commands.cli (its renderers, warnings and error handling); `plot` is the plot
-    command's `show_plot`, or None where it is not there."""
+    `cli` is gradcli.commands.cli (its renderers, warnings and error handling)."""
 
     def __init__(self, cli: ModuleType, values: Mapping[str, object] | None = None, *, digits: int = 6,
-                 no_color: bool = False, plot: Callable | None = None) -> None:
+                 no_color: bool = False) -> None:
         self.cli = cli
         self.values: dict[str, object] = dict(values or {})
         self.digits = digits
         self.no_color = no_color
-        self.plot = plot
         self.source: str | None = None
         self.graphs: dict | None = None
         self.results: dict | None = None
@@ -294,15 +293,23 @@ class Session:
             sys.stdout.write(cli._render_diff(derivs, cli.DiffFormat.text, self.digits) + "\n")
 
     def do_plot(self, rest: str) -> None:
-        """gradcli plot on the last program: `:plot x -3:3` (the other variables held)."""
+        """gradcli plot on the last program, through its show_plot: `:plot x -3:3` (f and ∂f/∂x),
+        `:plot x -3:3 2` (and ∂²f/∂x²); the other variables held at their values."""
         words = rest.split()
-        if len(words) != 2:
-            raise GradcliError(":plot needs a variable and a range", hint="for example :plot x -3:3")
-        if self.plot is None:
-            raise GradcliError(":plot needs gradcli plot, which this installation does not have")
-        self._program()
-        name, range_text = words
-        self.plot(self.source, dict(self.values), [name], range_text)
+        if len(words) not in (2, 3) or (len(words) == 3 and not words[2].isdigit()):
+            raise GradcliError(":plot needs a variable and a range", hint="for example :plot x -3:3 (or :plot x -3:3 2)")
+        graph = self._program()
+        name, range_text = words[:2]
+        if name not in graph.variables:
+            from ..base.errors import did_you_mean
+
+            raise GradcliError(f":plot {name}: not a variable of the last program",
+                               hint=did_you_mean(name, graph.variables) or f"its variables: {', '.join(graph.variables)}")
+        order = int(words[2]) if len(words) == 3 else 1
+        from .plot import show_plot
+
+        show_plot(self.source, self._used(self.graphs), [name], range_text, order=order, digits=self.digits,
+                  color=False if self.no_color or "NO_COLOR" in os.environ else None)
 
     def do_save(self, rest: str) -> None:
         """Write the last program to FILE, its values as gradcli eval's arguments in a comment on
@@ -474,11 +481,7 @@ def prompt_inputs(session: Session, history: Path | None) -> Iterator[str]:
 def main(cli: ModuleType, values: Mapping[str, object], *, program: str | None = None, digits: int = 6,
          no_color: bool = False, history: bool = True) -> None:
     """Run a session until Ctrl-D (or the end of a piped input)."""
-    try:
-        from .plot import show_plot as plot
-    except ImportError:
-        plot = None
-    session = Session(cli, values, digits=digits, no_color=no_color, plot=plot)
+    session = Session(cli, values, digits=digits, no_color=no_color)
     if program is not None:
         session.run(program)
     if sys.stdin is not None and sys.stdin.isatty() and sys.stdout.isatty():
