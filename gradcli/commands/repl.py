@@ -456,15 +456,27 @@ def prompt_inputs(session: Session, history: Path | None) -> Iterator[str]:
         else:
             buffer.insert_text("\n")
 
+    class _History(FileHistory):
+        """The history file; one that cannot be written (a full disk, a read-only folder) is
+        said once, and the session goes on with the history it has in memory."""
+        failed = False
+
+        def store_string(self, string: str) -> None:
+            try:
+                super().store_string(string)
+            except OSError as exc:
+                if not self.failed:
+                    self.failed = True
+                    sys.stderr.write(f"warning: cannot write the history file {history}: {exc.strerror or exc}\n")
+
+    store = InMemoryHistory()
     if history is not None:
         try:
             history.parent.mkdir(parents=True, exist_ok=True)
-            store = FileHistory(str(history))
+            store = _History(str(history))
         except OSError as exc:
-            sys.stderr.write(f"warning: no history file ({exc.strerror or exc}); this session's history is kept in memory\n")
-            store = InMemoryHistory()
-    else:
-        store = InMemoryHistory()
+            sys.stderr.write(f"warning: no history file ({exc.strerror or exc}); this session's history is kept "
+                             "in memory\n")
     prompt = PromptSession(PROMPT, history=store, completer=_Names(), key_bindings=keys, multiline=True,
                            prompt_continuation=lambda width, line, wrap: CONTINUATION,
                            complete_while_typing=False, enable_history_search=False)
