@@ -103,6 +103,8 @@ class Session:
     def run(self, text: str) -> None:
         """Do what one input says; a problem is reported as the command line reports it, and the
         session goes on."""
+        from click.exceptions import Exit
+
         cli = self.cli
         try:
             with cli._user_errors():
@@ -113,7 +115,7 @@ class Session:
                         names = " ".join(f"{n}=VALUE" for n in exc.names[:5])
                         exc.hint = f"give {'it a value' if len(exc.names) == 1 else 'them values'}: :set {names}"
                     raise
-        except cli.click.exceptions.Exit:
+        except Exit:
             pass  # the message is out; a session never ends on an error
         except KeyboardInterrupt:
             sys.stderr.write("interrupted\n")
