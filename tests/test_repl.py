@@ -312,3 +312,21 @@ def test_typing_at_a_terminal(tmp_path):
     finally:
         child.close()
     assert child.exitstatus == 0
+
+
+@pytest.mark.slow
+def test_a_history_folder_that_cannot_be_made_is_said_and_the_session_goes_on(tmp_path):
+    pexpect = pytest.importorskip("pexpect")
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    child = _spawn(blocker, "x=2")  # $XDG_DATA_HOME/gradcli cannot be made under a file
+    assert "warning: no history file" in child.before
+    try:
+        child.send("x**3\r")
+        child.expect("∂f/∂x = 12\r\n")
+        child.expect("grad>")
+        child.send("\x04")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 0
