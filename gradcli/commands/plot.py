@@ -155,13 +155,21 @@ def show_plot(source: str, values: dict, wrt: list[str], range_text: str, *, ord
                                  hint="add --output field.png (or .svg, .pdf), or --format csv for the points")
     if output is not None:
         require_matplotlib("--output")
-    graph = parse(source, shapes=shapes_of(values))
+    graph = parse(source)
+    # each point's variables are scalars: diff(…) is built for those, and then runs on all the
+    # points at once, as gradcli batch runs it on a chunk of rows (every gate elementwise)
+    shapes = {name: () for name in graph.variables}
+    shapes.update((name, value) for name, value in shapes_of(values).items() if name not in wrt)
+    if "diff" in source:
+        graph = parse(source, shapes=shapes)
+        graph.assumes = {}
     if len(wrt) == 1:
         from ..evaluation.sampling import sample
 
         expanded = None
         if any(node.kind == "gate" and (node.op.body is not None or node.op.expansion) for node in graph.nodes):
-            expanded = parse(source, shapes=shapes_of(values), expand=True)  # for the kinks inside calls
+            expanded = parse(source, shapes=shapes, expand=True)  # for the kinks inside calls
+            expanded.assumes = {}
         data = sample(graph, wrt[0], *ranges[0], values, order=order, points=points, expanded=expanded)
     else:
         from ..evaluation.sampling import sample_field

@@ -51,10 +51,9 @@ def render(samples: Samples, *, width: int = 80, height: int = 24, color: bool =
     figure.set_y_limits(low, high)
     for curve, colour, mark in zip(samples.curves, COLORS, marks):
         mark = None if color else mark
-        for start, stop in curve.runs():
-            xs = x[start:stop].tolist()
-            ys = curve.values[start:stop].tolist()
-            if stop - start == 1 or mark is not None:
+        for xs, ys in curve.pieces(x, 2 * figure.width):  # a braille cell is 2 dots wide
+            xs, ys = xs.tolist(), ys.tolist()
+            if len(xs) == 1 or mark is not None:
                 figure.scatter(xs, ys, lc=colour, marker=mark)
             else:
                 figure.plot(xs, ys, lc=colour)
