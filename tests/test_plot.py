@@ -166,6 +166,13 @@ def test_many_points_are_thinned_for_the_terminal_keeping_the_extremes():
     assert len(xs) == 100_001
 
 
+def test_runs_are_the_finite_points_joined_by_unbroken_segments():
+    values = np.array([1, np.nan, 2, 3, 4, 5, np.inf, 6])
+    broken = np.array([0, 0, 0, 1, 0, 0, 0], dtype=bool)
+    curve = sampling.Curve(0, "f", "f", values, broken)
+    assert curve.runs() == [(0, 1), (2, 4), (4, 6), (7, 8)]
+
+
 def test_view_limits_keep_the_bulk_when_a_pole_dominates():
     values = np.concatenate([np.linspace(-1, 1, 100), [1e9, -1e9, np.inf, np.nan]])
     low, high = sampling.view_limits(values)

@@ -66,22 +66,12 @@ class Curve:
         """The drawn pieces as index ranges [start, stop): consecutive finite points joined by
         unbroken segments (a piece may be one point)."""
         finite = np.isfinite(self.values)
-        pieces = []
-        start = None
-        for i in range(len(self.values)):
-            if not finite[i]:
-                if start is not None:
-                    pieces.append((start, i))
-                start = None
-                continue
-            if start is None:
-                start = i
-            if i + 1 < len(self.values) and self.broken[i]:
-                pieces.append((start, i + 1))
-                start = None
-        if start is not None:
-            pieces.append((start, len(self.values)))
-        return pieces
+        joined = finite[:-1] & finite[1:] & ~self.broken  # segment i drawn
+        before = np.concatenate([[False], joined])  # point i joined to point i - 1
+        after = np.concatenate([joined, [False]])  # point i joined to point i + 1
+        starts = np.flatnonzero(finite & ~before)
+        stops = np.flatnonzero(finite & ~after) + 1
+        return list(zip(starts.tolist(), stops.tolist()))
 
 
     def pieces(self, x: np.ndarray, columns: int | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
