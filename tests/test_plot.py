@@ -366,9 +366,14 @@ def test_show_plot_writes_to_a_rich_console_of_its_width():
     show_plot("x**2 * y", {"y": 2.0}, ["x"], "-3:3", console=console)
     text = buffer.getvalue()
     assert text.startswith("f = x**2 * y at y = 2\n") and max(map(len, text.splitlines())) <= 60
+    buffer.seek(0)
     buffer.truncate(0)
     show_plot("x**2", {}, ["x"], "0:1", points=2, format="csv", console=console)
     assert buffer.getvalue().endswith("x,f,df/dx\n0.0,0.0,0.0\n1.0,1.0,2.0\n")
+    buffer.seek(0)
+    buffer.truncate(0)
+    show_plot("x*y", {"y": 2.0, "x": 9.0, "unused": np.ones(3)}, "x", "0:1", points=2, format="csv", console=console)
+    assert buffer.getvalue().endswith("x,f,df/dx\n0.0,0.0,2.0\n1.0,2.0,2.0\n")
     with pytest.raises(PlotUsageError, match="the low end must be below"):
         show_plot("x**2", {}, ["x"], "3:-3", console=console)
     with pytest.raises(GradcliError, match="not a variable"):
