@@ -39,6 +39,7 @@ MIN_POINTS = 2
 # A segment whose change is more than JUMP times what the larger end slope allows is a jump.
 JUMP = 8.0
 MAX_KINKS = 1000  # kink marks kept (the rest counted)
+THIN = 8  # a piece of more points than this many per dot column is thinned for drawing
 
 
 def symbol(name: str, order: int) -> str:
@@ -76,14 +77,14 @@ class Curve:
 
     def pieces(self, x: np.ndarray, columns: int | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
         """The drawn pieces as (x, values) arrays. With `columns` (the plot's width in dots), a
-        piece of more points than 2·columns keeps, per column, its first, last, lowest and
-        highest points, in order: the same picture from far fewer points (a terminal plot of
-        10⁶ points draws ~1,000)."""
+        piece of more than THIN·columns points keeps, per half column, its first, last, lowest
+        and highest points, in order: the same picture from far fewer points (a terminal plot
+        of 10⁶ points draws ~1,000)."""
         out = []
         for start, stop in self.runs():
             index = np.arange(start, stop)
-            if columns is not None and stop - start > 2 * columns:
-                index = _extremes(self.values, start, stop, columns)
+            if columns is not None and stop - start > THIN * columns:
+                index = _extremes(self.values, start, stop, 2 * columns)
             out.append((x[index], self.values[index]))
         return out
 
