@@ -39,7 +39,7 @@ def render(samples: Samples, *, width: int = 80, height: int = 24, color: bool =
     if ascii_only:
         color = False
         figure.origin = False  # the axes through 0 are braille lines
-    figure.y_label = "y"
+    figure.y_label = "value"  # of f and its derivatives (the legend tells which); "y" may be a variable
     legend_lines = 1 + min(len(samples.kinks), MAX_LISTED_KINKS) + (1 if title else 0) + 1
     # the y axis' labels and frame take 13 columns; the x axis' arrow and label 6 + its length more,
     # the last tick's label (at most 10 characters) starts at the plot's right edge
