@@ -148,6 +148,31 @@ def test_a_variable_f_does_not_use_is_refused_and_a_constant_f_is_flat():
     assert low < 0 < 7 < high
 
 
+def test_a_program_with_diff_plots_its_derivative(cli):
+    result = cli("plot", "g = diff(x**3 * y, x); g + x", "--wrt", "x", "y=2", "-r", "-1:1", "--points", "3", "-f", "csv")
+    assert result.exit_code == 0, result.stderr
+    # g = 3x²y = 6x², f = 6x² + x, f' = 12x + 1
+    assert result.stdout == "x,f,df/dx\n-1.0,5.0,-11.0\n0.0,0.0,1.0\n1.0,7.0,13.0\n"
+
+
+def test_many_points_are_thinned_for_the_terminal_keeping_the_extremes():
+    data = sample(gradcli.parse("sin(50*x) + x"), "x", 0.0, 3.0, points=100_001)
+    curve = data.curves[0]
+    [(xs, ys)] = curve.pieces(data.x, 200)
+    assert len(xs) <= 4 * 2 * 200 and np.all(np.diff(xs) > 0)
+    assert ys.max() == curve.values.max() and ys.min() == curve.values.min()
+    assert xs[0] == 0.0 and xs[-1] == 3.0
+    [(xs, ys)] = curve.pieces(data.x)  # no columns: every point
+    assert len(xs) == 100_001
+
+
+def test_runs_are_the_finite_points_joined_by_unbroken_segments():
+    values = np.array([1, np.nan, 2, 3, 4, 5, np.inf, 6])
+    broken = np.array([0, 0, 0, 1, 0, 0, 0], dtype=bool)
+    curve = sampling.Curve(0, "f", "f", values, broken)
+    assert curve.runs() == [(0, 1), (2, 4), (4, 6), (7, 8)]
+
+
 def test_view_limits_keep_the_bulk_when_a_pole_dominates():
     values = np.concatenate([np.linspace(-1, 1, 100), [1e9, -1e9, np.inf, np.nan]])
     low, high = sampling.view_limits(values)
@@ -233,6 +258,9 @@ def test_dumb_terminals_get_ascii(cli, monkeypatch):
     (["--range", "1"], "--range '1' is not LOW:HIGH"),
     (["--range", "1:2:3"], "is not LOW:HIGH"),
     (["--range", "-inf:0"], "both ends must be finite numbers"),
+    (["--range", "-1e308:1e308"], "is too wide"),
+    (["--size", "30x10"], "30x10 is not from 40x12"),
+    (["--size", "wide"], "'wide' is not COLUMNSxLINES"),
     (["--range", "[1]:3"], "each end is one number"),
     (["--range", "0:1,0:2"], "one variable takes one LOW:HIGH"),
     (["--points", "1"], "--points 1: a plot has from 2 to 1,000,000 points"),
@@ -290,25 +318,20 @@ def test_range_ends_are_numbers_as_values_are_written():
 MAGIC = {".png": b"\x89PNG\r\n\x1a\n", ".svg": b"<?xml", ".pdf": b"%PDF"}
 
 
-@pytest.mark.parametrize("suffix", [".png", ".svg", ".pdf"])
-def test_output_draws_a_matplotlib_figure(cli, tmp_path, suffix):
+def test_output_draws_a_matplotlib_figure(cli, tmp_path):
     pytest.importorskip("matplotlib")
-    path = tmp_path / f"plot{suffix}"
-    result = cli("plot", "relu(x) + 1/(x - 2)", "--wrt", "x", "--order", "2", "-o", str(path))
-    assert result.exit_code == 0, result.stderr
-    assert result.stdout == ""
-    assert path.read_bytes().startswith(MAGIC[suffix])
-    if suffix == ".svg":
-        text = path.read_text()
-        assert "kink" in text and "∂f/∂x" in text  # the legend
-
-
-def test_the_same_plot_gives_the_same_bytes(cli, tmp_path):
-    pytest.importorskip("matplotlib")
-    a, b = tmp_path / "a.svg", tmp_path / "b.svg"
-    for path in (a, b):
-        assert cli("plot", "tanh(x)", "--wrt", "x", "-o", str(path)).exit_code == 0
-    assert a.read_bytes() == b.read_bytes()
+    for suffix in (".png", ".svg", ".pdf"):
+        path = tmp_path / f"plot{suffix}"
+        result = cli("plot", "relu(x) + 1/(x - 2)", "--wrt", "x", "--order", "2", "--points", "101", "-o", str(path))
+        assert result.exit_code == 0, result.stderr
+        assert result.stdout == ""
+        assert path.read_bytes().startswith(MAGIC[suffix])
+    text = (tmp_path / "plot.svg").read_text()
+    assert "kink" in text and "∂f/∂x" in text  # the legend
+    # the same plot gives the same bytes
+    again = tmp_path / "again.svg"
+    assert cli("plot", "relu(x) + 1/(x - 2)", "--wrt", "x", "--order", "2", "--points", "101", "-o", str(again)).exit_code == 0
+    assert again.read_text() == text
 
 
 def test_a_field_goes_into_a_file(cli, tmp_path):
@@ -343,9 +366,14 @@ def test_show_plot_writes_to_a_rich_console_of_its_width():
     show_plot("x**2 * y", {"y": 2.0}, ["x"], "-3:3", console=console)
     text = buffer.getvalue()
     assert text.startswith("f = x**2 * y at y = 2\n") and max(map(len, text.splitlines())) <= 60
+    buffer.seek(0)
     buffer.truncate(0)
     show_plot("x**2", {}, ["x"], "0:1", points=2, format="csv", console=console)
     assert buffer.getvalue().endswith("x,f,df/dx\n0.0,0.0,0.0\n1.0,1.0,2.0\n")
+    buffer.seek(0)
+    buffer.truncate(0)
+    show_plot("x*y", {"y": 2.0, "x": 9.0, "unused": np.ones(3)}, "x", "0:1", points=2, format="csv", console=console)
+    assert buffer.getvalue().endswith("x,f,df/dx\n0.0,0.0,2.0\n1.0,2.0,2.0\n")
     with pytest.raises(PlotUsageError, match="the low end must be below"):
         show_plot("x**2", {}, ["x"], "3:-3", console=console)
     with pytest.raises(GradcliError, match="not a variable"):

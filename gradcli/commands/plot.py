@@ -120,8 +120,9 @@ def show_plot(source: str, values: dict, wrt: list[str], range_text: str, *, ord
               points: int | None = None, output: str | None = None, format: str = "plot", console=None,
               color: bool | None = None, digits: int = 6, quiet: bool = False,
               size: tuple[int, int] | None = None) -> None:
-    """Plot f = `source` and its derivatives with respect to `wrt` (one name, or two for a field)
-    over `range_text` ('-5:5'), the other variables held at `values`.
+    """Plot f = `source` and its derivatives with respect to `wrt` (one name, or two for a field;
+    a str "x" or "x,y" works too) over `range_text` ('-5:5'), the other variables held at
+    `values` (numbers; a value for a plotted variable is ignored, values f does not use too).
 
     format "plot": in the terminal (`console`, a Rich Console, or stdout), or with `output`
     (.png, .svg, .pdf) a Matplotlib figure in that file; "csv" / "json": the sampled points.
@@ -132,6 +133,9 @@ def show_plot(source: str, values: dict, wrt: list[str], range_text: str, *, ord
     from ..inputs.values import shapes_of
     from ..language.parser import parse
 
+    if isinstance(wrt, str):  # "x" or "x,y", as typed after :plot
+        wrt = [name.strip() for name in wrt.split(",") if name.strip()]
+    wrt = list(wrt)
     if format not in FORMATS:
         raise PlotUsageError(f"--format {format}: plot writes {', '.join(FORMATS)}")
     if not wrt:
@@ -155,13 +159,21 @@ def show_plot(source: str, values: dict, wrt: list[str], range_text: str, *, ord
                                  hint="add --output field.png (or .svg, .pdf), or --format csv for the points")
     if output is not None:
         require_matplotlib("--output")
-    graph = parse(source, shapes=shapes_of(values))
+    graph = parse(source)
+    # each point's variables are scalars: diff(…) is built for those, and then runs on all the
+    # points at once, as gradcli batch runs it on a chunk of rows (every gate elementwise)
+    shapes = {name: () for name in graph.variables}
+    shapes.update((name, value) for name, value in shapes_of(values).items() if name not in wrt)
+    if "diff" in source:
+        graph = parse(source, shapes=shapes)
+        graph.assumes = {}
     if len(wrt) == 1:
         from ..evaluation.sampling import sample
 
         expanded = None
         if any(node.kind == "gate" and (node.op.body is not None or node.op.expansion) for node in graph.nodes):
-            expanded = parse(source, shapes=shapes_of(values), expand=True)  # for the kinks inside calls
+            expanded = parse(source, shapes=shapes, expand=True)  # for the kinks inside calls
+            expanded.assumes = {}
         data = sample(graph, wrt[0], *ranges[0], values, order=order, points=points, expanded=expanded)
     else:
         from ..evaluation.sampling import sample_field

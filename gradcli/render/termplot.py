@@ -39,7 +39,7 @@ def render(samples: Samples, *, width: int = 80, height: int = 24, color: bool =
     if ascii_only:
         color = False
         figure.origin = False  # the axes through 0 are braille lines
-    figure.y_label = "y"
+    figure.y_label = "value"  # of f and its derivatives (the legend tells which); "y" may be a variable
     legend_lines = 1 + min(len(samples.kinks), MAX_LISTED_KINKS) + (1 if title else 0) + 1
     # the y axis' labels and frame take 13 columns; the x axis' arrow and label 6 + its length more,
     # the last tick's label (at most 10 characters) starts at the plot's right edge
@@ -51,10 +51,9 @@ def render(samples: Samples, *, width: int = 80, height: int = 24, color: bool =
     figure.set_y_limits(low, high)
     for curve, colour, mark in zip(samples.curves, COLORS, marks):
         mark = None if color else mark
-        for start, stop in curve.runs():
-            xs = x[start:stop].tolist()
-            ys = curve.values[start:stop].tolist()
-            if stop - start == 1 or mark is not None:
+        for xs, ys in curve.pieces(x, 2 * figure.width):  # a braille cell is 2 dots wide
+            xs, ys = xs.tolist(), ys.tolist()
+            if len(xs) == 1 or mark is not None:
                 figure.scatter(xs, ys, lc=colour, marker=mark)
             else:
                 figure.plot(xs, ys, lc=colour)
