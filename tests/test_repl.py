@@ -181,6 +181,8 @@ def test_save_writes_a_program_that_eval_runs_with_the_values_in_its_first_line(
     ("x := 2", True),
     (":diff x", True),
     ("x == y", True),
+    ("q = x + y\n:steps", True),     # a command ends the program above it
+    ("q = x + y\nx := 3", True),
     ("f = x  # a comment (", False),
     ("", True),
 ])
@@ -189,8 +191,10 @@ def test_where_enter_runs_the_input(text, complete):
 
 
 def test_piped_lines_make_the_same_inputs():
-    lines = ["x := 2\n", "q = x + 1\n", "q * q\n", "g(t) = t**2\n", "\n", "sum([1,\n", "2])\n", "q = 3"]
-    assert list(inputs_from_lines(lines)) == ["x := 2", "q = x + 1\nq * q", "g(t) = t**2", "sum([1,\n2])", "q = 3"]
+    lines = ["x := 2\n", "q = x + 1\n", "q * q\n", "g(t) = t**2\n", "\n", "sum([1,\n", "2])\n", "q = x\n", ":steps\n",
+             "r = x\n", "x := 1\n", "q = 3"]
+    assert list(inputs_from_lines(lines)) == ["x := 2", "q = x + 1\nq * q", "g(t) = t**2", "sum([1,\n2])", "q = x", ":steps",
+                                              "r = x", "x := 1", "q = 3"]
 
 
 def test_tab_completes_names_functions_and_commands(session, capsys):

@@ -57,8 +57,9 @@ def complete_input(text: str) -> bool:
     stripped = text.strip()
     if not stripped or stripped.startswith(":") or _WALRUS.match(text):
         return True
-    if "\n" in text and not text.rsplit("\n", 1)[1].strip():
-        return True  # an empty line ends a program (and any input, even one left open)
+    last_line = text.rsplit("\n", 1)[-1].strip()
+    if "\n" in text and (not last_line or last_line.startswith(":") or _WALRUS.match(last_line)):
+        return True  # an empty line ends a program (and any input, even one left open); so does a command
     depth, start, separator = 0, 0, "\n"  # where the last statement starts, and after what
     i = 0
     while i < len(text):
@@ -406,6 +407,15 @@ def help_text() -> str:
 
 # -- reading input ------------------------------------------------------------------------------------
 
+def split_input(text: str) -> list[str]:
+    """One input as typed, as the inputs to run: a program whose last line is a command
+    (`q = x + y`, then `:steps` or `x := 3`) is the program, then the command."""
+    head, _, last = text.rpartition("\n")
+    if head.strip() and (last.strip().startswith(":") or _WALRUS.match(last)):
+        return [head.rstrip("\n"), last.strip()]
+    return [text]
+
+
 def inputs_from_lines(lines: Iterable[str]) -> Iterator[str]:
     """Inputs from lines without a terminal (a pipe, a file): each line or, where complete_input
     says a program goes on, several; what is pending at the end is an input too."""
@@ -414,7 +424,7 @@ def inputs_from_lines(lines: Iterable[str]) -> Iterator[str]:
         pending += line.rstrip("\r\n") + "\n"
         if complete_input(pending[:-1]):  # the text as the prompt's buffer holds it at Enter
             if pending.strip():
-                yield pending.rstrip("\n")
+                yield from split_input(pending.rstrip("\n"))
             pending = ""
     if pending.strip():
         yield pending.rstrip("\n")
@@ -489,7 +499,7 @@ def prompt_inputs(session: Session, history: Path | None) -> Iterator[str]:
             continue
         except EOFError:
             return
-        yield text
+        yield from split_input(text)
 
 
 def main(cli: ModuleType, values: Mapping[str, object], *, program: str | None = None, digits: int = 6,
