@@ -47,7 +47,7 @@ _WALRUS = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*:=(.*)", re.DOTALL)
 # program goes on after it, so Enter there starts a new line; an empty line runs the program.
 _STATEMENT = re.compile(r"\s*[A-Za-z_][A-Za-z0-9_]*\s*(\([^()]*\))?\s*[-+*/]?=(?!=)")
 _OPEN = {"(": ")", "[": "]"}
-_DEFINED = re.compile(r"(?:^|[;\n])\s*([A-Za-z_][A-Za-z0-9_]*)\s*\(")
+_DEFINED = re.compile(r"(?:^|[;\n])\s*([A-Za-z_][A-Za-z0-9_]*)\s*\([^()]*\)\s*=(?!=)")  # sig(t) = …
 
 
 def complete_input(text: str) -> bool:
