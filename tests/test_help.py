@@ -153,7 +153,7 @@ def test_an_unknown_help_topic_is_a_usage_error(cli):
     result = cli("help", "langauge")
     assert result.exit_code == 2 and result.stdout == ""
     assert result.stderr == ("error: no help topic 'langauge'\nhint: did you mean language? "
-                             "(gradcli help lists the topics: language, eval, check, jvp, diff, hessian, jacobian, batch)\n")
+                             "(gradcli help lists the topics: language, eval, check, jvp, diff, hessian, jacobian, plot, batch, repl)\n")
 
 
 # -- the language page ----------------------------------------------------------------------------
@@ -227,7 +227,7 @@ USAGE_ERRORS = [
      "hint: gradcli batch --help describes --chunk-size\n"),
     (["evl", "x"],
      "error: no such command 'evl'\n"
-     "hint: did you mean eval? (gradcli --help lists the commands: eval, check, jvp, diff, hessian, jacobian, batch, help)\n"),
+     "hint: did you mean eval? (gradcli --help lists the commands: eval, check, jvp, diff, hessian, jacobian, plot, batch, repl, help)\n"),
     (["batch", "x"], "error: missing option --input FILE.csv\nhint: gradcli batch --help describes --input\n"),
     (["eval"], "error: give an EXPRESSION, - to read it from stdin, or --file PROGRAM.grad\n"
                'hint: for example: gradcli eval "(x + y) * z" x=-2 y=5 z=-4\n'),

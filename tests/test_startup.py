@@ -84,9 +84,9 @@ def test_the_sigmoid_example_builds_eval_only_and_loads_nothing_else(output):
 
 def test_help_and_an_unknown_command_build_every_command():
     _, report = probe(["--help"])
-    assert report["code"] == 0 and report["built"] == ["eval", "check", "jvp", "diff", "hessian", "jacobian", "batch", "help"]
+    assert report["code"] == 0 and report["built"] == ["eval", "check", "jvp", "diff", "hessian", "jacobian", "plot", "batch", "repl", "help"]
     _, report = probe(["evl", "x"])
-    assert report["code"] == 2 and sorted(report["built"]) == sorted(["eval", "check", "jvp", "diff", "hessian", "jacobian", "batch",
+    assert report["code"] == 2 and sorted(report["built"]) == sorted(["eval", "check", "jvp", "diff", "hessian", "jacobian", "plot", "batch", "repl",
                                                                       "help"])
 
 

@@ -1233,6 +1233,96 @@ def jacobian_command(
             raise DomainError("a nan or inf appeared and --strict is on (see the warnings)")
 
 
+# -- gradcli plot: f and its derivatives over a range -------------------------------------------------
+
+def _plot_format(value: Optional[str]) -> Optional[str]:
+    # a checked str, not an Enum: each Enum class costs every run's start-up
+    if value is not None and value not in ("csv", "json"):
+        raise typer.BadParameter(f"{value!r} is not one of 'csv', 'json'")
+    return value
+
+
+EXAMPLES["plot"] = (
+    'gradcli plot "x**3 - 3*x" --wrt x --range -3:3',
+    'gradcli plot "relu(x) * y" --wrt x y=2 --order 2',
+    'gradcli plot "tanh(x)" --wrt x --output tanh.png',
+    'gradcli plot "x**2 + 3*y**2" --wrt x,y -o field.png',
+    'gradcli plot "sin(x)" --wrt x --points 5 -f csv',
+)
+
+
+def _plot_size(value: Optional[str]):
+    if value is None:
+        return None
+    from .plot import PlotUsageError, parse_size
+
+    try:
+        return parse_size(value)
+    except PlotUsageError as exc:
+        raise typer.BadParameter(exc.message) from None
+
+
+@app.command("plot", cls=_ExpressionCommand, context_settings={"ignore_unknown_options": True},
+             short_help="Plot f and its derivatives over a range, in the terminal or into a file.",
+             epilog="Exit codes: 0 success; 1 bad input, or --output without Matplotlib; 2 command-line usage error.")
+def plot_command(
+    arguments: ArgumentsArgument = None,
+    set_: SetOption = None,
+    file: FileOption = None,
+    values_file: ValuesOption = None,
+    wrt: Annotated[str, typer.Option(
+        "--wrt", metavar="NAME[,NAME]",
+        help="The variable along the horizontal axis; two (x,y) draw the gradient field into a file.")] = "",
+    range_: Annotated[str, typer.Option(
+        "--range", "-r", metavar="LOW:HIGH",
+        help="The variable's range (-5:5, -pi:pi); for two variables one for both or one each (-5:5,-2:2).")
+    ] = "-5:5",
+    order: Annotated[int, typer.Option(
+        "--order", "-n", metavar="N", callback=_between(1, 2),
+        help="1: f and ∂f/∂x; 2: also ∂²f/∂x².")] = 1,
+    points: Annotated[Optional[int], typer.Option(
+        "--points", metavar="N",
+        help="Points along the range (default 401, at most 1,000,000); per axis for two variables "
+             "(default 101, at most 2,000).")] = None,
+    output: Annotated[Optional[str], typer.Option(
+        "--output", "-o", metavar="FILE",
+        help="Draw a Matplotlib figure into FILE (.png, .svg, .pdf) instead of the terminal "
+             "(pip install 'gradcli[plot]').")] = None,
+    format: Annotated[Optional[str], typer.Option(
+        "--format", "-f", metavar="FORMAT", show_default=False, callback=_plot_format,
+        help="csv: a header, then one line per point (x, f, df/dx, ...); json: one JSON document with "
+             "the points, the curves and the kinks.")] = None,
+    size: Annotated[Optional[str], typer.Option(
+        "--size", metavar="COLUMNSxLINES", callback=lambda value: _plot_size(value),
+        help="The terminal plot's size in characters, e.g. 72x20 (by default the terminal's).")] = None,
+    digits: DigitsOption = 6,
+    quiet: QuietOption = False,
+    no_color: NoColorOption = False,
+) -> None:
+    """Plot f = EXPRESSION and ∂f/∂x (with --order 2 also ∂²f/∂x²) over --range, the other
+    variables held at their NAME=VALUE values.
+
+    In the terminal the curves are drawn in braille dots with axes and a legend, sized to the
+    terminal; --output draws the figure with Matplotlib. Kinks (relu at 0, abs at 0, max at a
+    tie) are marked; where a curve is not finite, jumps or crosses a pole it breaks. All points
+    come from one array evaluation of the graph. With --wrt x,y, a heat map of ‖∇f‖ with the
+    gradient's arrows goes into the --output file.
+    """
+    with _user_errors():
+        from .plot import PlotUsageError, show_plot
+
+        names = _names(wrt, "--wrt") if wrt else []
+        source, values = _program_and_values(arguments, file, set_, values_file)
+        try:
+            show_plot(source, values, names, range_, order=order, points=points, output=output,
+                      format=format or "plot", color=None if not no_color else False,
+                      digits=digits, quiet=quiet, size=size)
+        except PlotUsageError as exc:
+            from .helptext import UsageProblem
+
+            raise UsageProblem(exc.message, exc.hint) from None
+
+
 EXAMPLES["batch"] = (
     r"""printf 'x,y\n1,2\n3,4\n' | gradcli batch "x*y" --input -""",
     r"""printf 'x\n1\n2\n' | gradcli batch "x**2" -i - -f ndjson""",
@@ -1329,6 +1419,54 @@ def batch_command(
                 sys.stderr.write(f"error: {summary.failed_count} of {summary.rows} rows failed; "
                                  "their output rows have empty values\n")
             raise typer.Exit(EXIT_BAD_INPUT)
+
+
+# -- gradcli repl: an interactive session (gradcli/commands/repl.py) ------------------------------
+
+EXAMPLES["repl"] = (
+    "gradcli repl",
+    "gradcli repl x=-2 y=5 z=-4",
+    "gradcli repl w=2 x=-1 b=-3 --no-history",
+)
+
+
+@app.command("repl", cls=_Command, short_help="An interactive session: expressions, values, views.",
+             epilog="Exit codes: 0 the session ended (Ctrl-D, or the end of piped input); 1 a bad "
+                    "NAME=VALUE or --file; 2 command-line usage error. Errors inside the session "
+                    "are reported and the session goes on.")
+def repl_command(
+    pairs: Annotated[Optional[List[str]], typer.Argument(
+        metavar="[NAME=VALUE]...", help="Values to start with, as for gradcli eval.")] = None,
+    set_: SetOption = None,
+    values_file: ValuesOption = None,
+    file: Annotated[Optional[Path], typer.Option(
+        "--file", metavar="PROGRAM.grad", dir_okay=False, help="Run this program first.")] = None,
+    digits: DigitsOption = 6,
+    no_color: NoColorOption = False,
+    no_history: Annotated[bool, typer.Option(
+        "--no-history", help="Neither read nor write the history file (by default "
+                             "$XDG_DATA_HOME/gradcli/repl_history, kept across sessions).")] = False,
+) -> None:
+    """An interactive session: type an expression or a program and see its backward pass as
+    gradcli eval shows it; x := 2 (or :set x=2 y=3) changes values and runs the last program
+    again on its parsed graph; :steps, :tree, :json, :check, :diff x, :plot x -3:3 and
+    :save FILE.grad show it as those commands do; :help lists them.
+
+    Enter runs a complete input; inside an open bracket or after an assignment (q = x + y) it
+    starts another line, and an empty line runs the program. Tab completes names, Ctrl-R
+    searches the history, Ctrl-D leaves. Read from a pipe, the lines are run as they come.
+    """
+    with _user_errors():
+        from . import repl
+        from ..inputs.arguments import collect_values
+
+        if str(file) == "-" or values_file == "-" or any(
+                p.partition("=")[2].strip() == "@-" for p in [*(set_ or []), *(pairs or [])]):
+            raise GradcliError("the session reads its input from stdin", hint="give the program or values in a file")
+        program = None if file is None else _read_program(file, f"--file {file}")
+        values = collect_values(set_ or [], pairs or [], values_file)
+    repl.main(sys.modules[__name__], values, program=program, digits=digits, no_color=no_color,
+              history=not no_history)
 
 
 EXAMPLES["help"] = ("gradcli help language", "gradcli help eval")
