@@ -77,9 +77,12 @@ def part_name(index: int, fmt: str) -> str:
     return f"part.{index:05d}{SUFFIX[fmt]}"
 
 
-def count_part(part: tables.Part) -> int:
-    """The task that counts a CSV partition's lines."""
-    return tables.count_lines(part.path, part.start, part.end)
+def count_part(part: tables.Part) -> tuple[int, tuple | None]:
+    """The task that counts a CSV partition's lines: (count, None), or (0, the error)."""
+    try:
+        return tables.count_lines(part.path, part.start, part.end), None
+    except GradcliError as error:
+        return 0, (type(error).__name__, error.message.replace(part.path, part.source), error.hint)
 
 
 def run_part(part: tables.Part, first_line: int, job: Job) -> PartResult:
@@ -89,7 +92,8 @@ def run_part(part: tables.Part, first_line: int, job: Job) -> PartResult:
     try:
         _run_part(part, first_line, job, result)
     except GradcliError as error:
-        result.error = (type(error).__name__, _file_lines(error.message, part, first_line), error.hint)
+        message = _file_lines(error.message, part, first_line).replace(part.path, part.source)
+        result.error = (type(error).__name__, message, error.hint)
         result.text = None
     return result
 
@@ -114,9 +118,9 @@ def _run_part(part: tables.Part, first_line: int, job: Job, result: PartResult) 
 
             if part.start > 0:
                 data = head.rstrip(b"\r\n") + b"\n" + data
-            stream = CsvLines(io.BytesIO(data), part.path, owned=True)
+            stream = CsvLines(io.BytesIO(data), part.source, owned=True)
             try:
-                summary = batch.run(graph, stream, out, job.constants, source=part.path, fmt=job.fmt,
+                summary = batch.run(graph, stream, out, job.constants, source=part.source, fmt=job.fmt,
                                     chunk_size=job.chunk_size, strict=job.strict, write_header=header,
                                     first_data_line=first_line if part.start > 0 else None)
             finally:
@@ -124,7 +128,7 @@ def _run_part(part: tables.Part, first_line: int, job: Job, result: PartResult) 
         else:
             names = tables.parquet_header(part.path)
             batches = tables.parquet_batches(part.path, part.row_groups, part.first_row, job.chunk_size, names)
-            summary = batch.run_table(graph, names, batches, out, job.constants, source=part.path,
+            summary = batch.run_table(graph, names, batches, out, job.constants, source=part.source,
                                       fmt=job.fmt, strict=job.strict, header_row=header)
     except BaseException:
         if job.folder is not None:
@@ -185,9 +189,9 @@ def check_headers(parts: list[tables.Part]) -> tuple[list[str], str]:
         key = tuple(names)
         if seen and key not in seen:
             other = next(iter(seen.values()))
-            raise ValueFormatError(f"{part.path} and {other} have different header rows",
+            raise ValueFormatError(f"{part.source} and {other} have different header rows",
                                    hint="every file of one run names the same columns")
-        seen.setdefault(key, part.path)
+        seen.setdefault(key, part.source)
     if not seen:
         return [], ""
     key, first = next(iter(seen.items()))
@@ -208,7 +212,7 @@ class Cluster:
                 self.client = Client(address, timeout="10s")
             else:
                 self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                            dashboard_address=None, silence_logs=logging.ERROR)
+                                            dashboard_address=":0", silence_logs=logging.ERROR)
                 self.client = Client(self.cluster)
         except (OSError, TimeoutError) as exc:
             where = f"the Dask scheduler at {address}" if address else "a local Dask cluster"
@@ -247,10 +251,13 @@ def run(job: Job, input_path: str, *, scheduler: str | None, workers: int, out=N
 
 def _run(client, job: Job, parts: list[tables.Part], out, on_failure) -> batch.Summary:
     csv = [part for part in parts if part.kind == "csv"]
-    counts = client.gather(client.map(count_part, csv, pure=False)) if csv else []
+    counted = client.gather(client.map(count_part, csv, pure=False)) if csv else []
+    for _, error in counted:
+        if error is not None:
+            _raise(error)
     first_lines = {}
     line = 1
-    for part, count in zip(csv, counts):
+    for part, (count, _) in zip(csv, counted):
         if part.start == 0:
             line = 1
         first_lines[part.index] = line
@@ -272,7 +279,7 @@ def _run(client, job: Job, parts: list[tables.Part], out, on_failure) -> batch.S
                 if len(summary.failed) < batch.MAX_REPORTED:
                     summary.failed.append(row)
                     if on_failure is not None:
-                        on_failure(row, part.path)
+                        on_failure(row, part.source)
             for message in result.warnings:
                 if message not in summary.warnings:
                     summary.warnings.append(message)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import glob
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -31,13 +31,14 @@ class Part:
     whose first row is row `first_row` of the file, counting from 1)."""
 
     kind: str
-    path: str
+    path: str  # absolute: a worker's working folder is not the user's
     index: int  # the partition's place in the whole input, from 0
     start: int = 0
     end: int = 0
     row_groups: tuple[int, ...] = ()
     first_row: int = 1
     first_of_file: bool = True
+    source: str = ""  # the file as the user named it, for messages
 
 
 @dataclass
@@ -84,10 +85,9 @@ def partitions(path: str, *, partition_rows: int) -> list[Part]:
     length of a line of the file's first 64 KiB) bytes, at line starts."""
     parts: list[Part] = []
     for name in input_files(path):
-        if is_parquet(name):
-            parts += _parquet_parts(name, len(parts), partition_rows)
-        else:
-            parts += _csv_parts(name, len(parts), partition_rows)
+        found = _parquet_parts(name, len(parts), partition_rows) if is_parquet(name) else \
+            _csv_parts(name, len(parts), partition_rows)
+        parts += [replace(part, path=os.path.abspath(name), source=name) for part in found]
     kinds = {part.kind for part in parts}
     if len(kinds) > 1:
         raise ValueFormatError(f"--input {path} mixes CSV and Parquet files",
