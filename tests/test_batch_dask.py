@@ -276,3 +276,66 @@ def test_a_local_cluster_is_started_and_closed(tmp_path, points):
     assert all(t.startswith(header) for t in texts)  # each part is a CSV of its own
     assert header + "".join(t[len(header):] for t in texts) == local.stdout
     assert result.stderr == local.stderr and result.exit_code == local.exit_code == 1
+
+
+class _Done:
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        return self.value
+
+    def release(self):
+        pass
+
+
+class InProcess:
+    """A stand-in for a Dask client that runs each task at once, here: the partition logic
+    without a cluster's start-up."""
+
+    def map(self, fn, *iterables, pure=True, **kwargs):
+        return [_Done(fn(*args, **kwargs)) for args in zip(*iterables)]
+
+    def gather(self, futures):
+        return [f.result() for f in futures]
+
+    def cancel(self, futures):
+        pass
+
+
+@needs_dask
+def test_a_fatal_line_deep_in_a_file_has_the_files_line_number(tmp_path):
+    """A NUL byte in a late partition: the message names the file's line, as locally."""
+    import io
+
+    from gradcli.commands import batch_dask
+
+    data = np.ones((50, 5))
+    write_csv(tmp_path / "p.csv", data)
+    text = (tmp_path / "p.csv").read_bytes().split(b"\n")
+    text[44] = b"1,1,\x001,1,1"
+    (tmp_path / "p.csv").write_bytes(b"\n".join(text))
+    local = run(NEURON, "--input", str(tmp_path / "p.csv"))
+    assert local.exit_code == 1 and "line 45" in local.stderr
+    job = batch_dask.Job(NEURON, {}, "csv", 65536, False, None)
+    with pytest.raises(Exception) as raised:
+        batch_dask.run(job, str(tmp_path / "p.csv"), scheduler=None, workers=1, out=io.StringIO(),
+                       partition_rows=4, client=InProcess())
+    assert f"error: {raised.value.render()}" in local.stderr
+
+
+@needs_dask
+def test_rows_in_order_across_many_tiny_partitions(tmp_path):
+    import io
+
+    from gradcli.commands import batch_dask
+
+    write_csv(tmp_path / "p.csv", np.random.default_rng(0).uniform(-1, 1, (97, 5)), bad={50}, blank={10, 11})
+    local = run(NEURON, "--input", str(tmp_path / "p.csv"))
+    for rows in (1, 2, 5, 1000):
+        out, failed = io.StringIO(), []
+        job = batch_dask.Job(NEURON, {}, "csv", 3, False, None)
+        summary = batch_dask.run(job, str(tmp_path / "p.csv"), scheduler=None, workers=1, out=out,
+                                 partition_rows=rows, client=InProcess(), on_failure=lambda row, src: failed.append(row))
+        assert out.getvalue() == local.stdout
+        assert "p.csv, line 54, column 2" in local.stderr and [row.line for row in failed] == [54] and summary.rows == 97 and summary.failed_count == 1
