@@ -39,6 +39,7 @@ import glob
 import logging
 import os
 import pickle
+import resource
 import shutil
 import statistics
 import subprocess
@@ -73,12 +74,29 @@ def gradcli_command() -> list[str]:
     return [script] if os.path.exists(script) else [sys.executable, "-m", "gradcli"]
 
 
-def timed(command: list[str]) -> float:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _cpu() -> float:
+    return time.process_time()
+
+
+def timed(command: list[str], client=None) -> tuple[float, float]:
+    """(wall time, processor time) of a command: its own and its children's (a local cluster's
+    workers are its children), plus the running cluster's workers' when `client` is given."""
+    workers = sum(client.run(_cpu).values()) if client is not None else 0.0
+    cpu = _children_cpu()
     start = time.perf_counter()
     done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if done.returncode != 0:
         raise SystemExit(f"command failed ({done.returncode}): {' '.join(command)}\n{done.stderr}")
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    cpu = _children_cpu() - cpu
+    if client is not None:
+        cpu += sum(client.run(_cpu).values()) - workers
+    return wall, cpu
 
 
 def parts_table(folder: str):
@@ -211,6 +229,7 @@ def main() -> int:
                                                            "--partition-rows", str(args.partition_rows), "--output"],
         }
         times: dict[str, list[float]] = {name: [] for name in commands}
+        cpus: dict[str, list[float]] = {name: [] for name in commands}
         ok = True
         for repeat in range(args.repeats):
             for name, command in commands.items():
@@ -218,7 +237,9 @@ def main() -> int:
                     target = os.path.join(folder, f"parts-{len(times[name])}-{name[:4]}-{repeat}")
                     shutil.rmtree(target, ignore_errors=True)
                     command = command + [target + "/"]
-                times[name].append(timed(command))
+                wall, cpu = timed(command, client if "scheduler" in name else None)
+                times[name].append(wall)
+                cpus[name].append(cpu)
                 if name != "local":
                     import pyarrow.parquet as pq
 
@@ -243,6 +264,15 @@ def main() -> int:
             ratio = best["local"] / best[name]
             verdict = "ok" if ratio >= TARGET else "UNDER TARGET"
             print(f"  {name} / local: {ratio:.2f}x (target >= {TARGET}x: {verdict})")
+        print("processor time (user + system, every process of the run; robust to a busy machine):")
+        for name, values in cpus.items():
+            print(f"  {name:38s} {min(values):7.2f} s  ({min(values) / args.rows * 1e6:.2f} s per million rows)")
+        for name in list(commands)[1:]:
+            # two workers on two idle cores: the processor time splits over them (the partitions
+            # are independent: 10 tasks over 2 workers), the local run's does not
+            estimate = min(cpus["local"]) / (min(cpus[name]) / 2)
+            print(f"  idle-machine estimate, {name} / local: {estimate:.2f}x "
+                  f"(local's processor time / half of dask's)")
 
         job = batch_dask.Job(EXPRESSION, {}, "parquet", 65536, False, os.path.join(folder, "stream-parts"))
         warm_job = batch_dask.Job(EXPRESSION, {}, "parquet", 65536, False, os.path.join(folder, "warm"))

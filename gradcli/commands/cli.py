@@ -1377,9 +1377,12 @@ def _batch_local(graph, constants, input, output, fmt, chunk_size, fail_fast, st
     out = batch.ParquetOutput(output) if fmt == "parquet" else _LazyOutput(output)
     summary = batch.Summary()
     progress = None
+    reported = []
 
-    def report(row, source) -> None:
-        sys.stderr.write(f"error: {source}, {row.message}\n")
+    def report(row, source) -> None:  # the first MAX_REPORTED of the whole run, over its files
+        if len(reported) < batch.MAX_REPORTED:
+            reported.append(row)
+            sys.stderr.write(f"error: {source}, {row.message}\n")
 
     try:
         for number, path in enumerate(files):
@@ -1403,7 +1406,7 @@ def _batch_local(graph, constants, input, output, fmt, chunk_size, fail_fast, st
                     if progress:
                         progress.close()
                     stream.close()
-            _merge(summary, part)
+            _merge(summary, part, batch.MAX_REPORTED)
             if part.stopped:
                 break
     except BaseException:
@@ -1419,11 +1422,11 @@ def _row_groups(path: str) -> int:
     return pq.ParquetFile(path).metadata.num_row_groups
 
 
-def _merge(summary, part) -> None:
+def _merge(summary, part, most: int) -> None:
     summary.rows += part.rows
     summary.non_finite += part.non_finite
     summary.failed_count += part.failed_count
-    summary.failed += part.failed[:max(0, 20 - len(summary.failed))]
+    summary.failed += part.failed[:max(0, most - len(summary.failed))]
     summary.warnings += [message for message in part.warnings if message not in summary.warnings]
     summary.stopped = part.stopped
 

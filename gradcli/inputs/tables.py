@@ -211,11 +211,12 @@ def parquet_batches(path: str, row_groups: tuple[int, ...], first_row: int, batc
     text columns are read as numbers when they are numbers; a null cell, or text that is not a
     number, makes a bad row named by its row number (its matrix row is nan, as for CSV)."""
     pq = _parquet()
-    handle = pq.ParquetFile(path)
+    # one row group at a time, without read-ahead: memory holds one row group, not the partition
+    handle = pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)
     number = first_row
-    if not row_groups:
-        return
-    for batch in handle.iter_batches(batch_size=batch_rows, row_groups=list(row_groups), use_threads=False):
+    batches = (batch for group in row_groups
+               for batch in handle.iter_batches(batch_size=batch_rows, row_groups=[group], use_threads=False))
+    for batch in batches:
         rows = batch.num_rows
         matrix = np.empty((rows, batch.num_columns))
         bad: dict[int, TableRow] = {}
