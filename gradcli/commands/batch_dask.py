@@ -113,12 +113,9 @@ def _run_part(part: tables.Part, first_line: int, job: Job, result: PartResult) 
         out = io.StringIO()
     try:
         if part.kind == "csv":
-            data, head = tables.read_range(part.path, part.start, part.end)
             from ..inputs.datafiles import CsvLines
 
-            if part.start > 0:
-                data = head.rstrip(b"\r\n") + b"\n" + data
-            stream = CsvLines(io.BytesIO(data), part.source, owned=True)
+            stream = CsvLines(tables.open_range(part.path, part.start, part.end), part.source, owned=True)
             try:
                 summary = batch.run(graph, stream, out, job.constants, source=part.source, fmt=job.fmt,
                                     chunk_size=job.chunk_size, strict=job.strict, write_header=header,

@@ -13,6 +13,7 @@ pyarrow is imported only when a Parquet file is read.
 from __future__ import annotations
 
 import glob
+import io
 import os
 from dataclasses import dataclass, replace
 
@@ -157,6 +158,49 @@ def line_range(handle, start: int, end: int, size: int) -> tuple[int, int]:
     return next_line_start(start), next_line_start(end) if end < size else size
 
 
+class _RangeRaw(io.RawIOBase):
+    """`prefix` then the bytes [begin, stop) of an open binary file, read as they are asked for."""
+
+    def __init__(self, handle, prefix: bytes, begin: int, stop: int) -> None:
+        self.handle, self.prefix, self.left = handle, prefix, max(0, stop - begin)
+        handle.seek(begin)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        view = memoryview(buffer).cast("B")
+        if self.prefix:
+            count = min(len(view), len(self.prefix))
+            view[:count] = self.prefix[:count]
+            self.prefix = self.prefix[count:]
+            return count
+        if self.left <= 0:
+            return 0
+        data = self.handle.read(min(len(view), self.left))
+        view[:len(data)] = data
+        self.left -= len(data)
+        return len(data)
+
+    def close(self) -> None:
+        self.handle.close()
+        super().close()
+
+
+def open_range(path: str, start: int, end: int):
+    """A binary stream of the lines that start in [start, end) of the file, after the file's
+    header line when start > 0 (so that it reads as a CSV of its own), read a block at a time:
+    memory holds a block, not the partition."""
+    try:
+        handle = open(path, "rb")
+        size = os.fstat(handle.fileno()).st_size
+        prefix = _header_line(handle).rstrip(b"\r\n") + b"\n" if start > 0 else b""
+        begin, stop = line_range(handle, start, end, size)
+    except OSError as exc:
+        raise _open_error(path, exc) from None
+    return io.BufferedReader(_RangeRaw(handle, prefix, begin, stop), buffer_size=1 << 20)
+
+
 def read_range(path: str, start: int, end: int) -> tuple[bytes, bytes]:
     """The bytes of the lines that start in [start, end) of the file, and its header line (the
     first line that is not blank, with its line end)."""
@@ -166,17 +210,22 @@ def read_range(path: str, start: int, end: int) -> tuple[bytes, bytes]:
             begin, stop = line_range(handle, start, end, size)
             handle.seek(begin)
             data = handle.read(max(0, stop - begin))
-            header = b""
-            if start > 0:
-                handle.seek(0)
-                while not header.strip():
-                    line = handle.readline()
-                    if not line:
-                        break
-                    header = line
+            header = _header_line(handle) if start > 0 else b""
     except OSError as exc:
         raise _open_error(path, exc) from None
     return data, header
+
+
+def _header_line(handle) -> bytes:
+    """The file's first line that is not blank, with its line end."""
+    handle.seek(0)
+    header = b""
+    while not header.strip():
+        line = handle.readline()
+        if not line:
+            break
+        header = line
+    return header
 
 
 def count_lines(path: str, start: int, end: int) -> int:
