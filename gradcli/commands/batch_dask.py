@@ -29,8 +29,6 @@ import os
 import re
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from ..base.errors import GradcliError, ValueFormatError
 from ..inputs import tables
 from . import batch
