@@ -15,6 +15,10 @@ the variable a column to get its per-row gradient). Gates that are not elementwi
 ...) would mix rows and are refused when a row value flows into them.
 
 Memory holds one chunk (its lines, its matrix, the engine's arrays), whatever the input's size.
+
+`run` reads CSV text; `run_table` the same for a table that is already columns (Parquet, from
+inputs/tables.py); both write through one writer per format (CSV or NDJSON text, Parquet). The
+Dask engine (batch_dask.py) calls them on each partition: one code path for both engines.
 """
 
 from __future__ import annotations
