@@ -228,7 +228,7 @@ USAGE_ERRORS = [
     (["evl", "x"],
      "error: no such command 'evl'\n"
      "hint: did you mean eval? (gradcli --help lists the commands: eval, check, jvp, diff, hessian, jacobian, plot, batch, repl, help)\n"),
-    (["batch", "x"], "error: missing option --input FILE.csv\nhint: gradcli batch --help describes --input\n"),
+    (["batch", "x"], "error: missing option --input PATH\nhint: gradcli batch --help describes --input\n"),
     (["eval"], "error: give an EXPRESSION, - to read it from stdin, or --file PROGRAM.grad\n"
                'hint: for example: gradcli eval "(x + y) * z" x=-2 y=5 z=-4\n'),
     (["eval", "x", "x=1", "--digits"],

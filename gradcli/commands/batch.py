@@ -15,6 +15,10 @@ the variable a column to get its per-row gradient). Gates that are not elementwi
 ...) would mix rows and are refused when a row value flows into them.
 
 Memory holds one chunk (its lines, its matrix, the engine's arrays), whatever the input's size.
+
+`run` reads CSV text; `run_table` the same for a table that is already columns (Parquet, from
+inputs/tables.py); both write through one writer per format (CSV or NDJSON text, Parquet). The
+Dask engine (batch_dask.py) calls them on each partition: one code path for both engines.
 """
 
 from __future__ import annotations
@@ -132,14 +136,38 @@ class Plan:
         return ["f"] + [f"df/d{name}" for name in self.row_names]
 
 
+def batch_graph(expression: str, constants: dict[str, np.ndarray]) -> Graph:
+    """The graph batch evaluates: `expression` parsed once for the whole run (on each Dask worker
+    too); diff(…) is built for scalar variables, since each row is one point."""
+    from ..language.parser import parse
+    from ..inputs.values import shapes_of
+
+    graph = parse(expression)
+    if "diff" in expression:  # each row's variables are scalars: diff(…) is built for those
+        shapes = {name: () for name in graph.variables}
+        shapes.update(shapes_of(constants))
+        graph = parse(expression, shapes=shapes)
+        graph.assumes = {}  # the engine runs a chunk of rows at once: a column per variable
+    return graph
+
+
 def wants_progress(size: int | None, stderr_is_terminal: bool) -> bool:
     return stderr_is_terminal and size is not None and size >= PROGRESS_BYTES
+
+
+def make_writer(plan: Plan, fmt: str, out):
+    """The writer of `fmt` ("csv", "ndjson": text to the stream `out`; "parquet": to the
+    ParquetOutput `out`)."""
+    if fmt == "parquet":
+        return ParquetWriter(plan, out)
+    return Writer(plan, fmt, out)
 
 
 class Writer:
     """Formats a chunk's rows as CSV or NDJSON text."""
 
-    def __init__(self, plan: Plan, fmt: str) -> None:
+    def __init__(self, plan: Plan, fmt: str, out=None) -> None:
+        self.out = out
         self.plan = plan
         self.fmt = fmt
         self.width = len(plan.header)
@@ -155,6 +183,14 @@ class Writer:
         if self.fmt == "csv":
             return ",".join(self.plan.header + self.outputs) + "\n"
         return ""
+
+    def begin(self) -> None:
+        self.out.write(self.header())
+
+    def write(self, echo, inputs, results, failed, ragged) -> None:
+        text = self.chunk(echo, inputs, results, failed, ragged)
+        if text:
+            self.out.write(text)
 
     def chunk(self, echo: list[str], inputs: np.ndarray, results: np.ndarray,
               failed: dict[int, BadRow], ragged: set[int]) -> str:
@@ -194,6 +230,80 @@ class Writer:
         return "".join(lines)
 
 
+class ParquetWriter:
+    """Writes a chunk's rows to Parquet: the input columns as float64 (null where a row failed to
+    read), f and the df/d<name> columns (null where the row failed), one row group per chunk."""
+
+    def __init__(self, plan: Plan, out: "ParquetOutput") -> None:
+        import pyarrow as pa
+
+        self.pa = pa
+        self.plan = plan
+        self.out = out
+        self.names = plan.header + plan.output_names()
+        self.schema = pa.schema([(name, pa.float64()) for name in self.names])
+        out.open(self.schema)
+
+    def begin(self) -> None:
+        pass
+
+    def write(self, echo, inputs, results, failed, ragged) -> None:
+        rows = inputs.shape[0]
+        if rows == 0:
+            return
+        pa = self.pa
+        valid = None
+        if failed:  # Arrow's validity bitmap: bit i set when row i holds numbers
+            mask = np.ones(rows, dtype=bool)
+            mask[list(failed)] = False
+            valid = pa.py_buffer(np.packbits(mask, bitorder="little"))
+        nulls = len(failed) if failed else 0
+        # Array.from_buffers, not pa.array: pa.array imports pandas (0.9 s) to ask whether a
+        # NumPy array is a pandas object
+        arrays = [pa.Array.from_buffers(pa.float64(), rows,
+                                        [valid, pa.py_buffer(np.ascontiguousarray(column))], null_count=nulls)
+                  for column in (*inputs.T, *results.T)]
+        self.out.write(pa.RecordBatch.from_arrays(arrays, schema=self.schema))
+
+
+class ParquetOutput:
+    """A Parquet file written whole or not at all: rows go to a temporary file beside `path`,
+    which replaces `path` at commit(); discard() removes it. A run with no rows still writes a
+    file with the columns."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.temp = os.path.join(os.path.dirname(os.path.abspath(path)),
+                                 f".{os.path.basename(path)}.{os.getpid()}.partial")
+        self.writer = None
+
+    def open(self, schema) -> None:
+        if self.writer is None:
+            import pyarrow.parquet as pq
+
+            try:
+                # no dictionary pages: float results rarely repeat, and trying them takes 8x the time
+                self.writer = pq.ParquetWriter(self.temp, schema, use_dictionary=False)
+            except OSError as exc:
+                raise GradcliError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+
+    def write(self, batch) -> None:
+        self.writer.write_batch(batch)
+
+    def commit(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            os.replace(self.temp, self.path)
+
+    def discard(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            try:
+                os.remove(self.temp)
+            except OSError:
+                pass
+
+
 def _json_number(value: float):
     if math.isnan(value):
         return "NaN"
@@ -202,15 +312,20 @@ def _json_number(value: float):
     return value
 
 
-def run(graph: Graph, stream: TextIO, out: TextIO, constants: dict[str, np.ndarray], *,
+def run(graph: Graph, stream: TextIO, out, constants: dict[str, np.ndarray], *,
         source: str = "input", fmt: str = "csv", chunk_size: int = DEFAULT_CHUNK,
         fail_fast: bool = False, strict: bool = False,
         on_failure: Callable[[BadRow], None] | None = None,
-        on_progress: Callable[[int], None] | None = None) -> Summary:
-    """Read CSV rows from `stream`, write one output row per input row to `out`.
+        on_progress: Callable[[int], None] | None = None,
+        write_header: bool = True, first_data_line: int | None = None) -> Summary:
+    """Read CSV rows from `stream`, write one output row per input row to `out` (a text stream
+    for csv and ndjson, a ParquetOutput for parquet).
 
     `on_failure` is called with each failed row as it is found (to report it on stderr);
-    `on_progress` with the number of characters read so far.
+    `on_progress` with the number of characters read so far. A part of a larger file (a Dask
+    partition) is given as its file's header line then its own lines: `first_data_line` is the
+    file's line number of its first line after the header, and `write_header=False` leaves the
+    output's header out.
     """
     summary = Summary()
     line_number = 0
@@ -230,19 +345,16 @@ def run(graph: Graph, stream: TextIO, out: TextIO, constants: dict[str, np.ndarr
     if header is None:
         raise ValueFormatError(f"{source}: the first line holds only numbers; batch needs a header row",
                                hint="the first line names the variables, e.g. x0,x1,w")
+    if first_data_line is not None:
+        line_number = first_data_line - 1
     plan = Plan(graph, header, constants, source)
-    if plan.unused:
-        listed = ", ".join(repr(name) for name in plan.unused)
-        summary.warnings.append(
-            f"column {listed} of {source} is not used by the expression (it is copied to the output)"
-            if len(plan.unused) == 1 else
-            f"columns {listed} of {source} are not used by the expression (they are copied to the output)")
-    summary.warnings += [f"--set {name} is not used by the expression" for name in plan.unused_constants]
-    writer = Writer(plan, fmt)
-    out.write(writer.header())
+    _plan_warnings(plan, summary, source)
+    writer = make_writer(plan, fmt, out)
+    if write_header:
+        writer.begin()
     values: dict[str, np.ndarray] = dict(plan.constants)
     consumed = len(header_line)
-    warned = set()
+    warned: set = set()
     while True:
         lines = take(chunk_size, CHUNK_CHARS)
         if not lines:
@@ -259,40 +371,94 @@ def run(graph: Graph, stream: TextIO, out: TextIO, constants: dict[str, np.ndarr
         else:
             echo = [lines[n - first].rstrip("\r\n") for n in numbers]
             numbers_of = numbers
-        rows = matrix.shape[0]
-        failed = {}
-        ragged = set()
-        if bad:
-            index_of = {n: i for i, n in enumerate(numbers_of)}
-            for row in bad:
-                i = index_of[row.line]
-                failed[i] = row
-                if row.column == "":
-                    ragged.add(i)
-        results = _evaluate(graph, plan, matrix, values, rows, warned, summary) if rows else \
-            np.empty((0, len(plan.output_names())))
-        finite = np.isfinite(results).all(axis=1)
-        odd = np.flatnonzero(~finite)
-        odd = [int(i) for i in odd if i not in failed]  # Python ints: a row number goes into JSON
-        if odd:
-            if strict:
-                for i in odd:
-                    number = numbers_of[i] if numbers_of is not None else first + i
-                    failed[i] = BadRow(number, "", "nan or inf in f or a gradient, and --strict is on")
-            else:
-                summary.non_finite += len(odd)
-        if failed and fail_fast:
-            stop = min(failed)
-            out.write(writer.chunk(echo[:stop], matrix[:stop], results[:stop], {}, set()))
-            summary.rows += stop
-            _fail(summary, failed[stop], on_failure)
-            summary.stopped = True
+        if _chunk(graph, plan, writer, summary, values, warned, echo, matrix, numbers_of, first, bad,
+                  BadRow, strict=strict, fail_fast=fail_fast, on_failure=on_failure):
             return summary
-        for i in sorted(failed):
-            _fail(summary, failed[i], on_failure)
-        out.write(writer.chunk(echo, matrix, results, failed, ragged))
-        summary.rows += rows
     return summary
+
+
+def run_table(graph: Graph, header: list[str], batches, out, constants: dict[str, np.ndarray], *,
+              source: str, fmt: str = "csv", fail_fast: bool = False, strict: bool = False,
+              on_failure: Callable[[BadRow], None] | None = None, header_row: bool = True) -> Summary:
+    """The same as `run` for a table that is already columns (Parquet): `batches` yields
+    (matrix (rows, columns) float64, number of the first row, bad rows, echo lines or None);
+    a row is named by its row number in its file ("row 3"), not a line."""
+    from ..inputs.tables import TableRow
+
+    summary = Summary()
+    plan = Plan(graph, header, constants, source)
+    _plan_warnings(plan, summary, source)
+    writer = make_writer(plan, fmt, out)
+    if header_row:
+        writer.begin()
+    values: dict[str, np.ndarray] = dict(plan.constants)
+    warned: set = set()
+    for matrix, first, bad, echo in batches:
+        if echo is None and fmt != "parquet":
+            echo = table_echo(matrix)
+        numbers_of = list(range(first, first + matrix.shape[0])) if bad else None
+        if _chunk(graph, plan, writer, summary, values, warned, echo, matrix, numbers_of, first, bad,
+                  TableRow, strict=strict, fail_fast=fail_fast, on_failure=on_failure):
+            return summary
+    return summary
+
+
+def table_echo(matrix: np.ndarray) -> list[str]:
+    """The cells of a table that was not text, written as CSV text (shortest round-trip floats)."""
+    if matrix.shape[0] == 0:
+        return []
+    template = ",".join(["%r"] * matrix.shape[1]) + "\n"
+    text = (template * matrix.shape[0]) % tuple(matrix.ravel().tolist())
+    return text[:-1].split("\n")
+
+
+def _plan_warnings(plan: Plan, summary: Summary, source: str) -> None:
+    if plan.unused:
+        listed = ", ".join(repr(name) for name in plan.unused)
+        summary.warnings.append(
+            f"column {listed} of {source} is not used by the expression (it is copied to the output)"
+            if len(plan.unused) == 1 else
+            f"columns {listed} of {source} are not used by the expression (they are copied to the output)")
+    summary.warnings += [f"--set {name} is not used by the expression" for name in plan.unused_constants]
+
+
+def _chunk(graph, plan, writer, summary, values, warned, echo, matrix, numbers_of, first, bad, row_kind, *,
+           strict, fail_fast, on_failure) -> bool:
+    """Evaluate one chunk and write it; True when --fail-fast stopped the run here."""
+    rows = matrix.shape[0]
+    failed = {}
+    ragged = set()
+    if bad:
+        index_of = {n: i for i, n in enumerate(numbers_of)}
+        for row in bad:
+            i = index_of[row.line]
+            failed[i] = row
+            if row.column == "":
+                ragged.add(i)
+    results = _evaluate(graph, plan, matrix, values, rows, warned, summary) if rows else \
+        np.empty((0, len(plan.output_names())))
+    finite = np.isfinite(results).all(axis=1)
+    odd = np.flatnonzero(~finite)
+    odd = [int(i) for i in odd if i not in failed]  # Python ints: a row number goes into JSON
+    if odd:
+        if strict:
+            for i in odd:
+                number = numbers_of[i] if numbers_of is not None else first + i
+                failed[i] = row_kind(number, "", "nan or inf in f or a gradient, and --strict is on")
+        else:
+            summary.non_finite += len(odd)
+    if failed and fail_fast:
+        stop = min(failed)
+        writer.write(echo[:stop], matrix[:stop], results[:stop], {}, set())
+        summary.rows += stop
+        _fail(summary, failed[stop], on_failure)
+        summary.stopped = True
+        return True
+    for i in sorted(failed):
+        _fail(summary, failed[i], on_failure)
+    writer.write(echo, matrix, results, failed, ragged)
+    summary.rows += rows
+    return False
 
 
 def _fail(summary: Summary, row: BadRow, on_failure) -> None:

@@ -1046,6 +1046,12 @@ def _render_diff(derivs, format: DiffFormat, digits: int) -> str:
 class BatchFormat(str, enum.Enum):
     csv = "csv"
     ndjson = "ndjson"
+    parquet = "parquet"
+
+
+class BatchEngine(str, enum.Enum):
+    local = "local"
+    dask = "dask"
 
 
 EXAMPLES["hessian"] = (
@@ -1330,47 +1336,78 @@ EXAMPLES["batch"] = (
 
 
 @app.command("batch", cls=_ExpressionCommand, context_settings={"ignore_unknown_options": True},
-             short_help="f and its gradient at every row of a CSV file.",
+             short_help="f and its gradient at every row of a CSV or Parquet table.",
              epilog="Exit codes: 0 every row done; 1 bad input or a failed row (reported with its line "
-                    "number); 2 command-line usage error.")
+                    "number), or --engine dask without its extra; 2 command-line usage error.")
 def batch_command(
     arguments: Annotated[List[str], typer.Argument(
         metavar="EXPRESSION [NAME=VALUE]...",
         help='An expression of the columns ("sigmoid(w0*x0 + w1*x1 + w2)"), then optional NAME=VALUE '
              "constants, the same as --set.")],
     input: Annotated[str, typer.Option(
-        "--input", "-i", metavar="FILE.csv",
-        help="The points: a CSV whose header row names the variables, one point per row ('-' is stdin).")],
+        "--input", "-i", metavar="PATH",
+        help="The points: a CSV whose header row names the variables, one point per row ('-' is stdin); "
+             "a glob of such CSVs ('data/*.csv', quoted); or Parquet, a file or a folder of parts "
+             "(Parquet needs pyarrow: pip install 'gradcli[dask]').")],
     output: Annotated[str, typer.Option(
-        "--output", "-o", metavar="FILE",
-        help="Where to write the inputs, f and df/d<name> per row ('-', the default, is stdout).")] = "-",
+        "--output", "-o", metavar="PATH",
+        help="Where to write the inputs, f and df/d<name> per row ('-', the default, is stdout). "
+             "A folder (DIR/, or any Parquet output with --engine dask) gets one part per input "
+             "partition, part.00000.csv, …")] = "-",
     set_: SetOption = None,
     values_file: ValuesOption = None,
     chunk_size: Annotated[int, typer.Option(
         "--chunk-size", metavar="N", callback=_between(1, MAX_CHUNK_SIZE),
         help="Rows evaluated together; memory grows with it, not with the input.")] = 65536,
-    format: Annotated[BatchFormat, typer.Option(
-        "--format", "-f", metavar="FORMAT", help="csv: a header and one line per row; ndjson: one JSON object per row.")
-    ] = BatchFormat.csv,
+    format: Annotated[Optional[BatchFormat], typer.Option(
+        "--format", "-f", metavar="FORMAT", show_default=False,
+        help="csv (the default): a header and one line per row; ndjson: one JSON object per row; "
+             "parquet: a Parquet file (the default for --output *.parquet).")
+    ] = None,
     fail_fast: Annotated[bool, typer.Option(
         "--fail-fast", help="Stop at the first failed row (by default its output row is left empty "
-                            "and the run goes on).")] = False,
+                            "and the run goes on). Not with --engine dask.")] = False,
     strict: Annotated[bool, typer.Option(
         "--strict", help="A row whose f or gradient is nan or inf fails.")] = False,
+    engine: Annotated[BatchEngine, typer.Option(
+        "--engine", metavar="ENGINE",
+        help="local: this process; dask: one Dask task per partition (pip install 'gradcli[dask]'), "
+             "on a local cluster of --workers processes or on --scheduler.")] = BatchEngine.local,
+    scheduler: Annotated[Optional[str], typer.Option(
+        "--scheduler", metavar="ADDRESS", show_default=False,
+        help="With --engine dask: the Dask scheduler to run on (tcp://HOST:8786); without it a local "
+             "cluster is started and closed.")] = None,
+    workers: Annotated[Optional[int], typer.Option(
+        "--workers", metavar="N", callback=lambda n: n if n is None else _between(1, 1024)(n),
+        show_default=False,
+        help="With --engine dask and no --scheduler: worker processes of the local cluster "
+             "(default: the CPUs).")] = None,
+    partition_rows: Annotated[int, typer.Option(
+        "--partition-rows", metavar="N", callback=_between(1, 2**40),
+        help="With --engine dask: rows per partition, one task each (about: a CSV is cut by bytes, "
+             "Parquet at row groups). A worker's memory grows with --chunk-size, not with this.")
+    ] = 1_000_000,
 ) -> None:
-    """Evaluate EXPRESSION at every row of a CSV file whose header row names the variables: per
-    row, f and the gradient with respect to each column (one point per row, not the gradient of
-    a sum).
+    """Evaluate EXPRESSION at every row of a CSV file or Parquet table whose header (column names)
+    names the variables: per row, f and the gradient with respect to each column (one point per
+    row, not the gradient of a sum).
 
     EXPRESSION is as for gradcli eval; each NAME=VALUE after it is a constant, the same for
-    every row (it gets no gradient column).
+    every row (it gets no gradient column). With --engine dask the rows are cut into partitions
+    computed by Dask workers with the same engine: the same numbers, bit for bit, in the same order.
     """
+    if engine is BatchEngine.local and (scheduler is not None or workers is not None):
+        raise click.UsageError("--scheduler and --workers go with --engine dask")
+    if engine is BatchEngine.dask and fail_fast:
+        raise click.UsageError("--fail-fast is for --engine local (Dask computes the partitions at once)")
+    if engine is BatchEngine.dask and input == "-":
+        raise click.UsageError("--engine dask reads files, not stdin: give --input PATH")
+    fmt = (format or (BatchFormat.parquet if output.endswith((".parquet", ".parquet/"))
+                      else BatchFormat.csv)).value
     with _user_errors():
         from . import batch
-        from ..inputs.datafiles import open_text, source_name
-        from ..language.parser import parse
+        from ..inputs import tables
         from ..inputs.arguments import collect_values
-        from ..inputs.values import shapes_of
 
         expression, pairs = arguments[0], arguments[1:]
         inputs = _input_files([expression, *pairs], None, set_, values_file, batch_input=input)
@@ -1378,32 +1415,24 @@ def batch_command(
                                     None if output == "-" else output)], inputs)
         constants = collect_values(set_ or [], pairs, values_file=values_file,
                                    stdin_taken="--input -" if input == "-" else None)
-        graph = parse(expression)
-        if "diff" in expression:  # each row's variables are scalars: diff(…) is built for those
-            shapes = {name: () for name in graph.variables}
-            shapes.update(shapes_of(constants))
-            graph = parse(expression, shapes=shapes)
-            graph.assumes = {}  # the engine runs a chunk of rows at once: a column per variable
-        stream = open_text(input)
-        source = source_name(input)
-        out = _LazyOutput(output)
-        progress = _progress(batch.input_size(input))
-
-        def report(row) -> None:
-            sys.stderr.write(f"error: {source}, {row.message}\n")
-
-        try:
-            summary = batch.run(graph, stream, out, constants, source=source, fmt=format.value,
-                                chunk_size=chunk_size, fail_fast=fail_fast, strict=strict,
-                                on_failure=report, on_progress=progress.update if progress else None)
-        except BaseException:
-            out.discard()  # a run that stops halfway leaves the file that was there before
-            raise
-        finally:
-            if progress:
-                progress.close()
-            stream.close()
-        out.close()
+        graph = batch.batch_graph(expression, constants)
+        folder = output != "-" and (output.endswith(("/", os.sep)) or os.path.isdir(output))
+        if engine is BatchEngine.dask:
+            missing = tables.missing_extra("--engine dask")
+            if missing:
+                raise missing
+            folder = folder or (fmt == "parquet" and output != "-")
+        if fmt == "parquet" and output == "-":
+            raise GradcliError("Parquet output goes to a file, not stdout: give --output FILE.parquet"
+                               + (" or a folder DIR/" if engine is BatchEngine.dask else ""))
+        if folder and engine is BatchEngine.local:
+            raise GradcliError(f"--output {output} is a folder: --engine local writes one file",
+                               hint="name a file, or run with --engine dask for one part per partition")
+        if engine is BatchEngine.dask:
+            summary = _batch_dask(expression, constants, input, output if folder else None, output, fmt,
+                                  chunk_size, strict, scheduler, workers, partition_rows)
+        else:
+            summary = _batch_local(graph, constants, input, output, fmt, chunk_size, fail_fast, strict)
         for message in summary.warnings:
             sys.stderr.write(f"warning: {message}\n")
         if summary.non_finite:
@@ -1419,6 +1448,109 @@ def batch_command(
                 sys.stderr.write(f"error: {summary.failed_count} of {summary.rows} rows failed; "
                                  "their output rows have empty values\n")
             raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _batch_local(graph, constants, input, output, fmt, chunk_size, fail_fast, strict):
+    """The local batch: a CSV streamed through this process, or a table's files one by one."""
+    from . import batch
+    from ..inputs import tables
+    from ..inputs.datafiles import open_text, source_name
+
+    files = [input] if input == "-" or os.path.isfile(input) else tables.input_files(input)
+    parquet = [tables.is_parquet(path) for path in files]
+    if fmt == "parquet" or any(parquet):
+        missing = tables.missing_extra("Parquet", ("pyarrow",))
+        if missing:
+            raise missing
+    if any(parquet) and not all(parquet):
+        raise GradcliError(f"--input {input} mixes CSV and Parquet files", hint="give one kind of file per run")
+    out = batch.ParquetOutput(output) if fmt == "parquet" else _LazyOutput(output)
+    summary = batch.Summary()
+    progress = None
+    reported = []
+
+    def report(row, source) -> None:  # the first MAX_REPORTED of the whole run, over its files
+        if len(reported) < batch.MAX_REPORTED:
+            reported.append(row)
+            sys.stderr.write(f"error: {source}, {row.message}\n")
+
+    try:
+        for number, path in enumerate(files):
+            source = source_name(path)
+            if parquet[number]:
+                names = tables.parquet_header(path)
+                batches = tables.parquet_batches(path, tuple(range(_row_groups(path))), 1, chunk_size, names)
+                part = batch.run_table(graph, names, batches, out, constants, source=source, fmt=fmt,
+                                       fail_fast=fail_fast, strict=strict, header_row=number == 0,
+                                       on_failure=lambda row, source=source: report(row, source))
+            else:
+                stream = open_text(path)
+                progress = _progress(batch.input_size(path))
+                try:
+                    part = batch.run(graph, stream, out, constants, source=source, fmt=fmt,
+                                     chunk_size=chunk_size, fail_fast=fail_fast, strict=strict,
+                                     on_failure=lambda row, source=source: report(row, source),
+                                     on_progress=progress.update if progress else None,
+                                     write_header=number == 0)
+                finally:
+                    if progress:
+                        progress.close()
+                    stream.close()
+            _merge(summary, part, batch.MAX_REPORTED)
+            if part.stopped:
+                break
+    except BaseException:
+        out.discard()  # a run that stops halfway leaves the file that was there before
+        raise
+    out.close() if fmt != "parquet" else out.commit()
+    return summary
+
+
+def _row_groups(path: str) -> int:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).metadata.num_row_groups
+
+
+def _merge(summary, part, most: int) -> None:
+    summary.rows += part.rows
+    summary.non_finite += part.non_finite
+    summary.failed_count += part.failed_count
+    summary.failed += part.failed[:max(0, most - len(summary.failed))]
+    summary.warnings += [message for message in part.warnings if message not in summary.warnings]
+    summary.stopped = part.stopped
+
+
+def _batch_dask(expression, constants, input, folder, output, fmt, chunk_size, strict, scheduler, workers,
+                partition_rows):
+    """--engine dask: the parts written by the workers into `folder`, or their text, in order, to
+    `output` (a file or stdout)."""
+    from . import batch_dask
+
+    job = batch_dask.Job(expression, constants, fmt, chunk_size, strict,
+                         os.path.abspath(folder) if folder else None)
+    out = None if folder else _LazyOutput(output)
+
+    def report(row, source) -> None:
+        sys.stderr.write(f"error: {source}, {row.message}\n")
+
+    try:
+        summary = batch_dask.run(job, input, scheduler=scheduler, workers=workers or _cpus(), out=out,
+                                 on_failure=report, partition_rows=partition_rows)
+    except BaseException:
+        if out is not None:
+            out.discard()
+        raise
+    if out is not None:
+        out.close()
+    return summary
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
 
 
 # -- gradcli repl: an interactive session (gradcli/commands/repl.py) ------------------------------
