@@ -199,84 +199,103 @@ def _stopped(root: Node) -> Node | None:
     return copies[id(root)]
 
 
-def _formula_latex(node: Node, *, normal: bool, taken=()) -> str:
-    from ..language.formula import Formula
+def labelled(node: Node) -> tuple[str, int]:
+    """`label` and how tightly it binds (language/formula.py's SUM … ATOM), for a formula that
+    uses it as an operand."""
+    from ..language.formula import ATOM, SUM, Formula, LatexPrinter
 
-    return Formula([node], normal=normal, scalars=normal, taken=taken).latex()
+    if node.name is not None and node.kind != "const":
+        return name(node.name), ATOM
+    if node.kind == "const":
+        math = number(node.default)
+        return math, SUM if math.startswith("-") else ATOM
+    written = table.label(node)
+    if len(written) <= LABEL_CHARS:
+        copy = _stopped(node)
+        if copy is not None:
+            formula = Formula([copy], normal=False)
+            printer = LatexPrinter(formula)
+            root = formula.roots[0]
+            math = printer.full(root)
+            if formula.names:  # a repeated subexpression named: x^{u} where u = …
+                where = [f"{printer.name(n)} = {printer.full(i)}" for n, i in formula.statements(0)]
+                return math + r" \quad\text{where}\quad " + r",\; ".join(where), SUM
+            strength = SUM if printer.negated[root] else printer.strength[root]
+            return math, strength
+    from .style import shorten
+
+    return r"\text{" + texttt(shorten(written, LABEL_CHARS)) + "}", ATOM
 
 
 def label(node: Node) -> str:
     """How a node reads in math: its name, its number, its expression as formula.py writes it
     (x + y, \\sigma\\left(w x\\right)), or for a long one its source text (\\texttt, … in the
     middle)."""
-    if node.name is not None and node.kind != "const":
-        return name(node.name)
-    if node.kind == "const":
-        return number(node.default)
-    written = table.label(node)
-    if len(written) <= LABEL_CHARS:
-        copy = _stopped(node)
-        if copy is not None:
-            return _formula_latex(copy, normal=False)
-    from .style import shorten
-
-    return r"\text{" + texttt(shorten(written, LABEL_CHARS)) + "}"
+    return labelled(node)[0]
 
 
 # -- local gradients from the registry's rules ---------------------------------------------------
 
 
-# gates written as an operator or with a superscript (e^{x}, x^{2}, X^{\top}): in parentheses
-# where the rule's formula uses them as one operand
-_LOOSE = frozenset({"add", "sub", "mul", "div", "neg", "pow", "matmul", "exp", "T"})
+def placeholder(index: int) -> str:
+    """The variable standing for a gate's input `index` in `local_rule`'s formula."""
+    return f"\x00{index}"
 
 
-def _loose(node: Node, math: str) -> bool:
-    if math.startswith("-") or math.startswith(r"\left("):
-        return math.startswith("-")
-    return node.kind == "gate" and node.name is None and node.op.name in _LOOSE
-
-
-def local_formula(gate: Node, index: int, inputs: list[str], taken=()) -> str | None:
-    """The local gradient ∂gate/∂input `index` in math, from the op's registry rule on the
-    gate's inputs (`inputs`: each input's math, a letter for a long one); None for an op whose
-    rule is a VJP (the caller names it by its registry text)."""
+def local_rule(gate: Node, index: int, taken=()):
+    """The local gradient ∂gate/∂input `index` as language/formula.py's Formula (normal form,
+    what is printed), from the op's registry rule applied by the Builder that differentiates
+    graphs, each non-constant input k a variable `placeholder(k)`; None for an op whose rule is a
+    VJP or a function you define; 0 where the rule says the output does not depend on it."""
     from ..differentiation.derivative import RULES, Builder
     from ..language import parser  # noqa: F401  (gives RULES its compiler)
+    from ..language.formula import Formula
+
+    op = gate.op
+    if op.body is not None or not op.elementwise:
+        return None
+    span = gate.span
+    args = tuple(inp if inp.kind == "const" else Node("var", span, name=placeholder(k))
+                 for k, inp in enumerate(gate.inputs))
+    local = Builder(lambda node: None, scalars=True).apply(RULES.template(op, index, True), args, None,
+                                                          gate.params, span)
+    if local is None:
+        return 0
+    return Formula([local], normal=True, scalars=True, taken=taken)
+
+
+def local_formula(gate: Node, index: int, inputs: list[tuple[str, int]], taken=()) -> tuple[str, list[str]] | None:
+    """`local_rule` in math, input k written `inputs[k]` ((its math, a letter for a long one;
+    how tightly it binds), so that the printer puts it in parentheses where the formula needs
+    them), and the intermediates it names (`u = …`); a function you define's is ∂sig/∂t; None
+    for an op whose rule is a VJP (the caller names it by its registry text)."""
+    from ..language.formula import LatexPrinter
 
     op = gate.op
     if op.body is not None:  # a function you define: ∂sig/∂t, its parameter
         params = op.body.params
         parameter = params[index] if index < len(params) else "x"
-        return partial(r"\operatorname{" + text(op.call_name) + "}", name(parameter))
-    if not op.elementwise:
+        return partial(r"\operatorname{" + text(op.call_name) + "}", name(parameter)), []
+    formula = local_rule(gate, index, taken)
+    if formula is None:
         return None
-    template = RULES.template(op, index, True)
-    span = gate.span
-    args = []
-    inputs = [rf"\left({math}\right)" if _loose(inp, math) else math for inp, math in zip(gate.inputs, inputs)]
-    for inp, math in zip(gate.inputs, inputs):
-        if inp.kind == "const":
-            args.append(inp)
-        else:
-            args.append(Node("var", span, name=f"\x00{len(args)}"))  # replaced by `math` below
-    builder = Builder(lambda node: None, scalars=True)
-    local = builder.apply(template, tuple(args), None, gate.params, span)
-    if local is None:
-        return "0"
-    from ..language.formula import Formula, LatexPrinter
-
-    formula = Formula([local], normal=True, scalars=True, taken=taken)
-    marks = {f"\x00{k}": math for k, math in enumerate(inputs)}
+    if formula == 0:
+        return "0", []
+    marks = {placeholder(k): written for k, written in enumerate(inputs)}
 
     class Printer(LatexPrinter):
         def variable(self, written: str) -> str:
-            return marks[written] if written in marks else super().variable(written)
+            return marks[written][0] if written in marks else super().variable(written)
+
+        def visit(self, k: int) -> None:
+            super().visit(k)
+            e = self.formula.exprs[k]
+            if e.kind == "var" and e.name in marks:
+                self.strength[k] = marks[e.name][1]
 
     printer = Printer(formula)
     body = printer.full(formula.roots[0])
-    where = [f"{printer.name(n)} = {printer.full(i)}" for n, i in formula.statements(0)]
-    return body if not where else body + r" \quad\text{where}\quad " + r",\; ".join(where)
+    return body, [f"{printer.name(n)} &= {printer.full(i)}" for n, i in formula.statements(0)]
 
 
 # -- the table ------------------------------------------------------------------------------------
@@ -386,6 +405,7 @@ def step_blocks(result: Result, *, digits: int = 6, all_steps: bool = False, out
     the op's math, the role of its first input, the gate's role, the op's symbol as text). At most steps.DEFAULT_STEPS steps unless `all_steps`, then a
     ("more", count) pair."""
     from ..core.ops import _IDENTIFIER, _SHORT
+    from ..language.formula import ATOM
     from . import steps as steps_view
 
     f = name(output)
@@ -409,17 +429,16 @@ def step_blocks(result: Result, *, digits: int = 6, all_steps: bool = False, out
         inputs, letters = [], []
         for inp in gate.inputs:
             written = inp.label
-            if inp.kind == "const":
-                inputs.append(number(inp.default))
-            elif inp.name is not None or _IDENTIFIER.fullmatch(written) or len(written) <= _SHORT:
-                inputs.append(label(inp))
+            if inp.kind == "const" or inp.name is not None or _IDENTIFIER.fullmatch(written) \
+                    or len(written) <= _SHORT:
+                inputs.append(labelled(inp))
             else:
                 letter = next(spare, None)
                 if letter is None:
-                    inputs.append(label(inp))
+                    inputs.append(labelled(inp))
                 else:
                     letters.append((letter, inp))
-                    inputs.append(name(letter))
+                    inputs.append((name(letter), ATOM))
         here = f if gate is out else partial(f, label(gate))
         gate_math = label(gate)
         if gate is out and gate_math != f:
@@ -436,14 +455,17 @@ def step_blocks(result: Result, *, digits: int = 6, all_steps: bool = False, out
         seed = gate is out
         for edge in record.edges:
             inp = edge.input
-            left = partial(f, inputs[edge.index] if inp.kind != "const" else label(inp))
-            formula = local_formula(gate, edge.index, inputs, taken)
+            left = partial(f, inputs[edge.index][0])
+            written = local_formula(gate, edge.index, inputs, taken | {letter for letter, _ in letters})
             upstream = number(edge.upstream, digits)
             result_math = number(edge.result, digits)
-            if formula is None:  # a VJP, named by its registry text
+            if written is None:  # a VJP, named by its registry text
                 vjp = number(edge.local, digits)
                 lines.append(rf"{left} &= {vjp} \text{{ of }} {here if not seed else '1'} = {result_math}")
                 continue
+            formula, where = written
+            lines.extend(line for line in (rf"&\text{{where }} {w.replace('&=', '=')}" for w in where)
+                         if line not in lines)
             local = number(edge.local, digits)
             if seed:  # ∂f/∂f = 1: the local is the result
                 lines.append(f"{left} &= {formula} = {result_math}" if formula != result_math

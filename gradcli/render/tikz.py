@@ -23,9 +23,11 @@ from .dot import GRADIENT_COLOR, VALUE_COLOR
 from .latex import document, name, number, symbol, text
 
 PACKAGES = ("amsmath", "tikz")
-ROW = 1.5  # cm between rows
+ROW = 1.8  # cm between rows
 MIN_GAP = 2.2  # cm between columns at least
 CHAR = 0.16  # cm per character of a wire's number (\scriptsize)
+PAGE_WIDTH = 26.0  # cm: a standalone document's (landscape A4) text width
+STEEP = 1.4  # a wire falling d cm is at least STEEP·d cm long horizontally
 
 
 def _rgb(color: str) -> str:
@@ -35,8 +37,8 @@ def _rgb(color: str) -> str:
 
 
 STYLES = (
-    f"gc value/.style={{above, font=\\scriptsize, text={_rgb(VALUE_COLOR)}}}",
-    f"gc gradient/.style={{below, font=\\scriptsize, text={_rgb(GRADIENT_COLOR)}}}",
+    f"gc value/.style={{above, pos=0.45, font=\\scriptsize, text={_rgb(VALUE_COLOR)}}}",
+    f"gc gradient/.style={{below, pos=0.45, font=\\scriptsize, text={_rgb(GRADIENT_COLOR)}}}",
     "gc gate/.style={circle, draw, minimum size=8mm, inner sep=1pt}",
     "gc variable/.style={rectangle, rounded corners, draw, fill=blue!8, minimum height=6mm}",
     "gc constant/.style={inner sep=2pt}",
@@ -118,8 +120,9 @@ def layout(result: Result) -> tuple[dict[int, tuple[int, float]], int]:
     return {node.id: (column[node.id], row[node.id]) for node in nodes}, last
 
 
-def render(result: Result, *, digits: int = 6, name_: str = "f") -> str:
-    """The tikzpicture of `result`'s circuit; the output's node is labelled `name_`."""
+def render(result: Result, *, digits: int = 6, name_: str = "f", max_width: float | None = None) -> str:
+    """The tikzpicture of `result`'s circuit; the output's node is labelled `name_`. A picture
+    wider than `max_width` cm (if given) is scaled down to it, its text too."""
     records = result.trace
     graph = result.graph
     nodes, wires = _drawn(result)
@@ -141,19 +144,25 @@ def render(result: Result, *, digits: int = 6, name_: str = "f") -> str:
             labels.append((inp.id, node.id, num(records[inp.id].value),
                            num(edge.result) if edge is not None else None))
     labels.append((out.id, -1, num(result.value), num(out_grad) if out_grad is not None else None))
-    width = {}
+    # a gap as wide as its wires' numbers, and wide enough that no wire in it is steep (the
+    # numbers, written level, would lie across it)
+    width: dict[int, float] = {}
     for source, target, value, gradient in labels:
-        start = places[source][0]
-        end = places[target][0] if target >= 0 else last
-        chars = max(len(value), len(gradient or "")) / max(end - start, 1)
+        start, top = places[source]
+        end, bottom = places[target] if target >= 0 else (last, places[out.id][1])
+        span = max(end - start, 1)
+        need = max(CHAR * max(len(value), len(gradient or "")) / span + 1.6, STEEP * ROW * abs(bottom - top) / span)
         for c in range(start, end):
-            width[c] = max(width.get(c, 0.0), chars)
+            width[c] = max(width.get(c, 0.0), need)
     x = [0.0]
     for c in range(last):
-        x.append(x[-1] + max(MIN_GAP, CHAR * width.get(c, 0.0) + 1.2))
+        x.append(x[-1] + max(MIN_GAP, width.get(c, 0.0)))
 
+    options = list(STYLES)
+    if max_width is not None and x[last] + 2 > max_width:
+        options.append(f"scale={max_width / (x[last] + 2):.3f}, transform shape")
     lines = [f"% gradcli: {text(gates.title(graph))}",
-             "\\begin{tikzpicture}[" + ",\n  ".join(STYLES) + "]"]
+             "\\begin{tikzpicture}[" + ",\n  ".join(options) + "]"]
     for node in nodes:
         c, r = places[node.id]
         at = f"({x[c]:.2f},{-ROW * r + 0.0:.2f})"
@@ -177,7 +186,8 @@ def render_all(results: dict[str, Result], *, digits: int = 6, standalone: bool 
     """`--format tikz` for {output name: Result}: one picture per output (--outputs f,g), its
     output node named by the output (f for one output)."""
     several = len(results) > 1
-    pictures = [render(result, digits=digits, name_=output if several else "f")
+    pictures = [render(result, digits=digits, name_=output if several else "f",
+                       max_width=PAGE_WIDTH if standalone else None)
                 for output, result in results.items()]
     if standalone:
         body = "\n\n\\bigskip\n\n".join(f"\\noindent{picture}" for picture in pictures)
