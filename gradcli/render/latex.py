@@ -227,6 +227,18 @@ def labelled(node: Node) -> tuple[str, int]:
     return r"\text{" + texttt(shorten(written, LABEL_CHARS)) + "}", ATOM
 
 
+def expression(gate: Node) -> str | None:
+    """What a named gate computes, in math (q = x + y: x + y), its inputs by their names; None
+    for a long one."""
+    from ..language.formula import Formula
+
+    copy = _stopped(gate)
+    if copy is None:
+        return None
+    math = Formula([copy], normal=False).latex()
+    return math if len(math) <= 4 * LABEL_CHARS else None
+
+
 def label(node: Node) -> str:
     """How a node reads in math: its name, its number, its expression as formula.py writes it
     (x + y, \\sigma\\left(w x\\right)), or for a long one its source text (\\texttt, … in the
@@ -264,11 +276,13 @@ def local_rule(gate: Node, index: int, taken=()):
     return Formula([local], normal=True, scalars=True, taken=taken)
 
 
-def local_formula(gate: Node, index: int, inputs: list[tuple[str, int]], taken=()) -> tuple[str, list[str]] | None:
+def local_formula(gate: Node, index: int, inputs: list[tuple[str, int]], taken=(),
+                  digits: int = 6) -> tuple[str, list[str]] | None:
     """`local_rule` in math, input k written `inputs[k]` ((its math, a letter for a long one;
     how tightly it binds), so that the printer puts it in parentheses where the formula needs
     them), and the intermediates it names (`u = …`); a function you define's is ∂sig/∂t; None
-    for an op whose rule is a VJP (the caller names it by its registry text)."""
+    for an op whose rule is a VJP (the caller names it by its registry text). A constant the
+    rule folded (2/sqrt(pi) is 1.1283791670955126) is written to `digits` digits, as numbers are."""
     from ..language.formula import LatexPrinter
 
     op = gate.op
@@ -286,6 +300,12 @@ def local_formula(gate: Node, index: int, inputs: list[tuple[str, int]], taken=(
     class Printer(LatexPrinter):
         def variable(self, written: str) -> str:
             return marks[written][0] if written in marks else super().variable(written)
+
+        def constant(self, value: float):
+            negated, parts, strength = super().constant(value)
+            if len(parts) == 1 and re.fullmatch(r"\d+\.\d+", parts[0]) and len(parts[0]) > digits + 2:
+                parts = [numbers.scalar(abs(value), digits)]
+            return negated, parts, strength
 
         def visit(self, k: int) -> None:
             super().visit(k)
@@ -441,7 +461,11 @@ def step_blocks(result: Result, *, digits: int = 6, all_steps: bool = False, out
                     inputs.append((name(letter), ATOM))
         here = f if gate is out else partial(f, label(gate))
         gate_math = label(gate)
-        if gate is out and gate_math != f:
+        if gate.name is not None:  # q = x + y: its name, then what it computes
+            shown = expression(gate)
+            if shown is not None and shown != gate_math:
+                gate_math = f"{gate_math} = {shown}"
+        if gate is out and not gate_math.startswith(f"{f} = ") and gate_math != f:
             gate_math = f"{f} = {gate_math}"
         lines = []
         if gate is out:
@@ -456,12 +480,13 @@ def step_blocks(result: Result, *, digits: int = 6, all_steps: bool = False, out
         for edge in record.edges:
             inp = edge.input
             left = partial(f, inputs[edge.index][0])
-            written = local_formula(gate, edge.index, inputs, taken | {letter for letter, _ in letters})
+            written = local_formula(gate, edge.index, inputs, taken | {letter for letter, _ in letters}, digits)
             upstream = number(edge.upstream, digits)
             result_math = number(edge.result, digits)
             if written is None:  # a VJP, named by its registry text
                 vjp = number(edge.local, digits)
-                lines.append(rf"{left} &= {vjp} \text{{ of }} {here if not seed else '1'} = {result_math}")
+                lines.append(f"{left} &= {vjp} = {result_math}" if seed
+                             else rf"{left} &= {vjp} \text{{ of }} {here} = {result_math}")
                 continue
             formula, where = written
             lines.extend(line for line in (rf"&\text{{where }} {w.replace('&=', '=')}" for w in where)
