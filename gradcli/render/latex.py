@@ -22,6 +22,7 @@ symbols.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import replace
 from itertools import islice
@@ -239,6 +240,9 @@ def expression(gate: Node) -> str | None:
     return math if len(math) <= 4 * LABEL_CHARS else None
 
 
+_labelled = labelled
+
+
 def label(node: Node) -> str:
     """How a node reads in math: its name, its number, its expression as formula.py writes it
     (x + y, \\sigma\\left(w x\\right)), or for a long one its source text (\\texttt, … in the
@@ -254,11 +258,12 @@ def placeholder(index: int) -> str:
     return f"\x00{index}"
 
 
-def local_rule(gate: Node, index: int, taken=()):
+def local_rule(gate: Node, index: int, taken=(), cache: dict | None = None):
     """The local gradient ∂gate/∂input `index` as language/formula.py's Formula (normal form,
     what is printed), from the op's registry rule applied by the Builder that differentiates
     graphs, each non-constant input k a variable `placeholder(k)`; None for an op whose rule is a
-    VJP or a function you define; 0 where the rule says the output does not depend on it."""
+    VJP or a function you define; 0 where the rule says the output does not depend on it.
+    `cache`: a dict kept between calls (gates of one op with the same constants share it)."""
     from ..differentiation.derivative import RULES, Builder
     from ..language import parser  # noqa: F401  (gives RULES its compiler)
     from ..language.formula import Formula
@@ -266,6 +271,12 @@ def local_rule(gate: Node, index: int, taken=()):
     op = gate.op
     if op.body is not None or not op.elementwise:
         return None
+    if cache is not None:
+        key = (op.name, index, tuple(None if i.kind != "const" else (float(i.default), math.copysign(1.0, i.default))
+                                     for i in gate.inputs), repr(sorted(gate.params.items())), frozenset(taken))
+        if key not in cache:
+            cache[key] = local_rule(gate, index, taken)
+        return cache[key]
     span = gate.span
     args = tuple(inp if inp.kind == "const" else Node("var", span, name=placeholder(k))
                  for k, inp in enumerate(gate.inputs))
@@ -277,7 +288,7 @@ def local_rule(gate: Node, index: int, taken=()):
 
 
 def local_formula(gate: Node, index: int, inputs: list[tuple[str, int]], taken=(),
-                  digits: int = 6) -> tuple[str, list[str]] | None:
+                  digits: int = 6, cache: dict | None = None) -> tuple[str, list[str]] | None:
     """`local_rule` in math, input k written `inputs[k]` ((its math, a letter for a long one;
     how tightly it binds), so that the printer puts it in parentheses where the formula needs
     them), and the intermediates it names (`u = …`); a function you define's is ∂sig/∂t; None
@@ -290,7 +301,7 @@ def local_formula(gate: Node, index: int, inputs: list[tuple[str, int]], taken=(
         params = op.body.params
         parameter = params[index] if index < len(params) else "x"
         return partial(r"\operatorname{" + text(op.call_name) + "}", name(parameter)), []
-    formula = local_rule(gate, index, taken)
+    formula = local_rule(gate, index, taken, cache)
     if formula is None:
         return None
     if formula == 0:
@@ -434,6 +445,16 @@ def step_blocks(result: Result, *, digits: int = 6, all_steps: bool = False, out
     taken = steps_view._names(result)
     limit = None if all_steps else steps_view.DEFAULT_STEPS
     count = 0
+    rules: dict = {}  # local_rule's, per op and constants
+    known: dict[int, tuple[str, int]] = {}  # labelled(node), per node id
+
+    def labelled(node) -> tuple[str, int]:
+        if node.id not in known:
+            known[node.id] = _labelled(node)
+        return known[node.id]
+
+    def label(node) -> str:
+        return labelled(node)[0]
 
     def terms_sum(terms: list, total) -> str:
         shown = terms if all_steps else terms[:steps_view.DEFAULT_TERMS]
@@ -480,7 +501,7 @@ def step_blocks(result: Result, *, digits: int = 6, all_steps: bool = False, out
         for edge in record.edges:
             inp = edge.input
             left = partial(f, inputs[edge.index][0])
-            written = local_formula(gate, edge.index, inputs, taken | {letter for letter, _ in letters}, digits)
+            written = local_formula(gate, edge.index, inputs, taken | {letter for letter, _ in letters}, digits, rules)
             upstream = number(edge.upstream, digits)
             result_math = number(edge.result, digits)
             if written is None:  # a VJP, named by its registry text

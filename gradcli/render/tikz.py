@@ -151,9 +151,12 @@ def render(result: Result, *, digits: int = 6, name_: str = "f", max_width: floa
         start, top = places[source]
         end, bottom = places[target] if target >= 0 else (last, places[out.id][1])
         span = max(end - start, 1)
-        need = max(CHAR * max(len(value), len(gradient or "")) / span + 1.6, STEEP * ROW * abs(bottom - top) / span)
-        for c in range(start, end):
-            width[c] = max(width.get(c, 0.0), need)
+        need = CHAR * max(len(value), len(gradient or "")) / span + 1.6
+        if span <= 2:  # a long wire (a variable read far on) may be steep: widening every gap it spans would not help
+            need = max(need, STEEP * ROW * abs(bottom - top) / span)
+        if need > MIN_GAP:  # (a long wire's share of its numbers' width is small: few loops)
+            for c in range(start, end):
+                width[c] = max(width.get(c, 0.0), need)
     x = [0.0]
     for c in range(last):
         x.append(x[-1] + max(MIN_GAP, width.get(c, 0.0)))
