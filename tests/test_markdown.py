@@ -83,7 +83,7 @@ def test_no_label_is_read_as_markdown(cli):
     assert markdown.code("a|b") == r"`a\|b`" and markdown.code("x`y") == "``x`y``"
     text = "| " + " | ".join([markdown.code("a|b"), markdown.code("``x``"), "1"]) + " |\n|---|---|---|\n| 1 | 2 | 3 |"
     assert parsed_tables("| h | i | j |\n|---|---|---|\n" + text.split("\n", 1)[0])[0][1] == ["a|b", "``x``", "1"]
-    assert markdown.escape("x*y_z [a](b) <c> $d$ |e|") == r"x\*y\_z \[a\]\(b\) \<c\> \$d\$ \|e\|"
+    assert markdown.escape("x*y_z [a](b) <c> $d$ |e|") == r"x\*y\_z \[a\](b) \<c\> \$d\$ \|e\|"
 
 
 def test_steps_are_the_latex_equations_in_display_blocks(cli):

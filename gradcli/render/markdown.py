@@ -19,7 +19,9 @@ from itertools import islice
 from ..core.trace import Result
 from . import gates, numbers, table
 
-_PUNCTUATION = re.compile(r"([\\`*_{}\[\]<>()#+!|$~&])")
+# what Markdown (with GFM tables, strikethrough, and the $ math of GitHub and Jupyter) reads
+# inside a line
+_PUNCTUATION = re.compile(r"([\\`*_\[\]<>|$~&])")
 
 
 def escape(text: str) -> str:
