@@ -189,6 +189,8 @@ def test_several_outputs_each_get_a_section_named_by_the_output(cli):
     assert rf"\frac{{\partial g}}{{\partial x}} &= {six(2 * (e2 + 1))}" in out  # ∂g/∂x = y(e^q + 1)
     assert rf"\frac{{\partial q}}{{\partial y}} &= 1" in out
     assert r"\frac{\partial g}{\partial q} &= 1 + " in out  # q forks: its gradients add
+    one = eval_text(cli, "q = x*y; g = exp(q) + q", "x=1", "y=2", "--outputs", "g", "-f", "latex")
+    assert rf"\frac{{\partial g}}{{\partial x}} &= {six(2 * (e2 + 1))}" in one and r"\paragraph" not in one
     pictures = eval_text(cli, "q = x*y; g = exp(q) + q", "x=1", "y=2", "--outputs", "q,g", "-f", "tikz")
     assert pictures.count(r"\begin{tikzpicture}") == 2
     assert r"(out) at" in pictures and "{$g$};" in pictures and "{$q$};" in pictures

@@ -584,12 +584,12 @@ def document(body: str, packages=PACKAGES, *, landscape: bool = False) -> str:
 
 def render(results: dict[str, Result], *, steps: bool = False, digits: int = 6, all_rows: bool = False,
            standalone: bool = False) -> str:
-    """`--format latex` for {output name: Result}: one output's table (or steps) calls it f; with
-    several (--outputs f,g) each has its own section and is called by its name."""
+    """`--format latex` for {output name: Result} (`{"f": result}` for one output), each output
+    called by its name (∂g/∂x for --outputs g), several each in a section of their own."""
     several = len(results) > 1
     parts = []
     for output, result in results.items():
-        called = output if several else "f"
+        called = output  # {"f": result} for one output; --outputs q: q
         body = (steps_fragment(result, digits=digits, all_steps=all_rows, output=called) if steps
                 else table_fragment(result, digits=digits, all_rows=all_rows, output=called))
         if several:

@@ -153,12 +153,12 @@ def result_markdown(result: Result, *, digits: int = 6) -> str:
 
 
 def render(results: dict[str, Result], *, steps: bool = False, digits: int = 6, all_rows: bool = False) -> str:
-    """`--format markdown` for {output name: Result}: one output is called f; several (--outputs
-    f,g) each have a heading and are called by their names."""
+    """`--format markdown` for {output name: Result} (`{"f": result}` for one output), each output
+    called by its name, several each under a heading of their own."""
     several = len(results) > 1
     parts = []
     for output, result in results.items():
-        called = output if several else "f"
+        called = output  # {"f": result} for one output; --outputs q: q
         body = (steps_text(result, digits=digits, all_steps=all_rows, output=called) if steps
                 else table_text(result, digits=digits, all_rows=all_rows, output=called))
         parts.append(f"### Output {code(output, in_table=False)}\n\n{body}" if several else body)

@@ -186,10 +186,9 @@ def render(result: Result, *, digits: int = 6, name_: str = "f", max_width: floa
 
 
 def render_all(results: dict[str, Result], *, digits: int = 6, standalone: bool = False) -> str:
-    """`--format tikz` for {output name: Result}: one picture per output (--outputs f,g), its
-    output node named by the output (f for one output)."""
-    several = len(results) > 1
-    pictures = [render(result, digits=digits, name_=output if several else "f",
+    """`--format tikz` for {output name: Result} (`{"f": result}` for one output): a picture per
+    output, its output node named by the output."""
+    pictures = [render(result, digits=digits, name_=output,
                        max_width=PAGE_WIDTH if standalone else None)
                 for output, result in results.items()]
     if standalone:
