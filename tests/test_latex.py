@@ -137,7 +137,7 @@ def test_an_array_program_shows_shapes_and_its_vjps(cli):
     f, dx, dw = array_gradients()
     out = eval_text(cli, *ARRAY, "--steps", "-f", "latex")
     assert rf"f = \operatorname{{sum}}\left(\tanh\left(X \, w\right)\right) = {six(f)}" in out
-    assert r"\text{vjp: g}\cdot\text{b}^{\top} \text{ of }" in out  # @'s VJP, by its registry text
+    assert r"\text{vjp: g}\cdot \text{b}^{\top} \text{ of }" in out  # @'s VJP, by its registry text
     assert rf"\frac{{\partial f}}{{\partial w}} &= (2,)\;[{six(dw[0])}, {six(dw[1])}]" in out
     assert rf"(2,2)\;[[{six(dx[0, 0])}, {six(dx[0, 1])}], [{six(dx[1, 0])}, {six(dx[1, 1])}]]" in out
 
@@ -176,7 +176,9 @@ def test_special_characters_are_escaped():
         r"\textless{}d\textgreater{} \textbar{}e\textbar{} -{}-x")
     assert latex.text("∂f/∂x · 2² σ … é") == (r"\ensuremath{\partial}f/\ensuremath{\partial}x \ensuremath{\cdot} "
                                              r"2\ensuremath{^{2}} \ensuremath{\sigma} \ldots{} ?")
-    assert latex.math_text("vjp: aᵀ·g") == r"\text{vjp: a}^{\top}\cdot\text{g}"
+    assert latex.math_text("vjp: aᵀ·g") == r"\text{vjp: a}^{\top}\cdot \text{g}"
+    assert latex.math_text("vjp: sum_as(g, x)") == r"\text{vjp: sum}\_\text{as(g, x)}"  # MathJax reads no macro in \text
+    assert latex.math_tt("w0*x0 + w1…x1_2") == r"\mathtt{w0*x0\ +\ w1\ldots x1\_2}"
     assert latex.name("w_0") == "w_{0}" and latex.name("alpha") == r"\alpha"
     assert latex.number(1e-7) == "10^{-7}" and latex.number(-2.5e20) == r"-2.5 \cdot 10^{20}"
     assert latex.number(float("nan")) == r"\mathrm{nan}" and latex.number(float("-inf")) == r"-\infty"

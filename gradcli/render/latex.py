@@ -94,21 +94,44 @@ def _scalar_text(token: str) -> str:
     return token
 
 
+# Math mode, for LaTeX and for MathJax alike (Markdown's $$ blocks, the notebook): MathJax reads
+# no macro inside \text{…}, so the special characters stay outside it.
+_MATH_SPECIAL = {"\\": r"\backslash ", "{": r"\{", "}": r"\}", "#": r"\#", "$": r"\$", "%": r"\%",
+                 "&": r"\&", "_": r"\_", "^": r"\hat{}", "~": r"\sim ", '"': "''", "…": r"\ldots "}
+_TEXT_SAFE = re.compile(r"[A-Za-z0-9 .,:;()/+*=!?@'\[\]]")
+
+
+def _math_char(char: str) -> str:
+    if char in _MATH_SPECIAL:
+        return _MATH_SPECIAL[char]
+    if char in _UNICODE:
+        return _UNICODE[char] + " " if _UNICODE[char][-1].isalpha() else _UNICODE[char]
+    if char in "\n\t\r":
+        return r"\ "
+    return char if 32 <= ord(char) <= 126 else "?"
+
+
 def math_text(value: str) -> str:
-    """Text in math mode (a VJP's registry text, `vjp: g·bᵀ`): its ASCII runs in \\text, the
-    non-ASCII characters gradcli writes as math (MathJax has no \\ensuremath)."""
+    """Text in math mode (a VJP's registry text, `vjp: g·bᵀ`): its plain runs in \\text, every
+    other character as math (∂ is \\partial, _ is \\_)."""
     out, run = [], []
     for char in value:
-        if char in _UNICODE:
-            if run:
-                out.append(r"\text{" + text("".join(run)) + "}")
-                run = []
-            out.append(_UNICODE[char])
-        else:
+        if _TEXT_SAFE.fullmatch(char):
             run.append(char)
+            continue
+        if run:
+            out.append(r"\text{" + "".join(run) + "}")
+            run = []
+        out.append(_math_char(char))
     if run:
-        out.append(r"\text{" + text("".join(run)) + "}")
+        out.append(r"\text{" + "".join(run) + "}")
     return "".join(out)
+
+
+def math_tt(value: str) -> str:
+    """Source text in math mode, typewriter (\\mathtt), its spaces kept: a label too long or too
+    odd to write as a formula."""
+    return r"\mathtt{" + "".join(r"\ " if c == " " else _math_char(c) for c in value) + "}"
 
 
 def number(value, digits: int = 6) -> str:
@@ -162,7 +185,7 @@ def symbol(gate: Node) -> str:
         return written
     if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", written):
         return r"\operatorname{" + text(written) + "}"
-    return r"\text{" + text(written) + "}"
+    return math_text(written)
 
 
 # -- labels: a node as math --------------------------------------------------------------------
@@ -225,7 +248,7 @@ def labelled(node: Node) -> tuple[str, int]:
             return math, strength
     from .style import shorten
 
-    return r"\text{" + texttt(shorten(written, LABEL_CHARS)) + "}", ATOM
+    return math_tt(shorten(written, LABEL_CHARS)), ATOM
 
 
 def expression(gate: Node) -> str | None:
@@ -369,7 +392,7 @@ def equations(result: Result, *, digits: int = 6, all_rows: bool = False, output
     for variable, grad in islice(gradients.items(), limit):
         lines.append(f"{partial(top, name(variable))} &= {number(grad, digits)}")
     if len(gradients) > limit:
-        lines.append(rf"&\text{{\ldots{{}} {len(gradients) - limit} more gradients not shown}}")
+        lines.append(rf"&\ldots\ \text{{{len(gradients) - limit} more gradients not shown}}")
     return lines
 
 
@@ -422,7 +445,7 @@ def table_fragment(result: Result, *, digits: int = 6, all_rows: bool = False, o
     forks, hidden = _fork_lines(result, digits, all_rows, output)
     if forks:
         if hidden:
-            forks.append(rf"&\text{{\ldots{{}} {hidden} more forks not shown}}")
+            forks.append(rf"&\ldots\ \text{{{hidden} more forks not shown}}")
         parts.append("\\noindent Gradients added at forks (a value feeding several gates):\n" + _align(forks))
     return "\n\n".join(parts)
 
