@@ -214,11 +214,13 @@ def test_the_tikz_circuit_has_values_above_and_gradients_below(cli):
     assert places[0] == (0, 0) and places[1] == (0, 1) and places[2] == (1, 0.5) and places[3][0] == 1
 
 
-def test_output_is_the_same_text_every_run(cli):
-    for fmt in ("latex", "tikz"):
-        first = eval_text(cli, *NEURON, "-f", fmt)
-        assert eval_text(cli, *NEURON, "-f", fmt) == first
-        assert "0x" not in first  # no object address
+def test_output_is_the_same_ascii_text_every_run(cli):
+    for args in (NEURON, NEURON_FUNCTION, ARRAY):
+        for fmt in (["latex"], ["latex", "--steps"], ["tikz"]):
+            first = eval_text(cli, *args, "-f", *fmt)
+            assert eval_text(cli, *args, "-f", *fmt) == first
+            assert "0x" not in first  # no object address
+            assert first.isascii(), fmt  # ∂, σ, … as LaTeX: any engine, any input encoding
 
 
 def test_usage_errors(cli):

@@ -1,10 +1,11 @@
 """`gradcli eval --format latex`: the backward pass for lecture notes and slides, and the notebook's
 `_repr_latex_` (render/html.py calls `display_math`).
 
-- the table (`render`): a `tabular` with the terminal table's columns (table.HEADERS), output
-  first, cut at table.DEFAULT_ROWS rows unless --all; then f and ∂f/∂v in an `align*`, and the
-  sums at forks;
-- --steps (`render_steps`): the chain rule written as equations, one `align*` per gate, output
+- the table (`table_fragment`): a `tabular` with the terminal table's columns (table.HEADERS),
+  output first, cut at table.DEFAULT_ROWS rows unless --all (a tabular does not break across
+  pages: more rows than a page holds run off it); then f and ∂f/∂v in an `align*`, and the sums
+  at forks;
+- --steps (`steps_fragment`, its equations from `step_blocks`): the chain rule written as equations, one `align*` per gate, output
   first: `\\frac{\\partial f}{\\partial q} = z = -4` under the seed, `\\frac{\\partial f}{\\partial x} =
   1 \\cdot \\frac{\\partial f}{\\partial q} = 1 \\cdot (-4) = -4` below it. A local gradient's formula is
   the op's registry rule (`Op.rule`) instantiated on the gate's inputs by the same Builder that
@@ -455,9 +456,9 @@ def table_fragment(result: Result, *, digits: int = 6, all_rows: bool = False, o
 
 def step_blocks(result: Result, *, digits: int = 6, all_steps: bool = False, output: str = "f"):
     """The steps of render/steps.py as (heading, [align lines]) pairs, output first, then
-    ("totals", lines) for the variables; the heading is (number, gate's math, its value's math,
-    the op's math, the role of its first input, the gate's role, the op's symbol as text). At most steps.DEFAULT_STEPS steps unless `all_steps`, then a
-    ("more", count) pair."""
+    ("totals", lines) for the variables; a step's heading is (number, the gate's math, its
+    value's math, the op's math, the role of its first input, the gate's role, the op's symbol
+    as text). At most steps.DEFAULT_STEPS steps unless `all_steps`, then ("more", count)."""
     from ..core.ops import _IDENTIFIER, _SHORT
     from ..language.formula import ATOM
     from . import steps as steps_view
