@@ -93,8 +93,8 @@ def test_without_dot_the_dot_text_is_kept_and_the_user_told_how_to_install(cli, 
     (["-o", "c.txt"], "should end in .svg, .png, .pdf, .dot"),
     (["-o", "c.svg", "--format", "json"], "--output draws the circuit diagram; it does not go with --format json"),
     (["-o", "c.svg", "--steps"], "--output draws the circuit diagram; it does not go with --steps"),
-    (["--steps", "--format", "dot"], "--steps works with --format table or json, not dot"),
-    (["--steps", "--format", "tree"], "--steps works with --format table or json, not tree"),
+    (["--steps", "--format", "dot"], "--steps works with --format table, json, latex or markdown, not dot"),
+    (["--steps", "--format", "tree"], "--steps works with --format table, json, latex or markdown, not tree"),
 ])
 def test_conflicting_or_bad_flags_are_usage_errors(cli, tmp_path, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)

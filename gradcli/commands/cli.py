@@ -63,6 +63,9 @@ class Format(str, enum.Enum):
     plain = "plain"
     dot = "dot"
     tree = "tree"
+    latex = "latex"
+    markdown = "markdown"
+    tikz = "tikz"
 
 
 # -- help and usage errors: one plain style everywhere (helptext.py, loaded only when needed) -----
@@ -210,7 +213,8 @@ FormatOption = Annotated[Optional[Format], typer.Option(
     "--format", "-f", show_default=False, metavar="FORMAT",
     help="table (default): the backward pass for people; json: one JSON document; csv: the per-edge "
          "table with a header; plain: 'name value' lines, f first; dot: the circuit in Graphviz DOT; "
-         "tree: the circuit as a tree in the terminal.")]
+         "tree: the circuit as a tree in the terminal; latex: the table (or --steps) for LaTeX; "
+         "markdown: the same in Markdown; tikz: the circuit as a TikZ picture.")]
 OutputsOption = Annotated[Optional[str], typer.Option(
     "--outputs", metavar="NAME,NAME",
     help="The outputs: these statements of the program (q = ...; f = ...), each its own f, in this "
@@ -412,6 +416,10 @@ def eval_command(
     no_color: NoColorOption = False,
     max_memory: MaxMemoryOption = DEFAULT_MAX_MEMORY,
     stable: StableOption = False,
+    standalone: Annotated[bool, typer.Option(
+        "--standalone", help="With --format latex or tikz: a whole LaTeX document that pdflatex compiles "
+                             "as it is (without it, a fragment to \\input; its first line names the packages "
+                             "it needs).")] = False,
 ) -> None:
     """Evaluate EXPRESSION, run the backward pass, and show each gate's value, local gradient,
     upstream gradient and result, then ∂f/∂v for every variable.
@@ -425,8 +433,10 @@ def eval_command(
     output; CSV: an output column; plain: each line after its output's name; --output c.svg
     draws c-f.svg and c-g.svg).
     """
-    if steps and format not in (None, Format.table, Format.json):
-        raise click.UsageError(f"--steps works with --format table or json, not {format.value}")
+    if steps and format not in (None, Format.table, Format.json, Format.latex, Format.markdown):
+        raise click.UsageError(f"--steps works with --format table, json, latex or markdown, not {format.value}")
+    if standalone and format not in (Format.latex, Format.tikz):
+        raise click.UsageError("--standalone works with --format latex or tikz")
     if output is not None and (steps or format not in (None, Format.dot)):
         flag = "--steps" if steps else f"--format {format.value}"
         raise click.UsageError(f"--output draws the circuit diagram; it does not go with {flag}")
@@ -467,10 +477,10 @@ def eval_command(
         with _ascii_stdout():
             if names is None:
                 _render(*results.values(), format, steps=steps, output=output, digits=digits,
-                        all_rows=all_rows, no_color=no_color)
+                        all_rows=all_rows, no_color=no_color, standalone=standalone)
             else:
                 _render_outputs(results, format, steps=steps, drawings=drawings, digits=digits,
-                                all_rows=all_rows, no_color=no_color)
+                                all_rows=all_rows, no_color=no_color, standalone=standalone)
         if strict and any(d.kind == "domain" for result in results.values() for d in result.diagnostics):
             raise DomainError("a nan or inf appeared and --strict is on (see the warnings)")
 
@@ -631,9 +641,9 @@ def _parse_size(text: str) -> int:
 
 
 def _render(result, format: Format, *, steps: bool, output: str | None, digits: int, all_rows: bool,
-            no_color: bool) -> None:
+            no_color: bool, standalone: bool = False) -> None:
     """Hand the result to the renderer the options ask for."""
-    if steps:
+    if steps and format in (Format.table, Format.json):
         from ..render import jsondoc, steps as steps_view
 
         if format is Format.json:
@@ -653,6 +663,9 @@ def _render(result, format: Format, *, steps: bool, output: str | None, digits: 
         from ..render import plain
 
         plain.render(result, sys.stdout)
+    elif format in (Format.latex, Format.markdown, Format.tikz):
+        _render_outputs({"f": result}, format, steps=steps, drawings=[], digits=digits, all_rows=all_rows,
+                        no_color=no_color, standalone=standalone)
     elif format is Format.dot:
         from ..render import dot
 
@@ -734,12 +747,12 @@ def _warn_outputs(results: dict, stable: bool) -> None:
 
 
 def _render_outputs(results: dict, format: Format, *, steps: bool, drawings: list[str], digits: int,
-                    all_rows: bool, no_color: bool) -> None:
+                    all_rows: bool, no_color: bool, standalone: bool = False) -> None:
     """--outputs: the results of several outputs (or one, asked for by name) in render.outputs's
     formats."""
     from ..render import outputs as view
 
-    if steps:
+    if steps and format in (Format.table, Format.json):
         if format is Format.json:
             from ..render import jsondoc
 
@@ -753,6 +766,19 @@ def _render_outputs(results: dict, format: Format, *, steps: bool, drawings: lis
         view.render_csv(results, sys.stdout)
     elif format is Format.plain:
         view.render_plain(results, sys.stdout)
+    elif format is Format.latex:  # one output ({"f": result}) is called f; several by their names
+        from ..render import latex
+
+        sys.stdout.write(latex.render(results, steps=steps, digits=digits, all_rows=all_rows,
+                                      standalone=standalone) + "\n")
+    elif format is Format.markdown:
+        from ..render import markdown
+
+        sys.stdout.write(markdown.render(results, steps=steps, digits=digits, all_rows=all_rows) + "\n")
+    elif format is Format.tikz:
+        from ..render import tikz
+
+        sys.stdout.write(tikz.render_all(results, digits=digits, standalone=standalone) + "\n")
     elif format is Format.dot:
         texts = view.render_dot(results, digits=digits)
         if not drawings:

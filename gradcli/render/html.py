@@ -3,7 +3,8 @@
 Pure functions from a result to text. The result classes' `_repr_html_`, `_repr_markdown_`,
 `_repr_latex_` and `_repr_svg_` reach them through `display` (connected by gradcli/__init__.py:
 core and evaluation do not import render). Every label is escaped (html.escape; `|` in Markdown),
-every number is written by numbers.py, and the backward table has the terminal table's columns,
+every number is written by numbers.py (the Markdown and LaTeX views are render/markdown.py's and
+render/latex.py's, the same as `--format markdown` and `--format latex`), and the backward table has the terminal table's columns,
 roles and forks, cut at table.DEFAULT_ROWS rows with a note.
 """
 
@@ -127,52 +128,19 @@ def result_html(result) -> str:
     return "".join(parts)
 
 
-def _md(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-
-
 def result_markdown(result) -> str:
-    total = result.edge_count
-    shown = min(total, ROWS)
-    lines = []
-    if shown:
-        lines += [f"**Backward pass of** `{gates.title(result.graph).replace('`', '')}`", "",
-                  "| " + " | ".join(table.HEADERS) + " |",
-                  "|" + "|".join("---:" if i in table.NUMBER_COLUMNS else "---" for i in range(len(table.HEADERS))) + "|"]
-        lines += ["| " + " | ".join(map(_md, row)) + " |" for row in islice(backward_rows(result), shown)]
-        if total > shown:
-            lines += ["", f"*… {total - shown} more rows not shown*"]
-        lines.append("")
-    pairs, note = _summary(result)
-    lines += [f"- {_md(label)} = {_md(value)}" for label, value in pairs]
-    if note:
-        lines.append(f"- {note}")
-    forks, _ = _forks(result)
-    if forks:
-        lines += ["", "Gradients added at forks:", *(f"- {_md(f)}" for f in forks)]
-    return "\n".join(lines)
+    """The Markdown view: render/markdown.py's table (the one `--format markdown` prints)."""
+    from . import markdown
 
-
-def _latex_name(name: str) -> str:
-    special = {"\\": r"\backslash{}", "_": r"\_", "{": r"\{", "}": r"\}", "#": r"\#", "$": r"\$", "%": r"\%",
-               "&": r"\&", "^": r"\hat{}", "~": r"\sim{}"}
-    return r"\mathrm{" + "".join(special.get(c, c) for c in name) + "}"
-
-
-def _latex_number(value) -> str:
-    text = _num(value)
-    if "(" in text or "[" in text:  # an array's shape and preview
-        return r"\text{" + text.replace("\\", "") + "}"
-    return {"nan": r"\mathrm{nan}", "inf": r"\infty", "-inf": r"-\infty"}.get(text, text)
+    return markdown.result_markdown(result, digits=DIGITS)
 
 
 def result_latex(result) -> str:
-    """f and ∂f/∂v as LaTeX equations (at most ROWS gradients)."""
-    f = "f" if result.gradient_of == "f" else r"\textstyle\sum f"
-    lines = [f"f &= {_latex_number(result.value)}"]
-    for variable, grad in islice(result.gradients.items(), ROWS):
-        lines.append(rf"\frac{{\partial {f}}}{{\partial {_latex_name(variable)}}} &= {_latex_number(grad)}")
-    return "$$\\begin{aligned}" + " \\\\ ".join(lines) + "\\end{aligned}$$"
+    """The LaTeX view: f and ∂f/∂v as render/latex.py's equations (those `--format latex`
+    prints under its table), in one MathJax display."""
+    from . import latex
+
+    return latex.display_math(result, digits=DIGITS)
 
 
 # ---- the other results ----
