@@ -357,6 +357,7 @@ code, pre, .num, td.n { font-family: ui-monospace, Menlo, Consolas, monospace; }
 h1 { font-size: 1.3em; } h2 { font-size: 1.1em; margin-top: 1.4em; }
 .legend { color: #666; margin: .2em 0; }
 .value { fill: #1a7f37; color: #1a7f37; } .grad { fill: #c62828; color: #c62828; }
+svg#circuit { max-width: 100%; height: auto; }
 svg text { font: 12px ui-monospace, Menlo, Consolas, monospace; }
 svg text.value, svg text.grad { paint-order: stroke; stroke: #fff; stroke-width: 3px; }
 .wire { fill: none; stroke: #888; stroke-width: 1.5; }
@@ -482,7 +483,8 @@ _SCRIPT = r"""
   });
   // hover: a gate, its wires, its rows, its step
   const related = (id) => document.querySelectorAll(
-    '[data-node="' + id + '"], .wire[data-gate="' + id + '"], text[data-gate="' + id + '"], tr[data-gate="' + id + '"], li[data-gate="' + id + '"]');
+    '[data-node="' + id + '"], .wire[data-gate="' + id + '"], .wire[data-from="' + id + '"], text[data-gate="' + id +
+    '"], tr[data-gate="' + id + '"], li[data-gate="' + id + '"]');
   const light = (id, on) => related(id).forEach((el) => el.classList.toggle("hl", on));
   document.querySelectorAll('[data-node], tr[data-gate], li[data-gate]').forEach((el) => {
     const id = el.dataset.node !== undefined ? el.dataset.node : el.dataset.gate;
