@@ -74,6 +74,8 @@ def run_notebook() -> None:
         os.environ.clear()
         os.environ.update(env)
     notebook.metadata.pop("widgets", None)
+    for cell in notebook.cells:  # no timestamps: a run that shows the same changes nothing
+        cell.metadata.pop("execution", None)
     nbformat.write(notebook, NOTEBOOK)
     print(f"wrote {NOTEBOOK} with its outputs")
 
