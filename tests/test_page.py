@@ -95,7 +95,7 @@ def test_user_text_is_data_only():
 
 def test_the_page_starts_with_the_python_engines_numbers():
     text = _page("(x+y)*z", {"x": -2.0, "y": 5.0, "z": -4.0})
-    for want in ('data-v="4">-12<', 'data-g="0">-4<', 'data-g="3">3<', 'data-er="0">-4<'):
+    for want in ('data-v="4">-12<', 'data-gn="x">-4<', 'data-gn="z">3<', 'data-g="3">3<', 'data-er="0">-4<'):
         assert want in text
     assert "<title>gradcli: (x+y)*z</title>" in text
 
@@ -271,7 +271,7 @@ def test_the_page_in_chromium(browser, tmp_path, tmp_path_factory, source, value
 
 def _assert_shown(tab, result):
     """The page's texts are the Python engine's numbers at result's point."""
-    shown = tab.eval_on_selector_all("#summary [data-v], #summary [data-g]", "e => e.map(x => x.textContent)")
+    shown = tab.eval_on_selector_all("#summary [data-v], #summary [data-gn]", "e => e.map(x => x.textContent)")
     want = [numbers.number(result.value, 6)] + [numbers.number(g, 6) for g in result.gradients.values()]
     assert shown == want
     for k, edge in enumerate(result.iter_edges()):
@@ -409,5 +409,33 @@ def test_the_number_format_is_numbers_py(browser, tmp_path):
             got = tab.evaluate("(v) => window.gradcli.format(v)", json.loads(javascript.data(value)))
             assert got == numbers.number(np.asarray(value, dtype=np.float64) if isinstance(value, list)
                                          else value, 6), value
+    finally:
+        tab.close()
+
+
+@pytest.mark.slow
+def test_edge_cases_in_chromium(browser, tmp_path):
+    """An array output that is a variable (its gradient spread to the variable's shape), nan and
+    inf, no variable at all, an empty array, a huge value (a box, no slider): no console error,
+    and the script's texts are the Python engine's."""
+    cases = [("x", {"x": [1.0, 2.0, 3.0]}), ("log(x)", {"x": -1.0}), ("x/y", {"x": 1.0, "y": 0.0}),
+             ("2*3", {}), ("sum(X)", {"X": np.zeros(0)}), ("x*1e308", {"x": 1e308}),
+             ("max(x, y)", {"x": 1.0, "y": 1.0})]
+    tab = browser.new_page()
+    errors = []
+    tab.on("pageerror", lambda e: errors.append(str(e)))
+    tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    try:
+        for source, values in cases:
+            result = _result(source, values)
+            _show(tab, page.render(result), tmp_path / "edge.html")
+            assert tab.text_content("#status") == "", source
+            _assert_shown(tab, result)
+        assert tab.eval_on_selector_all("input[type=range]", "e => e.length") == 2  # max(x, y)'s
+        roles = "rows => rows.map(r => r.children[2].textContent)"
+        assert tab.eval_on_selector_all("#backward tbody tr", roles) == ["routes (tie)", "routes (tie)"]
+        tab.fill('input[type=number][data-var="x"]', "3")
+        assert tab.eval_on_selector_all("#backward tbody tr", roles) == ["routes (won)", "routes (lost)"]
+        assert errors == []
     finally:
         tab.close()

@@ -109,10 +109,10 @@ def _controls(graph, trace, required, digits) -> str:
             continue
         value = np.asarray(trace[node.id].value, dtype=np.float64)
         name = escape(node.name)
-        if value.ndim == 0 and np.isfinite(value):
-            v = float(value)
-            reach = 2 * max(1.0, abs(v))
-            low, high = v - reach, v + reach
+        v = float(value) if value.ndim == 0 else 0.0
+        reach = 2 * max(1.0, abs(v))
+        low, high = v - reach, v + reach
+        if value.ndim == 0 and np.isfinite(low) and np.isfinite(high):
             step = (high - low) / 400
             rows.append(f'<label class="var">{name} <input type="range" data-var="{name}" min="{low!r}" '
                         f'max="{high!r}" step="{step!r}" value="{v!r}" aria-label="{name} slider">'
@@ -153,7 +153,7 @@ def _summary(result, name, num) -> str:
     lines = [f"<div id=\"summary\"><p>{escape(name)} = {_span('v', out.id, num(result.value))}</p>"]
     for variable, grad in result.gradients.items():
         node = graph.variables[variable]
-        lines.append(f"<p>∂{escape(name)}/∂{escape(variable)} = {_span('g', node.id, num(grad))}</p>")
+        lines.append(f"<p>∂{escape(name)}/∂{escape(variable)} = {_span('gn', escape(variable), num(grad))}</p>")
     if result.gradient_of == "sum(f)":
         lines.append(f"<p class=\"legend\">{escape(name)} is an array: the gradients are those of "
                      f"sum({escape(name)})</p>")
@@ -289,7 +289,7 @@ def _table(result, edge_number, num) -> str:
         op = view.symbol if gate.rewrite is None else f"{view.symbol} (stable)"
         local = edge.local if isinstance(edge.local, str) else None
         cells = [f"<td>{escape(table.label(gate))}</td>", f"<td>{escape(op)}</td>",
-                 f"<td>{escape(gates.role(edge, view))}</td>", f"<td>{escape(table.label(edge.input))}</td>",
+                 f"<td>{_role(edge, view, k)}</td>", f"<td>{escape(table.label(edge.input))}</td>",
                  f"<td class=\"n\">{_span('v', edge.input.id, num(trace[edge.input.id].value))}</td>",
                  f"<td class=\"n\">{_span('v', gate.id, num(trace[gate.id].value))}</td>",
                  f"<td class=\"n\">{escape(local) if local is not None else _span('el', k, num(edge.local))}</td>",
@@ -300,6 +300,12 @@ def _table(result, edge_number, num) -> str:
         rows.append(f'<tr><td colspan="{len(table.HEADERS)}">no gradient flows back: the output depends on '
                     "no variable</td></tr>")
     return f'<table id="backward"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def _role(edge, view, k: int) -> str:
+    """The role's text; a route's (won, tie, lost) is rewritten by the script as the local changes."""
+    text = escape(gates.role(edge, view))
+    return f'<span data-role="{k}">{text}</span>' if text.startswith("routes (") else text
 
 
 def _steps(result, edge_number, num, name) -> str:
@@ -418,7 +424,7 @@ _SCRIPT = r"""
   const status = document.getElementById("status");
   // every number's element, by what it shows: "v 3" the value of node 3, "er 0" edge 0's result…
   const slots = {};
-  for (const kind of ["v", "wv", "g", "el", "eu", "er", "wr"]) {
+  for (const kind of ["v", "wv", "g", "gn", "el", "eu", "er", "wr", "role"]) {
     document.querySelectorAll("[data-" + kind + "]").forEach((el) => {
       const key = kind + " " + el.getAttribute("data-" + kind);
       (slots[key] = slots[key] || []).push(el);
@@ -430,8 +436,13 @@ _SCRIPT = r"""
       if (slots["v " + id] || slots["wv " + id]) { const t = fmt(v); set("v " + id, t); set("wv " + id, cut(t)); }
     });
     state.grads.forEach((g, id) => { if (g !== null && slots["g " + id]) set("g " + id, fmt(g)); });
+    Object.entries(state.gradients).forEach(([name, g]) => set("gn " + name, fmt(g)));  // in the variable's shape
     state.edges.forEach((e, k) => {
       if (e.local !== null) set("el " + k, fmt(e.local));
+      if (slots["role " + k] && e.local.shape.length === 0) {  // as render/gates.py's role
+        const l = e.local.data[0];
+        set("role " + k, "routes " + (l === 1 ? "(won)" : l === 0.5 ? "(tie)" : "(lost)"));
+      }
       set("eu " + k, fmt(e.upstream));
       const t = fmt(e.result);
       set("er " + k, t);
