@@ -23,7 +23,7 @@ import math
 
 from ..core.graph import Node
 from ..core.ops import OPS, Op
-from ..differentiation.derivative import _COTANGENT, RULES, Template, topological
+from ..differentiation.derivative import _COTANGENT, RULES, Template
 
 # The forward of every elementwise op, on JavaScript numbers (IEEE doubles, as NumPy's float64).
 # JavaScript's Math functions may differ from NumPy's in the last bit: tests/test_page.py holds
@@ -123,6 +123,7 @@ class Printer:
     VJP (the others), printed from the rule's template."""
 
     def __init__(self) -> None:
+        _load_rules()
         self.keys: dict[int, str] = {}  # id(op) -> its key in OPS
         self.ops: dict[str, Op] = {}
         self.pending: list[Op] = []
@@ -156,10 +157,6 @@ class Printer:
             op = self.pending.pop(0)
             self.entries.append(self._entry(op))
         return "const OPS = {\n" + ",\n".join(self.entries) + "\n};\n"
-
-    def _call(self, op: Op, args: list[str], params: dict) -> str:
-        key = self.key(op)
-        return f"OPS[{string(key)}].f({', '.join(args)}, {_params(params)})"
 
     def _template(self, template: Template | None, names: list[str], params: str = "p") -> str:
         """A function body evaluating the template, its args named `names` (cotangent: g)."""
@@ -250,7 +247,6 @@ def node_params(node: Node) -> dict:
 
 def ops_source(nodes) -> str:
     """The `OPS` table for the gates among `nodes` (see Printer)."""
-    _load_rules()
     printer = Printer()
     printer.add_graph(nodes)
     return printer.source()
@@ -259,10 +255,6 @@ def ops_source(nodes) -> str:
 def _load_rules() -> None:
     # the rules are compiled by the language's parser, which gives RULES its compiler on import
     from . import parser  # noqa: F401
-
-
-def graph_nodes(output: Node) -> list[Node]:
-    return topological(output)
 
 
 # The array runtime: broadcasting, reductions along an axis, products of vectors and matrices, the

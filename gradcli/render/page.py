@@ -59,7 +59,6 @@ def render(result: Result, *, digits: int = 6, name: str = "f") -> str:
     edge_number = {(e.gate.id, e.index): k for k, e in enumerate(edges)}
     printer = javascript.Printer()
     printer.add_graph(graph.nodes)
-    javascript._load_rules()
     ops_js = printer.source()
     required = set(graph.required)
     data = {
@@ -148,11 +147,9 @@ def _span(kind: str, key, text: str) -> str:
 
 
 def _summary(result, name, num) -> str:
-    graph = result.graph
-    out = graph.output
+    out = result.graph.output
     lines = [f"<div id=\"summary\"><p>{escape(name)} = {_span('v', out.id, num(result.value))}</p>"]
     for variable, grad in result.gradients.items():
-        node = graph.variables[variable]
         lines.append(f"<p>∂{escape(name)}/∂{escape(variable)} = {_span('gn', escape(variable), num(grad))}</p>")
     if result.gradient_of == "sum(f)":
         lines.append(f"<p class=\"legend\">{escape(name)} is an array: the gradients are those of "
