@@ -489,10 +489,12 @@ const R = (() => {
 # order the edges the Python trace has, local × upstream summed back to the input's shape
 # (elementwise ops) or the op's VJP, gradients added at forks. As gradcli.evaluation.engine.
 ENGINE = r"""
+const own = (object, key) => Object.prototype.hasOwnProperty.call(object, key);
+
 function evaluateGraph(G, values) {
   const n = G.nodes.length, val = new Array(n), grad = new Array(n).fill(null), edges = [];
   for (const node of G.nodes) {
-    if (node.kind === "var") val[node.id] = node.name in values ? values[node.name] : R.from(node.value);
+    if (node.kind === "var") val[node.id] = own(values, node.name) ? values[node.name] : R.from(node.value);
     else if (node.kind === "const") val[node.id] = R.from(node.value);
     else val[node.id] = OPS[node.op].f(...node.inputs.map((i) => val[i]), node.params);
   }
@@ -524,7 +526,7 @@ function evaluateGraph(G, values) {
       grad[input] = grad[input] === null ? result : R.add(grad[input], result);
     }
   }
-  const gradients = {};
+  const gradients = Object.create(null);  // keyed by the user's names: no inherited keys
   for (const node of G.nodes) if (node.kind === "var" && G.wrt.includes(node.name)) gradients[node.name] =
     R.broadcastTo(grad[node.id] === null ? R.c(0) : grad[node.id], val[node.id].shape);
   return {values: val, grads: grad, edges: edges, value: val[out], gradients: gradients};

@@ -417,7 +417,7 @@ _SCRIPT = r"""
     return shape + " " + part(0, 0);
   };
   const cut = (t) => (t.length <= 26 ? t : t.slice(0, 25) + "…");
-  const values = {};
+  const values = Object.create(null);  // keyed by the user's names (`constructor` is one)
   const status = document.getElementById("status");
   // every number's element, by what it shows: "v 3" the value of node 3, "er 0" edge 0's result…
   const slots = {};
@@ -458,7 +458,7 @@ _SCRIPT = r"""
       return false;
     }
   };
-  const nodeOf = {};
+  const nodeOf = Object.create(null);
   G.nodes.forEach((n) => { if (n.kind === "var") nodeOf[n.name] = n; });
   const read = (input) => {
     const name = input.dataset.var, node = nodeOf[name];
@@ -503,7 +503,7 @@ _SCRIPT = r"""
   });
   window.gradcli = {
     evaluate: (vals) => {
-      const given = {};
+      const given = Object.create(null);
       for (const k of Object.keys(vals)) given[k] = R.from(vals[k]);
       const s = evaluateGraph(G, given);
       return {value: R.toList(s.value), values: s.values.map(R.toList),
