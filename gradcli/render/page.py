@@ -464,7 +464,11 @@ _SCRIPT = r"""
     const name = input.dataset.var, node = nodeOf[name];
     let value;
     if (input.type === "text") {
-      value = R.from(JSON.parse(input.value));
+      try {
+        value = R.from(JSON.parse(input.value));
+      } catch (err) {
+        throw new Error(name + ": not an array of numbers (" + err.message + ")");
+      }
       const want = R.from(node.value).shape;
       if (value.shape.join(",") !== want.join(",")) throw new Error(name + " must keep its shape (" + want.join(", ") + ")");
     } else {
