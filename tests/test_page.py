@@ -443,6 +443,7 @@ def test_edge_cases_in_chromium(browser, tmp_path):
         assert tab.eval_on_selector_all("#backward tbody tr", roles) == ["routes (tie)", "routes (tie)"]
         tab.fill('input[type=number][data-var="x"]', "3")
         assert tab.eval_on_selector_all("#backward tbody tr", roles) == ["routes (won)", "routes (lost)"]
+        assert tab.eval_on_selector_all("#steps [data-route]", "e => e.map(x => x.textContent)") == ["(won)", "(lost)"]
         assert errors == []
     finally:
         tab.close()

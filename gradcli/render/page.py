@@ -331,8 +331,10 @@ def _steps(result, edge_number, num, name) -> str:
             else:
                 number = _span("el", k, num(edge.local))
                 local_text = number if formula in ("", num(edge.local)) else f"{escape(formula)} = {number}"
+            route = item["role"][len("routes "):] if item["role"].startswith("routes (") else ""
             lines.append(f"   {escape(gates.wrt(item['input'], output, name))} = [local {local_text}] × "
-                         f"[upstream {_span('eu', k, num(edge.upstream))}] = {_span('er', k, num(edge.result))}")
+                         f"[upstream {_span('eu', k, num(edge.upstream))}] = {_span('er', k, num(edge.result))}"
+                         + (f'    <span data-route="{k}">{escape(route)}</span>' if route else ""))
         items.append(f'<li data-gate="{node.id}"><pre>' + "\n".join(lines) + "</pre></li>")
     if not items:
         items.append("<li><pre>no gradient flows back: the output depends on no variable</pre></li>")
@@ -422,7 +424,7 @@ _SCRIPT = r"""
   const status = document.getElementById("status");
   // every number's element, by what it shows: "v 3" the value of node 3, "er 0" edge 0's result…
   const slots = {};
-  for (const kind of ["v", "wv", "g", "gn", "el", "eu", "er", "wr", "role"]) {
+  for (const kind of ["v", "wv", "g", "gn", "el", "eu", "er", "wr", "role", "route"]) {
     document.querySelectorAll("[data-" + kind + "]").forEach((el) => {
       const key = kind + " " + el.getAttribute("data-" + kind);
       (slots[key] = slots[key] || []).push(el);
@@ -437,9 +439,10 @@ _SCRIPT = r"""
     Object.entries(state.gradients).forEach(([name, g]) => set("gn " + name, fmt(g)));  // in the variable's shape
     state.edges.forEach((e, k) => {
       if (e.local !== null) set("el " + k, fmt(e.local));
-      if (slots["role " + k] && e.local.shape.length === 0) {  // as render/gates.py's role
-        const l = e.local.data[0];
-        set("role " + k, "routes " + (l === 1 ? "(won)" : l === 0.5 ? "(tie)" : "(lost)"));
+      if ((slots["role " + k] || slots["route " + k]) && e.local.shape.length === 0) {  // as render/gates.py's role
+        const l = e.local.data[0], route = l === 1 ? "(won)" : l === 0.5 ? "(tie)" : "(lost)";
+        set("role " + k, "routes " + route);
+        set("route " + k, route);
       }
       set("eu " + k, fmt(e.upstream));
       const t = fmt(e.result);
