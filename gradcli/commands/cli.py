@@ -285,6 +285,7 @@ def _output_path(value: Optional[str]) -> Optional[str]:
         return value
     from ..render.graphviz import SUFFIXES
 
+    SUFFIXES = SUFFIXES + (".html",)  # the circuit page (render.page)
     if Path(value).suffix.lower() not in SUFFIXES:
         raise typer.BadParameter(f"{value!r} should end in {', '.join(SUFFIXES)}")
     return value
@@ -292,7 +293,8 @@ def _output_path(value: Optional[str]) -> Optional[str]:
 
 OutputOption = Annotated[Optional[str], typer.Option(
     "--output", "-o", metavar="FILE", callback=_output_path,
-    help="Draw the circuit into FILE (.svg, .png, .pdf with Graphviz's dot; .dot for the DOT text).")]
+    help="Draw the circuit into FILE (.svg, .png, .pdf with Graphviz's dot; .dot for the DOT text; "
+         ".html for a page with the circuit, table and steps that re-evaluates as you move a slider).")]
 StepsOption = Annotated[bool, typer.Option(
     "--steps", help="Narrate the backward pass one gate at a time: local gradient as formula and "
                     "number, × upstream, = result; sums at forks. With --format json: a list of steps.")]
@@ -452,7 +454,7 @@ def eval_command(
             for drawing in drawings:
                 files.append(("--output " + output if drawing == output else f"{drawing} (for --output {output})",
                               drawing))
-                if Path(drawing).suffix.lower() != ".dot":
+                if Path(drawing).suffix.lower() not in (".dot", ".html"):
                     import shutil
 
                     if shutil.which("dot") is None:  # then the DOT text goes beside it
@@ -643,7 +645,12 @@ def _parse_size(text: str) -> int:
 def _render(result, format: Format, *, steps: bool, output: str | None, digits: int, all_rows: bool,
             no_color: bool, standalone: bool = False) -> None:
     """Hand the result to the renderer the options ask for."""
-    if steps and format in (Format.table, Format.json):
+    if output is not None and Path(output).suffix.lower() == ".html":  # the circuit page
+        from ..base.outfile import write_whole
+        from ..render import page
+
+        write_whole(output, page.render(result, digits=digits))
+    elif steps and format in (Format.table, Format.json):
         from ..render import jsondoc, steps as steps_view
 
         if format is Format.json:
@@ -752,7 +759,13 @@ def _render_outputs(results: dict, format: Format, *, steps: bool, drawings: lis
     formats."""
     from ..render import outputs as view
 
-    if steps and format in (Format.table, Format.json):
+    if drawings and Path(drawings[0]).suffix.lower() == ".html":  # a circuit page per output
+        from ..base.outfile import write_whole
+        from ..render import page
+
+        for (output_name, result), drawing in zip(results.items(), drawings):
+            write_whole(drawing, page.render(result, digits=digits, name=output_name))
+    elif steps and format in (Format.table, Format.json):
         if format is Format.json:
             from ..render import jsondoc
 
