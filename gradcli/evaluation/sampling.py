@@ -254,7 +254,7 @@ def sample(graph: Graph, wrt: str, low: float, high: float, values: dict | None 
     kink_graph = graph if expanded is None else expanded
     kink_gates = _kink_gates(kink_graph)
     with np.errstate(all="ignore"):
-        result = graph.evaluate(arrays, trace=None if kink_gates and expanded is None else False)
+        result = graph.evaluate(arrays, trace=bool(kink_gates) and expanded is None)  # (records read below)
     f = _spread(result.value, points)
     df = _spread(result.gradients[wrt], points)
     columns = [f, df]
