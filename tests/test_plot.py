@@ -102,6 +102,15 @@ def test_kinks_come_from_the_registry():
     assert not data.curves[0].broken.any()  # f is continuous
 
 
+def test_a_derivative_breaks_at_a_kink_only_where_it_jumps():
+    # relu(x)**2: f' = 2 relu(x) is continuous through the kink, f'' = 2 step(x) jumps there
+    data = sample(gradcli.parse("relu(x)**2"), "x", -1.0, 1.0, order=2, points=201)
+    f, df, d2f = data.curves
+    assert not f.broken.any() and not df.broken.any()
+    assert d2f.broken.sum() == 2 and d2f.broken[99] and d2f.broken[100]  # the two segments at x = 0
+    np.testing.assert_allclose(d2f.values, 2 * (data.x > 0), atol=0)
+
+
 def test_kinks_inside_a_function_you_define(cli):
     result = cli("plot", "h(t) = relu(t - 1); h(x) * 2", "--wrt", "x", "--points", "5", "-f", "json")
     assert result.exit_code == 0, result.stderr
