@@ -19,7 +19,13 @@ MAX_LISTED_KINKS = 8  # kinks named under the plot; the rest counted
 
 
 def _tick(value, chars: int, delta, left: bool = False) -> str:
+    """A tick's label in at most `chars` (plotille's room for it, 10) characters: 4 significant
+    digits, fewer where an exponent takes the room (-2.59e+299)."""
     text = f"{float(value):.4g}"
+    for digits in (3, 2, 1, 0):
+        if len(text) <= chars:
+            break
+        text = f"{float(value):.{digits}e}"
     return text.ljust(chars) if left else text.rjust(chars)
 
 
