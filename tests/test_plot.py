@@ -397,3 +397,16 @@ def test_plotting_libraries_load_only_for_plot():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout
     assert out.strip() == "[]"
+
+
+def test_colours_when_asked_and_tick_labels_that_fit():
+    from gradcli.render import termplot
+
+    data = sample(gradcli.parse("relu(x)"), "x", -1.0, 1.0, points=21)
+    text = termplot.render(data, width=60, height=20, color=True)
+    assert "\x1b[34m" in text and "\x1b[31m" in text  # f blue, ∂f/∂x red, as the legend says
+    assert "•" not in text  # colours tell the curves apart: no marks needed
+    assert termplot._tick(-2.593e299, 10, None) == "-2.59e+299"
+    assert termplot._tick(1234.5678, 10, None) == "      1235"
+    assert termplot._tick(0.5, 10, None, left=True) == "0.5       "
+    assert all(len(termplot._tick(v, 10, None)) <= 10 for v in (-1.2345e-300, 9.87654e300, -0.000123456, 5.0))
