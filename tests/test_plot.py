@@ -102,6 +102,15 @@ def test_kinks_come_from_the_registry():
     assert not data.curves[0].broken.any()  # f is continuous
 
 
+def test_a_derivative_breaks_at_a_kink_only_where_it_jumps():
+    # relu(x)**2: f' = 2 relu(x) is continuous through the kink, f'' = 2 step(x) jumps there
+    data = sample(gradcli.parse("relu(x)**2"), "x", -1.0, 1.0, order=2, points=201)
+    f, df, d2f = data.curves
+    assert not f.broken.any() and not df.broken.any()
+    assert d2f.broken.sum() == 2 and d2f.broken[99] and d2f.broken[100]  # the two segments at x = 0
+    np.testing.assert_allclose(d2f.values, 2 * (data.x > 0), atol=0)
+
+
 def test_kinks_inside_a_function_you_define(cli):
     result = cli("plot", "h(t) = relu(t - 1); h(x) * 2", "--wrt", "x", "--points", "5", "-f", "json")
     assert result.exit_code == 0, result.stderr
@@ -388,3 +397,16 @@ def test_plotting_libraries_load_only_for_plot():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout
     assert out.strip() == "[]"
+
+
+def test_colours_when_asked_and_tick_labels_that_fit():
+    from gradcli.render import termplot
+
+    data = sample(gradcli.parse("relu(x)"), "x", -1.0, 1.0, points=21)
+    text = termplot.render(data, width=60, height=20, color=True)
+    assert "\x1b[34m" in text and "\x1b[31m" in text  # f blue, ∂f/∂x red, as the legend says
+    assert "•" not in text  # colours tell the curves apart: no marks needed
+    assert termplot._tick(-2.593e299, 10, None) == "-2.59e+299"
+    assert termplot._tick(1234.5678, 10, None) == "      1235"
+    assert termplot._tick(0.5, 10, None, left=True) == "0.5       "
+    assert all(len(termplot._tick(v, 10, None)) <= 10 for v in (-1.2345e-300, 9.87654e300, -0.000123456, 5.0))

@@ -17,8 +17,9 @@ A curve is broken (not drawn) on the segment between two points where it is not 
 either end, where it jumps, or where it crosses a pole. With the next derivative d known, a
 segment jumps where |Δc| > JUMP·max(|d|)·Δx (the mean value theorem bounds a smooth change by
 the slope), and crosses a pole where d has one sign at both ends and c moves the other way (a
-continuous c cannot). A derivative is broken where a kink is crossed too (the derivative of a
-kink op jumps there: relu' is step); the last one drawn has no next derivative to tell more.
+continuous c cannot). The last derivative drawn has no next one to judge by: it is broken
+wherever a kink is crossed (the derivative of a kink op jumps there: relu' is step), which leaves
+a gap of a segment where it happens not to jump (the f'' of |x|³).
 """
 
 from __future__ import annotations
@@ -254,7 +255,7 @@ def sample(graph: Graph, wrt: str, low: float, high: float, values: dict | None 
     kink_graph = graph if expanded is None else expanded
     kink_gates = _kink_gates(kink_graph)
     with np.errstate(all="ignore"):
-        result = graph.evaluate(arrays, trace=None if kink_gates and expanded is None else False)
+        result = graph.evaluate(arrays, trace=bool(kink_gates) and expanded is None)  # (records read below)
     f = _spread(result.value, points)
     df = _spread(result.gradients[wrt], points)
     columns = [f, df]
@@ -274,7 +275,7 @@ def sample(graph: Graph, wrt: str, low: float, high: float, values: dict | None 
     curves = []
     for k, values_k in enumerate(columns):
         nxt = columns[k + 1] if k + 1 < len(columns) else None
-        broken = _breaks(values_k, nxt, dx, crossed if k > 0 else None)
+        broken = _breaks(values_k, nxt, dx, crossed if k > 0 and nxt is None else None)
         curves.append(Curve(k, symbol(wrt, k), key(wrt, k), values_k, broken))
     warnings = _non_finite_warnings(wrt, x, curves)
     return Samples(wrt, x, curves, kinks, held, order, warnings, left_off)

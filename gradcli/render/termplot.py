@@ -19,7 +19,13 @@ MAX_LISTED_KINKS = 8  # kinks named under the plot; the rest counted
 
 
 def _tick(value, chars: int, delta, left: bool = False) -> str:
+    """A tick's label in at most `chars` (plotille's room for it, 10) characters: 4 significant
+    digits, fewer where an exponent takes the room (-2.59e+299)."""
     text = f"{float(value):.4g}"
+    for digits in (3, 2, 1, 0):
+        if len(text) <= chars:
+            break
+        text = f"{float(value):.{digits}e}"
     return text.ljust(chars) if left else text.rjust(chars)
 
 
@@ -61,7 +67,8 @@ def render(samples: Samples, *, width: int = 80, height: int = 24, color: bool =
     if shown:
         figure.scatter([k.x for k in shown], [k.f for k in shown], lc=KINK_COLOR, marker=KINK_MARK)
     lines = [title] if title else []
-    drawn = figure.show(legend=False)
+    with _forced_colours(color):
+        drawn = figure.show(legend=False)
     if ascii_only:
         drawn = drawn.replace("\u2800", " ")  # the empty braille cell
     lines.extend(line.rstrip() for line in drawn.splitlines())  # (plotille pads the tick labels)
@@ -81,9 +88,36 @@ def render(samples: Samples, *, width: int = 80, height: int = 24, color: bool =
     return "\n".join(lines) + "\n"
 
 
+class _forced_colours:
+    """While plotille draws: colours exactly when `color` says. plotille colours only when
+    sys.stdout is a terminal (not so for a repl's console, or a test), and FORCE_COLOR, its
+    documented switch, overrides that; the caller has already decided (NO_COLOR, --no-color)."""
+
+    def __init__(self, color: bool) -> None:
+        self.color = color
+
+    def __enter__(self):
+        import os
+
+        self.saved = os.environ.get("FORCE_COLOR")
+        if self.color:
+            os.environ["FORCE_COLOR"] = "1"
+
+    def __exit__(self, *exc):
+        import os
+
+        if self.color:
+            if self.saved is None:
+                del os.environ["FORCE_COLOR"]
+            else:
+                os.environ["FORCE_COLOR"] = self.saved
+        return False
+
+
 def _paint(text: str, colour: str, color: bool) -> str:
     if not color:
         return text
     import plotille
 
-    return plotille.color(text, fg=colour, mode="names")
+    with _forced_colours(color):
+        return plotille.color(text, fg=colour, mode="names")
