@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import gradcli.commands.cli as cli_module
 import gradcli.evaluation.outputs as outputs_module
 from gradcli.commands import repl
 from gradcli.commands.cli import app
@@ -25,7 +24,7 @@ from gradcli.commands.repl import Session, complete_input, inputs_from_lines
 
 @pytest.fixture
 def session():
-    return Session(cli_module, {})
+    return Session({})
 
 
 @pytest.fixture

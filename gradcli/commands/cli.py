@@ -1,4 +1,6 @@
-"""The command line. The only module that knows about exit codes, stdout/stderr and colours.
+"""The command line: its commands and options, and the process's start and end. With
+terminal.py (errors, warnings, the console, the exit codes) and views.py (a format to its
+renderer), the commands layer is the only one that knows about exit codes, stdout/stderr and colours.
 
 Exit codes: 0 success; 1 bad input (syntax, names, values, shapes) or, with --strict, a
 nan/inf, or a gradient that `check` finds wrong or non-finite; 2 a usage error of the command line
@@ -30,16 +32,15 @@ try:
 
     from .. import __version__
     from ..base.errors import DomainError, GradcliError
+    from . import terminal, views
+    from .terminal import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_INTERRUPTED, EXIT_OK
+    from .views import MAX_DIFF_ORDER, DiffFormat, Format
 except BaseException:
     if _collecting:
         gc.enable()
     raise
 
-EXIT_OK = 0
-EXIT_BAD_INPUT = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130  # Ctrl-C: the shells' 128 + SIGINT
-EXIT_CHECK_FAILED = 1  # `check` works as a test in a script: failing is 1, like bad input
+_user_errors = terminal.user_errors  # the name `gradcli batch`'s code below calls
 MAX_CHUNK_SIZE = 2**24  # batch --chunk-size: larger chunks only cost memory
 
 
@@ -54,18 +55,6 @@ class ReportFormat(str, enum.Enum):
 class CheckFormat(str, enum.Enum):
     table = "table"
     json = "json"
-
-
-class Format(str, enum.Enum):
-    table = "table"
-    json = "json"
-    csv = "csv"
-    plain = "plain"
-    dot = "dot"
-    tree = "tree"
-    latex = "latex"
-    markdown = "markdown"
-    tikz = "tikz"
 
 
 # -- help and usage errors: one plain style everywhere (helptext.py, loaded only when needed) -----
@@ -103,7 +92,7 @@ class _Help:
             raise
 
     def get_help(self, ctx: click.Context) -> str:
-        return _plain(super().get_help(ctx))  # ASCII under TERM=dumb
+        return terminal.plain(super().get_help(ctx))  # ASCII under TERM=dumb
 
     def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         from .helptext import format_help
@@ -444,11 +433,11 @@ def eval_command(
         raise click.UsageError(f"--output draws the circuit diagram; it does not go with {flag}")
     names = None if outputs is None else _names(outputs, "--outputs")
     format = format or (Format.dot if output is not None else Format.table)
-    with _user_errors():
+    with terminal.user_errors():
         from ..evaluation import outputs as several
 
         limit = _parse_size(max_memory)
-        drawings = _drawing_paths(output, names)
+        drawings = views.drawing_paths(output, names)
         if drawings:
             files = []
             for drawing in drawings:
@@ -475,13 +464,13 @@ def eval_command(
         if wrt is not None:
             _select_outputs(results, wrt)
         if not quiet:
-            _warn_outputs(results, stable)
-        with _ascii_stdout():
+            views.warn_outputs(results, stable)
+        with terminal.ascii_stdout():
             if names is None:
-                _render(*results.values(), format, steps=steps, output=output, digits=digits,
+                views.render(*results.values(), format, steps=steps, output=output, digits=digits,
                         all_rows=all_rows, no_color=no_color, standalone=standalone)
             else:
-                _render_outputs(results, format, steps=steps, drawings=drawings, digits=digits,
+                views.render_outputs(results, format, steps=steps, drawings=drawings, digits=digits,
                                 all_rows=all_rows, no_color=no_color, standalone=standalone)
         if strict and any(d.kind == "domain" for result in results.values() for d in result.diagnostics):
             raise DomainError("a nan or inf appeared and --strict is on (see the warnings)")
@@ -642,72 +631,6 @@ def _parse_size(text: str) -> int:
     return int(size)
 
 
-def _render(result, format: Format, *, steps: bool, output: str | None, digits: int, all_rows: bool,
-            no_color: bool, standalone: bool = False) -> None:
-    """Hand the result to the renderer the options ask for."""
-    if output is not None and Path(output).suffix.lower() == ".html":  # the circuit page
-        from ..base.outfile import write_whole
-        from ..render import page
-
-        write_whole(output, page.render(result, digits=digits))
-    elif steps and format in (Format.table, Format.json):
-        from ..render import jsondoc, steps as steps_view
-
-        if format is Format.json:
-            sys.stdout.write(jsondoc.dumps(steps_view.document(result)) + "\n")
-        else:
-            steps_view.render(result, sys.stdout, digits=digits, all_steps=all_rows)
-    elif format is Format.json:
-        from ..render import jsondoc
-
-        jsondoc.write(result, sys.stdout)
-        sys.stdout.write("\n")
-    elif format is Format.csv:
-        from ..render import csvtable
-
-        csvtable.render(result, sys.stdout)
-    elif format is Format.plain:
-        from ..render import plain
-
-        plain.render(result, sys.stdout)
-    elif format in (Format.latex, Format.markdown, Format.tikz):
-        _render_outputs({"f": result}, format, steps=steps, drawings=[], digits=digits, all_rows=all_rows,
-                        no_color=no_color, standalone=standalone)
-    elif format is Format.dot:
-        from ..render import dot
-
-        text = dot.render(result, digits=digits)
-        if output is None:
-            sys.stdout.write(text + "\n")
-        else:
-            from ..render import graphviz
-
-            graphviz.write(text, Path(output))
-    elif format is Format.tree:
-        from ..render import tree
-
-        tree.render(result, _table_output(no_color), digits=digits, all_nodes=all_rows)
-    else:
-        from ..render import table
-
-        table.render(result, _table_output(no_color), digits=digits, all_rows=all_rows,
-                     ascii_only=_dumb_terminal())
-
-
-
-
-def _drawing_paths(output: str | None, names: list[str] | None) -> list[str]:
-    """The files --output draws: FILE itself for one output; for several, one per output, the
-    output's name added to FILE's stem (c.svg: c-f.svg, c-g.svg), since one .svg, .png or .pdf
-    holds one drawing."""
-    if output is None:
-        return []
-    if names is None or len(names) == 1:
-        return [output]
-    path = Path(output)
-    return [str(path.with_name(f"{path.stem}-{name}{path.suffix}")) for name in names]
-
-
 def _select_outputs(results: dict, wrt: str) -> None:
     """--wrt for every output: each keeps the named gradients it has, in --wrt's order; a name
     that is a variable of no output is an error (as for one output, with did-you-mean)."""
@@ -725,87 +648,6 @@ def _select_outputs(results: dict, wrt: str) -> None:
             raise GradcliError(f"--wrt {name}: not a variable with a gradient of any output", hint=hint)
     for result in results.values():
         result.gradients = {name: result.gradients[name] for name in names if name in result.gradients}
-
-
-def _warn_outputs(results: dict, stable: bool) -> None:
-    """The outputs' warnings, each message once (outputs that share a gate share its warnings),
-    then where --stable would help."""
-    if len(results) == 1:
-        result, = results.values()
-        _warn(result.diagnostics)
-        if not stable:
-            _suggest_stable(result)
-        return
-    seen = {}
-    for result in results.values():
-        for diagnostic in result.diagnostics:
-            seen.setdefault(diagnostic.message, diagnostic)
-    _warn(seen.values())
-    if stable or not any(d.kind == "domain" for d in seen.values()):
-        return
-    from ..language.rewrite import unstable_patterns
-
-    hints = {}
-    for result in results.values():
-        for node, pattern in unstable_patterns(result.graph):
-            hints.setdefault(f"hint: {pattern} at {node.span.where()} overflows for large |u|; "
-                             "--stable computes it as one stable gate with the same gradients\n")
-    sys.stderr.write("".join(hints))
-
-
-def _render_outputs(results: dict, format: Format, *, steps: bool, drawings: list[str], digits: int,
-                    all_rows: bool, no_color: bool, standalone: bool = False) -> None:
-    """--outputs: the results of several outputs (or one, asked for by name) in render.outputs's
-    formats."""
-    from ..render import outputs as view
-
-    if drawings and Path(drawings[0]).suffix.lower() == ".html":  # a circuit page per output
-        from ..base.outfile import write_whole
-        from ..render import page
-
-        for (output_name, result), drawing in zip(results.items(), drawings):
-            write_whole(drawing, page.render(result, digits=digits, name=output_name))
-    elif steps and format in (Format.table, Format.json):
-        if format is Format.json:
-            from ..render import jsondoc
-
-            sys.stdout.write(jsondoc.dumps(view.steps_document(results)) + "\n")
-        else:
-            view.render_steps(results, sys.stdout, digits=digits, all_steps=all_rows)
-    elif format is Format.json:
-        view.write_json(results, sys.stdout)
-        sys.stdout.write("\n")
-    elif format is Format.csv:
-        view.render_csv(results, sys.stdout)
-    elif format is Format.plain:
-        view.render_plain(results, sys.stdout)
-    elif format is Format.latex:  # one output ({"f": result}) is called f; several by their names
-        from ..render import latex
-
-        sys.stdout.write(latex.render(results, steps=steps, digits=digits, all_rows=all_rows,
-                                      standalone=standalone) + "\n")
-    elif format is Format.markdown:
-        from ..render import markdown
-
-        sys.stdout.write(markdown.render(results, steps=steps, digits=digits, all_rows=all_rows) + "\n")
-    elif format is Format.tikz:
-        from ..render import tikz
-
-        sys.stdout.write(tikz.render_all(results, digits=digits, standalone=standalone) + "\n")
-    elif format is Format.dot:
-        texts = view.render_dot(results, digits=digits)
-        if not drawings:
-            sys.stdout.write("\n\n".join(texts) + "\n")
-        else:
-            from ..render import graphviz
-
-            for text, drawing in zip(texts, drawings):
-                graphviz.write(text, Path(drawing))
-    elif format is Format.tree:
-        view.render_tree(results, _table_output(no_color), digits=digits, all_nodes=all_rows)
-    else:
-        view.render_table(results, _table_output(no_color), digits=digits, all_rows=all_rows,
-                          ascii_only=_dumb_terminal())
 
 
 CHECK_EXIT_CODES = ("Exit codes: 0 every gradient passes; 1 a gradient is wrong or non-finite, or bad input; "
@@ -856,7 +698,7 @@ def check_command(
     hand-derived gradient as well. With --tangent, the directional derivative along that
     direction is checked instead (one entry per element of f), the cheap check for many variables.
     """
-    with _user_errors():
+    with terminal.user_errors():
         from ..evaluation.check import check
         from ..language.parser import parse
         from ..inputs.arguments import collect_values
@@ -872,7 +714,7 @@ def check_command(
             _refuse_constant_tangents([graph], directions, values)
         report = check(graph, values, expected=expected, h=h, rtol=rtol, atol=atol, tangent=directions)
         if not quiet:
-            _warn(report.diagnostics)
+            terminal.warn(report.diagnostics)
         if format is CheckFormat.json:
             from ..render import jsondoc
 
@@ -880,7 +722,7 @@ def check_command(
         else:
             from ..render import checktable
 
-            checktable.render(report, _table_output(no_color), digits=digits, ascii_only=_dumb_terminal())
+            checktable.render(report, terminal.table_output(no_color), digits=digits, ascii_only=terminal.dumb_terminal())
         sys.stderr.write(report.summary() + "\n")
         if not report.passed:
             raise typer.Exit(EXIT_CHECK_FAILED)
@@ -936,7 +778,7 @@ def jvp_command(
 
         raise UsageProblem(f"--steps narrates the forward pass for people; it does not go with --format {format.value}",
                            hint="--format json already holds every gate's local gradients and tangents")
-    with _user_errors():
+    with terminal.user_errors():
         from ..evaluation import outputs as several
         from ..inputs.arguments import collect_values
 
@@ -957,7 +799,7 @@ def jvp_command(
         results = several.jvps(graphs, values, directions, trace=traced, max_memory=limit or None)
         diagnostics = list({d.message: d for r in results.values() for d in r.diagnostics}.values())
         if not quiet:
-            _warn(diagnostics)
+            terminal.warn(diagnostics)
         _render_jvp(results, values, format, steps=steps, digits=digits, all_rows=all_rows, no_color=no_color,
                     keyed=outputs is not None)
         if strict and any(d.kind == "domain" for d in diagnostics):
@@ -980,7 +822,7 @@ def _render_jvp(results: dict, values: dict, format: "ReportFormat", *, steps: b
                 no_color: bool, keyed: bool) -> None:
     from ..render import forward as view
 
-    with _ascii_stdout():
+    with terminal.ascii_stdout():
         if format is ReportFormat.json:
             view.render_json(results, sys.stdout, values=values, keyed=keyed)
         elif format is ReportFormat.csv:
@@ -988,7 +830,7 @@ def _render_jvp(results: dict, values: dict, format: "ReportFormat", *, steps: b
         elif format is ReportFormat.plain:
             view.render_plain(results, sys.stdout, keyed=keyed)
         else:
-            out = _table_output(no_color) if not steps else sys.stdout
+            out = terminal.table_output(no_color) if not steps else sys.stdout
             for n, (name, result) in enumerate(results.items()):
                 if n:
                     sys.stdout.write("\n") if out is sys.stdout else out.print()
@@ -996,19 +838,10 @@ def _render_jvp(results: dict, values: dict, format: "ReportFormat", *, steps: b
                     view.render_steps(result, sys.stdout, values=values, name=name, digits=digits, all_steps=all_rows)
                 else:
                     view.render_table(result, out, values=values, name=name, digits=digits, all_rows=all_rows,
-                                      ascii_only=_dumb_terminal())
+                                      ascii_only=terminal.dumb_terminal())
 
 
 # -- gradcli diff: derivatives of any order as formulas ---------------------------------------------
-
-class DiffFormat(str, enum.Enum):
-    text = "text"
-    latex = "latex"
-    json = "json"
-    dot = "dot"
-
-
-MAX_DIFF_ORDER = 20  # gradcli.evaluation.formulas.MAX_ORDER (not imported: start-up imports no NumPy)
 
 EXAMPLES["diff"] = (
     'gradcli diff "x**3 * y"',
@@ -1047,7 +880,7 @@ def diff_command(
     A subexpression used more than once is written once, as an intermediate (u = ...). With
     NAME=VALUE pairs (as for gradcli eval), each line shows its value too.
     """
-    with _user_errors():
+    with terminal.user_errors():
         from ..evaluation.formulas import derive
         from ..language.parser import parse
         from ..inputs.values import shapes_of
@@ -1057,29 +890,9 @@ def diff_command(
         derivs = derive(parse(source, shapes=shapes_of(values)), names, order, values, simplify=simplify)
         if not quiet:
             for message in derivs.warnings:
-                sys.stderr.write(f"warning: {_plain(message)}\n")
-        with _ascii_stdout():
-            sys.stdout.write(_render_diff(derivs, format, digits) + "\n")
-
-
-def _render_diff(derivs, format: DiffFormat, digits: int) -> str:
-    from ..render import diffview
-
-    if format is DiffFormat.latex:
-        return diffview.render_latex(derivs, digits=digits)
-    if format is DiffFormat.json:
-        from ..render import jsondoc
-
-        return jsondoc.dumps(diffview.document(derivs))
-    if format is DiffFormat.dot:
-        from ..render import dot
-        from ..render.gates import title
-
-        shape = derivs.derivatives_formula()
-        values = shape.values(derivs.given) if derivs.has_values else None
-        return dot.render_formula(shape, derivs.labels(), title=title(derivs.graph), values=values,
-                                  digits=digits)
-    return diffview.render_text(derivs, digits=digits)
+                sys.stderr.write(f"warning: {terminal.plain(message)}\n")
+        with terminal.ascii_stdout():
+            sys.stdout.write(views.render_diff(derivs, format, digits) + "\n")
 
 
 class BatchFormat(str, enum.Enum):
@@ -1135,7 +948,7 @@ def hessian_command(
     gradient's own graph (forward over reverse), not from finite differences; at a kink (relu,
     abs, max at a tie) the registry's convention is used and a warning says so.
     """
-    with _user_errors():
+    with terminal.user_errors():
         from ..language.parser import parse
 
         limit = _parse_size(max_memory)
@@ -1163,15 +976,15 @@ def _show_second_order(result, graph, kind: str, format: ReportFormat, digits: i
                        no_color: bool) -> None:
     """Print a Hessian (kind "") or an HVP (kind "hvp_") with render.hessian's renderers of that kind."""
     if not quiet:
-        _warn(result.diagnostics)
+        terminal.warn(result.diagnostics)
     from ..render import hessian as view
 
-    with _ascii_stdout():
+    with terminal.ascii_stdout():
         if format is ReportFormat.table:
             from ..render.gates import title
 
-            getattr(view, f"render_{kind}table")(result, _table_output(no_color), digits=digits,
-                                                 ascii_only=_dumb_terminal(), title=title(graph))
+            getattr(view, f"render_{kind}table")(result, terminal.table_output(no_color), digits=digits,
+                                                 ascii_only=terminal.dumb_terminal(), title=title(graph))
         else:
             getattr(view, f"render_{kind}{format.value}")(result, sys.stdout)
     if strict and any(d.kind == "domain" for d in result.diagnostics):
@@ -1246,7 +1059,7 @@ def jacobian_command(
     as one pass with all of them at once; auto takes the cheaper and says which. At a kink the
     registry's convention is used and a warning says so.
     """
-    with _user_errors():
+    with terminal.user_errors():
         from ..base.errors import ResourceError
         from ..evaluation import outputs as several
         from ..evaluation.jacobian import jacobian
@@ -1263,14 +1076,14 @@ def jacobian_command(
             exc.hint = "choose fewer variables with --wrt or fewer outputs with --outputs, or raise --max-memory"
             raise
         if not quiet:
-            _warn(result.diagnostics)
+            terminal.warn(result.diagnostics)
         from ..render import jacobian as view
 
-        with _ascii_stdout():
+        with terminal.ascii_stdout():
             if format is ReportFormat.table:
                 from ..render.gates import title
 
-                view.render_table(result, _table_output(no_color), digits=digits, ascii_only=_dumb_terminal(),
+                view.render_table(result, terminal.table_output(no_color), digits=digits, ascii_only=terminal.dumb_terminal(),
                                   title=", ".join(graphs) if outputs else title(next(iter(graphs.values()))))
             else:
                 getattr(view, f"render_{format.value}")(result, sys.stdout)
@@ -1353,7 +1166,7 @@ def plot_command(
     come from one array evaluation of the graph. With --wrt x,y, a heat map of ‖∇f‖ with the
     gradient's arrows goes into the --output file.
     """
-    with _user_errors():
+    with terminal.user_errors():
         from .plot import PlotUsageError, show_plot
 
         names = _names(wrt, "--wrt") if wrt else []
@@ -1627,7 +1440,7 @@ def repl_command(
     starts another line, and an empty line runs the program. Tab completes names, Ctrl-R
     searches the history, Ctrl-D leaves. Read from a pipe, the lines are run as they come.
     """
-    with _user_errors():
+    with terminal.user_errors():
         from . import repl
         from ..inputs.arguments import collect_values
 
@@ -1636,7 +1449,7 @@ def repl_command(
             raise GradcliError("the session reads its input from stdin", hint="give the program or values in a file")
         program = None if file is None else _read_program(file, f"--file {file}")
         values = collect_values(set_ or [], pairs or [], values_file)
-    repl.main(sys.modules[__name__], values, program=program, digits=digits, no_color=no_color,
+    repl.main(values, program=program, digits=digits, no_color=no_color,
               history=not no_history)
 
 
@@ -1655,22 +1468,8 @@ def help_command(
     from .helptext import help_page
 
     text = help_page(ctx, topic)
-    with _ascii_stdout():
+    with terminal.ascii_stdout():
         sys.stdout.write(text)
-
-
-_SILENCED = []  # set once gradcli itself pointed stdout at /dev/null
-
-
-def _silence_stdout() -> None:
-    """Point stdout at /dev/null so that Python's final flush does not fail on a closed pipe."""
-    _SILENCED.append(True)
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError):
-        pass
 
 
 class _LazyOutput:
@@ -1729,112 +1528,6 @@ class _ProgressBar:
         self.bar.stop()
 
 
-class _user_errors:
-    """Turn gradcli's errors into one message on stderr and exit code 1; also a failed write to
-    stdout ("cannot write standard output: No space left on device", exit 1) and a reader that
-    stopped early (`| head`: quietly, exit 0). Stdout is flushed here, so that a write that only
-    fails at the flush is reported the same way."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, exc, tb):
-        if exc is None or isinstance(exc, click.exceptions.Exit):
-            try:
-                sys.stdout.flush()
-            except OSError as error:
-                if isinstance(error, BrokenPipeError) and exc is not None:
-                    _silence_stdout()
-                    return False  # keep the command's own exit code
-                exc = error
-            else:
-                return False
-        if isinstance(exc, OSError) and exc.filename is None:  # files we read or write are named
-            raise typer.Exit(_write_failed(exc))
-        if not isinstance(exc, (GradcliError, RecursionError, MemoryError)):
-            return False
-        if isinstance(exc, GradcliError):
-            message = exc.render()
-        elif isinstance(exc, MemoryError):
-            message = "not enough memory for this input"
-        else:
-            message = "the input is nested too deeply"
-        sys.stderr.write(f"error: {_plain(message)}\n")
-        raise typer.Exit(EXIT_BAD_INPUT)
-
-
-def _warn(diagnostics) -> None:
-    for diagnostic in diagnostics:
-        sys.stderr.write(f"warning: {_plain(diagnostic.message)}\n")
-
-
-class _ascii_stdout:
-    """Under TERM=dumb, stdout writes through render.style.AsciiWriter while a result is
-    rendered: ASCII only, whichever renderer writes."""
-
-    def __enter__(self):
-        self.saved = sys.stdout
-        if _dumb_terminal():
-            from ..render.style import AsciiWriter
-
-            sys.stdout = AsciiWriter(sys.stdout)
-
-    def __exit__(self, *exc):
-        sys.stdout = self.saved
-        return False
-
-
-def _plain(message: str) -> str:
-    """A message for stderr: in ASCII under TERM=dumb."""
-    if message.isascii() or not _dumb_terminal():
-        return message
-    from ..render.style import plain_ascii
-
-    return plain_ascii(message)
-
-
-def _suggest_stable(result) -> None:
-    """Where a nan/inf comes from a pattern --stable would rewrite, say so."""
-    if not any(d.kind == "domain" for d in result.diagnostics):
-        return
-    from ..language.rewrite import unstable_patterns
-
-    for node, pattern in unstable_patterns(result.graph):
-        sys.stderr.write(f"hint: {pattern} at {node.span.where()} overflows for large |u|; "
-                         "--stable computes it as one stable gate with the same gradients\n")
-
-
-def _dumb_terminal() -> bool:
-    return os.environ.get("TERM") == "dumb"
-
-
-def _table_output(no_color: bool):
-    """A Rich console on a terminal; else stdout itself, for the plain ASCII layout (no Rich)."""
-    if sys.stdout.isatty() and not _dumb_terminal():
-        return _console(no_color)
-    return sys.stdout
-
-
-def _console(no_color: bool = False):
-    from rich.console import Console
-
-    return Console(highlight=False, no_color=no_color or "NO_COLOR" in os.environ)
-
-
-def _write_failed(exc: OSError) -> int:
-    """Stdout could not be written: say so (if stderr can be), and the exit code to use. A reader
-    that closed the pipe (`| head`) is no error of the input: exit 0 and say nothing."""
-    _silence_stdout()  # else Python's own final flush fails again at exit
-    if isinstance(exc, BrokenPipeError):
-        return EXIT_OK
-    try:
-        sys.stderr.write(f"error: cannot write standard output: {exc.strerror or exc}\n")
-        sys.stderr.flush()
-    except (OSError, ValueError):
-        pass
-    return EXIT_BAD_INPUT
-
-
 class _ClosedOutput(io.TextIOBase):
     """Stdout of a process started with it closed (`>&-`): every write fails as on a closed
     descriptor, and is reported as any failed write is."""
@@ -1885,10 +1578,10 @@ def _met_closed_pipe(stdout_was) -> bool:
     """Whether Click or Rich met a closed pipe while writing (their own texts: --help, usage):
     Click then wraps stdout, Rich points it at /dev/null, and both exit with 1."""
     if isinstance(sys.stdout, click.utils.PacifyFlushWrapper):
-        _silence_stdout()
+        terminal.silence_stdout()
         return True
     now = _identity(1)
-    return not _SILENCED and now != stdout_was and now == _identity(os.devnull)
+    return not terminal.SILENCED and now != stdout_was and now == _identity(os.devnull)
 
 
 # The commands, in their order, built when first asked for (_Group.get_command) rather than all by
@@ -1904,7 +1597,7 @@ def main() -> None:
     gc.freeze()
     _guard_std_streams()
     stdout_was = _identity(1)
-    if _dumb_terminal():  # every message in ASCII, Click's and Typer's too
+    if terminal.dumb_terminal():  # every message in ASCII, Click's and Typer's too
         from ..render.style import AsciiWriter
 
         sys.stderr = AsciiWriter(sys.stderr)
@@ -1923,7 +1616,7 @@ def main() -> None:
     except OSError as exc:  # writing the --help or --version text failed
         if exc.filename is not None or os.environ.get("GRADCLI_DEBUG"):
             raise
-        code = _write_failed(exc)
+        code = terminal.write_failed(exc)
     except Exception as exc:  # a bug of ours: say so plainly, with a way to see the details
         if os.environ.get("GRADCLI_DEBUG"):
             raise
@@ -1933,7 +1626,7 @@ def main() -> None:
     try:  # what is still buffered: a failure here is reported like any other write's
         sys.stdout.flush()
     except OSError as exc:
-        written = _write_failed(exc)
+        written = terminal.write_failed(exc)
         code = code if written == EXIT_OK else written
     sys.exit(code)
 

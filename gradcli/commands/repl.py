@@ -3,10 +3,9 @@ pass; change a value (`x := 2`, `:set x=2 y=3`) and the last program runs again 
 already parsed; `:steps`, `:tree`, `:json`, `:check`, `:diff x`, `:plot x -3:3`, `:save FILE.grad`
 show the last program as the commands of those names do.
 
-Every view is the command line's own code: its renderers (`_render`, `_render_diff`), its
-warnings and its error messages (`_user_errors`), handed in as the `cli` module (this module
-cannot import gradcli.commands.cli, which imports it). Line editing is prompt_toolkit's (history
-kept in the user's data folder, Ctrl-R, Tab completion); without a terminal (a pipe, a test) lines
+Every view is the command line's own code: its renderers (views.py: `render`, `render_diff`),
+its warnings and its error messages (terminal.py: `user_errors`). Line editing is prompt_toolkit's
+(history kept in the user's data folder, Ctrl-R, Tab completion); without a terminal (a pipe, a test) lines
 are read as they come, with the same rules for where an input ends.
 """
 
@@ -16,10 +15,10 @@ import os
 import re
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Iterable, Iterator, Mapping
 
 from ..base.errors import GradcliError, MissingValueError
+from . import terminal, views
 
 PROMPT = "grad> "
 CONTINUATION = "  ... "
@@ -84,13 +83,10 @@ def complete_input(text: str) -> bool:
 
 class Session:
     """The state of one session: the values set so far, the last program, its graphs (parsed
-    once, re-used while only values change) and its results.
+    once, re-used while only values change) and its results."""
 
-    `cli` is gradcli.commands.cli (its renderers, warnings and error handling)."""
-
-    def __init__(self, cli: ModuleType, values: Mapping[str, object] | None = None, *, digits: int = 6,
+    def __init__(self, values: Mapping[str, object] | None = None, *, digits: int = 6,
                  no_color: bool = False) -> None:
-        self.cli = cli
         self.values: dict[str, object] = dict(values or {})
         self.digits = digits
         self.no_color = no_color
@@ -105,10 +101,8 @@ class Session:
         """Do what one input says; a problem is reported as the command line reports it, and the
         session goes on."""
         from click.exceptions import Exit
-
-        cli = self.cli
         try:
-            with cli._user_errors():
+            with terminal.user_errors():
                 try:
                     self._dispatch(text)
                 except MissingValueError as exc:
@@ -155,9 +149,9 @@ class Session:
         from ..evaluation import outputs as several
 
         results = several.evaluate(graphs, self._used(graphs), trace=True)
-        self.cli._warn_outputs(results, False)
+        views.warn_outputs(results, False)
         self.results = results
-        self.show(self.cli.Format.table)
+        self.show(views.Format.table)
 
     def _graphs(self, source: str) -> tuple[dict, dict | None]:
         """The program's graphs and the shapes they were parsed for: the last ones again while the
@@ -199,10 +193,9 @@ class Session:
 
     def show(self, format, *, steps: bool = False) -> None:
         """The last results in one of eval's views, through eval's own renderer."""
-        cli = self.cli
         results = self._last()
-        with cli._ascii_stdout():
-            cli._render(*results.values(), format, steps=steps, output=None, digits=self.digits,
+        with terminal.ascii_stdout():
+            views.render(*results.values(), format, steps=steps, output=None, digits=self.digits,
                         all_rows=False, no_color=self.no_color)
 
     def _rerun(self, new: dict) -> None:
@@ -248,52 +241,48 @@ class Session:
             print(f"{name} = {_literal(value)}")
 
     def do_table(self, rest: str) -> None:
-        self.show(self.cli.Format.table)
+        self.show(views.Format.table)
 
     def do_steps(self, rest: str) -> None:
-        self.show(self.cli.Format.table, steps=True)
+        self.show(views.Format.table, steps=True)
 
     def do_tree(self, rest: str) -> None:
-        self.show(self.cli.Format.tree)
+        self.show(views.Format.tree)
 
     def do_json(self, rest: str) -> None:
-        self.show(self.cli.Format.json)
+        self.show(views.Format.json)
 
     def do_check(self, rest: str) -> None:
         """gradcli check on the last program: evaluation.check's report in its table."""
         from ..evaluation.check import check
-
-        cli = self.cli
         graph = self._program()
         report = check(graph, self._used(self.graphs))
-        cli._warn(report.diagnostics)
+        terminal.warn(report.diagnostics)
         from ..render import checktable
 
-        with cli._ascii_stdout():
-            checktable.render(report, cli._table_output(self.no_color), digits=self.digits,
-                              ascii_only=cli._dumb_terminal())
+        with terminal.ascii_stdout():
+            checktable.render(report, terminal.table_output(self.no_color), digits=self.digits,
+                              ascii_only=terminal.dumb_terminal())
         sys.stdout.flush()
         sys.stderr.write(report.summary() + "\n")
 
     def do_diff(self, rest: str) -> None:
         """gradcli diff on the last program: `:diff x`, `:diff x,y 2`, `:diff` (every variable)."""
         from ..evaluation.formulas import derive
-
-        cli = self.cli
         words = rest.split()
         order = 1
         if words and words[-1].isdigit():
             order = int(words.pop())
-        if not 1 <= order <= cli.MAX_DIFF_ORDER:
-            raise GradcliError(f":diff order {order} is not between 1 and {cli.MAX_DIFF_ORDER}")
+        if not 1 <= order <= views.MAX_DIFF_ORDER:
+            raise GradcliError(f":diff order {order} is not between 1 and {views.MAX_DIFF_ORDER}")
         names = [n for word in words for n in word.split(",") if n] or None
         graph = self._program()
         values = self._used(self.graphs) if self._complete(self.graphs) else None  # else formulas only
         derivs = derive(graph, names, order, values, flag=":diff")
         for message in derivs.warnings:
-            sys.stderr.write(f"warning: {cli._plain(message)}\n")
-        with cli._ascii_stdout():
-            sys.stdout.write(cli._render_diff(derivs, cli.DiffFormat.text, self.digits) + "\n")
+            sys.stderr.write(f"warning: {terminal.plain(message)}\n")
+        with terminal.ascii_stdout():
+            sys.stdout.write(views.render_diff(derivs, views.DiffFormat.text, self.digits) + "\n")
 
     def do_plot(self, rest: str) -> None:
         """gradcli plot on the last program, through its show_plot: `:plot x -3:3` (f and ∂f/∂x),
@@ -502,10 +491,10 @@ def prompt_inputs(session: Session, history: Path | None) -> Iterator[str]:
         yield from split_input(text)
 
 
-def main(cli: ModuleType, values: Mapping[str, object], *, program: str | None = None, digits: int = 6,
+def main(values: Mapping[str, object], *, program: str | None = None, digits: int = 6,
          no_color: bool = False, history: bool = True) -> None:
     """Run a session until Ctrl-D (or the end of a piped input)."""
-    session = Session(cli, values, digits=digits, no_color=no_color)
+    session = Session(values, digits=digits, no_color=no_color)
     if program is not None:
         session.run(program)
     if sys.stdin is not None and sys.stdin.isatty() and sys.stdout.isatty():
