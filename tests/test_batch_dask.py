@@ -339,3 +339,46 @@ def test_rows_in_order_across_many_tiny_partitions(tmp_path):
                                  partition_rows=rows, client=InProcess(), on_failure=lambda row, src: failed.append(row))
         assert out.getvalue() == local.stdout
         assert "p.csv, line 54, column 2" in local.stderr and [row.line for row in failed] == [54] and summary.rows == 97 and summary.failed_count == 1
+
+
+# -- the CLI's dask path on an in-process client (no cluster's start-up)
+
+class _InProcessCluster:
+    def __init__(self, address, workers):
+        self.client, self.cluster = InProcess(), None
+
+    def close(self):
+        pass
+
+
+@pytest.fixture
+def in_process(monkeypatch):
+    if not HAVE_DASK:
+        pytest.skip("pip install 'gradcli[dask]' (dask, distributed, pyarrow)")
+    from gradcli.commands import batch_dask
+
+    monkeypatch.setattr(batch_dask, "Cluster", _InProcessCluster)
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_a_glob_of_files_gives_one_header_as_locally(in_process, tmp_path, monkeypatch, kind):
+    """Several files, each cut in partitions: one header line at the top, to stdout and to a
+    file, byte for byte the local run's."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    monkeypatch.chdir(tmp_path)
+    data = np.random.default_rng(7).uniform(-1, 1, (30, 5))
+    for name, rows in (("a", data[:12]), ("b", data[12:25]), ("c", data[25:])):
+        if kind == "csv":
+            write_csv(f"{name}.csv", rows)
+        else:
+            pq.write_table(pa.table({n: rows[:, j] for j, n in enumerate(NAMES)}), f"{name}.parquet",
+                           row_group_size=4)
+    local = run(NEURON, "--input", f"*.{kind}")
+    assert local.exit_code == 0 and local.stdout.count("w0,x0") == 1 and len(local.stdout.splitlines()) == 31
+    dask = run(NEURON, "--input", f"*.{kind}", "--engine", "dask", "--partition-rows", "5")
+    assert dask.exit_code == 0 and dask.stdout == local.stdout
+    run(NEURON, "--input", f"*.{kind}", "--output", "local.out")
+    dask = run(NEURON, "--input", f"*.{kind}", "--engine", "dask", "--partition-rows", "5", "--output", "dask.out")
+    assert dask.exit_code == 0 and open("dask.out").read() == open("local.out").read() == local.stdout

@@ -98,7 +98,7 @@ def run_part(part: tables.Part, first_line: int, job: Job) -> PartResult:
 
 def _run_part(part: tables.Part, first_line: int, job: Job, result: PartResult) -> None:
     graph = _graph(job)
-    header = part.first_of_file or job.folder is not None
+    header = part.index == 0 or job.folder is not None  # one header, as locally; each part its own
     if job.folder is not None:
         target = os.path.join(job.folder, part_name(part.index, job.fmt))
         if job.fmt == "parquet":
