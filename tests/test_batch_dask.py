@@ -382,3 +382,72 @@ def test_a_glob_of_files_gives_one_header_as_locally(in_process, tmp_path, monke
     run(NEURON, "--input", f"*.{kind}", "--output", "local.out")
     dask = run(NEURON, "--input", f"*.{kind}", "--engine", "dask", "--partition-rows", "5", "--output", "dask.out")
     assert dask.exit_code == 0 and open("dask.out").read() == open("local.out").read() == local.stdout
+
+
+# -- --scheduler: an address that is not a Dask scheduler's
+
+@needs_dask
+@pytest.mark.parametrize("address, needle", [
+    ("nonsense", "--scheduler nonsense: missing port number in address 'nonsense'"),
+    ("http://localhost:8787", "--scheduler http://localhost:8787: unknown address scheme 'http'"),
+    ("tcp://localhost:99999", "port 99999 is not between 1 and 65535"),
+])
+def test_a_malformed_scheduler_address_is_a_usage_error(tmp_path, address, needle):
+    write_csv(tmp_path / "p.csv", np.ones((2, 5)))
+    result = run(NEURON, "--input", str(tmp_path / "p.csv"), "--engine", "dask", "--scheduler", address)
+    assert result.exit_code == 2 and needle in result.stderr and result.stdout == ""
+
+
+@pytest.fixture
+def server():
+    """A TCP server on localhost that is not a Dask scheduler: `reply` is what it writes once a
+    connection is accepted (None: nothing, it waits for a request, as an HTTP server does)."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    held = []
+
+    def start(reply):
+        def serve():
+            while True:
+                try:
+                    conn, _ = listener.accept()
+                except OSError:
+                    return
+                held.append(conn)
+                if reply is not None:
+                    conn.sendall(reply)
+
+        threading.Thread(target=serve, daemon=True).start()
+        return f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+
+    yield start
+    listener.close()
+    for conn in held:
+        conn.close()
+
+
+@needs_dask
+@pytest.mark.parametrize("reply, needle", [
+    (None, "accepted the connection but gave no answer in 1.5 s"),
+    (b"HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n", "answered, but not as one"),
+])
+def test_a_server_that_is_not_a_scheduler_is_said_so_at_once(tmp_path, monkeypatch, server, reply, needle):
+    """Not a hang (distributed's connect timeout ends when the connection is accepted), not
+    "not enough memory" (distributed reads the HTTP reply as a frame length)."""
+    import time
+
+    from gradcli.commands import batch_dask
+
+    monkeypatch.setattr(batch_dask, "CONNECT_TIMEOUT", 1.0)
+    monkeypatch.setattr(batch_dask, "HANDSHAKE_TIMEOUT", 0.5)
+    write_csv(tmp_path / "p.csv", np.ones((2, 5)))
+    address = server(reply)
+    began = time.monotonic()
+    result = run(NEURON, "--input", str(tmp_path / "p.csv"), "--engine", "dask", "--scheduler", address)
+    assert time.monotonic() - began < 10
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"error: {address} is not a Dask scheduler: it {needle}",
+        "hint: give the scheduler's address, tcp://HOST:8786 (not its dashboard's http://…:8787)"]

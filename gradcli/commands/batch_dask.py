@@ -193,6 +193,63 @@ def check_headers(parts: list[tables.Part]) -> tuple[list[str], str]:
     return list(key), first
 
 
+CONNECT_TIMEOUT = 10.0  # seconds to reach --scheduler (distributed's connect retries till then)
+HANDSHAKE_TIMEOUT = 5.0  # and seconds more for it to answer as a Dask scheduler
+
+
+def scheduler_problem(address: str) -> str | None:
+    """What is wrong with the form of `address` as a Dask scheduler's (a usage error), or None."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+    from distributed.comm.registry import get_backend
+
+    try:
+        scheme, location = parse_address(address)
+        get_backend(scheme)  # ValueError: unknown address scheme 'http' (known schemes: …)
+        if scheme in ("tcp", "tls"):
+            host, port = parse_host_port(location)
+            if not host:
+                return "no host name"
+            if not 0 < port < 65536:
+                return f"port {port} is not between 1 and 65535"
+    except ValueError as exc:
+        return str(exc).replace("invalid literal for int() with base 10", "the port is not a number")
+    return None
+
+
+def connect(address: str):
+    """A Client of the Dask scheduler at `address`, once a first connection to it has answered
+    Dask's handshake within CONNECT_TIMEOUT + HANDSHAKE_TIMEOUT. Client(address, timeout=…)
+    alone bounds the connection only: a server that accepts it and never answers (an HTTP
+    server waiting for its request) keeps it waiting forever, and one that answers something
+    else (HTTP/1.1 400 …) has its reply read as a frame length, a MemoryError.
+    Raises OSError when nothing answers at `address` (as Client does), GradcliError when
+    something does that is not a Dask scheduler."""
+    import asyncio
+
+    from distributed import Client
+    from distributed.comm import CommClosedError
+    from distributed.comm import connect as open_comm
+
+    async def handshake() -> None:
+        comm = await open_comm(address, timeout=CONNECT_TIMEOUT)  # OSError after CONNECT_TIMEOUT
+        await comm.close()
+
+    try:
+        asyncio.run(asyncio.wait_for(handshake(), CONNECT_TIMEOUT + HANDSHAKE_TIMEOUT))
+    except asyncio.TimeoutError:  # connected (else open_comm had given up first), no answer
+        reply = f"accepted the connection but gave no answer in {CONNECT_TIMEOUT + HANDSHAKE_TIMEOUT:g} s"
+    except CommClosedError:
+        reply = "closed the connection instead of answering as one"
+    except OSError:
+        raise
+    except Exception:  # MemoryError, a msgpack error, …: a reply that is not Dask's
+        reply = "answered, but not as one"
+    else:
+        return Client(address, timeout=f"{CONNECT_TIMEOUT:g}s")
+    raise GradcliError(f"{address} is not a Dask scheduler: it {reply}",
+                       hint="give the scheduler's address, tcp://HOST:8786 (not its dashboard's http://…:8787)")
+
+
 class Cluster:
     """A Dask client: to the scheduler at `address`, or to a local cluster of `workers` processes
     (one thread each) that is started here and closed at the end."""
@@ -204,7 +261,7 @@ class Cluster:
         self.cluster = None
         try:
             if address:
-                self.client = Client(address, timeout="10s")
+                self.client = connect(address)
             else:
                 self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                             dashboard_address=":0", silence_logs=logging.ERROR)

@@ -1273,6 +1273,14 @@ def batch_command(
             missing = tables.missing_extra("--engine dask")
             if missing:
                 raise missing
+            if scheduler is not None:
+                from . import batch_dask
+                from .helptext import UsageProblem
+
+                problem = batch_dask.scheduler_problem(scheduler)
+                if problem:
+                    raise UsageProblem(f"--scheduler {scheduler}: {problem}",
+                                       "a Dask scheduler's address: tcp://HOST:8786")
             folder = folder or (fmt == "parquet" and output != "-")
         if fmt == "parquet" and output == "-":
             raise GradcliError("Parquet output goes to a file, not stdout: give --output FILE.parquet"
