@@ -451,3 +451,46 @@ def test_a_server_that_is_not_a_scheduler_is_said_so_at_once(tmp_path, monkeypat
     assert result.stderr.splitlines() == [
         f"error: {address} is not a Dask scheduler: it {needle}",
         "hint: give the scheduler's address, tcp://HOST:8786 (not its dashboard's http://…:8787)"]
+
+
+# -- refused before a row is written, by both engines alike
+
+def test_files_with_different_headers_are_refused_before_any_row(in_process, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    os.mkdir("bad")
+    write_csv("bad/a.csv", np.ones((3, 5)))
+    with open("bad/d.csv", "w") as out:
+        out.write("w0,x0,w1,x1,z\n1,2,3,4,5\n")
+    local = run(NEURON, "--input", "bad/*.csv")
+    dask = run(NEURON, "--input", "bad/*.csv", "--engine", "dask")
+    assert local.exit_code == dask.exit_code == 1
+    assert local.stdout == dask.stdout == ""
+    assert local.stderr == dask.stderr == ("error: bad/d.csv and bad/a.csv have different header rows\n"
+                                           "hint: every file of one run names the same columns\n")
+
+
+def test_a_column_that_is_not_numbers_is_refused_before_any_row(in_process, tmp_path, monkeypatch):
+    import datetime
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    monkeypatch.chdir(tmp_path)
+    pq.write_table(pa.table({"x": [1.0, 2.0], "t": pa.array([datetime.datetime(2020, 1, 1)] * 2)}), "ts.parquet")
+    local = run("x*2", "--input", "ts.parquet")
+    dask = run("x*2", "--input", "ts.parquet", "--engine", "dask")
+    assert local.exit_code == dask.exit_code == 1
+    assert local.stdout == dask.stdout == ""
+    assert local.stderr == dask.stderr == ("error: ts.parquet: column 2 (t) holds timestamp[us], not numbers\n"
+                                           "hint: batch reads columns of numbers\n")
+
+
+@pytest.mark.parametrize("engine, hint", [("local", "give --output FILE.parquet"),
+                                          ("dask", "give --output FILE.parquet or a folder DIR/")])
+def test_parquet_to_stdout_is_a_usage_error(tmp_path, engine, hint):
+    if engine == "dask" and not HAVE_DASK:
+        pytest.skip("pip install 'gradcli[dask]'")
+    write_csv(tmp_path / "p.csv", np.ones((2, 5)))
+    result = run(NEURON, "--input", str(tmp_path / "p.csv"), "--format", "parquet", "--engine", engine)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.splitlines() == ["error: --format parquet writes a file, not standard output", f"hint: {hint}"]

@@ -167,30 +167,7 @@ def _raise(error: tuple) -> None:
 def check_headers(parts: list[tables.Part]) -> tuple[list[str], str]:
     """The header every file of the input shares, and the first file's name; files whose headers
     differ are refused (their rows would not make one table)."""
-    from ..inputs.datafiles import header_of
-
-    seen: dict[tuple, str] = {}
-    for part in parts:
-        if not part.first_of_file:
-            continue
-        if part.kind == "parquet":
-            names = tables.parquet_header(part.path)
-        else:
-            data, _ = tables.read_range(part.path, 0, 1)
-            text = data.decode("utf-8", "replace").lstrip("\ufeff")
-            names = header_of(text.splitlines()[0]) if text.strip() else None
-            if names is None:
-                continue  # empty, or no header: the task says so, as locally
-        key = tuple(names)
-        if seen and key not in seen:
-            other = next(iter(seen.values()))
-            raise ValueFormatError(f"{part.source} and {other} have different header rows",
-                                   hint="every file of one run names the same columns")
-        seen.setdefault(key, part.source)
-    if not seen:
-        return [], ""
-    key, first = next(iter(seen.items()))
-    return list(key), first
+    return tables.common_header([(part.path, part.source) for part in parts if part.first_of_file])
 
 
 CONNECT_TIMEOUT = 10.0  # seconds to reach --scheduler (distributed's connect retries till then)

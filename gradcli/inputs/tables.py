@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..base.errors import GradcliError, ValueFormatError
-from .datafiles import BadRow, _open_error
+from .datafiles import BadRow, _open_error, header_of
 
 BLOCK = 16 * 2**20  # bytes read at a time when counting lines
 PARQUET_MAGIC = b"PAR1"
@@ -68,6 +68,42 @@ def input_files(path: str) -> list[str]:
     if not os.path.exists(path):
         raise _open_error(path, FileNotFoundError(2, "No such file or directory"))
     return [path]
+
+
+def file_header(path: str, source: str) -> list[str] | None:
+    """The column names of one file of the input (`source`: its name in messages): a Parquet
+    file's, or a CSV file's first line that is not blank; None for an empty CSV or one whose
+    first line holds only numbers (its run says what is wrong)."""
+    if is_parquet(path):
+        return parquet_header(path, source)
+    try:
+        with open(path, "rb") as handle:
+            line = _header_line(handle)
+    except OSError as exc:
+        raise _open_error(source, exc) from None
+    text = line.decode("utf-8", "replace").lstrip("\ufeff")
+    return header_of(text.splitlines()[0]) if text.strip() else None
+
+
+def common_header(files: list[tuple[str, str]]) -> tuple[list[str], str]:
+    """The header every file of an input shares and the name of the first file that has it,
+    from (path, name) pairs, before any row is read or written; files whose headers differ are
+    refused (their rows would not make one table). ([], "") when no file has a header."""
+    seen: dict[tuple, str] = {}
+    for path, source in files:
+        names = file_header(path, source)
+        if names is None:
+            continue
+        key = tuple(names)
+        if seen and key not in seen:
+            other = next(iter(seen.values()))
+            raise ValueFormatError(f"{source} and {other} have different header rows",
+                                   hint="every file of one run names the same columns")
+        seen.setdefault(key, source)
+    if not seen:
+        return [], ""
+    key, first = next(iter(seen.items()))
+    return list(key), first
 
 
 def is_parquet(path: str) -> bool:
@@ -250,8 +286,30 @@ def count_lines(path: str, start: int, end: int) -> int:
 
 # -- Parquet
 
-def parquet_header(path: str) -> list[str]:
-    return list(_parquet().ParquetFile(path).schema_arrow.names)
+def parquet_header(path: str, source: str | None = None) -> list[str]:
+    """A Parquet file's column names, once its schema says every column holds numbers (or text,
+    read as numbers): a column of timestamps, say, is refused here, before any row is written.
+    `source`: the file's name in messages (by default `path`)."""
+    schema = _parquet().ParquetFile(path).schema_arrow
+    for j, column in enumerate(schema):
+        if not _numbers_or_text(column.type):
+            raise _not_numbers(source or path, j, schema.names, column.type)
+    return list(schema.names)
+
+
+def _numbers_or_text(kind) -> bool:
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    return (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_integer(kind)
+            or pa.types.is_floating(kind) or pa.types.is_boolean(kind) or pa.types.is_decimal(kind)
+            or pa.types.is_null(kind))
+
+
+def _not_numbers(path: str, j: int, names: list[str], kind) -> ValueFormatError:
+    return ValueFormatError(f"{path}: column {j + 1} ({names[j]}) holds {kind}, not numbers",
+                            hint="batch reads columns of numbers")
 
 
 def parquet_batches(path: str, row_groups: tuple[int, ...], first_row: int, batch_rows: int, names: list[str]):
@@ -299,8 +357,7 @@ def _read_column(column, matrix: np.ndarray, j: int, number: int, names: list[st
             or pa.types.is_decimal(kind) or pa.types.is_null(kind):
         values = _float64s(column if kind == pa.float64() else pc.cast(column, pa.float64()))
     else:
-        raise ValueFormatError(f"{path}: column {j + 1} ({names[j]}) holds {kind}, not numbers",
-                               hint="batch reads columns of numbers")
+        raise _not_numbers(path, j, names, kind)
     if column.null_count:
         for i in _nulls(column).tolist():
             bad.setdefault(i, TableRow(number + i, label, "the cell is empty"))
