@@ -494,3 +494,31 @@ def test_parquet_to_stdout_is_a_usage_error(tmp_path, engine, hint):
     result = run(NEURON, "--input", str(tmp_path / "p.csv"), "--format", "parquet", "--engine", engine)
     assert result.exit_code == 2 and result.stdout == ""
     assert result.stderr.splitlines() == ["error: --format parquet writes a file, not standard output", f"hint: {hint}"]
+
+
+def test_a_failed_parquet_row_keeps_its_good_input_cells(in_process, tmp_path, monkeypatch):
+    """A null cell or a text that is not a number fails its row: the row's other cells are
+    written as read (CSV: the bad cell empty or as written; Parquet: null), its f and gradient
+    empty, by both engines."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    monkeypatch.chdir(tmp_path)
+    pq.write_table(pa.table({"x": [1.0, 4.0, 2.5], "n": pa.array([1, 4, 2]), "b": pa.array([True, None, False]),
+                             "s": ["1", "3", 'a,"b']}), "p.parquet")
+    expected = ['x,n,b,s,f,df/dx,df/dn,df/db,df/ds',
+                '1.0,1.0,1.0,1.0,3.0,1.0,1.0,1.0,1.0',
+                '4.0,4.0,,3.0,,,,,',
+                '2.5,2.0,0.0,"a,""b",,,,,']
+    for engine in ("local", "dask"):
+        result = run("x*n + b + s", "--input", "p.parquet", "--engine", engine, "--partition-rows", "1")
+        assert result.exit_code == 1 and result.stdout.splitlines() == expected, engine
+        assert result.stderr.splitlines()[:2] == ["error: p.parquet, row 2, column 3 (b): the cell is empty",
+                                                   """error: p.parquet, row 3, column 4 (s): 'a,"b' is not a number"""]
+    run("x*n + b + s", "--input", "p.parquet", "--output", "out.parquet")
+    run("x*n + b + s", "--input", "p.parquet", "--output", "parts/", "--engine", "dask", "--format", "parquet")
+    for table in (pq.read_table("out.parquet"), pa.concat_tables(pq.read_table(p) for p in sorted(glob.glob("parts/*")))):
+        table.validate(full=True)
+        assert table.to_pylist()[1:] == [
+            {"x": 4.0, "n": 4.0, "b": None, "s": 3.0, "f": None, "df/dx": None, "df/dn": None, "df/db": None, "df/ds": None},
+            {"x": 2.5, "n": 2.0, "b": 0.0, "s": None, "f": None, "df/dx": None, "df/dn": None, "df/db": None, "df/ds": None}]

@@ -44,7 +44,11 @@ class Part:
 
 @dataclass
 class TableRow(BadRow):
-    """A bad row of a Parquet table: named by its row number in the file (from 1)."""
+    """A bad row of a Parquet table: named by its row number in the file (from 1). `echo`: its
+    cells as a CSV line, as a CSV input's failed row is echoed as written (numbers as floats, an
+    empty cell empty, text that is not a number as it is), or None."""
+
+    echo: str | None = None
 
     @property
     def message(self) -> str:
@@ -327,15 +331,22 @@ def parquet_batches(path: str, row_groups: tuple[int, ...], first_row: int, batc
         rows = batch.num_rows
         matrix = np.empty((rows, batch.num_columns))
         bad: dict[int, TableRow] = {}
+        texts: dict[tuple[int, int], str] = {}  # (row, column) of a bad cell: its text ("": null)
         for j in range(batch.num_columns):
-            _read_column(batch.column(j), matrix, j, number, names, bad, path)
-        if bad:
-            matrix[list(bad)] = np.nan
+            _read_column(batch.column(j), matrix, j, number, names, bad, path, texts)
+        for i, row in bad.items():  # the row's good cells stay: only its bad cells are nan
+            row.echo = ",".join(_csv_cell(texts[i, j]) if (i, j) in texts else repr(float(matrix[i, j]))
+                                for j in range(batch.num_columns))
         yield matrix, number, [bad[i] for i in sorted(bad)], None
         number += rows
 
 
-def _read_column(column, matrix: np.ndarray, j: int, number: int, names: list[str], bad: dict, path: str) -> None:
+def _csv_cell(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\r\n') else text
+
+
+def _read_column(column, matrix: np.ndarray, j: int, number: int, names: list[str], bad: dict, path: str,
+                 texts: dict) -> None:
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -345,23 +356,27 @@ def _read_column(column, matrix: np.ndarray, j: int, number: int, names: list[st
         column = column.dictionary_decode()
         kind = column.type
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        texts = column.to_pylist()
-        values = np.empty(len(texts))
-        for i, text in enumerate(texts):
+        cells = column.to_pylist()
+        values = np.empty(len(cells))
+        for i, text in enumerate(cells):
             try:
                 values[i] = float(text) if text is not None else np.nan
             except ValueError:
                 values[i] = np.nan
+                texts[i, j] = text
                 bad.setdefault(i, TableRow(number + i, label, f"{text[:20]!r} is not a number"))
     elif pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind) \
             or pa.types.is_decimal(kind) or pa.types.is_null(kind):
         values = _float64s(column if kind == pa.float64() else pc.cast(column, pa.float64()))
     else:
         raise _not_numbers(path, j, names, kind)
-    if column.null_count:
-        for i in _nulls(column).tolist():
-            bad.setdefault(i, TableRow(number + i, label, "the cell is empty"))
     matrix[:, j] = values
+    if column.null_count:
+        nulls = _nulls(column)
+        matrix[nulls, j] = np.nan  # not whatever is under a null
+        for i in nulls.tolist():
+            texts[i, j] = ""
+            bad.setdefault(i, TableRow(number + i, label, "the cell is empty"))
 
 
 # Arrow's buffers read with NumPy directly: pyarrow's to_numpy() imports pandas (~0.9 s) first.
