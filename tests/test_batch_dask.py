@@ -192,6 +192,8 @@ def check_a_glob_of_csvs_names_each_file(cluster, points):
     assert dask.stderr.splitlines()[-1] == "error: 4 of 300 rows failed; their output rows have empty values"
     local = run(NEURON, "--input", "*.csv")  # the local engine reads the glob too
     assert local.stderr == dask.stderr
+    csv = run(NEURON, "--input", "*.csv", "--engine", "dask", "--scheduler", cluster[0], "--partition-rows", "9")
+    assert csv.stdout == local.stdout and csv.stdout.count("w0,x0,") == 1  # one header over the files
 
 
 def check_parts_written_by_the_workers_are_the_local_output(cluster, points):
