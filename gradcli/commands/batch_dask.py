@@ -210,6 +210,7 @@ class Cluster:
         logging.getLogger("distributed").setLevel(logging.ERROR)
         self.cluster = None
         self.config = None
+        self.pool = None  # Arrow's memory pool before this cluster's, restored at close
         try:
             if address:
                 self.client = Client(address, timeout="10s")
@@ -218,6 +219,7 @@ class Cluster:
                     import dask
 
                     self.config = dask.config.set({"distributed.worker.multiprocessing-method": "fork"})
+                    self.pool = _jemalloc_pool()
                 self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                             dashboard_address=None, silence_logs=logging.ERROR)
                 self.client = Client(self.cluster)
@@ -240,6 +242,27 @@ class Cluster:
         if self.config is not None:
             self.config.__exit__(None, None, None)
             self.config = None
+        if self.pool is not None:
+            import pyarrow
+
+            pyarrow.set_memory_pool(self.pool)
+            self.pool = None
+
+
+def _jemalloc_pool():
+    """Arrow's jemalloc pool for the forked workers (they inherit this process's pool); returns
+    the pool it replaces, or None. Arrow's default, mimalloc, keeps the pages a task freed: with
+    it a worker's peak RSS grew by ~70 MB over its tasks, with jemalloc by ~55 MB, at the same
+    speed (bench/batch_dask.py; --chunk-size 65536, row groups of 250,000 rows)."""
+    try:
+        import pyarrow
+
+        pool = pyarrow.jemalloc_memory_pool()
+    except (ImportError, NotImplementedError):  # pyarrow built without jemalloc
+        return None
+    before = pyarrow.default_memory_pool()
+    pyarrow.set_memory_pool(pool)
+    return before
 
 
 def _can_fork() -> bool:
