@@ -184,11 +184,12 @@ def task_figures(client, job, path: str, small: str, warm_job, partition_rows: i
     return {"wall": wall, "durations": durations, "overhead": overhead}
 
 
-def memory_figures(folder: str, path: str, small: str, partition_rows: int) -> tuple[list[float], list[float]]:
+def memory_figures(folder: str, path: str, small: str, partition_rows: int, chunk: int) -> tuple[list[float], list[float]]:
     """(peak RSS MB added per worker by the big run, baseline RSS MB per worker) on a fresh
     cluster, measured in a fresh process: the workers are forked from the process that starts
     them, and forked from this one (which has held whole tables) they would reuse its freed heap."""
-    done = subprocess.run([sys.executable, __file__, "--memory-figures", folder, path, small, str(partition_rows)],
+    done = subprocess.run([sys.executable, __file__, "--memory-figures", folder, path, small, str(partition_rows),
+                           str(chunk)],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if done.returncode != 0:
         raise SystemExit(f"memory figures failed:\n{done.stderr}")
@@ -196,12 +197,12 @@ def memory_figures(folder: str, path: str, small: str, partition_rows: int) -> t
     return [float(a) for a in added.split(",")], [float(b) for b in bases.split(",")]
 
 
-def _memory_figures(folder: str, path: str, small: str, partition_rows: int) -> tuple[list[float], list[float]]:
+def _memory_figures(folder: str, path: str, small: str, partition_rows: int, chunk: int) -> tuple[list[float], list[float]]:
     from gradcli.commands import batch_dask
 
     def job_for(tag):
-        return batch_dask.Job(EXPRESSION, {}, "parquet", 65536, False,
-                              os.path.join(folder, f"mem-{partition_rows}-{tag}"))
+        return batch_dask.Job(EXPRESSION, {}, "parquet", chunk, False,
+                              os.path.join(folder, f"mem-{partition_rows}-{chunk}-{tag}"))
 
     cluster = batch_dask.Cluster(None, 2)  # the cluster `--workers 2` starts (forked workers, jemalloc)
     client = cluster.client
@@ -240,8 +241,8 @@ def startup_figures(small: str, folder: str, repeats: int) -> dict:
 
 def main() -> int:
     if sys.argv[1:2] == ["--memory-figures"]:  # the helper process of memory_figures
-        folder, path, small, size = sys.argv[2:6]
-        added, bases = _memory_figures(folder, path, small, int(size))
+        folder, path, small, size, chunk = sys.argv[2:7]
+        added, bases = _memory_figures(folder, path, small, int(size), int(chunk))
         print(",".join(f"{a:.1f}" for a in added) + ";" + ",".join(f"{b:.1f}" for b in bases))
         return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -249,6 +250,7 @@ def main() -> int:
     parser.add_argument("--group", type=positive, default=250_000, help="rows per Parquet row group")
     parser.add_argument("--partition-rows", type=positive, default=1_000_000)
     parser.add_argument("--repeats", type=positive, default=2)
+    parser.add_argument("--chunk-size", type=positive, default=65536, help="gradcli's --chunk-size, for every run")
     parser.add_argument("--sizes", default="250000,1000000,2000000", help="--partition-rows for the memory figures")
     args = parser.parse_args()
     from gradcli.commands import batch_dask
@@ -268,9 +270,10 @@ def main() -> int:
         address = cluster.scheduler_address
         # a running cluster that has run gradcli before: its workers have imported gradcli and
         # pyarrow (~1 s of processor time each, paid once per worker process, not per run)
-        client.run(_warm, small, batch_dask.Job(EXPRESSION, {}, "parquet", 65536, False,
+        client.run(_warm, small, batch_dask.Job(EXPRESSION, {}, "parquet", args.chunk_size, False,
                                                 os.path.join(folder, "warm0")))
-        base = gradcli_command() + ["batch", EXPRESSION, "--input", path, "--format", "parquet"]
+        base = gradcli_command() + ["batch", EXPRESSION, "--input", path, "--format", "parquet", "--chunk-size",
+                                    str(args.chunk_size)]
         commands = {
             "local": base + ["--output", local_out],
             "dask, end to end (--workers 2)": base + ["--engine", "dask", "--workers", "2", "--partition-rows",
@@ -329,8 +332,8 @@ def main() -> int:
               f"{fixed['dask']:.2f} s vs local {fixed['local']:.2f} s -> {fixed['dask'] - fixed['local']:.2f} s "
               f"added; in-process: cluster start {fixed['start']:.2f} s, close {fixed['close']:.2f} s")
 
-        job = batch_dask.Job(EXPRESSION, {}, "parquet", 65536, False, os.path.join(folder, "stream-parts"))
-        warm_job = batch_dask.Job(EXPRESSION, {}, "parquet", 65536, False, os.path.join(folder, "warm"))
+        job = batch_dask.Job(EXPRESSION, {}, "parquet", args.chunk_size, False, os.path.join(folder, "stream-parts"))
+        warm_job = batch_dask.Job(EXPRESSION, {}, "parquet", args.chunk_size, False, os.path.join(folder, "warm"))
         figures = task_figures(client, job, path, small, warm_job, args.partition_rows)
         durations = sorted(figures["durations"])
         part_bytes = sum(os.path.getsize(p) for p in glob.glob(os.path.join(job.folder, "part.*")))
@@ -351,9 +354,9 @@ def main() -> int:
 
         print("\npeak memory per worker (its peak RSS during the run, VmHWM reset after a warm-up, minus the "
               "RSS then), 2 workers, "
-              "--chunk-size 65536:")
+              f"--chunk-size {args.chunk_size}:")
         for size in [int(s) for s in args.sizes.split(",") if s]:
-            added, bases = memory_figures(folder, path, small, size)
+            added, bases = memory_figures(folder, path, small, size, args.chunk_size)
             data_mb = max(size, args.group) * 5 * 8 / 2**20  # a partition holds whole row groups
             worst = max(added)
             verdict = "ok" if worst <= 2 * data_mb else "OVER TARGET"
