@@ -250,10 +250,13 @@ def main() -> int:
     parser.add_argument("--group", type=positive, default=250_000, help="rows per Parquet row group")
     parser.add_argument("--partition-rows", type=positive, default=1_000_000)
     parser.add_argument("--repeats", type=positive, default=2)
-    parser.add_argument("--chunk-size", type=positive, default=65536, help="gradcli's --chunk-size, for every run")
+    parser.add_argument("--chunk-size", type=positive, default=None,
+                        help="gradcli's --chunk-size, for every run (default: gradcli's)")
     parser.add_argument("--sizes", default="250000,1000000,2000000", help="--partition-rows for the memory figures")
     args = parser.parse_args()
-    from gradcli.commands import batch_dask
+    from gradcli.commands import batch, batch_dask
+
+    args.chunk_size = args.chunk_size or batch.DEFAULT_CHUNK
 
     folder = tempfile.mkdtemp(prefix="gradcli-bench-dask-")
     try:
