@@ -201,7 +201,8 @@ class Cluster:
     `multiprocessing-method: fork`) instead of spawned: a spawned worker imports distributed,
     NumPy, pyarrow and gradcli again (~0.8 s of processor time each, and its close waits ~0.6 s),
     a forked one starts with them imported, and with the expression already parsed (see
-    `prepare_workers`). Measured: start and close of 2 workers 0.3 s instead of 2.6-3.7 s.
+    `prepare_workers`). Measured (busy 2-core machine): start, first-task imports and close of
+    2 workers 0.3 s instead of 2.0-3.1 s.
     The setting is held until close(): a nanny reads it again when it restarts a dead worker."""
 
     def __init__(self, address: str | None, workers: int) -> None:
@@ -252,8 +253,9 @@ class Cluster:
 def _jemalloc_pool():
     """Arrow's jemalloc pool for the forked workers (they inherit this process's pool); returns
     the pool it replaces, or None. Arrow's default, mimalloc, keeps the pages a task freed: with
-    it a worker's peak RSS grew by ~70 MB over its tasks, with jemalloc by ~55 MB, at the same
-    speed (bench/batch_dask.py; --chunk-size 65536, row groups of 250,000 rows)."""
+    it the peak RSS of a process running partitions grew by ~70 MB, with jemalloc by ~56 MB, at
+    the same speed (one process, --chunk-size 65536, row groups of 250,000 rows); the forked
+    workers of bench/batch_dask.py: 85 MB (spawned, mimalloc) -> 70-83 MB."""
     try:
         import pyarrow
 
