@@ -221,8 +221,11 @@ class Cluster:
 
                     self.config = dask.config.set({"distributed.worker.multiprocessing-method": "fork"})
                     self.pool = _jemalloc_pool()
+                # ours to start and close: a worker's heartbeat that races the scheduler's close on
+                # a busy machine logs an ERROR; the forked workers inherit this logger's level
+                logging.getLogger("distributed").setLevel(logging.CRITICAL)
                 self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                            dashboard_address=None, silence_logs=logging.ERROR)
+                                            dashboard_address=None, silence_logs=logging.CRITICAL)
                 self.client = Client(self.cluster)
         except (OSError, TimeoutError) as exc:
             self._restore()
