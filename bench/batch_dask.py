@@ -20,7 +20,11 @@ task (min, median, max) and rows per second per worker; the scheduler's overhead
 thousand no-op tasks, wall time / 1000); bytes per row read (the Parquet input) and written (the
 parts), and what comes back to the client per task in folder mode (the pickled summary).
 
-Memory: for each --partition-rows in --sizes, a fresh LocalCluster of 2 workers; a tiny
+Fixed cost: `--engine dask --workers 2` on a 1,000-row input minus the local run on it, and the
+start and close of that cluster in this process.
+
+Memory: for each --partition-rows in --sizes, a fresh cluster of 2 workers as `--workers 2`
+starts it (batch_dask.Cluster); a tiny
 partition first on each worker (imports, the parse), then its peak RSS is reset (Linux: VmHWM,
 /proc/self/clear_refs) and the big run goes; the peak RSS of each worker process minus its RSS
 before the run, against one partition's data (rows x 5 x 8 bytes).
@@ -29,7 +33,7 @@ Target: <= 2x one partition's data.
 This is a report, not a test: it exits 0 whatever the ratios, and 1 only when the Dask parts
 differ from the local output (compared whole) or gradcli's numbers differ from NumPy's (first rows).
 
-    python bench/batch_dask.py [--rows 10000000] [--group 250000] [--repeats 2] [--sizes 250000,1000000]
+    python bench/batch_dask.py [--rows 10000000] [--group 250000] [--repeats 2] [--sizes 250000,1000000,2000000]
 """
 
 from __future__ import annotations
@@ -180,11 +184,28 @@ def task_figures(client, job, path: str, small: str, warm_job, partition_rows: i
     return {"wall": wall, "durations": durations, "overhead": overhead}
 
 
-def memory_figures(job_for, path: str, small: str, partition_rows: int) -> tuple[float, list[float]]:
-    """(peak RSS MB added per worker by the big run, per worker) on a fresh cluster."""
+def memory_figures(folder: str, path: str, small: str, partition_rows: int, chunk: int) -> tuple[list[float], list[float]]:
+    """(peak RSS MB added per worker by the big run, baseline RSS MB per worker) on a fresh
+    cluster, measured in a fresh process: the workers are forked from the process that starts
+    them, and forked from this one (which has held whole tables) they would reuse its freed heap."""
+    done = subprocess.run([sys.executable, __file__, "--memory-figures", folder, path, small, str(partition_rows),
+                           str(chunk)],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"memory figures failed:\n{done.stderr}")
+    added, bases = done.stdout.strip().splitlines()[-1].split(";")
+    return [float(a) for a in added.split(",")], [float(b) for b in bases.split(",")]
+
+
+def _memory_figures(folder: str, path: str, small: str, partition_rows: int, chunk: int) -> tuple[list[float], list[float]]:
     from gradcli.commands import batch_dask
 
-    cluster, client = start_cluster()
+    def job_for(tag):
+        return batch_dask.Job(EXPRESSION, {}, "parquet", chunk, False,
+                              os.path.join(folder, f"mem-{partition_rows}-{chunk}-{tag}"))
+
+    cluster = batch_dask.Cluster(None, 2)  # the cluster `--workers 2` starts (forked workers, jemalloc)
+    client = cluster.client
     try:
         client.run(_warm, small, job_for("warm"))
         base = client.run(_reset_peak)
@@ -193,19 +214,49 @@ def memory_figures(job_for, path: str, small: str, partition_rows: int) -> tuple
         peak = client.run(_peak_mb)
         return [peak[w] - base[w] for w in sorted(peak)], [base[w] for w in sorted(base)]
     finally:
-        client.close()
         cluster.close()
 
 
+def startup_figures(small: str, folder: str, repeats: int) -> dict:
+    """The fixed cost of `--engine dask --workers 2`: the whole command on a 1,000-row input minus
+    the local command on it (fresh processes, best of `repeats`), and, in this process, the
+    start and the close of the cluster `--workers 2` starts."""
+    from gradcli.commands import batch_dask
+
+    base = gradcli_command() + ["batch", EXPRESSION, "--input", small, "--format", "parquet"]
+    local, dask = [], []
+    for repeat in range(repeats):
+        local.append(timed(base + ["--output", os.path.join(folder, f"small-local-{repeat}.parquet")])[0])
+        dask.append(timed(base + ["--engine", "dask", "--workers", "2", "--output",
+                                  os.path.join(folder, f"small-dask-{repeat}/")])[0])
+    start = time.perf_counter()
+    cluster = batch_dask.Cluster(None, 2)
+    started = time.perf_counter() - start
+    cluster.client.run(_noop, 0)
+    start = time.perf_counter()
+    cluster.close()
+    closed = time.perf_counter() - start
+    return {"local": min(local), "dask": min(dask), "start": started, "close": closed}
+
+
 def main() -> int:
+    if sys.argv[1:2] == ["--memory-figures"]:  # the helper process of memory_figures
+        folder, path, small, size, chunk = sys.argv[2:7]
+        added, bases = _memory_figures(folder, path, small, int(size), int(chunk))
+        print(",".join(f"{a:.1f}" for a in added) + ";" + ",".join(f"{b:.1f}" for b in bases))
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=positive, default=10_000_000)
     parser.add_argument("--group", type=positive, default=250_000, help="rows per Parquet row group")
     parser.add_argument("--partition-rows", type=positive, default=1_000_000)
     parser.add_argument("--repeats", type=positive, default=2)
-    parser.add_argument("--sizes", default="250000,1000000", help="--partition-rows for the memory figures")
+    parser.add_argument("--chunk-size", type=positive, default=None,
+                        help="gradcli's --chunk-size, for every run (default: gradcli's)")
+    parser.add_argument("--sizes", default="250000,1000000,2000000", help="--partition-rows for the memory figures")
     args = parser.parse_args()
-    from gradcli.commands import batch_dask
+    from gradcli.commands import batch, batch_dask
+
+    args.chunk_size = args.chunk_size or batch.DEFAULT_CHUNK
 
     folder = tempfile.mkdtemp(prefix="gradcli-bench-dask-")
     try:
@@ -222,9 +273,10 @@ def main() -> int:
         address = cluster.scheduler_address
         # a running cluster that has run gradcli before: its workers have imported gradcli and
         # pyarrow (~1 s of processor time each, paid once per worker process, not per run)
-        client.run(_warm, small, batch_dask.Job(EXPRESSION, {}, "parquet", 65536, False,
+        client.run(_warm, small, batch_dask.Job(EXPRESSION, {}, "parquet", args.chunk_size, False,
                                                 os.path.join(folder, "warm0")))
-        base = gradcli_command() + ["batch", EXPRESSION, "--input", path, "--format", "parquet"]
+        base = gradcli_command() + ["batch", EXPRESSION, "--input", path, "--format", "parquet", "--chunk-size",
+                                    str(args.chunk_size)]
         commands = {
             "local": base + ["--output", local_out],
             "dask, end to end (--workers 2)": base + ["--engine", "dask", "--workers", "2", "--partition-rows",
@@ -278,8 +330,13 @@ def main() -> int:
             print(f"  idle-machine estimate, {name} / local: {estimate:.2f}x "
                   f"(local's processor time / half of dask's)")
 
-        job = batch_dask.Job(EXPRESSION, {}, "parquet", 65536, False, os.path.join(folder, "stream-parts"))
-        warm_job = batch_dask.Job(EXPRESSION, {}, "parquet", 65536, False, os.path.join(folder, "warm"))
+        fixed = startup_figures(small, folder, args.repeats)
+        print(f"\nfixed cost of --engine dask --workers 2 (1,000 rows, best of {args.repeats}): "
+              f"{fixed['dask']:.2f} s vs local {fixed['local']:.2f} s -> {fixed['dask'] - fixed['local']:.2f} s "
+              f"added; in-process: cluster start {fixed['start']:.2f} s, close {fixed['close']:.2f} s")
+
+        job = batch_dask.Job(EXPRESSION, {}, "parquet", args.chunk_size, False, os.path.join(folder, "stream-parts"))
+        warm_job = batch_dask.Job(EXPRESSION, {}, "parquet", args.chunk_size, False, os.path.join(folder, "warm"))
         figures = task_figures(client, job, path, small, warm_job, args.partition_rows)
         durations = sorted(figures["durations"])
         part_bytes = sum(os.path.getsize(p) for p in glob.glob(os.path.join(job.folder, "part.*")))
@@ -300,13 +357,9 @@ def main() -> int:
 
         print("\npeak memory per worker (its peak RSS during the run, VmHWM reset after a warm-up, minus the "
               "RSS then), 2 workers, "
-              "--chunk-size 65536:")
+              f"--chunk-size {args.chunk_size}:")
         for size in [int(s) for s in args.sizes.split(",") if s]:
-            def job_for(tag, size=size):
-                target = os.path.join(folder, f"mem-{size}-{tag}")
-                return batch_dask.Job(EXPRESSION, {}, "parquet", 65536, False, target)
-
-            added, bases = memory_figures(job_for, path, small, size)
+            added, bases = memory_figures(folder, path, small, size, args.chunk_size)
             data_mb = max(size, args.group) * 5 * 8 / 2**20  # a partition holds whole row groups
             worst = max(added)
             verdict = "ok" if worst <= 2 * data_mb else "OVER TARGET"

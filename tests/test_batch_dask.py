@@ -139,13 +139,15 @@ def test_parquet_locally_is_the_same_table_as_csv(tmp_path):
 def cluster():
     if not HAVE_DASK:
         pytest.skip("pip install 'gradcli[dask]' (dask, distributed, pyarrow)")
-    import logging
+    from gradcli.commands.batch_dask import Cluster
 
-    from distributed import Client, LocalCluster
-
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-                      silence_logs=logging.ERROR) as local, Client(local) as client:
-        yield local.scheduler_address, client
+    # the cluster --workers starts (forked workers on Linux): the killed worker below is
+    # restarted by its nanny the same way
+    local = Cluster(None, 2)
+    try:
+        yield local.cluster.scheduler_address, local.client
+    finally:
+        local.close()
 
 
 @pytest.fixture

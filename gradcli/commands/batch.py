@@ -39,7 +39,7 @@ from ..core.graph import Graph
 from ..core.ops import OVERLOADS
 from ..inputs.values import NAME
 
-DEFAULT_CHUNK = 65536
+DEFAULT_CHUNK = 16384
 # A chunk also ends once its lines hold this many characters: memory stays bounded whatever the
 # --chunk-size and however long the lines.
 CHUNK_CHARS = 64 * 2**20
@@ -272,16 +272,23 @@ class ParquetWriter:
         self.out.write(pa.RecordBatch.from_arrays(arrays, schema=self.schema))
 
 
+ROW_GROUP_ROWS = 65536  # rows of a Parquet output's row group (at least), whatever --chunk-size
+
+
 class ParquetOutput:
     """A Parquet file written whole or not at all: rows go to a temporary file beside `path`,
     which replaces `path` at commit(); discard() removes it. A run with no rows still writes a
-    file with the columns."""
+    file with the columns. Chunks are gathered into row groups of at least ROW_GROUP_ROWS rows
+    (a chunk of that many or more is a row group of its own), so a small --chunk-size does not
+    make a file of small row groups."""
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.temp = os.path.join(os.path.dirname(os.path.abspath(path)),
                                  f".{os.path.basename(path)}.{os.getpid()}.partial")
         self.writer = None
+        self.pending: list = []  # record batches of the row group being gathered
+        self.pending_rows = 0
 
     def open(self, schema) -> None:
         if self.writer is None:
@@ -294,14 +301,28 @@ class ParquetOutput:
                 raise GradcliError(f"cannot write {self.path}: {exc.strerror or exc}") from None
 
     def write(self, batch) -> None:
-        self.writer.write_batch(batch)
+        self.pending.append(batch)
+        self.pending_rows += batch.num_rows
+        if self.pending_rows >= ROW_GROUP_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.pending:
+            import pyarrow as pa
+
+            table = pa.Table.from_batches(self.pending)
+            self.pending = []
+            self.pending_rows = 0
+            self.writer.write_table(table, row_group_size=min(max(table.num_rows, 1), 1 << 20))  # pyarrow's cap
 
     def commit(self) -> None:
         if self.writer is not None:
+            self._flush()
             self.writer.close()
             os.replace(self.temp, self.path)
 
     def discard(self) -> None:
+        self.pending = []
         if self.writer is not None:
             self.writer.close()
             try:

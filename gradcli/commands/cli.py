@@ -1210,7 +1210,7 @@ def batch_command(
     values_file: ValuesOption = None,
     chunk_size: Annotated[int, typer.Option(
         "--chunk-size", metavar="N", callback=_between(1, MAX_CHUNK_SIZE),
-        help="Rows evaluated together; memory grows with it, not with the input.")] = 65536,
+        help="Rows evaluated together; memory grows with it, not with the input.")] = 16384,
     format: Annotated[Optional[BatchFormat], typer.Option(
         "--format", "-f", metavar="FORMAT", show_default=False,
         help="csv (the default): a header and one line per row; ndjson: one JSON object per row; "
