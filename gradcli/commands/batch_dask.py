@@ -202,6 +202,7 @@ def connect(address: str):
     Raises OSError when nothing answers at `address` (as Client does), GradcliError when
     something does that is not a Dask scheduler."""
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
     from distributed import Client
     from distributed.comm import CommClosedError
@@ -211,8 +212,9 @@ def connect(address: str):
         comm = await open_comm(address, timeout=CONNECT_TIMEOUT)  # OSError after CONNECT_TIMEOUT
         await comm.close()
 
-    try:
-        asyncio.run(asyncio.wait_for(handshake(), CONNECT_TIMEOUT + HANDSHAKE_TIMEOUT))
+    try:  # in a thread of its own: asyncio.run() refuses to run inside a running loop (a notebook)
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, asyncio.wait_for(handshake(), CONNECT_TIMEOUT + HANDSHAKE_TIMEOUT)).result()
     except asyncio.TimeoutError:  # connected (else open_comm had given up first), no answer
         reply = f"accepted the connection but gave no answer in {CONNECT_TIMEOUT + HANDSHAKE_TIMEOUT:g} s"
     except CommClosedError:
