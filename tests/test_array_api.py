@@ -428,4 +428,4 @@ def test_folder_of_parquet_parts_and_unnamed_zarr_store_are_values(tmp_path, mon
     out = cli("eval", "sum(A)", "A=@pq:zz")
     assert out.exit_code == 1 and "pq has no column 'zz'" in out.stderr
     out = cli("eval", "sum(A)", "A=@empty")
-    assert out.exit_code == 1 and "empty is a folder holding no .parquet file and no Zarr store" in out.stderr
+    assert out.exit_code == 1 and "cannot tell the format of 'empty': a folder holding no .parquet file and no Zarr store" in out.stderr

@@ -305,7 +305,7 @@ def load_value(path: str, where: str, stdin=None, limit: tuple[int, str] | None 
     if kind == ".json":
         return json_value(read_text(path, limit=limit, where=where), where)
     if os.path.isdir(path.rstrip("/") or "/"):
-        raise ValueFormatError(f"{where}: {path} is a folder holding no .parquet file and no Zarr store",
+        raise ValueFormatError(f"{where}: cannot tell the format of {path!r}: a folder holding no .parquet file and no Zarr store",
                                hint="a folder of Parquet parts is read as DIR/:COLUMN")
     raise ValueFormatError(f"{where}: cannot tell the format of {path!r} from its name",
                            hint="use a file ending in .npy, .csv or .json, or data.parquet:COLUMN (a folder "
