@@ -325,3 +325,107 @@ def test_plain_eval_of_a_zarr_store_makes_no_host_copy(stores, cli, monkeypatch)
     monkeypatch.setattr(array_api, "to_numpy", lambda a: pytest.fail("the store was copied to the host whole"))
     out = cli("eval", "sum(X @ w)", "X=@big.zarr", "w=[1,2]", "--format", "plain")
     assert out.exit_code == 0 and out.stdout.startswith("f 102.0\n")
+
+
+# -- nan/inf warnings, unknown shapes, folders of parts (FIXES items 4, 5, 10) -------------------
+
+@pytest.fixture
+def zero_store(tmp_path, monkeypatch):
+    zarr = pytest.importorskip("zarr", reason="zarr is an extra: pip install 'gradcli[dask]'")
+    monkeypatch.chdir(tmp_path)
+    store = zarr.create_array("i.zarr", shape=(4,), chunks=(2,), dtype="f8")
+    store[:] = [0.0, 1.0, 2.0, 3.0]
+    np.save("i.npy", np.array([0.0, 1.0, 2.0, 3.0]))
+    return tmp_path
+
+
+LOG_WARNINGS = ("warning: gate 'log(A)' (log, line 1, column 5) produced -inf from finite inputs\n"
+                "warning: the gradient from gate 'log(A)' (log, line 1, column 5) to its input 'A' is inf\n")
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "plain"])
+def test_zarr_values_warn_of_nan_and_inf_as_numpy_values_do(zero_store, cli, fmt):
+    zarr_run = cli("eval", "sum(log(A))", "A=@i.zarr", "--format", fmt)
+    numpy_run = cli("eval", "sum(log(A))", "A=@i.npy", "--format", fmt)
+    assert zarr_run.exit_code == 0 and zarr_run.stderr == numpy_run.stderr == LOG_WARNINGS
+    assert zarr_run.stdout == numpy_run.stdout  # f = log 0 = -inf; ∂f/∂A = 1/A = [inf, 1, 1/2, 1/3]
+
+
+def test_zarr_run_prints_no_raw_numpy_warning(zero_store):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    done = subprocess.run([sys.executable, "-m", "gradcli", "eval", "sum(log(A))", "A=@i.zarr", "--format", "plain"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0
+    assert done.stderr == LOG_WARNINGS  # no "RuntimeWarning: divide by zero" with dask's file paths
+    assert done.stdout == "f -Infinity\nA [Infinity,1.0,0.5,0.3333333333333333]\n"
+
+
+def test_lazy_result_warns_once_computed_and_prints_no_runtime_warning():
+    import warnings
+
+    values = np.array([0.0, 1.0, 2.0, 3.0])
+    expected = gradcli.evaluate("sum(log(X)) + sum(exp(-exp(X*300)))", X=values).warnings
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        lazy = gradcli.evaluate("sum(log(X)) + sum(exp(-exp(X*300)))", X=da.from_array(values, chunks=2))
+        assert lazy.warnings == []  # nothing is computed yet
+        assert lazy.compute() is lazy
+        eager = gradcli.evaluate("sum(log(X)) + sum(exp(-exp(X*300)))", X=strict.asarray(values))
+    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert len(expected) == 4 and lazy.warnings == eager.warnings == expected
+    assert lazy.value == -math.inf and isinstance(lazy.gradients["X"], np.ndarray)
+    # 1/X, and at X = 3 exp(900) = inf times exp(-inf) = 0: nan, as NumPy values give
+    np.testing.assert_array_equal(lazy.gradients["X"], [math.inf, 1.0, 0.5, math.nan])
+
+
+def test_lazy_result_past_the_host_limit_names_the_gates(monkeypatch):
+    from gradcli.evaluation import array_api
+
+    monkeypatch.setattr(array_api, "HOST_CHECK_BYTES", 0)
+    r = gradcli.evaluate("sum(log(X))", X=da.from_array(np.array([0.0, 1.0]), chunks=1)).compute()
+    assert r.warnings == ["gate 'log(X)' (log, line 1, column 5) produced a nan or inf",
+                          "gate 'sum(log(X))' (sum, line 1, column 1) produced a nan or inf",
+                          "the gradient with respect to 'X' holds a nan or inf"]
+
+
+def test_finite_lazy_runs_compute_no_host_copy(monkeypatch):
+    from gradcli.evaluation import array_api
+
+    monkeypatch.setattr(array_api, "to_numpy", lambda a: pytest.fail("copied to the host"))
+    r = gradcli.evaluate("sum(X*X)", X=da.arange(4.0, chunks=2)).compute()
+    assert r.value == 14.0 and r.warnings == [] and list(r.gradients["X"]) == [0.0, 2.0, 4.0, 6.0]
+
+
+def test_unknown_chunk_sizes_are_one_message():
+    x = da.arange(6.0, chunks=2)
+    with pytest.raises(gradcli.GradcliError, match=r"^X's shape is unknown \(a Dask array with unknown chunk "
+                                                   r"sizes\); call X.compute_chunk_sizes\(\)\n"):
+        gradcli.evaluate("sum(X)", X=x[x > 2])
+    known = x[x > 2]
+    known.compute_chunk_sizes()
+    assert float(gradcli.evaluate("sum(X)", X=known).compute().value) == 3 + 4 + 5
+
+
+def test_folder_of_parquet_parts_and_unnamed_zarr_store_are_values(tmp_path, monkeypatch, cli):
+    pa = pytest.importorskip("pyarrow", reason="pyarrow is an extra: pip install 'gradcli[dask]'")
+    pq = pytest.importorskip("pyarrow.parquet")
+    zarr = pytest.importorskip("zarr", reason="zarr is an extra: pip install 'gradcli[dask]'")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pq").mkdir()
+    pq.write_table(pa.table({"w0": [1.0, 2.0]}), "pq/part0.parquet")
+    pq.write_table(pa.table({"w0": [3.0]}), "pq/part1.parquet")
+    zarr.create_array("store", shape=(2,), dtype="f8")[:] = [0.5, 1.5]
+    (tmp_path / "empty").mkdir()
+    for value in ("A=@pq/:w0", "A=@pq:w0", "A=@pq", "A=@pq/"):
+        out = cli("eval", "sum(A*A)", value, "--format", "plain")  # 1 + 4 + 9; ∂f/∂A = 2A
+        assert out.exit_code == 0 and out.stdout == "f 14.0\nA [2.0,4.0,6.0]\n", (value, out.stderr)
+    out = cli("eval", "sum(A)", "A=@store", "--format", "plain")
+    assert out.exit_code == 0 and out.stdout == "f 2.0\nA [1.0,1.0]\n"
+    out = cli("eval", "sum(A)", "A=@pq:zz")
+    assert out.exit_code == 1 and "pq has no column 'zz'" in out.stderr
+    out = cli("eval", "sum(A)", "A=@empty")
+    assert out.exit_code == 1 and "cannot tell the format of 'empty': a folder holding no .parquet file and no Zarr store" in out.stderr

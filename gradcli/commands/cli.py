@@ -463,6 +463,8 @@ def eval_command(
         results = several.evaluate(graphs, values, trace=traced, max_memory=limit or None)
         if wrt is not None:
             _select_outputs(results, wrt)
+        for result in results.values():  # a lazy (Zarr) run: its values and nan/inf warnings, now
+            getattr(result, "compute", lambda: None)()
         if not quiet:
             views.warn_outputs(results, stable)
         with terminal.ascii_stdout():

@@ -9,14 +9,27 @@ r.gradients)`), for arrays larger than memory; a CuPy value computes on its GPU.
 
 The NumPy engine's `run` chooses this module once per run, when a value is an array of another
 library (gradcli.core.array_api.namespace_of); NumPy values never come here (nor to the scalar
-engine before it, which declines every value that is not a NumPy number). What NumPy's engine
-adds and this does not: the diagnostics that read values (nan/inf, kinks: a lazy run has no
-values to read), float64's rescues of overflowing partial sums, and max_memory. The per-gate
-records (`result.trace`) are made when first read, by the NumPy engine on the values copied to
-the host (which computes a lazy value whole).
+engine before it, which declines every value that is not a NumPy number).
+
+nan/inf warnings: every input, gate and gradient gets a finiteness flag (`all(isfinite(v))`),
+computed with the values. An eager library's run (CuPy, array_api_strict) reads them at once; a
+lazy run's result is a `LazyResult`, whose `compute()` computes the value, the gradients and the
+flags in one `dask.compute` and then adds the warnings: `result.diagnostics` holds none of them
+before. When a flag is false, the NumPy engine runs once on the inputs copied to the host and
+its nan/inf diagnostics (the same messages as for NumPy values) are added; past
+HOST_CHECK_BYTES of inputs, one warning per non-finite gate or gradient instead. No NumPy
+RuntimeWarning leaves a run or `compute()` (computing `r.value` yourself may print them).
+What NumPy's engine adds and this does not: kinks (relu at 0 …), float64's rescues of
+overflowing partial sums, and max_memory. The per-gate records (`result.trace`) are made when
+first read, by the NumPy engine on the values copied to the host (which computes a lazy value
+whole).
 """
 
 from __future__ import annotations
+
+import math
+import warnings
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -24,10 +37,48 @@ from ..base.errors import GradcliError
 from ..core.array_api import FORWARDS, is_lazy
 from ..core.graph import Graph, Node
 from ..core.kernels import array_op_shape, broadcast_error
-from ..core.trace import Result
+from ..core.trace import Diagnostic, Result
 from ..core.ops import OPS
 from ..differentiation.derivative import RULES, Builder, copy_nodes, gradient_nodes, topological, zero_like
 from ..inputs.values import to_array
+
+# the inputs, in bytes, up to which a non-finite flag makes the NumPy engine look closer on the host
+HOST_CHECK_BYTES = 2**28
+
+
+@contextmanager
+def quiet():
+    """No NumPy RuntimeWarning (divide by zero in log …) printed while a run computes: they are
+    the run's diagnostics to say. (The warnings filter is the process's, so Dask's worker threads
+    obey it too; np.errstate covers this thread.)"""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
+
+
+class LazyResult(Result):
+    """The Result of a lazy (Dask) run: `value` and `gradients` are lazy arrays, and
+    `diagnostics` holds no nan/inf warning until `compute()`."""
+
+    __slots__ = ("_check",)
+
+    def compute(self) -> "LazyResult":
+        """Compute the value, the gradients and the finiteness flags at once (one
+        `dask.compute`, no NumPy warning printed), replace them by NumPy arrays (a float for a
+        scalar) and add the nan/inf diagnostics, as for NumPy values. Returns self; a second
+        call does nothing."""
+        if self._check is None:
+            return self
+        import dask
+
+        flags, arrays, numpy_run = self._check
+        with quiet():
+            value, gradients, flags = dask.compute(self.value, dict(self.gradients), flags)
+        self.value = float(value) if np.ndim(value) == 0 else np.asarray(value)
+        self.gradients = {n: float(g) if np.ndim(g) == 0 else np.asarray(g) for n, g in gradients.items()}
+        self.diagnostics.extend(_non_finite(self.graph, flags, arrays, numpy_run))
+        self._check = None
+        return self
 
 
 def run(graph: Graph, values: dict, xp, *, bind, numpy_run, trace: bool | None = None) -> Result:
@@ -45,8 +96,9 @@ def run(graph: Graph, values: dict, xp, *, bind, numpy_run, trace: bool | None =
     diagnostics[:0] = graph.notes
     names = tuple(n for n in graph.variables if n in arrays)
     output, gradients = _gradient_nodes(graph, names)
-    computed = _forward(topological([output, *gradients.values()]), arrays, xp, device)
     lazy = is_lazy(xp)
+    with quiet():
+        computed = _forward(topological([output, *gradients.values()]), arrays, xp, device)
     value = computed[output]
     results = {}
     for name, node in gradients.items():
@@ -55,13 +107,60 @@ def run(graph: Graph, values: dict, xp, *, bind, numpy_run, trace: bool | None =
         if tuple(gradient.shape) != shape:  # a gradient standing for its broadcast
             gradient = xp.broadcast_to(gradient, shape)
         results[name] = gradient if lazy or shape else float(gradient)
+    with quiet():
+        flags = _flags(computed, topological([output]), results, xp)
     if not lazy and value.ndim == 0:
         value = float(value)
 
     def records():
-        return numpy_run(graph, {n: to_numpy(a) for n, a in arrays.items()}, trace=True).trace
+        with quiet():
+            host = {n: to_numpy(a) for n, a in arrays.items()}
+        return numpy_run(graph, host, trace=True).trace
 
-    return Result(graph, value, results, None, diagnostics, records=None if trace is False else records)
+    records = None if trace is False else records
+    if not lazy:
+        diagnostics += _non_finite(graph, {k: bool(f) for k, f in flags.items()}, arrays, numpy_run)
+        return Result(graph, value, results, None, diagnostics, records=records)
+    result = LazyResult(graph, value, results, None, diagnostics, records=records)
+    result._check = (flags, arrays, numpy_run)
+    return result
+
+
+def _flags(computed: dict, forward: list[Node], gradients: dict, xp) -> dict:
+    """{(kind, key): all(isfinite(value))} for each input and gate of f (kind "node", key the
+    node's label and place) and each gradient (kind "gradient", key the variable's name)."""
+    flags = {}
+    for node in forward:
+        if node.kind in ("var", "gate"):
+            at = repr(node.label) if node.kind == "var" else f"{node.label!r} ({node.gate_name}, {node.span.where()})"
+            flags[("node", node.kind, at)] = xp.all(xp.isfinite(computed[node]))
+    for name, gradient in gradients.items():
+        flags[("gradient", name)] = xp.all(xp.isfinite(xp.asarray(gradient)))
+    return flags
+
+
+def _non_finite(graph: Graph, flags: dict, arrays: dict, numpy_run) -> list:
+    """The nan/inf diagnostics of a run whose finiteness flags are computed: none when every flag
+    is true; else the NumPy engine's own (run on the inputs copied to the host), or, past
+    HOST_CHECK_BYTES, one per non-finite gate and gradient."""
+    if all(bool(f) for f in flags.values()):
+        return []
+    size = sum(math.prod(tuple(a.shape)) * 8 for a in arrays.values())
+    if size <= HOST_CHECK_BYTES:
+        with quiet():
+            host = {n: to_numpy(a) for n, a in arrays.items()}
+        return [d for d in numpy_run(graph, host, trace=False).diagnostics if d.kind == "domain"]
+    found = []
+    for key, finite in flags.items():
+        if bool(finite):
+            continue
+        if key[0] == "gradient":
+            found.append(Diagnostic("domain", f"the gradient with respect to {key[1]!r} holds a nan or inf"))
+        elif key[1] == "var":
+            found.append(Diagnostic("domain", f"the value of {key[2]} holds a nan or inf"))
+        else:
+            found.append(Diagnostic("domain", f"gate {key[2]} produced a nan or inf"))
+    return found
 
 
 def to_numpy(array) -> np.ndarray:
@@ -87,6 +186,10 @@ def _to_namespace(values: dict, xp, device) -> dict:
     arrays = {}
     for name, value in values.items():
         if array_api_compat.is_array_api_obj(value) and not isinstance(value, np.ndarray):
+            if any(n is None or (isinstance(n, float) and math.isnan(n)) for n in value.shape):
+                raise GradcliError(f"{name}'s shape is unknown (a Dask array with unknown chunk sizes); "
+                                   f"call {name}.compute_chunk_sizes()",
+                                   hint="a boolean mask (X[X > 0]) leaves the sizes unknown until computed")
             if value.dtype != xp.float64:
                 if not (xp.isdtype(value.dtype, "real floating") or xp.isdtype(value.dtype, "integral")
                         or value.dtype == xp.bool):

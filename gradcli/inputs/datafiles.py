@@ -1,7 +1,8 @@
 """Values from files and stdin: NumPy `.npy`, numeric CSV, JSON, a Parquet column and Zarr.
 
 `--set x=@data.npy`, `--set X=@points.csv`, `--set x=@values.json`, `--set x=@-` (stdin, JSON or
-CSV), `--set x=@data.parquet:column` (pyarrow), `--set X=@big.zarr` (a lazy Dask array: the run
+CSV), `--set x=@data.parquet:column` (pyarrow; a folder of parts: `@parts/:column`, whatever
+its name), `--set X=@big.zarr` (a lazy Dask array: the run
 computes it chunk by chunk, gradcli.evaluation.array_api) and `--values FILE.json` (one JSON
 object, name → value) all come through here. Every problem
 (a missing file, a non-numeric cell, a ragged CSV, a wrong dtype) is one ValueFormatError naming
@@ -278,6 +279,12 @@ def load_value(path: str, where: str, stdin=None, limit: tuple[int, str] | None 
         if stored["kind"].lower() == ".parquet":
             return _load_parquet(file, column, where, limit)
         return _load_zarr(file, column, where)
+    folder = _stored_folder(path)
+    if folder is not None:  # X=@parts/:column, X=@parts:column: a folder of Parquet parts (or a Zarr store)
+        file, column, kind = folder
+        if kind == "parquet":
+            return _load_parquet(file, column, where, limit)
+        return _load_zarr(file, column, where)
     kind = os.path.splitext(path)[1].lower()
     if path == STDIN:
         text = read_text(path, stdin, limit, where=where)
@@ -297,8 +304,12 @@ def load_value(path: str, where: str, stdin=None, limit: tuple[int, str] | None 
         return csv_matrix(read_text(path, limit=limit, where=where), where)
     if kind == ".json":
         return json_value(read_text(path, limit=limit, where=where), where)
+    if os.path.isdir(path.rstrip("/") or "/"):
+        raise ValueFormatError(f"{where}: cannot tell the format of {path!r}: a folder holding no .parquet file and no Zarr store",
+                               hint="a folder of Parquet parts is read as DIR/:COLUMN")
     raise ValueFormatError(f"{where}: cannot tell the format of {path!r} from its name",
-                           hint="use a file ending in .npy, .csv or .json, or data.parquet:COLUMN, big.zarr")
+                           hint="use a file ending in .npy, .csv or .json, or data.parquet:COLUMN (a folder "
+                                "of parts: DIR/:COLUMN), big.zarr")
 
 
 def _load_npy(path: str, where: str, limit: tuple[int, str] | None = None) -> np.ndarray:
@@ -341,6 +352,26 @@ def _load_npy(path: str, where: str, limit: tuple[int, str] | None = None) -> np
 # -- Parquet and Zarr: @data.parquet:column, @big.zarr (lazy, through Dask) ------------------
 
 _STORED = re.compile(r"(?P<file>.+?(?P<kind>\.parquet|\.zarr))/?(?::(?P<column>[^:/]+))?", re.IGNORECASE)
+
+
+def _stored_folder(path: str) -> tuple[str, str | None, str] | None:
+    """(folder, column or None, "parquet" or "zarr") for `DIR`, `DIR/`, `DIR:COLUMN` or
+    `DIR/:COLUMN` naming a folder whose name does not say its format: one holding *.parquet files
+    (at any depth, as batch --input DIR/ reads them) or a Zarr store (its zarr.json, .zarray or
+    .zgroup); else None."""
+    folder, column = path, None
+    if not os.path.isdir(folder.rstrip("/") or "/") and ":" in path:
+        folder, column = path.rsplit(":", 1)
+    folder = folder.rstrip("/") or "/"
+    if not os.path.isdir(folder) or (column is not None and not column):
+        return None
+    if any(os.path.exists(os.path.join(folder, marker)) for marker in ("zarr.json", ".zarray", ".zgroup")):
+        return folder, column, "zarr"
+    import glob
+
+    if glob.glob(os.path.join(glob.escape(folder), "**", "*.parquet"), recursive=True):
+        return folder, column, "parquet"
+    return None
 
 
 def _missing_extra(where: str, what: str, exc: ImportError) -> ValueFormatError:
