@@ -194,6 +194,8 @@ def check_a_glob_of_csvs_names_each_file(cluster, points):
     assert dask.stderr.splitlines()[-1] == "error: 4 of 300 rows failed; their output rows have empty values"
     local = run(NEURON, "--input", "*.csv")  # the local engine reads the glob too
     assert local.stderr == dask.stderr
+    csv = run(NEURON, "--input", "*.csv", "--engine", "dask", "--scheduler", cluster[0], "--partition-rows", "9")
+    assert csv.stdout == local.stdout and csv.stdout.count("w0,x0,") == 1  # one header over the files
 
 
 def check_parts_written_by_the_workers_are_the_local_output(cluster, points):
@@ -341,3 +343,186 @@ def test_rows_in_order_across_many_tiny_partitions(tmp_path):
                                  partition_rows=rows, client=InProcess(), on_failure=lambda row, src: failed.append(row))
         assert out.getvalue() == local.stdout
         assert "p.csv, line 54, column 2" in local.stderr and [row.line for row in failed] == [54] and summary.rows == 97 and summary.failed_count == 1
+
+
+# -- the CLI's dask path on an in-process client (no cluster's start-up)
+
+class _InProcessCluster:
+    def __init__(self, address, workers):
+        self.client, self.cluster = InProcess(), None
+
+    def close(self):
+        pass
+
+
+@pytest.fixture
+def in_process(monkeypatch):
+    if not HAVE_DASK:
+        pytest.skip("pip install 'gradcli[dask]' (dask, distributed, pyarrow)")
+    from gradcli.commands import batch_dask
+
+    monkeypatch.setattr(batch_dask, "Cluster", _InProcessCluster)
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_a_glob_of_files_gives_one_header_as_locally(in_process, tmp_path, monkeypatch, kind):
+    """Several files, each cut in partitions: one header line at the top, to stdout and to a
+    file, byte for byte the local run's."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    monkeypatch.chdir(tmp_path)
+    data = np.random.default_rng(7).uniform(-1, 1, (30, 5))
+    for name, rows in (("a", data[:12]), ("b", data[12:25]), ("c", data[25:])):
+        if kind == "csv":
+            write_csv(f"{name}.csv", rows)
+        else:
+            pq.write_table(pa.table({n: rows[:, j] for j, n in enumerate(NAMES)}), f"{name}.parquet",
+                           row_group_size=4)
+    local = run(NEURON, "--input", f"*.{kind}")
+    assert local.exit_code == 0 and local.stdout.count("w0,x0") == 1 and len(local.stdout.splitlines()) == 31
+    dask = run(NEURON, "--input", f"*.{kind}", "--engine", "dask", "--partition-rows", "5")
+    assert dask.exit_code == 0 and dask.stdout == local.stdout
+    run(NEURON, "--input", f"*.{kind}", "--output", "local.out")
+    dask = run(NEURON, "--input", f"*.{kind}", "--engine", "dask", "--partition-rows", "5", "--output", "dask.out")
+    assert dask.exit_code == 0 and open("dask.out").read() == open("local.out").read() == local.stdout
+
+
+# -- --scheduler: an address that is not a Dask scheduler's
+
+@needs_dask
+@pytest.mark.parametrize("address, needle", [
+    ("nonsense", "--scheduler nonsense: missing port number in address 'nonsense'"),
+    ("http://localhost:8787", "--scheduler http://localhost:8787: unknown address scheme 'http'"),
+    ("tcp://localhost:99999", "port 99999 is not between 1 and 65535"),
+])
+def test_a_malformed_scheduler_address_is_a_usage_error(tmp_path, address, needle):
+    write_csv(tmp_path / "p.csv", np.ones((2, 5)))
+    result = run(NEURON, "--input", str(tmp_path / "p.csv"), "--engine", "dask", "--scheduler", address)
+    assert result.exit_code == 2 and needle in result.stderr and result.stdout == ""
+
+
+@pytest.fixture
+def server():
+    """A TCP server on localhost that is not a Dask scheduler: `reply` is what it writes once a
+    connection is accepted (None: nothing, it waits for a request, as an HTTP server does)."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    held = []
+
+    def start(reply):
+        def serve():
+            while True:
+                try:
+                    conn, _ = listener.accept()
+                except OSError:
+                    return
+                held.append(conn)
+                if reply is not None:
+                    conn.sendall(reply)
+
+        threading.Thread(target=serve, daemon=True).start()
+        return f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+
+    yield start
+    listener.close()
+    for conn in held:
+        conn.close()
+
+
+@needs_dask
+@pytest.mark.parametrize("reply, needle", [
+    (None, "accepted the connection but gave no answer in 1.5 s"),
+    (b"HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n", "answered, but not as one"),
+])
+def test_a_server_that_is_not_a_scheduler_is_said_so_at_once(tmp_path, monkeypatch, server, reply, needle):
+    """Not a hang (distributed's connect timeout ends when the connection is accepted), not
+    "not enough memory" (distributed reads the HTTP reply as a frame length)."""
+    import time
+
+    from gradcli.commands import batch_dask
+
+    monkeypatch.setattr(batch_dask, "CONNECT_TIMEOUT", 1.0)
+    monkeypatch.setattr(batch_dask, "HANDSHAKE_TIMEOUT", 0.5)
+    write_csv(tmp_path / "p.csv", np.ones((2, 5)))
+    address = server(reply)
+    began = time.monotonic()
+    result = run(NEURON, "--input", str(tmp_path / "p.csv"), "--engine", "dask", "--scheduler", address)
+    assert time.monotonic() - began < 10
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"error: {address} is not a Dask scheduler: it {needle}",
+        "hint: give the scheduler's address, tcp://HOST:8786 (not its dashboard's http://…:8787)"]
+
+
+# -- refused before a row is written, by both engines alike
+
+def test_files_with_different_headers_are_refused_before_any_row(in_process, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    os.mkdir("bad")
+    write_csv("bad/a.csv", np.ones((3, 5)))
+    with open("bad/d.csv", "w") as out:
+        out.write("w0,x0,w1,x1,z\n1,2,3,4,5\n")
+    local = run(NEURON, "--input", "bad/*.csv")
+    dask = run(NEURON, "--input", "bad/*.csv", "--engine", "dask")
+    assert local.exit_code == dask.exit_code == 1
+    assert local.stdout == dask.stdout == ""
+    assert local.stderr == dask.stderr == ("error: bad/d.csv and bad/a.csv have different header rows\n"
+                                           "hint: every file of one run names the same columns\n")
+
+
+def test_a_column_that_is_not_numbers_is_refused_before_any_row(in_process, tmp_path, monkeypatch):
+    import datetime
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    monkeypatch.chdir(tmp_path)
+    pq.write_table(pa.table({"x": [1.0, 2.0], "t": pa.array([datetime.datetime(2020, 1, 1)] * 2)}), "ts.parquet")
+    local = run("x*2", "--input", "ts.parquet")
+    dask = run("x*2", "--input", "ts.parquet", "--engine", "dask")
+    assert local.exit_code == dask.exit_code == 1
+    assert local.stdout == dask.stdout == ""
+    assert local.stderr == dask.stderr == ("error: ts.parquet: column 2 (t) holds timestamp[us], not numbers\n"
+                                           "hint: batch reads columns of numbers\n")
+
+
+@pytest.mark.parametrize("engine, hint", [("local", "give --output FILE.parquet"),
+                                          ("dask", "give --output FILE.parquet or a folder DIR/")])
+def test_parquet_to_stdout_is_a_usage_error(tmp_path, engine, hint):
+    if engine == "dask" and not HAVE_DASK:
+        pytest.skip("pip install 'gradcli[dask]'")
+    write_csv(tmp_path / "p.csv", np.ones((2, 5)))
+    result = run(NEURON, "--input", str(tmp_path / "p.csv"), "--format", "parquet", "--engine", engine)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.splitlines() == ["error: --format parquet writes a file, not standard output", f"hint: {hint}"]
+
+
+def test_a_failed_parquet_row_keeps_its_good_input_cells(in_process, tmp_path, monkeypatch):
+    """A null cell or a text that is not a number fails its row: the row's other cells are
+    written as read (CSV: the bad cell empty or as written; Parquet: null), its f and gradient
+    empty, by both engines."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    monkeypatch.chdir(tmp_path)
+    pq.write_table(pa.table({"x": [1.0, 4.0, 2.5], "n": pa.array([1, 4, 2]), "b": pa.array([True, None, False]),
+                             "s": ["1", "3", 'a,"b']}), "p.parquet")
+    expected = ['x,n,b,s,f,df/dx,df/dn,df/db,df/ds',
+                '1.0,1.0,1.0,1.0,3.0,1.0,1.0,1.0,1.0',
+                '4.0,4.0,,3.0,,,,,',
+                '2.5,2.0,0.0,"a,""b",,,,,']
+    for engine in ("local", "dask"):
+        result = run("x*n + b + s", "--input", "p.parquet", "--engine", engine, "--partition-rows", "1")
+        assert result.exit_code == 1 and result.stdout.splitlines() == expected, engine
+        assert result.stderr.splitlines()[:2] == ["error: p.parquet, row 2, column 3 (b): the cell is empty",
+                                                   """error: p.parquet, row 3, column 4 (s): 'a,"b' is not a number"""]
+    run("x*n + b + s", "--input", "p.parquet", "--output", "out.parquet")
+    run("x*n + b + s", "--input", "p.parquet", "--output", "parts/", "--engine", "dask", "--format", "parquet")
+    for table in (pq.read_table("out.parquet"), pa.concat_tables(pq.read_table(p) for p in sorted(glob.glob("parts/*")))):
+        table.validate(full=True)
+        assert table.to_pylist()[1:] == [
+            {"x": 4.0, "n": 4.0, "b": None, "s": 3.0, "f": None, "df/dx": None, "df/dn": None, "df/db": None, "df/ds": None},
+            {"x": 2.5, "n": 2.0, "b": 0.0, "s": None, "f": None, "df/dx": None, "df/dn": None, "df/db": None, "df/ds": None}]

@@ -231,8 +231,8 @@ class Writer:
 
 
 class ParquetWriter:
-    """Writes a chunk's rows to Parquet: the input columns as float64 (null where a row failed to
-    read), f and the df/d<name> columns (null where the row failed), one row group per chunk."""
+    """Writes a chunk's rows to Parquet: the input columns as float64 (null where a cell could not
+    be read), f and the df/d<name> columns (null where the row failed), one row group per chunk."""
 
     def __init__(self, plan: Plan, out: "ParquetOutput") -> None:
         import pyarrow as pa
@@ -252,17 +252,23 @@ class ParquetWriter:
         if rows == 0:
             return
         pa = self.pa
-        valid = None
-        if failed:  # Arrow's validity bitmap: bit i set when row i holds numbers
+        masks = [None] * (inputs.shape[1] + results.shape[1])  # Arrow's validity bitmaps: bit i set
+        if failed:  # when row i holds a number; a failed row keeps its input cells that were read
+            rows_failed = list(failed)
             mask = np.ones(rows, dtype=bool)
-            mask[list(failed)] = False
-            valid = pa.py_buffer(np.packbits(mask, bitorder="little"))
-        nulls = len(failed) if failed else 0
+            mask[rows_failed] = False
+            for j in range(inputs.shape[1]):
+                read = mask.copy()
+                read[rows_failed] = ~np.isnan(inputs[rows_failed, j])
+                masks[j] = read
+            masks[inputs.shape[1]:] = [mask] * results.shape[1]
         # Array.from_buffers, not pa.array: pa.array imports pandas (0.9 s) to ask whether a
         # NumPy array is a pandas object
         arrays = [pa.Array.from_buffers(pa.float64(), rows,
-                                        [valid, pa.py_buffer(np.ascontiguousarray(column))], null_count=nulls)
-                  for column in (*inputs.T, *results.T)]
+                                        [None if valid is None else pa.py_buffer(np.packbits(valid, bitorder="little")),
+                                         pa.py_buffer(np.ascontiguousarray(column))],
+                                        null_count=0 if valid is None else rows - int(valid.sum()))
+                  for column, valid in zip((*inputs.T, *results.T), masks)]
         self.out.write(pa.RecordBatch.from_arrays(arrays, schema=self.schema))
 
 
@@ -417,6 +423,9 @@ def run_table(graph: Graph, header: list[str], batches, out, constants: dict[str
     for matrix, first, bad, echo in batches:
         if echo is None and fmt != "parquet":
             echo = table_echo(matrix)
+            for row in bad:  # a failed row's cells as they were (its good cells, not nan)
+                if getattr(row, "echo", None) is not None:
+                    echo[row.line - first] = row.echo
         numbers_of = list(range(first, first + matrix.shape[0])) if bad else None
         if _chunk(graph, plan, writer, summary, values, warned, echo, matrix, numbers_of, first, bad,
                   TableRow, strict=strict, fail_fast=fail_fast, on_failure=on_failure):

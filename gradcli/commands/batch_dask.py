@@ -98,7 +98,7 @@ def run_part(part: tables.Part, first_line: int, job: Job) -> PartResult:
 
 def _run_part(part: tables.Part, first_line: int, job: Job, result: PartResult) -> None:
     graph = _graph(job)
-    header = part.first_of_file or job.folder is not None
+    header = part.index == 0 or job.folder is not None  # one header, as locally; each part its own
     if job.folder is not None:
         target = os.path.join(job.folder, part_name(part.index, job.fmt))
         if job.fmt == "parquet":
@@ -167,30 +167,66 @@ def _raise(error: tuple) -> None:
 def check_headers(parts: list[tables.Part]) -> tuple[list[str], str]:
     """The header every file of the input shares, and the first file's name; files whose headers
     differ are refused (their rows would not make one table)."""
-    from ..inputs.datafiles import header_of
+    return tables.common_header([(part.path, part.source) for part in parts if part.first_of_file])
 
-    seen: dict[tuple, str] = {}
-    for part in parts:
-        if not part.first_of_file:
-            continue
-        if part.kind == "parquet":
-            names = tables.parquet_header(part.path)
-        else:
-            data, _ = tables.read_range(part.path, 0, 1)
-            text = data.decode("utf-8", "replace").lstrip("\ufeff")
-            names = header_of(text.splitlines()[0]) if text.strip() else None
-            if names is None:
-                continue  # empty, or no header: the task says so, as locally
-        key = tuple(names)
-        if seen and key not in seen:
-            other = next(iter(seen.values()))
-            raise ValueFormatError(f"{part.source} and {other} have different header rows",
-                                   hint="every file of one run names the same columns")
-        seen.setdefault(key, part.source)
-    if not seen:
-        return [], ""
-    key, first = next(iter(seen.items()))
-    return list(key), first
+
+CONNECT_TIMEOUT = 10.0  # seconds to reach --scheduler (distributed's connect retries till then)
+HANDSHAKE_TIMEOUT = 5.0  # and seconds more for it to answer as a Dask scheduler
+
+
+def scheduler_problem(address: str) -> str | None:
+    """What is wrong with the form of `address` as a Dask scheduler's (a usage error), or None."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+    from distributed.comm.registry import get_backend
+
+    try:
+        scheme, location = parse_address(address)
+        get_backend(scheme)  # ValueError: unknown address scheme 'http' (known schemes: …)
+        if scheme in ("tcp", "tls"):
+            host, port = parse_host_port(location)
+            if not host:
+                return "no host name"
+            if not 0 < port < 65536:
+                return f"port {port} is not between 1 and 65535"
+    except ValueError as exc:
+        return str(exc).replace("invalid literal for int() with base 10", "the port is not a number")
+    return None
+
+
+def connect(address: str):
+    """A Client of the Dask scheduler at `address`, once a first connection to it has answered
+    Dask's handshake within CONNECT_TIMEOUT + HANDSHAKE_TIMEOUT. Client(address, timeout=…)
+    alone bounds the connection only: a server that accepts it and never answers (an HTTP
+    server waiting for its request) keeps it waiting forever, and one that answers something
+    else (HTTP/1.1 400 …) has its reply read as a frame length, a MemoryError.
+    Raises OSError when nothing answers at `address` (as Client does), GradcliError when
+    something does that is not a Dask scheduler."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from distributed import Client
+    from distributed.comm import CommClosedError
+    from distributed.comm import connect as open_comm
+
+    async def handshake() -> None:
+        comm = await open_comm(address, timeout=CONNECT_TIMEOUT)  # OSError after CONNECT_TIMEOUT
+        await comm.close()
+
+    try:  # in a thread of its own: asyncio.run() refuses to run inside a running loop (a notebook)
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, asyncio.wait_for(handshake(), CONNECT_TIMEOUT + HANDSHAKE_TIMEOUT)).result()
+    except asyncio.TimeoutError:  # connected (else open_comm had given up first), no answer
+        reply = f"accepted the connection but gave no answer in {CONNECT_TIMEOUT + HANDSHAKE_TIMEOUT:g} s"
+    except CommClosedError:
+        reply = "closed the connection instead of answering as one"
+    except OSError:
+        raise
+    except Exception:  # MemoryError, a msgpack error, …: a reply that is not Dask's
+        reply = "answered, but not as one"
+    else:
+        return Client(address, timeout=f"{CONNECT_TIMEOUT:g}s")
+    raise GradcliError(f"{address} is not a Dask scheduler: it {reply}",
+                       hint="give the scheduler's address, tcp://HOST:8786 (not its dashboard's http://…:8787)")
 
 
 class Cluster:
@@ -214,7 +250,7 @@ class Cluster:
         self.pool = None  # Arrow's memory pool before this cluster's, restored at close
         try:
             if address:
-                self.client = Client(address, timeout="10s")
+                self.client = connect(address)
             else:
                 if _can_fork():
                     import dask

@@ -1275,10 +1275,20 @@ def batch_command(
             missing = tables.missing_extra("--engine dask")
             if missing:
                 raise missing
+            if scheduler is not None:
+                from . import batch_dask
+                from .helptext import UsageProblem
+
+                problem = batch_dask.scheduler_problem(scheduler)
+                if problem:
+                    raise UsageProblem(f"--scheduler {scheduler}: {problem}",
+                                       "a Dask scheduler's address: tcp://HOST:8786")
             folder = folder or (fmt == "parquet" and output != "-")
         if fmt == "parquet" and output == "-":
-            raise GradcliError("Parquet output goes to a file, not stdout: give --output FILE.parquet"
-                               + (" or a folder DIR/" if engine is BatchEngine.dask else ""))
+            from .helptext import UsageProblem
+
+            raise UsageProblem("--format parquet writes a file, not standard output",
+                               "give --output FILE.parquet" + (" or a folder DIR/" if engine is BatchEngine.dask else ""))
         if folder and engine is BatchEngine.local:
             raise GradcliError(f"--output {output} is a folder: --engine local writes one file",
                                hint="name a file, or run with --engine dask for one part per partition")
@@ -1318,6 +1328,8 @@ def _batch_local(graph, constants, input, output, fmt, chunk_size, fail_fast, st
             raise missing
     if any(parquet) and not all(parquet):
         raise GradcliError(f"--input {input} mixes CSV and Parquet files", hint="give one kind of file per run")
+    if len(files) > 1:  # before a row is written, as --engine dask checks
+        tables.common_header([(path, source_name(path)) for path in files])
     out = batch.ParquetOutput(output) if fmt == "parquet" else _LazyOutput(output)
     summary = batch.Summary()
     progress = None

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..base.errors import GradcliError, ValueFormatError
-from .datafiles import BadRow, _open_error
+from .datafiles import BadRow, _open_error, header_of
 
 BLOCK = 16 * 2**20  # bytes read at a time when counting lines
 PARQUET_MAGIC = b"PAR1"
@@ -44,7 +44,11 @@ class Part:
 
 @dataclass
 class TableRow(BadRow):
-    """A bad row of a Parquet table: named by its row number in the file (from 1)."""
+    """A bad row of a Parquet table: named by its row number in the file (from 1). `echo`: its
+    cells as a CSV line, as a CSV input's failed row is echoed as written (numbers as floats, an
+    empty cell empty, text that is not a number as it is), or None."""
+
+    echo: str | None = None
 
     @property
     def message(self) -> str:
@@ -68,6 +72,42 @@ def input_files(path: str) -> list[str]:
     if not os.path.exists(path):
         raise _open_error(path, FileNotFoundError(2, "No such file or directory"))
     return [path]
+
+
+def file_header(path: str, source: str) -> list[str] | None:
+    """The column names of one file of the input (`source`: its name in messages): a Parquet
+    file's, or a CSV file's first line that is not blank; None for an empty CSV or one whose
+    first line holds only numbers (its run says what is wrong)."""
+    if is_parquet(path):
+        return parquet_header(path, source)
+    try:
+        with open(path, "rb") as handle:
+            line = _header_line(handle)
+    except OSError as exc:
+        raise _open_error(source, exc) from None
+    text = line.decode("utf-8", "replace").lstrip("\ufeff")
+    return header_of(text.splitlines()[0]) if text.strip() else None
+
+
+def common_header(files: list[tuple[str, str]]) -> tuple[list[str], str]:
+    """The header every file of an input shares and the name of the first file that has it,
+    from (path, name) pairs, before any row is read or written; files whose headers differ are
+    refused (their rows would not make one table). ([], "") when no file has a header."""
+    seen: dict[tuple, str] = {}
+    for path, source in files:
+        names = file_header(path, source)
+        if names is None:
+            continue
+        key = tuple(names)
+        if seen and key not in seen:
+            other = next(iter(seen.values()))
+            raise ValueFormatError(f"{source} and {other} have different header rows",
+                                   hint="every file of one run names the same columns")
+        seen.setdefault(key, source)
+    if not seen:
+        return [], ""
+    key, first = next(iter(seen.items()))
+    return list(key), first
 
 
 def is_parquet(path: str) -> bool:
@@ -250,8 +290,30 @@ def count_lines(path: str, start: int, end: int) -> int:
 
 # -- Parquet
 
-def parquet_header(path: str) -> list[str]:
-    return list(_parquet().ParquetFile(path).schema_arrow.names)
+def parquet_header(path: str, source: str | None = None) -> list[str]:
+    """A Parquet file's column names, once its schema says every column holds numbers (or text,
+    read as numbers): a column of timestamps, say, is refused here, before any row is written.
+    `source`: the file's name in messages (by default `path`)."""
+    schema = _parquet().ParquetFile(path).schema_arrow
+    for j, column in enumerate(schema):
+        if not _numbers_or_text(column.type):
+            raise _not_numbers(source or path, j, schema.names, column.type)
+    return list(schema.names)
+
+
+def _numbers_or_text(kind) -> bool:
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    return (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_integer(kind)
+            or pa.types.is_floating(kind) or pa.types.is_boolean(kind) or pa.types.is_decimal(kind)
+            or pa.types.is_null(kind))
+
+
+def _not_numbers(path: str, j: int, names: list[str], kind) -> ValueFormatError:
+    return ValueFormatError(f"{path}: column {j + 1} ({names[j]}) holds {kind}, not numbers",
+                            hint="batch reads columns of numbers")
 
 
 def parquet_batches(path: str, row_groups: tuple[int, ...], first_row: int, batch_rows: int, names: list[str]):
@@ -269,15 +331,22 @@ def parquet_batches(path: str, row_groups: tuple[int, ...], first_row: int, batc
         rows = batch.num_rows
         matrix = np.empty((rows, batch.num_columns))
         bad: dict[int, TableRow] = {}
+        texts: dict[tuple[int, int], str] = {}  # (row, column) of a bad cell: its text ("": null)
         for j in range(batch.num_columns):
-            _read_column(batch.column(j), matrix, j, number, names, bad, path)
-        if bad:
-            matrix[list(bad)] = np.nan
+            _read_column(batch.column(j), matrix, j, number, names, bad, path, texts)
+        for i, row in bad.items():  # the row's good cells stay: only its bad cells are nan
+            row.echo = ",".join(_csv_cell(texts[i, j]) if (i, j) in texts else repr(float(matrix[i, j]))
+                                for j in range(batch.num_columns))
         yield matrix, number, [bad[i] for i in sorted(bad)], None
         number += rows
 
 
-def _read_column(column, matrix: np.ndarray, j: int, number: int, names: list[str], bad: dict, path: str) -> None:
+def _csv_cell(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\r\n') else text
+
+
+def _read_column(column, matrix: np.ndarray, j: int, number: int, names: list[str], bad: dict, path: str,
+                 texts: dict) -> None:
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -287,24 +356,27 @@ def _read_column(column, matrix: np.ndarray, j: int, number: int, names: list[st
         column = column.dictionary_decode()
         kind = column.type
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        texts = column.to_pylist()
-        values = np.empty(len(texts))
-        for i, text in enumerate(texts):
+        cells = column.to_pylist()
+        values = np.empty(len(cells))
+        for i, text in enumerate(cells):
             try:
                 values[i] = float(text) if text is not None else np.nan
             except ValueError:
                 values[i] = np.nan
+                texts[i, j] = text
                 bad.setdefault(i, TableRow(number + i, label, f"{text[:20]!r} is not a number"))
     elif pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind) \
             or pa.types.is_decimal(kind) or pa.types.is_null(kind):
         values = _float64s(column if kind == pa.float64() else pc.cast(column, pa.float64()))
     else:
-        raise ValueFormatError(f"{path}: column {j + 1} ({names[j]}) holds {kind}, not numbers",
-                               hint="batch reads columns of numbers")
-    if column.null_count:
-        for i in _nulls(column).tolist():
-            bad.setdefault(i, TableRow(number + i, label, "the cell is empty"))
+        raise _not_numbers(path, j, names, kind)
     matrix[:, j] = values
+    if column.null_count:
+        nulls = _nulls(column)
+        matrix[nulls, j] = np.nan  # not whatever is under a null
+        for i in nulls.tolist():
+            texts[i, j] = ""
+            bad.setdefault(i, TableRow(number + i, label, "the cell is empty"))
 
 
 # Arrow's buffers read with NumPy directly: pyarrow's to_numpy() imports pandas (~0.9 s) first.
