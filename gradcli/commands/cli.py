@@ -40,7 +40,6 @@ except BaseException:
         gc.enable()
     raise
 
-_user_errors = terminal.user_errors  # the name `gradcli batch`'s code below calls
 MAX_CHUNK_SIZE = 2**24  # batch --chunk-size: larger chunks only cost memory
 
 
@@ -1258,7 +1257,7 @@ def batch_command(
         raise click.UsageError("--engine dask reads files, not stdin: give --input PATH")
     fmt = (format or (BatchFormat.parquet if output.endswith((".parquet", ".parquet/"))
                       else BatchFormat.csv)).value
-    with _user_errors():
+    with terminal.user_errors():
         from . import batch
         from ..inputs import tables
         from ..inputs.arguments import collect_values
