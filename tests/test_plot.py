@@ -410,3 +410,58 @@ def test_colours_when_asked_and_tick_labels_that_fit():
     assert termplot._tick(1234.5678, 10, None) == "      1235"
     assert termplot._tick(0.5, 10, None, left=True) == "0.5       "
     assert all(len(termplot._tick(v, 10, None)) <= 10 for v in (-1.2345e-300, 9.87654e300, -0.000123456, 5.0))
+
+
+HUGE = [  # curves far beyond their y-limits: plotille's line drawing took a step per dot of them
+    ("exp(exp(x))", "-5:5", {}), ("1/(x-1e-300)", "-5:5", {}), ("exp(x)", "0:700", {}), ("exp(x)", "0:300", {}),
+    ("1e308*x", "-1:1", {}), ("tan(x)", "-100:100", {"points": 100_000}),
+    ("log(sin(1e6*x))", "-5:5", {"points": 200_000}), ("sin(1e4*x)", "-5:5", {"points": 200_000, "order": 2}),
+]
+
+
+def test_no_curve_makes_the_terminal_plot_slow():
+    # in a subprocess with a timeout: a hang fails the test instead of stopping the suite
+    script = (
+        "import io, json, time, rich.console\n"
+        "from gradcli.commands.plot import show_plot\n"
+        f"cases = {HUGE!r}\n"
+        "times = []\n"
+        "for source, span, options in cases:\n"
+        "    console = rich.console.Console(file=io.StringIO(), width=100, height=30)\n"
+        "    start = time.perf_counter()\n"
+        "    show_plot(source, {}, ['x'], span, console=console, quiet=True, **options)\n"
+        "    times.append(time.perf_counter() - start)\n"
+        "    assert '(x)' in console.file.getvalue()\n"
+        "print(json.dumps(times))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    times = json.loads(done.stdout)
+    assert max(times) < 5, dict(zip((case[0] for case in HUGE), times))  # each ~0.1 s; unbounded before
+
+
+def test_segments_are_clipped_to_the_y_limits_and_the_work_is_bounded():
+    from gradcli.render import termplot
+
+    xs, ys = np.array([0.0, 1.0, 2.0, 3.0]), np.array([0.0, 1e300, 0.5, -1e308])
+    lines, points = termplot._drawn([(xs, ys)], (0.0, 3.0), (-1.0, 1.0), (100, 40))
+    for line_x, line_y in lines:
+        assert np.all(np.abs(line_y) <= 2.0) and np.all(np.diff(line_x) >= 0)
+    # the band is -2..2 (the limits widened by half their height); the curve leaves it through the
+    # top just after x = 0, comes back just before 2 and leaves through the bottom just after 2
+    assert [(float(a[0]), float(a[-1])) for a, _ in lines] == [(0.0, pytest.approx(0.0, abs=1e-299)),
+                                                             (pytest.approx(2.0), pytest.approx(2.0))]
+    assert lines[0][1].tolist() == [0.0, 2.0] and lines[1][1].tolist() == [2.0, 0.5, -2.0]
+    inside = [(np.linspace(0, 1, 50), np.sin(np.linspace(0, 1, 50)))]
+    lines, points = termplot._drawn(inside, (0.0, 1.0), (-1.0, 1.0), (100, 40))
+    assert len(lines) == 1 and np.array_equal(lines[0][1], inside[0][1]) and len(points[0]) == 0  # as given
+    zigzag = [(np.linspace(0, 1, 100_000), np.tile([-1.0, 1.0], 50_000))]
+    lines, points = termplot._drawn(zigzag, (0.0, 1.0), (-1.0, 1.0), (100, 40))
+    assert lines == [] and len(points[0]) <= 101 * 41  # too much line work: one point per dot instead
+
+
+def test_a_range_too_narrow_for_its_points_is_refused(cli):
+    result = cli("plot", "x", "--wrt", "x", "--range", "0:5e-324")
+    assert result.exit_code == 2 and "is too narrow to plot" in result.stderr
+    result = cli("plot", "x", "--wrt", "x", "--range", "1:1.000000000000001", "--points", "100")
+    assert result.exit_code == 1 and "too narrow for 100 points" in result.stderr

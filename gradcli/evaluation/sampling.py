@@ -163,11 +163,15 @@ def view_limits(values: np.ndarray) -> tuple[float, float]:
         spread = q_hi - q_lo
         if spread > 0 and hi - lo > 10 * spread:
             lo, hi = max(lo, q_lo - spread), min(hi, q_hi + spread)
-    if hi - lo <= 1e-12 * max(abs(lo), abs(hi), 1.0):  # a flat curve: a band around it
+    # (in halves and within ±LIMIT, so that hi - lo, and a plot's step per dot, stay finite)
+    if hi / 2 - lo / 2 <= 0.5e-12 * max(abs(lo), abs(hi), 1.0):  # a flat curve: a band around it
         pad = max(abs(lo) * 0.1, 1.0)
-        return lo - pad, hi + pad
-    pad = 0.05 * (hi - lo)
-    return lo - pad, hi + pad
+        return max(lo - pad, -LIMIT), min(hi + pad, LIMIT)
+    pad = 0.05 * hi - 0.05 * lo
+    return max(lo - pad, -LIMIT), min(hi + pad, LIMIT)
+
+
+LIMIT = 4e307  # the widest y range: ±LIMIT (a quarter of the largest float)
 
 
 def check_range(low: float, high: float, what: str = "--range") -> None:
@@ -176,6 +180,8 @@ def check_range(low: float, high: float, what: str = "--range") -> None:
     if not math.isfinite(high - low):
         raise GradcliError(f"{what} {low:g}:{high:g} is too wide: its length overflows a float",
                            hint="write e.g. -1e300:1e300")
+    if low < high and not (high - low) / 1e7 > 0:  # a plot's dots and points must differ
+        raise GradcliError(f"{what} {low:g}:{high:g} is too narrow to plot", hint="write e.g. -5:5")
     if not low < high:
         raise GradcliError(f"{what} {low:g}:{high:g}: the low end must be below the high end",
                            hint=f"write e.g. {min(low, high):g}:{max(low, high):g}" if low != high else
@@ -250,6 +256,9 @@ def sample(graph: Graph, wrt: str, low: float, high: float, values: dict | None 
     held = _plan(graph, [wrt], dict(values or {}))
     _probe(graph, [wrt], held, [low])
     x = np.linspace(low, high, points)
+    if not (np.diff(x) > 0).all():
+        raise GradcliError(f"--range {low:g}:{high:g} is too narrow for {points} points: neighbouring "
+                           "points are the same number", hint="plot a wider range, or fewer --points")
     arrays = dict(held)
     arrays[wrt] = x
     kink_graph = graph if expanded is None else expanded
