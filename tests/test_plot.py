@@ -192,7 +192,7 @@ def test_view_limits_keep_the_bulk_when_a_pole_dominates():
 def test_points_that_combine_are_refused():
     with pytest.raises(GradcliError, match="combines elements and x flows into it"):
         sample(gradcli.parse("sum(x) * y"), "x", 0.0, 1.0, {"y": 1.0})
-    with pytest.raises(GradcliError, match="holds W at one number"):
+    with pytest.raises(GradcliError, match=r"plot needs a scalar f, and this one has shape \(2,\)"):
         sample(gradcli.parse("x * W"), "x", 0.0, 1.0, {"W": np.array([1.0, 2.0])})
 
 
@@ -286,6 +286,7 @@ def test_dumb_terminals_get_ascii(cli, monkeypatch):
     (["--wrt", "x,y", "--order", "2", "-f", "csv"], "--order 2 is for one variable"),
     (["--wrt", "x,y", "--points", "3000", "-f", "csv"], "from 2 to 2,000 points per axis"),
     (["--wrt", ","], "--wrt needs at least one variable name"),
+    (["--wrt", "x,x"], "--wrt x,x names x twice"),  # not quietly --wrt x
 ])
 def test_bad_options_are_usage_errors(cli, args, message):
     wrt = [] if "--wrt" in args else ["--wrt", "x"]
@@ -304,7 +305,7 @@ def test_no_wrt_is_a_usage_error(cli):
     (["x*y", "--wrt", "z", "y=1"], "--wrt z: not a variable of the expression"),
     (["x*y", "--wrt", "x"], "y"),  # a missing value: the engine's own message
     (["sum(x)*y", "--wrt", "x", "y=1"], "combines elements"),
-    (["x*W", "--wrt", "x", "W=[1,2]"], "holds W at one number"),
+    (["x*W", "--wrt", "x", "W=[1,2]"], "plot needs a scalar f, and this one has shape (2,)"),
     (["x*(", "--wrt", "x"], "at line 1"),
 ])
 def test_bad_input_is_exit_1_with_one_message(cli, args, message):
@@ -464,4 +465,38 @@ def test_a_range_too_narrow_for_its_points_is_refused(cli):
     result = cli("plot", "x", "--wrt", "x", "--range", "0:5e-324")
     assert result.exit_code == 2 and "is too narrow to plot" in result.stderr
     result = cli("plot", "x", "--wrt", "x", "--range", "1:1.000000000000001", "--points", "100")
-    assert result.exit_code == 1 and "too narrow for 100 points" in result.stderr
+    assert result.exit_code == 1 and "is too narrow for 100 points" in result.stderr
+
+
+def test_a_value_for_the_plotted_variable_is_said_to_be_unused(cli):
+    result = cli("plot", "x * y", "--wrt", "x", "x=3", "y=2", "--points", "3", "-f", "csv")
+    assert result.exit_code == 0
+    assert result.stderr == "warning: x=3 is not used: plot runs x over -5:5\n"
+    assert result.stdout == "x,f,df/dx\n-5.0,-10.0,2.0\n0.0,0.0,2.0\n5.0,10.0,2.0\n"  # x ran, y held
+    assert cli("plot", "x * y", "--wrt", "x", "x=3", "y=2", "-f", "csv", "--quiet").stderr == ""
+
+
+def test_an_array_held_whole_when_f_is_a_scalar_function_of_it(cli, tmp_path):
+    # f = x·sum(relu(A)) + relu(x): f' = sum(relu(A)) + step(x) = 1 + step(x), f'' = 0 (A = [1, -2])
+    result = cli("plot", "x*sum(relu(A)) + relu(x)", "--wrt", "x", "A=[1,-2]", "--points", "3", "--order", "2",
+                 "-f", "csv")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "x,f,df/dx,d2f/dx2\n-5.0,-5.0,1.0,0.0\n0.0,0.0,1.0,0.0\n5.0,10.0,2.0,0.0\n"
+    result = cli("plot", "x*sum(A)", "--wrt", "x", "A=[1,2,3]", "--size", "60x20")
+    assert result.exit_code == 0 and result.stdout.startswith("f = x*sum(A) at A = an array of shape (3,)\n")
+    zarr = pytest.importorskip("zarr", reason="zarr (gradcli[dask]) is not installed")
+    group = zarr.open_group(str(tmp_path / "g.zarr"), mode="w")
+    group.create_array("a", shape=(4,), dtype="f8")[:] = [1, 2, 3, 4]
+    result = cli("plot", "x*sum(A)", "--wrt", "x", f"A=@{tmp_path / 'g.zarr'}:a", "--points", "2", "-f", "csv")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "x,f,df/dx\n-5.0,-50.0,10.0\n5.0,50.0,10.0\n"
+
+
+def test_a_field_nan_everywhere_is_said_once_without_matplotlibs_warnings(tmp_path):
+    pytest.importorskip("matplotlib", reason="Matplotlib (gradcli[plot]) is not installed")
+    done = subprocess.run([sys.executable, "-m", "gradcli", "plot", "sqrt(-x*x - y*y - 1)", "--wrt", "x,y",
+                           "--points", "5", "-o", str(tmp_path / "field.png")], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [f"warning: {name} is nan or inf at 25 of 25 grid points (left blank)"
+                                        for name in ("f", "∂f/∂x", "∂f/∂y")]

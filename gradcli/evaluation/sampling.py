@@ -202,16 +202,11 @@ def _plan(graph: Graph, names: list[str], values: dict) -> dict:
     for name, value in values.items():
         if name in names or name not in graph.variables:
             continue
-        if np.ndim(value) != 0:
-            raise GradcliError(f"plot holds {name} at one number, and its value has shape {np.shape(value)}",
-                               hint=f"give {name} a number, or plot a scalar function of it")
-        held[name] = float(value)
-    reached = [False] * len(graph.nodes)
+        # an array is held whole (x*sum(A)); f must still be a scalar at each point (_probe)
+        held[name] = float(value) if np.ndim(value) == 0 else np.asarray(value, dtype=np.float64)
+    reached = _reached(graph, names)
     for node in graph.nodes:
-        if node.kind == "var":
-            reached[node.id] = node.name in names
-        elif node.kind == "gate":
-            reached[node.id] = any(reached[i.id] for i in node.inputs)
+        if node.kind == "gate":
             if reached[node.id] and not node.op.elementwise:
                 inner = combining_gate(node, [reached[i.id] for i in node.inputs])
                 if inner is None:
@@ -223,6 +218,17 @@ def _plan(graph: Graph, names: list[str], values: dict) -> dict:
                     hint="plot a function that is elementwise in the plotted variable; "
                          "gradcli eval gives f and its gradient at one point")
     return held
+
+
+def _reached(graph: Graph, names: list[str]) -> list[bool]:
+    """Per node, whether the points (the variables `names`) flow into it."""
+    reached = [False] * len(graph.nodes)
+    for node in graph.nodes:
+        if node.kind == "var":
+            reached[node.id] = node.name in names
+        elif node.kind == "gate":
+            reached[node.id] = any(reached[i.id] for i in node.inputs)
+    return reached
 
 
 def _probe(graph: Graph, names: list[str], held: dict, at: list[float]) -> None:
@@ -245,8 +251,7 @@ def sample(graph: Graph, wrt: str, low: float, high: float, values: dict | None 
     from its forward pass over the same points (a call is one gate of `graph`, with no kink of
     its own).
 
-    Raises GradcliError for a name that is not a variable, an array value of another variable,
-    a gate that combines the points (sum, @, ...), an f that is not a scalar, a missing value,
+    Raises GradcliError for a name that is not a variable, a gate that combines the points (sum, @, ...), an f that is not a scalar, a missing value,
     a bad range; ValueError for an order other than 1 or 2 or points outside [2, MAX_POINTS]."""
     if order not in (1, 2):
         raise ValueError(f"the order of a plot is 1 or 2, not {order!r}")
@@ -257,12 +262,13 @@ def sample(graph: Graph, wrt: str, low: float, high: float, values: dict | None 
     _probe(graph, [wrt], held, [low])
     x = np.linspace(low, high, points)
     if not (np.diff(x) > 0).all():
-        raise GradcliError(f"--range {low:g}:{high:g} is too narrow for {points} points: neighbouring "
-                           "points are the same number", hint="plot a wider range, or fewer --points")
+        raise GradcliError(f"the range {low:.17g}:{high:.17g} is too narrow for {points} points: neighbouring "
+                           "points are the same number", hint="plot a wider range, or fewer points")
     arrays = dict(held)
     arrays[wrt] = x
     kink_graph = graph if expanded is None else expanded
-    kink_gates = _kink_gates(kink_graph)
+    reached = _reached(kink_graph, [wrt])
+    kink_gates = [node for node in _kink_gates(kink_graph) if reached[node.id]]  # (the others are constant)
     with np.errstate(all="ignore"):
         result = graph.evaluate(arrays, trace=bool(kink_gates) and expanded is None)  # (records read below)
     f = _spread(result.value, points)
