@@ -417,6 +417,9 @@ HUGE = [  # curves far beyond their y-limits: plotille's line drawing took a ste
     ("exp(exp(x))", "-5:5", {}), ("1/(x-1e-300)", "-5:5", {}), ("exp(x)", "0:700", {}), ("exp(x)", "0:300", {}),
     ("1e308*x", "-1:1", {}), ("tan(x)", "-100:100", {"points": 100_000}),
     ("log(sin(1e6*x))", "-5:5", {"points": 200_000}), ("sin(1e4*x)", "-5:5", {"points": 200_000, "order": 2}),
+    # a kink crossed, a curve broken at nearly every point: no Python loop over them
+    ("relu(sin(1e5*x))", "-5:5", {"points": 300_000, "order": 2}),
+    ("step(sin(1e6*x))*exp(x*100)", "-5:5", {"points": 300_000, "order": 2}),
 ]
 
 
@@ -500,3 +503,13 @@ def test_a_field_nan_everywhere_is_said_once_without_matplotlibs_warnings(tmp_pa
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines() == [f"warning: {name} is nan or inf at 25 of 25 grid points (left blank)"
                                         for name in ("f", "∂f/∂x", "∂f/∂y")]
+
+
+def test_drawn_is_pieces_in_one_go():
+    data = sample(gradcli.parse("sqrt(sin(40*x)) + relu(x)"), "x", -3.0, 3.0, points=20_001, order=2)
+    for curve in data.curves:
+        pieces = curve.pieces(data.x, 100)
+        xs, ys, first = curve.drawn(data.x, 100)
+        assert np.array_equal(xs, np.concatenate([p[0] for p in pieces]))
+        assert np.array_equal(ys, np.concatenate([p[1] for p in pieces]))
+        assert np.flatnonzero(first).tolist() == np.cumsum([0] + [len(p[0]) for p in pieces[:-1]]).tolist()
