@@ -513,3 +513,16 @@ def test_drawn_is_pieces_in_one_go():
         assert np.array_equal(xs, np.concatenate([p[0] for p in pieces]))
         assert np.array_equal(ys, np.concatenate([p[1] for p in pieces]))
         assert np.flatnonzero(first).tolist() == np.cumsum([0] + [len(p[0]) for p in pieces[:-1]]).tolist()
+
+
+def test_a_huge_terminal_is_drawn_at_most_500x300(cli, monkeypatch):
+    import time
+
+    monkeypatch.setenv("COLUMNS", "100000")  # (shutil.get_terminal_size reads these first)
+    monkeypatch.setenv("LINES", "100000")
+    start = time.perf_counter()
+    result = cli("plot", "x", "--wrt", "x")
+    assert time.perf_counter() - start < 10  # plotille's canvas of 10^10 cells: forever before
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 500 and len(lines) <= 300

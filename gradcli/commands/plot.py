@@ -64,7 +64,7 @@ def parse_range(text: str, count: int = 1) -> list[tuple[float, float]]:
 
 
 MIN_SIZE = (40, 12)  # the smallest terminal plot: its frame and labels need room
-MAX_SIZE = 1000
+MAX_SIZE = (500, 300)  # the largest: plotille's canvas costs ~4 µs a cell (1000x1000 took 4 s)
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -73,8 +73,8 @@ def parse_size(text: str) -> tuple[int, int]:
     if len(parts) != 2 or not all(part.strip().isdigit() for part in parts):
         raise PlotUsageError(f"{text!r} is not COLUMNSxLINES, e.g. 72x20")
     columns, lines = (int(part) for part in parts)
-    if not (MIN_SIZE[0] <= columns <= MAX_SIZE and MIN_SIZE[1] <= lines <= MAX_SIZE):
-        raise PlotUsageError(f"{text} is not from {MIN_SIZE[0]}x{MIN_SIZE[1]} to {MAX_SIZE}x{MAX_SIZE}")
+    if not (MIN_SIZE[0] <= columns <= MAX_SIZE[0] and MIN_SIZE[1] <= lines <= MAX_SIZE[1]):
+        raise PlotUsageError(f"{text} is not from {MIN_SIZE[0]}x{MIN_SIZE[1]} to {MAX_SIZE[0]}x{MAX_SIZE[1]}")
     return columns, lines
 
 
@@ -251,10 +251,13 @@ def _shown(value) -> str:
 
 
 def _size(console) -> tuple[int, int]:
+    """The console's or the terminal's size, within MAX_SIZE (COLUMNS=100000 took forever)."""
     if console is not None:
-        return console.width, console.height
-    size = shutil.get_terminal_size((80, 24))
-    return size.columns, max(size.lines, 20)
+        columns, lines = console.width, console.height
+    else:
+        size = shutil.get_terminal_size((80, 24))
+        columns, lines = size.columns, max(size.lines, 20)
+    return min(columns, MAX_SIZE[0]), min(lines, MAX_SIZE[1])
 
 
 def _colors(console) -> bool:
