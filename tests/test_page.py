@@ -100,6 +100,23 @@ def test_the_page_starts_with_the_python_engines_numbers():
     assert "<title>gradcli: (x+y)*z</title>" in text
 
 
+def test_every_scalar_gets_a_slider_and_a_number_box_even_nan_inf_and_1e308(cli, tmp_path):
+    result = cli("eval", "x*y + z", "x=nan", "y=1e308", "z=-inf", "--output", str(tmp_path / "p.html"))
+    assert result.exit_code == 0, result.stderr
+    text = (tmp_path / "p.html").read_text(encoding="utf-8")
+    controls = re.findall(r'<label class="var">.*?</label>', text)
+    assert len(controls) == 3 and 'type="text"' not in "".join(controls) and '"NaN"' not in "".join(controls)
+    for name in "xyz":
+        assert f'<input type="range" data-var="{name}"' in text
+    # a non-finite value: an empty box that says what it holds, the slider at 0; 1e308: its own
+    # digits, the slider's ends the largest floats (never inf)
+    assert '<input type="number" data-var="x" step="any" value="" placeholder="nan"' in text
+    assert '<input type="number" data-var="z" step="any" value="" placeholder="-inf"' in text
+    assert '<input type="number" data-var="y" step="any" value="1e+308"' in text
+    assert 'min="-1.7976931348623157e+308" max="1.7976931348623157e+308"' in text 
+    assert not re.search(r'(min|max|step|value)="-?(inf|nan)', text)
+
+
 def test_eval_output_html_writes_the_page(cli, tmp_path):
     path = tmp_path / "circuit.html"
     result = cli("eval", "(x+y)*z", "x=-2", "y=5", "z=-4", "--output", str(path))
@@ -416,7 +433,7 @@ def test_the_number_format_is_numbers_py(browser, tmp_path):
 @pytest.mark.slow
 def test_edge_cases_in_chromium(browser, tmp_path):
     """An array output that is a variable (its gradient spread to the variable's shape), nan and
-    inf, no variable at all, an empty array, a huge value (a box, no slider): no console error,
+    inf, no variable at all, an empty array, a huge value, a nan value (a slider and a box each): no console error,
     and the script's texts are the Python engine's."""
     cases = [("x", {"x": [1.0, 2.0, 3.0]}), ("log(x)", {"x": -1.0}), ("x/y", {"x": 1.0, "y": 0.0}),
              ("2*3", {}), ("sum(X)", {"X": np.zeros(0)}), ("x*1e308", {"x": 1e308}),
@@ -444,6 +461,12 @@ def test_edge_cases_in_chromium(browser, tmp_path):
         tab.fill('input[type=number][data-var="x"]', "3")
         assert tab.eval_on_selector_all("#backward tbody tr", roles) == ["routes (won)", "routes (lost)"]
         assert tab.eval_on_selector_all("#steps [data-route]", "e => e.map(x => x.textContent)") == ["(won)", "(lost)"]
+        _show(tab, _page("x * y", {"x": np.nan, "y": 2.0}), tmp_path / "nan.html")
+        assert tab.eval_on_selector_all("input[type=range]", "e => e.length") == 2
+        tab.fill('input[type=number][data-var="x"]', "3")  # the nan becomes a number
+        _assert_shown(tab, _result("x * y", {"x": 3.0, "y": 2.0}))
+        tab.fill('input[type=range][data-var="x"]', "1")  # and the slider moves it
+        _assert_shown(tab, _result("x * y", {"x": 1.0, "y": 2.0}))
         assert errors == []
     finally:
         tab.close()

@@ -192,7 +192,7 @@ def test_view_limits_keep_the_bulk_when_a_pole_dominates():
 def test_points_that_combine_are_refused():
     with pytest.raises(GradcliError, match="combines elements and x flows into it"):
         sample(gradcli.parse("sum(x) * y"), "x", 0.0, 1.0, {"y": 1.0})
-    with pytest.raises(GradcliError, match="holds W at one number"):
+    with pytest.raises(GradcliError, match=r"plot needs a scalar f, and this one has shape \(2,\)"):
         sample(gradcli.parse("x * W"), "x", 0.0, 1.0, {"W": np.array([1.0, 2.0])})
 
 
@@ -286,6 +286,7 @@ def test_dumb_terminals_get_ascii(cli, monkeypatch):
     (["--wrt", "x,y", "--order", "2", "-f", "csv"], "--order 2 is for one variable"),
     (["--wrt", "x,y", "--points", "3000", "-f", "csv"], "from 2 to 2,000 points per axis"),
     (["--wrt", ","], "--wrt needs at least one variable name"),
+    (["--wrt", "x,x"], "--wrt x,x names x twice"),  # not quietly --wrt x
 ])
 def test_bad_options_are_usage_errors(cli, args, message):
     wrt = [] if "--wrt" in args else ["--wrt", "x"]
@@ -304,7 +305,7 @@ def test_no_wrt_is_a_usage_error(cli):
     (["x*y", "--wrt", "z", "y=1"], "--wrt z: not a variable of the expression"),
     (["x*y", "--wrt", "x"], "y"),  # a missing value: the engine's own message
     (["sum(x)*y", "--wrt", "x", "y=1"], "combines elements"),
-    (["x*W", "--wrt", "x", "W=[1,2]"], "holds W at one number"),
+    (["x*W", "--wrt", "x", "W=[1,2]"], "plot needs a scalar f, and this one has shape (2,)"),
     (["x*(", "--wrt", "x"], "at line 1"),
 ])
 def test_bad_input_is_exit_1_with_one_message(cli, args, message):
@@ -410,3 +411,118 @@ def test_colours_when_asked_and_tick_labels_that_fit():
     assert termplot._tick(1234.5678, 10, None) == "      1235"
     assert termplot._tick(0.5, 10, None, left=True) == "0.5       "
     assert all(len(termplot._tick(v, 10, None)) <= 10 for v in (-1.2345e-300, 9.87654e300, -0.000123456, 5.0))
+
+
+HUGE = [  # curves far beyond their y-limits: plotille's line drawing took a step per dot of them
+    ("exp(exp(x))", "-5:5", {}), ("1/(x-1e-300)", "-5:5", {}), ("exp(x)", "0:700", {}), ("exp(x)", "0:300", {}),
+    ("1e308*x", "-1:1", {}), ("tan(x)", "-100:100", {"points": 100_000}),
+    ("log(sin(1e6*x))", "-5:5", {"points": 200_000}), ("sin(1e4*x)", "-5:5", {"points": 200_000, "order": 2}),
+    # a kink crossed, a curve broken at nearly every point: no Python loop over them
+    ("relu(sin(1e5*x))", "-5:5", {"points": 300_000, "order": 2}),
+    ("step(sin(1e6*x))*exp(x*100)", "-5:5", {"points": 300_000, "order": 2}),
+]
+
+
+def test_no_curve_makes_the_terminal_plot_slow():
+    # in a subprocess with a timeout: a hang fails the test instead of stopping the suite
+    script = (
+        "import io, json, time, rich.console\n"
+        "from gradcli.commands.plot import show_plot\n"
+        f"cases = {HUGE!r}\n"
+        "times = []\n"
+        "for source, span, options in cases:\n"
+        "    console = rich.console.Console(file=io.StringIO(), width=100, height=30)\n"
+        "    start = time.perf_counter()\n"
+        "    show_plot(source, {}, ['x'], span, console=console, quiet=True, **options)\n"
+        "    times.append(time.perf_counter() - start)\n"
+        "    assert '(x)' in console.file.getvalue()\n"
+        "print(json.dumps(times))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    times = json.loads(done.stdout)
+    assert max(times) < 5, dict(zip((case[0] for case in HUGE), times))  # each ~0.1 s; unbounded before
+
+
+def test_segments_are_clipped_to_the_y_limits_and_the_work_is_bounded():
+    from gradcli.render import termplot
+
+    xs, ys = np.array([0.0, 1.0, 2.0, 3.0]), np.array([0.0, 1e300, 0.5, -1e308])
+    lines, points = termplot._drawn([(xs, ys)], (0.0, 3.0), (-1.0, 1.0), (100, 40))
+    for line_x, line_y in lines:
+        assert np.all(np.abs(line_y) <= 2.0) and np.all(np.diff(line_x) >= 0)
+    # the band is -2..2 (the limits widened by half their height); the curve leaves it through the
+    # top just after x = 0, comes back just before 2 and leaves through the bottom just after 2
+    assert [(float(a[0]), float(a[-1])) for a, _ in lines] == [(0.0, pytest.approx(0.0, abs=1e-299)),
+                                                             (pytest.approx(2.0), pytest.approx(2.0))]
+    assert lines[0][1].tolist() == [0.0, 2.0] and lines[1][1].tolist() == [2.0, 0.5, -2.0]
+    inside = [(np.linspace(0, 1, 50), np.sin(np.linspace(0, 1, 50)))]
+    lines, points = termplot._drawn(inside, (0.0, 1.0), (-1.0, 1.0), (100, 40))
+    assert len(lines) == 1 and np.array_equal(lines[0][1], inside[0][1]) and len(points[0]) == 0  # as given
+    zigzag = [(np.linspace(0, 1, 100_000), np.tile([-1.0, 1.0], 50_000))]
+    lines, points = termplot._drawn(zigzag, (0.0, 1.0), (-1.0, 1.0), (100, 40))
+    assert lines == [] and len(points[0]) <= 101 * 41  # too much line work: one point per dot instead
+
+
+def test_a_range_too_narrow_for_its_points_is_refused(cli):
+    result = cli("plot", "x", "--wrt", "x", "--range", "0:5e-324")
+    assert result.exit_code == 2 and "is too narrow to plot" in result.stderr
+    result = cli("plot", "x", "--wrt", "x", "--range", "1:1.000000000000001", "--points", "100")
+    assert result.exit_code == 1 and "is too narrow for 100 points" in result.stderr
+
+
+def test_a_value_for_the_plotted_variable_is_said_to_be_unused(cli):
+    result = cli("plot", "x * y", "--wrt", "x", "x=3", "y=2", "--points", "3", "-f", "csv")
+    assert result.exit_code == 0
+    assert result.stderr == "warning: x=3 is not used: plot runs x over -5:5\n"
+    assert result.stdout == "x,f,df/dx\n-5.0,-10.0,2.0\n0.0,0.0,2.0\n5.0,10.0,2.0\n"  # x ran, y held
+    assert cli("plot", "x * y", "--wrt", "x", "x=3", "y=2", "-f", "csv", "--quiet").stderr == ""
+
+
+def test_an_array_held_whole_when_f_is_a_scalar_function_of_it(cli, tmp_path):
+    # f = x·sum(relu(A)) + relu(x): f' = sum(relu(A)) + step(x) = 1 + step(x), f'' = 0 (A = [1, -2])
+    result = cli("plot", "x*sum(relu(A)) + relu(x)", "--wrt", "x", "A=[1,-2]", "--points", "3", "--order", "2",
+                 "-f", "csv")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "x,f,df/dx,d2f/dx2\n-5.0,-5.0,1.0,0.0\n0.0,0.0,1.0,0.0\n5.0,10.0,2.0,0.0\n"
+    result = cli("plot", "x*sum(A)", "--wrt", "x", "A=[1,2,3]", "--size", "60x20")
+    assert result.exit_code == 0 and result.stdout.startswith("f = x*sum(A) at A = an array of shape (3,)\n")
+    zarr = pytest.importorskip("zarr", reason="zarr (gradcli[dask]) is not installed")
+    group = zarr.open_group(str(tmp_path / "g.zarr"), mode="w")
+    group.create_array("a", shape=(4,), dtype="f8")[:] = [1, 2, 3, 4]
+    result = cli("plot", "x*sum(A)", "--wrt", "x", f"A=@{tmp_path / 'g.zarr'}:a", "--points", "2", "-f", "csv")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "x,f,df/dx\n-5.0,-50.0,10.0\n5.0,50.0,10.0\n"
+
+
+def test_a_field_nan_everywhere_is_said_once_without_matplotlibs_warnings(tmp_path):
+    pytest.importorskip("matplotlib", reason="Matplotlib (gradcli[plot]) is not installed")
+    done = subprocess.run([sys.executable, "-m", "gradcli", "plot", "sqrt(-x*x - y*y - 1)", "--wrt", "x,y",
+                           "--points", "5", "-o", str(tmp_path / "field.png")], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [f"warning: {name} is nan or inf at 25 of 25 grid points (left blank)"
+                                        for name in ("f", "∂f/∂x", "∂f/∂y")]
+
+
+def test_drawn_is_pieces_in_one_go():
+    data = sample(gradcli.parse("sqrt(sin(40*x)) + relu(x)"), "x", -3.0, 3.0, points=20_001, order=2)
+    for curve in data.curves:
+        pieces = curve.pieces(data.x, 100)
+        xs, ys, first = curve.drawn(data.x, 100)
+        assert np.array_equal(xs, np.concatenate([p[0] for p in pieces]))
+        assert np.array_equal(ys, np.concatenate([p[1] for p in pieces]))
+        assert np.flatnonzero(first).tolist() == np.cumsum([0] + [len(p[0]) for p in pieces[:-1]]).tolist()
+
+
+def test_a_huge_terminal_is_drawn_at_most_500x300(cli, monkeypatch):
+    import time
+
+    monkeypatch.setenv("COLUMNS", "100000")  # (shutil.get_terminal_size reads these first)
+    monkeypatch.setenv("LINES", "100000")
+    start = time.perf_counter()
+    result = cli("plot", "x", "--wrt", "x")
+    assert time.perf_counter() - start < 10  # plotille's canvas of 10^10 cells: forever before
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 500 and len(lines) <= 300

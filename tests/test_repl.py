@@ -98,6 +98,8 @@ def test_each_view_is_the_commands_own_text(session, capsys, cli, command, view)
     values = ["x=-2", "y=5", "z=-0.5"]
     _run(session, capsys, ":set " + " ".join(values), program)
     out = _run(session, capsys, command)
+    if view[0] == "plot":  # the repl holds the others; gradcli plot warns that x=… is not used
+        values = [value for value in values if not value.startswith(view[2] + "=")]
     expected = cli(*view, program, *values)
     assert out.out == expected.stdout
     assert out.err == expected.stderr
@@ -136,6 +138,36 @@ def test_errors_show_the_caret_and_the_session_goes_on(session, capsys):
     assert _gradients(out.out) == {"f": 4, "∂f/∂x": 4}
     out = _run(session, capsys, ":steps")
     assert "∂f/∂x" in out.out
+
+
+def test_plot_errors_are_in_the_repls_words(session, capsys):
+    out = _run(session, capsys, ":set a=1 b=2", "a * b", ":plot a,b -1:1")
+    assert "error: :plot a,b: the repl plots over one variable" in out.err
+    assert "not a variable" not in out.err and "--wrt a,b --output field.png" in out.err
+    out = _run(session, capsys, ":plot a 1:-1", ":plot a 0:x", ":plot a -1:1 3")
+    assert "error: the range 1:-1: the low end must be below the high end" in out.err
+    assert "error: the range 0:x: cannot read 'x' as a number\nhint: write e.g. :plot a -3:3 (LOW:HIGH)" in out.err
+    assert "error: the order 3: plot draws the first (1) or also the second (2) derivative" in out.err
+    assert "hint: write :plot a -3:3 2 for" in out.err
+    assert "--range" not in out.err and "--order" not in out.err
+    out = _run(session, capsys, ":plot a -1:1")
+    assert out.err == "" and "f = a * b at b = 2" in out.out  # a's own value is no warning here
+
+
+def test_a_huge_curve_plots_at_once(session, capsys):
+    import time
+
+    start = time.perf_counter()
+    out = _run(session, capsys, "exp(exp(x))", ":plot x -5:5", "1/(x-1e-300)", ":plot x -5:5 2")
+    assert time.perf_counter() - start < 10  # plotille drew ~1e300 dots per segment before: forever
+    assert out.out.count("> (x)") == 2
+
+
+def test_a_value_set_earlier_is_no_did_you_mean_for_a_missing_name(session, capsys):
+    out = _run(session, capsys, ":set x=1", "x * y", ":set constructor=3")
+    assert "hint: give it a value: :set y=VALUE" in out.err and "did you mean" not in out.err
+    out = _run(session, capsys, ":set yy=3")  # a likely typo still is one
+    assert "did you mean y? a value was given for 'yy'" in out.err
 
 
 def test_a_text_that_does_not_parse_keeps_the_last_program(session, capsys):

@@ -1171,6 +1171,8 @@ def plot_command(
         from .plot import PlotUsageError, show_plot
 
         names = _names(wrt, "--wrt") if wrt else []
+        if names:  # each once: show_plot refuses --wrt x,x (not quietly --wrt x)
+            names = [name.strip() for name in wrt.split(",") if name.strip()]
         source, values = _program_and_values(arguments, file, set_, values_file)
         try:
             show_plot(source, values, names, range_, order=order, points=points, output=output,

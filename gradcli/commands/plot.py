@@ -64,7 +64,7 @@ def parse_range(text: str, count: int = 1) -> list[tuple[float, float]]:
 
 
 MIN_SIZE = (40, 12)  # the smallest terminal plot: its frame and labels need room
-MAX_SIZE = 1000
+MAX_SIZE = (500, 300)  # the largest: plotille's canvas costs ~4 µs a cell (1000x1000 took 4 s)
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -73,8 +73,8 @@ def parse_size(text: str) -> tuple[int, int]:
     if len(parts) != 2 or not all(part.strip().isdigit() for part in parts):
         raise PlotUsageError(f"{text!r} is not COLUMNSxLINES, e.g. 72x20")
     columns, lines = (int(part) for part in parts)
-    if not (MIN_SIZE[0] <= columns <= MAX_SIZE and MIN_SIZE[1] <= lines <= MAX_SIZE):
-        raise PlotUsageError(f"{text} is not from {MIN_SIZE[0]}x{MIN_SIZE[1]} to {MAX_SIZE}x{MAX_SIZE}")
+    if not (MIN_SIZE[0] <= columns <= MAX_SIZE[0] and MIN_SIZE[1] <= lines <= MAX_SIZE[1]):
+        raise PlotUsageError(f"{text} is not from {MIN_SIZE[0]}x{MIN_SIZE[1]} to {MAX_SIZE[0]}x{MAX_SIZE[1]}")
     return columns, lines
 
 
@@ -140,7 +140,11 @@ def show_plot(source: str, values: dict, wrt: list[str], range_text: str, *, ord
         raise PlotUsageError(f"--format {format}: plot writes {', '.join(FORMATS)}")
     if not wrt:
         raise PlotUsageError("plot needs --wrt NAME (or NAME,NAME for a field)", hint="write e.g. --wrt x")
-    if len(wrt) > 2 or len(set(wrt)) != len(wrt):
+    twice = [name for i, name in enumerate(wrt) if name in wrt[:i]]
+    if twice and len(wrt) <= 2:
+        raise PlotUsageError(f"--wrt {','.join(wrt)} names {twice[0]} twice: plot draws over one variable or "
+                             "two different ones", hint=f"write --wrt {twice[0]}, or --wrt {twice[0]},y for a field")
+    if len(wrt) > 2 or twice:
         raise PlotUsageError(f"--wrt {','.join(wrt)}: plot draws over one variable or two different ones",
                              hint="write --wrt x or --wrt x,y")
     order = check_order(order)
@@ -180,6 +184,10 @@ def show_plot(source: str, values: dict, wrt: list[str], range_text: str, *, ord
 
         data = sample_field(graph, (wrt[0], wrt[1]), (ranges[0], ranges[1]), values, points=points)
     if not quiet:
+        for name in wrt:
+            if name in values:  # the variable runs over the range; its value is not used
+                sys.stderr.write(f"warning: {name}={_shown(values[name])} is not used: plot runs {name} over "
+                                 f"{range_text}\n")
         for message in data.warnings:
             sys.stderr.write(f"warning: {_ascii(message)}\n")
     title = _title(source, data)
@@ -192,7 +200,13 @@ def show_plot(source: str, values: dict, wrt: list[str], range_text: str, *, ord
     if output is not None:
         from ..render import figure
 
-        figure.save(data, output, title=title)
+        import warnings
+
+        import numpy as np
+
+        with warnings.catch_warnings(), np.errstate(all="ignore"):  # (an all-nan field: said above)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            figure.save(data, output, title=title)
         return
     from ..render import termplot
 
@@ -218,20 +232,32 @@ def _ascii(message: str) -> str:
 
 
 def _title(source: str, data) -> str:
-    from ..render.numbers import scalar
-
     text = " ".join(source.split())
     if len(text) > 60:
         text = text[:59] + "…"
-    held = ", ".join(f"{name} = {scalar(value, 6)}" for name, value in data.held.items())
+    held = ", ".join(f"{name} = {_shown(value)}" for name, value in data.held.items())
     return f"f = {text}" + (f" at {held}" if held else "")
 
 
+def _shown(value) -> str:
+    """A held value in the title: a number, or an array's shape."""
+    import numpy as np
+
+    from ..render.numbers import scalar
+
+    if np.ndim(value) == 0:
+        return scalar(float(value), 6)
+    return f"an array of shape {np.shape(value)}"
+
+
 def _size(console) -> tuple[int, int]:
+    """The console's or the terminal's size, within MAX_SIZE (COLUMNS=100000 took forever)."""
     if console is not None:
-        return console.width, console.height
-    size = shutil.get_terminal_size((80, 24))
-    return size.columns, max(size.lines, 20)
+        columns, lines = console.width, console.height
+    else:
+        size = shutil.get_terminal_size((80, 24))
+        columns, lines = size.columns, max(size.lines, 20)
+    return min(columns, MAX_SIZE[0]), min(lines, MAX_SIZE[1])
 
 
 def _colors(console) -> bool:

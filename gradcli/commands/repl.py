@@ -170,7 +170,17 @@ class Session:
         all of them when one it needs is missing, for the message's did-you-mean."""
         used = {name for graph in graphs.values() for name in graph.variables}
         own = {name: value for name, value in self.values.items() if name in used}
-        return own if self._complete(graphs) else dict(self.values)
+        if self._complete(graphs):
+            return own
+        # of the others, only those a missing name may be a typo of: an unrelated value kept from
+        # earlier (:set constructor=3) is no "did you mean" for a missing y
+        from ..base.errors import closest
+
+        others = [name for name in self.values if name not in used]
+        missing = {name for graph in graphs.values() for name in graph.required if name not in self.values}
+        typos = {closest(name, others) for name in missing} - {None}
+        own.update((name, self.values[name]) for name in others if name in typos)
+        return own
 
     def _complete(self, graphs: dict) -> bool:
         """Whether every variable the program needs has a value."""
@@ -292,16 +302,31 @@ class Session:
             raise GradcliError(":plot needs a variable and a range", hint="for example :plot x -3:3 (or :plot x -3:3 2)")
         graph = self._program()
         name, range_text = words[:2]
+        if "," in name:
+            raise GradcliError(f":plot {name}: the repl plots over one variable",
+                               hint=f"for example :plot {name.split(',')[0] or 'x'} {range_text}; a field over two "
+                                    f"goes into a file: gradcli plot … --wrt {name} --output field.png")
         if name not in graph.variables:
             from ..base.errors import did_you_mean
 
             raise GradcliError(f":plot {name}: not a variable of the last program",
                                hint=did_you_mean(name, graph.variables) or f"its variables: {', '.join(graph.variables)}")
         order = int(words[2]) if len(words) == 3 else 1
-        from .plot import show_plot
+        from .plot import PlotUsageError, show_plot
 
-        show_plot(self.source, self._used(self.graphs), [name], range_text, order=order, digits=self.digits,
-                  color=False if self.no_color or "NO_COLOR" in os.environ else None)
+        held = {key: value for key, value in self._used(self.graphs).items() if key != name}  # (name: the range)
+        try:
+            show_plot(self.source, held, [name], range_text, order=order, digits=self.digits,
+                      color=False if self.no_color or "NO_COLOR" in os.environ else None)
+        except PlotUsageError as exc:  # in the repl's words: its range and order, not --range, --order
+            example = f":plot {name} -3:3"
+            message = exc.message.replace("--range", "the range").replace("--order", "the order")
+            hint = exc.hint
+            if hint and "--order" in hint:
+                hint = f"write {example} 2 for ∂²f/∂{name}²; the order is 1 or 2"
+            elif hint and "--range" in hint:
+                hint = f"write e.g. {example} (LOW:HIGH)"
+            raise GradcliError(message, hint=hint) from None
 
     def do_save(self, rest: str) -> None:
         """Write the last program to FILE, its values as gradcli eval's arguments in a comment on

@@ -90,6 +90,30 @@ class Curve:
         return out
 
 
+    def drawn(self, x: np.ndarray, columns: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The points of `pieces(x, columns)` in one go: (x, values, first), `first` True where
+        a piece starts. Vectorized: a curve broken into 10⁶ pieces costs no Python loop over them."""
+        starts, stops = self._run_bounds()
+        keep = np.isfinite(self.values)  # every finite point is in one run
+        extra = []
+        long = stops - starts > THIN * columns
+        for start, stop in zip(starts[long].tolist(), stops[long].tolist()):  # (few: each is long)
+            keep[start:stop] = False
+            extra.append(_extremes(self.values, start, stop, 2 * columns))
+        index = np.flatnonzero(keep)
+        if extra:
+            index = np.unique(np.concatenate([index, *extra]))
+        first = np.isin(index, starts)
+        return x[index], self.values[index], first
+
+    def _run_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        finite = np.isfinite(self.values)
+        joined = finite[:-1] & finite[1:] & ~self.broken
+        before = np.concatenate([[False], joined])
+        after = np.concatenate([joined, [False]])
+        return np.flatnonzero(finite & ~before), np.flatnonzero(finite & ~after) + 1
+
+
 def _extremes(values: np.ndarray, start: int, stop: int, columns: int) -> np.ndarray:
     """The indexes in [start, stop) of each of `columns` equal buckets' first, last, lowest and
     highest value, sorted."""
@@ -163,11 +187,15 @@ def view_limits(values: np.ndarray) -> tuple[float, float]:
         spread = q_hi - q_lo
         if spread > 0 and hi - lo > 10 * spread:
             lo, hi = max(lo, q_lo - spread), min(hi, q_hi + spread)
-    if hi - lo <= 1e-12 * max(abs(lo), abs(hi), 1.0):  # a flat curve: a band around it
+    # (in halves and within ±LIMIT, so that hi - lo, and a plot's step per dot, stay finite)
+    if hi / 2 - lo / 2 <= 0.5e-12 * max(abs(lo), abs(hi), 1.0):  # a flat curve: a band around it
         pad = max(abs(lo) * 0.1, 1.0)
-        return lo - pad, hi + pad
-    pad = 0.05 * (hi - lo)
-    return lo - pad, hi + pad
+        return max(lo - pad, -LIMIT), min(hi + pad, LIMIT)
+    pad = 0.05 * hi - 0.05 * lo
+    return max(lo - pad, -LIMIT), min(hi + pad, LIMIT)
+
+
+LIMIT = 4e307  # the widest y range: ±LIMIT (a quarter of the largest float)
 
 
 def check_range(low: float, high: float, what: str = "--range") -> None:
@@ -176,6 +204,8 @@ def check_range(low: float, high: float, what: str = "--range") -> None:
     if not math.isfinite(high - low):
         raise GradcliError(f"{what} {low:g}:{high:g} is too wide: its length overflows a float",
                            hint="write e.g. -1e300:1e300")
+    if low < high and not (high - low) / 1e7 > 0:  # a plot's dots and points must differ
+        raise GradcliError(f"{what} {low:g}:{high:g} is too narrow to plot", hint="write e.g. -5:5")
     if not low < high:
         raise GradcliError(f"{what} {low:g}:{high:g}: the low end must be below the high end",
                            hint=f"write e.g. {min(low, high):g}:{max(low, high):g}" if low != high else
@@ -196,16 +226,11 @@ def _plan(graph: Graph, names: list[str], values: dict) -> dict:
     for name, value in values.items():
         if name in names or name not in graph.variables:
             continue
-        if np.ndim(value) != 0:
-            raise GradcliError(f"plot holds {name} at one number, and its value has shape {np.shape(value)}",
-                               hint=f"give {name} a number, or plot a scalar function of it")
-        held[name] = float(value)
-    reached = [False] * len(graph.nodes)
+        # an array is held whole (x*sum(A)); f must still be a scalar at each point (_probe)
+        held[name] = float(value) if np.ndim(value) == 0 else np.asarray(value, dtype=np.float64)
+    reached = _reached(graph, names)
     for node in graph.nodes:
-        if node.kind == "var":
-            reached[node.id] = node.name in names
-        elif node.kind == "gate":
-            reached[node.id] = any(reached[i.id] for i in node.inputs)
+        if node.kind == "gate":
             if reached[node.id] and not node.op.elementwise:
                 inner = combining_gate(node, [reached[i.id] for i in node.inputs])
                 if inner is None:
@@ -217,6 +242,17 @@ def _plan(graph: Graph, names: list[str], values: dict) -> dict:
                     hint="plot a function that is elementwise in the plotted variable; "
                          "gradcli eval gives f and its gradient at one point")
     return held
+
+
+def _reached(graph: Graph, names: list[str]) -> list[bool]:
+    """Per node, whether the points (the variables `names`) flow into it."""
+    reached = [False] * len(graph.nodes)
+    for node in graph.nodes:
+        if node.kind == "var":
+            reached[node.id] = node.name in names
+        elif node.kind == "gate":
+            reached[node.id] = any(reached[i.id] for i in node.inputs)
+    return reached
 
 
 def _probe(graph: Graph, names: list[str], held: dict, at: list[float]) -> None:
@@ -239,8 +275,7 @@ def sample(graph: Graph, wrt: str, low: float, high: float, values: dict | None 
     from its forward pass over the same points (a call is one gate of `graph`, with no kink of
     its own).
 
-    Raises GradcliError for a name that is not a variable, an array value of another variable,
-    a gate that combines the points (sum, @, ...), an f that is not a scalar, a missing value,
+    Raises GradcliError for a name that is not a variable, a gate that combines the points (sum, @, ...), an f that is not a scalar, a missing value,
     a bad range; ValueError for an order other than 1 or 2 or points outside [2, MAX_POINTS]."""
     if order not in (1, 2):
         raise ValueError(f"the order of a plot is 1 or 2, not {order!r}")
@@ -250,10 +285,14 @@ def sample(graph: Graph, wrt: str, low: float, high: float, values: dict | None 
     held = _plan(graph, [wrt], dict(values or {}))
     _probe(graph, [wrt], held, [low])
     x = np.linspace(low, high, points)
+    if not (np.diff(x) > 0).all():
+        raise GradcliError(f"the range {low:.17g}:{high:.17g} is too narrow for {points} points: neighbouring "
+                           "points are the same number", hint="plot a wider range, or fewer points")
     arrays = dict(held)
     arrays[wrt] = x
     kink_graph = graph if expanded is None else expanded
-    kink_gates = _kink_gates(kink_graph)
+    reached = _reached(kink_graph, [wrt])
+    kink_gates = [node for node in _kink_gates(kink_graph) if reached[node.id]]  # (the others are constant)
     with np.errstate(all="ignore"):
         result = graph.evaluate(arrays, trace=bool(kink_gates) and expanded is None)  # (records read below)
     f = _spread(result.value, points)
@@ -345,20 +384,19 @@ def _kinks(gates: list[Node], result, x: np.ndarray, f: np.ndarray):
         if not change.any():
             continue
         crossed |= change
-        places = []
-        for i in np.flatnonzero(at):
-            places.append((float(x[i]), True, float(f[i])))
-        for i in np.flatnonzero(change & (side[:-1] != 0) & (side[1:] != 0)):
-            a, b = float(offset[i]), float(offset[i + 1])
+        # (in arrays: a gate may cross its kink at every one of 10⁶ points)
+        exact = np.flatnonzero(at)
+        between = np.flatnonzero(change & (side[:-1] != 0) & (side[1:] != 0))
+        with np.errstate(all="ignore"):
+            a, b = offset[between], offset[between + 1]
             t = a / (a - b)
-            where = float(x[i] + t * (x[i + 1] - x[i]))
-            places.append((where, False, float(f[i] + t * (f[i + 1] - f[i]))))
-        places.sort()
-        for where, exact, value in places:
-            if len(kinks) >= MAX_KINKS:
-                left_off += 1
-                continue
-            kinks.append(Kink(where, node.label, node.op.kink_rule, exact, value))
+            where = np.concatenate([x[exact], x[between] + t * (x[between + 1] - x[between])])
+            value = np.concatenate([f[exact], f[between] + t * (f[between + 1] - f[between])])
+        is_exact = np.concatenate([np.ones(len(exact), dtype=bool), np.zeros(len(between), dtype=bool)])
+        order = np.lexsort((value, is_exact, where))[:max(0, MAX_KINKS - len(kinks))]  # as tuples sort
+        left_off += len(where) - len(order)
+        for i in order.tolist():
+            kinks.append(Kink(float(where[i]), node.label, node.op.kink_rule, bool(is_exact[i]), float(value[i])))
     kinks.sort(key=lambda k: k.x)
     return kinks, crossed, left_off
 

@@ -109,14 +109,16 @@ def _controls(graph, trace, required, digits) -> str:
             continue
         value = np.asarray(trace[node.id].value, dtype=np.float64)
         name = escape(node.name)
-        v = float(value) if value.ndim == 0 else 0.0
-        reach = 2 * max(1.0, abs(v))
-        low, high = v - reach, v + reach
-        if value.ndim == 0 and np.isfinite(low) and np.isfinite(high):
-            step = (high - low) / 400
+        if value.ndim == 0:  # a slider and a number box, whatever the number (1e308, inf, nan)
+            v = float(value)
+            centre = v if np.isfinite(v) else 0.0  # nan, ±inf: the box is empty, says so, the slider at 0
+            reach = 2 * max(1.0, abs(centre))
+            low, high = max(centre - reach, -_LARGEST), min(centre + reach, _LARGEST)  # (finite: 1e308)
+            step = high / 400 - low / 400
+            shown = f'value="{_plain(v)}"' if np.isfinite(v) else f'value="" placeholder="{_plain(v)}"'
             rows.append(f'<label class="var">{name} <input type="range" data-var="{name}" min="{low!r}" '
-                        f'max="{high!r}" step="{step!r}" value="{v!r}" aria-label="{name} slider">'
-                        f'<input type="number" data-var="{name}" step="any" value="{_plain(v)}" aria-label="{name}">'
+                        f'max="{high!r}" step="{step!r}" value="{centre!r}" aria-label="{name} slider">'
+                        f'<input type="number" data-var="{name}" step="any" {shown} aria-label="{name}">'
                         f'</label>')
         else:
             text = _plain_list(value.tolist())
@@ -125,6 +127,9 @@ def _controls(graph, trace, required, digits) -> str:
     if not rows:
         return '<p class="legend">no variable to change</p>'
     return '<form id="controls" onsubmit="return false">' + "".join(rows) + "</form>"
+
+
+_LARGEST = float(np.finfo(np.float64).max)
 
 
 def _plain(value: float) -> str:

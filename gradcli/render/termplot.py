@@ -55,14 +55,15 @@ def render(samples: Samples, *, width: int = 80, height: int = 24, color: bool =
     figure.set_x_limits(float(x[0]), float(x[-1]))
     low, high = samples.limits()
     figure.set_y_limits(low, high)
+    dots = (2 * figure.width, 4 * figure.height)  # a braille cell is 2 dots wide, 4 high
     for curve, colour, mark in zip(samples.curves, COLORS, marks):
         mark = None if color else mark
-        for xs, ys in curve.pieces(x, 2 * figure.width):  # a braille cell is 2 dots wide
-            xs, ys = xs.tolist(), ys.tolist()
-            if len(xs) == 1 or mark is not None:
-                figure.scatter(xs, ys, lc=colour, marker=mark)
-            else:
-                figure.plot(xs, ys, lc=colour)
+        lines, points = _drawn(curve.drawn(x, dots[0]), (float(x[0]), float(x[-1])), (low, high), dots,
+                               lines=mark is None)
+        for xs, ys in lines:
+            figure.plot(xs.tolist(), ys.tolist(), lc=colour)
+        if len(points[0]):
+            figure.scatter(points[0].tolist(), points[1].tolist(), lc=colour, marker=mark)
     shown = [k for k in samples.kinks if low <= k.f <= high]
     if shown:
         figure.scatter([k.x for k in shown], [k.f for k in shown], lc=KINK_COLOR, marker=KINK_MARK)
@@ -86,6 +87,97 @@ def render(samples: Samples, *, width: int = 80, height: int = 24, color: bool =
     if more > 0:
         lines.append(f"… and {more} more kinks")
     return "\n".join(lines) + "\n"
+
+
+# The most dot steps plotille's line drawing may take for one curve (~1 µs each): beyond it the
+# curve is drawn as its points, one dot each.
+MAX_WORK = 200_000
+THIN_POINTS = 8  # more single points than this many per dot column: one per dot
+
+
+def _drawn(pieces, x_limits, y_limits, dots, lines: bool = True):
+    """What plotille draws of a curve's `pieces` in a plot of `dots` (columns, rows) over
+    `x_limits` × `y_limits`: (polylines, (x, y) of single points). `pieces`: a list of (x, y)
+    arrays, or (x, y, first) arrays of all their points, `first` True where a piece starts.
+
+    plotille's line drawing takes a step per dot between a segment's ends, in the canvas or not,
+    so a value of 1e300 takes forever: each segment is first clipped to the y-limits widened by
+    half their height (the part drawn is the same), splitting a polyline where it leaves them.
+    The work is then bounded: if the dot steps of all segments (and a call per polyline) exceed
+    MAX_WORK (a dense curve of many pieces), or `lines` is False (each curve its mark), the
+    points are drawn instead (one per dot when there are many). Points far outside the y-limits
+    are dropped."""
+    import numpy as np
+
+    empty = np.empty(0)
+    if isinstance(pieces, tuple):
+        xs, ys, first = (np.asarray(a) for a in pieces)
+        xs, ys = xs.astype(float), ys.astype(float)
+    else:
+        pieces = [(np.asarray(p[0], dtype=float), np.asarray(p[1], dtype=float)) for p in pieces]
+        if not pieces:
+            return [], (empty, empty)
+        xs = np.concatenate([p[0] for p in pieces])
+        ys = np.concatenate([p[1] for p in pieces])
+        first = np.zeros(len(xs), dtype=bool)
+        first[np.cumsum([0] + [len(p[0]) for p in pieces[:-1]])] = True
+    if not len(xs):
+        return [], (empty, empty)
+    low, high = y_limits
+    half = high / 2 - low / 2  # (finite, unlike high - low for ±1e308)
+    top = min(high + half, FLOAT_MAX)
+    bottom = max(low - half, -FLOAT_MAX)
+    width = x_limits[1] / 2 - x_limits[0] / 2
+    scale_x = dots[0] / width if width > 0 else 0.0  # dots per unit of x/2
+    scale_y = dots[1] / half if half > 0 else 0.0
+    polylines = []
+    alone = first & np.append(first[1:], True)  # a piece of one point
+    if lines and len(xs) > 1:
+        x0, x1, y0, y1 = xs[:-1], xs[1:], ys[:-1], ys[1:]
+        with np.errstate(all="ignore"):
+            dy = y1 / 2 - y0 / 2
+            flat = dy == 0
+            t_bottom = np.where(flat, -np.inf, (bottom / 2 - y0 / 2) / np.where(flat, 1.0, dy))
+            t_top = np.where(flat, np.inf, (top / 2 - y0 / 2) / np.where(flat, 1.0, dy))
+            t_in = np.maximum(0.0, np.minimum(t_bottom, t_top))
+            t_out = np.minimum(1.0, np.maximum(t_bottom, t_top))
+            inside = np.where(flat, (y0 >= bottom) & (y0 <= top), t_in <= t_out)
+            kept = np.flatnonzero(inside & ~first[1:])
+            t_in, t_out = t_in[kept], t_out[kept]
+            x0, x1, y0, y1, dy = x0[kept], x1[kept], y0[kept], y1[kept], dy[kept]
+            ax = np.where(t_in > 0, x0 + t_in * (x1 - x0), x0)
+            bx = np.where(t_out < 1, x0 + t_out * (x1 - x0), x1)
+            # a cut end lies on the bound crossed (interpolating y there loses all its digits)
+            ay = np.where(t_in > 0, np.clip(y0, bottom, top), y0)
+            by = np.where(t_out < 1, np.clip(y1, bottom, top), y1)
+            steps = np.maximum(np.abs(bx / 2 - ax / 2) * scale_x, np.abs(by / 2 - ay / 2) * scale_y)
+        joined = np.zeros(len(kept), dtype=bool)  # segment k continues segment k - 1's polyline
+        joined[1:] = (kept[1:] == kept[:-1] + 1) & (t_out[:-1] == 1) & (t_in[1:] == 0)
+        starts = np.flatnonzero(~joined)
+        work = float(np.nan_to_num(steps, nan=0.0, posinf=MAX_WORK).sum()) + 2 * len(kept) + 50 * len(starts)
+        if work <= MAX_WORK:
+            for begin, end in zip(starts.tolist(), np.append(starts[1:], len(kept)).tolist()):
+                polylines.append((np.concatenate([ax[begin:begin + 1], bx[begin:end]]),
+                                  np.concatenate([ay[begin:begin + 1], by[begin:end]])))
+            # a piece's points outside the band and not on a kept segment are not drawn
+            xs, ys = xs[alone], ys[alone]
+    keep = (ys >= bottom) & (ys <= top)
+    xs, ys = xs[keep], ys[keep]
+    if len(xs) <= THIN_POINTS * dots[0]:
+        return polylines, (xs, ys)
+    # many: one point per dot: its column and row, as plotille rounds them (near enough)
+    with np.errstate(all="ignore"):
+        column = np.round((xs / 2 - x_limits[0] / 2) * scale_x)
+        row = np.round((ys / 2 - low / 2) * scale_y)
+    # as one integer key (rows lie within ±1.5 plot heights: the band), sorted in 1-D: fast
+    span = 4 * dots[1] + 8
+    key = column.astype(np.int64) * span + np.clip(row, -span // 2 + 1, span // 2 - 1).astype(np.int64)
+    _, index = np.unique(key, return_index=True)
+    index.sort()
+    return polylines, (xs[index], ys[index])
+
+
+FLOAT_MAX = 1.7976931348623157e308
 
 
 class _forced_colours:
