@@ -2,15 +2,17 @@
 `_repr_latex_` (render/html.py calls `display_math`).
 
 - the table (`table_fragment`): a `tabular` with the terminal table's columns (table.HEADERS),
-  output first, cut at table.DEFAULT_ROWS rows unless --all (a tabular does not break across
-  pages: more rows than a page holds run off it); then f and ∂f/∂v in an `align*`, and the sums
-  at forks;
+  output first, cut at table.DEFAULT_ROWS rows unless --all (a fragment's tabular does not break
+  across pages; a standalone document's table is a `longtable` that does, in a smaller font, its
+  long labels wrapping, so that every row of --all is on a page); then f and ∂f/∂v in an
+  `align*` (a standalone document allows it to break across pages), and the sums at forks;
 - --steps (`steps_fragment`, its equations from `step_blocks`): the chain rule written as equations, one `align*` per gate, output
   first: `\\frac{\\partial f}{\\partial q} = z = -4` under the seed, `\\frac{\\partial f}{\\partial x} =
   1 \\cdot \\frac{\\partial f}{\\partial q} = 1 \\cdot (-4) = -4` below it. A local gradient's formula is
   the op's registry rule (`Op.rule`) instantiated on the gate's inputs by the same Builder that
   differentiates graphs, and written by language/formula.py's LatexPrinter: no second table of
-  derivatives. A VJP (a reduction, @, a transpose) is named by its registry text.
+  derivatives. A VJP (a reduction, @, a transpose) is named by its registry text. A value read
+  by several inputs of one gate (X*X) gets a line per input, saying which, then their sum.
 
 The output is a fragment to `\\input` (needs `\\usepackage{amsmath}`, its first line says so), or
 with `standalone=True` a whole document that pdflatex compiles as it is. Every label is escaped
@@ -423,19 +425,48 @@ def _align(lines: list[str]) -> str:
     return "\\begin{align*}\n  " + " \\\\\n  ".join(lines) + "\n\\end{align*}"
 
 
-def table_fragment(result: Result, *, digits: int = 6, all_rows: bool = False, output: str = "f") -> str:
-    """The backward table, f and the gradients, the forks: one fragment (see the module)."""
+LONG_PACKAGES = ("amsmath", "longtable", "array")  # a standalone document's: its table breaks across pages
+_LABEL_COLUMN = r">{\raggedright\arraybackslash}p{0.16\linewidth}"  # gate, input: long labels wrap
+_NUMBER_COLUMN = r">{\raggedleft\arraybackslash}p{0.085\linewidth}"  # an array's preview wraps at commas
+
+
+def _breakable(cell: str) -> str:
+    """A label in a table cell that may wrap: source text (math_tt's) breaks at its spaces, one
+    \\mathtt per word (a braced group in math never breaks)."""
+    if not cell.startswith(r"$\mathtt{"):
+        return cell
+    return cell.replace(r"\ ", r"}\ \allowbreak\mathtt{")
+
+
+def table_fragment(result: Result, *, digits: int = 6, all_rows: bool = False, output: str = "f",
+                   long: bool = False) -> str:
+    """The backward table, f and the gradients, the forks: one fragment (see the module). `long`
+    (a standalone document's): a `longtable` in \\footnotesize that breaks across pages, its
+    header repeated, its gate and input labels wrapping in columns a fifth of the line wide."""
     parts = []
     total = result.edge_count
     shown = total if all_rows else min(total, table.DEFAULT_ROWS)
     if shown:
         head = " & ".join(text(h) for h in table.HEADERS) + r" \\"
         rows = [" & ".join(cells) + r" \\" for cells in islice(_row_cells(result, digits), shown)]
-        align = "".join("r" if i in table.NUMBER_COLUMNS else "l" for i in range(len(table.HEADERS)))
-        parts.append("\\noindent\\textbf{Backward pass of} " + texttt(gates.title(result.graph)) + "\\\\\n"
-                     + "\\emph{" + text(table.HOW_TO_READ) + "}\n\n"
-                     + f"\\noindent\\begin{{tabular}}{{{align}}}\n\\hline\n{head}\n\\hline\n"
-                     + "\n".join(rows) + "\n\\hline\n\\end{tabular}")
+        title = ("\\noindent\\textbf{Backward pass of} " + texttt(gates.title(result.graph)) + "\\\\\n"
+                 + "\\emph{" + text(table.HOW_TO_READ) + "}\n\n")
+        if long:
+            align = "".join(_NUMBER_COLUMN if i in table.NUMBER_COLUMNS else _LABEL_COLUMN if i in (0, 3) else "l"
+                            for i in range(len(table.HEADERS)))
+            rows = [" & ".join(_breakable(c) if i in (0, 3) else c.replace(", ", ",\\allowbreak ").replace(r"\;", r"\;\allowbreak ")
+                               if i in table.NUMBER_COLUMNS else c for i, c in enumerate(cells)) + r" \\"
+                    for cells in islice(_row_cells(result, digits), shown)]
+            # a number does not break: a smaller font where --digits makes them long
+            size = "footnotesize" if digits <= 9 else "scriptsize" if digits <= 12 else "tiny"
+            parts.append(title + f"{{\\{size}\\setlength{{\\tabcolsep}}{{3pt}}\\setlength{{\\LTleft}}{{0pt}}"
+                         "\\setlength{\\LTright}{0pt}\n"
+                         + f"\\begin{{longtable}}{{@{{}}{align}@{{}}}}\n\\hline\n{head}\n\\hline\n\\endhead\n"
+                         + "\\hline\n\\endfoot\n" + "\n".join(rows) + "\n\\end{longtable}}")
+        else:
+            align = "".join("r" if i in table.NUMBER_COLUMNS else "l" for i in range(len(table.HEADERS)))
+            parts.append(title + f"\\noindent\\begin{{tabular}}{{{align}}}\n\\hline\n{head}\n\\hline\n"
+                         + "\n".join(rows) + "\n\\hline\n\\end{tabular}")
         if total > shown:
             parts.append(r"\emph{\ldots{} " + f"{total - shown} more rows not shown; --all shows every row".replace("--", "-{}-") + "}")
     lines = equations(result, digits=digits, all_rows=all_rows, output=output)
@@ -522,6 +553,11 @@ def step_blocks(result: Result, *, digits: int = 6, all_steps: bool = False, out
                              r"&& \text{gradients add at forks}")
         lines.extend(rf"{name(letter)} &= {label(inp)}" for letter, inp in letters)
         seed = gate is out
+        # a value read by several of this gate's inputs (X*X): each input's line says which input
+        # it is, then their sum, the fork, where it happens
+        reads: dict[int, list] = {}
+        for edge in record.edges:
+            reads.setdefault(edge.input.id, []).append(edge)
         for edge in record.edges:
             inp = edge.input
             left = partial(f, inputs[edge.index][0])
@@ -543,6 +579,14 @@ def step_blocks(result: Result, *, digits: int = 6, all_steps: bool = False, out
             else:
                 shown = f"{formula} \\cdot {here}"
                 lines.append(f"{left} &= {shown} = {factor(local)} \\cdot {factor(upstream)} = {result_math}")
+            same = reads[inp.id]
+            if len(same) > 1:
+                lines[-1] += rf" && \text{{input {edge.index + 1}}}"
+                if edge is same[-1]:
+                    which = ", ".join(str(e.index + 1) for e in same)
+                    total = sum((e.result for e in same[1:]), same[0].result)
+                    lines.append(rf"{left} &= {numbers.joined_sum(number(e.result, digits) for e in same)}"
+                                 rf" = {number(total, digits)} && \text{{inputs {which} add}}")
         role = gates.role(record.edges[0]) if record.edges else gate.view.role
         yield ("step", (count, gate_math, number(record.value, digits), symbol(gate), role, gate.view.role,
                         gate.view.symbol)), lines
@@ -598,10 +642,16 @@ def header(packages=PACKAGES) -> str:
         rf"\usepackage{{{p}}}" for p in packages)
 
 
-def document(body: str, packages=PACKAGES, *, landscape: bool = False) -> str:
-    """`body` as a whole document pdflatex compiles (article, the packages, no page numbers)."""
+def document(body: str, packages=PACKAGES, *, landscape: bool = False,
+             paper: tuple[float, float] | None = None) -> str:
+    """`body` as a whole document pdflatex compiles (article, the packages, no page numbers);
+    `paper`: (width, height) in cm of a page bigger than A4, for a big picture."""
     geometry = "landscape,margin=1.5cm" if landscape else "margin=2cm"
+    if paper is not None:
+        geometry = f"paperwidth={paper[0]:.1f}cm,paperheight={paper[1]:.1f}cm,margin=1.5cm"
     uses = "\n".join(rf"\usepackage{{{p}}}" for p in packages)
+    if "amsmath" in packages:  # a long align* (every gradient, --all) breaks across pages
+        uses += "\n\\allowdisplaybreaks"
     return (f"\\documentclass{{article}}\n\\usepackage[{geometry}]{{geometry}}\n{uses}\n\\pagestyle{{empty}}\n"
             f"\\begin{{document}}\n{body}\n\\end{{document}}")
 
@@ -615,9 +665,9 @@ def render(results: dict[str, Result], *, steps: bool = False, digits: int = 6, 
     for output, result in results.items():
         called = output  # {"f": result} for one output; --outputs q: q
         body = (steps_fragment(result, digits=digits, all_steps=all_rows, output=called) if steps
-                else table_fragment(result, digits=digits, all_rows=all_rows, output=called))
+                else table_fragment(result, digits=digits, all_rows=all_rows, output=called, long=standalone))
         if several:
             body = rf"\paragraph{{Output {texttt(output)}}}" + "\n\n" + body
         parts.append(body)
     body = "\n\n".join(parts)
-    return document(body, landscape=True) if standalone else header() + "\n" + body
+    return document(body, LONG_PACKAGES, landscape=True) if standalone else header() + "\n" + body
