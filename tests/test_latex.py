@@ -370,3 +370,21 @@ def test_a_big_circuit_gets_a_page_its_size_or_a_clear_refusal(cli, tmp_path):
     assert "too big for a TikZ picture" in result.stderr and "--format latex --standalone" in result.stderr
     assert "Traceback" not in result.stderr
     assert cli("eval", *sum_of_sines(150), "-f", "tikz").exit_code == 1  # a fragment neither
+
+
+@pytest.mark.slow
+@needs_tex
+def test_a_fork_of_sixty_terms_continues_on_further_rows(cli, tmp_path):
+    """x read by 60 gates, --all: its sum of 60 gradients (one line 2000pt wide before) continues
+    on rows of its own, in the table's document and in --steps; the total is by hand."""
+    program = " + ".join(f"sin(x*w{i})" for i in range(60))
+    values = ["x=0.7", *(f"w{i}={i / 8:g}" for i in range(60))]
+    total = sum(i / 8 * math.cos(0.7 * i / 8) for i in range(60))
+    for extra in ((), ("--steps",)):
+        tex = eval_text(cli, program, *values, "-f", "latex", "--standalone", "--all", *extra)
+        assert r"&\quad " in tex
+        text = pdf_text(tex, tmp_path, "fork")
+        log = (tmp_path / "fork.log").read_text(encoding="latin-1")
+        too_wide = [float(w) for w in re.findall(r"Overfull \\hbox \(([\d.]+)pt too wide\)", log)]
+        assert max(too_wide, default=0) < 20, too_wide
+        assert six(total) in tokens(text)

@@ -5,7 +5,8 @@
   output first, cut at table.DEFAULT_ROWS rows unless --all (a fragment's tabular does not break
   across pages; a standalone document's table is a `longtable` that does, in a smaller font, its
   long labels wrapping, so that every row of --all is on a page); then f and ∂f/∂v in an
-  `align*` (a standalone document allows it to break across pages), and the sums at forks;
+  `align*` (a standalone document allows it to break across pages), and the sums at forks (a
+  long sum continues on further rows: `joined_sum`);
 - --steps (`steps_fragment`, its equations from `step_blocks`): the chain rule written as equations, one `align*` per gate, output
   first: `\\frac{\\partial f}{\\partial q} = z = -4` under the seed, `\\frac{\\partial f}{\\partial x} =
   1 \\cdot \\frac{\\partial f}{\\partial q} = 1 \\cdot (-4) = -4` below it. A local gradient's formula is
@@ -149,6 +150,24 @@ def number(value, digits: int = 6) -> str:
         preview = _NUMBER.sub(lambda m: _scalar_text(m.group(0)), preview).replace("...", r"\ldots")
         return rf"{shape.replace(' ', '')})\;{preview}"
     return _scalar_text(written)
+
+
+ROW_CHARS = 90  # an align line's sum longer than this (in LaTeX source) continues on the next row
+
+
+def joined_sum(terms) -> str:
+    """Numbers in math written as one sum (numbers.joined_sum), for an `align` line: a long one
+    continues on further rows (`\\\\ &\\quad + …`), none of it off the page (a fork's
+    hundred terms with --all)."""
+    rows, row = [], ""
+    for part in re.split(r"(?= [+-] )", numbers.joined_sum(terms)):
+        if row and len(row) + len(part) > ROW_CHARS:
+            rows.append(row)
+            row = part.lstrip()
+        else:
+            row += part
+    rows.append(row)
+    return " \\\\\n  &\\quad ".join(rows)
 
 
 def factor(math: str) -> str:
@@ -414,7 +433,7 @@ def _fork_lines(result: Result, digits: int, all_rows: bool, output: str) -> tup
     for record in forks[:limit]:
         arrivals = record.arrivals
         most = len(arrivals) if all_rows else table.DEFAULT_TERMS
-        terms = numbers.joined_sum(number(edge.result, digits) for edge in islice(arrivals, most))
+        terms = joined_sum(number(edge.result, digits) for edge in islice(arrivals, most))
         if len(arrivals) > most:
             terms += rf" + \ldots\ \text{{({len(arrivals) - most} more terms)}}"
         lines.append(f"{partial(name(output), label(record.node))} &= {terms} = {number(record.gradient, digits)}")
@@ -431,11 +450,15 @@ _NUMBER_COLUMN = r">{\raggedleft\arraybackslash}p{0.085\linewidth}"  # an array'
 
 
 def _breakable(cell: str) -> str:
-    """A label in a table cell that may wrap: source text (math_tt's) breaks at its spaces, one
-    \\mathtt per word (a braced group in math never breaks)."""
+    """A label in a table cell that may wrap: source text (math_tt's) breaks at its spaces and
+    after * , and the … of a shortened label, one \\mathtt per piece (a braced group in math
+    never breaks)."""
     if not cell.startswith(r"$\mathtt{"):
         return cell
-    return cell.replace(r"\ ", r"}\ \allowbreak\mathtt{")
+    for piece, broken in ((r"\ ", r"}\ \allowbreak\mathtt{"), (r"\ldots ", r"\ldots}\allowbreak\mathtt{"),
+                          ("*", r"*}\allowbreak\mathtt{"), (",", r",}\allowbreak\mathtt{")):
+        cell = cell.replace(piece, broken)
+    return cell
 
 
 def table_fragment(result: Result, *, digits: int = 6, all_rows: bool = False, output: str = "f",
@@ -514,7 +537,7 @@ def step_blocks(result: Result, *, digits: int = 6, all_steps: bool = False, out
     def terms_sum(terms: list, total) -> str:
         shown = terms if all_steps else terms[:steps_view.DEFAULT_TERMS]
         more = rf" + \ldots\ \text{{({len(terms) - len(shown)} more terms)}}" if len(shown) < len(terms) else ""
-        return numbers.joined_sum(number(t, digits) for t in shown) + more + f" = {number(total, digits)}"
+        return joined_sum(number(t, digits) for t in shown) + more + f" = {number(total, digits)}"
 
     for record in steps_view._step_records(result):
         count += 1
@@ -585,7 +608,7 @@ def step_blocks(result: Result, *, digits: int = 6, all_steps: bool = False, out
                 if edge is same[-1]:
                     which = ", ".join(str(e.index + 1) for e in same)
                     total = sum((e.result for e in same[1:]), same[0].result)
-                    lines.append(rf"{left} &= {numbers.joined_sum(number(e.result, digits) for e in same)}"
+                    lines.append(rf"{left} &= {joined_sum(number(e.result, digits) for e in same)}"
                                  rf" = {number(total, digits)} && \text{{inputs {which} add}}")
         role = gates.role(record.edges[0]) if record.edges else gate.view.role
         yield ("step", (count, gate_math, number(record.value, digits), symbol(gate), role, gate.view.role,
