@@ -388,3 +388,24 @@ def test_a_fork_of_sixty_terms_continues_on_further_rows(cli, tmp_path):
         too_wide = [float(w) for w in re.findall(r"Overfull \\hbox \(([\d.]+)pt too wide\)", log)]
         assert max(too_wide, default=0) < 20, too_wide
         assert six(total) in tokens(text)
+
+
+@pytest.mark.slow
+@needs_tex
+def test_a_long_array_value_continues_on_further_rows(cli, tmp_path):
+    """A 4x5 X: ∂f/∂X's preview in an align line (300pt off the page before) continues on further
+    rows, in the table's equations and in --steps; its numbers are NumPy's."""
+    X4 = np.array([[1.1, 2.1, 3.1, 4.1, 5.1], [3.1, 4.1, 5.1, 6.1, 7.1], [1.1] * 5, [1.2] * 5])
+    w5 = np.array([0.05, -0.1, 0.2, 0.3, 0.4])
+    slope = 1 - np.tanh(X4 @ w5) ** 2
+    dX, dw = np.outer(slope, w5), X4.T @ slope
+    args = ("sum(tanh(X @ w))", "X=" + str(X4.tolist()), "w=" + str(w5.tolist()))
+    for extra in ((), ("--steps",)):
+        tex = eval_text(cli, *args, "-f", "latex", "--standalone", *extra)
+        text = pdf_text(tex, tmp_path, "array")
+        log = (tmp_path / "array.log").read_text(encoding="latin-1")
+        too_wide = [float(w) for w in re.findall(r"Overfull \\hbox \(([\d.]+)pt too wide\)", log)]
+        assert max(too_wide, default=0) < 20, too_wide
+        found = " ".join(text.split())
+        for value in (dX[0, 0], dX[0, -1], dX[-1, 0], *dw):
+            assert six(value) in found, value

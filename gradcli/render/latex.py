@@ -440,8 +440,40 @@ def _fork_lines(result: Result, digits: int, all_rows: bool, output: str) -> tup
     return lines, len(forks) - len(lines)
 
 
+def _wrapped(line: str, width: int = 120) -> str:
+    """An `align` line longer than `width` characters (an array's preview at --digits 17)
+    continued on further rows (`\\\\ &\\quad`) after a comma or before an = outside any
+    braces or \\left…\\right, where a row may end."""
+    if len(line) <= width:
+        return line
+    rows, start, depth, last = [], 0, 0, 0
+    i = 0
+    while i < len(line):
+        char = line[i]
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+        elif line.startswith(r"\left", i):
+            depth += 1
+        elif line.startswith(r"\right", i):
+            depth -= 1
+        elif depth == 0 and (line.startswith(", ", i) or line.startswith(" = ", i)) and "&" in line[:i]:
+            cut = i + 2 if char == "," else i + 1
+            if cut - start > width and last > start:
+                rows.append(line[start:last].rstrip())
+                start = last
+            last = cut
+        i += 1
+    if len(line) - start > width and last > start:
+        rows.append(line[start:last].rstrip())
+        start = last
+    rows.append(line[start:].lstrip())
+    return " \\\\\n  &\\quad ".join(rows)
+
+
 def _align(lines: list[str]) -> str:
-    return "\\begin{align*}\n  " + " \\\\\n  ".join(lines) + "\n\\end{align*}"
+    return "\\begin{align*}\n  " + " \\\\\n  ".join(_wrapped(line) for line in lines) + "\n\\end{align*}"
 
 
 LONG_PACKAGES = ("amsmath", "longtable", "array")  # a standalone document's: its table breaks across pages
@@ -644,6 +676,7 @@ def steps_fragment(result: Result, *, digits: int = 6, all_steps: bool = False, 
             number_, gate_math, value, op, role, word, _ = info
             if word not in roles:
                 roles.append(word)
+            value = value.replace(", ", r",\allowbreak ")  # an array's preview may wrap
             parts.append(rf"\noindent\textbf{{{number_}.}} ${gate_math} = {value}$ \quad (${op}$ gate: {text(role)})"
                          + "\n" + _align(lines))
         elif kind == "more":
