@@ -302,3 +302,110 @@ def test_numbers_agree_with_central_differences_for_the_array_program():
     _, dx, dw = array_gradients()
     np.testing.assert_allclose(numeric["X"], dx, rtol=1e-6)
     np.testing.assert_allclose(numeric["w"], dw, rtol=1e-6)
+
+
+def test_a_value_read_twice_by_one_gate_adds_there(cli):
+    """X*X: ∂f/∂X is written once per input, each line saying which, then their sum, in the
+    step where the fork happens (3 + 3 = 6 by hand)."""
+    out = eval_text(cli, "X*X", "X=3", "-f", "latex", "--steps")
+    assert r"\frac{\partial f}{\partial X} &= X = 3 && \text{input 1}" in out
+    assert r"\frac{\partial f}{\partial X} &= X = 3 && \text{input 2}" in out
+    assert r"\frac{\partial f}{\partial X} &= 3 + 3 = 6 && \text{inputs 1, 2 add}" in out
+    steps = eval_text(cli, "q = x + 1; exp(q*q)", "x=1", "-f", "markdown", "--steps")
+    assert rf"&= {six(2 * math.exp(4))} + {six(2 * math.exp(4))} = {six(4 * math.exp(4))} && \text{{inputs 1, 2 add}}" in steps
+
+
+def test_a_name_with_several_underscores_is_one_word(cli):
+    """my_var_1 is \\mathit{my\\_var\\_1} (not my with a subscript var_1), in eval's LaTeX and
+    in `gradcli diff --format latex`; x_1 stays x_{1}."""
+    out = eval_text(cli, "my_var_1 * x_1", "my_var_1=2", "x_1=3", "-f", "latex", "--steps")
+    assert r"\frac{\partial f}{\partial \mathit{my\_var\_1}} &= 3" in out
+    assert r"\frac{\partial f}{\partial x_{1}} &= 2" in out
+    result = cli("diff", "my_var_1*x_1", "--wrt", "my_var_1", "--format", "latex")
+    assert result.exit_code == 0, result.stderr
+    assert r"\frac{\partial f}{\partial \mathit{my\_var\_1}} &= x_{1}" in result.stdout
+
+
+def sum_of_sines(n: int) -> tuple[str, ...]:
+    """sin(x0*y0) + … + sin(x{n-1}*y{n-1}) at xi = i, yi = 0.5: 5n - 2 rows."""
+    return (" + ".join(f"sin(x{i}*y{i})" for i in range(n)),
+            *(f"x{i}={i}" for i in range(n)), *(f"y{i}=0.5" for i in range(n)))
+
+
+@pytest.mark.slow
+@needs_tex
+def test_a_long_standalone_table_keeps_every_row_on_the_pages(cli, tmp_path):
+    """40 terms, --all: 198 rows, too many for a page and labels too wide for a plain tabular
+    (pdftotext found 31 rows of it): a longtable whose long labels wrap. Every row is read back
+    (its role word), every gradient (∂f/∂xi = 0.5 cos(0.5 i), by hand), no line runs off a page."""
+    tex = eval_text(cli, *sum_of_sines(40), "-f", "latex", "--standalone", "--all")
+    assert r"\begin{longtable}" in tex
+    pdf_text(tex, tmp_path, "long")  # longtable settles its column widths on the second run
+    text = pdf_text(tex, tmp_path, "long")
+    log = (tmp_path / "long.log").read_text(encoding="latin-1")
+    too_wide = [float(w) for w in re.findall(r"Overfull \\hbox \(([\d.]+)pt too wide\)", log)]
+    assert max(too_wide, default=0) < 10, too_wide
+    assert "Overfull \\vbox" not in log
+    assert len(re.findall(r"\b(?:distributes|swaps|slope)\b", text)) == 40 + 2 * 40 + 2 * 39
+    found = set(tokens(text))
+    for i in range(40):
+        assert six(0.5 * math.cos(0.5 * i)) in found, i
+        assert six(i * math.cos(0.5 * i)) in found, i
+
+
+@pytest.mark.slow
+@needs_tex
+def test_a_big_circuit_gets_a_page_its_size_or_a_clear_refusal(cli, tmp_path):
+    """20 terms do not fit A4 at half size: the page grows to the picture (every variable's value
+    on it); 150 terms (750 nodes, 7.5 m wide) TeX cannot draw at all ("Dimension too large"
+    before): refused, exit 1, saying what to use instead."""
+    tex = eval_text(cli, *sum_of_sines(20), "-f", "tikz", "--standalone")
+    assert "paperwidth=" in tex
+    text = pdf_text(tex, tmp_path, "big")
+    found = tokens(text)
+    for i in range(20):
+        assert six(0.5 * i) in found, i  # the value on the wire out of xi*yi
+    result = cli("eval", *sum_of_sines(150), "-f", "tikz", "--standalone")
+    assert result.exit_code == 1 and result.stdout == ""
+    assert "too big for a TikZ picture" in result.stderr and "--format latex --standalone" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert cli("eval", *sum_of_sines(150), "-f", "tikz").exit_code == 1  # a fragment neither
+
+
+@pytest.mark.slow
+@needs_tex
+def test_a_fork_of_sixty_terms_continues_on_further_rows(cli, tmp_path):
+    """x read by 60 gates, --all: its sum of 60 gradients (one line 2000pt wide before) continues
+    on rows of its own, in the table's document and in --steps; the total is by hand."""
+    program = " + ".join(f"sin(x*w{i})" for i in range(60))
+    values = ["x=0.7", *(f"w{i}={i / 8:g}" for i in range(60))]
+    total = sum(i / 8 * math.cos(0.7 * i / 8) for i in range(60))
+    for extra in ((), ("--steps",)):
+        tex = eval_text(cli, program, *values, "-f", "latex", "--standalone", "--all", *extra)
+        assert r"&\quad " in tex
+        text = pdf_text(tex, tmp_path, "fork")
+        log = (tmp_path / "fork.log").read_text(encoding="latin-1")
+        too_wide = [float(w) for w in re.findall(r"Overfull \\hbox \(([\d.]+)pt too wide\)", log)]
+        assert max(too_wide, default=0) < 20, too_wide
+        assert six(total) in tokens(text)
+
+
+@pytest.mark.slow
+@needs_tex
+def test_a_long_array_value_continues_on_further_rows(cli, tmp_path):
+    """A 4x5 X: ∂f/∂X's preview in an align line (300pt off the page before) continues on further
+    rows, in the table's equations and in --steps; its numbers are NumPy's."""
+    X4 = np.array([[1.1, 2.1, 3.1, 4.1, 5.1], [3.1, 4.1, 5.1, 6.1, 7.1], [1.1] * 5, [1.2] * 5])
+    w5 = np.array([0.05, -0.1, 0.2, 0.3, 0.4])
+    slope = 1 - np.tanh(X4 @ w5) ** 2
+    dX, dw = np.outer(slope, w5), X4.T @ slope
+    args = ("sum(tanh(X @ w))", "X=" + str(X4.tolist()), "w=" + str(w5.tolist()))
+    for extra in ((), ("--steps",)):
+        tex = eval_text(cli, *args, "-f", "latex", "--standalone", *extra)
+        text = pdf_text(tex, tmp_path, "array")
+        log = (tmp_path / "array.log").read_text(encoding="latin-1")
+        too_wide = [float(w) for w in re.findall(r"Overfull \\hbox \(([\d.]+)pt too wide\)", log)]
+        assert max(too_wide, default=0) < 20, too_wide
+        found = " ".join(text.split())
+        for value in (dX[0, 0], dX[0, -1], dX[-1, 0], *dw):
+            assert six(value) in found, value

@@ -109,3 +109,14 @@ def test_the_notebook_view_is_this_renderer(cli):
     result = gradcli.evaluate("(x+y)*z", x=-2, y=5, z=-4)
     assert result._repr_markdown_() + "\n" == eval_text(cli, *LECTURE, "-f", "markdown")
     assert result._repr_latex_().startswith("$$\\begin{aligned}f &= -12 \\\\ \\frac{\\partial f}{\\partial x} &= -4")
+
+
+def test_no_line_ends_in_spaces(cli):
+    """A Markdown line ending in two spaces is a line break no reader sees (nor the README's
+    blocks): the heading and how to read the table are two paragraphs."""
+    for args in (LECTURE, ARRAY, NEURON):
+        for extra in ((), ("--steps",)):
+            out = eval_text(cli, *args, "-f", "markdown", *extra)
+            assert [line for line in out.splitlines() if line != line.rstrip()] == []
+    out = eval_text(cli, *LECTURE, "-f", "markdown")
+    assert out.startswith("**Backward pass of** `(x+y)*z`\n\n*read a row as the chain rule")

@@ -770,8 +770,11 @@ def _escape(text: str) -> str:
 
 def latex_name(name: str) -> str:
     """A name in LaTeX, as SymPy writes symbols: w0 is w_{0}, x_1 is x_{1}, alpha is \\alpha,
-    a longer name is upright-italic as one word (\\mathit{rate})."""
+    a longer name is upright-italic as one word (\\mathit{rate}), and so is a name with several
+    underscores (my_var_1 is \\mathit{my\\_var\\_1}: one subscript could not say which part is it)."""
     base, sub = name, ""
+    if name.count("_") > 1:
+        return rf"\mathit{{{_escape(name)}}}"
     if "_" in name.strip("_") and not name.startswith("_"):
         base, sub = name.split("_", 1)
     else:

@@ -2,15 +2,18 @@
 `_repr_latex_` (render/html.py calls `display_math`).
 
 - the table (`table_fragment`): a `tabular` with the terminal table's columns (table.HEADERS),
-  output first, cut at table.DEFAULT_ROWS rows unless --all (a tabular does not break across
-  pages: more rows than a page holds run off it); then f and ∂f/∂v in an `align*`, and the sums
-  at forks;
+  output first, cut at table.DEFAULT_ROWS rows unless --all (a fragment's tabular does not break
+  across pages; a standalone document's table is a `longtable` that does, in a smaller font, its
+  long labels wrapping, so that every row of --all is on a page); then f and ∂f/∂v in an
+  `align*` (a standalone document allows it to break across pages), and the sums at forks (a
+  long sum continues on further rows: `joined_sum`);
 - --steps (`steps_fragment`, its equations from `step_blocks`): the chain rule written as equations, one `align*` per gate, output
   first: `\\frac{\\partial f}{\\partial q} = z = -4` under the seed, `\\frac{\\partial f}{\\partial x} =
   1 \\cdot \\frac{\\partial f}{\\partial q} = 1 \\cdot (-4) = -4` below it. A local gradient's formula is
   the op's registry rule (`Op.rule`) instantiated on the gate's inputs by the same Builder that
   differentiates graphs, and written by language/formula.py's LatexPrinter: no second table of
-  derivatives. A VJP (a reduction, @, a transpose) is named by its registry text.
+  derivatives. A VJP (a reduction, @, a transpose) is named by its registry text. A value read
+  by several inputs of one gate (X*X) gets a line per input, saying which, then their sum.
 
 The output is a fragment to `\\input` (needs `\\usepackage{amsmath}`, its first line says so), or
 with `standalone=True` a whole document that pdflatex compiles as it is. Every label is escaped
@@ -147,6 +150,24 @@ def number(value, digits: int = 6) -> str:
         preview = _NUMBER.sub(lambda m: _scalar_text(m.group(0)), preview).replace("...", r"\ldots")
         return rf"{shape.replace(' ', '')})\;{preview}"
     return _scalar_text(written)
+
+
+ROW_CHARS = 90  # an align line's sum longer than this (in LaTeX source) continues on the next row
+
+
+def joined_sum(terms) -> str:
+    """Numbers in math written as one sum (numbers.joined_sum), for an `align` line: a long one
+    continues on further rows (`\\\\ &\\quad + …`), none of it off the page (a fork's
+    hundred terms with --all)."""
+    rows, row = [], ""
+    for part in re.split(r"(?= [+-] )", numbers.joined_sum(terms)):
+        if row and len(row) + len(part) > ROW_CHARS:
+            rows.append(row)
+            row = part.lstrip()
+        else:
+            row += part
+    rows.append(row)
+    return " \\\\\n  &\\quad ".join(rows)
 
 
 def factor(math: str) -> str:
@@ -412,30 +433,95 @@ def _fork_lines(result: Result, digits: int, all_rows: bool, output: str) -> tup
     for record in forks[:limit]:
         arrivals = record.arrivals
         most = len(arrivals) if all_rows else table.DEFAULT_TERMS
-        terms = numbers.joined_sum(number(edge.result, digits) for edge in islice(arrivals, most))
+        terms = joined_sum(number(edge.result, digits) for edge in islice(arrivals, most))
         if len(arrivals) > most:
             terms += rf" + \ldots\ \text{{({len(arrivals) - most} more terms)}}"
         lines.append(f"{partial(name(output), label(record.node))} &= {terms} = {number(record.gradient, digits)}")
     return lines, len(forks) - len(lines)
 
 
+def _wrapped(line: str, width: int = 120) -> str:
+    """An `align` line longer than `width` characters (an array's preview at --digits 17)
+    continued on further rows (`\\\\ &\\quad`) after a comma or before an = outside any
+    braces or \\left…\\right, where a row may end."""
+    if len(line) <= width:
+        return line
+    rows, start, depth, last = [], 0, 0, 0
+    i = 0
+    while i < len(line):
+        char = line[i]
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+        elif line.startswith(r"\left", i):
+            depth += 1
+        elif line.startswith(r"\right", i):
+            depth -= 1
+        elif depth == 0 and (line.startswith(", ", i) or line.startswith(" = ", i)) and "&" in line[:i]:
+            cut = i + 2 if char == "," else i + 1
+            if cut - start > width and last > start:
+                rows.append(line[start:last].rstrip())
+                start = last
+            last = cut
+        i += 1
+    if len(line) - start > width and last > start:
+        rows.append(line[start:last].rstrip())
+        start = last
+    rows.append(line[start:].lstrip())
+    return " \\\\\n  &\\quad ".join(rows)
+
+
 def _align(lines: list[str]) -> str:
-    return "\\begin{align*}\n  " + " \\\\\n  ".join(lines) + "\n\\end{align*}"
+    return "\\begin{align*}\n  " + " \\\\\n  ".join(_wrapped(line) for line in lines) + "\n\\end{align*}"
 
 
-def table_fragment(result: Result, *, digits: int = 6, all_rows: bool = False, output: str = "f") -> str:
-    """The backward table, f and the gradients, the forks: one fragment (see the module)."""
+LONG_PACKAGES = ("amsmath", "longtable", "array")  # a standalone document's: its table breaks across pages
+_LABEL_COLUMN = r">{\raggedright\arraybackslash}p{0.16\linewidth}"  # gate, input: long labels wrap
+_NUMBER_COLUMN = r">{\raggedleft\arraybackslash}p{0.085\linewidth}"  # an array's preview wraps at commas
+
+
+def _breakable(cell: str) -> str:
+    """A label in a table cell that may wrap: source text (math_tt's) breaks at its spaces and
+    after * , and the … of a shortened label, one \\mathtt per piece (a braced group in math
+    never breaks)."""
+    if not cell.startswith(r"$\mathtt{"):
+        return cell
+    for piece, broken in ((r"\ ", r"}\ \allowbreak\mathtt{"), (r"\ldots ", r"\ldots}\allowbreak\mathtt{"),
+                          ("*", r"*}\allowbreak\mathtt{"), (",", r",}\allowbreak\mathtt{")):
+        cell = cell.replace(piece, broken)
+    return cell
+
+
+def table_fragment(result: Result, *, digits: int = 6, all_rows: bool = False, output: str = "f",
+                   long: bool = False) -> str:
+    """The backward table, f and the gradients, the forks: one fragment (see the module). `long`
+    (a standalone document's): a `longtable` in \\footnotesize that breaks across pages, its
+    header repeated, its gate and input labels wrapping in columns a fifth of the line wide."""
     parts = []
     total = result.edge_count
     shown = total if all_rows else min(total, table.DEFAULT_ROWS)
     if shown:
         head = " & ".join(text(h) for h in table.HEADERS) + r" \\"
         rows = [" & ".join(cells) + r" \\" for cells in islice(_row_cells(result, digits), shown)]
-        align = "".join("r" if i in table.NUMBER_COLUMNS else "l" for i in range(len(table.HEADERS)))
-        parts.append("\\noindent\\textbf{Backward pass of} " + texttt(gates.title(result.graph)) + "\\\\\n"
-                     + "\\emph{" + text(table.HOW_TO_READ) + "}\n\n"
-                     + f"\\noindent\\begin{{tabular}}{{{align}}}\n\\hline\n{head}\n\\hline\n"
-                     + "\n".join(rows) + "\n\\hline\n\\end{tabular}")
+        title = ("\\noindent\\textbf{Backward pass of} " + texttt(gates.title(result.graph)) + "\\\\\n"
+                 + "\\emph{" + text(table.HOW_TO_READ) + "}\n\n")
+        if long:
+            align = "".join(_NUMBER_COLUMN if i in table.NUMBER_COLUMNS else _LABEL_COLUMN if i in (0, 3) else "l"
+                            for i in range(len(table.HEADERS)))
+            rows = [" & ".join(_breakable(c) if i in (0, 3) else c.replace(", ", ",\\allowbreak ").replace(r"\;", r"\;\allowbreak ")
+                               if i in table.NUMBER_COLUMNS else c for i, c in enumerate(cells)) + r" \\"
+                    for cells in islice(_row_cells(result, digits), shown)]
+            # a number does not break: a smaller font where --digits makes them long
+            size = "footnotesize" if digits <= 9 else "scriptsize" if digits <= 12 else "tiny"
+            parts.append(title + f"{{\\{size}\\setlength{{\\tabcolsep}}{{3pt}}\\setlength{{\\LTleft}}{{0pt}}"
+                         "\\setlength{\\LTright}{0pt}\n"
+                         + f"\\begin{{longtable}}{{@{{}}{align}@{{}}}}\n\\hline\n{head}\n\\hline\n\\endhead\n"
+                         + "\\hline\n\\endfoot\n" + "\n".join(rows) + "\n\\end{longtable}}")
+        else:
+            align = "".join("r" if i in table.NUMBER_COLUMNS else "l" for i in range(len(table.HEADERS)))
+            parts.append(title + f"\\noindent\\begin{{tabular}}{{{align}}}\n\\hline\n{head}\n\\hline\n"
+                         + "\n".join(rows) + "\n\\hline\n\\end{tabular}")
         if total > shown:
             parts.append(r"\emph{\ldots{} " + f"{total - shown} more rows not shown; --all shows every row".replace("--", "-{}-") + "}")
     lines = equations(result, digits=digits, all_rows=all_rows, output=output)
@@ -483,7 +569,7 @@ def step_blocks(result: Result, *, digits: int = 6, all_steps: bool = False, out
     def terms_sum(terms: list, total) -> str:
         shown = terms if all_steps else terms[:steps_view.DEFAULT_TERMS]
         more = rf" + \ldots\ \text{{({len(terms) - len(shown)} more terms)}}" if len(shown) < len(terms) else ""
-        return numbers.joined_sum(number(t, digits) for t in shown) + more + f" = {number(total, digits)}"
+        return joined_sum(number(t, digits) for t in shown) + more + f" = {number(total, digits)}"
 
     for record in steps_view._step_records(result):
         count += 1
@@ -522,6 +608,11 @@ def step_blocks(result: Result, *, digits: int = 6, all_steps: bool = False, out
                              r"&& \text{gradients add at forks}")
         lines.extend(rf"{name(letter)} &= {label(inp)}" for letter, inp in letters)
         seed = gate is out
+        # a value read by several of this gate's inputs (X*X): each input's line says which input
+        # it is, then their sum, the fork, where it happens
+        reads: dict[int, list] = {}
+        for edge in record.edges:
+            reads.setdefault(edge.input.id, []).append(edge)
         for edge in record.edges:
             inp = edge.input
             left = partial(f, inputs[edge.index][0])
@@ -543,6 +634,14 @@ def step_blocks(result: Result, *, digits: int = 6, all_steps: bool = False, out
             else:
                 shown = f"{formula} \\cdot {here}"
                 lines.append(f"{left} &= {shown} = {factor(local)} \\cdot {factor(upstream)} = {result_math}")
+            same = reads[inp.id]
+            if len(same) > 1:
+                lines[-1] += rf" && \text{{input {edge.index + 1}}}"
+                if edge is same[-1]:
+                    which = ", ".join(str(e.index + 1) for e in same)
+                    total = sum((e.result for e in same[1:]), same[0].result)
+                    lines.append(rf"{left} &= {joined_sum(number(e.result, digits) for e in same)}"
+                                 rf" = {number(total, digits)} && \text{{inputs {which} add}}")
         role = gates.role(record.edges[0]) if record.edges else gate.view.role
         yield ("step", (count, gate_math, number(record.value, digits), symbol(gate), role, gate.view.role,
                         gate.view.symbol)), lines
@@ -577,6 +676,7 @@ def steps_fragment(result: Result, *, digits: int = 6, all_steps: bool = False, 
             number_, gate_math, value, op, role, word, _ = info
             if word not in roles:
                 roles.append(word)
+            value = value.replace(", ", r",\allowbreak ")  # an array's preview may wrap
             parts.append(rf"\noindent\textbf{{{number_}.}} ${gate_math} = {value}$ \quad (${op}$ gate: {text(role)})"
                          + "\n" + _align(lines))
         elif kind == "more":
@@ -598,10 +698,16 @@ def header(packages=PACKAGES) -> str:
         rf"\usepackage{{{p}}}" for p in packages)
 
 
-def document(body: str, packages=PACKAGES, *, landscape: bool = False) -> str:
-    """`body` as a whole document pdflatex compiles (article, the packages, no page numbers)."""
+def document(body: str, packages=PACKAGES, *, landscape: bool = False,
+             paper: tuple[float, float] | None = None) -> str:
+    """`body` as a whole document pdflatex compiles (article, the packages, no page numbers);
+    `paper`: (width, height) in cm of a page bigger than A4, for a big picture."""
     geometry = "landscape,margin=1.5cm" if landscape else "margin=2cm"
+    if paper is not None:
+        geometry = f"paperwidth={paper[0]:.1f}cm,paperheight={paper[1]:.1f}cm,margin=1.5cm"
     uses = "\n".join(rf"\usepackage{{{p}}}" for p in packages)
+    if "amsmath" in packages:  # a long align* (every gradient, --all) breaks across pages
+        uses += "\n\\allowdisplaybreaks"
     return (f"\\documentclass{{article}}\n\\usepackage[{geometry}]{{geometry}}\n{uses}\n\\pagestyle{{empty}}\n"
             f"\\begin{{document}}\n{body}\n\\end{{document}}")
 
@@ -615,9 +721,9 @@ def render(results: dict[str, Result], *, steps: bool = False, digits: int = 6, 
     for output, result in results.items():
         called = output  # {"f": result} for one output; --outputs q: q
         body = (steps_fragment(result, digits=digits, all_steps=all_rows, output=called) if steps
-                else table_fragment(result, digits=digits, all_rows=all_rows, output=called))
+                else table_fragment(result, digits=digits, all_rows=all_rows, output=called, long=standalone))
         if several:
             body = rf"\paragraph{{Output {texttt(output)}}}" + "\n\n" + body
         parts.append(body)
     body = "\n\n".join(parts)
-    return document(body, landscape=True) if standalone else header() + "\n" + body
+    return document(body, LONG_PACKAGES, landscape=True) if standalone else header() + "\n" + body

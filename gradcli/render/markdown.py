@@ -100,7 +100,7 @@ def table_text(result: Result, *, digits: int = 6, all_rows: bool = False, outpu
     total = result.edge_count
     shown = total if all_rows else min(total, table.DEFAULT_ROWS)
     if shown:
-        lines += [f"**Backward pass of** {code(gates.title(result.graph), in_table=False)}  ",
+        lines += [f"**Backward pass of** {code(gates.title(result.graph), in_table=False)}", "",
                   f"*{escape(table.HOW_TO_READ)}*", "",
                   "| " + " | ".join(table.HEADERS) + " |",
                   "|" + "|".join("---:" if i in table.NUMBER_COLUMNS else "---" for i in range(len(table.HEADERS))) + "|"]

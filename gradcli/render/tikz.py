@@ -12,11 +12,15 @@ walk from the output, inputs in order (an expression tree reads as in the lectur
 their sum between them), then are kept a row apart within a column. Columns are as far apart as
 their wires' numbers need. Loops, never recursion: 100,000-gate graphs are normal input.
 
-A fragment needs `\\usepackage{tikz}` (and amsmath); `standalone=True` gives a whole document.
+A fragment needs `\\usepackage{tikz}` (and amsmath); `standalone=True` gives a whole document:
+landscape A4, the picture scaled down to fit it but not below MIN_SCALE (half size); a bigger
+one gets a page of its own size. A picture larger than MAX_PAGE (5 m) is refused with a
+ResourceError: TeX cannot draw it, scaled or not ("Dimension too large").
 """
 
 from __future__ import annotations
 
+from ..base.errors import ResourceError
 from ..core.trace import Result
 from . import gates
 from .dot import GRADIENT_COLOR, VALUE_COLOR
@@ -27,6 +31,11 @@ ROW = 1.8  # cm between rows
 MIN_GAP = 2.2  # cm between columns at least
 CHAR = 0.16  # cm per character of a wire's number (\scriptsize)
 PAGE_WIDTH = 26.0  # cm: a standalone document's (landscape A4) text width
+PAGE_HEIGHT = 17.0  # cm: its text height
+MIN_SCALE = 0.5  # a picture is drawn no smaller (its numbers stay legible): a bigger page instead
+MAX_PAGE = 500.0  # cm: the largest picture drawn, before scaling (TeX's dimensions end at 575 cm, and
+# a scaled node's anchors are found in its unscaled coordinates; PDF pages end at 508 cm)
+MARGIN = 1.5  # cm: a standalone page's margins
 STEEP = 1.4  # a wire falling d cm is at least STEEP·d cm long horizontally
 
 
@@ -120,9 +129,12 @@ def layout(result: Result) -> tuple[dict[int, tuple[int, float]], int]:
     return {node.id: (column[node.id], row[node.id]) for node in nodes}, last
 
 
-def render(result: Result, *, digits: int = 6, name_: str = "f", max_width: float | None = None) -> str:
+def render(result: Result, *, digits: int = 6, name_: str = "f", max_width: float | None = None,
+           max_height: float | None = None) -> str:
     """The tikzpicture of `result`'s circuit; the output's node is labelled `name_`. A picture
-    wider than `max_width` cm (if given) is scaled down to it, its text too."""
+    wider than `max_width` cm or taller than `max_height` cm (if given) is scaled down to fit,
+    its text too, but not below MIN_SCALE; `size(picture)` says how big it is drawn. Raises
+    ResourceError for a picture larger than MAX_PAGE cm (TeX could not draw it, scaled or not)."""
     records = result.trace
     graph = result.graph
     nodes, wires = _drawn(result)
@@ -162,9 +174,25 @@ def render(result: Result, *, digits: int = 6, name_: str = "f", max_width: floa
         x.append(x[-1] + max(MIN_GAP, width.get(c, 0.0)))
 
     options = list(STYLES)
-    if max_width is not None and x[last] + 2 > max_width:
-        options.append(f"scale={max_width / (x[last] + 2):.3f}, transform shape")
+    width = x[last] + 2
+    height = ROW * (max((r for _, r in places.values()), default=0) - min((r for _, r in places.values()), default=0)) + 2
+    if max(width, height) > MAX_PAGE:
+        raise ResourceError(
+            f"the circuit is too big for a TikZ picture: {len(nodes)} nodes, {width:.0f} x {height:.0f} cm "
+            f"(TeX draws at most {MAX_PAGE:.0f} cm, scaled or not)",
+            hint="--format latex --standalone writes its backward table, which breaks across pages; "
+                 "--output circuit.svg draws the circuit with Graphviz")
+    scale = 1.0
+    if max_width is not None:
+        scale = min(scale, max_width / width)
+    if max_height is not None:
+        scale = min(scale, max_height / height)
+    if scale < MIN_SCALE:  # a standalone document's page grows to the picture instead
+        scale = MIN_SCALE
+    if scale < 1:  # the unit vectors scaled (coordinates stay small: no "Dimension too large"), nodes too
+        options.append(f"x={scale:.4f}cm, y={scale:.4f}cm, every node/.append style={{scale={scale:.4f}}}")
     lines = [f"% gradcli: {text(gates.title(graph))}",
+             f"% size: {width * scale:.2f} x {height * scale:.2f} cm",
              "\\begin{tikzpicture}[" + ",\n  ".join(options) + "]"]
     for node in nodes:
         c, r = places[node.id]
@@ -185,14 +213,27 @@ def render(result: Result, *, digits: int = 6, name_: str = "f", max_width: floa
     return "\n".join(lines)
 
 
+def size(picture: str) -> tuple[float, float]:
+    """(width, height) in cm of a picture `render` wrote, as drawn."""
+    import re
+
+    found = re.search(r"^% size: ([\d.]+) x ([\d.]+) cm$", picture, re.M)
+    return float(found.group(1)), float(found.group(2))
+
+
 def render_all(results: dict[str, Result], *, digits: int = 6, standalone: bool = False) -> str:
     """`--format tikz` for {output name: Result} (`{"f": result}` for one output): a picture per
     output, its output node named by the output."""
     pictures = [render(result, digits=digits, name_=output,
-                       max_width=PAGE_WIDTH if standalone else None)
+                       max_width=PAGE_WIDTH if standalone else None, max_height=PAGE_HEIGHT if standalone else None)
                 for output, result in results.items()]
     if standalone:
         body = "\n\n\\bigskip\n\n".join(f"\\noindent{picture}" for picture in pictures)
+        sizes = [size(picture) for picture in pictures]
+        wide = max(w for w, _ in sizes)
+        tall = sum(h for _, h in sizes) + 1.0 * (len(sizes) - 1)
+        if wide > PAGE_WIDTH + 0.5 or tall > PAGE_HEIGHT + 0.5:  # a picture too big for A4 at MIN_SCALE: a page its size
+            return document(body, PACKAGES, paper=(wide + 2 * MARGIN + 0.5, max(h for _, h in sizes) + 2 * MARGIN + 0.5))
         return document(body, PACKAGES, landscape=True)
     head = "% gradcli: a TikZ fragment; its preamble needs " + " ".join(f"\\usepackage{{{p}}}" for p in PACKAGES)
     return head + "\n" + "\n\n".join(pictures)
