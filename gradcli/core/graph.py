@@ -254,3 +254,15 @@ def reachable_in_order(created: list[Node], *outputs: Node) -> list[Node]:
                 seen.add(child)
                 stack.append(child)
     return [n for n in created if n in seen]
+
+
+def depends_on(graph: Graph, names) -> list[bool]:
+    """Per node (by id), whether it depends on one of the variables `names` (a container of
+    names): those variables, and every gate fed by one. One pass in topological order."""
+    depends = [False] * len(graph.nodes)
+    for node in graph.nodes:
+        if node.kind == "var":
+            depends[node.id] = node.name in names
+        elif node.kind == "gate":
+            depends[node.id] = any(depends[i.id] for i in node.inputs)
+    return depends

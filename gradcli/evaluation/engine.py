@@ -29,7 +29,7 @@ import sys
 import numpy as np
 
 from ..base.errors import GradcliError, MissingValueError, ResourceError, did_you_mean, shorten
-from ..core.graph import Graph, Node
+from ..core.graph import Graph, Node, depends_on
 from ..core.kernels import (_check_broadcast, _dot, _edge_result, _forward_array_op, _shape, _times,
                             array_op_shape, unbroadcast)
 from ..core.array_api import namespace_of
@@ -243,13 +243,7 @@ def _traced(graph: Graph, arrays: dict, diagnostics: list, plan: _Plan | None, b
     out_id = graph.output.id
     keep = plan is None
     if keep:
-        # Which nodes carry a gradient: variables with a value, and every gate fed by one.
-        needs = [False] * count
-        for node in nodes:
-            if node.kind == "var":
-                needs[node.id] = node.name in arrays
-            elif node.kind == "gate":
-                needs[node.id] = any(needs[i.id] for i in node.inputs)
+        needs = depends_on(graph, arrays)  # which nodes carry a gradient
     else:
         needs, fwd_last, bwd_last = plan.needs, plan.fwd_last, plan.careful_last
 

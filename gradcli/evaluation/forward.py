@@ -65,6 +65,7 @@ from typing import TYPE_CHECKING, Mapping
 import numpy as np
 
 from ..base.errors import GradcliError, ResourceError, ShapeError, did_you_mean
+from ..core.graph import depends_on
 from ..core.kernels import _check_broadcast, _forward_array_op
 from ..core.trace import Diagnostic, DisplayMixin
 from .engine import (KEEP_BYTES, _all_finite, _at, _at_its_kink, _close, _describe, _FloatingPointFlag,
@@ -567,18 +568,6 @@ def _jacobian_term(node: Node, ans, args: list, k: int, t: np.ndarray, max_memor
 
 # -- the passes ---------------------------------------------------------------------------------
 
-def _needs(graph: Graph, arrays: dict) -> list[bool]:
-    """Per node, whether it depends on a variable with a value: the gates reverse mode visits,
-    and so checks for kinks."""
-    needs = [False] * len(graph.nodes)
-    for node in graph.nodes:
-        if node.kind == "var":
-            needs[node.id] = node.name in arrays
-        elif node.kind == "gate":
-            needs[node.id] = any(needs[i.id] for i in node.inputs)
-    return needs
-
-
 def _forward(node: Node, args: list):
     """The gate's output, as the engine computes it (its shape errors name the gate)."""
     op = node.op
@@ -605,7 +594,7 @@ def _careful(graph: Graph, arrays: dict, seeds: dict, diagnostics: list, keep: b
     """The careful pass: values and tangents gate by gate, the engine's checks at every gate
     (appended to `diagnostics`), and with `keep` the records. Returns (value, tangent, records)."""
     nodes = graph.nodes
-    needs = _needs(graph, arrays)
+    needs = depends_on(graph, arrays)  # the gates reverse mode visits, and so checks for kinks
     values: list = [None] * len(nodes)
     tangents: list = [None] * len(nodes)
     records: list | None = [] if keep else None
@@ -1078,7 +1067,7 @@ def _lean_plan(graph: Graph, arrays: dict):
     cached = graph.__dict__.get("_forward_plan")
     if cached is not None and cached[0] == key:
         return cached[1]
-    needs = _needs(graph, arrays)
+    needs = depends_on(graph, arrays)  # the gates reverse mode visits, and so checks for kinks
     last = [-1] * len(graph.nodes)
     for node in graph.nodes:
         for i in node.inputs:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..base.errors import GradcliError, did_you_mean
-from ..core.graph import Graph, Node
+from ..core.graph import Graph, Node, depends_on
 
 DEFAULT_POINTS = 401  # odd: a symmetric range such as -5:5 has its middle, 0, as a point
 DEFAULT_GRID = 101  # per axis, for two variables
@@ -228,7 +228,7 @@ def _plan(graph: Graph, names: list[str], values: dict) -> dict:
             continue
         # an array is held whole (x*sum(A)); f must still be a scalar at each point (_probe)
         held[name] = float(value) if np.ndim(value) == 0 else np.asarray(value, dtype=np.float64)
-    reached = _reached(graph, names)
+    reached = depends_on(graph, names)
     for node in graph.nodes:
         if node.kind == "gate":
             if reached[node.id] and not node.op.elementwise:
@@ -242,17 +242,6 @@ def _plan(graph: Graph, names: list[str], values: dict) -> dict:
                     hint="plot a function that is elementwise in the plotted variable; "
                          "gradcli eval gives f and its gradient at one point")
     return held
-
-
-def _reached(graph: Graph, names: list[str]) -> list[bool]:
-    """Per node, whether the points (the variables `names`) flow into it."""
-    reached = [False] * len(graph.nodes)
-    for node in graph.nodes:
-        if node.kind == "var":
-            reached[node.id] = node.name in names
-        elif node.kind == "gate":
-            reached[node.id] = any(reached[i.id] for i in node.inputs)
-    return reached
 
 
 def _probe(graph: Graph, names: list[str], held: dict, at: list[float]) -> None:
@@ -291,7 +280,7 @@ def sample(graph: Graph, wrt: str, low: float, high: float, values: dict | None 
     arrays = dict(held)
     arrays[wrt] = x
     kink_graph = graph if expanded is None else expanded
-    reached = _reached(kink_graph, [wrt])
+    reached = depends_on(kink_graph, [wrt])
     kink_gates = [node for node in _kink_gates(kink_graph) if reached[node.id]]  # (the others are constant)
     with np.errstate(all="ignore"):
         result = graph.evaluate(arrays, trace=bool(kink_gates) and expanded is None)  # (records read below)
