@@ -32,8 +32,8 @@ from typing import Callable, TextIO
 
 import numpy as np
 
-from ..language.composite import combining_gate
-from ..inputs.datafiles import BadRow, header_of, parse_lines, split_cells
+from ..language.composite import mixing_gate
+from ..inputs.datafiles import BadRow, header_of, parse_lines
 from ..base.errors import GradcliError, MissingValueError, ValueFormatError
 from ..core.graph import Graph
 from ..core.ops import OVERLOADS
@@ -113,24 +113,16 @@ class Plan:
         self._check_elementwise()
 
     def _check_elementwise(self) -> None:
-        per_row = [False] * len(self.graph.nodes)
-        for node in self.graph.nodes:
-            if node.kind == "var":
-                per_row[node.id] = node.name in self.column_of
-            elif node.kind == "gate":
-                per_row[node.id] = any(per_row[i.id] for i in node.inputs)
-                if per_row[node.id] and not node.op.elementwise:
-                    # a user function: only a gate of its body that row values reach mixes rows
-                    inner = combining_gate(node, [per_row[i.id] for i in node.inputs])
-                    if inner is None:
-                        continue
-                    through = "" if inner is node else f" (through its gate {inner.label!r}, {inner.gate_name})"
-                    raise GradcliError(
-                        f"batch evaluates each row on its own, but gate {node.label!r} ({node.gate_name}) "
-                        f"combines elements{through} and row values flow into it",
-                        span=node.span,
-                        hint="in batch, use elementwise functions of the columns; "
-                             "use gradcli eval --set X=@file.csv for a function of the whole table")
+        mixing = mixing_gate(self.graph, self.column_of)
+        if mixing is not None:  # a user function: only a gate of its body that row values reach mixes rows
+            node, inner = mixing
+            through = "" if inner is node else f" (through its gate {inner.label!r}, {inner.gate_name})"
+            raise GradcliError(
+                f"batch evaluates each row on its own, but gate {node.label!r} ({node.gate_name}) "
+                f"combines elements{through} and row values flow into it",
+                span=node.span,
+                hint="in batch, use elementwise functions of the columns; "
+                     "use gradcli eval --set X=@file.csv for a function of the whole table")
 
     def output_names(self) -> list[str]:
         return ["f"] + [f"df/d{name}" for name in self.row_names]

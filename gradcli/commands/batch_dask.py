@@ -29,7 +29,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from ..base.errors import GradcliError, ValueFormatError
+from ..base.errors import GradcliError
 from ..inputs import tables
 from . import batch
 

@@ -215,7 +215,7 @@ def check_range(low: float, high: float, what: str = "--range") -> None:
 def _plan(graph: Graph, names: list[str], values: dict) -> dict:
     """The values held fixed (scalars), after checking the names and that the points flow through
     elementwise gates only."""
-    from ..language.composite import combining_gate
+    from ..language.composite import mixing_gate
 
     for name in names:
         if name not in graph.variables:
@@ -228,19 +228,15 @@ def _plan(graph: Graph, names: list[str], values: dict) -> dict:
             continue
         # an array is held whole (x*sum(A)); f must still be a scalar at each point (_probe)
         held[name] = float(value) if np.ndim(value) == 0 else np.asarray(value, dtype=np.float64)
-    reached = depends_on(graph, names)
-    for node in graph.nodes:
-        if node.kind == "gate":
-            if reached[node.id] and not node.op.elementwise:
-                inner = combining_gate(node, [reached[i.id] for i in node.inputs])
-                if inner is None:
-                    continue
-                through = "" if inner is node else f" (through its gate {inner.label!r}, {inner.gate_name})"
-                raise GradcliError(
-                    f"plot evaluates all points at once, but gate {node.label!r} ({node.gate_name}) combines "
-                    f"elements{through} and {names[0]} flows into it", span=node.span,
-                    hint="plot a function that is elementwise in the plotted variable; "
-                         "gradcli eval gives f and its gradient at one point")
+    mixing = mixing_gate(graph, names)
+    if mixing is not None:
+        node, inner = mixing
+        through = "" if inner is node else f" (through its gate {inner.label!r}, {inner.gate_name})"
+        raise GradcliError(
+            f"plot evaluates all points at once, but gate {node.label!r} ({node.gate_name}) combines "
+            f"elements{through} and {names[0]} flows into it", span=node.span,
+            hint="plot a function that is elementwise in the plotted variable; "
+                 "gradcli eval gives f and its gradient at one point")
     return held
 
 

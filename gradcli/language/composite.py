@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..base.errors import ResourceError, shorten
-from ..core.graph import Graph, Node
+from ..core.graph import Graph, Node, depends_on
 from ..core.kernels import _check_broadcast, _edge_result, _forward_array_op
 from ..core.ops import Op
 from ..base.source import Span
@@ -438,6 +438,19 @@ def combining_gate(node: Node, per_row: list[bool]) -> Node | None:
             reached[gate.id] = True
             if not gate.op.elementwise:
                 return gate
+    return None
+
+
+def mixing_gate(graph: Graph, names) -> tuple[Node, Node] | None:
+    """The first gate of `graph` that mixes elements of the variables `names` (batch's columns,
+    plot's points), as (the graph's gate, the gate that mixes: itself or a gate of its body, see
+    `combining_gate`), or None when those elements flow through elementwise gates only."""
+    reached = depends_on(graph, names)
+    for node in graph.nodes:
+        if node.kind == "gate" and reached[node.id] and not node.op.elementwise:
+            inner = combining_gate(node, [reached[i.id] for i in node.inputs])
+            if inner is not None:
+                return node, inner
     return None
 
 
