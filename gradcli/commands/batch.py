@@ -366,12 +366,7 @@ def run(graph: Graph, stream: TextIO, out, constants: dict[str, np.ndarray], *,
                                hint="the first line names the variables, e.g. x0,x1,w")
     if first_data_line is not None:
         line_number = first_data_line - 1
-    plan = Plan(graph, header, constants, source)
-    _plan_warnings(plan, summary, source)
-    writer = make_writer(plan, fmt, out)
-    if write_header:
-        writer.begin()
-    values: dict[str, np.ndarray] = dict(plan.constants)
+    plan, writer, values = _start(graph, header, constants, source, summary, fmt, out, begin=write_header)
     consumed = len(header_line)
     warned: set = set()
     while True:
@@ -396,6 +391,19 @@ def run(graph: Graph, stream: TextIO, out, constants: dict[str, np.ndarray], *,
     return summary
 
 
+def _start(graph: Graph, header: list[str], constants: dict, source: str, summary: Summary, fmt: str, out, *,
+           begin: bool):
+    """A run's plan (its warnings in `summary`), its writer (the header written when `begin`)
+    and the values dict its chunks fill: what `run` and `run_table` both start with."""
+    plan = Plan(graph, header, constants, source)
+    _plan_warnings(plan, summary, source)
+    writer = make_writer(plan, fmt, out)
+    if begin:
+        writer.begin()
+    values: dict[str, np.ndarray] = dict(plan.constants)
+    return plan, writer, values
+
+
 def run_table(graph: Graph, header: list[str], batches, out, constants: dict[str, np.ndarray], *,
               source: str, fmt: str = "csv", fail_fast: bool = False, strict: bool = False,
               on_failure: Callable[[BadRow], None] | None = None, header_row: bool = True) -> Summary:
@@ -405,12 +413,7 @@ def run_table(graph: Graph, header: list[str], batches, out, constants: dict[str
     from ..inputs.tables import TableRow
 
     summary = Summary()
-    plan = Plan(graph, header, constants, source)
-    _plan_warnings(plan, summary, source)
-    writer = make_writer(plan, fmt, out)
-    if header_row:
-        writer.begin()
-    values: dict[str, np.ndarray] = dict(plan.constants)
+    plan, writer, values = _start(graph, header, constants, source, summary, fmt, out, begin=header_row)
     warned: set = set()
     for matrix, first, bad, echo in batches:
         if echo is None and fmt != "parquet":
